@@ -1,0 +1,268 @@
+"""A user's device: keys, contacts, sending, receiving.
+
+A :class:`Client` holds its user's private :class:`~toychat.keys.Identity`,
+registers the public half with the server, and then::
+
+    >>> from toychat import Server, Client
+    >>> server = Server(mode="e2ee")
+    >>> alice, bob = Client("alice", server), Client("bob", server)
+    >>> _ = alice.send("bob", "hello Bob")
+    >>> [m.text for m in bob.receive()]
+    ['hello Bob']
+
+On the E2EE platform the text is encrypted with :class:`nacl.public.Box`
+(X25519 key agreement, then XSalsa20-Poly1305) between the sender's and the
+recipient's keys; on the plaintext platform it is sent as text and only the
+transport is encrypted.  Either way the whole envelope is signed with the
+sender's Ed25519 key, and the recipient checks, in this order: the envelope's
+format, that it is addressed to them, the sender's keys, the signature, that
+it is not a replay, and the decryption.  Each failure raises its own
+:class:`~toychat.errors.ToyChatError`.
+
+What this simplifies compared with Signal
+-----------------------------------------
+* Keys are static: the same Box key encrypts every message between two
+  people, so a stolen key opens all of them.  Signal's Double Ratchet derives
+  a new key per message (forward secrecy); lesson 05 adds a ratchet.
+* The contact's keys are fetched from the server and trusted on first use;
+  Signal does the same but shows safety numbers to compare (lesson 04).
+* Envelopes are signed (non-repudiable); Signal messages are deniable.
+* One device per user, no groups, no attachments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.public
+import nacl.utils
+
+from .clock import Clock
+from .errors import (
+    MalformedEnvelope,
+    MisaddressedMessage,
+    ReplayedMessage,
+    TamperedMessage,
+    ToyChatError,
+    UnknownSender,
+    UnknownUser,
+)
+from .keys import Identity, PublicIdentity
+from .server import Server
+from .wire import NONCE_SIZE, Envelope, new_msg_id
+
+__all__ = ["Client", "ReceivedMessage", "Rejected"]
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A message that passed every check and was decrypted."""
+
+    msg_id: str
+    sender: str
+    recipient: str
+    sent_at: float
+    text: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message the device refused, with the reason."""
+
+    error: ToyChatError
+    record: bytes
+
+
+class Client:
+    """One user's device on the toy platform.
+
+    Parameters
+    ----------
+    name:
+        The user name to register.
+    server:
+        The :class:`~toychat.server.Server` to register with and relay through.
+    identity:
+        The user's keys; default: fresh random keys (:meth:`Identity.generate`).
+    clock:
+        Where timestamps come from; default: the server's clock.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        server: Server,
+        *,
+        identity: Identity | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.identity = identity if identity is not None else Identity.generate(name)
+        if self.identity.name != name:
+            raise ValueError(f"the identity is {self.identity.name!r}'s, not {name!r}'s")
+        self.name = name
+        self.server = server
+        self.clock: Clock = clock if clock is not None else server.clock
+        self.contacts: dict[str, PublicIdentity] = {}
+        self.inbox: list[ReceivedMessage] = []
+        self.sent: list[Envelope] = []
+        self.rejected: list[Rejected] = []
+        self._boxes: dict[str, nacl.public.Box] = {}
+        self._seen: set[str] = set()
+        server.register(self.identity.public)
+        self.channel = server.connect(name)
+
+    @property
+    def public(self) -> PublicIdentity:
+        """This device's published keys."""
+        return self.identity.public
+
+    @property
+    def mode(self) -> str:
+        """The platform this device is on: ``"e2ee"`` or ``"plaintext"``."""
+        return self.server.mode
+
+    # ---- contacts --------------------------------------------------------------
+    def lookup(self, name: str) -> PublicIdentity:
+        """A contact's keys: from the local address book, or asked of the server
+        on first use (and remembered: *trust on first use*)."""
+        if name not in self.contacts:
+            self.contacts[name] = self.server.lookup(name)
+        return self.contacts[name]
+
+    def _box(self, name: str) -> nacl.public.Box:
+        if name not in self._boxes:
+            self._boxes[name] = nacl.public.Box(self.identity.box_private, self.lookup(name).box_key)
+        return self._boxes[name]
+
+    # ---- sending -----------------------------------------------------------------
+    def compose(self, recipient: str, text: str, *, extras: dict[str, str] | None = None) -> Envelope:
+        """Build, encrypt (on E2EE) and sign an envelope, without sending it."""
+        if not isinstance(text, str):
+            raise TypeError(f"a message is text (str), not {type(text).__name__}")
+        self.lookup(recipient)
+        data = text.encode("utf-8")
+        if self.mode == "e2ee":
+            nonce = nacl.utils.random(NONCE_SIZE)
+            payload = self._box(recipient).encrypt(data, nonce).ciphertext
+        else:
+            nonce, payload = b"", data
+        envelope = Envelope(
+            msg_id=new_msg_id(),
+            mode=self.mode,  # type: ignore[arg-type]
+            sender=self.name,
+            recipient=recipient,
+            timestamp=self.clock(),
+            nonce=nonce,
+            payload=payload,
+            extras=dict(extras or {}),
+        )
+        signature = self.identity.signing_private.sign(envelope.signed_bytes()).signature
+        return envelope.with_signature(signature)
+
+    def send(self, recipient: str, text: str, *, extras: dict[str, str] | None = None) -> Envelope:
+        """Compose a message to ``recipient`` and hand it to the server; returns the envelope."""
+        envelope = self.compose(recipient, text, extras=extras)
+        self.submit_raw(envelope.to_bytes())
+        self.sent.append(envelope)
+        return envelope
+
+    def submit_raw(self, raw: bytes) -> str:
+        """Send already-serialised envelope bytes through this device's connection.
+
+        Lessons use it to show what the server does with altered bytes.
+        """
+        return self.server.submit(self.name, self.channel.seal(raw))
+
+    # ---- receiving -----------------------------------------------------------------
+    def open_envelope(self, data: bytes | Envelope) -> ReceivedMessage:
+        """Check and decrypt one envelope addressed to this device.
+
+        Raises :class:`MalformedEnvelope`, :class:`MisaddressedMessage`,
+        :class:`UnknownSender`, :class:`TamperedMessage` or
+        :class:`ReplayedMessage`; on success the message id is remembered so a
+        copy of it will be refused.
+        """
+        envelope = data if isinstance(data, Envelope) else Envelope.from_bytes(data)
+        if envelope.recipient != self.name:
+            raise MisaddressedMessage(
+                f"message {envelope.msg_id[:8]}… is addressed to {envelope.recipient!r}, not to "
+                f"{self.name!r}; this device will not open it."
+            )
+        try:
+            sender = self.lookup(envelope.sender)
+        except UnknownUser:
+            raise UnknownSender(
+                f"message {envelope.msg_id[:8]}… claims to be from {envelope.sender!r}, whom the "
+                "key directory does not know, so it cannot be checked."
+            ) from None
+        if not envelope.signature:
+            raise TamperedMessage(f"message {envelope.msg_id[:8]}… is not signed, so its sender cannot be checked.")
+        try:
+            sender.verify_key.verify(envelope.signed_bytes(), envelope.signature)
+        except nacl.exceptions.BadSignatureError:
+            raise TamperedMessage(
+                f"message {envelope.msg_id[:8]}… does not match {envelope.sender!r}'s signature: "
+                "it was changed after it was sent, or someone else sent it. It was not delivered."
+            ) from None
+        if envelope.msg_id in self._seen:
+            raise ReplayedMessage(
+                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} was already delivered; "
+                "this is a copy (a replay), so it was not shown again."
+            )
+        if envelope.mode != self.mode:
+            raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
+        if envelope.mode == "e2ee":
+            try:
+                data_bytes = self._box(envelope.sender).decrypt(envelope.payload, envelope.nonce)
+            except nacl.exceptions.CryptoError:
+                raise TamperedMessage(
+                    f"message {envelope.msg_id[:8]}… failed decryption: its authentication tag does "
+                    "not match, so the ciphertext was altered or encrypted for someone else. "
+                    "It was not delivered."
+                ) from None
+        else:
+            data_bytes = envelope.payload
+        try:
+            text = data_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… is not valid UTF-8 text.") from None
+        self._seen.add(envelope.msg_id)
+        return ReceivedMessage(
+            msg_id=envelope.msg_id,
+            sender=envelope.sender,
+            recipient=envelope.recipient,
+            sent_at=envelope.timestamp,
+            text=text,
+            mode=envelope.mode,
+        )
+
+    def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
+        """Fetch the mailbox, check every message, and return the good ones.
+
+        Good messages always go to :attr:`inbox`, and refused ones (with the
+        reason) to :attr:`rejected`, so nothing is lost silently.  With
+        ``strict=True`` (the default) the first refusal is then raised, after
+        the good messages have been kept.
+        """
+        delivered: list[ReceivedMessage] = []
+        failures: list[ToyChatError] = []
+        for record in self.server.fetch(self.name):
+            try:
+                delivered.append(self.open_envelope(self.channel.open(record)))
+            except ToyChatError as exc:
+                self.rejected.append(Rejected(exc, record))
+                failures.append(exc)
+        self.inbox.extend(delivered)
+        if failures and strict:
+            error = failures[0]
+            error.add_note(
+                f"{len(delivered)} good message(s) were delivered to .inbox; "
+                f"{len(failures)} refused message(s) are listed in .rejected."
+            )
+            raise error
+        return delivered
+
+    def __repr__(self) -> str:
+        return f"Client({self.name!r}, mode={self.mode!r}, inbox={len(self.inbox)})"

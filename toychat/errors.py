@@ -1,0 +1,81 @@
+"""The course's one exception hierarchy.
+
+Every problem the toy chat detects raises a subclass of :class:`ToyChatError`
+with a message written for a student: what went wrong, what it means, and
+what was (not) delivered.  Catch ``ToyChatError`` to handle them all::
+
+    >>> from toychat.errors import ToyChatError, TamperedMessage
+    >>> issubclass(TamperedMessage, ToyChatError)
+    True
+
+The hierarchy::
+
+    ToyChatError
+    ├── MalformedEnvelope     the bytes are not a well-formed envelope
+    ├── TamperedMessage       an authenticity check failed (signature or MAC)
+    ├── ReplayedMessage       this exact message was already accepted once
+    ├── MisaddressedMessage   the envelope is addressed to someone else
+    ├── UnknownUser           a name the key directory does not know
+    │   ├── UnknownRecipient
+    │   └── UnknownSender
+    ├── RegistrationError     a name is taken or a key is unusable
+    └── InvalidKey            a key has the wrong type or length
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ToyChatError",
+    "MalformedEnvelope",
+    "TamperedMessage",
+    "ReplayedMessage",
+    "MisaddressedMessage",
+    "UnknownUser",
+    "UnknownRecipient",
+    "UnknownSender",
+    "RegistrationError",
+    "InvalidKey",
+]
+
+
+class ToyChatError(Exception):
+    """Base class of every error the toy chat raises on purpose."""
+
+
+class MalformedEnvelope(ToyChatError, ValueError):
+    """The bytes received are not a valid envelope (bad JSON, a missing or
+    extra field, a wrong type or length, a non-canonical encoding)."""
+
+
+class TamperedMessage(ToyChatError):
+    """An authenticity check failed: the signature or the encryption's
+    authentication tag does not match, so the message was changed after it
+    was sent, or was not sent by who it claims."""
+
+
+class ReplayedMessage(ToyChatError):
+    """A message with this id was already accepted: someone sent a copy again."""
+
+
+class MisaddressedMessage(ToyChatError):
+    """The envelope is addressed to someone other than the one opening it."""
+
+
+class UnknownUser(ToyChatError, LookupError):
+    """A name that the key directory does not know."""
+
+
+class UnknownRecipient(UnknownUser):
+    """The recipient is not registered with the server's key directory."""
+
+
+class UnknownSender(UnknownUser):
+    """The sender's keys cannot be found, so the message cannot be checked."""
+
+
+class RegistrationError(ToyChatError):
+    """A user could not be registered (name taken by another key, bad name)."""
+
+
+class InvalidKey(ToyChatError, TypeError):
+    """A key of the wrong type or length was given."""

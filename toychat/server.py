@@ -1,0 +1,277 @@
+"""The relay server: a key directory, mailboxes, and a log of everything it sees.
+
+The server runs one of two platforms:
+
+* ``mode="plaintext"`` — a *plaintext platform*: messages are encrypted only in
+  transit (a toy TLS, :mod:`toychat.transport`); the server removes that layer
+  and stores and can read every message.  Facebook Messenger's default chats
+  worked this way until December 2023 (FACTS §1.7).
+* ``mode="e2ee"`` — *end-to-end encryption*: the payload is encrypted on the
+  sender's device to the recipient's key; the server relays ciphertext it has
+  no key for.  It still sees the metadata: who, to whom, when, how big.
+
+:attr:`Server.log` records exactly what the server sees, message by message,
+and :meth:`Server.log_table` shows it as a pandas table.
+
+Safety tools plug in from outside: a *scanner* is any callable taking the
+:class:`~toychat.wire.Envelope` the server received and returning a label (a
+match) or ``None``; the server runs every scanner on every accepted message
+and keeps the matches in :attr:`Server.flags`.  The server never imports the
+scanning code itself.
+
+What this simplifies compared with Signal's or Meta's servers
+------------------------------------------------------------
+One in-process object, no network, no accounts or phone numbers, no prekey
+bundles, no multiple devices, no group chats; messages are delivered once
+(fetching empties the mailbox).  The key directory trusts the first key
+registered for a name; lesson 04 shows what a dishonest directory can do.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import nacl.exceptions
+import pandas as pd
+
+from .clock import Clock, real_clock
+from .errors import (
+    MalformedEnvelope,
+    RegistrationError,
+    ReplayedMessage,
+    TamperedMessage,
+    UnknownRecipient,
+    UnknownSender,
+)
+from .keys import PublicIdentity, check_name
+from .transport import TransportChannel
+from .wire import MODES, Envelope, Mode
+
+__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "describe_payload"]
+
+#: A scanner looks at an envelope the server accepted and returns a label or None.
+Scanner = Callable[[Envelope], "str | None"]
+
+#: How many hex digits of ciphertext the log shows.
+PREVIEW_HEX = 24
+
+
+def describe_payload(envelope: Envelope) -> str:
+    """What a person looking at the server's storage can make of a payload.
+
+    The text itself on the plaintext platform; on E2EE, only a ciphertext
+    prefix in hex and its length.
+    """
+    if envelope.mode == "plaintext":
+        return envelope.payload.decode("utf-8", errors="replace")
+    return f"ciphertext {envelope.payload[: PREVIEW_HEX // 2].hex()}… ({len(envelope.payload)} bytes)"
+
+
+@dataclass(frozen=True)
+class SeenByServer:
+    """One accepted message, as the server saw it."""
+
+    received_at: float
+    msg_id: str
+    mode: str
+    sender: str
+    recipient: str
+    sent_at: float
+    size_bytes: int
+    content_seen: str
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A scanner's match on one message."""
+
+    msg_id: str
+    sender: str
+    recipient: str
+    scanner: str
+    label: str
+
+
+class Server:
+    """The toy platform's relay.
+
+    >>> server = Server(mode="e2ee")
+    >>> server.mode
+    'e2ee'
+    """
+
+    def __init__(
+        self,
+        mode: Mode = "e2ee",
+        *,
+        clock: Clock | None = None,
+        scanners: list[Scanner] | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        self.mode: Mode = mode
+        self.clock: Clock = clock if clock is not None else real_clock
+        self.scanners: list[Scanner] = list(scanners or [])
+        self.directory: dict[str, PublicIdentity] = {}
+        self.log: list[SeenByServer] = []
+        self.flags: list[Flag] = []
+        self._mailboxes: dict[str, deque[bytes]] = {}
+        self._channels: dict[str, TransportChannel] = {}
+        self._seen_ids: set[str] = set()
+
+    # ---- key directory ---------------------------------------------------
+    def register(self, public: PublicIdentity) -> None:
+        """Publish ``public`` in the key directory and open a mailbox.
+
+        Registering the same keys again is harmless; registering a name that
+        already has *other* keys raises :class:`RegistrationError`.
+        """
+        if not isinstance(public, PublicIdentity):
+            raise RegistrationError("register() takes a PublicIdentity (identity.public).")
+        known = self.directory.get(public.name)
+        if known is not None and known != public:
+            raise RegistrationError(
+                f"the name {public.name!r} is already registered with different keys "
+                f"(fingerprint {known.fingerprint[:19]}…)."
+            )
+        self.directory[public.name] = public
+        self._mailboxes.setdefault(public.name, deque())
+
+    def lookup(self, name: str) -> PublicIdentity:
+        """The published keys for ``name``; :class:`UnknownRecipient` if there are none."""
+        try:
+            return self.directory[name]
+        except (KeyError, TypeError):
+            raise UnknownRecipient(
+                f"nobody called {name!r} is registered with this server; check the spelling, "
+                f"or ask them to register first. Registered: {sorted(self.directory)}."
+            ) from None
+
+    # ---- connections -------------------------------------------------------
+    def connect(self, name: str) -> TransportChannel:
+        """Open a (toy TLS) connection for a registered user; returns the client's end."""
+        check_name(name)
+        if name not in self.directory:
+            raise UnknownSender(f"{name!r} must register before connecting.")
+        channel = TransportChannel.new(name)
+        self._channels[name] = channel
+        return channel.peer()
+
+    def _channel(self, name: str) -> TransportChannel:
+        try:
+            return self._channels[name]
+        except KeyError:
+            raise UnknownSender(f"{name!r} has no open connection to this server.") from None
+
+    # ---- sending -----------------------------------------------------------
+    def submit(self, name: str, record: bytes) -> str:
+        """Receive one transport record from ``name``'s connection; returns the message id.
+
+        The record is decrypted (the transport layer) and handed to :meth:`accept`.
+        """
+        return self.accept(self._channel(name).open(record), authenticated_as=name)
+
+    def accept(self, raw: bytes, *, authenticated_as: str) -> str:
+        """Check an envelope from user ``authenticated_as`` and queue it for its recipient.
+
+        Every check runs before anything is stored, so a rejected envelope
+        leaves no trace but the exception: it is never half-delivered.
+        """
+        envelope = Envelope.from_bytes(raw)
+        if envelope.sender != authenticated_as:
+            raise TamperedMessage(
+                f"an envelope claiming to be from {envelope.sender!r} arrived on "
+                f"{authenticated_as!r}'s connection: nobody may send in someone else's name."
+            )
+        if envelope.sender not in self.directory:
+            raise UnknownSender(f"the sender {envelope.sender!r} is not registered.")
+        if envelope.recipient not in self.directory:
+            self.lookup(envelope.recipient)  # raises UnknownRecipient with a helpful message
+        if envelope.mode != self.mode:
+            raise MalformedEnvelope(
+                f"this server runs the {self.mode!r} platform and does not accept "
+                f"{envelope.mode!r} envelopes."
+            )
+        if not envelope.signature:
+            raise TamperedMessage(f"message {envelope.msg_id[:8]}… is not signed, so its sender cannot be checked.")
+        try:
+            self.directory[envelope.sender].verify_key.verify(envelope.signed_bytes(), envelope.signature)
+        except nacl.exceptions.BadSignatureError:
+            raise TamperedMessage(
+                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} does not match its signature: "
+                "it was changed after it was signed. The server refused it."
+            ) from None
+        if envelope.msg_id in self._seen_ids:
+            raise ReplayedMessage(
+                f"message {envelope.msg_id[:8]}… was already accepted once; this copy is a replay "
+                "and was refused."
+            )
+        self._store(envelope, bytes(raw))
+        return envelope.msg_id
+
+    def _store(self, envelope: Envelope, raw: bytes) -> None:
+        self._seen_ids.add(envelope.msg_id)
+        self.log.append(
+            SeenByServer(
+                received_at=self.clock(),
+                msg_id=envelope.msg_id,
+                mode=envelope.mode,
+                sender=envelope.sender,
+                recipient=envelope.recipient,
+                sent_at=envelope.timestamp,
+                size_bytes=len(envelope.payload),
+                content_seen=describe_payload(envelope),
+                envelope=raw,
+            )
+        )
+        self._mailboxes[envelope.recipient].append(raw)
+        for scanner in self.scanners:
+            label = scanner(envelope)
+            if label is not None:
+                name = getattr(scanner, "__name__", type(scanner).__name__)
+                self.flags.append(Flag(envelope.msg_id, envelope.sender, envelope.recipient, name, str(label)))
+
+    def inject(self, recipient: str, raw: bytes) -> None:
+        """Put ``raw`` bytes straight into a mailbox, skipping every check.
+
+        This is what a *malicious or broken* server could do; lessons and
+        tests use it to show that the recipient's device still catches it.
+        """
+        self.lookup(recipient)
+        self._mailboxes[recipient].append(bytes(raw))
+
+    # ---- delivery ------------------------------------------------------------
+    def pending(self, name: str) -> int:
+        """How many messages wait in ``name``'s mailbox."""
+        self.lookup(name)
+        return len(self._mailboxes[name])
+
+    def fetch(self, name: str) -> list[bytes]:
+        """Hand ``name`` everything in their mailbox, sealed for their connection.
+
+        The mailbox is emptied: the in-process relay delivers each message once.
+        """
+        channel = self._channel(name)
+        box = self._mailboxes[name]
+        records = [channel.seal(raw) for raw in box]
+        box.clear()
+        return records
+
+    # ---- what the server knows ----------------------------------------------
+    def log_table(self) -> pd.DataFrame:
+        """Everything the server saw, one row per message: the metadata and what it could read."""
+        columns = ["received_at", "sender", "recipient", "sent_at", "size_bytes", "content_seen", "msg_id"]
+        rows = [{c: getattr(entry, c) for c in columns} for entry in self.log]
+        table = pd.DataFrame(rows, columns=columns)
+        for column in ("received_at", "sent_at"):
+            table[column] = pd.to_datetime(table[column], unit="s", utc=True)
+        return table
+
+    def __repr__(self) -> str:
+        return (
+            f"Server(mode={self.mode!r}, users={sorted(self.directory)}, "
+            f"messages_seen={len(self.log)})"
+        )
