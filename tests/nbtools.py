@@ -1,0 +1,63 @@
+"""Shared helpers for the notebook, nbgrader and browser tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parent.parent
+LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
+RELEASES = sorted((REPO / "exercises").glob("*/*.ipynb"))
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+def venv_env(**extra: str) -> dict[str, str]:
+    """The environment for subprocesses: this interpreter's ``bin/`` first on PATH
+    (nbgrader runs the ``alembic`` executable from PATH), matplotlib headless."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["MPLBACKEND"] = "Agg"
+    env.update(extra)
+    return env
+
+
+def execute_notebook(
+    path: Path, *, cwd: Path | None = None, timeout: int = 120, allow_errors: bool = False
+) -> tuple[nbformat.NotebookNode, float]:
+    """Run a notebook top to bottom with a real kernel; return it and the seconds taken."""
+    nb = nbformat.read(path, as_version=4)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(cwd or path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+def record_timing(kind: str, name: str, seconds: float) -> None:
+    """Append a timing line to tests/artifacts/timings.jsonl (read by the closing notes)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "timings.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"kind": kind, "name": name, "seconds": round(seconds, 2)}) + "\n")
+
+
+def error_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(cell index, error name) for every error output in an executed notebook."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append((index, output.get("ename", "?")))
+    return found
