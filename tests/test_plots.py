@@ -1,0 +1,44 @@
+"""The plot helpers: entropy figures and the accessible palette."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import nacl.secret
+import nacl.utils
+import pytest
+
+from toychat.plots import PALETTE, byte_entropy, byte_histogram, compare_byte_histograms
+
+matplotlib.use("Agg")
+
+
+def test_entropy_bounds() -> None:
+    assert byte_entropy(b"") == 0.0
+    assert byte_entropy(b"a" * 100) == 0.0
+    assert byte_entropy(bytes(range(256)) * 4) == pytest.approx(8.0)
+    assert byte_entropy(b"ab") == pytest.approx(1.0)
+
+
+def test_ciphertext_is_near_maximal_entropy_and_text_is_not() -> None:
+    text = ("The quick brown fox jumps over the lazy dog. " * 200).encode()
+    box = nacl.secret.SecretBox(nacl.utils.random(32))
+    ciphertext = box.encrypt(text).ciphertext
+    assert byte_entropy(text) < 4.5
+    assert byte_entropy(ciphertext) > 7.9
+    assert byte_entropy(os.urandom(len(text))) > 7.9
+
+
+def test_palette_is_okabe_ito() -> None:
+    assert PALETTE["blue"] == "#0072B2" and PALETTE["vermillion"] == "#D55E00"
+    assert len(set(PALETTE.values())) == 8
+
+
+def test_histogram_is_labelled() -> None:
+    ax = byte_histogram(b"hello world", label="greeting")
+    assert ax.get_xlabel() and ax.get_ylabel()
+    assert "greeting" in ax.get_title() and "bits" in ax.get_title()
+    fig = compare_byte_histograms(b"hello world", os.urandom(64))
+    assert "plaintext" in fig._suptitle.get_text().lower()
+    matplotlib.pyplot.close("all")
