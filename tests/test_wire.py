@@ -1,0 +1,180 @@
+"""The envelope: serialisation round trips and validation with named errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toychat.errors import MalformedEnvelope, ToyChatError
+from toychat.wire import (
+    MAC_SIZE,
+    MAX_ENVELOPE_BYTES,
+    MAX_PAYLOAD_BYTES,
+    NONCE_SIZE,
+    SIGNATURE_SIZE,
+    Envelope,
+    new_msg_id,
+)
+
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,15}", fullmatch=True)
+msg_ids = st.binary(min_size=16, max_size=16).map(bytes.hex)
+timestamps = st.one_of(
+    st.integers(min_value=0, max_value=2**40),
+    st.floats(min_value=0, max_value=2e10, allow_nan=False, allow_infinity=False),
+)
+extras = st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), st.text(max_size=40), max_size=4
+)
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> Envelope:
+    mode = draw(st.sampled_from(["e2ee", "plaintext"]))
+    if mode == "e2ee":
+        nonce = draw(st.binary(min_size=NONCE_SIZE, max_size=NONCE_SIZE))
+        payload = draw(st.binary(min_size=MAC_SIZE, max_size=300))
+    else:
+        nonce = b""
+        payload = draw(st.text(max_size=200)).encode("utf-8")
+    return Envelope(
+        msg_id=draw(msg_ids),
+        mode=mode,
+        sender=draw(names),
+        recipient=draw(names),
+        timestamp=draw(timestamps),
+        nonce=nonce,
+        payload=payload,
+        signature=draw(st.sampled_from([b"", b"s" * SIGNATURE_SIZE])),
+        extras=draw(extras),
+    )
+
+
+@given(envelopes())
+def test_bytes_round_trip(envelope: Envelope) -> None:
+    raw = envelope.to_bytes()
+    assert Envelope.from_bytes(raw) == envelope
+    assert Envelope.from_bytes(raw).to_bytes() == raw
+
+
+@given(envelopes())
+def test_json_round_trip(envelope: Envelope) -> None:
+    assert Envelope.from_json(envelope.to_json()) == envelope
+
+
+@given(envelopes())
+def test_signed_bytes_cover_everything_but_the_signature(envelope: Envelope) -> None:
+    signed = json.loads(envelope.signed_bytes())
+    assert "signature" not in signed
+    assert set(signed) | {"signature"} == set(envelope.to_dict())
+    assert envelope.with_signature(b"x" * SIGNATURE_SIZE).signed_bytes() == envelope.signed_bytes()
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_random_bytes_are_malformed_never_a_crash(data: bytes) -> None:
+    with pytest.raises(MalformedEnvelope):
+        Envelope.from_bytes(data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(list(Envelope.__dataclass_fields__) + ["junk"]), json_values))
+def test_random_json_objects_are_malformed(data: dict) -> None:
+    with pytest.raises(MalformedEnvelope):
+        Envelope.from_bytes(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+
+
+@given(envelopes(), st.data())
+def test_every_truncation_is_malformed(envelope: Envelope, data: st.DataObject) -> None:
+    raw = envelope.to_bytes()
+    cut = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    with pytest.raises(MalformedEnvelope):
+        Envelope.from_bytes(raw[:cut])
+
+
+def _valid(**changes: object) -> dict:
+    base = Envelope(
+        msg_id=new_msg_id(), mode="e2ee", sender="alice", recipient="bob", timestamp=1.5,
+        nonce=bytes(NONCE_SIZE), payload=bytes(MAC_SIZE + 3), signature=bytes(SIGNATURE_SIZE),
+    ).to_dict()
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"version": 2}, "version"),
+        ({"version": True}, "version"),
+        ({"msg_id": "ABC"}, "msg_id"),
+        ({"mode": "tls"}, "mode"),
+        ({"sender": "a b"}, "sender"),
+        ({"recipient": ""}, "recipient"),
+        ({"timestamp": -1}, "timestamp"),
+        ({"timestamp": "noon"}, "timestamp"),
+        ({"nonce": "AAAA"}, "nonce"),
+        ({"payload": "AAAA"}, "truncated"),
+        ({"payload": "not base64!"}, "base64"),
+        ({"payload": "QR=="}, "canonical"),
+        ({"signature": "AAAA"}, "signature"),
+        ({"extras": {"Bad Key": "x"}}, "extras"),
+        ({"extras": {"k": 3}}, "extras"),
+        ({"extras": []}, "extras"),
+        ({"mode": "plaintext"}, "nonce"),
+    ],
+)
+def test_each_bad_field_is_named(changes: dict, words: str) -> None:
+    with pytest.raises(MalformedEnvelope) as info:
+        Envelope.from_dict(_valid(**changes))
+    assert words in str(info.value)
+
+
+def test_missing_and_unknown_fields_are_named() -> None:
+    data = _valid()
+    del data["nonce"]
+    with pytest.raises(MalformedEnvelope, match="missing field.*nonce"):
+        Envelope.from_dict(data)
+    with pytest.raises(MalformedEnvelope, match="unknown field.*franking"):
+        Envelope.from_dict(_valid(franking="x"))
+
+
+def test_non_canonical_json_is_refused() -> None:
+    envelope = Envelope.from_dict(_valid())
+    pretty = envelope.to_json().encode()
+    assert Envelope.from_json(pretty.decode()) == envelope
+    with pytest.raises(MalformedEnvelope, match="canonical"):
+        Envelope.from_bytes(pretty)
+
+
+def test_size_limits() -> None:
+    with pytest.raises(MalformedEnvelope, match="limit"):
+        Envelope.from_bytes(b" " * (MAX_ENVELOPE_BYTES + 1))
+    with pytest.raises(MalformedEnvelope, match="limit"):
+        Envelope(
+            msg_id=new_msg_id(), mode="plaintext", sender="a", recipient="b", timestamp=0,
+            nonce=b"", payload=b"x" * (MAX_PAYLOAD_BYTES + 1),
+        )
+
+
+def test_nan_and_infinity_refused() -> None:
+    raw = Envelope.from_dict(_valid()).to_bytes().replace(b'"timestamp":1.5', b'"timestamp":NaN')
+    with pytest.raises(MalformedEnvelope):
+        Envelope.from_bytes(raw)
+
+
+def test_errors_are_toychat_errors_and_value_errors() -> None:
+    with pytest.raises(ToyChatError):
+        Envelope.from_bytes(b"{")
+    with pytest.raises(ValueError):
+        Envelope.from_bytes(b"{")
+    with pytest.raises(MalformedEnvelope):
+        Envelope.from_bytes("text, not bytes")  # type: ignore[arg-type]
