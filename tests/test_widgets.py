@@ -1,0 +1,44 @@
+"""The chat widget's model and views, driven from code (the browser test drives the real UI)."""
+
+from __future__ import annotations
+
+from toychat.widgets import ChatWidget
+
+
+def test_e2ee_views() -> None:
+    chat = ChatWidget()
+    chat.send("see you at <8>")
+    assert "see you at &lt;8&gt;" in chat.alice_view.value
+    assert "see you at &lt;8&gt;" in chat.bob_view.value
+    assert "ciphertext" in chat.server_view.value and "see you" not in chat.server_view.value
+    assert chat.status.value == ""
+
+
+def test_toggle_starts_a_plaintext_conversation_the_server_can_read() -> None:
+    chat = ChatWidget()
+    chat.send("first")
+    chat.mode_toggle.value = "plaintext"
+    assert chat.server.mode == "plaintext" and chat.bob.inbox == []
+    chat.send("readable")
+    assert "readable" in chat.server_view.value and "ciphertext" not in chat.server_view.value
+    assert "readable" in chat.bob_view.value
+
+
+def test_same_keys_every_run_and_button_uses_the_text_box() -> None:
+    one, two = ChatWidget(), ChatWidget()
+    assert one.alice.public == two.alice.public
+    one.message.value = "typed"
+    one.send_button.click()
+    assert "typed" in one.bob_view.value and one.message.value == ""
+    one.send_button.click()  # empty box: nothing sent
+    assert len(one.server.log) == 1
+
+
+def test_refusals_are_shown_not_swallowed() -> None:
+    chat = ChatWidget()
+    chat.server.inject("bob", b"not an envelope")
+    chat.send("hello")
+    assert "refused" in chat.status.value and "malformed" in chat.status.value
+    assert "hello" in chat.bob_view.value
+    chat.send("x" * (2 << 20))
+    assert "Refused" in chat.status.value

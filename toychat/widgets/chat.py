@@ -1,0 +1,154 @@
+"""The three-view chat: Alice's phone, what the server stores, Bob's phone.
+
+Type a message as Alice and press *Send*: the middle column shows the row the
+server keeps for it, and Bob's column shows what his phone decrypts.  The
+toggle at the top switches between the *end-to-end encrypted* platform and a
+*plaintext platform* (transport encryption only), starting a fresh
+conversation each time, so the two server views can be compared.
+
+The widget is a thin view over :class:`toychat.Server` and
+:class:`toychat.Client`; :meth:`ChatWidget.send` does exactly what the button
+does, so notebooks and tests can drive it from code.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+
+import ipywidgets as widgets
+
+from ..client import Client
+from ..clock import Clock, SimulatedClock
+from ..errors import ToyChatError
+from ..keys import Identity
+from ..server import Server
+from ..wire import Mode
+
+__all__ = ["ChatWidget"]
+
+_COLUMN = widgets.Layout(width="32%", min_width="220px", padding="6px", border="1px solid #999")
+_MODE_LABELS = {"e2ee": "End-to-end encrypted", "plaintext": "Plaintext platform (TLS only)"}
+
+
+def _time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S")
+
+
+class ChatWidget:
+    """Alice, the server and Bob side by side.
+
+    Parameters
+    ----------
+    mode:
+        ``"e2ee"`` (default) or ``"plaintext"``.
+    label:
+        Seeds Alice's and Bob's keys (teaching only), so the lesson repeats.
+    clock:
+        A zero-argument callable giving UNIX seconds; default: a
+        :class:`~toychat.clock.SimulatedClock` stepping 7 s per reading.
+    """
+
+    def __init__(self, mode: Mode = "e2ee", *, label: str = "chat-widget", clock: Clock | None = None) -> None:
+        self.label = label
+        self.clock: Clock = clock if clock is not None else SimulatedClock(step=7.0)
+        self.mode_toggle = widgets.ToggleButtons(
+            options=[(text, key) for key, text in _MODE_LABELS.items()],
+            value=mode,
+            description="Platform:",
+            tooltips=["Messages encrypted on Alice's phone for Bob's key", "Only the connection is encrypted"],
+        )
+        self.mode_toggle.add_class("toychat-mode")
+        self.message = widgets.Text(
+            placeholder="Type a message to Bob",
+            description="Message:",
+            continuous_update=False,
+        )
+        self.message.add_class("toychat-alice-input")
+        self.send_button = widgets.Button(
+            description="Send to Bob", button_style="primary", tooltip="Encrypt (if E2EE), sign and send", icon="paper-plane"
+        )
+        self.send_button.add_class("toychat-send")
+        self.alice_view = widgets.HTML()
+        self.server_view = widgets.HTML()
+        self.server_view.add_class("toychat-server-view")
+        self.bob_view = widgets.HTML()
+        self.bob_view.add_class("toychat-bob-view")
+        self.status = widgets.HTML()
+        self.status.add_class("toychat-status")
+
+        self.send_button.on_click(lambda _: self._send_from_box())
+        self.mode_toggle.observe(lambda change: self.reset(change["new"]), names="value")
+
+        alice_col = widgets.VBox(
+            [widgets.HTML("<h4>Alice's phone</h4>"), self.message, self.send_button, self.alice_view], layout=_COLUMN
+        )
+        server_col = widgets.VBox([widgets.HTML("<h4>What the server stores</h4>"), self.server_view], layout=_COLUMN)
+        bob_col = widgets.VBox([widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view], layout=_COLUMN)
+        self.widget = widgets.VBox(
+            [self.mode_toggle, widgets.HBox([alice_col, server_col, bob_col]), self.status]
+        )
+        self.widget.add_class("toychat-chat")
+        self.reset(mode)
+
+    # ---- the model -------------------------------------------------------------------
+    def reset(self, mode: Mode) -> None:
+        """Start a fresh conversation on the ``mode`` platform (same people, same keys)."""
+        self.server = Server(mode=mode, clock=self.clock)
+        self.alice = Client("alice", self.server, identity=Identity.from_label("alice", self.label))
+        self.bob = Client("bob", self.server, identity=Identity.from_label("bob", self.label))
+        self._alice_wrote: list[tuple[float, str]] = []
+        if self.mode_toggle.value != mode:
+            self.mode_toggle.value = mode  # fires reset again, harmlessly
+        self.status.value = f"<i>New conversation on the {html.escape(_MODE_LABELS[mode])} platform.</i>"
+        self._render()
+
+    def send(self, text: str) -> None:
+        """Alice sends ``text`` to Bob; Bob's phone fetches and opens it."""
+        refused_before = len(self.bob.rejected)
+        try:
+            envelope = self.alice.send("bob", text)
+            self.bob.receive(strict=False)
+        except ToyChatError as exc:
+            self.status.value = f"<b>Refused:</b> {html.escape(str(exc))}"
+        else:
+            self._alice_wrote.append((envelope.timestamp, text))
+            self.status.value = "".join(
+                f"<b>Bob's phone refused a message:</b> {html.escape(str(r.error))}<br>"
+                for r in self.bob.rejected[refused_before:]
+            )
+        self._render()
+
+    def _send_from_box(self) -> None:
+        text = self.message.value
+        if text:
+            self.message.value = ""
+            self.send(text)
+
+    # ---- the views ---------------------------------------------------------------------
+    def _render(self) -> None:
+        self.alice_view.value = "".join(
+            f"<div>{_time(ts)} <b>to bob:</b> {html.escape(text)}</div>" for ts, text in self._alice_wrote
+        ) or "<i>Nothing sent yet.</i>"
+        rows = "".join(
+            "<tr>"
+            f"<td>{_time(e.received_at)}</td><td>{html.escape(e.sender)}</td><td>{html.escape(e.recipient)}</td>"
+            f"<td>{e.size_bytes}</td><td style='word-break:break-all'><code>{html.escape(e.content_seen)}</code></td>"
+            "</tr>"
+            for e in self.server.log
+        )
+        self.server_view.value = (
+            "<table><thead><tr><th>time</th><th>from</th><th>to</th><th>bytes</th><th>content it can read</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+            if rows
+            else "<i>The server has stored nothing yet.</i>"
+        )
+        self.bob_view.value = "".join(
+            f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
+            for m in self.bob.inbox
+        ) or "<i>No messages yet.</i>"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
