@@ -33,7 +33,6 @@ def execute_notebook(
 ) -> tuple[nbformat.NotebookNode, float]:
     """Run a notebook top to bottom with a real kernel; return it and the seconds taken."""
     nb = nbformat.read(path, as_version=4)
-    os.environ.setdefault("MPLBACKEND", "Agg")
     client = NotebookClient(
         nb,
         timeout=timeout,

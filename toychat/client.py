@@ -203,7 +203,7 @@ class Client:
             sender.verify_key.verify(envelope.signed_bytes(), envelope.signature)
         except nacl.exceptions.BadSignatureError:
             raise TamperedMessage(
-                f"message {envelope.msg_id[:8]}… does not match {envelope.sender!r}'s signature: "
+                f"message {envelope.msg_id[:8]}… does not match the signature of its sender {envelope.sender!r}: "
                 "it was changed after it was sent, or someone else sent it. It was not delivered."
             ) from None
         if envelope.msg_id in self._seen:

@@ -10,13 +10,18 @@ random" in lesson 01.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 from collections import Counter
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+import matplotlib.dates as mdates
 
-__all__ = ["PALETTE", "byte_entropy", "byte_histogram", "compare_byte_histograms"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PALETTE", "byte_entropy", "byte_histogram", "compare_byte_histograms", "message_timeline"]
 
 #: Okabe-Ito colours, distinguishable with the common forms of colour blindness.
 PALETTE: dict[str, str] = {
@@ -94,4 +99,31 @@ def compare_byte_histograms(
             f"({byte_entropy(second):.1f} bits/byte)"
         )
     fig.suptitle(title)
+    return fig
+
+
+def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figure:
+    """Who messaged whom, and when: one row per sender→recipient pair, one dot
+    per message, dot area proportional to its size.
+
+    ``table`` is :meth:`toychat.server.Server.log_table` (columns ``sent_at``,
+    ``sender``, ``recipient``, ``size_bytes``): metadata only, no content.
+    """
+    pairs = (table["sender"] + " → " + table["recipient"]).tolist()
+    order = sorted(set(pairs))
+    colours = list(PALETTE.values())
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 1.6), layout="constrained")
+    for index, pair in enumerate(order):
+        rows = table[[p == pair for p in pairs]]
+        ax.scatter(
+            rows["sent_at"], [index] * len(rows), s=rows["size_bytes"].clip(lower=8) * 2,
+            color=colours[index % len(colours)], alpha=0.8, edgecolor="black", linewidth=0.5,
+        )
+    ax.set_yticks(range(len(order)), order)
+    ax.set_ylim(-0.7, len(order) - 0.3)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.set_xlabel("time the message was sent (UTC)")
+    ax.set_ylabel("sender → recipient")
+    ax.set_title(title or f"The server sees who talks to whom and when: {len(table)} messages, {len(order)} pairs")
+    fig.autofmt_xdate()
     return fig

@@ -265,7 +265,10 @@ class Envelope:
         try:
             parsed = json.loads(bytes(data).decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
-            raise MalformedEnvelope(f"malformed envelope: not valid UTF-8 JSON ({exc}).") from None
+            raise MalformedEnvelope(
+                "malformed envelope: the bytes are not valid UTF-8 JSON, so the message was cut "
+                f"short or corrupted ({exc})."
+            ) from None
         envelope = cls.from_dict(parsed)
         if envelope.to_bytes() != bytes(data):
             raise MalformedEnvelope(

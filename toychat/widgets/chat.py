@@ -27,7 +27,8 @@ from ..wire import Mode
 
 __all__ = ["ChatWidget"]
 
-_COLUMN = widgets.Layout(width="32%", min_width="220px", padding="6px", border="1px solid #999")
+def _column(width: str) -> widgets.Layout:
+    return widgets.Layout(width=width, min_width="200px", padding="6px", border="1px solid #767676")
 _MODE_LABELS = {"e2ee": "End-to-end encrypted", "plaintext": "Plaintext platform (TLS only)"}
 
 
@@ -57,12 +58,13 @@ class ChatWidget:
             value=mode,
             description="Platform:",
             tooltips=["Messages encrypted on Alice's phone for Bob's key", "Only the connection is encrypted"],
+            style={"button_width": "auto"},
         )
         self.mode_toggle.add_class("toychat-mode")
         self.message = widgets.Text(
             placeholder="Type a message to Bob",
             description="Message:",
-            continuous_update=False,
+            layout=widgets.Layout(width="95%"),
         )
         self.message.add_class("toychat-alice-input")
         self.send_button = widgets.Button(
@@ -81,10 +83,10 @@ class ChatWidget:
         self.mode_toggle.observe(lambda change: self.reset(change["new"]), names="value")
 
         alice_col = widgets.VBox(
-            [widgets.HTML("<h4>Alice's phone</h4>"), self.message, self.send_button, self.alice_view], layout=_COLUMN
+            [widgets.HTML("<h4>Alice's phone</h4>"), self.message, self.send_button, self.alice_view], layout=_column("28%")
         )
-        server_col = widgets.VBox([widgets.HTML("<h4>What the server stores</h4>"), self.server_view], layout=_COLUMN)
-        bob_col = widgets.VBox([widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view], layout=_COLUMN)
+        server_col = widgets.VBox([widgets.HTML("<h4>What the server stores</h4>"), self.server_view], layout=_column("44%"))
+        bob_col = widgets.VBox([widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view], layout=_column("28%"))
         self.widget = widgets.VBox(
             [self.mode_toggle, widgets.HBox([alice_col, server_col, bob_col]), self.status]
         )
