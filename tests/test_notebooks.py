@@ -1,0 +1,64 @@
+"""Every committed notebook is clean, every lesson follows the course skeleton
+and executes top to bottom with a real kernel."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, execute_notebook, record_timing
+
+ALL_NOTEBOOKS = LESSONS + SOLUTIONS + RELEASES
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def test_there_are_lessons_to_test() -> None:
+    assert len(LESSONS) >= 4, "lessons/ should hold lessons 00-03 at least"
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_id)
+def test_committed_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [
+        index
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, f"{_id(path)}: cells {dirty} have outputs or execution counts; clear them before committing"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_lesson_follows_the_skeleton(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "starts with a title"
+    for needed in ("Learning objectives", "For policy readers", "## Summary", "## Further reading"):
+        assert needed.lower() in markdown.lower(), f"{_id(path)} lacks '{needed}'"
+    setup = [c for c in nb.cells if "setup" in c.metadata.get("tags", [])]
+    assert len(setup) == 1 and setup[0].cell_type == "code", "exactly one code cell tagged 'setup'"
+    headings = [int(len(m.group(1))) for m in re.finditer(r"^(#{1,6}) ", markdown, flags=re.M)]
+    assert headings.count(1) == 1, "exactly one top-level title"
+    assert all(b - a <= 1 for a, b in zip(headings, headings[1:])), f"heading levels skip in {_id(path)}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_links_between_lessons_resolve(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for target in re.findall(r"\]\(([^)#\s]+\.ipynb)\)", markdown):
+        assert (path.parent / target).exists(), f"{_id(path)} links to missing {target}"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_lesson_executes(path: Path) -> None:
+    nb, seconds = execute_notebook(path, timeout=120)
+    record_timing("lesson", path.name, seconds)
+    assert error_outputs(nb) == [], f"{_id(path)} raised errors"
