@@ -19,7 +19,12 @@ The hierarchy::
     │   ├── UnknownRecipient
     │   └── UnknownSender
     ├── RegistrationError     a name is taken or a key is unusable
-    └── InvalidKey            a key has the wrong type or length
+    ├── InvalidKey            a key has the wrong type or length
+    ├── TooManySkipped        a ratchet was asked to skip more messages than allowed
+    └── TransparencyError     key transparency found something wrong
+        ├── InvalidProof      a Merkle proof or signed tree head does not verify
+        ├── InconsistentLog   two tree heads cannot both come from one honest log
+        └── UnexpectedKey     a key is bound to a name without its owner's knowledge
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ __all__ = [
     "UnknownSender",
     "RegistrationError",
     "InvalidKey",
+    "TooManySkipped",
+    "TransparencyError",
+    "InvalidProof",
+    "InconsistentLog",
+    "UnexpectedKey",
 ]
 
 
@@ -79,3 +89,24 @@ class RegistrationError(ToyChatError):
 
 class InvalidKey(ToyChatError, TypeError):
     """A key of the wrong type or length was given."""
+
+
+class TooManySkipped(ToyChatError):
+    """A ratchet message claims to be so far ahead that storing every skipped
+    key would exceed the limit: refused, so a sender cannot exhaust memory."""
+
+
+class TransparencyError(ToyChatError):
+    """Base class of what key transparency detects."""
+
+
+class InvalidProof(TransparencyError):
+    """A Merkle inclusion or consistency proof, or a tree head's signature, does not verify."""
+
+
+class InconsistentLog(TransparencyError):
+    """Two signed tree heads cannot both come from one append-only log: a fork or a split view."""
+
+
+class UnexpectedKey(TransparencyError):
+    """A binding of a key to a user that the user did not make (a swapped key or a ghost device)."""
