@@ -48,7 +48,7 @@ from .errors import (
     UnknownSender,
     UnknownUser,
 )
-from .keys import Identity, PublicIdentity
+from .keys import Identity, PublicIdentity, safety_number
 from .server import Server
 from .wire import NONCE_SIZE, Envelope, new_msg_id
 
@@ -128,8 +128,18 @@ class Client:
         """A contact's keys: from the local address book, or asked of the server
         on first use (and remembered: *trust on first use*)."""
         if name not in self.contacts:
-            self.contacts[name] = self.server.lookup(name)
+            self.contacts[name] = self.server.lookup_for(self.name, name)
         return self.contacts[name]
+
+    def safety_number(self, name: str) -> str:
+        """The 60-digit safety number this phone shows for the conversation with ``name``:
+        computed from *our* keys and the keys *this phone holds* for them.
+
+        Two people compare the numbers their phones show (in person, or over
+        another channel); if the numbers differ, one of the phones holds a key
+        that is not the other person's.
+        """
+        return safety_number(self.public, self.lookup(name))
 
     def _box(self, name: str) -> nacl.public.Box:
         if name not in self._boxes:

@@ -18,8 +18,8 @@ What this simplifies compared with Signal
   keeps two separate long-term key pairs and no prekeys.
 * Signal's safety number is 60 digits made from both parties' fingerprints with
   5,200 iterations of SHA-512 (https://signal.org/blog/safety-number-updates/);
-  the toy's :func:`fingerprint` here is one SHA-256 over one party's keys.
-  Safety numbers proper come in lesson 04.
+  the toy's :func:`fingerprint` is one SHA-256 over one party's keys, and
+  :func:`safety_number` follows Signal's construction (lesson 04).
 * :meth:`Identity.from_seed` derives keys from a seed so lessons repeat.  That
   is for teaching only: real keys come from the operating system's random
   generator, which :meth:`Identity.generate` uses.
@@ -45,6 +45,8 @@ __all__ = [
     "Identity",
     "fingerprint",
     "check_name",
+    "safety_number",
+    "format_safety_number",
 ]
 
 #: Length in bytes of every public and private key used here (X25519, Ed25519).
@@ -204,3 +206,64 @@ def fingerprint(identity: PublicIdentity | Identity) -> str:
         raise InvalidKey("fingerprint() takes a PublicIdentity or an Identity.")
     digest = hashlib.sha256(identity.encryption_key + identity.signing_key).hexdigest()
     return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
+#: Signal's fingerprint version and iteration count (signal.org blog, 2016; libsignal NumericFingerprintGenerator).
+SAFETY_NUMBER_VERSION = 0
+SAFETY_NUMBER_ITERATIONS = 5200
+#: Digits per person; a safety number is two halves, 60 digits in all.
+SAFETY_NUMBER_HALF_DIGITS = 30
+
+
+def _safety_half(identity: PublicIdentity, iterations: int) -> str:
+    """One person's 30 digits: Signal's iterated-SHA-512 numeric fingerprint."""
+    key = identity.encryption_key + identity.signing_key
+    digest = SAFETY_NUMBER_VERSION.to_bytes(2, "big") + key + identity.name.encode("utf-8")
+    for _ in range(iterations):
+        digest = hashlib.sha512(digest + key).digest()
+    chunks = (int.from_bytes(digest[i : i + 5], "big") % 100_000 for i in range(0, 30, 5))
+    return "".join(f"{chunk:05d}" for chunk in chunks)
+
+
+def safety_number(
+    first: PublicIdentity | Identity,
+    second: PublicIdentity | Identity,
+    *,
+    iterations: int = SAFETY_NUMBER_ITERATIONS,
+) -> str:
+    """The 60-digit safety number of a conversation between two identities.
+
+    Each person contributes 30 digits computed from their own name and keys
+    (5,200 rounds of SHA-512, cut into six 5-digit blocks); the two halves are
+    sorted and joined, so both people compute **the same number** whichever
+    way round they ask.  If Alice's phone holds Bob's real keys and Bob's phone
+    holds Alice's, the numbers on the two screens agree; if the server
+    substituted a key on either side, they differ.
+
+    Follows Signal's numeric fingerprint (signal.org blog, "Safety number
+    updates", 17 Nov 2016; FACTS §4.30), with one simplification: the toy's
+    identity is two keys (X25519 + Ed25519), and both are hashed.
+
+    >>> a, b = Identity.from_seed("alice", bytes(32)), Identity.from_seed("bob", b"\\x01" * 32)
+    >>> n = safety_number(a, b)
+    >>> len(n), n == safety_number(b, a), n.isdigit()
+    (60, True, True)
+    """
+    halves = []
+    for identity in (first, second):
+        if isinstance(identity, Identity):
+            identity = identity.public
+        if not isinstance(identity, PublicIdentity):
+            raise InvalidKey("safety_number() takes two PublicIdentity or Identity objects.")
+        halves.append(_safety_half(identity, iterations))
+    return "".join(sorted(halves))
+
+
+def format_safety_number(number: str) -> str:
+    """Twelve groups of five digits, three rows of four, as Signal shows it.
+
+    >>> format_safety_number("0123456789" * 6).splitlines()[0]
+    '01234 56789 01234 56789'
+    """
+    groups = [number[i : i + 5] for i in range(0, len(number), 5)]
+    return "\n".join(" ".join(groups[i : i + 4]) for i in range(0, len(groups), 4))

@@ -150,6 +150,14 @@ class Server:
                 f"or ask them to register first. Registered: {sorted(self.directory)}."
             ) from None
 
+    def lookup_for(self, asker: str, name: str) -> PublicIdentity:
+        """The directory's answer when user ``asker`` looks up ``name``.
+
+        An honest directory gives everyone the same answer; a dishonest one
+        (:class:`toychat.mitm.MitmServer`) overrides this.
+        """
+        return self.lookup(name)
+
     # ---- connections -------------------------------------------------------
     def connect(self, name: str) -> TransportChannel:
         """Open a (toy TLS) connection for a registered user; returns the client's end."""
@@ -181,6 +189,12 @@ class Server:
         leaves no trace but the exception: it is never half-delivered.
         """
         envelope = Envelope.from_bytes(raw)
+        self._verify(envelope, authenticated_as)
+        self._store(envelope, bytes(raw))
+        return envelope.msg_id
+
+    def _verify(self, envelope: Envelope, authenticated_as: str) -> None:
+        """Every check an honest relay makes before it stores an envelope."""
         if envelope.sender != authenticated_as:
             raise TamperedMessage(
                 f"an envelope claiming to be from {envelope.sender!r} arrived on "
@@ -209,8 +223,6 @@ class Server:
                 f"message {envelope.msg_id[:8]}… was already accepted once; this copy is a replay "
                 "and was refused."
             )
-        self._store(envelope, bytes(raw))
-        return envelope.msg_id
 
     def _store(self, envelope: Envelope, raw: bytes) -> None:
         self._seen_ids.add(envelope.msg_id)
