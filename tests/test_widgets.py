@@ -42,3 +42,35 @@ def test_refusals_are_shown_not_swallowed() -> None:
     assert "hello" in chat.bob_view.value
     chat.send("x" * (2 << 20))
     assert "Refused" in chat.status.value
+
+
+def test_mitm_mode_chat_works_and_the_server_reads_it() -> None:
+    chat = ChatWidget(mode="mitm")
+    chat.send("our secret plan")
+    assert "our secret plan" in chat.bob_view.value
+    stored, _, secretly = chat.server_view.value.partition("<hr>")
+    assert "ciphertext" in stored and "our secret plan" not in stored
+    assert "our secret plan" in secretly
+    assert chat.alice.safety_number("bob") != chat.bob.safety_number("alice")
+
+
+def test_toggle_can_offer_fewer_modes() -> None:
+    chat = ChatWidget(modes=("e2ee", "plaintext"))
+    assert [value for _, value in chat.mode_toggle.options] == ["e2ee", "plaintext"]
+
+
+def test_safety_number_widget_detects_the_substitution() -> None:
+    from toychat import Client, Server
+    from toychat.mitm import MitmServer
+    from toychat.widgets import SafetyNumberWidget
+
+    honest = Server()
+    widget = SafetyNumberWidget(Client("alice", honest), Client("bob", honest))
+    assert widget.compare() is True and "match" in widget.result.value
+    liar = MitmServer()
+    alice, bob = Client("alice", liar), Client("bob", liar)
+    liar.intercept("alice", "bob")
+    widget = SafetyNumberWidget(alice, bob)
+    widget.compare_button.click()
+    assert "differ" in widget.result.value
+    assert widget.first_view.value != widget.second_view.value

@@ -1,8 +1,9 @@
 """Interactive widgets for the lessons (presentation layer: used by notebooks only).
 
-One module per widget family; lesson 03 uses :class:`ChatWidget`.
+One module per widget family: :mod:`.chat` (lessons 03-04), :mod:`.keys` (lesson 04).
 """
 
 from .chat import ChatWidget
+from .keys import SafetyNumberWidget
 
-__all__ = ["ChatWidget"]
+__all__ = ["ChatWidget", "SafetyNumberWidget"]

@@ -22,14 +22,23 @@ from ..client import Client
 from ..clock import Clock, SimulatedClock
 from ..errors import ToyChatError
 from ..keys import Identity
+from ..mitm import MitmServer
 from ..server import Server
-from ..wire import Mode
 
 __all__ = ["ChatWidget"]
 
 def _column(width: str) -> widgets.Layout:
     return widgets.Layout(width=width, min_width="200px", padding="6px", border="1px solid #767676")
-_MODE_LABELS = {"e2ee": "End-to-end encrypted", "plaintext": "Plaintext platform (TLS only)"}
+_MODE_LABELS = {
+    "e2ee": "End-to-end encrypted",
+    "plaintext": "Plaintext platform (TLS only)",
+    "mitm": "E2EE, dishonest key directory",
+}
+_TOOLTIPS = {
+    "e2ee": "Messages encrypted on Alice's phone for Bob's key",
+    "plaintext": "Only the connection is encrypted",
+    "mitm": "The server hands out keys it made itself (lesson 04)",
+}
 
 
 def _time(ts: float) -> str:
@@ -42,7 +51,11 @@ class ChatWidget:
     Parameters
     ----------
     mode:
-        ``"e2ee"`` (default) or ``"plaintext"``.
+        ``"e2ee"`` (default), ``"plaintext"``, or ``"mitm"``: E2EE through a
+        dishonest key directory (:class:`~toychat.mitm.MitmServer`) that
+        intercepts Alice and Bob.
+    modes:
+        Which platforms the toggle offers; default: all three.
     label:
         Seeds Alice's and Bob's keys (teaching only), so the lesson repeats.
     clock:
@@ -50,14 +63,21 @@ class ChatWidget:
         :class:`~toychat.clock.SimulatedClock` stepping 7 s per reading.
     """
 
-    def __init__(self, mode: Mode = "e2ee", *, label: str = "chat-widget", clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        mode: str = "e2ee",
+        *,
+        label: str = "chat-widget",
+        clock: Clock | None = None,
+        modes: tuple[str, ...] | None = None,
+    ) -> None:
         self.label = label
         self.clock: Clock = clock if clock is not None else SimulatedClock(step=7.0)
         self.mode_toggle = widgets.ToggleButtons(
-            options=[(text, key) for key, text in _MODE_LABELS.items()],
+            options=[(_MODE_LABELS[key], key) for key in (modes or tuple(_MODE_LABELS))],
+            tooltips=[_TOOLTIPS[key] for key in (modes or tuple(_MODE_LABELS))],
             value=mode,
             description="Platform:",
-            tooltips=["Messages encrypted on Alice's phone for Bob's key", "Only the connection is encrypted"],
             style={"button_width": "auto"},
         )
         self.mode_toggle.add_class("toychat-mode")
@@ -94,11 +114,16 @@ class ChatWidget:
         self.reset(mode)
 
     # ---- the model -------------------------------------------------------------------
-    def reset(self, mode: Mode) -> None:
+    def reset(self, mode: str) -> None:
         """Start a fresh conversation on the ``mode`` platform (same people, same keys)."""
-        self.server = Server(mode=mode, clock=self.clock)
+        if mode not in _MODE_LABELS:
+            raise ValueError(f"mode must be one of {tuple(_MODE_LABELS)}, not {mode!r}")
+        self.mode = mode
+        self.server = MitmServer(clock=self.clock) if mode == "mitm" else Server(mode=mode, clock=self.clock)  # type: ignore[arg-type]
         self.alice = Client("alice", self.server, identity=Identity.from_label("alice", self.label))
         self.bob = Client("bob", self.server, identity=Identity.from_label("bob", self.label))
+        if isinstance(self.server, MitmServer):
+            self.server.intercept("alice", "bob")
         self._alice_wrote: list[tuple[float, str]] = []
         if self.mode_toggle.value != mode:
             self.mode_toggle.value = mode  # fires reset again, harmlessly
@@ -145,6 +170,15 @@ class ChatWidget:
             if rows
             else "<i>The server has stored nothing yet.</i>"
         )
+        if isinstance(self.server, MitmServer):
+            secretly = "".join(
+                f"<div>{html.escape(i.sender)} → {html.escape(i.recipient)}: <b>{html.escape(i.text)}</b></div>"
+                for i in self.server.intercepted
+            ) or "<i>nothing yet</i>"
+            self.server_view.value += (
+                "<hr><div class='toychat-intercepted'><b>…and what it secretly decrypted with the keys it "
+                f"handed out:</b>{secretly}</div>"
+            )
         self.bob_view.value = "".join(
             f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
             for m in self.bob.inbox
