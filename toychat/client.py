@@ -88,6 +88,12 @@ class Client:
         The user's keys; default: fresh random keys (:meth:`Identity.generate`).
     clock:
         Where timestamps come from; default: the server's clock.
+    require_signed_devices:
+        Refuse to encrypt to a contact's extra device unless the contact's
+        identity key signed it (default ``True``; see :mod:`toychat.devices`).
+    show_device_notices:
+        Tell the user when a contact's device list grows (default ``True``).
+        The "ghost" proposal needs both switched off (lesson 04).
     """
 
     def __init__(
@@ -97,6 +103,8 @@ class Client:
         *,
         identity: Identity | None = None,
         clock: Clock | None = None,
+        require_signed_devices: bool = True,
+        show_device_notices: bool = True,
     ) -> None:
         self.identity = identity if identity is not None else Identity.generate(name)
         if self.identity.name != name:
@@ -108,7 +116,11 @@ class Client:
         self.inbox: list[ReceivedMessage] = []
         self.sent: list[Envelope] = []
         self.rejected: list[Rejected] = []
-        self._boxes: dict[str, nacl.public.Box] = {}
+        self.notices: list[str] = []
+        self.require_signed_devices = require_signed_devices
+        self.show_device_notices = show_device_notices
+        self._devices: dict[str, list[tuple[str, PublicIdentity]]] = {}
+        self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
         self._seen: set[str] = set()
         server.register(self.identity.public)
         self.channel = server.connect(name)
@@ -141,21 +153,58 @@ class Client:
         """
         return safety_number(self.public, self.lookup(name))
 
-    def _box(self, name: str) -> nacl.public.Box:
-        if name not in self._boxes:
-            self._boxes[name] = nacl.public.Box(self.identity.box_private, self.lookup(name).box_key)
-        return self._boxes[name]
+    def devices_of(self, name: str) -> list[tuple[str, PublicIdentity]]:
+        """Every (label, keys) a message to ``name`` is encrypted to: their main
+        phone (label ``"main"``) and any extra devices the directory lists.
+
+        Extra devices must carry a certificate signed by ``name``'s identity
+        key (unless ``require_signed_devices`` is off), and a device that was
+        not on the list last time produces a notice in :attr:`notices`
+        (unless ``show_device_notices`` is off).
+        """
+        owner = self.lookup(name)
+        extras: list[tuple[str, PublicIdentity]] = []
+        for certificate in self.server.extra_devices_for(self.name, name):
+            device = certificate.verify(owner) if self.require_signed_devices else certificate.device
+            extras.append((certificate.label, device))
+        previous = self._devices.get(name, [])
+        for label, device in extras:
+            if (label, device) not in previous and self.show_device_notices:
+                self.notices.append(
+                    f"{name} has a new device {label!r} (fingerprint {device.fingerprint[:19]}…). "
+                    "If they did not add it, someone else may be reading your messages to them."
+                )
+        self._devices[name] = extras
+        return [("main", owner), *extras]
+
+    def _box(self, name: str, device: PublicIdentity | None = None) -> nacl.public.Box:
+        keys = device if device is not None else self.lookup(name)
+        cache_key = (name, keys.encryption_key)
+        if cache_key not in self._boxes:
+            self._boxes[cache_key] = nacl.public.Box(self.identity.box_private, keys.box_key)
+        return self._boxes[cache_key]
 
     # ---- sending -----------------------------------------------------------------
-    def compose(self, recipient: str, text: str, *, extras: dict[str, str] | None = None) -> Envelope:
-        """Build, encrypt (on E2EE) and sign an envelope, without sending it."""
+    def compose(
+        self,
+        recipient: str,
+        text: str,
+        *,
+        extras: dict[str, str] | None = None,
+        device: PublicIdentity | None = None,
+    ) -> Envelope:
+        """Build, encrypt (on E2EE) and sign an envelope, without sending it.
+
+        ``device`` encrypts to one of the recipient's extra devices instead of
+        their main phone (see :meth:`devices_of`).
+        """
         if not isinstance(text, str):
             raise TypeError(f"a message is text (str), not {type(text).__name__}")
         self.lookup(recipient)
         data = text.encode("utf-8")
         if self.mode == "e2ee":
             nonce = nacl.utils.random(NONCE_SIZE)
-            payload = self._box(recipient).encrypt(data, nonce).ciphertext
+            payload = self._box(recipient, device).encrypt(data, nonce).ciphertext
         else:
             nonce, payload = b"", data
         envelope = Envelope(
@@ -172,11 +221,19 @@ class Client:
         return envelope.with_signature(signature)
 
     def send(self, recipient: str, text: str, *, extras: dict[str, str] | None = None) -> Envelope:
-        """Compose a message to ``recipient`` and hand it to the server; returns the envelope."""
-        envelope = self.compose(recipient, text, extras=extras)
-        self.submit_raw(envelope.to_bytes())
-        self.sent.append(envelope)
-        return envelope
+        """Send ``text`` to ``recipient``'s main phone (and, encrypted separately,
+        to each of their extra devices); returns the envelope for the main phone."""
+        devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
+        envelopes = []
+        for label, keys in devices:
+            fields = dict(extras or {})
+            if label != "main":
+                fields["device"] = label
+            envelopes.append(self.compose(recipient, text, extras=fields, device=None if label == "main" else keys))
+        for envelope in envelopes:
+            self.submit_raw(envelope.to_bytes())
+            self.sent.append(envelope)
+        return envelopes[0]
 
     def submit_raw(self, raw: bytes) -> str:
         """Send already-serialised envelope bytes through this device's connection.

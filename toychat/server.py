@@ -45,6 +45,7 @@ from .errors import (
     UnknownRecipient,
     UnknownSender,
 )
+from .devices import DeviceCertificate
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
 from .wire import MODES, Envelope, Mode
@@ -157,6 +158,15 @@ class Server:
         (:class:`toychat.mitm.MitmServer`) overrides this.
         """
         return self.lookup(name)
+
+    def extra_devices_for(self, asker: str, name: str) -> list["DeviceCertificate"]:
+        """The extra devices (beyond their main phone) the directory lists for ``name``.
+
+        Users of the toy have one device each, so an honest directory lists
+        none; :class:`toychat.exceptional_access.GhostServer` lists a ghost.
+        """
+        self.lookup(name)
+        return []
 
     # ---- connections -------------------------------------------------------
     def connect(self, name: str) -> TransportChannel:
