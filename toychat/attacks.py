@@ -1,0 +1,113 @@
+"""Part 2's experiments: attacks on who holds the keys, run many times and counted.
+
+Each function builds fresh toy platforms, runs one attack per trial and
+returns a pandas table that lessons show and tests check.  Nothing here is
+typed in: every count comes from running the attack.
+
+* :func:`mitm_trials` — a dishonest directory intercepts Alice and Bob; do
+  safety numbers reveal it?
+* :func:`ghost_defence_table` — the ghost device against each defence, and
+  which ones the proposal would have to switch off.
+* :func:`read_with_stolen_keys` — what a thief holding a phone's static keys
+  can read of a recorded conversation (lesson 05 compares the ratchet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import nacl.exceptions
+import nacl.public
+import pandas as pd
+
+from .client import Client
+from .errors import ToyChatError, UnexpectedKey
+from .exceptional_access import GhostServer
+from .keys import Identity
+from .mitm import MitmServer
+from .server import Server
+from .wire import Envelope
+
+__all__ = ["mitm_trials", "ghost_defence_table", "read_with_stolen_keys"]
+
+
+def mitm_trials(trials: int = 100, *, messages: int = 3) -> pd.DataFrame:
+    """Run the man-in-the-middle ``trials`` times with fresh random keys.
+
+    One row per trial: how many messages were delivered, how many the server
+    read, and whether comparing safety numbers revealed the attack.
+    """
+    rows = []
+    for trial in range(trials):
+        server = MitmServer()
+        alice, bob = Client("alice", server), Client("bob", server)
+        server.intercept("alice", "bob")
+        for index in range(messages):
+            alice.send("bob", f"message {index}")
+            bob.send("alice", f"reply {index}")
+        delivered = len(bob.receive()) + len(alice.receive())
+        rows.append(
+            {
+                "trial": trial,
+                "delivered": delivered,
+                "read_by_server": len(server.intercepted),
+                "safety_numbers_differ": alice.safety_number("bob") != bob.safety_number("alice"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+#: The defences a phone has against a ghost device, as client options.
+GHOST_CONFIGURATIONS: dict[str, dict[str, bool]] = {
+    "signed device lists + new-device notices (default)": {},
+    "device signatures switched off, notices on": {"require_signed_devices": False},
+    "both switched off (what the proposal needs)": {"require_signed_devices": False, "show_device_notices": False},
+}
+
+
+def ghost_defence_table(trials: int = 20) -> pd.DataFrame:
+    """The ghost device against each client configuration, ``trials`` times each.
+
+    Columns: the configuration, how often the ghost read the message, how
+    often Alice's phone refused to send (signed device lists), how often it
+    showed a new-device notice, and how often the safety numbers differed.
+    """
+    rows = []
+    for name, options in GHOST_CONFIGURATIONS.items():
+        counts = {"ghost_read": 0, "send_refused": 0, "notice_shown": 0, "safety_numbers_differ": 0}
+        for _ in range(trials):
+            server = GhostServer()
+            alice, bob = Client("alice", server, **options), Client("bob", server)
+            server.add_ghost("bob")
+            try:
+                alice.send("bob", "are you free tonight?")
+            except UnexpectedKey:
+                counts["send_refused"] += 1
+            counts["ghost_read"] += bool(server.ghost_reads)
+            counts["notice_shown"] += bool(alice.notices)
+            counts["safety_numbers_differ"] += alice.safety_number("bob") != bob.safety_number("alice")
+        rows.append({"configuration": name, "trials": trials, **counts})
+    return pd.DataFrame(rows)
+
+
+def read_with_stolen_keys(
+    stolen: Identity, recorded: Iterable[bytes | Envelope], directory: Server
+) -> list[str | None]:
+    """Try to read recorded envelopes with one phone's stolen *static* keys.
+
+    ``recorded`` is what an eavesdropper or the server kept (e.g. the raw
+    envelopes in :attr:`Server.log`).  With static ``Box`` keys, the stolen
+    private key plus the other party's public key (from ``directory``) open
+    every message to or from that phone, past and future.  Returns the text,
+    or ``None`` where the keys do not open a message.
+    """
+    texts: list[str | None] = []
+    for item in recorded:
+        envelope = item if isinstance(item, Envelope) else Envelope.from_bytes(item)
+        other = envelope.recipient if envelope.sender == stolen.name else envelope.sender
+        try:
+            box = nacl.public.Box(stolen.box_private, directory.lookup(other).box_key)
+            texts.append(box.decrypt(envelope.payload, envelope.nonce).decode("utf-8", "replace"))
+        except (nacl.exceptions.CryptoError, ToyChatError, ValueError):
+            texts.append(None)
+    return texts
