@@ -1,0 +1,39 @@
+"""Run every benchmark: ``python -m benchmarks [--quick] [--only NAME] [--output FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from .core import Result, machine_info, render_markdown
+
+#: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
+BENCHMARKS = ("chat", "course")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the benchmarks run (seconds)")
+    parser.add_argument("--only", choices=BENCHMARKS, action="append", help="run only these (repeatable)")
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    args = parser.parse_args(argv)
+
+    results: list[Result] = []
+    for name in args.only or BENCHMARKS:
+        start = time.perf_counter()
+        module = importlib.import_module(f"benchmarks.{name}")
+        rows = module.run(quick=args.quick)
+        results += rows
+        print(f"{name}: {len(rows)} figures in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    text = render_markdown(results, machine_info(), quick=args.quick)
+    args.output.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"\nwritten to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""The benchmark harness: timing helpers, result rows, and the results file."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+
+__all__ = ["Result", "median_seconds", "machine_info", "render_markdown"]
+
+
+@dataclass
+class Result:
+    """One measured figure, with its baseline and target where it has them."""
+
+    benchmark: str
+    case: str
+    value: float
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        """value / baseline_value (for times: how many times slower than the baseline)."""
+        if self.baseline_value in (None, 0):
+            return None
+        return self.value / self.baseline_value
+
+
+def median_seconds(fn: Callable[[], object], *, repeat: int = 5, number: int = 1) -> float:
+    """Median wall time of ``number`` calls of ``fn``, over ``repeat`` runs, per call."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict[str, str]:
+    """What the figures were measured on."""
+    return {
+        "date (UTC)": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        **{pkg: _version(pkg) for pkg in ("pynacl", "nbgrader", "nbclient", "jupyterlab", "numpy", "pandas")},
+    }
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value == 0 or 0.01 <= abs(value) < 100_000:
+        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def render_markdown(results: list[Result], info: dict[str, str], *, quick: bool) -> str:
+    """The results file: machine, versions, then one table per benchmark."""
+    lines = ["# Benchmark results", ""]
+    if quick:
+        lines += ["**Quick mode**: tiny sizes, to check the benchmarks run. These figures say nothing about speed.", ""]
+    lines += ["Written by `python -m benchmarks`. Medians of repeated runs; ratio = value / baseline.", ""]
+    lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()] + [""]
+    for name in dict.fromkeys(r.benchmark for r in results):
+        lines += [f"## {name}", "", "| case | value | unit | baseline | baseline value | ratio | target | met |",
+                  "|---|---|---|---|---|---|---|---|"]
+        notes = []
+        for r in (r for r in results if r.benchmark == name):
+            met = "" if r.met is None else ("yes" if r.met else "**no**")
+            lines.append(
+                f"| {r.case} | {_fmt(r.value)} | {r.unit} | {r.baseline} | {_fmt(r.baseline_value)} | "
+                f"{_fmt(r.ratio)} | {r.target} | {met} |"
+            )
+            if r.note:
+                notes.append(f"- {r.case}: {r.note}")
+        lines += [""] + notes + ([""] if notes else [])
+    return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""The benchmarks run (quick mode), so they cannot rot. Speed is measured by
+`python -m benchmarks`, never asserted in unit tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.__main__ import BENCHMARKS, main
+
+
+def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: Path) -> None:
+    output = tmp_path / "RESULTS.md"
+    assert main(["--quick", "--output", str(output)]) == 0
+    text = output.read_text()
+    assert text.startswith("# Benchmark results") and "Quick mode" in text
+    assert "Chat throughput" in text and "Course execution" in text
+    assert len(BENCHMARKS) >= 2
