@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -285,3 +287,27 @@ def test_random_bytes_in_the_mailbox_never_crash_the_client(junk: bytes) -> None
     delivered = bob.receive(strict=False)
     assert [m.text for m in delivered] == ["still here"]
     assert len(bob.rejected) == 1 and isinstance(bob.rejected[0].error, ToyChatError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_images_travel_as_png_attachments(mode: str) -> None:
+    from toychat.images import decode_png, encode_png, stand_in_set
+
+    server, alice, bob = world(mode)
+    picture = stand_in_set(1)[0]
+    alice.send("bob", encode_png(picture), content_type="image/png")
+    [message] = bob.receive()
+    assert message.content_type == "image/png" and message.text.startswith("[image/png")
+    assert np.array_equal(decode_png(message.data), picture)
+    seen = server.log[0].content_seen
+    assert ("readable" in seen) if mode == "plaintext" else seen.startswith("ciphertext")
+
+
+def test_content_type_checks() -> None:
+    _, alice, bob = world()
+    with pytest.raises(TypeError):
+        alice.compose("bob", b"bytes without a type")
+    with pytest.raises(ValueError, match="content_type"):
+        alice.compose("bob", b"x", content_type="application/zip")
+    with pytest.raises(TypeError):
+        alice.compose("bob", "text", content_type="image/png")

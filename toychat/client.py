@@ -52,7 +52,11 @@ from .keys import Identity, PublicIdentity, safety_number
 from .server import Server
 from .wire import NONCE_SIZE, Envelope, new_msg_id
 
-__all__ = ["Client", "ReceivedMessage", "Rejected"]
+__all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
+
+#: The content types a message may carry (``extras["type"]``; text if absent).
+TEXT = "text/plain"
+CONTENT_TYPES = (TEXT, "image/png")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class ReceivedMessage:
     sent_at: float
     text: str
     mode: str
+    content_type: str = TEXT
+    data: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -188,20 +194,31 @@ class Client:
     def compose(
         self,
         recipient: str,
-        text: str,
+        text: str | bytes,
         *,
         extras: dict[str, str] | None = None,
         device: PublicIdentity | None = None,
+        content_type: str = TEXT,
     ) -> Envelope:
         """Build, encrypt (on E2EE) and sign an envelope, without sending it.
 
-        ``device`` encrypts to one of the recipient's extra devices instead of
-        their main phone (see :meth:`devices_of`).
+        ``text`` is the message: a ``str``, or ``bytes`` with a
+        ``content_type`` such as ``"image/png"`` (see
+        :func:`toychat.images.encode_png`).  ``device`` encrypts to one of the
+        recipient's extra devices instead of their main phone (see
+        :meth:`devices_of`).
         """
-        if not isinstance(text, str):
-            raise TypeError(f"a message is text (str), not {type(text).__name__}")
+        if content_type not in CONTENT_TYPES:
+            raise ValueError(f"content_type must be one of {CONTENT_TYPES}, not {content_type!r}")
+        if content_type == TEXT and not isinstance(text, str):
+            raise TypeError(f"a text message is a str, not {type(text).__name__}")
+        if content_type != TEXT and not isinstance(text, (bytes, bytearray)):
+            raise TypeError(f"a {content_type} message is bytes, not {type(text).__name__}")
         self.lookup(recipient)
-        data = text.encode("utf-8")
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        extras = dict(extras or {})
+        if content_type != TEXT:
+            extras["type"] = content_type
         if self.mode == "e2ee":
             nonce = nacl.utils.random(NONCE_SIZE)
             payload = self._box(recipient, device).encrypt(data, nonce).ciphertext
@@ -220,16 +237,29 @@ class Client:
         signature = self.identity.signing_private.sign(envelope.signed_bytes()).signature
         return envelope.with_signature(signature)
 
-    def send(self, recipient: str, text: str, *, extras: dict[str, str] | None = None) -> Envelope:
+    def send(
+        self,
+        recipient: str,
+        text: str | bytes,
+        *,
+        extras: dict[str, str] | None = None,
+        content_type: str = TEXT,
+    ) -> Envelope:
         """Send ``text`` to ``recipient``'s main phone (and, encrypted separately,
-        to each of their extra devices); returns the envelope for the main phone."""
+        to each of their extra devices); returns the envelope for the main phone.
+
+        ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``."""
         devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
         envelopes = []
         for label, keys in devices:
             fields = dict(extras or {})
             if label != "main":
                 fields["device"] = label
-            envelopes.append(self.compose(recipient, text, extras=fields, device=None if label == "main" else keys))
+            envelopes.append(
+                self.compose(
+                    recipient, text, extras=fields, device=None if label == "main" else keys, content_type=content_type
+                )
+            )
         for envelope in envelopes:
             self.submit_raw(envelope.to_bytes())
             self.sent.append(envelope)
@@ -291,10 +321,16 @@ class Client:
                 ) from None
         else:
             data_bytes = envelope.payload
-        try:
-            text = data_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… is not valid UTF-8 text.") from None
+        content_type = envelope.extras.get("type", TEXT)
+        if content_type not in CONTENT_TYPES:
+            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has an unknown content type {content_type!r}.")
+        if content_type == TEXT:
+            try:
+                text = data_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… is not valid UTF-8 text.") from None
+        else:
+            text = f"[{content_type}, {len(data_bytes)} bytes]"
         self._seen.add(envelope.msg_id)
         return ReceivedMessage(
             msg_id=envelope.msg_id,
@@ -303,6 +339,8 @@ class Client:
             sent_at=envelope.timestamp,
             text=text,
             mode=envelope.mode,
+            content_type=content_type,
+            data=data_bytes,
         )
 
     def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:

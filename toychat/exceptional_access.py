@@ -116,16 +116,17 @@ class EscrowClient(Client):
     def compose(
         self,
         recipient: str,
-        text: str,
+        text: str | bytes,
         *,
         extras: dict[str, str] | None = None,
         device: PublicIdentity | None = None,
+        content_type: str = "text/plain",
     ) -> Envelope:
         fields = dict(extras or {})
         if self.mode == "e2ee":
             shared = self._box(recipient, device).shared_key()
             fields[ESCROW_FIELD] = base64.b64encode(nacl.public.SealedBox(self.escrow_public).encrypt(shared)).decode()
-        return super().compose(recipient, text, extras=fields, device=device)
+        return super().compose(recipient, text, extras=fields, device=device, content_type=content_type)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ __all__ = [
     "lookalikes",
     "EDITS",
     "apply_edit",
+    "encode_png",
+    "decode_png",
 ]
 
 #: Width and height of generated images, in pixels.
@@ -170,3 +172,21 @@ def apply_edit(images: np.ndarray | Sequence[np.ndarray], edit: str, seed: int) 
         raise ValueError(f"unknown edit {edit!r}; choose from {sorted(EDITS)}") from None
     rng = np.random.default_rng(seed)
     return [function(np.asarray(image, dtype=np.uint8), rng) for image in images]
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """An image as PNG bytes, to send in a chat message (lossless)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes back to an RGB array; :class:`ValueError` if they are not a PNG image."""
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as picture:
+            if picture.format != "PNG":
+                raise ValueError("not a PNG image")
+            return np.asarray(picture.convert("RGB"))
+    except (OSError, SyntaxError) as exc:
+        raise ValueError(f"not a PNG image ({exc})") from None

@@ -66,6 +66,9 @@ def describe_payload(envelope: Envelope) -> str:
     prefix in hex and its length.
     """
     if envelope.mode == "plaintext":
+        content_type = envelope.extras.get("type", "text/plain")
+        if content_type != "text/plain":
+            return f"[{content_type}, {len(envelope.payload)} bytes: readable]"
         return envelope.payload.decode("utf-8", errors="replace")
     return f"ciphertext {envelope.payload[: PREVIEW_HEX // 2].hex()}… ({len(envelope.payload)} bytes)"
 
