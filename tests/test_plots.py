@@ -42,3 +42,18 @@ def test_histogram_is_labelled() -> None:
     fig = compare_byte_histograms(b"hello world", os.urandom(64))
     assert "plaintext" in fig._suptitle.get_text().lower()
     matplotlib.pyplot.close("all")
+
+
+def test_distance_histogram_is_labelled_and_checks_input() -> None:
+    from toychat.plots import distance_histogram
+
+    fig = distance_histogram({"flipped": [120, 128, 131], "unrelated": [126, 129]}, n_bits=256, threshold=31)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel()
+    assert "median 128 of 256" in ax.get_title()
+    assert len(ax.get_legend().get_texts()) == 3
+    with pytest.raises(ValueError):
+        distance_histogram({}, n_bits=256)
+    with pytest.raises(ValueError):
+        distance_histogram({"empty": []}, n_bits=256)
+    matplotlib.pyplot.close("all")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
@@ -21,7 +22,14 @@ import matplotlib.dates as mdates
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PALETTE", "byte_entropy", "byte_histogram", "compare_byte_histograms", "message_timeline"]
+__all__ = [
+    "PALETTE",
+    "byte_entropy",
+    "byte_histogram",
+    "compare_byte_histograms",
+    "distance_histogram",
+    "message_timeline",
+]
 
 #: Okabe-Ito colours, distinguishable with the common forms of colour blindness.
 PALETTE: dict[str, str] = {
@@ -126,4 +134,56 @@ def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figu
     ax.set_ylabel("sender → recipient")
     ax.set_title(title or f"The server sees who talks to whom and when: {len(table)} messages, {len(order)} pairs")
     fig.autofmt_xdate()
+    return fig
+
+
+def distance_histogram(
+    groups: Mapping[str, Sequence[int]],
+    *,
+    n_bits: int,
+    title: str | None = None,
+    xlabel: str | None = None,
+    threshold: int | None = None,
+) -> Figure:
+    """Overlaid histograms of bit distances, one per named group of comparisons.
+
+    Each value in ``groups[label]`` is how many of ``n_bits`` bits differ
+    between two digests (their Hamming distance).  Lesson 02 uses it to show
+    that flipping one bit of a key changes about half of its fingerprint;
+    ``threshold``, if given, draws a dashed line at a matching threshold (for
+    perceptual hashes, where "close enough" counts as a match).
+
+    >>> fig = distance_histogram({"one bit flipped": [127, 130, 128]}, n_bits=256)
+    >>> fig.axes[0].get_xlabel()
+    'bits that differ, of 256 (Hamming distance)'
+    >>> "median 128 of 256 bits" in fig.axes[0].get_title()
+    True
+    """
+    if not groups or any(len(values) == 0 for values in groups.values()):
+        raise ValueError("distance_histogram() needs at least one non-empty group of distances.")
+    if n_bits < 1:
+        raise ValueError("n_bits must be at least 1.")
+    colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["bluish_green"], PALETTE["reddish_purple"]]
+    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    lowest = min(min(values) for values in groups.values())
+    highest = max(max(values) for values in groups.values())
+    bins = [b - 0.5 for b in range(lowest, highest + 2)]
+    for index, (label, values) in enumerate(groups.items()):
+        median = sorted(values)[len(values) // 2]
+        ax.hist(
+            list(values), bins=bins, color=colours[index % len(colours)], alpha=0.6,
+            edgecolor="black", linewidth=0.3, label=f"{label} (n={len(values):,}, median {median})",
+        )
+    if threshold is not None:
+        ax.axvline(threshold, color=PALETTE["vermillion"], linestyle="--", label=f"threshold: {threshold} bits")
+    ax.set_xlim(-0.5, n_bits + 0.5)  # the whole scale, so "how far from 0 and from n_bits" shows
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # headroom for the legend
+    ax.set_xlabel(xlabel or f"bits that differ, of {n_bits} (Hamming distance)")
+    ax.set_ylabel("number of comparisons")
+    ax.legend(loc="upper left", frameon=False)
+    if title is None:
+        first_label, first_values = next(iter(groups.items()))
+        median = sorted(first_values)[len(first_values) // 2]
+        title = f"{first_label.capitalize()}: median {median} of {n_bits} bits differ"
+    ax.set_title(title)
     return fig
