@@ -1,0 +1,86 @@
+"""Every exercise: the solution passes all its tests, the release fails every
+autograded test until answered, and the release is exactly what nbgrader makes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbtools import REPO, execute_notebook, record_timing, venv_env
+
+pytestmark = pytest.mark.nbgrader
+
+ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir()) if (REPO / "solutions").exists() else []
+
+
+def _notebooks(folder: str, assignment: str) -> list[Path]:
+    return sorted((REPO / folder / assignment).glob("*.ipynb"))
+
+
+def _graded_cells(nb: nbformat.NotebookNode) -> list[tuple[int, dict]]:
+    return [
+        (i, c.metadata["nbgrader"])
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    ]
+
+
+def test_there_are_exercises() -> None:
+    assert "ex01_encryption" in ASSIGNMENTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_passes_every_test(assignment: str) -> None:
+    for path in _notebooks("solutions", assignment):
+        nb, seconds = execute_notebook(path, timeout=120, allow_errors=True)
+        record_timing("solution", path.name, seconds)
+        errors = [(i, o.get("ename")) for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+        assert errors == [], f"{path.name}: the solution raised {errors}"
+        graded = _graded_cells(nb)
+        assert len(graded) >= 5, "each exercise has at least five autograded parts"
+        assert all(nb.cells[i].execution_count for i, _ in graded), "every test cell ran"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_fails_every_autograded_test_until_answered(assignment: str) -> None:
+    releases = _notebooks("exercises", assignment)
+    assert releases, f"exercises/{assignment} is missing: run nbgrader generate_assignment"
+    for path in releases:
+        nb, seconds = execute_notebook(path, timeout=120, allow_errors=True)
+        record_timing("release", path.name, seconds)
+        passing = [
+            meta["grade_id"]
+            for i, meta in _graded_cells(nb)
+            if not any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))
+        ]
+        assert passing == [], f"{path.name}: these tests pass without an answer, so they test nothing: {passing}"
+
+
+def _normalised(path: Path) -> list[tuple[str, str, dict]]:
+    nb = nbformat.read(path, as_version=4)
+    return [(c.cell_type, c.source, c.metadata.get("nbgrader", {})) for c in nb.cells]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_is_what_nbgrader_generates(assignment: str, tmp_path: Path) -> None:
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    shutil.copytree(REPO / "solutions" / assignment, tmp_path / "solutions" / assignment)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
+        cwd=tmp_path, env=venv_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    generated = sorted((tmp_path / "exercises" / assignment).glob("*.ipynb"))
+    committed = _notebooks("exercises", assignment)
+    assert [p.name for p in generated] == [p.name for p in committed]
+    for fresh, ours in zip(generated, committed):
+        assert _normalised(fresh) == _normalised(ours), (
+            f"exercises/{assignment}/{ours.name} is stale: run "
+            f"`nbgrader generate_assignment {assignment} --force` and commit the result"
+        )
+        assert fresh.read_bytes() == ours.read_bytes()
