@@ -36,3 +36,14 @@ def test_stolen_static_keys_read_every_past_message() -> None:
     readable = [t for t in texts if t is not None]
     assert len(readable) == 10 and all("carol" not in t for t in readable)
     assert texts.count(None) == 5  # carol↔bob is not alice's to read
+
+
+def test_stolen_phone_static_versus_ratchet() -> None:
+    from toychat.attacks import stolen_phone_comparison
+
+    table = stolen_phone_comparison(messages=20, undelivered=3).set_index("keys")
+    static, ratchet = table.index
+    assert table.loc[static, "already read by Bob: readable by thief"] == 17
+    assert table.loc[static, "not yet delivered: readable by thief"] == 3
+    assert table.loc[ratchet, "already read by Bob: readable by thief"] == 0
+    assert table.loc[ratchet, "not yet delivered: readable by thief"] == 3

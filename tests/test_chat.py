@@ -311,3 +311,39 @@ def test_content_type_checks() -> None:
         alice.compose("bob", b"x", content_type="application/zip")
     with pytest.raises(TypeError):
         alice.compose("bob", "text", content_type="image/png")
+
+
+# ---- forward secrecy in the chat ------------------------------------------------------
+def test_forward_secrecy_chat_round_trips_both_ways() -> None:
+    server = Server()
+    alice = Client("alice", server, forward_secrecy=True)
+    bob = Client("bob", server, forward_secrecy=True)
+    for i in range(5):
+        alice.send("bob", f"a{i}")
+        alice.send("bob", f"a{i}'")
+        assert [m.text for m in bob.receive()] == [f"a{i}", f"a{i}'"]
+        bob.send("alice", f"b{i}")
+        assert [m.text for m in alice.receive()] == [f"b{i}"]
+    envelope = server.log[-1]
+    assert "ratchet" in Envelope.from_bytes(envelope.envelope).extras
+    assert "ephemeral" not in Envelope.from_bytes(server.log[-2].envelope).extras  # session established
+
+
+def test_forward_secrecy_refusals() -> None:
+    server = Server()
+    alice = Client("alice", server, forward_secrecy=True)
+    bob = Client("bob", server)
+    first = alice.compose("bob", "one")
+    second = alice.compose("bob", "two")
+    stripped = dataclasses.replace(second, extras={k: v for k, v in second.extras.items() if k != "ephemeral"})
+    stripped = stripped.with_signature(alice.identity.signing_private.sign(stripped.signed_bytes()).signature)
+    with pytest.raises(TamperedMessage, match="session"):
+        bob.open_envelope(stripped)  # no session yet, and no ephemeral key to start one
+    assert bob.open_envelope(first).text == "one"
+    assert bob.open_envelope(second).text == "two"
+    with pytest.raises(ReplayedMessage):
+        bob.open_envelope(second)
+    flipped = dataclasses.replace(alice.compose("bob", "three"), nonce=bytes(24))
+    flipped = flipped.with_signature(alice.identity.signing_private.sign(flipped.signed_bytes()).signature)
+    with pytest.raises(TamperedMessage):
+        bob.open_envelope(flipped)

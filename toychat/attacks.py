@@ -26,9 +26,10 @@ from .exceptional_access import GhostServer
 from .keys import Identity
 from .mitm import MitmServer
 from .server import Server
+from .ratchet import Header, read_with_snapshot
 from .wire import Envelope
 
-__all__ = ["mitm_trials", "ghost_defence_table", "read_with_stolen_keys"]
+__all__ = ["mitm_trials", "ghost_defence_table", "read_with_stolen_keys", "ratchet_recording", "stolen_phone_comparison"]
 
 
 def mitm_trials(trials: int = 100, *, messages: int = 3) -> pd.DataFrame:
@@ -111,3 +112,51 @@ def read_with_stolen_keys(
         except (nacl.exceptions.CryptoError, ToyChatError, ValueError):
             texts.append(None)
     return texts
+
+
+def ratchet_recording(recorded: Iterable[bytes | Envelope]) -> list[tuple[Header, bytes, bytes]]:
+    """Recorded forward-secrecy envelopes as ``(header, ciphertext, associated data)``
+    for :func:`toychat.ratchet.read_with_snapshot`."""
+    import base64
+
+    out = []
+    for item in recorded:
+        envelope = item if isinstance(item, Envelope) else Envelope.from_bytes(item)
+        header = Header.from_bytes(base64.b64decode(envelope.extras["ratchet"]))
+        out.append((header, envelope.nonce + envelope.payload, f"{envelope.sender}->{envelope.recipient}".encode()))
+    return out
+
+
+def stolen_phone_comparison(messages: int = 20, undelivered: int = 3) -> pd.DataFrame:
+    """Alice sends Bob ``messages`` messages; Bob's phone has received all but the
+    last ``undelivered`` when it is stolen.  The thief also has every ciphertext
+    (recorded on the network, or from the server).  How many can the thief read,
+    with static keys and with the Double Ratchet?
+    """
+    rows = []
+    for label, forward_secrecy in (("static Box keys (lessons 03-04)", False), ("Double Ratchet (lesson 05)", True)):
+        server = Server()
+        bob_identity = Identity.generate("bob")
+        alice = Client("alice", server, forward_secrecy=forward_secrecy)
+        bob = Client("bob", server, identity=bob_identity, forward_secrecy=forward_secrecy)
+        for index in range(messages - undelivered):
+            alice.send("bob", f"message {index}")
+        bob.receive()
+        for index in range(messages - undelivered, messages):
+            alice.send("bob", f"message {index}")  # still waiting in Bob's mailbox
+        recorded = [entry.envelope for entry in server.log]
+        if forward_secrecy:
+            opened = read_with_snapshot(bob.sessions["alice"].snapshot(), ratchet_recording(recorded))
+        else:
+            opened = read_with_stolen_keys(bob_identity, recorded, server)
+        readable = [text is not None for text in opened]
+        delivered = messages - undelivered
+        rows.append(
+            {
+                "keys": label,
+                "messages recorded": messages,
+                "already read by Bob: readable by thief": sum(readable[:delivered]),
+                "not yet delivered: readable by thief": sum(readable[delivered:]),
+            }
+        )
+    return pd.DataFrame(rows)

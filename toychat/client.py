@@ -32,6 +32,8 @@ What this simplifies compared with Signal
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 import nacl.exceptions
@@ -49,10 +51,29 @@ from .errors import (
     UnknownUser,
 )
 from .keys import Identity, PublicIdentity, safety_number
+from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .server import Server
 from .wire import NONCE_SIZE, Envelope, new_msg_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
+
+#: Envelope extras used by forward-secrecy sessions: the ratchet header, and the
+#: initiator's ephemeral key (until the contact replies).
+RATCHET_FIELD = "ratchet"
+EPHEMERAL_FIELD = "ephemeral"
+
+
+def _associated(sender: str, recipient: str) -> bytes:
+    """Associated data binding a ratchet message to its sender and recipient."""
+    return f"{sender}->{recipient}".encode()
+
+
+def _b64_field(envelope: Envelope, name: str) -> bytes:
+    try:
+        return base64.b64decode(envelope.extras[name], validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has a malformed {name!r} field.") from None
+
 
 #: The content types a message may carry (``extras["type"]``; text if absent).
 TEXT = "text/plain"
@@ -100,6 +121,10 @@ class Client:
     show_device_notices:
         Tell the user when a contact's device list grows (default ``True``).
         The "ghost" proposal needs both switched off (lesson 04).
+    forward_secrecy:
+        Encrypt with a Double Ratchet per contact (:mod:`toychat.ratchet`)
+        instead of one static ``Box`` key, so a stolen phone does not open
+        past messages (lesson 05).  Receiving ratchet messages always works.
     """
 
     def __init__(
@@ -111,6 +136,7 @@ class Client:
         clock: Clock | None = None,
         require_signed_devices: bool = True,
         show_device_notices: bool = True,
+        forward_secrecy: bool = False,
     ) -> None:
         self.identity = identity if identity is not None else Identity.generate(name)
         if self.identity.name != name:
@@ -126,6 +152,9 @@ class Client:
         self.require_signed_devices = require_signed_devices
         self.show_device_notices = show_device_notices
         self._devices: dict[str, list[tuple[str, PublicIdentity]]] = {}
+        self.forward_secrecy = forward_secrecy
+        self.sessions: dict[str, DoubleRatchet] = {}
+        self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
         self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
         self._seen: set[str] = set()
         server.register(self.identity.public)
@@ -219,7 +248,16 @@ class Client:
         extras = dict(extras or {})
         if content_type != TEXT:
             extras["type"] = content_type
-        if self.mode == "e2ee":
+        if self.mode == "e2ee" and self.forward_secrecy:
+            if device is not None:
+                raise ToyChatError("the toy's forward-secrecy sessions do not support extra devices.")
+            session = self._sending_session(recipient)
+            header, sealed = session.encrypt(data, _associated(self.name, recipient))
+            nonce, payload = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:]
+            extras[RATCHET_FIELD] = base64.b64encode(header.to_bytes()).decode()
+            if recipient in self._ephemeral:
+                extras[EPHEMERAL_FIELD] = base64.b64encode(self._ephemeral[recipient]).decode()
+        elif self.mode == "e2ee":
             nonce = nacl.utils.random(NONCE_SIZE)
             payload = self._box(recipient, device).encrypt(data, nonce).ciphertext
         else:
@@ -310,7 +348,9 @@ class Client:
             )
         if envelope.mode != self.mode:
             raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
-        if envelope.mode == "e2ee":
+        if envelope.mode == "e2ee" and RATCHET_FIELD in envelope.extras:
+            data_bytes = self._ratchet_open(envelope, sender)
+        elif envelope.mode == "e2ee":
             try:
                 data_bytes = self._box(envelope.sender).decrypt(envelope.payload, envelope.nonce)
             except nacl.exceptions.CryptoError:
@@ -342,6 +382,32 @@ class Client:
             content_type=content_type,
             data=data_bytes,
         )
+
+    # ---- forward secrecy ---------------------------------------------------------------
+    def _sending_session(self, recipient: str) -> DoubleRatchet:
+        if recipient not in self.sessions:
+            secret, ephemeral = initiator_secret(self.identity, self.lookup(recipient))
+            self.sessions[recipient] = DoubleRatchet.initiator(secret, self.lookup(recipient).encryption_key)
+            self._ephemeral[recipient] = ephemeral
+        return self.sessions[recipient]
+
+    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> bytes:
+        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD))
+        session = self.sessions.get(envelope.sender)
+        new_session = session is None
+        if new_session:
+            if EPHEMERAL_FIELD not in envelope.extras:
+                raise TamperedMessage(
+                    f"message {envelope.msg_id[:8]}… continues a forward-secrecy session this phone does "
+                    "not have (its first message was lost, or the phone was reset)."
+                )
+            secret = responder_secret(self.identity, sender, _b64_field(envelope, EPHEMERAL_FIELD))
+            session = DoubleRatchet.responder(secret, self.identity.box_private)
+        plaintext = session.decrypt(header, envelope.nonce + envelope.payload, _associated(envelope.sender, self.name))
+        if new_session:
+            self.sessions[envelope.sender] = session
+        self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
+        return plaintext
 
     def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
         """Fetch the mailbox, check every message, and return the good ones.
