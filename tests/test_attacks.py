@@ -47,3 +47,15 @@ def test_stolen_phone_static_versus_ratchet() -> None:
     assert table.loc[static, "not yet delivered: readable by thief"] == 3
     assert table.loc[ratchet, "already read by Bob: readable by thief"] == 0
     assert table.loc[ratchet, "not yet delivered: readable by thief"] == 3
+
+
+def test_key_transparency_catches_every_attack() -> None:
+    from toychat.attacks import TRANSPARENCY_ATTACKS, transparency_trials
+
+    table = transparency_trials(25)
+    assert list(table["attack"]) == list(TRANSPARENCY_ATTACKS)
+    assert (table["caught"] == 25).all()
+    caught_by = dict(zip(table["attack"], table["caught by"]))
+    assert "gossip" in caught_by["ghost device, split view (only Alice's log has it)"]
+    assert "not in the signed log" in caught_by["ghost device, not published"]
+    assert "monitoring" in caught_by["ghost device, published in the log"]
