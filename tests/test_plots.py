@@ -57,3 +57,15 @@ def test_distance_histogram_is_labelled_and_checks_input() -> None:
     with pytest.raises(ValueError):
         distance_histogram({"empty": []}, n_bits=256)
     matplotlib.pyplot.close("all")
+
+
+def test_key_strip_is_labelled() -> None:
+    from toychat.plots import key_strip
+
+    fig = key_strip([os.urandom(32) for _ in range(4)], labels=list("abcd"))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == list("abcd")
+    with pytest.raises(ValueError):
+        key_strip([])
+    matplotlib.pyplot.close("all")

@@ -29,6 +29,7 @@ __all__ = [
     "compare_byte_histograms",
     "distance_histogram",
     "message_timeline",
+    "key_strip",
 ]
 
 #: Okabe-Ito colours, distinguishable with the common forms of colour blindness.
@@ -186,4 +187,21 @@ def distance_histogram(
         median = sorted(first_values)[len(first_values) // 2]
         title = f"{first_label.capitalize()}: median {median} of {n_bits} bits differ"
     ax.set_title(title)
+    return fig
+
+
+def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: str | None = None) -> Figure:
+    """Each key as one row of coloured cells, one cell per byte (cividis colour map,
+    readable with colour-blindness): unrelated keys look like unrelated rows."""
+    import numpy as np
+
+    if not keys:
+        raise ValueError("key_strip needs at least one key")
+    grid = np.array([list(k) for k in keys], dtype=float)
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
+    ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
+    ax.set_xlabel("byte position in the key")
+    ax.set_ylabel("key")
+    ax.set_title(title or f"{len(keys)} keys, one row each: no row resembles another")
     return fig
