@@ -19,8 +19,7 @@ from nbtools import REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENT = "ex01_encryption"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
 TIMEOUT = 5  # seconds per cell, so the looping submission costs little
 
 
@@ -34,10 +33,14 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _solution_answers() -> dict[str, str]:
-    nb = nbformat.read(REPO / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+def _source(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def _solution_answers(assignment: str) -> dict[str, str]:
+    """The model answers of the source notebook, by grade_id (solution fences removed)."""
     answers = {}
-    for cell in nb.cells:
+    for cell in _source(assignment).cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and cell.cell_type == "code":
             source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", cell.source, flags=re.M)
@@ -45,53 +48,77 @@ def _solution_answers() -> dict[str, str]:
     return answers
 
 
-def _submit(course: Path, student: str, answers: dict[str, str]) -> None:
+def _points(assignment: str) -> dict[str, float]:
+    """Points of every graded cell, by grade_id."""
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"]["points"])
+        for cell in _source(assignment).cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+def _submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> None:
     """A student's submission: the release notebook with some answer cells filled in."""
-    nb = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
             cell.source = answers[grade_id]
-    folder = course / "submitted" / student / ASSIGNMENT
+    folder = course / "submitted" / student / assignment
     folder.mkdir(parents=True)
-    nbformat.write(nb, folder / NOTEBOOK)
+    nbformat.write(nb, folder / f"{assignment}.ipynb")
 
 
-def test_generate_autograde_feedback_export(tmp_path: Path) -> None:
+#: The exact scores the pipeline must produce, worked out by hand for each exercise:
+#: (full marks from autograding, parts A+B only, maximum including hand-graded parts).
+EXPECTED = {"ex01_encryption": (10.0, 4.0, 13.0), "ex02_chat": (12.0, 4.0, 15.0)}
+
+
+def test_every_exercise_has_expected_scores() -> None:
+    assert set(ASSIGNMENTS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> None:
+    notebook = f"{assignment}.ipynb"
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
-    shutil.copytree(REPO / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
     start = time.perf_counter()
 
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    answers = _solution_answers()
-    assert set(answers) == {f"part-{p}-answer" for p in "abcde"}
-    _submit(course, "full", answers)
-    _submit(course, "blank", {})
-    _submit(course, "partial", {k: v for k, v in answers.items() if k in ("part-a-answer", "part-b-answer")})
-    _submit(course, "looping", {"part-a-answer": "while True:\n    pass"})
+    nbgrader(course, "generate_assignment", assignment, "--force")
+    answers = _solution_answers(assignment)
+    assert {"part-a-answer", "part-b-answer"} <= set(answers) and len(answers) >= 5
+    _submit(course, assignment, "full", answers)
+    _submit(course, assignment, "blank", {})
+    _submit(course, assignment, "partial", {k: v for k, v in answers.items() if k in ("part-a-answer", "part-b-answer")})
+    _submit(course, assignment, "looping", {"part-a-answer": "while True:\n    pass"})
 
     autograde = time.perf_counter()
-    nbgrader(course, "autograde", ASSIGNMENT, "--force")
+    nbgrader(course, "autograde", assignment, "--force")
     autograde = time.perf_counter() - autograde
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    nbgrader(course, "generate_feedback", assignment, "--force")
     nbgrader(course, "export", "--to", "grades.csv")
-    record_timing("nbgrader", "pipeline (generate, 4 submissions, autograde, feedback, export)", time.perf_counter() - start)
-    record_timing("nbgrader", "autograde of 4 submissions", autograde)
+    record_timing("nbgrader", f"{assignment}: pipeline (generate, 4 submissions, autograde, feedback, export)",
+                  time.perf_counter() - start)
+    record_timing("nbgrader", f"{assignment}: autograde of 4 submissions", autograde)
 
     with open(course / "grades.csv", newline="") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     scores = {student: float(row["score"]) for student, row in rows.items()}
-    assert scores == {"full": 10.0, "blank": 0.0, "partial": 4.0, "looping": 0.0}
-    assert {float(row["max_score"]) for row in rows.values()} == {13.0}  # 10 autograded + 3 by hand
+    full, partial, maximum = EXPECTED[assignment]
+    assert scores == {"full": full, "blank": 0.0, "partial": partial, "looping": 0.0}
+    assert {float(row["max_score"]) for row in rows.values()} == {maximum}
+    points = _points(assignment)
+    assert sum(points.values()) == maximum and points["part-a-tests"] + points["part-b-tests"] == partial
 
-    looped = nbformat.read(course / "autograded" / "looping" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    looped = nbformat.read(course / "autograded" / "looping" / assignment / notebook, as_version=4)
     timeouts = [
         o for c in looped.cells for o in c.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
     ]
     assert timeouts, "the infinite loop was stopped by Execute.timeout"
 
     for student in scores:
-        feedback = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+        feedback = course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")
         assert feedback.exists(), f"no feedback for {student}"
