@@ -3,7 +3,6 @@ floor a user cannot go below (a bare kernel start, an empty notebook)."""
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path

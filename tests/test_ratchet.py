@@ -66,7 +66,6 @@ def test_alternating_conversation() -> None:
 @given(st.data())
 def test_random_loss_and_reordering(data: st.DataObject) -> None:
     alice, bob = pair()
-    sent: list[tuple[str, Header, bytes]] = []
     for turn in range(data.draw(st.integers(1, 4), label="turns")):
         sender, receiver, name = (alice, bob, "a") if turn % 2 == 0 else (bob, alice, "b")
         batch = [(f"{name}{turn}.{i}", *sender.encrypt(f"{name}{turn}.{i}".encode()))

@@ -332,15 +332,7 @@ class Client:
                 f"message {envelope.msg_id[:8]}… claims to be from {envelope.sender!r}, whom the "
                 "key directory does not know, so it cannot be checked."
             ) from None
-        if not envelope.signature:
-            raise TamperedMessage(f"message {envelope.msg_id[:8]}… is not signed, so its sender cannot be checked.")
-        try:
-            sender.verify_key.verify(envelope.signed_bytes(), envelope.signature)
-        except nacl.exceptions.BadSignatureError:
-            raise TamperedMessage(
-                f"message {envelope.msg_id[:8]}… does not match the signature of its sender {envelope.sender!r}: "
-                "it was changed after it was sent, or someone else sent it. It was not delivered."
-            ) from None
+        envelope.check_signature(sender.verify_key, outcome="It was not delivered.")
         if envelope.msg_id in self._seen:
             raise ReplayedMessage(
                 f"message {envelope.msg_id[:8]}… from {envelope.sender!r} was already delivered; "

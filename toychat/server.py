@@ -33,7 +33,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import nacl.exceptions
 import pandas as pd
 
 from .clock import Clock, real_clock
@@ -222,15 +221,7 @@ class Server:
                 f"this server runs the {self.mode!r} platform and does not accept "
                 f"{envelope.mode!r} envelopes."
             )
-        if not envelope.signature:
-            raise TamperedMessage(f"message {envelope.msg_id[:8]}… is not signed, so its sender cannot be checked.")
-        try:
-            self.directory[envelope.sender].verify_key.verify(envelope.signed_bytes(), envelope.signature)
-        except nacl.exceptions.BadSignatureError:
-            raise TamperedMessage(
-                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} does not match its signature: "
-                "it was changed after it was signed. The server refused it."
-            ) from None
+        envelope.check_signature(self.directory[envelope.sender].verify_key, outcome="The server refused it.")
         if envelope.msg_id in self._seen_ids:
             raise ReplayedMessage(
                 f"message {envelope.msg_id[:8]}… was already accepted once; this copy is a replay "

@@ -51,7 +51,10 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .errors import MalformedEnvelope
+import nacl.exceptions
+import nacl.signing
+
+from .errors import MalformedEnvelope, TamperedMessage
 from .keys import NAME_PATTERN
 
 __all__ = [
@@ -217,6 +220,19 @@ class Envelope:
         data = self.to_dict()
         del data["signature"]
         return _canonical(data)
+
+    def check_signature(self, verify_key: nacl.signing.VerifyKey, *, outcome: str) -> None:
+        """Raise :class:`~toychat.errors.TamperedMessage` unless the envelope is signed
+        by ``verify_key``'s owner; ``outcome`` ends the message (e.g. "It was not delivered.")."""
+        if not self.signature:
+            raise TamperedMessage(f"message {self.msg_id[:8]}… is not signed, so its sender cannot be checked. {outcome}")
+        try:
+            verify_key.verify(self.signed_bytes(), self.signature)
+        except nacl.exceptions.BadSignatureError:
+            raise TamperedMessage(
+                f"message {self.msg_id[:8]}… does not match the signature of its sender {self.sender!r}: it was "
+                f"changed after it was signed, or someone else signed it. {outcome}"
+            ) from None
 
     def with_signature(self, signature: bytes) -> "Envelope":
         """A copy of this envelope carrying ``signature``."""
