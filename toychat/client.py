@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import nacl.exceptions
@@ -56,6 +57,10 @@ from .server import Server
 from .wire import NONCE_SIZE, Envelope, new_msg_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
+
+#: A function run on each outgoing message before encryption:
+#: ``hook(sender, recipient, content_type, plaintext_bytes)``.
+OutgoingHook = Callable[[str, str, str, bytes], None]
 
 #: Envelope extras used by forward-secrecy sessions: the ratchet header, and the
 #: initiator's ephemeral key (until the contact replies).
@@ -121,6 +126,12 @@ class Client:
     show_device_notices:
         Tell the user when a contact's device list grows (default ``True``).
         The "ghost" proposal needs both switched off (lesson 04).
+    outgoing_hooks:
+        Callables run on every outgoing message *before* it is encrypted,
+        as ``hook(sender, recipient, content_type, data)``: this is where
+        client-side scanning plugs in (:mod:`toychat.scanning`, lesson 07).
+        A hook sees the plaintext; what it does with it is up to whoever
+        wrote it — which is the point of the debate.
     forward_secrecy:
         Encrypt with a Double Ratchet per contact (:mod:`toychat.ratchet`)
         instead of one static ``Box`` key, so a stolen phone does not open
@@ -137,6 +148,7 @@ class Client:
         require_signed_devices: bool = True,
         show_device_notices: bool = True,
         forward_secrecy: bool = False,
+        outgoing_hooks: list[OutgoingHook] | None = None,
     ) -> None:
         self.identity = identity if identity is not None else Identity.generate(name)
         if self.identity.name != name:
@@ -153,6 +165,7 @@ class Client:
         self.show_device_notices = show_device_notices
         self._devices: dict[str, list[tuple[str, PublicIdentity]]] = {}
         self.forward_secrecy = forward_secrecy
+        self.outgoing_hooks: list[OutgoingHook] = list(outgoing_hooks or [])
         self.sessions: dict[str, DoubleRatchet] = {}
         self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
         self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
@@ -287,6 +300,8 @@ class Client:
         to each of their extra devices); returns the envelope for the main phone.
 
         ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``."""
+        for hook in self.outgoing_hooks:
+            hook(self.name, recipient, content_type, text.encode("utf-8") if isinstance(text, str) else bytes(text))
         devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
         envelopes = []
         for label, keys in devices:
