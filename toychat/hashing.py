@@ -155,7 +155,7 @@ class Matcher:
         for start in range(0, len(self._packed), 4096):
             block = self._packed[start : start + 4096]
             xor = np.bitwise_xor(queries[:, None, :], block[None, :, :])
-            best = np.minimum(best, np.bitwise_count(xor).sum(axis=2).min(axis=1))
+            best = np.minimum(best, np.bitwise_count(xor).sum(axis=2, dtype=np.int64).min(axis=1))
         return best
 
     def matches(self, hashes: np.ndarray) -> np.ndarray:

@@ -30,6 +30,8 @@ __all__ = [
     "distance_histogram",
     "message_timeline",
     "key_strip",
+    "image_grid",
+    "detection_bars",
 ]
 
 #: Okabe-Ito colours, distinguishable with the common forms of colour blindness.
@@ -204,4 +206,44 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
     ax.set_xlabel("byte position in the key")
     ax.set_ylabel("key")
     ax.set_title(title or f"{len(keys)} keys, one row each: no row resembles another")
+    return fig
+
+
+def image_grid(images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6) -> Figure:
+    """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``)."""
+    n = len(images)
+    rows = (n + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows + 0.6), layout="constrained", squeeze=False)
+    for index, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if index < n:
+            ax.imshow(images[index])
+            if labels is not None:
+                ax.set_title(labels[index], fontsize=9)
+    fig.suptitle(title)
+    return fig
+
+
+def detection_bars(table: "pd.DataFrame", *, title: str, value: str = "rate", category: str = "sent", group: str = "platform") -> Figure:
+    """Horizontal bars of a rate per category, one colour per group (e.g. platform)."""
+    import numpy as np
+
+    categories = list(dict.fromkeys(table[category]))
+    groups = list(dict.fromkeys(table[group]))
+    colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
+    fig, ax = plt.subplots(figsize=(9, 0.22 * len(categories) * max(1, len(groups)) + 1.6), layout="constrained")
+    height = 0.8 / len(groups)
+    positions = np.arange(len(categories))
+    for index, name in enumerate(groups):
+        rows = table[table[group] == name].set_index(category).reindex(categories)
+        shares = rows[value].fillna(0) * 100
+        bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=str(name))
+        ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=8)
+    ax.set_yticks(positions + height * (len(groups) - 1) / 2, categories)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 112)
+    ax.set_xlabel("share flagged (%)")
+    ax.set_ylabel(category)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
     return fig
