@@ -71,7 +71,7 @@ def _submit(course: Path, assignment: str, student: str, answers: dict[str, str]
 
 #: The exact scores the pipeline must produce, worked out by hand for each exercise:
 #: (full marks from autograding, parts A+B only, maximum including hand-graded parts).
-EXPECTED = {"ex01_encryption": (10.0, 4.0, 13.0), "ex02_chat": (12.0, 4.0, 15.0)}
+EXPECTED = {"ex01_encryption": (10.0, 4.0, 13.0), "ex02_chat": (12.0, 4.0, 15.0), "ex03_scanning": (12.0, 4.0, 15.0)}
 
 
 def test_every_exercise_has_expected_scores() -> None:
