@@ -13,5 +13,5 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert main(["--quick", "--output", str(output)]) == 0
     text = output.read_text()
     assert text.startswith("# Benchmark results") and "Quick mode" in text
-    assert "Chat throughput" in text and "Course execution" in text
-    assert len(BENCHMARKS) >= 2
+    assert "Chat throughput" in text and "Course execution" in text and "Perceptual hashing" in text
+    assert len(BENCHMARKS) >= 3
