@@ -68,8 +68,8 @@ def machine_info() -> dict[str, str]:
 def _fmt(value: float | None) -> str:
     if value is None:
         return ""
-    if value == 0 or 0.01 <= abs(value) < 100_000:
-        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
     return f"{value:.3g}"
 
 
