@@ -18,10 +18,16 @@ PER_NOTEBOOK_TARGET_S = 30.0
 COURSE_TARGET_S = 180.0
 
 
+#: Seconds one cell may take before the run fails (a hung kernel must not stall the benchmark).
+CELL_TIMEOUT_S = 120
+
+
 def _execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     return time.perf_counter() - start
 
 
