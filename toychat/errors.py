@@ -21,6 +21,7 @@ The hierarchy::
     ├── RegistrationError     a name is taken or a key is unusable
     ├── InvalidKey            a key has the wrong type or length
     ├── TooManySkipped        a ratchet was asked to skip more messages than allowed
+    ├── ForgedReport          an abuse report does not verify (message franking)
     └── TransparencyError     key transparency found something wrong
         ├── InvalidProof      a Merkle proof or signed tree head does not verify
         ├── InconsistentLog   two tree heads cannot both come from one honest log
@@ -41,6 +42,7 @@ __all__ = [
     "RegistrationError",
     "InvalidKey",
     "TooManySkipped",
+    "ForgedReport",
     "TransparencyError",
     "InvalidProof",
     "InconsistentLog",
@@ -110,3 +112,8 @@ class InconsistentLog(TransparencyError):
 
 class UnexpectedKey(TransparencyError):
     """A binding of a key to a user that the user did not make (a swapped key or a ghost device)."""
+
+
+class ForgedReport(ToyChatError):
+    """An abuse report whose message, franking key, context or platform tag does
+    not verify: it was altered, or describes a message that was never sent."""
