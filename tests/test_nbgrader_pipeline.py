@@ -20,7 +20,7 @@ from nbtools import REPO, record_timing, venv_env
 pytestmark = pytest.mark.nbgrader
 
 ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
-TIMEOUT = 5  # seconds per cell, so the looping submission costs little
+TIMEOUT = 10  # seconds per cell: ample for every genuine cell on a loaded machine, and the looping submission costs little
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
