@@ -43,6 +43,7 @@ __all__ = [
     "HashListScanner",
     "ExactCiphertextScanner",
     "server_side_detection",
+    "detection_batches",
     "ClientSideScanner",
     "AccountReport",
     "client_side_detection",
@@ -107,6 +108,29 @@ class ExactCiphertextScanner:
         return "ciphertext seen before" if digest in self.listed else None
 
 
+def detection_batches(n_images: int, edits: Sequence[str], seed: int) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
+    """The listed stand-ins, and what the detection studies send: the listed
+    pictures as they are, after each edit, and innocent look-alikes."""
+    listed = stand_in_set(n_images, seed)
+    batches: dict[str, list[np.ndarray]] = {"listed image, unedited": list(listed)}
+    for index, edit in enumerate(edits):
+        batches[f"listed image, {edit}"] = apply_edit(listed, edit, seed=seed * 1000 + index)
+    batches["innocent look-alike"] = list(lookalikes(n_images, seed))
+    return listed, batches
+
+
+def _send_pictures(server: Server, images: Sequence[np.ndarray], outgoing_hooks: list | None = None) -> None:
+    """Alice sends every picture to Bob as a PNG on ``server``."""
+    alice = Client("alice", server, identity=Identity.from_label("alice", "scanning"), outgoing_hooks=outgoing_hooks)
+    Client("bob", server, identity=Identity.from_label("bob", "scanning"))
+    for image in images:
+        alice.send("bob", encode_png(image), content_type="image/png")
+
+
+def _row(platform: str, what: str, images: Sequence[np.ndarray], flagged: int) -> dict[str, object]:
+    return {"platform": platform, "sent": what, "images": len(images), "flagged": flagged, "rate": flagged / len(images)}
+
+
 def server_side_detection(
     n_images: int = 40,
     *,
@@ -121,30 +145,14 @@ def server_side_detection(
     Returns one row per (platform, what was sent): images sent, images flagged,
     and the detection rate (for the look-alikes, the false-positive rate).
     """
-    listed = stand_in_set(n_images, seed)
-    batches: dict[str, list[np.ndarray]] = {"listed image, unedited": list(listed)}
-    for index, edit in enumerate(edits):
-        batches[f"listed image, {edit}"] = apply_edit(listed, edit, seed=seed * 1000 + index)
-    batches["innocent look-alike"] = list(lookalikes(n_images, seed))
+    listed, batches = detection_batches(n_images, edits, seed)
     rows = []
     for mode in ("plaintext", "e2ee"):
         for what, images in batches.items():
             scanner = HashListScanner(listed, threshold=threshold, hasher=hasher)
             server = Server(mode=mode, clock=SimulatedClock(), scanners=[scanner])  # type: ignore[arg-type]
-            alice = Client("alice", server, identity=Identity.from_label("alice", "scanning"))
-            Client("bob", server, identity=Identity.from_label("bob", "scanning"))
-            for image in images:
-                alice.send("bob", encode_png(image), content_type="image/png")
-            flagged = len(server.flags)
-            rows.append(
-                {
-                    "platform": "plaintext" if mode == "plaintext" else "E2EE",
-                    "sent": what,
-                    "images": len(images),
-                    "flagged": flagged,
-                    "rate": flagged / len(images),
-                }
-            )
+            _send_pictures(server, images)
+            rows.append(_row("plaintext" if mode == "plaintext" else "E2EE", what, images, len(server.flags)))
     return pd.DataFrame(rows)
 
 
@@ -211,22 +219,12 @@ def client_side_detection(
 ) -> pd.DataFrame:
     """Stand-in images (plain and edited) and look-alikes sent on the **E2EE**
     platform by a phone with a client-side scanner: the share matched per kind."""
-    listed = stand_in_set(n_images, seed)
-    batches: dict[str, list[np.ndarray]] = {"listed image, unedited": list(listed)}
-    for index, edit in enumerate(edits):
-        batches[f"listed image, {edit}"] = apply_edit(listed, edit, seed=seed * 1000 + index)
-    batches["innocent look-alike"] = list(lookalikes(n_images, seed))
+    listed, batches = detection_batches(n_images, edits, seed)
     rows = []
     for what, images in batches.items():
         scanner = ClientSideScanner(listed, threshold=threshold, account_threshold=1)
-        server = Server(mode="e2ee", clock=SimulatedClock())
-        alice = Client("alice", server, identity=Identity.from_label("alice", "scanning"), outgoing_hooks=[scanner])
-        Client("bob", server, identity=Identity.from_label("bob", "scanning"))
-        for image in images:
-            alice.send("bob", encode_png(image), content_type="image/png")
-        matched = scanner.matches.get("alice", 0)
-        rows.append({"platform": "E2EE + client-side scanning", "sent": what, "images": len(images),
-                     "flagged": matched, "rate": matched / len(images)})
+        _send_pictures(Server(mode="e2ee", clock=SimulatedClock()), images, outgoing_hooks=[scanner])
+        rows.append(_row("E2EE + client-side scanning", what, images, scanner.matches.get("alice", 0)))
     return pd.DataFrame(rows)
 
 
