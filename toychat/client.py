@@ -48,9 +48,11 @@ from .errors import (
     ReplayedMessage,
     TamperedMessage,
     ToyChatError,
+    UnknownRecipient,
     UnknownSender,
     UnknownUser,
 )
+from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit
 from .keys import Identity, PublicIdentity, safety_number
 from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .server import Server
@@ -97,6 +99,7 @@ class ReceivedMessage:
     mode: str
     content_type: str = TEXT
     data: bytes = b""
+    franking_key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,12 @@ class Client:
         self.lookup(recipient)
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         extras = dict(extras or {})
+        if self.mode == "e2ee" and self.server.franking is not None:
+            # Message franking (lesson 08): commit to the plaintext; the franking
+            # key travels inside the encryption, the commitment beside it.
+            franking_key, commitment = commit(data)
+            extras[FRANKING_FIELD] = base64.b64encode(commitment).decode()
+            data = franking_key + data
         if content_type != TEXT:
             extras["type"] = content_type
         if self.mode == "e2ee" and self.forward_secrecy:
@@ -368,6 +377,16 @@ class Client:
                 ) from None
         else:
             data_bytes = envelope.payload
+        franking_key = b""
+        if FRANKING_FIELD in envelope.extras and envelope.mode == "e2ee":
+            franking_key, data_bytes = data_bytes[:FRANKING_KEY_SIZE], data_bytes[FRANKING_KEY_SIZE:]
+            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != _b64_field(
+                envelope, FRANKING_FIELD
+            ):
+                raise TamperedMessage(
+                    f"message {envelope.msg_id[:8]}… does not match its franking commitment, so it could "
+                    "not be reported: refused."
+                )
         content_type = envelope.extras.get("type", TEXT)
         if content_type not in CONTENT_TYPES:
             raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has an unknown content type {content_type!r}.")
@@ -388,7 +407,21 @@ class Client:
             mode=envelope.mode,
             content_type=content_type,
             data=data_bytes,
+            franking_key=franking_key,
         )
+
+    # ---- reporting ---------------------------------------------------------------------
+    def report(self, msg_id: str) -> bytes:
+        """Report a received message to the platform (message franking, lesson 08).
+
+        Sends the message, its franking key and the platform's tag; returns what
+        the platform verified.  Only this one message is revealed.
+        """
+        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
+        if message is None or not message.franking_key:
+            raise UnknownRecipient(f"no reportable message {msg_id[:8]}… in this phone's inbox.")
+        franked = self.server.franked_for(self.name, msg_id)
+        return self.server.receive_report(Report(message.data, message.franking_key, franked))
 
     # ---- forward secrecy ---------------------------------------------------------------
     def _sending_session(self, recipient: str) -> DoubleRatchet:

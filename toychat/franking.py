@@ -39,6 +39,7 @@ from .errors import ForgedReport, ReplayedMessage
 
 __all__ = [
     "FRANKING_KEY_SIZE",
+    "FRANKING_FIELD",
     "commit",
     "Franked",
     "Report",
@@ -48,6 +49,8 @@ __all__ = [
 
 #: Franking keys are 256 random bits (FACTS §1.2).
 FRANKING_KEY_SIZE = 32
+#: The envelope extras field that carries the sender's commitment (base64).
+FRANKING_FIELD = "franking"
 
 
 def _hmac(key: bytes, data: bytes) -> bytes:

@@ -29,6 +29,7 @@ registered for a name; lesson 04 shows what a dishonest directory can do.
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import pandas as pd
 
 from .clock import Clock, real_clock
 from .errors import (
+    ForgedReport,
     MalformedEnvelope,
     RegistrationError,
     ReplayedMessage,
@@ -45,6 +47,7 @@ from .errors import (
     UnknownSender,
 )
 from .devices import DeviceCertificate
+from .franking import FRANKING_FIELD, Franked, FrankingService, Report
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
 from .wire import MODES, Envelope, Mode
@@ -112,6 +115,7 @@ class Server:
         *,
         clock: Clock | None = None,
         scanners: list[Scanner] | None = None,
+        franking: FrankingService | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -121,6 +125,10 @@ class Server:
         self.directory: dict[str, PublicIdentity] = {}
         self.log: list[SeenByServer] = []
         self.flags: list[Flag] = []
+        #: Message franking (lesson 08): tags each E2EE message's commitment, verifies reports.
+        self.franking = franking
+        self.franked: dict[str, Franked] = {}
+        self.reports: list[tuple[Franked, bytes]] = []
         self._mailboxes: dict[str, deque[bytes]] = {}
         self._channels: dict[str, TransportChannel] = {}
         self._seen_ids: set[str] = set()
@@ -230,6 +238,11 @@ class Server:
 
     def _store(self, envelope: Envelope, raw: bytes) -> None:
         self._seen_ids.add(envelope.msg_id)
+        if self.franking is not None and FRANKING_FIELD in envelope.extras:
+            commitment = base64.b64decode(envelope.extras[FRANKING_FIELD])
+            self.franked[envelope.msg_id] = self.franking.tag(
+                commitment, envelope.sender, envelope.recipient, envelope.timestamp
+            )
         self.log.append(
             SeenByServer(
                 received_at=self.clock(),
@@ -275,6 +288,28 @@ class Server:
         records = [channel.seal(raw) for raw in box]
         box.clear()
         return records
+
+    # ---- abuse reports (message franking) -------------------------------------------------
+    def franked_for(self, name: str, msg_id: str) -> Franked:
+        """The reporting tag of a message, for its recipient only (sent with the message)."""
+        franked = self.franked.get(msg_id)
+        if franked is None or franked.recipient != name:
+            raise UnknownRecipient(f"no franked message {msg_id[:8]}… addressed to {name!r}.")
+        return franked
+
+    def receive_report(self, report: Report) -> bytes:
+        """Verify an abuse report; keep and return the reported message.
+
+        Raises :class:`~toychat.errors.ForgedReport` for a report that does not
+        verify, and :class:`~toychat.errors.ReplayedMessage` for a second
+        report of the same message.  The platform learns this message and its
+        context, and nothing about any other message.
+        """
+        if self.franking is None:
+            raise ForgedReport("this platform does not run message franking, so it cannot verify reports.")
+        message = self.franking.verify(report, once=True)
+        self.reports.append((report.franked, message))
+        return message
 
     # ---- what the server knows ----------------------------------------------
     def log_table(self) -> pd.DataFrame:
