@@ -5,68 +5,40 @@ a looping submission."""
 from __future__ import annotations
 
 import csv
-import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from nbtools import REPO, record_timing, venv_env
+from benchmarks.classroom import assignments, solution_answers, submit
+from benchmarks.classroom import nbgrader as run_nbgrader
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
+ASSIGNMENTS = assignments()
 TIMEOUT = 10  # seconds per cell: ample for every genuine cell on a loaded machine, and the looping submission costs little
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real nbgrader command line in ``course``; fail with its output if it fails."""
-    result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={TIMEOUT}"],
-        cwd=course, env=venv_env(), capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def _source(assignment: str) -> nbformat.NotebookNode:
-    return nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-
-
-def _solution_answers(assignment: str) -> dict[str, str]:
-    """The model answers of the source notebook, by grade_id (solution fences removed)."""
-    answers = {}
-    for cell in _source(assignment).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", cell.source, flags=re.M)
-            answers[meta["grade_id"]] = source
-    return answers
+    """Run the real nbgrader command line in ``course``; fail the test with its output if it fails."""
+    try:
+        return run_nbgrader(course, *args, cell_timeout=TIMEOUT)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _points(assignment: str) -> dict[str, float]:
     """Points of every graded cell, by grade_id."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     return {
         cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"]["points"])
-        for cell in _source(assignment).cells
+        for cell in nb.cells
         if cell.metadata.get("nbgrader", {}).get("grade")
     }
-
-
-def _submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> None:
-    """A student's submission: the release notebook with some answer cells filled in."""
-    nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    folder = course / "submitted" / student / assignment
-    folder.mkdir(parents=True)
-    nbformat.write(nb, folder / f"{assignment}.ipynb")
 
 
 #: The exact scores the pipeline must produce, worked out by hand for each exercise:
@@ -88,12 +60,12 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     start = time.perf_counter()
 
     nbgrader(course, "generate_assignment", assignment, "--force")
-    answers = _solution_answers(assignment)
+    answers = solution_answers(assignment)
     assert {"part-a-answer", "part-b-answer"} <= set(answers) and len(answers) >= 5
-    _submit(course, assignment, "full", answers)
-    _submit(course, assignment, "blank", {})
-    _submit(course, assignment, "partial", {k: v for k, v in answers.items() if k in ("part-a-answer", "part-b-answer")})
-    _submit(course, assignment, "looping", {"part-a-answer": "while True:\n    pass"})
+    submit(course, assignment, "full", answers)
+    submit(course, assignment, "blank", {})
+    submit(course, assignment, "partial", {k: v for k, v in answers.items() if k in ("part-a-answer", "part-b-answer")})
+    submit(course, assignment, "looping", {"part-a-answer": "while True:\n    pass"})
 
     autograde = time.perf_counter()
     nbgrader(course, "autograde", assignment, "--force")

@@ -1,0 +1,75 @@
+"""A temporary nbgrader course with synthetic submissions, shared by the nbgrader
+pipeline test and the autograding benchmark."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+
+__all__ = ["REPO", "assignments", "make_course", "nbgrader", "solution_answers", "submit", "nbgrader_env"]
+
+
+def assignments() -> list[str]:
+    """Every exercise, by its folder under ``solutions/``."""
+    return sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
+
+
+def nbgrader_env() -> dict[str, str]:
+    """This interpreter's ``bin/`` first on PATH: nbgrader runs ``alembic`` from PATH."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def nbgrader(course: Path, *args: str, cell_timeout: int = 10) -> subprocess.CompletedProcess[str]:
+    """Run the real nbgrader command line in ``course``; raise with its output if it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={cell_timeout}"],
+        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_course(root: Path, assignment: str) -> Path:
+    """A fresh course directory holding one exercise's source, with its release generated."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
+    nbgrader(root, "generate_assignment", assignment, "--force")
+    return root
+
+
+def solution_answers(assignment: str) -> dict[str, str]:
+    """The model answers of the source notebook, by grade_id (solution fences removed)."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    answers = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            answers[meta["grade_id"]] = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", cell.source, flags=re.M)
+    return answers
+
+
+def submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> Path:
+    """A student's submission: the release notebook with some answer cells filled in."""
+    nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    path = folder / f"{assignment}.ipynb"
+    nbformat.write(nb, path)
+    return path
