@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbtools import REPO, execute_notebook, record_timing, venv_env
+from nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 
@@ -39,11 +39,20 @@ def test_solution_passes_every_test(assignment: str) -> None:
     for path in _notebooks("solutions", assignment):
         nb, seconds = execute_notebook(path, timeout=120, allow_errors=True)
         record_timing("solution", path.name, seconds)
-        errors = [(i, o.get("ename")) for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+        errors = error_outputs(nb)
         assert errors == [], f"{path.name}: the solution raised {errors}"
         graded = _graded_cells(nb)
         assert len(graded) >= 5, "each exercise has at least five autograded parts"
         assert all(nb.cells[i].execution_count for i, _ in graded), "every test cell ran"
+        # nbgrader scores a test cell by its outputs: anything on stderr gives 0 points and an
+        # execute_result is read as a partial score, so a passing test cell must show neither.
+        scored = [
+            (meta["grade_id"], o.output_type)
+            for i, meta in graded
+            for o in nb.cells[i].get("outputs", [])
+            if o.output_type == "execute_result" or (o.output_type == "stream" and o.name == "stderr")
+        ]
+        assert scored == [], f"{path.name}: nbgrader would read these outputs as scores: {scored}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -56,7 +65,7 @@ def test_release_fails_every_autograded_test_until_answered(assignment: str) -> 
         passing = [
             meta["grade_id"]
             for i, meta in _graded_cells(nb)
-            if not any(o.output_type == "error" for o in nb.cells[i].get("outputs", []))
+            if i not in {index for index, _ in error_outputs(nb)}
         ]
         assert passing == [], f"{path.name}: these tests pass without an answer, so they test nothing: {passing}"
 
