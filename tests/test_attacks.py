@@ -39,14 +39,42 @@ def test_stolen_static_keys_read_every_past_message() -> None:
 
 
 def test_stolen_phone_static_versus_ratchet() -> None:
+    """The whole phone (identity key, ratchet state, skipped keys) plus every recorded
+    ciphertext: static keys open all; the ratchet opens the first flight (no
+    prekeys in this toy) and the undelivered messages, never a later read one."""
     from toychat.attacks import stolen_phone_comparison
 
-    table = stolen_phone_comparison(messages=20, undelivered=3).set_index("keys")
+    table = stolen_phone_comparison(messages=20, undelivered=3, first_flight=5).set_index("keys")
     static, ratchet = table.index
-    assert table.loc[static, "already read by Bob: readable by thief"] == 17
-    assert table.loc[static, "not yet delivered: readable by thief"] == 3
-    assert table.loc[ratchet, "already read by Bob: readable by thief"] == 0
+    assert table.loc[static, "readable by thief"] == 20
+    assert table.loc[ratchet, "first flight, read by Bob: readable by thief"] == 5
+    assert table.loc[ratchet, "later, read by Bob: sent"] == 12
+    assert table.loc[ratchet, "later, read by Bob: readable by thief"] == 0
     assert table.loc[ratchet, "not yet delivered: readable by thief"] == 3
+    assert table.loc[ratchet, "readable by thief"] == 8
+
+
+def test_identity_key_alone_reads_first_flight_only() -> None:
+    """Bob's identity X25519 key is his first ratchet key: it replays the messages sent
+    before his first reply, nothing after, and a wrong identity reads nothing."""
+    from toychat.attacks import read_first_flights
+
+    server = Server()
+    bob_identity = Identity.from_label("bob", "first-flight")
+    alice = Client("alice", server, identity=Identity.from_label("alice", "first-flight"), forward_secrecy=True)
+    bob = Client("bob", server, identity=bob_identity, forward_secrecy=True)
+    for index in range(4):
+        alice.send("bob", f"early {index}")
+    bob.receive()
+    bob.send("alice", "reply")
+    alice.receive()
+    for index in range(4):
+        alice.send("bob", f"late {index}")
+    bob.receive()
+    recorded = [entry.envelope for entry in server.log]
+    texts = read_first_flights(bob_identity, recorded, server)
+    assert texts == [f"early {i}" for i in range(4)] + [None] * 5
+    assert read_first_flights(Identity.from_label("bob", "someone else"), recorded, server) == [None] * 9
 
 
 def test_key_transparency_catches_every_attack() -> None:

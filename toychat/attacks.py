@@ -37,6 +37,7 @@ __all__ = [
     "transparency_trials",
     "read_with_stolen_keys",
     "ratchet_recording",
+    "read_first_flights",
     "stolen_phone_comparison",
 ]
 
@@ -198,36 +199,103 @@ def ratchet_recording(recorded: Iterable[bytes | Envelope]) -> list[tuple[Header
     return out
 
 
-def stolen_phone_comparison(messages: int = 20, undelivered: int = 3) -> pd.DataFrame:
-    """Alice sends Bob ``messages`` messages; Bob's phone has received all but the
-    last ``undelivered`` when it is stolen.  The thief also has every ciphertext
-    (recorded on the network, or from the server).  How many can the thief read,
-    with static keys and with the Double Ratchet?
+def read_first_flights(stolen: Identity, recorded: Iterable[bytes | Envelope], directory: Server) -> list[str | None]:
+    """Try to read recorded forward-secrecy envelopes *to* the stolen phone with its
+    long-term identity key alone.
+
+    In this toy (no prekeys), the responder's identity X25519 key is also its
+    first ratchet key, and the initiator's ephemeral key travels in the clear
+    until the responder replies.  So whoever holds the identity key can redo
+    :func:`toychat.ratchet.responder_secret` and replay the *first flight*: the
+    messages sent before the responder's first reply.  Every later chain mixes
+    in a ratchet key pair that was deleted.  X3DH closes this gap with
+    one-time prekeys that the responder deletes after first use (Marlinspike
+    and Perrin, *The X3DH Key Agreement Protocol*, 2016, §3).  Returns the text, or ``None``.
     """
+    import base64
+    import copy
+
+    from .client import EPHEMERAL_FIELD, RATCHET_FIELD, _associated
+    from .ratchet import DoubleRatchet, responder_secret
+
+    envelopes = [item if isinstance(item, Envelope) else Envelope.from_bytes(item) for item in recorded]
+    sessions: dict[str, DoubleRatchet] = {}
+    texts: list[str | None] = []
+    for envelope in envelopes:
+        text = None
+        if envelope.recipient == stolen.name and RATCHET_FIELD in envelope.extras:
+            try:
+                header = Header.from_bytes(base64.b64decode(envelope.extras[RATCHET_FIELD]))
+                if envelope.sender not in sessions and EPHEMERAL_FIELD in envelope.extras:
+                    secret = responder_secret(
+                        stolen, directory.lookup(envelope.sender), base64.b64decode(envelope.extras[EPHEMERAL_FIELD])
+                    )
+                    sessions[envelope.sender] = DoubleRatchet.responder(secret, stolen.box_private)
+                session = sessions.get(envelope.sender)
+                if session is not None:
+                    trial = copy.deepcopy(session)  # the thief never sends, so it stays on the first chain
+                    text = trial.decrypt(
+                        header, envelope.nonce + envelope.payload, _associated(envelope.sender, envelope.recipient)
+                    ).decode("utf-8", "replace")
+                    if trial.dh_remote == session.dh_remote or session.dh_remote is None:
+                        sessions[envelope.sender] = trial
+            except (ToyChatError, ValueError, nacl.exceptions.CryptoError):
+                text = None
+        texts.append(text)
+    return texts
+
+
+def stolen_phone_comparison(messages: int = 20, undelivered: int = 3, first_flight: int = 5) -> pd.DataFrame:
+    """Alice sends Bob ``messages`` messages and the phone is stolen: what can the
+    thief read, with static keys and with the Double Ratchet?
+
+    Alice sends ``first_flight`` messages; Bob reads them and replies once, so
+    the ratchet turns; Alice sends the rest.  Bob's phone has received all but
+    the last ``undelivered`` when it is stolen — whole: identity key, ratchet
+    state, stored skipped keys.  The thief also has every ciphertext (recorded
+    on the network, or from the server).  Counts are of Alice's messages only.
+    """
+    if not 0 <= undelivered <= messages or not 0 <= first_flight <= messages:
+        raise ValueError("need 0 <= undelivered <= messages and 0 <= first_flight <= messages.")
     rows = []
     for label, forward_secrecy in (("static Box keys (lessons 03-04)", False), ("Double Ratchet (lesson 05)", True)):
         server = Server()
         bob_identity = Identity.generate("bob")
         alice = Client("alice", server, forward_secrecy=forward_secrecy)
         bob = Client("bob", server, identity=bob_identity, forward_secrecy=forward_secrecy)
-        for index in range(messages - undelivered):
+        kinds = []
+        for index in range(messages):
+            if index == first_flight:
+                bob.receive()
+                bob.send("alice", "got them, thanks")
+                alice.receive()
+            if index == messages - undelivered:
+                bob.receive()
             alice.send("bob", f"message {index}")
-        bob.receive()
-        for index in range(messages - undelivered, messages):
-            alice.send("bob", f"message {index}")  # still waiting in Bob's mailbox
-        recorded = [entry.envelope for entry in server.log]
+            if index >= messages - undelivered:
+                kinds.append("not yet delivered")
+            elif index < first_flight:
+                kinds.append("first flight, read by Bob")
+            else:
+                kinds.append("later, read by Bob")
+        if undelivered == 0:
+            bob.receive()
+        recorded = [entry.envelope for entry in server.log if entry.sender == "alice"]
         if forward_secrecy:
-            opened = read_with_snapshot(bob.sessions["alice"].snapshot(), ratchet_recording(recorded))
+            session = bob.sessions.get("alice")  # None if no message ever reached Bob
+            from_state = (
+                read_with_snapshot(session.snapshot(), ratchet_recording(recorded))
+                if session is not None
+                else [None] * len(recorded)
+            )
+            from_identity = read_first_flights(bob_identity, recorded, server)
+            opened = [a is not None or b is not None for a, b in zip(from_state, from_identity)]
         else:
-            opened = read_with_stolen_keys(bob_identity, recorded, server)
-        readable = [text is not None for text in opened]
-        delivered = messages - undelivered
-        rows.append(
-            {
-                "keys": label,
-                "messages recorded": messages,
-                "already read by Bob: readable by thief": sum(readable[:delivered]),
-                "not yet delivered: readable by thief": sum(readable[delivered:]),
-            }
-        )
+            opened = [text is not None for text in read_with_stolen_keys(bob_identity, recorded, server)]
+        row: dict[str, object] = {"keys": label, "messages recorded": messages}
+        for kind in ("first flight, read by Bob", "later, read by Bob", "not yet delivered"):
+            row[f"{kind}: readable by thief"] = sum(ok for ok, k in zip(opened, kinds) if k == kind)
+            row[f"{kind}: sent"] = kinds.count(kind)
+        row["readable by thief"] = sum(opened)
+        rows.append(row)
     return pd.DataFrame(rows)

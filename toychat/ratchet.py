@@ -6,10 +6,10 @@ M. Marlinspike, *The Double Ratchet Algorithm*, Signal, 2016,
 https://signal.org/docs/specifications/doubleratchet/) gives every message its
 own key and throws each key away after use:
 
-* a **KDF chain** (§2.2) turns a chain key into the next chain key and a
+* a **KDF chain** (§2.1, §2.2) turns a chain key into the next chain key and a
   message key; it only runs forwards, so "earlier keys cannot be calculated
-  from later ones" (§2.3; FACTS §5.37) — *forward secrecy*;
-* a **Diffie-Hellman ratchet** (§2.4) mixes a fresh X25519 exchange into a
+  from later ones" (§1; FACTS §5.37) — *forward secrecy*;
+* a **Diffie-Hellman ratchet** (§2.3) mixes a fresh X25519 exchange into a
   root chain whenever the conversation changes direction, so a thief who
   copied the state is locked out again once both sides have sent —
   *post-compromise security*;
@@ -30,7 +30,10 @@ What this simplifies compared with the specification and Signal
   two identity keys plus DH of a fresh ephemeral key with the responder's
   identity key (X3DH §3.3 has three or four DHs with signed and one-time
   prekeys, so that Bob can be offline; PQXDH adds a post-quantum KEM).  The
-  responder's identity X25519 key doubles as its first ratchet key.
+  responder's identity X25519 key doubles as its first ratchet key, so a
+  thief holding it can read the first flight, the messages sent before the
+  responder's first reply (:func:`toychat.attacks.read_first_flights`);
+  X3DH's one-time prekeys, deleted after first use, prevent that.
 * State lives in memory only; skipped keys are capped at :data:`MAX_STORED`
   (oldest dropped) rather than deleted after a time limit.
 * Simultaneous first messages from both sides are not reconciled (Signal keeps
@@ -103,7 +106,7 @@ def kdf_ck(chain_key: bytes) -> tuple[bytes, bytes]:
 
 @dataclass
 class KDFChain:
-    """A symmetric-key ratchet (§2.3): each :meth:`step` yields a message key and
+    """A symmetric-key ratchet (§2.2): each :meth:`step` yields a message key and
     replaces the chain key with the next one; the old one is gone.
 
     >>> chain = KDFChain(bytes(32))
