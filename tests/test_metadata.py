@@ -1,0 +1,165 @@
+"""The synthetic platform, its metadata features and the detectors (lesson 09)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toychat import metadata as m
+
+SMALL = 20_000
+
+
+@pytest.fixture(scope="module")
+def platform() -> m.Platform:
+    return m.simulate(accounts=SMALL, seed=7)
+
+
+@pytest.fixture(scope="module")
+def features(platform: m.Platform) -> pd.DataFrame:
+    return m.account_features(platform)
+
+
+def test_same_seed_same_platform_other_seed_other_platform(platform: m.Platform) -> None:
+    again = m.simulate(accounts=SMALL, seed=7)
+    pd.testing.assert_frame_equal(platform.events, again.events)
+    pd.testing.assert_frame_equal(platform.follows, again.follows)
+    pd.testing.assert_series_equal(platform.roles, again.roles)
+    other = m.simulate(accounts=SMALL, seed=8)
+    assert not platform.events["sender"].equals(other.events["sender"])
+
+
+def test_metadata_never_carries_content_or_truth(platform: m.Platform) -> None:
+    assert list(platform.events.columns) == [
+        "sender", "recipient", "time_s", "size_bytes", "kind", "recipient_follows_sender"
+    ]
+    assert list(platform.accounts.columns) == ["age_band", "is_minor", "account_age_days"]
+    assert len(platform.event_harm) == len(platform.events) and len(platform.roles) == len(platform.accounts)
+
+
+def test_planted_roles_and_minors_in_proportion(platform: m.Platform) -> None:
+    counts = platform.roles.value_counts()
+    config = platform.config
+    assert counts["mentor"] == round(config.mentor_rate * SMALL)
+    assert counts["groomer"] == round(config.groomer_rate * SMALL)
+    assert not platform.accounts["is_minor"][platform.roles != "ordinary"].any(), "planted roles are adults"
+    assert 0.12 < platform.accounts["is_minor"].mean() < 0.16
+
+
+def test_follow_graph_is_heavy_tailed_and_has_no_self_or_duplicate_edges(platform: m.Platform) -> None:
+    follows = platform.follows
+    assert (follows["follower"] != follows["followee"]).all()
+    assert not follows.duplicated().any()
+    in_degree = np.bincount(follows["followee"], minlength=SMALL)
+    assert in_degree.max() > 20 * np.median(in_degree), "a few accounts are followed by very many"
+
+
+def test_recipient_follows_sender_matches_the_graph(platform: m.Platform) -> None:
+    events = platform.events.sample(2000, random_state=0)
+    edges = set(zip(platform.follows["follower"], platform.follows["followee"]))
+    expected = [(r, s) in edges for s, r in zip(events["sender"], events["recipient"])]
+    assert events["recipient_follows_sender"].tolist() == expected
+
+
+def test_events_are_within_the_window_and_sizes_plausible(platform: m.Platform) -> None:
+    events = platform.events
+    assert events["time_s"].between(0, platform.config.weeks * 7 * 86400 - 1).all()
+    assert events["time_s"].is_monotonic_increasing
+    assert (events["size_bytes"] > 0).all()
+    assert events.groupby("kind", observed=True)["size_bytes"].median().is_monotonic_increasing
+
+
+def test_features_use_metadata_only(platform: m.Platform, features: pd.DataFrame) -> None:
+    relabelled = m.Platform(platform.config, platform.accounts, platform.follows, platform.events,
+                            platform.roles.sample(frac=1, random_state=1).set_axis(platform.roles.index),
+                            platform.event_harm, platform._follow_keys)
+    pd.testing.assert_frame_equal(m.account_features(relabelled), features)
+    assert list(features.columns) == list(m.FEATURES)
+
+
+def test_features_count_what_they_say(platform: m.Platform, features: pd.DataFrame) -> None:
+    account = int(features["minor_recipients"].idxmax())
+    mine = platform.events[platform.events["sender"] == account]
+    minors = platform.accounts["is_minor"].to_numpy()
+    to_minors = mine[minors[mine["recipient"]]]
+    assert features.loc[account, "messages"] == len(mine)
+    assert features.loc[account, "minor_recipients"] == to_minors["recipient"].nunique()
+    not_following = to_minors[~to_minors["recipient_follows_sender"]]["recipient"].nunique()
+    assert features.loc[account, "minors_not_following"] == not_following
+
+
+def test_rules_flag_only_adults_and_follow_their_thresholds(features: pd.DataFrame) -> None:
+    for rule in m.RULES.values():
+        assert not (rule(features) & (features["is_adult"] == 0)).any()
+    strict = m.rule_minors_not_following(features, threshold=20)
+    loose = m.rule_minors_not_following(features, threshold=2)
+    assert strict.sum() < loose.sum() and not (strict & ~loose).any()
+
+
+def test_mentors_overlap_with_groomers(platform: m.Platform, features: pd.DataFrame) -> None:
+    """The synthetic world is not easy: the simplest rule flags many innocent mentors."""
+    result = m.detector_table(platform, {"rule": m.rule_minors_not_following(features)}).loc["rule"]
+    assert result["mentors flagged"] > result["true flags"] * 0.5
+    assert 0 < result["precision"] < 0.6 and result["recall"] > 0.3
+
+
+def test_evaluate_arithmetic() -> None:
+    result = m.evaluate(np.array([1, 1, 0, 0, 1], bool), np.array([1, 0, 1, 0, 0], bool))
+    assert result["flagged"] == 3 and result["true flags"] == 1 and result["missed"] == 1
+    assert result["precision"] == pytest.approx(1 / 3) and result["recall"] == pytest.approx(1 / 2)
+    assert math.isnan(m.evaluate(np.zeros(3, bool), np.ones(3, bool))["precision"])
+    with pytest.raises(ValueError, match="one entry per account"):
+        m.evaluate(np.zeros(3, bool), np.zeros(4, bool))
+
+
+def test_base_rate_arithmetic() -> None:
+    assert m.precision_at_prevalence(0.9, 0.01, 0.001) == pytest.approx(0.0009 / (0.0009 + 0.00999))
+    assert m.precision_at_prevalence(1.0, 0.0, 0.5) == 1.0
+    with pytest.raises(ValueError, match="prevalence"):
+        m.precision_at_prevalence(0.5, 0.1, 1.5)
+    scaled = m.at_scale({"flagged": 10, "true flags": 4, "innocent flagged": 6}, 1000, users=1_000_000)
+    assert scaled["flags per month"] == 10_000 and scaled["innocent accounts flagged per month"] == 6000
+
+
+def test_classifier_generalises_to_another_seed(platform: m.Platform) -> None:
+    held_out = m.simulate(accounts=SMALL, seed=8)
+    model = m.train_classifier(platform, kind="logistic")
+    scores = m.classifier_scores(model, m.account_features(held_out))
+    curve = m.pr_curve(scores, held_out.abusive)
+    base_rate = held_out.abusive.mean()
+    assert curve.attrs["average_precision"] > 5 * base_rate, "far better than chance on unseen accounts"
+    assert curve["recall"].iloc[0] == 1.0 and curve["precision"].between(0, 1).all()
+    with pytest.raises(ValueError, match="logistic"):
+        m.train_classifier(platform, kind="oracle")
+
+
+def test_technique_table(platform: m.Platform, features: pd.DataFrame) -> None:
+    flags = m.rule_minors_not_following(features)
+    table = m.technique_table(platform, flags, scan_recall=0.8, report_rate=0.1, seed=0)
+    known = m.HARMS["sharer"]
+    assert table.loc[("E2EE platform", "server-side scanning")].eq(0).all(), "nothing to scan under E2EE"
+    assert table.loc[("plaintext platform", "server-side scanning"), known] > 0.5
+    assert table.loc[("E2EE platform", "client-side scanning"), known] == table.loc[
+        ("plaintext platform", "client-side scanning"), known]
+    assert table.loc[("E2EE platform", "user reports"), known] == 0, "ring members do not report each other"
+    combined = table.xs("all combined", level="technique")
+    assert (combined.to_numpy() >= table.xs("metadata detection", level="technique").to_numpy()).all()
+    nobody = m.technique_table(platform, flags, scan_recall=0.0, report_rate=0.0)
+    assert nobody.xs("user reports", level="technique").eq(0).all().all()
+    everybody = m.technique_table(platform, flags, scan_recall=1.0, report_rate=1.0)
+    assert everybody.loc[("E2EE platform", "user reports"), m.HARMS["groomer"]] == 1.0
+    pd.testing.assert_frame_equal(table, m.technique_table(platform, flags, scan_recall=0.8, report_rate=0.1, seed=0))
+    with pytest.raises(ValueError, match="report_rate"):
+        m.technique_table(platform, flags, scan_recall=0.8, report_rate=2)
+
+
+def test_bad_configurations_are_refused() -> None:
+    with pytest.raises(ValueError, match="1,000"):
+        m.simulate(accounts=10)
+    with pytest.raises(ValueError, match="add up to 1"):
+        m.simulate(age_shares=(0.5, 0.5, 0.5, 0.0, 0.0))
+    with pytest.raises(ValueError, match="share"):
+        m.simulate(groomer_rate=2.0)
