@@ -530,14 +530,17 @@ def train_classifier(platform: Platform, *, kind: str = "logistic", seed: int = 
     ``kind="logistic"`` is scikit-learn's logistic regression on log-scaled
     features (interpretable: one weight per feature); ``kind="boosting"`` is
     histogram gradient boosting (captures interactions such as *new* profile
-    *and* many minors).  Returns the fitted model for :func:`classifier_scores`.
+    *and* many minors).  Only adults are used, as in Meta's descriptions.
+    Returns the fitted model for :func:`classifier_scores`.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x, y = _design(account_features(platform)), platform.abusive.to_numpy()
+    features = account_features(platform)
+    adults = features["is_adult"].to_numpy() == 1  # the signals Meta describes concern adults
+    x, y = _design(features)[adults], platform.abusive.to_numpy()[adults]
     if kind == "logistic":
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))
     elif kind == "boosting":
@@ -549,8 +552,10 @@ def train_classifier(platform: Platform, *, kind: str = "logistic", seed: int = 
 
 
 def classifier_scores(model: object, features: pd.DataFrame) -> pd.Series:
-    """The model's probability that each account is abusive (0-1)."""
-    return pd.Series(model.predict_proba(_design(features))[:, 1], index=features.index, name="score")  # type: ignore[attr-defined]
+    """The model's probability that each account is abusive (0-1); minors score 0,
+    since the detectors screen adults only."""
+    scores = model.predict_proba(_design(features))[:, 1]  # type: ignore[attr-defined]
+    return pd.Series(np.where(features["is_adult"].to_numpy() == 1, scores, 0.0), index=features.index, name="score")
 
 
 # ---- evaluation ----------------------------------------------------------------------------

@@ -32,6 +32,8 @@ __all__ = [
     "key_strip",
     "image_grid",
     "detection_bars",
+    "pr_plot",
+    "technique_chart",
 ]
 
 #: Okabe-Ito colours, distinguishable with the common forms of colour blindness.
@@ -246,4 +248,66 @@ def detection_bars(table: "pd.DataFrame", *, title: str, value: str = "rate", ca
     ax.set_ylabel(category)
     ax.set_title(title)
     ax.legend(loc="lower right")
+    return fig
+
+
+def pr_plot(
+    curves: "Mapping[str, pd.DataFrame]",
+    *,
+    points: "Mapping[str, tuple[float, float]] | None" = None,
+    base_rate: float | None = None,
+    title: str,
+) -> Figure:
+    """Precision-recall curves (tables with ``recall`` and ``precision`` columns, as
+    :func:`toychat.metadata.pr_curve` makes) and single detectors as points
+    ``name: (recall, precision)``; a dotted line marks the base rate (chance)."""
+    colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["reddish_purple"]]
+    markers = ["o", "s", "^", "D", "v"]
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    for index, (name, curve) in enumerate(curves.items()):
+        ap = curve.attrs.get("average_precision")
+        label = f"{name} (average precision {ap:.2f})" if ap is not None else name
+        ax.step(curve["recall"], curve["precision"], where="post", color=colours[index % 4], label=label, linewidth=2)
+    for index, (name, (recall, precision)) in enumerate((points or {}).items()):
+        ax.plot([recall], [precision], markers[index % 5], color=PALETTE["black"], markersize=8,
+                markerfacecolor=PALETTE["orange"], label=name)
+    if base_rate is not None:
+        ax.axhline(base_rate, linestyle=":", color=PALETTE["black"], label=f"chance: base rate {base_rate:.2%}")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall: share of abusive accounts flagged")
+    ax.set_ylabel("precision: share of flags that are abusive")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
+    """One panel per platform: for each technique, the share of each harm's accounts
+    caught (the table :func:`toychat.metadata.technique_table` returns)."""
+    import numpy as np
+
+    platforms = list(dict.fromkeys(table.index.get_level_values(0)))
+    harms = list(table.columns)
+    colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
+    fig, axes = plt.subplots(1, len(platforms), figsize=(11, 4.2), sharey=True, layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, platform in zip(axes, platforms):
+        rows = table.loc[platform]
+        positions = np.arange(len(rows))
+        height = 0.8 / len(harms)
+        for index, harm in enumerate(harms):
+            shares = rows[harm].fillna(0).to_numpy() * 100
+            bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4],
+                           label=harm)
+            ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=7)
+        ax.set_yticks(positions + height * (len(harms) - 1) / 2, list(rows.index))
+        ax.set_xlim(0, 118)
+        ax.set_xlabel("share of that harm's accounts caught (%)")
+        ax.set_title(platform)
+    axes[0].invert_yaxis()
+    axes[0].set_ylabel("technique")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(harms), fontsize="small")
+    fig.suptitle(title)
     return fig
