@@ -23,7 +23,8 @@ each one through :class:`PlatformConfig` and watch the results move.
   - ``mentor``: innocent adults who legitimately message many minors
     (teachers, coaches, relatives); most, not all, of those minors follow them;
   - ``groomer``: adults who contact many minors who do not follow them, some
-    from new profiles, more often at night;
+    from new profiles, more often at night — except a share who behave
+    exactly like mentors (abusers the children already know and follow);
   - ``sextortion``: brand-new profiles that contact many minors in a burst
     and send images;
   - ``sharer``: adults in small rings swapping known (stand-in) abuse images
@@ -49,6 +50,8 @@ __all__ = [
     "ROLES",
     "HARMS",
     "FEATURES",
+    "ABUSIVE_ROLES",
+    "CONTACT_ROLES",
     "PlatformConfig",
     "Platform",
     "simulate",
@@ -76,6 +79,8 @@ MINOR_BANDS = ("13-15", "16-17")
 #: Ground-truth roles; only the last three are abusive.
 ROLES = ("ordinary", "mentor", "groomer", "sextortion", "sharer")
 ABUSIVE_ROLES = ("groomer", "sextortion", "sharer")
+#: The abusive roles that contact minors; the metadata detectors' target.
+CONTACT_ROLES = ("groomer", "sextortion")
 #: Harm label of each abusive role's messages (ground truth, never metadata).
 HARMS = {"groomer": "grooming-like contact", "sextortion": "sextortion-like burst", "sharer": "sharing known images"}
 #: Order of the ``kind`` codes in :attr:`Platform.events`.
@@ -129,6 +134,9 @@ class PlatformConfig:
     groomer_followed_share: float = 0.15
     #: Share of groomers using a profile under 30 days old.
     groomer_new_profile_share: float = 0.4
+    #: Share of groomers who behave exactly like mentors in the metadata: they
+    #: contact minors who already know and follow them, at ordinary hours.
+    groomer_mimic_share: float = 0.25
     #: Minors a sextortion account contacts in its burst.
     sextortion_minors: tuple[int, int] = (10, 60)
     #: Size of a sharing ring.
@@ -141,7 +149,8 @@ class PlatformConfig:
             raise ValueError("simulate at least one week.")
         if len(self.age_shares) != len(AGE_BANDS) or abs(sum(self.age_shares) - 1) > 1e-9:
             raise ValueError(f"age_shares needs {len(AGE_BANDS)} shares that add up to 1.")
-        for name in ("mentor_rate", "groomer_rate", "sextortion_rate", "sharer_rate", "homophily"):
+        for name in ("mentor_rate", "groomer_rate", "sextortion_rate", "sharer_rate", "homophily",
+                     "groomer_mimic_share", "groomer_new_profile_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a share between 0 and 1.")
 
@@ -176,8 +185,14 @@ class Platform:
 
     @property
     def abusive(self) -> pd.Series:
-        """True for accounts planted with an abusive role."""
+        """True for accounts planted with any abusive role."""
         return self.roles.isin(ABUSIVE_ROLES)
+
+    @property
+    def contact_abusive(self) -> pd.Series:
+        """True for accounts that seek contact with minors (groomers, sextortion):
+        the harm the behavioural signals Meta describes are aimed at."""
+        return self.roles.isin(CONTACT_ROLES)
 
     def follows_pair(self, follower: np.ndarray, followee: np.ndarray) -> np.ndarray:
         """Vectorised: does ``follower[i]`` follow ``followee[i]``?"""
@@ -223,13 +238,14 @@ def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarr
     return pool[np.minimum(at, len(pool) - 1)]
 
 
-def _hours(rng: np.random.Generator, n: int, night_share: float) -> np.ndarray:
-    """Hour of day: mostly daytime and evening; ``night_share`` between 00:00 and 05:59."""
+def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray) -> np.ndarray:
+    """Hour of day: mostly daytime and evening; a share ``night_share`` (per message,
+    or one for all) between 00:00 and 05:59."""
     night = rng.random(n) < night_share
     return np.where(night, rng.integers(0, 6, n), rng.integers(7, 24, n))
 
 
-def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float, start_day: np.ndarray | None = None,
+def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float | np.ndarray, start_day: np.ndarray | None = None,
            span_days: int | None = None) -> np.ndarray:
     days = weeks * 7
     if start_day is None:
@@ -263,10 +279,18 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
         roles[planted[start : start + count]] = code
         start += count
     groomers = np.flatnonzero(roles == ROLES.index("groomer"))
+    mimic = rng.random(len(groomers)) < config.groomer_mimic_share
+    mimics, groomers = groomers[mimic], groomers[~mimic]  # ``groomers``: the overt ones
     new_profile = groomers[rng.random(len(groomers)) < config.groomer_new_profile_share]
     account_age[new_profile] = rng.integers(1, 30, len(new_profile))
     sextortion = np.flatnonzero(roles == ROLES.index("sextortion"))
     account_age[sextortion] = rng.integers(1, 15, len(sextortion))
+    # How much of each account's messaging happens at night (00:00-05:59): most people
+    # little, some night owls a lot (Beta, mean about 6%); groomers and sextortion
+    # accounts more on average (means 25% and 30%), so the signal overlaps.
+    night_propensity = rng.beta(1.0, 15.0, n)
+    night_propensity[groomers] = rng.beta(2.5, 7.5, len(groomers))
+    night_propensity[sextortion] = rng.beta(3.0, 7.0, len(sextortion))
 
     # Follow graph: heavy-tailed out-degree, popularity-weighted targets, homophily.
     out_degree = _lognormal_counts(rng, n, config.median_follows, config.follow_sigma, cap=5000)
@@ -292,6 +316,7 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
 
     mentors = np.flatnonzero(roles == ROLES.index("mentor"))
     contacts(mentors, config.mentor_minors, config.mentor_followed_share, minors)
+    contacts(mimics, config.mentor_minors, config.mentor_followed_share, minors)
     contacts(groomers, config.groomer_minors, config.groomer_followed_share, minors)
     contacts(sextortion, config.sextortion_minors, 0.0, minors)
     sharers = rng.permutation(np.flatnonzero(roles == ROLES.index("sharer")))
@@ -342,24 +367,27 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     )
     ordinary_kind = rng.choice(3, size=len(senders), p=[1 - config.image_share - config.video_share,
                                                           config.image_share, config.video_share])
-    ordinary_time = _times(rng, len(senders), config.weeks, night_share=0.04)
+    ordinary_time = _times(rng, len(senders), config.weeks, night_share=night_propensity[senders])
     harm = np.zeros(len(senders), np.int8)
 
     # Planted messaging: several messages per planted pair.
     parts_s, parts_r, parts_k, parts_t, parts_h = [senders], [recipients], [ordinary_kind], [ordinary_time], [harm]
-    profiles = {  # role: (messages per pair low, high, night share, image share, harm code)
-        "mentor": (2, 12, 0.03, 0.05, 0),
-        "groomer": (3, 25, 0.25, 0.10, 1),
-        "sextortion": (2, 6, 0.30, 0.45, 2),
-        "sharer": (1, 6, 0.10, 0.90, 3),
+    profiles = {  # role: (messages per pair low, high, image share, harm code)
+        "mentor": (2, 12, 0.05, 0),
+        "groomer": (3, 25, 0.10, 1),
+        "sextortion": (2, 6, 0.45, 2),
+        "sharer": (1, 6, 0.90, 3),
     }
     for s, r, _ in planted_pairs:
         if len(s) == 0:
             continue
         role = ROLES[int(roles[s[0]])]
-        low, high, night, images, code = profiles[role]
+        low, high, images, code = profiles[role]
+        if role == "groomer" and np.isin(s[0], mimics):  # behaves like a mentor
+            low, high, images = profiles["mentor"][:3]
         repeats = rng.integers(low, high + 1, len(s))
         ps, pr = np.repeat(s, repeats), np.repeat(r, repeats)
+        night = night_propensity[ps]
         if role == "sextortion":
             start_day = rng.integers(0, max(config.weeks * 7 - 3, 1), len(s))
             pt = _times(rng, len(ps), config.weeks, night, start_day=np.repeat(start_day, repeats), span_days=3)
@@ -525,7 +553,8 @@ def _design(features: pd.DataFrame) -> np.ndarray:
 
 
 def train_classifier(platform: Platform, *, kind: str = "logistic", seed: int = 0) -> object:
-    """Fit a classifier of abusive accounts on ``platform``'s metadata features.
+    """Fit a classifier of contact-abusive accounts (:attr:`Platform.contact_abusive`)
+    on ``platform``'s metadata features.
 
     ``kind="logistic"`` is scikit-learn's logistic regression on log-scaled
     features (interpretable: one weight per feature); ``kind="boosting"`` is
@@ -540,11 +569,14 @@ def train_classifier(platform: Platform, *, kind: str = "logistic", seed: int = 
 
     features = account_features(platform)
     adults = features["is_adult"].to_numpy() == 1  # the signals Meta describes concern adults
-    x, y = _design(features)[adults], platform.abusive.to_numpy()[adults]
+    x, y = _design(features)[adults], platform.contact_abusive.to_numpy()[adults]
     if kind == "logistic":
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     elif kind == "boosting":
-        model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
+        # Small trees, slow learning: with ~100 positives, bigger models overfit.
+        model = HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=20, random_state=seed
+        )
     else:
         raise ValueError("kind is 'logistic' or 'boosting'.")
     model.fit(x, y)
@@ -577,12 +609,16 @@ def evaluate(flags: pd.Series | np.ndarray, truth: pd.Series | np.ndarray) -> di
     }
 
 
-def detector_table(platform: Platform, detectors: Mapping[str, pd.Series]) -> pd.DataFrame:
-    """:func:`evaluate` for each named set of flags, plus how many mentors each flagged."""
+def detector_table(
+    platform: Platform, detectors: Mapping[str, pd.Series], *, truth: pd.Series | None = None
+) -> pd.DataFrame:
+    """:func:`evaluate` for each named set of flags against ``truth`` (default: the
+    contact-abusive accounts), plus how many mentors each flagged."""
     rows = []
+    truth = platform.contact_abusive if truth is None else truth
     mentors = (platform.roles == "mentor").to_numpy()
     for name, flags in detectors.items():
-        row = {"detector": name, **evaluate(flags, platform.abusive)}
+        row = {"detector": name, **evaluate(flags, truth)}
         row["mentors flagged"] = int((np.asarray(flags, bool) & mentors).sum())
         rows.append(row)
     return pd.DataFrame(rows).set_index("detector")

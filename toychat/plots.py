@@ -275,10 +275,10 @@ def pr_plot(
         ax.axhline(base_rate, linestyle=":", color=PALETTE["black"], label=f"chance: base rate {base_rate:.2%}")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("recall: share of abusive accounts flagged")
-    ax.set_ylabel("precision: share of flags that are abusive")
+    ax.set_xlabel("recall: share of the target accounts flagged")
+    ax.set_ylabel("precision: share of flags that are true")
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="lower left", fontsize="small")
     return fig
 
 
