@@ -43,7 +43,12 @@ def _points(assignment: str) -> dict[str, float]:
 
 #: The exact scores the pipeline must produce, worked out by hand for each exercise:
 #: (full marks from autograding, parts A+B only, maximum including hand-graded parts).
-EXPECTED = {"ex01_encryption": (10.0, 4.0, 13.0), "ex02_chat": (12.0, 4.0, 15.0), "ex03_scanning": (12.0, 4.0, 15.0)}
+EXPECTED = {
+    "ex01_encryption": (10.0, 4.0, 13.0),
+    "ex02_chat": (12.0, 4.0, 15.0),
+    "ex03_scanning": (12.0, 4.0, 15.0),
+    "ex04_reporting_and_metadata": (14.0, 4.0, 17.0),
+}
 
 
 def test_every_exercise_has_expected_scores() -> None:
