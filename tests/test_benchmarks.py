@@ -14,4 +14,5 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     text = output.read_text()
     assert text.startswith("# Benchmark results") and "Quick mode" in text
     assert "Chat throughput" in text and "Course execution" in text and "Perceptual hashing" in text
-    assert len(BENCHMARKS) >= 5 and "Autograding a class" in text
+    assert len(BENCHMARKS) >= 6 and "Autograding a class" in text
+    assert "Platform simulation and detection" in text and "scaling exponent" in text

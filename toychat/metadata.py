@@ -196,12 +196,15 @@ class Platform:
 
     def follows_pair(self, follower: np.ndarray, followee: np.ndarray) -> np.ndarray:
         """Vectorised: does ``follower[i]`` follow ``followee[i]``?"""
-        keys = follower.astype(np.int64) * self.config.accounts + followee.astype(np.int64)
-        order = np.argsort(keys, kind="stable")  # sorted queries search much faster (cache)
-        at = np.searchsorted(self._follow_keys, keys[order])
-        at = np.minimum(at, len(self._follow_keys) - 1)
-        found = np.empty(len(keys), bool)
-        found[order] = self._follow_keys[at] == keys[order]
+        found = np.empty(len(follower), bool)
+        block = 4_000_000  # bounded temporaries, however many pairs are asked about
+        for start in range(0, len(follower), block):
+            keys = follower[start : start + block].astype(np.int64) * self.config.accounts
+            keys += followee[start : start + block]
+            order = np.argsort(keys)  # sorted queries search much faster (cache)
+            sorted_keys = keys[order]
+            at = np.minimum(np.searchsorted(self._follow_keys, sorted_keys), len(self._follow_keys) - 1)
+            found[start + order] = self._follow_keys[at] == sorted_keys
         return found
 
     def summary(self) -> pd.DataFrame:
@@ -234,25 +237,25 @@ def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarr
     if size == 0 or len(pool) == 0:
         return np.empty(0, np.int64)
     cumulative = np.cumsum(weights[pool])
-    at = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
+    at = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right").astype(np.int32)
     return pool[np.minimum(at, len(pool) - 1)]
 
 
 def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray) -> np.ndarray:
     """Hour of day: mostly daytime and evening; a share ``night_share`` (per message,
     or one for all) between 00:00 and 05:59."""
-    night = rng.random(n) < night_share
-    return np.where(night, rng.integers(0, 6, n), rng.integers(7, 24, n))
+    night = rng.random(n, dtype=np.float32) < night_share
+    return np.where(night, rng.integers(0, 6, n, dtype=np.int32), rng.integers(7, 24, n, dtype=np.int32))
 
 
 def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float | np.ndarray, start_day: np.ndarray | None = None,
            span_days: int | None = None) -> np.ndarray:
     days = weeks * 7
     if start_day is None:
-        day = rng.integers(0, days, n)
+        day = rng.integers(0, days, n, dtype=np.int32)
     else:
-        day = np.minimum(start_day + rng.integers(0, span_days or 1, n), days - 1)
-    return day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n)
+        day = np.minimum(start_day + rng.integers(0, span_days or 1, n, dtype=np.int32), days - 1).astype(np.int32)
+    return day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
 
 
 def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platform:
@@ -270,8 +273,8 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
 
     # Planted roles among adults.
     roles = np.zeros(n, np.int8)
-    adults = np.flatnonzero(~is_minor)
-    minors = np.flatnonzero(is_minor)
+    adults = np.flatnonzero(~is_minor).astype(np.int32)
+    minors = np.flatnonzero(is_minor).astype(np.int32)
     planted = rng.permutation(adults)
     start = 0
     for code, rate in enumerate((config.mentor_rate, config.groomer_rate, config.sextortion_rate, config.sharer_rate), 1):
@@ -295,13 +298,13 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     # Follow graph: heavy-tailed out-degree, popularity-weighted targets, homophily.
     out_degree = _lognormal_counts(rng, n, config.median_follows, config.follow_sigma, cap=5000)
     popularity = rng.lognormal(0.0, config.popularity_sigma, n)
-    follower = np.repeat(np.arange(n, dtype=np.int64), out_degree)
-    same_group = rng.random(len(follower)) < config.homophily
-    followee = np.empty(len(follower), np.int64)
+    follower = np.repeat(np.arange(n, dtype=np.int32), out_degree)
+    same_group = rng.random(len(follower), dtype=np.float32) < config.homophily
+    followee = np.empty(len(follower), np.int32)
     for group_is_minor, pool in ((True, minors), (False, adults)):
         mask = same_group & (is_minor[follower] == group_is_minor)
         followee[mask] = _weighted_pick(rng, pool, popularity, int(mask.sum()))
-    everyone = np.arange(n, dtype=np.int64)
+    everyone = np.arange(n, dtype=np.int32)
     followee[~same_group] = _weighted_pick(rng, everyone, popularity, int((~same_group).sum()))
 
     # Planted contact sets (who each planted account messages).
@@ -341,32 +344,34 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     follower = np.concatenate([follower, extra_follower])
     followee = np.concatenate([followee, extra_followee])
     keep = follower != followee
-    keys = _sorted_unique(follower[keep] * n + followee[keep])
-    follower, followee = keys // n, keys % n
+    keys = _sorted_unique(follower[keep].astype(np.int64) * n + followee[keep])
+    follower, followee = (keys // n).astype(np.int32), (keys % n).astype(np.int32)
+    del keep, same_group, extra_follower, extra_followee
 
     # Ordinary messaging: along follow edges, either direction.
     rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
     per_account = rng.poisson(rate * config.weeks)
     per_account[roles == ROLES.index("sextortion")] = 0  # they only do their burst
-    degree_out = np.bincount(follower, minlength=n)
-    degree_in = np.bincount(followee, minlength=n)
+    degree_out = np.bincount(follower, minlength=n).astype(np.int32)
+    degree_in = np.bincount(followee, minlength=n).astype(np.int32)
     has_contact = (degree_out + degree_in) > 0
     per_account[~has_contact] = 0
-    senders = np.repeat(np.arange(n, dtype=np.int64), per_account)
+    senders = np.repeat(np.arange(n, dtype=np.int32), per_account)
     # Choose a neighbour: an account the sender follows, or one that follows the sender.
-    out_start = np.concatenate([[0], np.cumsum(degree_out)])
-    order_in = np.argsort(followee, kind="stable")
-    in_start = np.concatenate([[0], np.cumsum(degree_in)])
-    use_out = rng.random(len(senders)) < degree_out[senders] / np.maximum(degree_out[senders] + degree_in[senders], 1)
-    pick_out = out_start[senders] + np.floor(rng.random(len(senders)) * degree_out[senders]).astype(np.int64)
-    pick_in = in_start[senders] + np.floor(rng.random(len(senders)) * degree_in[senders]).astype(np.int64)
-    recipients = np.where(
-        use_out,
-        followee[np.minimum(pick_out, len(followee) - 1)],
-        follower[order_in[np.minimum(pick_in, len(follower) - 1)]],
-    )
-    ordinary_kind = rng.choice(3, size=len(senders), p=[1 - config.image_share - config.video_share,
-                                                          config.image_share, config.video_share])
+    out_start = np.concatenate([[0], np.cumsum(degree_out)]).astype(np.int32)
+    order_in = np.argsort(followee).astype(np.int32)
+    in_start = np.concatenate([[0], np.cumsum(degree_in)]).astype(np.int32)
+    d_out, d_in = degree_out[senders], degree_in[senders]
+    use_out = rng.random(len(senders), dtype=np.float32) * (d_out + d_in) < d_out
+    pick = (rng.random(len(senders), dtype=np.float32) * np.where(use_out, d_out, d_in)).astype(np.int32)
+    pick += np.where(use_out, out_start[senders], in_start[senders])
+    pick = np.minimum(pick, len(followee) - 1)
+    recipients = np.where(use_out, followee[pick], follower[order_in[pick]])
+    del d_out, d_in, pick, order_in
+    draw = rng.random(len(senders), dtype=np.float32)
+    text_share = 1 - config.image_share - config.video_share
+    ordinary_kind = (draw >= text_share).astype(np.int8) + (draw >= text_share + config.image_share)
+    del draw
     ordinary_time = _times(rng, len(senders), config.weeks, night_share=night_propensity[senders])
     harm = np.zeros(len(senders), np.int8)
 
@@ -399,24 +404,28 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
         parts_k.append(pk)
         parts_t.append(pt)
         parts_h.append(np.full(len(ps), code, np.int8))
-    sender = np.concatenate(parts_s)
-    recipient = np.concatenate(parts_r)
+    sender = np.concatenate(parts_s).astype(np.int32)
+    recipient = np.concatenate(parts_r).astype(np.int32)
+    del parts_s, parts_r, senders, recipients
     kind = np.concatenate(parts_k).astype(np.int8)
-    time_s = np.concatenate(parts_t).astype(np.int64)
+    time_s = np.concatenate(parts_t).astype(np.int32)
     event_harm_code = np.concatenate(parts_h).astype(np.int8)
     # A ring's text messages are not the harm; its images are.
     event_harm_code[(event_harm_code == 3) & (kind != 1)] = 0
-    size = np.where(
-        kind == 0,
-        np.clip(rng.lognormal(np.log(90), 0.8, len(kind)), 20, 4000),
-        np.where(kind == 1, np.clip(rng.lognormal(np.log(180_000), 0.6, len(kind)), 5_000, 5_000_000),
-                 np.clip(rng.lognormal(np.log(3_000_000), 0.8, len(kind)), 100_000, 100_000_000)),
-    ).astype(np.int64)
+    # Sizes: log-normal per kind (median 90 B text, 180 kB image, 3 MB video), clipped.
+    median, spread = np.log([90, 180_000, 3_000_000]), np.array([0.8, 0.6, 0.8])
+    low, high = np.array([20, 5_000, 100_000]), np.array([4_000, 5_000_000, 100_000_000])
+    size = np.exp(median[kind] + spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
+    size = np.clip(size, low[kind], high[kind]).astype(np.int32)
 
-    order = np.argsort(time_s, kind="stable")
-    sender, recipient, kind, time_s, size, event_harm_code = (
-        a[order] for a in (sender, recipient, kind, time_s, size, event_harm_code)
-    )
+    order = np.argsort(time_s)
+    sender = sender[order]  # one column at a time, so only one old copy is alive
+    recipient = recipient[order]
+    kind = kind[order]
+    time_s = time_s[order]
+    size = size[order]
+    event_harm_code = event_harm_code[order]
+    del order
     platform = Platform(
         config=config,
         accounts=pd.DataFrame(
