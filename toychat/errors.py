@@ -22,6 +22,7 @@ The hierarchy::
     ├── InvalidKey            a key has the wrong type or length
     ├── TooManySkipped        a ratchet was asked to skip more messages than allowed
     ├── ForgedReport          an abuse report does not verify (message franking)
+    ├── MalformedClaims       a row of the claims dataset breaks its rules (lesson 10)
     └── TransparencyError     key transparency found something wrong
         ├── InvalidProof      a Merkle proof or signed tree head does not verify
         ├── InconsistentLog   two tree heads cannot both come from one honest log
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidKey",
     "TooManySkipped",
     "ForgedReport",
+    "MalformedClaims",
     "TransparencyError",
     "InvalidProof",
     "InconsistentLog",
@@ -117,3 +119,11 @@ class UnexpectedKey(TransparencyError):
 class ForgedReport(ToyChatError):
     """An abuse report whose message, franking key, context or platform tag does
     not verify: it was altered, or describes a message that was never sent."""
+
+
+class MalformedClaims(ToyChatError, ValueError):
+    """A row of the claims-and-evidence dataset (``data/claims.csv`` or
+    ``data/sources.csv``) breaks one of its rules: an unknown side, claim type,
+    source or lesson, a missing quote, a value that is not a number, or a
+    repeated id.  The message names the row (its id and line number in the
+    file) and the rule it breaks."""
