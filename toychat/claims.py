@@ -100,8 +100,18 @@ CLAIM_COLUMNS: tuple[str, ...] = (
 )
 
 _FACTS_REF = re.compile(r"^§\d+(\.\d+)?$")
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+    }
+)
 
 
 def _read_rows(path: Path, columns: Sequence[str], what: str) -> list[tuple[int, dict[str, str]]]:
@@ -149,7 +159,9 @@ def load_sources(path: str | Path | None = None) -> pd.DataFrame:
         if not sid:
             raise MalformedClaims(f"{where}: the source_id is empty.")
         if sid in seen:
-            raise MalformedClaims(f"{where}: source_id {sid!r} was already used on line {seen[sid]}.")
+            raise MalformedClaims(
+                f"{where}: source_id {sid!r} was already used on line {seen[sid]}."
+            )
         if not row["seed_file"]:
             raise MalformedClaims(f"{where}: seed_file is empty: which article text is this?")
         seen[sid] = line
@@ -174,13 +186,18 @@ def _check_claim(row: dict[str, str], where: str, known_sources: set[str]) -> No
             f"{', '.join(sorted(known_sources))}."
         )
     if row["side"] not in SIDES:
-        raise MalformedClaims(f"{where}: unknown side {row['side']!r}; use one of: {', '.join(SIDES)}.")
+        raise MalformedClaims(
+            f"{where}: unknown side {row['side']!r}; use one of: {', '.join(SIDES)}."
+        )
     if row["claim_type"] not in CLAIM_TYPES:
         raise MalformedClaims(
-            f"{where}: unknown claim_type {row['claim_type']!r}; use one of: {', '.join(CLAIM_TYPES)}."
+            f"{where}: unknown claim_type {row['claim_type']!r}; "
+            f"use one of: {', '.join(CLAIM_TYPES)}."
         )
     if not row["quote"]:
-        raise MalformedClaims(f"{where}: the quote is missing: every claim needs the article's own words.")
+        raise MalformedClaims(
+            f"{where}: the quote is missing: every claim needs the article's own words."
+        )
     if row["value"]:
         try:
             number = float(row["value"])
@@ -192,7 +209,9 @@ def _check_claim(row: dict[str, str], where: str, known_sources: set[str]) -> No
                 "(21000000, not '21 million' or '21,000,000') and put what it counts in unit."
             )
         if not row["unit"]:
-            raise MalformedClaims(f"{where}: value {row['value']} has no unit: {row['value']} of what?")
+            raise MalformedClaims(
+                f"{where}: value {row['value']} has no unit: {row['value']} of what?"
+            )
     try:
         _parse_lessons(row["lessons"])
     except ValueError as bad:
@@ -202,7 +221,9 @@ def _check_claim(row: dict[str, str], where: str, known_sources: set[str]) -> No
         ) from None
     for ref in filter(None, (r.strip() for r in row["facts_ref"].split(";"))):
         if not _FACTS_REF.match(ref):
-            raise MalformedClaims(f"{where}: facts_ref {ref!r} is not a FACTS.md reference like '§3.20'.")
+            raise MalformedClaims(
+                f"{where}: facts_ref {ref!r} is not a FACTS.md reference like '§3.20'."
+            )
 
 
 def load_claims(
@@ -235,7 +256,9 @@ def load_claims(
         if not cid:
             raise MalformedClaims(f"{where}: the claim_id is empty.")
         if cid in seen:
-            raise MalformedClaims(f"{where}: duplicate claim_id {cid!r}, already used on line {seen[cid]}.")
+            raise MalformedClaims(
+                f"{where}: duplicate claim_id {cid!r}, already used on line {seen[cid]}."
+            )
         seen[cid] = line
         _check_claim(row, where, known)
     frame = pd.DataFrame([row for _, row in rows], columns=list(CLAIM_COLUMNS))
@@ -260,7 +283,9 @@ def quote_in_source(
     """
     seeds = Path(seeds_dir) if seeds_dir is not None else SEEDS_DIR
     files = dict(zip(sources["source_id"], sources["seed_file"]))
-    texts = {sid: normalise((seeds / name).read_text(encoding="utf-8")) for sid, name in files.items()}
+    texts = {
+        sid: normalise((seeds / name).read_text(encoding="utf-8")) for sid, name in files.items()
+    }
     found = [
         sid in texts and normalise(quote) in texts[sid]
         for sid, quote in zip(claims["source_id"], claims["quote"])
@@ -276,7 +301,9 @@ def claims_for_lesson(claims: pd.DataFrame, lesson: int) -> pd.DataFrame:
     return claims[mask.astype(bool)]
 
 
-def summary_by(claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type") -> pd.DataFrame:
+def summary_by(
+    claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type"
+) -> pd.DataFrame:
     """Count claims by ``column`` and, unless ``by`` is None, by ``by`` too.
 
     ``summary_by(claims)`` is the side × claim-type table with row and column
@@ -286,10 +313,14 @@ def summary_by(claims: pd.DataFrame, column: str = "side", by: str | None = "cla
     frame = claims
     for name in (column, by):
         if name is not None and name not in frame.columns:
-            raise KeyError(f"The claims have no column {name!r}; they have {', '.join(frame.columns)}.")
+            raise KeyError(
+                f"The claims have no column {name!r}; they have {', '.join(frame.columns)}."
+            )
         if name == "lessons":
             frame = frame.assign(lessons=frame["lessons"].map(_parse_lessons)).explode("lessons")
-            frame = frame[frame["lessons"].notna()].assign(lessons=lambda f: f["lessons"].astype(int))
+            frame = frame[frame["lessons"].notna()].assign(
+                lessons=lambda f: f["lessons"].astype(int)
+            )
     if by is None:
         counts = frame[column].value_counts().sort_index()
         return counts.rename("claims").to_frame()
