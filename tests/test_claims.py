@@ -235,3 +235,10 @@ def test_bad_source_rows_are_named(tmp_path: Path) -> None:
         MalformedClaims, match=r"line 7.*cybernews-vgt-2023.*already used on line 2"
     ):
         load_sources(path)
+
+
+def test_missing_seed_file_is_named(
+    claims: pd.DataFrame, sources: pd.DataFrame, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="000_d54eecae935d62b5.txt"):
+        quote_in_source(claims, sources, tmp_path)

@@ -19,7 +19,7 @@ breaks a rule raises :class:`~toychat.errors.MalformedClaims` naming the row.
 >>> claims = load_claims()
 >>> set(claims["side"]) <= set(SIDES)
 True
->>> bool(quote_in_source(claims, load_sources()).all())
+>>> int(summary_by(claims, "source_id", None)["claims"].sum()) == len(claims)
 True
 """
 
@@ -283,9 +283,14 @@ def quote_in_source(
     """
     seeds = Path(seeds_dir) if seeds_dir is not None else SEEDS_DIR
     files = dict(zip(sources["source_id"], sources["seed_file"]))
-    texts = {
-        sid: normalise((seeds / name).read_text(encoding="utf-8")) for sid, name in files.items()
-    }
+    texts = {}
+    for sid, name in files.items():
+        if not (seeds / name).is_file():
+            raise FileNotFoundError(
+                f"The article {name} (source {sid}) is not in {seeds}: "
+                "pass seeds_dir= the folder that holds the seed texts."
+            )
+        texts[sid] = normalise((seeds / name).read_text(encoding="utf-8"))
     found = [
         sid in texts and normalise(quote) in texts[sid]
         for sid, quote in zip(claims["source_id"], claims["quote"])
