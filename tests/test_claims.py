@@ -242,3 +242,16 @@ def test_missing_seed_file_is_named(
 ) -> None:
     with pytest.raises(FileNotFoundError, match="000_d54eecae935d62b5.txt"):
         quote_in_source(claims, sources, tmp_path)
+
+
+def test_with_evidence_pairs_claims_with_measurements() -> None:
+    from toychat.claims import Evidence, load_claims, with_evidence
+
+    claims = load_claims()
+    first, second = claims["claim_id"].iloc[0], claims["claim_id"].iloc[1]
+    table = with_evidence(claims, {first: Evidence(6, "detection rate", "0%"), second: Evidence(9, "precision", "0.9")})
+    assert list(table.index) == [first, second]
+    assert table.loc[first, "quote"] == claims.set_index("claim_id").loc[first, "quote"]
+    assert table.loc[second, "lesson"] == 9 and table.loc[second, "result"] == "0.9"
+    with pytest.raises(ValueError, match="C999"):
+        with_evidence(claims, {"C999": Evidence(1, "x", "y")})

@@ -28,7 +28,8 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,8 @@ __all__ = [
     "quote_in_source",
     "claims_for_lesson",
     "summary_by",
+    "Evidence",
+    "with_evidence",
 ]
 
 #: The repository's ``data/`` folder (beside the ``toychat`` package).
@@ -81,7 +84,9 @@ CLAIM_TYPES: tuple[str, ...] = (
 #: The course's lesson numbers (00 the debate … 10 claims and evidence).
 LESSONS: tuple[int, ...] = tuple(range(11))
 
-SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "outlet", "title", "date", "seed_file", "url")
+#: ``citation`` is the short form lessons use after a quote, e.g. "Police Professional, 11 Dec 2023"
+#: (dates the text does not give are from the period it describes; FACTS.md §6).
+SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "outlet", "title", "date", "seed_file", "url", "citation")
 
 CLAIM_COLUMNS: tuple[str, ...] = (
     "claim_id",
@@ -330,3 +335,42 @@ def summary_by(
         counts = frame[column].value_counts().sort_index()
         return counts.rename("claims").to_frame()
     return pd.crosstab(frame[column], frame[by], margins=True, margins_name="total")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One measurement the course made that bears on a claim (lesson 10)."""
+
+    lesson: int
+    measured: str
+    value: str
+
+
+def with_evidence(claims: pd.DataFrame, evidence: Mapping[str, Evidence]) -> pd.DataFrame:
+    """The claims named in ``evidence`` (by ``claim_id``), each beside the course's
+    measurement: who said it, the quote, the lesson, what was measured, the result.
+
+    An unknown claim id is a :class:`ValueError` naming it.
+    """
+    known = set(claims["claim_id"])
+    missing = [claim_id for claim_id in evidence if claim_id not in known]
+    if missing:
+        raise ValueError(f"No claim with id {', '.join(missing)} in the claims table.")
+    rows = []
+    by_id = claims.set_index("claim_id")
+    for claim_id, item in evidence.items():
+        claim = by_id.loc[claim_id]
+        who = claim["speaker"] or claim["organisation"] or claim["side"]
+        rows.append(
+            {
+                "claim": claim_id,
+                "who": who,
+                "side": claim["side"],
+                "type": claim["claim_type"],
+                "quote": claim["quote"],
+                "lesson": item.lesson,
+                "what the course measured": item.measured,
+                "result": item.value,
+            }
+        )
+    return pd.DataFrame(rows).set_index("claim")
