@@ -48,6 +48,7 @@ EXPECTED = {
     "ex02_chat": (12.0, 4.0, 15.0),
     "ex03_scanning": (12.0, 4.0, 15.0),
     "ex04_reporting_and_metadata": (14.0, 4.0, 17.0),
+    "ex05_claims": (12.0, 4.0, 18.0),
 }
 
 
