@@ -76,6 +76,10 @@ def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
     news = state / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True, exist_ok=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # Render every cell (no windowing), so long lessons can be checked cell by cell.
+    notebook_settings = state / "settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True, exist_ok=True)
+    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = venv_env(
         JUPYTER_RUNTIME_DIR=str(state / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
@@ -139,3 +143,19 @@ def run_all_cells(page: "object", *, timeout_ms: int = 120_000) -> None:
         }""",
         timeout=timeout_ms,
     )
+
+
+def shut_down_kernels(url: str) -> None:
+    """Stop every running kernel of the JupyterLab at ``url`` (a URL from
+    :func:`jupyterlab_server`), so lessons opened one after another do not pile up."""
+    import json
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url.format(path=""))
+    token = urllib.parse.parse_qs(parts.query)["token"][0]
+    base = f"{parts.scheme}://{parts.netloc}"
+    with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=10) as response:
+        kernels = json.load(response)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
