@@ -1,0 +1,141 @@
+"""A real JupyterHub on 127.0.0.1 (DummyAuthenticator, SimpleLocalProcessSpawner,
+configurable-http-proxy from npm): two students log in with headless Chromium and
+each opens lesson 00 and the released ex01 in their own JupyterLab.
+
+This is the smoke test behind docs/deploying.md.  Skipped with the reason where
+npm is absent; required under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from browser import chromium_page, chromium_path
+from nbtools import ARTIFACTS, REPO, record_timing, venv_env
+
+pytestmark = pytest.mark.browser
+
+STUDENTS = ("student1", "student2")
+
+
+def _need(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason + " — required under CI", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def proxy_command(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """configurable-http-proxy, installed from npm into a temporary folder."""
+    npm = shutil.which("npm")
+    if npm is None:
+        _need("npm is not installed; JupyterHub needs configurable-http-proxy from npm")
+    try:
+        import jupyterhub  # noqa: F401
+    except ImportError:
+        _need("jupyterhub is not installed (it is in requirements.txt)")
+    folder = tmp_path_factory.mktemp("chp")
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder),
+                    "configurable-http-proxy@4"], check=True, capture_output=True, timeout=300)
+    return str(folder / "node_modules" / ".bin" / "configurable-http-proxy")
+
+
+def _course_copy(home: Path) -> None:
+    """What the course image holds for every student: the lessons and the releases."""
+    shutil.copytree(REPO / "lessons", home / "lessons")
+    shutil.copytree(REPO / "exercises", home / "exercises")
+
+
+def test_two_students_open_lesson_and_exercise_through_jupyterhub(tmp_path: Path, proxy_command: str) -> None:
+    executable = chromium_path()
+    port = _free_port()
+    homes = tmp_path / "home"
+    for student in STUDENTS:
+        _course_copy(homes / student)
+    password = secrets.token_hex(8)
+    singleuser_args = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(
+        f"""
+c = get_config()  # noqa
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {_free_port()}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{_free_port()}"
+c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
+c.JupyterHub.db_url = "sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = {str(tmp_path / 'cookie_secret')!r}
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allowed_users = set({list(STUDENTS)!r})
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / '{username}')!r}
+c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = {singleuser_args!r}
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+"""
+    )
+    log = open(tmp_path / "jupyterhub.log", "wb")
+    env = venv_env()
+    env.pop("MPLBACKEND", None)
+    hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=tmp_path, env=env,
+                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    start = time.perf_counter()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/hub/api", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if hub.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError("JupyterHub did not start:\n" + (tmp_path / "jupyterhub.log").read_text()[-4000:])
+            time.sleep(0.5)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for student in STUDENTS:
+            with chromium_page(executable) as page:
+                page.goto(f"{base}/hub/login")
+                page.fill("#username_input", student)
+                page.fill("#password_input", password)
+                page.click("#login_submit")
+                page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
+                for path, text in (("lessons/00_start_here.ipynb", "Start here"),
+                                   ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1")):
+                    page.goto(f"{base}/user/{student}/lab/tree/{path}")
+                    page.locator(".jp-Notebook .jp-MarkdownCell", has_text=text).first.wait_for(timeout=120_000)
+                    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+                page.screenshot(path=str(ARTIFACTS / f"jupyterhub_{student}.png"))
+                assert f"/user/{student}/" in page.url, "each student lands in their own server"
+    finally:
+        os.killpg(hub.pid, signal.SIGTERM)
+        try:
+            hub.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+        log.close()
+        subprocess.run(["pkill", "-f", f"{homes}"], check=False)
+    record_timing("browser", "JupyterHub: two students log in and open lesson 00 and ex01", time.perf_counter() - start)
