@@ -271,3 +271,15 @@ def test_reports_reaching_platform_checks_its_arguments(bad) -> None:
     arguments = {"harmful_messages": 10, "report_rate": 0.5} | bad
     with pytest.raises(ValueError):
         reports_reaching_platform(**arguments)
+
+
+def test_report_conversation_is_repeatable_and_keeps_to_the_sender() -> None:
+    from toychat.reporting import report_conversation
+
+    chat = [("eve", f"e{i}") for i in range(4)] + [("dan", "d0"), ("eve", "e4")]
+    table = report_conversation(chat, last=5)
+    assert table.equals(report_conversation(chat, last=5))
+    assert list(table["text"]) == ["e0", "e1", "e2", "e3", "e4"] and "msg_id" not in table
+    assert list(report_conversation(chat, last=2, reported=2)["text"]) == ["e0", "e1", "e2"]
+    with pytest.raises(ValueError):
+        report_conversation([])

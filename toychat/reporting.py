@@ -24,7 +24,45 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["reports_reaching_platform"]
+from .client import Client
+from .clock import SimulatedClock
+from .franking import FrankingService
+from .keys import Identity
+from .server import Server
+
+__all__ = ["report_conversation", "reports_reaching_platform"]
+
+
+def report_conversation(
+    messages: Sequence[tuple[str, str]],
+    last: int = 0,
+    *,
+    reporter: str = "bob",
+    reported: int = -1,
+) -> pd.DataFrame:
+    """Replay a conversation on a fresh franking E2EE platform, report one message, return what the platform learned.
+
+    ``messages`` are ``(sender, text)`` pairs, all sent to ``reporter`` in
+    order, one minute apart.  The reporter then reports ``messages[reported]``
+    (default: the last) with up to ``last`` earlier messages from the same
+    sender as context (:meth:`toychat.Client.report_with_context`).  The
+    result is the report's rows of :meth:`toychat.Server.report_table`,
+    without the random message ids, so the same arguments always give the
+    same table.
+
+    >>> chat = [("eve", "hi"), ("dan", "lunch?"), ("eve", "[placeholder]")]
+    >>> report_conversation(chat, last=5)[["reported_sender", "role", "text"]].values.tolist()
+    [['eve', 'context', 'hi'], ['eve', 'reported message', '[placeholder]']]
+    """
+    if not messages:
+        raise ValueError("a conversation needs at least one message to report")
+    server = Server(mode="e2ee", clock=SimulatedClock(step=60.0), franking=FrankingService())
+    people = {name: Client(name, server, identity=Identity.from_label(name, "lesson-08"))
+              for name in dict.fromkeys([reporter, *(sender for sender, _ in messages)])}
+    ids = [people[sender].send(reporter, text).msg_id for sender, text in messages]
+    people[reporter].receive()
+    table = people[reporter].report_with_context(ids[reported], last=last)
+    return table.drop(columns="msg_id")
 
 
 def reports_reaching_platform(
