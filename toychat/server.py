@@ -19,6 +19,12 @@ match) or ``None``; the server runs every scanner on every accepted message
 and keeps the matches in :attr:`Server.flags`.  The server never imports the
 scanning code itself.
 
+Abuse reports (lesson 08): with a :class:`~toychat.franking.FrankingService`
+the server tags every E2EE message it relays and verifies the reports
+recipients send (:meth:`Server.receive_report`, and
+:meth:`Server.receive_report_with_context` for WhatsApp-style context);
+:meth:`Server.report_table` lists every message reports revealed.
+
 What this simplifies compared with Signal's or Meta's servers
 ------------------------------------------------------------
 One in-process object, no network, no accounts or phone numbers, no prekey
@@ -389,11 +395,18 @@ class Server:
         self.reports.append((main, message))
         number = len(self.reports)
         ids = {f.tag: msg_id for msg_id, f in self.franked.items()}
+        in_order = [(c, CONTEXT) for c in sorted(context, key=lambda c: c.franked.timestamp)] + [(report, REPORTED)]
         rows = [
-            ReportedRow(number, main.recipient, main.sender, ids.get(r.franked.tag, "?"), r.franked.timestamp, role,
-                        _readable(r.message))
-            for r, role in [*sorted(((c, CONTEXT) for c in context), key=lambda pair: pair[0].franked.timestamp),
-                            (report, REPORTED)]
+            ReportedRow(
+                report=number,
+                reporter=main.recipient,
+                reported_sender=main.sender,
+                msg_id=ids.get(r.franked.tag, "?"),
+                sent_at=r.franked.timestamp,
+                role=role,
+                text=_readable(r.message),
+            )
+            for r, role in in_order
         ]
         self.report_log.extend(rows)
         return rows
