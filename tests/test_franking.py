@@ -136,3 +136,150 @@ def test_platforms_without_franking_are_unchanged() -> None:
     assert "franking" not in envelope.extras and b.receive()[0].franking_key == b""
     with pytest.raises(UnknownRecipient):
         b.report(envelope.msg_id)
+
+
+# ---- reporting with context (WhatsApp-style, but every message verified) -----------------
+import numpy as np
+
+from toychat.reporting import reports_reaching_platform
+
+
+def context_world() -> tuple[Server, Client, Client, Client]:
+    """Mallory sends alice m0…m6, carol's messages are interleaved, alice writes back."""
+    server, mallory, alice = franking_world()
+    carol = Client("carol", server)
+    for i in range(7):
+        mallory.send("alice", f"m{i}")
+        if i % 2 == 0:
+            carol.send("alice", f"carol {i}")
+    alice.send("mallory", "alice's reply")
+    alice.receive()
+    mallory.receive()
+    return server, mallory, alice, carol
+
+
+def msg(client: Client, text: str) -> str:
+    return next(m.msg_id for m in client.inbox if m.text == text)
+
+
+@pytest.mark.parametrize("last, reported, expected", [
+    (5, "m6", ["m1", "m2", "m3", "m4", "m5"]),
+    (0, "m6", []),
+    (2, "m6", ["m4", "m5"]),
+    (5, "m2", ["m0", "m1"]),  # only two earlier messages exist: min(last, available)
+    (5, "m0", []),
+    (100, "m6", ["m0", "m1", "m2", "m3", "m4", "m5"]),
+])
+def test_context_reveals_exactly_the_last_messages_from_that_sender(last: int, reported: str, expected: list[str]) -> None:
+    server, _, alice, _ = context_world()
+    table = alice.report_with_context(msg(alice, reported), last=last)
+    assert list(table["text"]) == [*expected, reported]
+    assert list(table["role"]) == ["context"] * len(expected) + ["reported message"]
+    assert set(table["reported_sender"]) == {"mallory"} and set(table["reporter"]) == {"alice"}
+    assert table["sent_at"].is_monotonic_increasing
+    learned = " ".join(server.report_table()["text"])
+    assert "carol" not in learned and "reply" not in learned  # other senders, other direction: nothing
+    assert [(f.sender, m) for f, m in server.reports] == [("mallory", reported.encode())]
+
+
+def test_report_table_accumulates_and_single_reports_appear_in_it() -> None:
+    server, _, alice, _ = context_world()
+    assert server.report_table().empty and list(server.report_table().columns)[:3] == ["report", "reporter", "reported_sender"]
+    alice.report(msg(alice, "m3"))
+    alice.report_with_context(msg(alice, "m6"), last=5)  # overlapping context is allowed
+    table = server.report_table()
+    assert list(table["report"]) == [1] + [2] * 6
+    assert list(table.loc[table["role"] == "reported message", "text"]) == ["m3", "m6"]
+
+
+def test_a_replayed_report_with_context_is_refused() -> None:
+    server, _, alice, _ = context_world()
+    alice.report_with_context(msg(alice, "m6"))
+    before = server.report_table()
+    with pytest.raises(ReplayedMessage):
+        alice.report_with_context(msg(alice, "m6"))
+    with pytest.raises(ReplayedMessage):
+        alice.report(msg(alice, "m6"))
+    assert server.report_table().equals(before)
+
+
+def reports_for(server: Server, alice: Client, *texts: str) -> list[Report]:
+    found = [next(m for m in alice.inbox if m.text == t) for t in texts]
+    return [Report(m.data, m.franking_key, server.franked_for("alice", m.msg_id)) for m in found]
+
+
+@pytest.mark.parametrize(
+    "context_texts, forge",
+    [
+        (("m4", "m5"), lambda r: dataclasses.replace(r, message=b"m5 but worse")),  # altered context text
+        (("m4", "m5"), lambda r: dataclasses.replace(r, franking_key=bytes(32))),
+        (("m4", "m5"), lambda r: dataclasses.replace(r, franked=dataclasses.replace(r.franked, timestamp=r.franked.timestamp - 1))),
+        (("m4", "carol 4"), lambda r: r),  # context from another sender
+        (("m4", "m5", "m5"), lambda r: r),  # the same context twice
+    ],
+    ids=["altered text", "wrong key", "other time", "other sender", "duplicated"],
+)
+def test_a_bad_context_message_rejects_the_whole_report(context_texts, forge) -> None:
+    server, _, alice, _ = context_world()
+    main, *context = reports_for(server, alice, "m6", *context_texts)
+    context[-1] = forge(context[-1])
+    with pytest.raises(ForgedReport, match="context message .*Nothing from this report was kept"):
+        server.receive_report_with_context(main, context)
+    assert server.reports == [] and server.report_table().empty
+    server.receive_report_with_context(main, context[:1])  # the refusal did not use up the report
+
+
+def test_context_sent_after_the_reported_message_is_refused() -> None:
+    server, _, alice, _ = context_world()
+    main, later = reports_for(server, alice, "m2", "m5")
+    with pytest.raises(ForgedReport, match="after the reported message"):
+        server.receive_report_with_context(main, [later])
+
+
+def test_reporting_with_context_names_its_errors() -> None:
+    _, mallory, alice, _ = context_world()
+    with pytest.raises(UnknownRecipient, match="only report messages it received"):
+        alice.report_with_context("0" * 32)
+    with pytest.raises(UnknownRecipient):
+        mallory.report_with_context(msg(alice, "m6"))  # mallory did not receive it
+    with pytest.raises(ValueError):
+        alice.report_with_context(msg(alice, "m6"), last=-1)
+    plain = Server(mode="e2ee")
+    a, b = Client("a", plain), Client("b", plain)
+    sent = a.send("b", "x")
+    b.receive()
+    with pytest.raises(UnknownRecipient, match="without message franking"):
+        b.report_with_context(sent.msg_id)
+
+
+# ---- what reporting can reach ------------------------------------------------------------
+def test_reports_reaching_platform_is_seeded_monotone_and_unbiased() -> None:
+    rates = np.linspace(0, 1, 11)
+    one = reports_reaching_platform(20_000, rates, seed=3)
+    assert one.equals(reports_reaching_platform(20_000, rates, seed=3))
+    assert list(one["reported"]) == sorted(one["reported"]) and one["reported"].iloc[[0, -1]].tolist() == [0, 20_000]
+    assert np.allclose(one["detected_share"], rates, atol=0.015)
+    willing = reports_reaching_platform(20_000, [0.5], seed=3, willing_share=0.4)
+    assert willing["expected_share"].iloc[0] == pytest.approx(0.3)
+    assert willing["detected_share"].iloc[0] == pytest.approx(0.3, abs=0.015)
+    assert np.isnan(reports_reaching_platform(0, 0.5)["detected_share"].iloc[0])
+
+
+@pytest.mark.parametrize("bad", [{"report_rate": 1.5}, {"report_rate": -0.1}, {"harmful_messages": -1},
+                                 {"willing_share": 2.0}])
+def test_reports_reaching_platform_checks_its_arguments(bad) -> None:
+    arguments = {"harmful_messages": 10, "report_rate": 0.5} | bad
+    with pytest.raises(ValueError):
+        reports_reaching_platform(**arguments)
+
+
+def test_report_conversation_is_repeatable_and_keeps_to_the_sender() -> None:
+    from toychat.reporting import report_conversation
+
+    chat = [("eve", f"e{i}") for i in range(4)] + [("dan", "d0"), ("eve", "e4")]
+    table = report_conversation(chat, last=5)
+    assert table.equals(report_conversation(chat, last=5))
+    assert list(table["text"]) == ["e0", "e1", "e2", "e3", "e4"] and "msg_id" not in table
+    assert list(report_conversation(chat, last=2, reported=2)["text"]) == ["e0", "e1", "e2"]
+    with pytest.raises(ValueError):
+        report_conversation([])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from toychat import ToyChatError
 from toychat.widgets import ChatWidget
 
 
@@ -74,3 +77,56 @@ def test_safety_number_widget_detects_the_substitution() -> None:
     widget.compare_button.click()
     assert "differ" in widget.result.value
     assert widget.first_view.value != widget.second_view.value
+
+
+# ---- lesson 08: the report button ---------------------------------------------------------
+def test_reporting_is_off_by_default_and_changes_nothing() -> None:
+    chat = ChatWidget()
+    assert chat.server.franking is None
+    chat.send("hello")
+    assert "franking" not in chat.alice.sent[-1].extras
+    shown = [child for column in chat.widget.children[1].children for child in column.children]
+    assert chat.report_button not in shown and chat.reports_view not in shown
+    with pytest.raises(ToyChatError, match="reporting=True"):
+        chat.report()
+
+
+def test_report_button_sends_only_the_last_message_and_the_server_shows_it() -> None:
+    chat = ChatWidget(reporting=True)
+    assert "toychat-report" in chat.report_button._dom_classes
+    assert "toychat-reports-view" in chat.reports_view._dom_classes
+    assert "No reports yet" in chat.reports_view.value
+    for text in ("hi", "how are you", "[synthetic placeholder: abusive message]"):
+        chat.send(text)
+    assert "placeholder" not in chat.server_view.value  # E2EE: the server stores ciphertext
+    chat.report_button.click()  # the dropdown starts on "only that message"
+    assert "Report verified" in chat.status.value
+    assert "placeholder" in chat.reports_view.value and "how are you" not in chat.reports_view.value
+    assert list(chat.server.report_table()["role"]) == ["reported message"]
+
+
+def test_report_with_context_reveals_the_last_five_and_replays_are_refused() -> None:
+    chat = ChatWidget(reporting=True)
+    for i in range(7):
+        chat.send(f"message {i}")
+    chat.report_scope.value = 5
+    chat.report_button.click()
+    table = chat.server.report_table()
+    assert list(table["text"]) == [f"message {i}" for i in range(1, 7)]
+    assert "message 0" not in chat.reports_view.value and "message 1" in chat.reports_view.value
+    chat.report(context=0)
+    assert "Report refused" in chat.status.value and "already been reported" in chat.status.value
+    assert len(chat.server.report_table()) == 6
+
+
+def test_reporting_widget_explains_what_cannot_be_reported() -> None:
+    chat = ChatWidget(reporting=True)
+    chat.report()
+    assert "Nothing to report" in chat.status.value
+    chat.mode_toggle.value = "plaintext"
+    assert chat.server.franking is None
+    chat.send("readable anyway")
+    chat.report()
+    assert "Report refused" in chat.status.value and "franking" in chat.status.value
+    chat.mode_toggle.value = "e2ee"
+    assert chat.server.franking is not None and "No reports yet" in chat.reports_view.value

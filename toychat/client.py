@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.public
 import nacl.utils
+import pandas as pd
 
 from .clock import Clock
 from .errors import (
@@ -422,6 +423,50 @@ class Client:
             raise UnknownRecipient(f"no reportable message {msg_id[:8]}… in this phone's inbox.")
         franked = self.server.franked_for(self.name, msg_id)
         return self.server.receive_report(Report(message.data, message.franking_key, franked))
+
+    def _reportable(self, msg_id: str) -> ReceivedMessage:
+        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
+        if message is None:
+            raise UnknownRecipient(
+                f"no message {msg_id[:8]}… in {self.name!r}'s inbox: a phone can only report messages it received."
+            )
+        if not message.franking_key:
+            raise UnknownRecipient(
+                f"message {msg_id[:8]}… from {message.sender!r} arrived without message franking (this platform "
+                "does not run it), so the platform could not verify a report of it."
+            )
+        return message
+
+    def report_with_context(self, msg_id: str, last: int = 5) -> pd.DataFrame:
+        """Report a received message together with the ``last`` messages before it from the same sender.
+
+        This is WhatsApp's design — "WhatsApp receives the last five messages
+        sent to you by the reported user or group" (WhatsApp Help Center;
+        FACTS §1.8) — but where WhatsApp's context is not cryptographic, here
+        every message is franked, so the platform verifies each one.  Context
+        messages are the franked messages in this phone's inbox from the
+        reported message's sender, received before it, newest first, at most
+        ``last`` of them (fewer if fewer exist).  Nothing from other senders
+        is sent.  ``last=0`` reports the message alone.
+
+        Returns the rows this report added to :meth:`Server.report_table`:
+        what the platform now knows.  Raises
+        :class:`~toychat.errors.UnknownRecipient` if the message is not in
+        the inbox or was not franked, :class:`~toychat.errors.ForgedReport` if
+        the platform cannot verify it, and
+        :class:`~toychat.errors.ReplayedMessage` if it was already reported.
+        """
+        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+            raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
+        message = self._reportable(msg_id)
+        position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
+        earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
+        chosen = earlier[max(0, len(earlier) - last):] if last else []
+        context = [Report(m.data, m.franking_key, self.server.franked_for(self.name, m.msg_id)) for m in chosen]
+        main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
+        rows = self.server.receive_report_with_context(main, context)
+        table = self.server.report_table()
+        return table[table["report"] == rows[0].report].reset_index(drop=True)
 
     # ---- forward secrecy ---------------------------------------------------------------
     def _sending_session(self, recipient: str) -> DoubleRatchet:

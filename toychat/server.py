@@ -19,6 +19,12 @@ match) or ``None``; the server runs every scanner on every accepted message
 and keeps the matches in :attr:`Server.flags`.  The server never imports the
 scanning code itself.
 
+Abuse reports (lesson 08): with a :class:`~toychat.franking.FrankingService`
+the server tags every E2EE message it relays and verifies the reports
+recipients send (:meth:`Server.receive_report`, and
+:meth:`Server.receive_report_with_context` for WhatsApp-style context);
+:meth:`Server.report_table` lists every message reports revealed.
+
 What this simplifies compared with Signal's or Meta's servers
 ------------------------------------------------------------
 One in-process object, no network, no accounts or phone numbers, no prekey
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -52,7 +58,7 @@ from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
 from .wire import MODES, Envelope, Mode
 
-__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "describe_payload"]
+__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "describe_payload"]
 
 #: A scanner looks at an envelope the server accepted and returns a label or None.
 Scanner = Callable[[Envelope], "str | None"]
@@ -101,6 +107,32 @@ class Flag:
     label: str
 
 
+#: The two roles a message can play in an abuse report (:meth:`Server.report_table`).
+REPORTED = "reported message"
+CONTEXT = "context"
+
+
+def _readable(message: bytes) -> str:
+    """A reported message as a moderator would read it: the text, or a note for non-text bytes."""
+    try:
+        return message.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"[{len(message)} bytes, not text]"
+
+
+@dataclass(frozen=True)
+class ReportedRow:
+    """One message the platform learned from an abuse report, and how."""
+
+    report: int
+    reporter: str
+    reported_sender: str
+    msg_id: str
+    sent_at: float
+    role: str
+    text: str
+
+
 class Server:
     """The toy platform's relay.
 
@@ -128,7 +160,10 @@ class Server:
         #: Message franking (lesson 08): tags each E2EE message's commitment, verifies reports.
         self.franking = franking
         self.franked: dict[str, Franked] = {}
+        #: The *reported* messages, one per accepted report (context messages are not listed here).
         self.reports: list[tuple[Franked, bytes]] = []
+        #: Every message the platform learned from reports, context included (see :meth:`report_table`).
+        self.report_log: list[ReportedRow] = []
         self._mailboxes: dict[str, deque[bytes]] = {}
         self._channels: dict[str, TransportChannel] = {}
         self._seen_ids: set[str] = set()
@@ -305,11 +340,89 @@ class Server:
         report of the same message.  The platform learns this message and its
         context, and nothing about any other message.
         """
+        self.receive_report_with_context(report, [])
+        return report.message
+
+    def receive_report_with_context(self, report: Report, context: Sequence[Report]) -> list[ReportedRow]:
+        """Verify a report that brings earlier messages from the same sender as context.
+
+        WhatsApp sends "the last five messages sent to you by the reported user
+        or group" with a report (WhatsApp Help Center; FACTS §1.8), without
+        cryptographic proof.  Here every context message is franked, so each
+        one is verified like the reported message itself.  The rules:
+
+        * every message (reported and context) must verify, or
+          :class:`~toychat.errors.ForgedReport` is raised;
+        * every context message must come from the reported message's sender,
+          to the same recipient (the reporter), sent no later than it, and be
+          listed once: otherwise :class:`~toychat.errors.ForgedReport`;
+        * the *reported* message may be reported only once
+          (:class:`~toychat.errors.ReplayedMessage`); a message may appear as
+          context in several reports, because a later report's context can
+          overlap an earlier one's.
+
+        All checks run before anything is stored: a refused report leaves no
+        trace.  Returns the rows added to :meth:`report_table`.
+        """
         if self.franking is None:
             raise ForgedReport("this platform does not run message franking, so it cannot verify reports.")
-        message = self.franking.verify(report, once=True)
-        self.reports.append((report.franked, message))
-        return message
+        main = report.franked
+        tags = {main.tag}
+        for index, extra in enumerate(context, start=1):
+            f = extra.franked
+            if (f.sender, f.recipient) != (main.sender, main.recipient):
+                raise ForgedReport(
+                    f"context message {index} is from {f.sender!r} to {f.recipient!r}, but the reported message is "
+                    f"from {main.sender!r} to {main.recipient!r}: a report's context may only hold earlier messages "
+                    "from the same sender to the reporter. Nothing from this report was kept."
+                )
+            if f.timestamp > main.timestamp:
+                raise ForgedReport(
+                    f"context message {index} was sent after the reported message; context must come before it. "
+                    "Nothing from this report was kept."
+                )
+            if f.tag in tags:
+                raise ForgedReport(
+                    f"context message {index} appears twice in this report (or is the reported message itself). "
+                    "Nothing from this report was kept."
+                )
+            tags.add(f.tag)
+            try:
+                self.franking.verify(extra)
+            except ForgedReport as exc:
+                raise ForgedReport(f"context message {index}: {exc} Nothing from this report was kept.") from None
+        message = self.franking.verify(report, once=True)  # last: a refused report is not marked as reported
+        self.reports.append((main, message))
+        number = len(self.reports)
+        ids = {f.tag: msg_id for msg_id, f in self.franked.items()}
+        in_order = [(c, CONTEXT) for c in sorted(context, key=lambda c: c.franked.timestamp)] + [(report, REPORTED)]
+        rows = [
+            ReportedRow(
+                report=number,
+                reporter=main.recipient,
+                reported_sender=main.sender,
+                msg_id=ids.get(r.franked.tag, "?"),
+                sent_at=r.franked.timestamp,
+                role=role,
+                text=_readable(r.message),
+            )
+            for r, role in in_order
+        ]
+        self.report_log.extend(rows)
+        return rows
+
+    def report_table(self) -> pd.DataFrame:
+        """Everything the platform has learned from abuse reports, one row per revealed message.
+
+        Columns: ``report`` (1, 2, …), ``reporter``, ``reported_sender``,
+        ``sent_at`` (UTC), ``role`` (``"reported message"`` or ``"context"``),
+        ``text`` and ``msg_id``.  Messages nobody reported never appear here:
+        under E2EE this table is all the content the platform ever reads.
+        """
+        columns = ["report", "reporter", "reported_sender", "sent_at", "role", "text", "msg_id"]
+        table = pd.DataFrame([{c: getattr(row, c) for c in columns} for row in self.report_log], columns=columns)
+        table["sent_at"] = pd.to_datetime(table["sent_at"], unit="s", utc=True)
+        return table
 
     # ---- what the server knows ----------------------------------------------
     def log_table(self) -> pd.DataFrame:

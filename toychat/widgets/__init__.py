@@ -1,6 +1,6 @@
 """Interactive widgets for the lessons (presentation layer: used by notebooks only).
 
-One module per widget family: :mod:`.chat` (lessons 03-04), :mod:`.keys` (lesson 04).
+One module per widget family: :mod:`.chat` (lessons 03-04, and 08 with ``reporting=True``), :mod:`.keys` (lesson 04).
 """
 
 from .chat import ChatWidget

@@ -6,6 +6,11 @@ toggle at the top switches between the *end-to-end encrypted* platform and a
 *plaintext platform* (transport encryption only), starting a fresh
 conversation each time, so the two server views can be compared.
 
+With ``reporting=True`` (lesson 08) the E2EE platform runs message franking:
+Bob's column gains a *Report last message* button with a choice between
+"only that message" and "last 5 messages (WhatsApp-style)", and the server
+column shows what the reports told the platform.
+
 The widget is a thin view over :class:`toychat.Server` and
 :class:`toychat.Client`; :meth:`ChatWidget.send` does exactly what the button
 does, so notebooks and tests can drive it from code.
@@ -21,6 +26,7 @@ import ipywidgets as widgets
 from ..client import Client
 from ..clock import Clock, SimulatedClock
 from ..errors import ToyChatError
+from ..franking import FrankingService
 from ..keys import Identity
 from ..mitm import MitmServer
 from ..server import Server
@@ -39,6 +45,8 @@ _TOOLTIPS = {
     "plaintext": "Only the connection is encrypted",
     "mitm": "The server hands out keys it made itself (lesson 04)",
 }
+#: The report button's two choices: how many earlier messages go with the report.
+_REPORT_SCOPES = (("only that message", 0), ("last 5 messages (WhatsApp-style)", 5))
 
 
 def _time(ts: float) -> str:
@@ -61,6 +69,11 @@ class ChatWidget:
     clock:
         A zero-argument callable giving UNIX seconds; default: a
         :class:`~toychat.clock.SimulatedClock` stepping 7 s per reading.
+    reporting:
+        Add abuse reporting (lesson 08): the E2EE platforms run
+        :class:`~toychat.franking.FrankingService`, Bob gets a report button,
+        and the server column lists what reports revealed.  Default ``False``:
+        the widget is exactly the lesson 03 chat.
     """
 
     def __init__(
@@ -70,8 +83,10 @@ class ChatWidget:
         label: str = "chat-widget",
         clock: Clock | None = None,
         modes: tuple[str, ...] | None = None,
+        reporting: bool = False,
     ) -> None:
         self.label = label
+        self.reporting = reporting
         self.clock: Clock = clock if clock is not None else SimulatedClock(step=7.0)
         self.mode_toggle = widgets.ToggleButtons(
             options=[(_MODE_LABELS[key], key) for key in (modes or tuple(_MODE_LABELS))],
@@ -105,8 +120,24 @@ class ChatWidget:
         alice_col = widgets.VBox(
             [widgets.HTML("<h4>Alice's phone</h4>"), self.message, self.send_button, self.alice_view], layout=_column("28%")
         )
-        server_col = widgets.VBox([widgets.HTML("<h4>What the server stores</h4>"), self.server_view], layout=_column("44%"))
-        bob_col = widgets.VBox([widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view], layout=_column("28%"))
+        self.report_button = widgets.Button(
+            description="Report last message", button_style="danger", icon="flag",
+            tooltip="Send the last message Bob received to the platform, with its franking proof",
+        )
+        self.report_button.add_class("toychat-report")
+        self.report_scope = widgets.Dropdown(options=list(_REPORT_SCOPES), value=0, description="Send:")
+        self.report_scope.add_class("toychat-report-scope")
+        self.reports_view = widgets.HTML()
+        self.reports_view.add_class("toychat-reports-view")
+        self.report_button.on_click(lambda _: self.report(self.report_scope.value))
+
+        server_parts: list[widgets.Widget] = [widgets.HTML("<h4>What the server stores</h4>"), self.server_view]
+        bob_parts: list[widgets.Widget] = [widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view]
+        if reporting:
+            server_parts += [widgets.HTML("<h4>What reports told the platform</h4>"), self.reports_view]
+            bob_parts += [self.report_scope, self.report_button]
+        server_col = widgets.VBox(server_parts, layout=_column("44%"))
+        bob_col = widgets.VBox(bob_parts, layout=_column("28%"))
         self.widget = widgets.VBox(
             [self.mode_toggle, widgets.HBox([alice_col, server_col, bob_col]), self.status]
         )
@@ -124,6 +155,8 @@ class ChatWidget:
         self.bob = Client("bob", self.server, identity=Identity.from_label("bob", self.label))
         if isinstance(self.server, MitmServer):
             self.server.intercept("alice", "bob")
+        if self.reporting and mode != "plaintext":
+            self.server.franking = FrankingService()
         self._alice_wrote: list[tuple[float, str]] = []
         if self.mode_toggle.value != mode:
             self.mode_toggle.value = mode  # fires reset again, harmlessly
@@ -143,6 +176,32 @@ class ChatWidget:
             self.status.value = "".join(
                 f"<b>Bob's phone refused a message:</b> {html.escape(str(r.error))}<br>"
                 for r in self.bob.rejected[refused_before:]
+            )
+        self._render()
+
+    def report(self, context: int = 0) -> None:
+        """Bob reports the last message he received, with up to ``context`` earlier ones from its sender.
+
+        Does what the *Report last message* button does (the button passes the
+        dropdown's choice: 0 or 5).  Refusals — nothing to report, a platform
+        without franking, a second report of the same message — appear in the
+        status line; what the platform learned appears in the server column.
+        """
+        if not self.reporting:
+            raise ToyChatError("this chat was made without reporting; use ChatWidget(reporting=True).")
+        if not self.bob.inbox:
+            self.status.value = "<b>Nothing to report:</b> Bob has not received a message yet."
+            return
+        last = self.bob.inbox[-1]
+        try:
+            table = self.bob.report_with_context(last.msg_id, last=context)
+        except ToyChatError as exc:
+            self.status.value = f"<b>Report refused:</b> {html.escape(str(exc))}"
+        else:
+            extra = len(table) - 1
+            self.status.value = (
+                f"<b>Report verified:</b> the platform checked {len(table)} franked message(s) from "
+                f"{html.escape(last.sender)} — the reported one and {extra} earlier one(s) as context."
             )
         self._render()
 
@@ -178,6 +237,18 @@ class ChatWidget:
             self.server_view.value += (
                 "<hr><div class='toychat-intercepted'><b>…and what it secretly decrypted with the keys it "
                 f"handed out:</b>{secretly}</div>"
+            )
+        if self.reporting:
+            reported = "".join(
+                f"<tr><td>{row.report}</td><td>{_time(row.sent_at)}</td><td>{html.escape(row.reported_sender)}</td>"
+                f"<td>{html.escape(row.role)}</td><td><b>{html.escape(row.text)}</b></td></tr>"
+                for row in self.server.report_log
+            )
+            self.reports_view.value = (
+                "<table><thead><tr><th>report</th><th>sent</th><th>from</th><th>role</th><th>text it can now read</th>"
+                f"</tr></thead><tbody>{reported}</tbody></table>"
+                if reported
+                else "<i>No reports yet: the platform has read no message.</i>"
             )
         self.bob_view.value = "".join(
             f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
