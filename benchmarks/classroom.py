@@ -16,7 +16,8 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 
 __all__ = [
-    "REPO", "assignments", "make_course", "nbgrader", "solution_answers", "submit", "nbgrader_env", "grade_points", "read_grades",
+    "REPO", "assignments", "make_course", "nbgrader", "solution_answers", "submit", "fill_answers",
+    "nbgrader_env", "grade_points", "read_grades",
 ]
 
 
@@ -67,18 +68,25 @@ def solution_answers(assignment: str) -> dict[str, str]:
     return answers
 
 
-def submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> Path:
-    """A student's submission: the release notebook with some answer cells filled in."""
-    nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+def fill_answers(notebook: Path, answers: dict[str, str], to: Path | None = None) -> Path:
+    """Write ``answers`` (by grade_id) into a release notebook's cells, as a student would;
+    save it in place or to ``to``."""
+    nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
             cell.source = answers[grade_id]
-    folder = course / "submitted" / student / assignment
-    folder.mkdir(parents=True)
-    path = folder / f"{assignment}.ipynb"
+    path = to or notebook
     nbformat.write(nb, path)
     return path
+
+
+def submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> Path:
+    """A student's submission: the release notebook with some answer cells filled in."""
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    release = course / "exercises" / assignment / f"{assignment}.ipynb"
+    return fill_answers(release, answers, to=folder / f"{assignment}.ipynb")
 
 
 def grade_points(assignment: str) -> dict[str, tuple[float, bool]]:
