@@ -41,7 +41,7 @@ def nbgrader(
     (unless ``check`` is false: autograde exits 1 when any one submission could not be graded)."""
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={cell_timeout}"],
-        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800,
+        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800, check=False,
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

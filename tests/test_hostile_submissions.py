@@ -17,10 +17,17 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-
-from benchmarks.classroom import assignments, grade_points, make_course, read_grades, solution_answers, submit
-from benchmarks.classroom import nbgrader as run_nbgrader
 from nbtools import record_timing
+
+from benchmarks.classroom import (
+    assignments,
+    grade_points,
+    make_course,
+    read_grades,
+    solution_answers,
+    submit,
+)
+from benchmarks.classroom import nbgrader as run_nbgrader
 
 pytestmark = pytest.mark.nbgrader
 
@@ -35,29 +42,39 @@ REFERENCE_PATCH = {
     "ex01_encryption": (
         "part-e",
         # keys hashed in the wrong order: right shape, changes with either key
-        "def fingerprint(encryption_key, verify_key):\n"
-        "    digest = hashlib.sha256(bytes(verify_key) + bytes(encryption_key)).hexdigest()\n"
-        "    return ' '.join(digest[i:i + 4] for i in range(0, 64, 4))\n",
-        "import toychat.keys\n"
-        "toychat.keys.fingerprint = lambda public: fingerprint(\n"
-        "    nacl.public.PublicKey(public.encryption_key), nacl.signing.VerifyKey(public.signing_key))\n",
+        (
+            "def fingerprint(encryption_key, verify_key):\n"
+            "    digest = hashlib.sha256(bytes(verify_key) + bytes(encryption_key)).hexdigest()\n"
+            "    return ' '.join(digest[i:i + 4] for i in range(0, 64, 4))\n"
+        ),
+        (
+            "import toychat.keys\n"
+            "toychat.keys.fingerprint = lambda public: fingerprint(\n"
+            "    nacl.public.PublicKey(public.encryption_key), nacl.signing.VerifyKey(public.signing_key))\n"
+        ),
     ),
     "ex02_chat": (
         "part-e",
         # the two outputs swapped: right sizes, keys still change every step
-        "def chain_step(chain_key):\n"
-        "    return (hmac.new(chain_key, b'\\x01', hashlib.sha256).digest(),\n"
-        "            hmac.new(chain_key, b'\\x02', hashlib.sha256).digest())\n",
+        (
+            "def chain_step(chain_key):\n"
+            "    return (hmac.new(chain_key, b'\\x01', hashlib.sha256).digest(),\n"
+            "            hmac.new(chain_key, b'\\x02', hashlib.sha256).digest())\n"
+        ),
         "import toychat.ratchet\ntoychat.ratchet.kdf_ck = chain_step\n",
     ),
     "ex03_scanning": (
         "part-a",
         # bits column by column instead of row by row: the visible all/none cases still pass
-        "def dhash_from_thumbnail(thumb):\n"
-        "    thumb = np.asarray(thumb)\n"
-        "    return (thumb[:, 1:] > thumb[:, :-1]).T.ravel()\n",
-        "hashing.difference_hash = lambda pictures: np.array(\n"
-        "    [dhash_from_thumbnail(t) for t in hashing.greyscale_thumbnails(pictures, 9, 8)])\n",
+        (
+            "def dhash_from_thumbnail(thumb):\n"
+            "    thumb = np.asarray(thumb)\n"
+            "    return (thumb[:, 1:] > thumb[:, :-1]).T.ravel()\n"
+        ),
+        (
+            "hashing.difference_hash = lambda pictures: np.array(\n"
+            "    [dhash_from_thumbnail(t) for t in hashing.greyscale_thumbnails(pictures, 9, 8)])\n"
+        ),
     ),
 }
 
