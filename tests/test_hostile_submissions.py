@@ -11,13 +11,15 @@ the file-access trick can reach the temporary course, never the repository.
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from nbtools import record_timing
+from nbtools import REPO, record_timing
 
 from benchmarks.classroom import (
     assignments,
@@ -251,3 +253,25 @@ def test_reautograde_keeps_manual_grades(assignment: str, graded) -> None:
         assert grade.needs_manual_grade, "and flags it for review"
     assert after["correct"] == before["correct"] + 2.5
     assert {s: v for s, v in after.items() if s != "correct"} == {s: v for s, v in before.items() if s != "correct"}
+
+
+#: Students whose code the guide's screening command must list; the others' tricks are
+#: handled by nbgrader (tampered tests), the timeout (loop) or the size check (output).
+SCREENED = {
+    "sys_exit", "os_exit", "sigkill_kernel", "segfault_kernel", "hidden_tracebacks",
+    "cell_rewriter", "reference_patch", "file_access",
+}
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_guide_screen_lists_the_tricks(assignment: str, graded) -> None:
+    course, _, _ = graded(assignment)
+    guide = (REPO / "docs" / "instructor_guide.md").read_text(encoding="utf-8")
+    [command] = re.findall(r"<!-- screen -->\s*\n\s*```bash\n\s*(.*?)\n\s*```", guide, flags=re.S)
+    result = subprocess.run(
+        ["bash", "-c", command.replace("ex01_encryption", assignment)],
+        cwd=course, capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    listed = {Path(line).parts[1] for line in result.stdout.split()}
+    assert listed == SCREENED
