@@ -1,5 +1,5 @@
 """A temporary nbgrader course with synthetic submissions, shared by the nbgrader
-pipeline test and the autograding benchmark."""
+pipeline, instructor-guide and hostile-submission tests and the autograding benchmark."""
 
 from __future__ import annotations
 
