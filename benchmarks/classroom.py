@@ -1,8 +1,9 @@
 """A temporary nbgrader course with synthetic submissions, shared by the nbgrader
-pipeline test and the autograding benchmark."""
+pipeline, instructor-guide and hostile-submission tests and the autograding benchmark."""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -14,7 +15,10 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 
-__all__ = ["REPO", "assignments", "make_course", "nbgrader", "solution_answers", "submit", "nbgrader_env"]
+__all__ = [
+    "REPO", "assignments", "make_course", "nbgrader", "solution_answers", "submit", "fill_answers",
+    "nbgrader_env", "grade_points", "read_grades",
+]
 
 
 def assignments() -> list[str]:
@@ -30,13 +34,16 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def nbgrader(course: Path, *args: str, cell_timeout: int = 10) -> subprocess.CompletedProcess[str]:
-    """Run the real nbgrader command line in ``course``; raise with its output if it fails."""
+def nbgrader(
+    course: Path, *args: str, cell_timeout: int = 10, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the real nbgrader command line in ``course``; raise with its output if it fails
+    (unless ``check`` is false: autograde exits 1 when any one submission could not be graded)."""
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={cell_timeout}"],
-        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800,
+        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800, check=False,
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
 
@@ -61,15 +68,38 @@ def solution_answers(assignment: str) -> dict[str, str]:
     return answers
 
 
-def submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> Path:
-    """A student's submission: the release notebook with some answer cells filled in."""
-    nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+def fill_answers(notebook: Path, answers: dict[str, str], to: Path | None = None) -> Path:
+    """Write ``answers`` (by grade_id) into a release notebook's cells, as a student would;
+    save it in place or to ``to``."""
+    nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
             cell.source = answers[grade_id]
-    folder = course / "submitted" / student / assignment
-    folder.mkdir(parents=True)
-    path = folder / f"{assignment}.ipynb"
+    path = to or notebook
     nbformat.write(nb, path)
     return path
+
+
+def submit(course: Path, assignment: str, student: str, answers: dict[str, str]) -> Path:
+    """A student's submission: the release notebook with some answer cells filled in."""
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    release = course / "exercises" / assignment / f"{assignment}.ipynb"
+    return fill_answers(release, answers, to=folder / f"{assignment}.ipynb")
+
+
+def grade_points(assignment: str) -> dict[str, tuple[float, bool]]:
+    """Every graded cell of the source notebook: grade_id -> (points, graded by hand?)."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return {
+        meta["grade_id"]: (float(meta["points"]), bool(meta.get("solution")))
+        for meta in (cell.metadata.get("nbgrader", {}) for cell in nb.cells)
+        if meta.get("grade")
+    }
+
+
+def read_grades(csv_path: Path) -> dict[str, float]:
+    """student_id -> score from the CSV that ``nbgrader export`` writes."""
+    with open(csv_path, newline="") as fh:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(fh)}
