@@ -78,6 +78,44 @@ REFERENCE_PATCH = {
             "    [dhash_from_thumbnail(t) for t in hashing.greyscale_thumbnails(pictures, 9, 8)])\n"
         ),
     ),
+    "ex04_reporting_and_metadata": (
+        "part-c",
+        # only the first 1,000 messages looked at: the four-account example still passes
+        (
+            "def minors_contacted(events, accounts):\n"
+            "    events = events.iloc[:1000]\n"
+            "    minor = accounts['is_minor'].to_numpy()[events['recipient'].to_numpy()]\n"
+            "    counts = events[minor].groupby('sender')['recipient'].nunique()\n"
+            "    return counts.reindex(range(len(accounts)), fill_value=0).astype(int)\n"
+        ),
+        (
+            "_features = md.account_features\n"
+            "def _patched(platform):\n"
+            "    table = _features(platform)\n"
+            "    table['minor_recipients'] = minors_contacted(platform.events, platform.accounts).to_numpy()\n"
+            "    return table\n"
+            "md.account_features = _patched\n"
+        ),
+    ),
+    "ex05_claims": (
+        "part-a",
+        # the right labels and total, the counts in the wrong cells
+        (
+            "def side_by_type(claims):\n"
+            "    import numpy as np\n"
+            "    table = pd.crosstab(claims['side'], claims['claim_type'])\n"
+            "    return pd.DataFrame(np.sort(table.to_numpy(), axis=None).reshape(table.shape),\n"
+            "                        index=table.index, columns=table.columns)\n"
+        ),
+        (
+            "def _summary(claims, column='side', by='claim_type'):\n"
+            "    table = side_by_type(claims)\n"
+            "    table['total'] = table.sum(axis=1)\n"
+            "    table.loc['total'] = table.sum()\n"
+            "    return table\n"
+            "cl.summary_by = _summary\n"
+        ),
+    ),
 }
 
 #: Finds the course root (where gradebook.db lives) from the kernel's working
@@ -234,7 +272,7 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
 def test_reautograde_keeps_manual_grades(assignment: str, graded) -> None:
     course, before, _ = graded(assignment)
     points = grade_points(assignment)
-    [written] = [g for g, (_, by_hand) in points.items() if by_hand]
+    written = next(g for g, (_, by_hand) in points.items() if by_hand)  # the first written answer
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
         grade = gb.find_grade(written, assignment, assignment, "correct")
         assert grade.needs_manual_grade, "a written answer waits for the grader"
