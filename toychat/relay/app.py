@@ -248,7 +248,11 @@ def public_from_json(data: object) -> PublicIdentity:
     """Parse :func:`public_to_json`'s output; bad input raises a named ToyChatError."""
     if not isinstance(data, dict):
         raise MalformedEnvelope("a public identity is a JSON object with name, encryption_key and signing_key.")
-    name = check_name(data.get("name"))
+    try:
+        name = check_name(data.get("name"))
+    except RegistrationError as exc:
+        exc.status = 400  # type: ignore[attr-defined]  # a bad name, not a conflict
+        raise
     return PublicIdentity(
         name,
         _b64decode(data.get("encryption_key"), "encryption_key"),
@@ -361,7 +365,7 @@ class ApiHandler(tornado.web.RequestHandler):
         elif token is not None:
             self.user = relay.server.store.user_for_token(token)
         if self.login == "admin":
-            allowed = (token is not None and secrets.compare_digest(token, relay.admin_token)) or (
+            allowed = (token is not None and _same_secret(token, relay.admin_token)) or (
                 self.request.method == "GET" and relay.public_view
             ) or (relay.hub_auth is not None and self.user is not None and await _hub_admin(self))
             if not allowed:
@@ -429,6 +433,11 @@ def _http_message(status: int) -> str:
         404: "there is no such page or endpoint on this relay; see /api/info.",
         405: "this endpoint does not take that HTTP method.",
     }.get(status, "the relay could not answer this request.")
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    """Compare tokens in constant time (as bytes: a hostile header may hold any character)."""
+    return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
 def _reject_constant(name: str) -> float:

@@ -104,7 +104,14 @@ def status_for(exc: BaseException) -> int:
 
     >>> status_for(ReplayedMessage("again")), status_for(RateLimited("slow down"))
     (409, 429)
+
+    An exception may carry its own ``status`` attribute (set on the instance)
+    when the same error means different things in different places, e.g. a
+    badly formed name at registration (400) versus a taken one (409).
     """
+    explicit = vars(exc).get("status")
+    if isinstance(explicit, int) and 400 <= explicit < 600:
+        return explicit
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return status or getattr(exc, "status", 0) or 400

@@ -1,0 +1,451 @@
+"""The classroom relay (issue 9): the toy chat over real HTTP, and hostile clients.
+
+One real tornado relay per module, on 127.0.0.1 with a free port, in a
+background thread; a few tests start their own (a restart, a tight rate limit).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from toychat import (
+    Client,
+    Envelope,
+    Identity,
+    MalformedEnvelope,
+    RegistrationError,
+    ReplayedMessage,
+    Server,
+    TamperedMessage,
+    UnknownRecipient,
+)
+from toychat.errors import ForgedReport
+from toychat.relay import (
+    Forbidden,
+    RateLimited,
+    RelayUnavailable,
+    RemoteServer,
+    RequestTooLarge,
+    Unauthenticated,
+    relay_from_env,
+)
+from toychat.relay.app import RunningRelay, TokenBucket, serve_in_thread
+from toychat.wire import MAX_ENVELOPE_BYTES
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[RunningRelay]:
+    running = serve_in_thread(rate=10_000, burst=10_000, franking=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def remote(relay: RunningRelay) -> RemoteServer:
+    return RemoteServer(relay.url, admin_token=relay.admin_token)
+
+
+def fresh(name: str) -> str:
+    """A user name no other test has taken on the shared relay."""
+    return f"{name}-{secrets.token_hex(4)}"
+
+
+def pair(remote: RemoteServer) -> tuple[Client, Client]:
+    return Client(fresh("alice"), remote), Client(fresh("bob"), remote)
+
+
+def raw_request(
+    url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
+    """One request with exactly these bytes; returns (status, parsed JSON body)."""
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, json.loads(data.decode("utf-8")) if data else {}
+    finally:
+        conn.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# ---- it works over the network ----------------------------------------------------------------
+def test_alice_and_bob_chat_end_to_end_over_http(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    assert remote.mode == "e2ee"
+    alice.send(bob.name, "hello Bob, meet at the library at 6")
+    bob.send(alice.name, "hi Alice ✓ <script>alert(1)</script>")
+    [to_bob] = bob.receive()
+    [to_alice] = alice.receive()
+    assert (to_bob.sender, to_bob.text, to_bob.mode) == (alice.name, "hello Bob, meet at the library at 6", "e2ee")
+    assert to_alice.text == "hi Alice ✓ <script>alert(1)</script>"
+    assert bob.receive() == [] and alice.receive() == []
+    assert alice.safety_number(bob.name) == bob.safety_number(alice.name)
+
+
+def test_e2ee_server_view_shows_metadata_and_ciphertext_only(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    secret = "the secret is 7f3a-river"
+    alice.send(bob.name, secret)
+    view = remote.server_view()
+    assert view["mode"] == "e2ee"
+    assert secret not in json.dumps(view) and "river" not in json.dumps(view)
+    [row] = [m for m in view["messages"] if m["sender"] == alice.name]
+    assert row["recipient"] == bob.name and row["size_bytes"] > len(secret)
+    assert row["content_seen"].startswith("ciphertext ")
+    table = remote.log_table()
+    assert alice.name in set(table["sender"])
+    assert [m.text for m in bob.receive()] == [secret]
+
+
+def test_plaintext_mode_shows_content(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    remote.mode = "plaintext"
+    try:
+        assert alice.mode == "plaintext"
+        alice.send(bob.name, "meet at the library at 6")
+        row = [m for m in remote.server_view()["messages"] if m["sender"] == alice.name][-1]
+        assert row["content_seen"] == "meet at the library at 6"
+        assert [m.text for m in bob.receive()] == ["meet at the library at 6"]
+    finally:
+        remote.mode = "e2ee"
+    assert remote.mode == "e2ee"
+
+
+def test_franked_report_over_http(remote: RemoteServer) -> None:
+    mallory, alice = pair(remote)
+    sent = mallory.send(alice.name, "an abusive message")
+    alice.receive()
+    assert alice.report(sent.msg_id) == b"an abusive message"
+    with pytest.raises(ReplayedMessage):
+        alice.report(sent.msg_id)
+    franked = remote.franked_for(alice.name, sent.msg_id)
+    from toychat.franking import Report
+
+    with pytest.raises(ForgedReport):
+        remote.receive_report(Report(b"something else", alice.inbox[0].franking_key, franked))
+    with pytest.raises(UnknownRecipient):  # only the recipient gets the tag
+        remote.franked_for(mallory.name, sent.msg_id)
+
+
+def test_long_poll_returns_as_soon_as_a_message_arrives(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    got: list[bytes] = []
+    waiter = threading.Thread(target=lambda: got.extend(remote.fetch(bob.name, wait=10)))
+    started = time.monotonic()
+    waiter.start()
+    time.sleep(0.2)
+    alice.send(bob.name, "are you there?")
+    waiter.join(timeout=10)
+    assert len(got) == 1 and time.monotonic() - started < 3
+    assert bob.open_envelope(bob.channel.open(got[0])).text == "are you there?"
+    started = time.monotonic()
+    assert remote.fetch(bob.name, wait=0.3) == []
+    assert time.monotonic() - started >= 0.25
+
+
+def test_relay_from_env(monkeypatch: pytest.MonkeyPatch, relay: RunningRelay) -> None:
+    monkeypatch.delenv("TOYCHAT_RELAY", raising=False)
+    local = relay_from_env("plaintext")
+    assert isinstance(local, Server) and local.mode == "plaintext"
+    monkeypatch.setenv("TOYCHAT_RELAY", relay.url)
+    server = relay_from_env()
+    assert isinstance(server, RemoteServer) and server.url == relay.url
+    alice, bob = Client(fresh("alice"), server), Client(fresh("bob"), server)
+    alice.send(bob.name, "via the environment")
+    assert [m.text for m in bob.receive()] == ["via the environment"]
+
+
+# ---- persistence and delivery ---------------------------------------------------------------------
+def test_restart_with_sqlite_file_keeps_queued_messages(tmp_path: Path) -> None:
+    db = str(tmp_path / "class.sqlite")
+    bob_identity = Identity.generate("bob")
+    with serve_in_thread(db=db, mode="plaintext") as first:
+        remote = RemoteServer(first.url)
+        alice, bob = Client("alice", remote), Client("bob", remote, identity=bob_identity)
+        sent = alice.send("bob", "sent before the restart")
+        tokens = dict(remote.tokens)
+    with serve_in_thread(db=db, mode="e2ee") as second:
+        assert second.relay.server.mode == "plaintext"  # the stored mode wins
+        again = RemoteServer(second.url, tokens=tokens)
+        bob = Client("bob", again, identity=bob_identity)  # same keys + token: welcome back
+        assert [m.text for m in bob.receive()] == ["sent before the restart"]
+        with pytest.raises(ReplayedMessage):  # the log, and so replay protection, survived too
+            again.submit_raw("alice", sent.to_bytes())
+        with pytest.raises(RegistrationError):  # the directory survived: the name is taken
+            Client("alice", RemoteServer(second.url))
+        assert len(second.relay.server.log) == 1
+
+
+def test_lost_ack_redelivers_but_the_learner_sees_the_message_once(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    alice.send(bob.name, "only once, please")
+    remote.drop_acks = True  # every acknowledgement is "lost" on the way to the relay
+    assert [m.text for m in bob.receive()] == ["only once, please"]
+    assert bob.receive() == []  # the relay sent it again; the client dropped the duplicate
+    assert len(remote.fetch_envelopes(bob.name)) == 1  # still queued: at least once
+    # A new device session (e.g. a restarted kernel) gets it again: nothing was lost.
+    other = RemoteServer(remote.url, tokens=remote.tokens)
+    assert len(other.fetch_envelopes(bob.name)) == 1
+    remote.drop_acks = False
+    assert bob.receive() == []  # this fetch acknowledged the redelivered copy
+    assert bob.receive() == []
+    assert remote.fetch_envelopes(bob.name) == []
+    assert [m.text for m in bob.inbox] == ["only once, please"] and bob.rejected == []
+
+
+def test_acknowledging_someone_elses_ids_deletes_nothing(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    alice.send(bob.name, "for Bob only")
+    [(mailbox_id, _, _)] = remote.fetch_envelopes(bob.name)
+    status, body = raw_request(
+        relay.url, "POST", "/api/mailbox/ack", json.dumps({"ids": [mailbox_id]}).encode(),
+        bearer(remote.tokens[alice.name]),
+    )
+    assert (status, body) == (200, {"acknowledged": 0})
+    assert [m.text for m in bob.receive()] == ["for Bob only"]
+
+
+# ---- every error, as HTTP and as the named exception ------------------------------------------------
+def test_malformed_json_is_400(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, _ = pair(remote)
+    status, body = raw_request(relay.url, "POST", "/api/messages", b"{not json", bearer(remote.tokens[alice.name]))
+    assert status == 400 and body["error"] == "MalformedEnvelope" and "JSON" in body["message"]
+    with pytest.raises(MalformedEnvelope, match="not valid UTF-8 JSON"):
+        remote.submit_raw(alice.name, b"\xff\xfe")
+    status, body = raw_request(relay.url, "POST", "/api/users", b"[1, 2", {})
+    assert status == 400 and body["error"] == "MalformedEnvelope"
+
+
+def test_oversized_body_is_413_before_it_is_read(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, _ = pair(remote)
+    token = remote.tokens[alice.name]
+    status, body = raw_request(
+        relay.url, "POST", "/api/messages", b"x" * 10, {**bearer(token), "Content-Length": str(50 * MAX_ENVELOPE_BYTES)}
+    )
+    assert status == 413 and body["error"] == "RequestTooLarge" and str(MAX_ENVELOPE_BYTES) in body["message"]
+    with pytest.raises(RequestTooLarge) as caught:
+        remote.submit_raw(alice.name, b"x" * (MAX_ENVELOPE_BYTES + 1))
+    assert isinstance(caught.value, MalformedEnvelope) and caught.value.status == 413
+    status, body = raw_request(relay.url, "POST", "/api/users", b"{" * (100 * 1024), {})
+    assert status == 413
+
+
+def test_replayed_envelope_is_409(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    sent = alice.send(bob.name, "once")
+    with pytest.raises(ReplayedMessage) as caught:
+        remote.submit_raw(alice.name, sent.to_bytes())
+    assert caught.value.status == 409
+    assert [m.text for m in bob.receive()] == ["once"]
+
+
+def test_unauthenticated_is_401(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    envelope = alice.compose(bob.name, "no login").to_bytes()
+    for headers in ({}, bearer("not-a-real-token"), {"Authorization": "Basic YWxpY2U6eA=="}):
+        status, body = raw_request(relay.url, "POST", "/api/messages", envelope, headers)
+        assert status == 401 and body["error"] == "Unauthenticated" and "token" in body["message"]
+        status, body = raw_request(relay.url, "GET", "/api/mailbox", None, headers)
+        assert status == 401
+    with pytest.raises(Unauthenticated):
+        RemoteServer(remote.url).submit_raw(alice.name, envelope)
+
+
+def test_wrong_user_is_403(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    as_bob = bob.compose(alice.name, "pretending").to_bytes()
+    with pytest.raises(TamperedMessage, match="someone else's name") as caught:
+        remote.submit_raw(alice.name, as_bob)  # Bob's envelope on Alice's login
+    assert caught.value.status == 403
+    status, body = raw_request(relay.url, "GET", "/api/server-view", None, bearer(remote.tokens[alice.name]))
+    assert status == 403 and body["error"] == "Forbidden"
+    student = RemoteServer(remote.url, tokens=remote.tokens, admin_token=remote.tokens[alice.name])
+    with pytest.raises(Forbidden, match="instructor"):
+        student.mode = "plaintext"
+    assert remote.mode == "e2ee"
+
+
+def test_registration_conflicts_are_409_and_bad_names_400(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice = Client(fresh("alice"), remote)
+    with pytest.raises(RegistrationError, match="already registered") as caught:
+        Client(alice.name, RemoteServer(remote.url))  # other keys, same name
+    assert caught.value.status == 409
+    with pytest.raises(RegistrationError, match="already registered") as caught:
+        RemoteServer(remote.url).register(alice.public)  # same keys, but not the token holder
+    assert caught.value.status == 409
+    remote.register(alice.public)  # the token holder registering again: harmless
+    bad = {"name": "<script>", "encryption_key": "AA==", "signing_key": "AA=="}
+    status, body = raw_request(relay.url, "POST", "/api/users", json.dumps(bad).encode(), {})
+    assert status == 400 and body["error"] == "RegistrationError"
+    short = {"name": fresh("carol"), "encryption_key": "AA==", "signing_key": "AA=="}
+    status, body = raw_request(relay.url, "POST", "/api/users", json.dumps(short).encode(), {})
+    assert status == 400 and body["error"] == "InvalidKey" and "32 bytes" in body["message"]
+
+
+def test_unknown_recipient_is_404_and_named(remote: RemoteServer) -> None:
+    alice, _ = pair(remote)
+    with pytest.raises(UnknownRecipient, match="nobody called 'nobody-here'") as caught:
+        alice.send("nobody-here", "hello?")
+    assert caught.value.status == 404
+
+
+def test_rate_limit_is_429_per_user(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    generous = relay.relay.limiter
+    relay.relay.limiter = TokenBucket(rate=0.01, burst=3)
+    try:
+        with pytest.raises(RateLimited, match="too many requests") as caught:
+            for _ in range(5):
+                remote.fetch_envelopes(alice.name)
+        assert caught.value.status == 429
+        remote.fetch_envelopes(bob.name)  # Bob has his own bucket
+        status, _ = raw_request(relay.url, "GET", "/api/mailbox", None, bearer(remote.tokens[alice.name]))
+        assert status == 429
+    finally:
+        relay.relay.limiter = generous
+
+
+def test_unknown_paths_and_methods_answer_json(relay: RunningRelay) -> None:
+    assert raw_request(relay.url, "GET", "/no/such/page")[0] == 404
+    status, body = raw_request(relay.url, "DELETE", "/api/users")
+    assert status == 405 and body["error"] == "MethodNotAllowed"
+    status, body = raw_request(relay.url, "GET", "/api/mailbox?wait=nan", None, {})
+    assert status == 401
+
+
+def test_unreachable_relay_is_named() -> None:
+    with serve_in_thread() as gone:
+        url = gone.url
+    with pytest.raises(RelayUnavailable, match="cannot reach the class relay"):
+        Client("alice", RemoteServer(url, timeout=2))
+
+
+# ---- the dashboard ------------------------------------------------------------------------------------
+def test_dashboard_is_static_and_escapes_everything(relay: RunningRelay) -> None:
+    parsed = urllib.parse.urlsplit(relay.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    conn.request("GET", "/dashboard")
+    response = conn.getresponse()
+    html = response.read().decode()
+    assert response.status == 200 and "text/html" in response.getheader("Content-Type")
+    csp = response.getheader("Content-Security-Policy")
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert '<script src="dashboard.js">' in html
+    conn.request("GET", "/dashboard.js")
+    script = conn.getresponse().read().decode()
+    conn.close()
+    assert "textContent" in script and "innerHTML" not in script.replace("never innerHTML", "")
+    assert "location.hash" in script  # the admin token stays in the fragment
+
+
+def test_server_view_needs_the_admin_token(relay: RunningRelay) -> None:
+    assert raw_request(relay.url, "GET", "/api/server-view")[0] == 403
+    status, view = raw_request(relay.url, "GET", "/api/server-view", None, bearer(relay.admin_token))
+    assert status == 200 and set(view) >= {"mode", "users", "messages", "queued"}
+
+
+# ---- hostile clients: fuzzed bodies, never a 500 ----------------------------------------------------------
+ENDPOINTS = [
+    ("POST", "/api/users"),
+    ("GET", "/api/users"),
+    ("GET", "/api/users/{name}"),
+    ("GET", "/api/users/{name}/devices"),
+    ("POST", "/api/messages"),
+    ("GET", "/api/mailbox"),
+    ("POST", "/api/mailbox/ack"),
+    ("GET", "/api/franked/{name}"),
+    ("POST", "/api/reports"),
+    ("GET", "/api/server-view"),
+    ("POST", "/api/mode"),
+    ("GET", "/api/info"),
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    st.binary(max_size=300),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {"ids": st.lists(st.integers(), max_size=5)}
+        | {},
+    ).map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(
+        st.sampled_from(["name", "encryption_key", "signing_key", "mode", "ids", "message", "franked", "franking_key"]),
+        json_values,
+    ).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_user(relay: RunningRelay) -> tuple[str, str]:
+    remote = RemoteServer(relay.url)
+    name = fresh("fuzz")
+    remote.register(Identity.generate(name).public)
+    return name, remote.tokens[name]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    endpoint=st.sampled_from(ENDPOINTS),
+    body=bodies,
+    auth=st.sampled_from(["none", "user", "admin", "garbage"]),
+    name=st.text(min_size=1, max_size=20),
+    query=st.text(max_size=20),
+)
+def test_fuzzed_requests_never_crash_the_relay(
+    relay: RunningRelay, fuzz_user: tuple[str, str], endpoint: tuple[str, str], body: bytes, auth: str,
+    name: str, query: str,
+) -> None:
+    method, template = endpoint
+    path = template.format(name=urllib.parse.quote(name, safe=""))
+    if query:
+        path += "?wait=" + urllib.parse.quote(query[:5]) + "&limit=" + urllib.parse.quote(query[5:])
+    headers = {"none": {}, "user": bearer(fuzz_user[1]), "admin": bearer(relay.admin_token),
+               "garbage": {"Authorization": "Bearer \u00ff" + name.encode("utf-8", "replace").hex()}}[auth]
+    if method == "POST" and template == "/api/mode" and auth == "admin":
+        body = json.dumps({"mode": "e2ee"}).encode()  # keep the shared relay's mode stable
+    status, answer = raw_request(relay.url, method, path, body if method == "POST" else None, headers)
+    assert status < 500, answer
+    if status >= 400:
+        assert set(answer) == {"error", "message"} and answer["message"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_envelopes_are_refused_by_name(relay: RunningRelay, fuzz_user: tuple[str, str], data: st.DataObject) -> None:
+    """Valid-looking envelopes with one field broken: always a named 4xx, never stored."""
+    name, token = fuzz_user
+    good = Envelope(
+        msg_id=secrets.token_hex(16), mode="e2ee", sender=name, recipient=name, timestamp=1.0,
+        nonce=bytes(24), payload=bytes(32), signature=bytes(64),
+    ).to_dict()
+    key = data.draw(st.sampled_from(sorted(good)))
+    good[key] = data.draw(json_values)
+    raw = json.dumps(good, sort_keys=True, separators=(",", ":")).encode()
+    status, answer = raw_request(relay.url, "POST", "/api/messages", raw, bearer(token))
+    assert 400 <= status < 500 and answer["error"] in {"MalformedEnvelope", "TamperedMessage", "UnknownRecipient"}
+
+
+def test_relay_still_works_after_the_fuzzing(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    alice.send(bob.name, "still here")
+    assert [m.text for m in bob.receive()] == ["still here"]
