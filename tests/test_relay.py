@@ -449,3 +449,16 @@ def test_relay_still_works_after_the_fuzzing(remote: RemoteServer) -> None:
     alice, bob = pair(remote)
     alice.send(bob.name, "still here")
     assert [m.text for m in bob.receive()] == ["still here"]
+
+
+def test_chunked_body_over_the_limit_is_413(relay: RunningRelay, remote: RemoteServer) -> None:
+    """No Content-Length to check up front: the relay stops keeping the body once it is too big."""
+    alice, _ = pair(remote)
+    chunks = (b"x" * (256 * 1024) for _ in range(MAX_ENVELOPE_BYTES // (256 * 1024) + 1))
+    parsed = urllib.parse.urlsplit(relay.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    conn.request("POST", "/api/messages", body=chunks, headers=bearer(remote.tokens[alice.name]), encode_chunked=True)
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    assert response.status == 413 and body["error"] == "RequestTooLarge"
