@@ -114,6 +114,8 @@ class PersistentServer(Server):
             self.franked[msg_id] = franked
         #: Called with a recipient's name whenever a message is queued for them.
         self.on_queued: list[Any] = []
+        #: Users who replaced their keys since the relay started (shown on the dashboard).
+        self.key_changes: list[dict[str, Any]] = []
 
     def set_mode(self, mode: str) -> None:
         """Switch the platform (the instructor's demo); kept across restarts."""
@@ -127,6 +129,17 @@ class PersistentServer(Server):
         super().register(public)
         self._mailboxes.pop(public.name, None)  # mailboxes live in SQLite
         self.store.add_user(public, token, self.clock())
+
+    def replace_keys(self, public: PublicIdentity) -> None:
+        """Publish new keys for an existing, *authenticated* user (a new phone, a
+        restarted kernel).  Contacts who kept the old keys will see the safety
+        number change: exactly what lesson 04 asks them to notice."""
+        old = self.lookup(public.name)
+        self.directory[public.name] = public
+        self.store.replace_keys(public)
+        self.key_changes.append(
+            {"name": public.name, "at": self.clock(), "old": old.fingerprint, "new": public.fingerprint}
+        )
 
     def register(self, public: PublicIdentity) -> None:
         """Publish ``public`` with no token (its user logs in some other way, e.g. the hub)."""
@@ -473,22 +486,27 @@ class UsersHandler(ApiHandler):
     def post(self) -> None:
         server = self.relay.server
         public = public_from_json(self.json_body())
-        if self.relay.hub_auth is not None and public.name != self.user:
+        hub = self.relay.hub_auth is not None
+        if hub and self.user is None:
+            raise Unauthenticated("log in to JupyterHub first: the hub login is your chat name.")
+        if hub and public.name != self.user:
             raise Forbidden(
                 f"you are logged in to JupyterHub as {self.user!r}, so you can only register the name "
                 f"{self.user!r}, not {public.name!r}."
             )
         known = server.directory.get(public.name)
+        if known is not None and self.user == public.name:
+            if known != public:  # the logged-in owner brings new keys: a new device
+                server.replace_keys(public)
+            self.reply({**public_to_json(public), "token": None, "created": False, "rekeyed": known != public})
+            return
         if known is not None and known == public:
-            if self.user == public.name:
-                self.reply({**public_to_json(public), "token": None, "created": False})
-                return
             raise RegistrationError(
                 f"{public.name!r} is already registered with these keys, and the relay gave its login "
                 "token to whoever registered first; that device already has it. (Restarted your notebook? "
                 "Choose a new name, or pass tokens=... to RemoteServer.)"
             )
-        token = None if self.relay.hub_auth is not None else secrets.token_urlsafe(32)
+        token = None if hub else secrets.token_urlsafe(32)
         server.register_with_token(public, token)  # raises RegistrationError for a taken name
         self.reply({**public_to_json(public), "token": token, "created": True}, status=201)
 
@@ -612,6 +630,7 @@ class ServerViewHandler(ApiHandler):
                 "users": sorted(server.directory),
                 "queued": server.store.queued_counts(),
                 "messages_total": len(server.log),
+                "key_changes": server.key_changes[-50:],
                 "messages": rows,
             }
         )
@@ -672,15 +691,20 @@ def make_app(relay: Relay, *, prefix: str = "") -> tornado.web.Application:
         (rf"{p}/dashboard", DashboardHandler, {"body": DASHBOARD_HTML, "content_type": "text/html; charset=utf-8"}),
         (rf"{p}/dashboard\.js", DashboardHandler, {"body": DASHBOARD_JS, "content_type": "text/javascript; charset=utf-8"}),
     ]
+    not_found: type[tornado.web.RequestHandler] = NotFoundHandler
     if relay.hub_auth is not None:
-        from .hub import hub_routes
+        from .hub import hub_handler, hub_routes
 
-        routes = hub_routes(relay, p) + routes
+        routes = hub_routes(relay, p) + [
+            (pattern, hub_handler(cls) if issubclass(cls, ApiHandler) else cls, args)
+            for pattern, cls, args in routes
+        ]
+        not_found = hub_handler(NotFoundHandler)
     return tornado.web.Application(
         routes,
-        default_handler_class=NotFoundHandler,
+        default_handler_class=not_found,
         default_handler_args=state,
-        cookie_secret=secrets.token_bytes(32) if relay.hub_auth is None else relay.hub_auth.cookie_secret,
+        cookie_secret=secrets.token_bytes(32),  # hub OAuth cookies; a restart means logging in again
     )
 
 

@@ -60,6 +60,9 @@ DASHBOARD_JS = r"""'use strict';
 (function () {
   const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
   const headers = token ? { Authorization: 'Bearer ' + token } : {};
+  // Hub mode: the hub's login cookie authenticates; POSTs carry its anti-forgery token.
+  const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1];
+  if (xsrf) headers['X-XSRFToken'] = decodeURIComponent(xsrf);
   const api = (path) => new URL('api/' + path, location.href).toString();
   const banner = document.getElementById('banner');
   const rows = document.getElementById('rows');
@@ -99,6 +102,15 @@ DASHBOARD_JS = r"""'use strict';
     try {
       const response = await fetch(api('server-view'), { headers, cache: 'no-store' });
       const data = await response.json();
+      if (response.status === 401 || response.status === 403) {
+        banner.className = 'error';
+        banner.textContent = data.message + ' ';
+        const link = document.createElement('a');
+        link.href = 'login';
+        link.textContent = 'Log in through JupyterHub (hub mode)';
+        banner.appendChild(link);
+        return;
+      }
       if (!response.ok) throw new Error(data.message || response.statusText);
       show(data);
     } catch (err) {

@@ -112,6 +112,14 @@ class Store:
                  None if token is None else token_digest(token), now),
             )
 
+    def replace_keys(self, public: PublicIdentity) -> None:
+        """Store new keys for an existing user (the login stays)."""
+        with self.db:
+            self.db.execute(
+                "UPDATE users SET encryption_key = ?, signing_key = ? WHERE name = ?",
+                (public.encryption_key, public.signing_key, public.name),
+            )
+
     def users(self) -> Iterator[PublicIdentity]:
         """Every published identity, in registration order."""
         for name, enc, sig in self.db.execute(
