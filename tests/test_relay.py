@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -462,3 +463,88 @@ def test_chunked_body_over_the_limit_is_413(relay: RunningRelay, remote: RemoteS
     body = json.loads(response.read())
     conn.close()
     assert response.status == 413 and body["error"] == "RequestTooLarge"
+
+
+# ---- keys change; JupyterHub service mode --------------------------------------------------------------
+def test_the_token_holder_may_replace_their_keys_and_the_safety_number_changes(remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    before = alice.safety_number(bob.name)
+    new_phone = Client(bob.name, remote, identity=Identity.generate(bob.name))  # same login, new keys
+    assert RemoteServer(remote.url).lookup(bob.name) == new_phone.public
+    assert alice.safety_number(bob.name) == before  # Alice's phone still holds the old keys (TOFU)...
+    del alice.contacts[bob.name]
+    assert alice.safety_number(bob.name) != before  # ...and shows a new number once it looks again
+    change = [c for c in remote.server_view()["key_changes"] if c["name"] == bob.name]
+    assert change and change[-1]["new"] == new_phone.public.fingerprint
+
+
+class FakeHubAuth:
+    """Stands in for jupyterhub's HubOAuth: the hub's answer to "whose token is this?"."""
+
+    access_scopes: ClassVar[set[str]] = {"access:services!service=toychat-relay"}
+
+    def __init__(self, users: dict[str, dict]) -> None:
+        self.users = users
+
+    async def get_user(self, handler: Any, *, sync: bool = True) -> dict | None:
+        header = handler.request.headers.get("Authorization", "")
+        return self.users.get(header.removeprefix("token ").strip())
+
+    def check_scopes(self, required: set[str], model: dict) -> set[str]:
+        return set(required) & set(model["scopes"])
+
+
+@pytest.fixture(scope="module")
+def hub_relay() -> Iterator[RunningRelay]:
+    pytest.importorskip("jupyterhub")
+    access = ["access:services!service=toychat-relay"]
+    users = {
+        "tok-ada": {"kind": "user", "name": "ada", "groups": [], "scopes": access},
+        "tok-ben": {"kind": "user", "name": "ben", "groups": [], "scopes": access},
+        "tok-teacher": {"kind": "user", "name": "teacher", "groups": ["instructors"], "scopes": access},
+        "tok-outsider": {"kind": "user", "name": "eve", "groups": [], "scopes": []},
+    }
+    running = serve_in_thread(hub_auth=FakeHubAuth(users), rate=10_000, burst=10_000)
+    yield running
+    running.stop()
+
+
+def hub_remote(relay: RunningRelay, token: str) -> RemoteServer:
+    return RemoteServer(relay.url, headers={"Authorization": f"token {token}"})
+
+
+def test_hub_mode_the_hub_login_is_the_chat_identity(hub_relay: RunningRelay) -> None:
+    from jupyterhub.services.auth import HubOAuthenticated
+
+    from toychat.relay.app import ApiHandler, make_app
+
+    app = make_app(hub_relay.relay, prefix="/services/toychat-relay/")
+    targets = [rule.target for rule in app.wildcard_router.rules]
+    api = [t for t in targets if isinstance(t, type) and issubclass(t, ApiHandler)]
+    assert len(api) >= 11 and all(issubclass(t, HubOAuthenticated) for t in api)
+    assert any("oauth_callback" in rule.matcher.regex.pattern for rule in app.wildcard_router.rules)
+
+    ada_server, ben_server = hub_remote(hub_relay, "tok-ada"), hub_remote(hub_relay, "tok-ben")
+    ada, ben = Client("ada", ada_server), Client("ben", ben_server)
+    assert ada_server.tokens == {}  # no relay tokens: the hub login is used
+    ada.send("ben", "hello from the hub")
+    assert [m.text for m in ben.receive()] == ["hello from the hub"]
+    with pytest.raises(Forbidden, match="logged in to JupyterHub as 'ada'"):
+        Client("ben", hub_remote(hub_relay, "tok-ada"))  # cannot take someone else's name
+    with pytest.raises(Unauthenticated):
+        Client("zoe", hub_remote(hub_relay, "no-such-token"))
+    with pytest.raises(Forbidden, match="not allowed to use the chat relay"):
+        Client("eve", hub_remote(hub_relay, "tok-outsider"))  # logged in, but without the scope
+    again = Client("ada", hub_remote(hub_relay, "tok-ada"))  # a restarted kernel: new keys, same login
+    assert hub_remote(hub_relay, "tok-ben").lookup("ada") == again.public
+
+
+def test_hub_mode_instructors_are_a_hub_group(hub_relay: RunningRelay) -> None:
+    with pytest.raises(Forbidden, match="instructor"):
+        hub_remote(hub_relay, "tok-ada").server_view()
+    teacher = hub_remote(hub_relay, "tok-teacher")
+    assert teacher.server_view()["mode"] == "e2ee"
+    teacher.mode = "plaintext"
+    teacher.mode = "e2ee"
+    assert hub_remote(hub_relay, "tok-ada").info(fresh=True)["auth"] == "hub"
+

@@ -51,18 +51,25 @@ import os
 from ..server import Server
 from ..wire import Mode
 from .client import RemoteServer
-from .errors import Forbidden, RateLimited, RelayError, RelayUnavailable, RequestTooLarge, Unauthenticated
+from .errors import (
+    Forbidden,
+    RateLimited,
+    RelayError,
+    RelayUnavailable,
+    RequestTooLarge,
+    Unauthenticated,
+)
 
 __all__ = [
-    "RemoteServer",
-    "relay_from_env",
     "RELAY_VARIABLE",
-    "RelayError",
-    "Unauthenticated",
     "Forbidden",
     "RateLimited",
-    "RequestTooLarge",
+    "RelayError",
     "RelayUnavailable",
+    "RemoteServer",
+    "RequestTooLarge",
+    "Unauthenticated",
+    "relay_from_env",
 ]
 
 #: The environment variable that points notebooks at the class relay.

@@ -57,7 +57,12 @@ import tornado.locks
 import tornado.netutil
 import tornado.web
 
-from ..errors import ForgedReport, MalformedEnvelope, RegistrationError, ToyChatError, UnknownRecipient
+from ..errors import (
+    ForgedReport,
+    MalformedEnvelope,
+    RegistrationError,
+    ToyChatError,
+)
 from ..franking import Franked, FrankingService, Report
 from ..keys import PublicIdentity, check_name
 from ..server import Server
@@ -68,18 +73,21 @@ from .store import Queued, Store
 
 __all__ = [
     "PersistentServer",
-    "TokenBucket",
     "Relay",
-    "make_app",
     "RunningRelay",
-    "serve_in_thread",
+    "TokenBucket",
     "main",
+    "make_app",
+    "serve_in_thread",
 ]
 
 log = logging.getLogger("toychat.relay")
 
 #: Largest body of any request that is not an envelope (registration, acks, reports).
 MAX_SMALL_BODY = 64 * 1024
+#: Bodies up to this size are read (and dropped) before a 413, so the client, still
+#: sending, is not cut off mid-request and can read the answer; larger ones are cut off.
+MAX_HTTP_BODY = 2 * MAX_ENVELOPE_BYTES
 #: Longest long-poll wait a client may ask for, in seconds.
 MAX_WAIT_SECONDS = 30.0
 #: Most messages one mailbox request returns.
@@ -329,8 +337,9 @@ class ApiHandler(tornado.web.RequestHandler):
                 declared = int(length)
             except ValueError:
                 raise MalformedEnvelope("the Content-Length header is not a number.") from None
-            if declared > self.max_body:
-                raise self._too_large(declared)
+            if declared > MAX_HTTP_BODY or (declared > self.max_body and self.request.method not in ("POST", "PUT")):
+                raise self._too_large(declared)  # answer now and drop the connection
+            # Otherwise a body over max_body is read and discarded; ``body`` then raises 413.
         return self._authenticate()
 
     def _too_large(self, size: int) -> RequestTooLarge:
@@ -354,8 +363,9 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def json_body(self) -> Any:
         """The body parsed as JSON, or :class:`MalformedEnvelope`."""
+        body = self.body  # 413 if too large
         try:
-            return json.loads(self.body.decode("utf-8"), parse_constant=_reject_constant)
+            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise MalformedEnvelope(f"the request body is not valid UTF-8 JSON ({exc}).") from None
 
@@ -738,7 +748,7 @@ def http_server(app: tornado.web.Application, ssl_options: Any = None) -> tornad
     twice the envelope limit are cut off, slow bodies time out."""
     return tornado.httpserver.HTTPServer(
         app,
-        max_body_size=2 * MAX_ENVELOPE_BYTES,
+        max_body_size=MAX_HTTP_BODY,
         body_timeout=30,
         idle_connection_timeout=60,
         ssl_options=ssl_options,
@@ -772,7 +782,7 @@ class RunningRelay:
             self.loop.call_soon_threadsafe(self._stopped.set)
         self.thread.join(timeout=10)
 
-    def __enter__(self) -> "RunningRelay":
+    def __enter__(self) -> RunningRelay:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -799,7 +809,7 @@ def serve_in_thread(*, host: str = "127.0.0.1", port: int = 0, **options: Any) -
             server = http_server(make_app(relay))
             server.add_sockets(sockets)
             box.update(relay=relay, port=sockets[0].getsockname()[1], loop=loop)
-        except BaseException as exc:  # report start-up failures to the caller
+        except BaseException as exc:  # noqa: BLE001  (start-up failures go to the caller)
             box["error"] = exc
             ready.set()
             return

@@ -48,7 +48,7 @@ from ..keys import PublicIdentity, check_name
 from ..transport import TransportChannel
 from .errors import RelayError, RelayUnavailable, error_class
 
-__all__ = ["RemoteServer", "RemoteFranking"]
+__all__ = ["RemoteFranking", "RemoteServer"]
 
 
 @dataclass(frozen=True)

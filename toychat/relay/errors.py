@@ -34,14 +34,14 @@ from ..errors import (
 )
 
 __all__ = [
-    "RelayError",
-    "Unauthenticated",
     "Forbidden",
     "RateLimited",
-    "RequestTooLarge",
+    "RelayError",
     "RelayUnavailable",
-    "status_for",
+    "RequestTooLarge",
+    "Unauthenticated",
     "error_class",
+    "status_for",
 ]
 
 

@@ -33,11 +33,16 @@ import urllib.parse
 from typing import Any
 
 import tornado.web
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import (
+    HubOAuth,
+    HubOAuthCallbackHandler,
+    HubOAuthenticated,
+    UserNotAllowed,
+)
 
 from .errors import Forbidden
 
-__all__ = ["hub_settings", "hub_user", "is_hub_admin", "hub_routes", "hub_handler", "INSTRUCTOR_GROUP"]
+__all__ = ["INSTRUCTOR_GROUP", "hub_handler", "hub_routes", "hub_settings", "hub_user", "is_hub_admin"]
 
 #: Members of this hub group may open the dashboard and switch the mode.
 INSTRUCTOR_GROUP = os.environ.get("TOYCHAT_INSTRUCTOR_GROUP", "instructors")

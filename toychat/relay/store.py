@@ -25,7 +25,7 @@ from ..franking import Franked
 from ..keys import PublicIdentity
 from ..server import SeenByServer
 
-__all__ = ["Store", "Queued", "token_digest"]
+__all__ = ["Queued", "Store", "token_digest"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
