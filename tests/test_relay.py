@@ -548,3 +548,50 @@ def test_hub_mode_instructors_are_a_hub_group(hub_relay: RunningRelay) -> None:
     teacher.mode = "e2ee"
     assert hub_remote(hub_relay, "tok-ada").info(fresh=True)["auth"] == "hub"
 
+
+
+# ---- the dashboard in a real browser ------------------------------------------------------------------
+@pytest.mark.browser
+def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(relay: RunningRelay, remote: RemoteServer) -> None:
+    from browser import chromium_page, chromium_path
+
+    executable = chromium_path()
+    alice, bob = pair(remote)
+    hostile = '<img src=x onerror="document.title=\'pwned\'">'
+    remote.mode = "plaintext"
+    try:
+        alice.send(bob.name, hostile)
+        with chromium_page(executable) as page:
+            page.goto(relay.dashboard_url)
+            cell = page.locator("td.content", has_text="onerror").first
+            cell.wait_for(timeout=10_000)
+            assert cell.inner_text() == hostile  # shown as text...
+            assert page.locator("#rows img").count() == 0 and page.title() != "pwned"  # ...never run
+            assert "Plaintext platform" in page.locator("#banner").inner_text()
+            page.locator("#mode-e2ee").check()
+            page.wait_for_function("document.getElementById('banner').className === 'e2ee'", timeout=10_000)
+        assert remote.info(fresh=True)["mode"] == "e2ee"
+        alice.send(bob.name, "after the switch")
+        assert [m.text for m in bob.receive(strict=False)][-1] == "after the switch"
+    finally:
+        remote.mode = "e2ee"
+
+
+def test_hub_settings_come_from_the_service_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jupyterhub")
+    from jupyterhub.services.auth import HubOAuth
+
+    from toychat.relay.hub import hub_settings
+
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "secret-service-token")
+    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_NAME", "toychat-relay")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/toychat-relay/")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
+    monkeypatch.setenv("JUPYTERHUB_CLIENT_ID", "service-toychat-relay")
+    auth, prefix, host, port = hub_settings("0.0.0.0", 8765)
+    assert isinstance(auth, HubOAuth) and (prefix, host, port) == ("/services/toychat-relay/", "127.0.0.1", 10101)
+    assert auth.access_scopes == {"access:services!service=toychat-relay"}
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN")
+    with pytest.raises(SystemExit, match="JUPYTERHUB_API_TOKEN"):
+        hub_settings("127.0.0.1", 8765)
