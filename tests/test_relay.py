@@ -595,3 +595,35 @@ def test_hub_settings_come_from_the_service_environment(monkeypatch: pytest.Monk
     monkeypatch.delenv("JUPYTERHUB_API_TOKEN")
     with pytest.raises(SystemExit, match="JUPYTERHUB_API_TOKEN"):
         hub_settings("127.0.0.1", 8765)
+
+
+def test_command_line_relay_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """``python -m toychat.relay`` as an instructor (or JupyterHub) runs it; SIGTERM stops it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toychat.relay", "--port", str(port), "--db", str(tmp_path / "r.sqlite"),
+         "--admin-token", "teacher-token"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        first = process.stdout.readline()
+        assert f"127.0.0.1:{port}" in first, first
+        remote = RemoteServer(f"http://127.0.0.1:{port}", admin_token="teacher-token")
+        alice, bob = Client("alice", remote), Client("bob", remote)
+        alice.send("bob", "over the command-line relay")
+        assert [m.text for m in bob.receive()] == ["over the command-line relay"]
+        status, _ = raw_request(remote.url, "GET", "/", None, {})
+        assert status == 302
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0 and "stopped" in output, output

@@ -45,6 +45,7 @@ import json
 import logging
 import math
 import secrets
+import signal
 import threading
 import time
 from collections import deque
@@ -393,7 +394,10 @@ class ApiHandler(tornado.web.RequestHandler):
             ) or (relay.hub_auth is not None and self.user is not None and await _hub_admin(self))
             if not allowed:
                 raise Forbidden(
-                    "only the instructor may do this: the dashboard needs the admin token printed when "
+                    "only the instructor may do this: log in to JupyterHub as a member of the instructors' "
+                    "group."
+                    if relay.hub_auth is not None
+                    else "only the instructor may do this: the dashboard needs the admin token printed when "
                     "the relay started (add it to the address as #token=...)."
                 )
         elif self.login == "user" and self.user is None:
@@ -676,6 +680,13 @@ class DashboardHandler(tornado.web.RequestHandler):
         self.finish(self.body_text)
 
 
+class RootHandler(tornado.web.RequestHandler):
+    """The service's front page (JupyterHub's Services menu links here): go to the dashboard."""
+
+    def get(self) -> None:
+        self.redirect(self.request.path.rstrip("/") + "/dashboard")
+
+
 class NotFoundHandler(ApiHandler):
     def prepare(self) -> None:
         raise tornado.web.HTTPError(404)
@@ -698,6 +709,7 @@ def make_app(relay: Relay, *, prefix: str = "") -> tornado.web.Application:
         (rf"{p}/api/reports", ReportsHandler, state),
         (rf"{p}/api/server-view", ServerViewHandler, state),
         (rf"{p}/api/mode", ModeHandler, state),
+        (rf"{p}/?", RootHandler, {}),
         (rf"{p}/dashboard", DashboardHandler, {"body": DASHBOARD_HTML, "content_type": "text/html; charset=utf-8"}),
         (rf"{p}/dashboard\.js", DashboardHandler, {"body": DASHBOARD_JS, "content_type": "text/javascript; charset=utf-8"}),
     ]
@@ -875,11 +887,16 @@ def main(argv: list[str] | None = None) -> None:
         if scheme == "http" and args.host not in ("127.0.0.1", "localhost", "::1"):
             print("WARNING: plain HTTP on a network: login tokens travel readable. "
                   "Use --certfile/--keyfile or run it behind JupyterHub.", flush=True)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # JupyterHub stops services with these
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.stop()
+        await server.close_all_connections()
+        print("toychat relay stopped; everything was already saved.", flush=True)
 
     try:
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
     finally:
         relay.server.store.close()
