@@ -377,8 +377,11 @@ ENDPOINTS = [
     ("GET", "/api/info"),
 ]
 
+#: Values that broke parsers before: an integer too big for a float, a lone surrogate escape, ...
+NASTY = [10**400, -(10**400), 1e308, -0.0, "\ud800", "\x00", "", "a" * 5000, [], {}]
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+    | st.sampled_from(NASTY),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
@@ -627,3 +630,34 @@ def test_command_line_relay_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) 
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=20)[0]
     assert process.returncode == 0 and "stopped" in output, output
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("timestamp", 10**400), ("timestamp", -(10**400)), ("extras", {"note": "\ud800"}), ("sender", "\ud800")],
+)
+def test_envelopes_that_once_crashed_the_parser_are_400(
+    relay: RunningRelay, fuzz_user: tuple[str, str], field: str, value: object
+) -> None:
+    """Found by fuzzing: an integer too big for a float, and a lone surrogate escape, raised
+    OverflowError and UnicodeEncodeError inside Envelope.from_bytes (a 500). Now named 400s."""
+    name, token = fuzz_user
+    data = Envelope(
+        msg_id=secrets.token_hex(16), mode="e2ee", sender=name, recipient=name, timestamp=1.0,
+        nonce=bytes(24), payload=bytes(32), signature=bytes(64),
+    ).to_dict()
+    data[field] = value
+    raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    status, answer = raw_request(relay.url, "POST", "/api/messages", raw, bearer(token))
+    assert (status, answer["error"]) == (400, "MalformedEnvelope")
+    with pytest.raises(MalformedEnvelope):
+        Envelope.from_bytes(raw)  # the in-process server refuses it the same way
+
+
+def test_hostile_reports_are_named_refusals(relay: RunningRelay, fuzz_user: tuple[str, str]) -> None:
+    _, token = fuzz_user
+    franked = {"commitment": "AA==", "sender": "a", "recipient": "b", "timestamp": 1.0, "tag": "AA=="}
+    for change in ({"timestamp": 10**400}, {"sender": "\ud800"}, {"recipient": None}, {"tag": "%%"}):
+        body = {"message": "AA==", "franking_key": "AA==", "franked": {**franked, **change}}
+        status, answer = raw_request(relay.url, "POST", "/api/reports", json.dumps(body).encode(), bearer(token))
+        assert status in (400, 403) and answer["error"] in {"ForgedReport", "MalformedEnvelope", "Forbidden"}

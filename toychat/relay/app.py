@@ -65,7 +65,7 @@ from ..errors import (
     ToyChatError,
 )
 from ..franking import Franked, FrankingService, Report
-from ..keys import PublicIdentity, check_name
+from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import Server
 from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
@@ -298,11 +298,11 @@ def franked_from_json(data: object) -> Franked:
     if not isinstance(data, dict):
         raise ForgedReport("the report's franking tag must be a JSON object.")
     timestamp = data.get("timestamp")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)) or not math.isfinite(timestamp):
-        raise ForgedReport("the report's timestamp must be a number.")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, float | int) or not -1e18 < timestamp < 1e18:
+        raise ForgedReport("the report's timestamp must be a number of seconds.")
     sender, recipient = data.get("sender"), data.get("recipient")
-    if not isinstance(sender, str) or not isinstance(recipient, str):
-        raise ForgedReport("the report's sender and recipient must be names.")
+    if not all(isinstance(n, str) and NAME_PATTERN.fullmatch(n) for n in (sender, recipient)):
+        raise ForgedReport("the report's sender and recipient must be user names.")
     return Franked(
         _b64decode(data.get("commitment"), "commitment"), sender, recipient, timestamp,
         _b64decode(data.get("tag"), "tag"),
