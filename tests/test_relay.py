@@ -158,6 +158,10 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(remote: RemoteServer) ->
     started = time.monotonic()
     assert remote.fetch(bob.name, wait=0.3) == []
     assert time.monotonic() - started >= 0.25
+    assert remote.wait_for_messages(bob.name, 0.2) is False
+    threading.Timer(0.2, lambda: alice.send(bob.name, "now?")).start()
+    assert remote.wait_for_messages(bob.name, 10) is True
+    assert [m.text for m in bob.receive()] == ["now?"]
 
 
 def test_relay_from_env(monkeypatch: pytest.MonkeyPatch, relay: RunningRelay) -> None:
@@ -571,8 +575,11 @@ def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(relay: Run
             assert cell.inner_text() == hostile  # shown as text...
             assert page.locator("#rows img").count() == 0 and page.title() != "pwned"  # ...never run
             assert "Plaintext platform" in page.locator("#banner").inner_text()
+            carol = Client(fresh("carol"), remote)
+            Client(carol.name, RemoteServer(remote.url, tokens=remote.tokens))  # Carol's "new phone"
+            page.locator("#key-changes li", has_text=carol.name).wait_for(timeout=10_000)
             page.locator("#mode-e2ee").check()
-            page.wait_for_function("document.getElementById('banner').className === 'e2ee'", timeout=10_000)
+            page.locator("#banner.e2ee").wait_for(timeout=10_000)  # (the page's CSP forbids eval)
         assert remote.info(fresh=True)["mode"] == "e2ee"
         alice.send(bob.name, "after the switch")
         assert [m.text for m in bob.receive(strict=False)][-1] == "after the switch"

@@ -17,7 +17,9 @@ GET      ``/api/franked/<msg_id>``    user        the franking tag of a message 
 POST     ``/api/reports``             user        report a message (message franking)
 GET      ``/api/server-view``         instructor  what the server stores (metadata + what it can read)
 POST     ``/api/mode``                instructor  ``{"mode": "e2ee" | "plaintext"}``
-GET      ``/dashboard``               instructor  the live instructor dashboard (HTML)
+GET      ``/dashboard``               instructor  the live instructor dashboard (HTML; ``/`` redirects here)
+GET      ``/login``                   hub         hub mode only: log in through JupyterHub, then the dashboard
+GET      ``/oauth_callback``          hub         hub mode only: where JupyterHub's OAuth login returns
 =======  ===========================  ==========  =============================================
 
 "user" means ``Authorization: Bearer <token>`` with the token the relay

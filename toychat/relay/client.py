@@ -298,6 +298,18 @@ class RemoteServer:
             records.append(channel.seal(raw))
         return records
 
+    def wait_for_messages(self, name: str, timeout: float = 10.0) -> bool:
+        """Block until the relay holds a message for ``name`` (True) or ``timeout`` seconds
+        pass (False); nothing is consumed, so ``client.receive()`` afterwards gets it.
+
+        One long-poll request instead of calling ``receive()`` in a loop::
+
+            if server.wait_for_messages("bob", 30):
+                bob.receive()
+        """
+        seen = self._delivered.get(name, set())
+        return any(msg_id not in seen for _, msg_id, _ in self.fetch_envelopes(name, wait=timeout))
+
     def pending(self, name: str) -> int:
         """How many messages the relay holds for ``name`` (including any not yet acknowledged)."""
         return len(self.fetch_envelopes(name))

@@ -51,6 +51,10 @@ DASHBOARD_HTML = """<!doctype html>
   <th scope="col">bytes</th><th scope="col">what the server can read</th></tr></thead>
   <tbody id="rows"></tbody>
 </table>
+<h2 style="font-size:1.1rem">Key changes</h2>
+<p class="muted">Someone published new keys (a new phone, a restarted notebook). Their contacts'
+safety numbers change: this is the moment to compare them again.</p>
+<ul id="key-changes"><li class="muted">none yet</li></ul>
 <script src="dashboard.js"></script>
 </body>
 </html>
@@ -96,6 +100,14 @@ DASHBOARD_JS = r"""'use strict';
       body.appendChild(tr);
     }
     rows.replaceChildren(body);
+    const changes = document.createDocumentFragment();
+    for (const k of (view.key_changes || []).slice().reverse()) {
+      const li = document.createElement('li');
+      li.textContent = new Date(k.at * 1000).toLocaleTimeString() + ' — ' + k.name + ': ' +
+        k.old.slice(0, 19) + '… → ' + k.new.slice(0, 19) + '…';
+      changes.appendChild(li);
+    }
+    if (changes.childNodes.length) document.getElementById('key-changes').replaceChildren(changes);
   }
 
   async function poll() {
