@@ -323,8 +323,17 @@ def test_rate_limit_is_429_per_user(relay: RunningRelay, remote: RemoteServer) -
                 remote.fetch_envelopes(alice.name)
         assert caught.value.status == 429
         remote.fetch_envelopes(bob.name)  # Bob has his own bucket
-        status, _ = raw_request(relay.url, "GET", "/api/mailbox", None, bearer(remote.tokens[alice.name]))
-        assert status == 429
+        parsed = urllib.parse.urlsplit(relay.url)
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+        conn.request("GET", "/api/mailbox", headers=bearer(remote.tokens[alice.name]))
+        response = conn.getresponse()
+        assert response.status == 429 and int(response.getheader("Retry-After")) >= 1
+        conn.close()
+        relay.relay.limiter = TokenBucket(rate=5.0, burst=1)  # Retry-After: 1 s
+        started = time.monotonic()
+        remote.fetch_envelopes(alice.name)
+        remote.fetch_envelopes(alice.name)  # refused once, then RemoteServer waits and retries
+        assert time.monotonic() - started >= 0.9
     finally:
         relay.relay.limiter = generous
 

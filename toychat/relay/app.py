@@ -411,7 +411,6 @@ class ApiHandler(tornado.web.RequestHandler):
             )
         key = f"user:{self.user}" if self.user else f"ip:{self.request.remote_ip}"
         if not relay.limiter.allow(key):
-            self.set_header("Retry-After", str(relay.limiter.retry_after()))
             raise RateLimited(
                 f"too many requests from {self.user or 'this address'}: the relay allows "
                 f"{relay.limiter.burst} at once and {relay.limiter.rate:g} per second after that. "
@@ -437,6 +436,8 @@ class ApiHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RateLimited):
+            self.set_header("Retry-After", str(self.relay.limiter.retry_after()))
         if isinstance(exc, ToyChatError):
             body = {"error": type(exc).__name__, "message": str(exc)}
         elif isinstance(exc, tornado.web.HTTPError) or exc is None:

@@ -51,6 +51,18 @@ from .errors import RelayError, RelayUnavailable, error_class
 __all__ = ["RemoteFranking", "RemoteServer"]
 
 
+#: A request refused with 429 is retried once if the relay asks to wait at most this long (seconds).
+MAX_RETRY_WAIT = 3.0
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """The relay's ``Retry-After`` in seconds, if it sent a usable one."""
+    try:
+        return max(0.0, float(exc.headers.get("Retry-After", "")))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 @dataclass(frozen=True)
 class RemoteFranking:
     """Stands for the relay's franking service: the relay tags messages; the key stays there."""
@@ -145,18 +157,25 @@ class RemoteServer:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
-                return json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise self._error(exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise RelayUnavailable(
-                f"cannot reach the class relay at {self.url} ({getattr(exc, 'reason', exc)}). Is it running, "
-                "and is TOYCHAT_RELAY the address the instructor gave?"
-            ) from None
+        for attempt in (1, 2):
+            try:
+                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
+                    return json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                wait = _retry_after(exc)
+                if exc.code == 429 and attempt == 1 and wait is not None and wait <= MAX_RETRY_WAIT:
+                    time.sleep(wait)  # a whole class registering at once: wait our turn, once
+                    continue
+                raise self._error(exc) from None
+            except (urllib.error.URLError, OSError) as exc:
+                raise RelayUnavailable(
+                    f"cannot reach the class relay at {self.url} ({getattr(exc, 'reason', exc)}). Is it "
+                    "running, and is TOYCHAT_RELAY the address the instructor gave?"
+                ) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _error(self, exc: urllib.error.HTTPError) -> ToyChatError:
+    @staticmethod
+    def _error(exc: urllib.error.HTTPError) -> ToyChatError:
         try:
             data = json.loads(exc.read().decode("utf-8"))
             name, message = data["error"], str(data["message"])
