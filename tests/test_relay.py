@@ -677,3 +677,18 @@ def test_hostile_reports_are_named_refusals(relay: RunningRelay, fuzz_user: tupl
         body = {"message": "AA==", "franking_key": "AA==", "franked": {**franked, **change}}
         status, answer = raw_request(relay.url, "POST", "/api/reports", json.dumps(body).encode(), bearer(token))
         assert status in (400, 403) and answer["error"] in {"ForgedReport", "MalformedEnvelope", "Forbidden"}
+
+
+def test_forward_secrecy_and_images_work_unchanged_over_http(remote: RemoteServer) -> None:
+    """Everything a Client does stays on the device; the relay only carries envelopes."""
+    alice = Client(fresh("alice"), remote, forward_secrecy=True)
+    bob = Client(fresh("bob"), remote, forward_secrecy=True)
+    for text in ("one", "two"):
+        alice.send(bob.name, text)
+    assert [m.text for m in bob.receive()] == ["one", "two"]
+    bob.send(alice.name, "three")
+    assert [m.text for m in alice.receive()] == ["three"]
+    picture = bytes(range(256)) * 40
+    Client(fresh("carol"), remote).send(bob.name, picture, content_type="image/png")
+    [image] = bob.receive()
+    assert image.content_type == "image/png" and image.data == picture
