@@ -162,7 +162,7 @@ class Envelope:
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise bad(f"{name} {value!r} is not a valid user name.")
         ts = self.timestamp
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts < 0:
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not _finite(ts) or ts < 0:
             raise bad("timestamp must be a finite, non-negative number of seconds.")
         for name in ("nonce", "payload", "signature"):
             if not isinstance(getattr(self, name), bytes):
@@ -190,6 +190,8 @@ class Envelope:
                 raise bad(f"extras key {key!r} must be lower-case letters, digits and '_'.")
             if not isinstance(value, str) or len(value) > MAX_EXTRA_CHARS:
                 raise bad(f"extras[{key!r}] must be text of at most {MAX_EXTRA_CHARS} characters.")
+            if not _encodable(value):
+                raise bad(f"extras[{key!r}] is not valid Unicode text (it holds an unpaired surrogate).")
 
     # ---- serialisation ----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -307,6 +309,23 @@ class Envelope:
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
             f"t={self.timestamp}, id={self.msg_id[:8]}…, payload={len(self.payload)} bytes)"
         )
+
+
+def _finite(number: float) -> bool:
+    """``math.isfinite`` that says no, rather than raising, for an integer too big for a float."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (JSON's ``"\\ud800"`` escapes parse to text that cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reject_constant(name: str) -> float:
