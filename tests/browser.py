@@ -131,7 +131,8 @@ def chromium_page(executable: str, *, width: int = 1400, height: int = 1000) -> 
 def run_all_cells(page: "object", *, timeout_ms: int = 120_000) -> None:
     """Use JupyterLab's own menu: Run → Run All Cells; wait until no cell is still running."""
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
+    # the visible indicator: a notebook left open in a hidden tab has one too
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first.wait_for(timeout=timeout_ms)
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
     page.wait_for_function(

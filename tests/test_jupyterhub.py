@@ -123,11 +123,13 @@ c.Spawner.http_timeout = 120
                 page.fill("#password_input", password)
                 page.click("#login_submit")
                 page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
-                for path, text in (("lessons/00_start_here.ipynb", "Start here"),
-                                   ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1")):
-                    page.goto(f"{base}/user/{student}/lab/tree/{path}")
+                for number, (path, text) in enumerate((("lessons/00_start_here.ipynb", "Start here"),
+                                                       ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1"))):
+                    # one workspace per notebook, so the previous one is not reopened as a hidden tab
+                    page.goto(f"{base}/user/{student}/lab/workspaces/w{number}/tree/{path}")
                     page.locator(".jp-Notebook .jp-MarkdownCell", has_text=text).first.wait_for(timeout=120_000)
-                    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+                    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first.wait_for(
+                        timeout=120_000)
                 page.screenshot(path=str(ARTIFACTS / f"jupyterhub_{student}.png"))
                 assert f"/user/{student}/" in page.url, "each student lands in their own server"
     finally:
