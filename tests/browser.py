@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import NoReturn
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,22 +45,38 @@ def chromium_path() -> str:
     for candidate in (*CHROMIUM_CANDIDATES, shutil.which("chromium") or ""):
         if candidate and Path(candidate).exists():
             return candidate
-    reason = "Debian's chromium is not installed (apt-get install chromium); the browser tests need it"
+    require("Debian's chromium is not installed (apt-get install chromium); the browser tests need it")
+
+
+def require(reason: str) -> NoReturn:
+    """Skip the test with ``reason`` — or fail it under ``CI``, where everything must run."""
     if os.environ.get("CI"):
         pytest.fail(reason + " — required under CI", pytrace=False)
     pytest.skip(reason)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+def npm_install(package: str, folder: Path, *, why: str) -> Path:
+    """``npm install package`` into ``folder``; returns its ``node_modules``.
+    Without npm the test is skipped (failed under CI), ``why`` saying what needs it."""
+    npm = shutil.which("npm")
+    if npm is None:
+        require(f"npm is not installed; {why}")
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), package],
+                   check=True, capture_output=True, timeout=300)
+    return folder / "node_modules"
+
+
 @contextmanager
 def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
     """Run JupyterLab serving ``root``; yields its base URL (token not included)."""
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     state = root.parent / f"{root.name}-jupyter-state"
     for sub in ("runtime", "settings", "workspaces"):
         (state / sub).mkdir(parents=True, exist_ok=True)

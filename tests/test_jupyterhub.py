@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path
+from browser import chromium_page, chromium_path, free_port, npm_install, require
 from nbtools import ARTIFACTS, REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.browser
@@ -29,32 +28,16 @@ pytestmark = pytest.mark.browser
 STUDENTS = ("student1", "student2")
 
 
-def _need(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason + " — required under CI", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def proxy_command(tmp_path_factory: pytest.TempPathFactory) -> str:
     """configurable-http-proxy, installed from npm into a temporary folder."""
-    npm = shutil.which("npm")
-    if npm is None:
-        _need("npm is not installed; JupyterHub needs configurable-http-proxy from npm")
     try:
         import jupyterhub  # noqa: F401
     except ImportError:
-        _need("jupyterhub is not installed (it is in requirements.txt)")
-    folder = tmp_path_factory.mktemp("chp")
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder),
-                    "configurable-http-proxy@4"], check=True, capture_output=True, timeout=300)
-    return str(folder / "node_modules" / ".bin" / "configurable-http-proxy")
+        require("jupyterhub is not installed (it is in requirements.txt)")
+    modules = npm_install("configurable-http-proxy@4", tmp_path_factory.mktemp("chp"),
+                          why="JupyterHub needs configurable-http-proxy from npm")
+    return str(modules / ".bin" / "configurable-http-proxy")
 
 
 def _course_copy(home: Path) -> None:
@@ -65,7 +48,7 @@ def _course_copy(home: Path) -> None:
 
 def test_two_students_open_lesson_and_exercise_through_jupyterhub(tmp_path: Path, proxy_command: str) -> None:
     executable = chromium_path()
-    port = _free_port()
+    port = free_port()
     homes = tmp_path / "home"
     for student in STUDENTS:
         _course_copy(homes / student)
@@ -78,8 +61,8 @@ c = get_config()  # noqa
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {port}
 c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {_free_port()}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{_free_port()}"
+c.JupyterHub.hub_port = {free_port()}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
 c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
 c.JupyterHub.db_url = "sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = {str(tmp_path / 'cookie_secret')!r}

@@ -6,16 +6,14 @@ axe-core violation of serious or critical impact."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path
+from browser import chromium_page, chromium_path, npm_install
 from nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.browser
@@ -38,16 +36,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def axe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """axe-core's browser script, installed from npm into a temporary folder."""
-    npm = shutil.which("npm")
-    if npm is None:
-        reason = "npm is not installed; the accessibility test needs axe-core from npm"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " — required under CI", pytrace=False)
-        pytest.skip(reason)
-    folder = tmp_path_factory.mktemp("axe")
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), "axe-core@4"],
-                   check=True, capture_output=True, timeout=300)
-    return folder / "node_modules" / "axe-core" / "axe.min.js"
+    modules = npm_install("axe-core@4", tmp_path_factory.mktemp("axe"), why="the accessibility test needs axe-core from npm")
+    return modules / "axe-core" / "axe.min.js"
 
 
 def test_every_lesson_is_built_and_linked(site: Path) -> None:
