@@ -161,3 +161,35 @@ def test_every_message_key_is_fresh() -> None:
     alice, bob = pair()
     headers = {alice.encrypt(b"x")[0] for _ in range(30)}
     assert len({(h.dh_public, h.message_number) for h in headers}) == 30
+
+
+def test_replay_memory_does_not_grow_with_the_conversation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark found decryption slowing down as a conversation grew (a copy of every
+    used key slot on each message).  The state now holds only skipped keys and, capped at
+    MAX_STORED, the ratchet keys of replaced chains; replays are still named as replays."""
+    import toychat.ratchet as ratchet
+
+    monkeypatch.setattr(ratchet, "MAX_STORED", 5)
+    alice, bob = pair()
+    one_way = [alice.encrypt(b"m%d" % i) for i in range(300)]
+    for header, sealed in one_way:
+        bob.decrypt(header, sealed)
+    assert not bob.skipped and not bob._retired  # 300 messages, nothing remembered per message
+    with pytest.raises(ReplayedMessage):
+        bob.decrypt(*one_way[0])
+    first_turn = None
+    for turn in range(12):  # each direction change retires the other side's chain
+        h, c = bob.encrypt(b"b%d" % turn)
+        alice.decrypt(h, c)
+        h, c = alice.encrypt(b"a%d" % turn)
+        first_turn = first_turn or (h, c)
+        bob.decrypt(h, c)
+        if turn == 10:
+            recent = (h, c)
+    assert len(bob._retired) == 5 and len(alice._retired) == 5
+    with pytest.raises(ReplayedMessage):
+        bob.decrypt(*recent)  # a chain replaced one turn ago: still recognised
+    before = (bob.root_key, bob.receiving, bob.received, dict(bob.skipped))
+    with pytest.raises(ToyChatError):  # replaced too long ago to be remembered: still refused
+        bob.decrypt(*first_turn)  # (here: it claims a jump past the skip limit)
+    assert (bob.root_key, bob.receiving, bob.received, dict(bob.skipped)) == before

@@ -181,7 +181,10 @@ class DoubleRatchet:
     previous_sent: int = 0
     skipped: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
     max_skip: int = MAX_SKIP
-    _used: set[tuple[bytes, int]] = field(default_factory=set, repr=False)
+    #: Ratchet public keys of receiving chains already replaced, newest last (at most
+    #: :data:`MAX_STORED`), so that a replayed message from an old chain is named as a
+    #: replay.  Never changed in place, only replaced, so a trial copy can share it.
+    _retired: dict[bytes, None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def initiator(cls, shared_secret: bytes, responder_public: bytes, *, max_skip: int = MAX_SKIP) -> "DoubleRatchet":
@@ -225,16 +228,15 @@ class DoubleRatchet:
         associated = associated + header.to_bytes()
         if slot in self.skipped:
             message_key = self.skipped.pop(slot)
-        elif slot in self._used or (
-            header.dh_public == self.dh_remote and header.message_number < self.received
-        ):
+        elif header.dh_public == self.dh_remote and header.message_number < self.received:
+            # every key below `received` on this chain was used once or stored in `skipped`
             raise ReplayedMessage(
                 f"ratchet message {header.message_number} of this chain was already decrypted (or its key "
                 "discarded): this copy is a replay."
             )
         else:
             if header.dh_public != self.dh_remote:
-                if any(dh == header.dh_public for dh, _ in self._used):
+                if header.dh_public in self._retired:
                     raise ReplayedMessage("this message belongs to a chain that has already been replaced.")
                 self._skip(header.previous_chain_length)
                 self._dh_ratchet(header)
@@ -248,7 +250,6 @@ class DoubleRatchet:
                 "the ratchet message failed its authentication check: its header, ciphertext or "
                 "associated data were altered. It was not delivered."
             ) from None
-        self._used.add(slot)
         return plaintext
 
     def _skip(self, until: int) -> None:
@@ -267,6 +268,11 @@ class DoubleRatchet:
             self.skipped.pop(next(iter(self.skipped)))
 
     def _dh_ratchet(self, header: Header) -> None:
+        if self.dh_remote is not None:
+            retired = {**self._retired, self.dh_remote: None}
+            while len(retired) > MAX_STORED:
+                retired.pop(next(iter(retired)))
+            self._retired = retired
         self.previous_sent, self.sent, self.received = self.sent, 0, 0
         self.dh_remote = header.dh_public
         self.root_key, self.receiving = kdf_rk(self.root_key, _dh(self.dh_self, self.dh_remote))
@@ -275,8 +281,7 @@ class DoubleRatchet:
 
     def __deepcopy__(self, memo: dict) -> "DoubleRatchet":
         clone = copy.copy(self)
-        clone.skipped = dict(self.skipped)
-        clone._used = set(self._used)
+        clone.skipped = dict(self.skipped)  # bounded by MAX_STORED; `_retired` is shared (never changed in place)
         return clone
 
     # ---- what a thief gets -------------------------------------------------------------
