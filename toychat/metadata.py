@@ -237,7 +237,10 @@ def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarr
     if size == 0 or len(pool) == 0:
         return np.empty(0, np.int64)
     cumulative = np.cumsum(weights[pool])
-    at = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right").astype(np.int32)
+    targets = rng.random(size) * cumulative[-1]
+    order = np.argsort(targets)  # searching sorted targets is much faster (cache); same answers
+    at = np.empty(size, np.int32)
+    at[order] = np.searchsorted(cumulative, targets[order], side="right")
     return pool[np.minimum(at, len(pool) - 1)]
 
 
