@@ -22,13 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results: list[Result] = []
+    seconds: dict[str, float] = {}
     for name in args.only or BENCHMARKS:
         start = time.perf_counter()
         module = importlib.import_module(f"benchmarks.{name}")
         rows = module.run(quick=args.quick)
         results += rows
-        print(f"{name}: {len(rows)} figures in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    text = render_markdown(results, machine_info(), quick=args.quick)
+        seconds[name] = time.perf_counter() - start
+        print(f"{name}: {len(rows)} figures in {seconds[name]:.1f} s", file=sys.stderr)
+    info = machine_info()
+    info["run time"] = f"{sum(seconds.values()) / 60:.1f} min (" + ", ".join(
+        f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
+    text = render_markdown(results, info, quick=args.quick)
     args.output.write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nwritten to {args.output}", file=sys.stderr)

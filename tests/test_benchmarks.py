@@ -13,6 +13,6 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert main(["--quick", "--output", str(output)]) == 0
     text = output.read_text()
     assert text.startswith("# Benchmark results") and "Quick mode" in text
-    assert "Chat throughput" in text and "Course execution" in text and "Perceptual hashing" in text
-    assert len(BENCHMARKS) >= 6 and "Autograding a class" in text
+    assert "Chat throughput (E2EE, signed)" in text and "Double Ratchet" in text and "Course execution" in text and "Perceptual hashing" in text
+    assert len(BENCHMARKS) >= 6 and "Autograding a class" in text and "in 2 shards" in text and "serially" in text
     assert "Platform simulation and detection" in text and "scaling exponent" in text
