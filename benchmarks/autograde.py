@@ -1,24 +1,24 @@
 """Autograding a class: real ``nbgrader autograde`` over synthetic submissions
 (a third full, a third parts A+B only, a third blank) against executing the same
-notebooks with nbclient alone, and the speed-up of grading in parallel shards.
+notebooks with nbclient alone, and the speed-up of grading in parallel.
 
-Parallel grading that keeps the gradebook consistent: split the students into
-shards, give each shard its own copy of the course (so each has its own
-``gradebook.db`` and SQLite never sees two writers), run ``nbgrader
-autograde`` in each at once, then ``nbgrader export`` every shard and
-concatenate the CSVs.  Each student is graded exactly once, so the merged
-grades equal a serial run's — the benchmark checks that they do.
+Grading a large class in parallel is ``scripts/grade_in_parallel.py``: it splits
+the students into shards, each a copy of the course with its own
+``gradebook.db`` (so SQLite never sees two writers), runs ``nbgrader
+autograde`` in every copy at once, and merges the copies' gradebook rows and
+autograded notebooks back into the course, which then holds one consistent
+gradebook, as if graded serially.
 
 How it is measured (so that the whole benchmark fits in a quarter of an hour):
 
-* every exercise: all submissions graded by nbgrader in :data:`SHARDS` shards at
-  once (the recipe above, the way we recommend grading a class), and the
-  baseline, nbclient alone, run on :data:`BARE_SAMPLE` of the same submissions
-  (equal numbers of full, partial and blank ones), also :data:`SHARDS` at a
-  time, so both sides share the same parallelism;
-* one exercise (:data:`SERIAL_EXERCISE`): the same class graded serially too,
-  which gives the recipe's speed-up and checks that the merged grades equal
-  the serial run's.
+* every exercise: the whole class graded by that script in :data:`SHARDS`
+  shards (the way we recommend grading a class), against nbclient alone on
+  :data:`BARE_SAMPLE` of the same submissions (equal numbers of full, partial
+  and blank ones), also :data:`SHARDS` at a time, so both sides share the same
+  parallelism;
+* one exercise (:data:`SERIAL_EXERCISE`): the same class graded serially by
+  ``nbgrader autograde`` in a copy of the course, which gives the speed-up and
+  checks that the merged gradebook's grades equal the serial run's.
 """
 
 from __future__ import annotations
@@ -35,7 +35,16 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .classroom import assignments, make_course, nbgrader, nbgrader_env, read_grades, solution_answers, submit
+from .classroom import (
+    REPO,
+    assignments,
+    make_course,
+    nbgrader,
+    nbgrader_env,
+    read_grades,
+    solution_answers,
+    submit,
+)
 from .core import Result
 
 TARGET_RATIO = 1.5
@@ -77,35 +86,17 @@ def _bare_parallel(paths: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def _shard_courses(root: Path, course: Path, students: list[str]) -> list[Path]:
-    """Copies of the generated course (release and gradebook), each with its share of the students."""
-    shards = []
-    for k in range(SHARDS):
-        shard = root / f"shard{k}"
-        shutil.copytree(course, shard, ignore=shutil.ignore_patterns("submitted", "autograded", "*.csv"))
-        for name in students[k::SHARDS]:
-            shutil.copytree(course / "submitted" / name, shard / "submitted" / name)
-        shards.append(shard)
-    return shards
-
-
-def _parallel(root: Path, assignment: str, course: Path, students: list[str]) -> tuple[float, dict[str, float]]:
-    shards = _shard_courses(root, course, students)
+def _parallel(course: Path, assignment: str) -> float:
+    """Seconds for ``scripts/grade_in_parallel.py`` to grade the class, run as an instructor would."""
     start = time.perf_counter()
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force", "--Execute.timeout=10"],
-                         cwd=shard, env=nbgrader_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for shard in shards
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=1800)
-        if proc.returncode != 0:
-            raise RuntimeError(f"a parallel autograde shard failed:\n{err.decode(errors='replace')[-2000:]}")
-    elapsed = time.perf_counter() - start
-    merged: dict[str, float] = {}
-    for k, shard in enumerate(shards):
-        merged.update(_grades(shard, f"shard{k}.csv"))
-    return elapsed, merged
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "grade_in_parallel.py"), assignment, "--shards", str(SHARDS),
+         "--", "--Execute.timeout=10"],
+        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"grade_in_parallel.py failed:\n{result.stdout}\n{result.stderr[-2000:]}")
+    return time.perf_counter() - start
 
 
 def _check_kinds(assignment: str, grades: dict[str, float], n: int) -> None:
@@ -127,32 +118,34 @@ def run(quick: bool = False) -> list[Result]:
             root = Path(tmp)
             course = make_course(root / "course", assignment)
             students = _students(course, assignment, n)
-            parallel, merged = _parallel(root, assignment, course, students)
+            serial_course = root / "serial"
+            shutil.copytree(course, serial_course)  # the same submissions, for the serial run
+            parallel = _parallel(course, assignment)
+            merged = _grades(course, "merged.csv")  # from the course's own, merged gradebook
             _check_kinds(assignment, merged, n)
             paths = [course / "submitted" / name / assignment / f"{assignment}.ipynb" for name in students[:sample]]
             bare = _bare_parallel(paths) / len(paths)
             serial = None
             if quick or assignment == SERIAL_EXERCISE:
                 start = time.perf_counter()
-                nbgrader(course, "autograde", assignment, "--force")
+                nbgrader(serial_course, "autograde", assignment, "--force")
                 serial = time.perf_counter() - start
-                serial_grades = _grades(course, "serial.csv")
-                if merged != serial_grades:
+                if merged != _grades(serial_course, "serial.csv"):
                     raise RuntimeError(f"parallel grades differ from serial ones for {assignment}")
         per_submission = parallel / n
         ratio = per_submission / bare
         results.append(Result(
-            "Autograding a class", f"{assignment}: {n} submissions, nbgrader autograde in {SHARDS} shards",
+            "Autograding a class", f"{assignment}: {n} submissions, nbgrader autograde in {SHARDS} shards (grade_in_parallel.py)",
             per_submission, "s/submission", f"nbclient alone ({len(paths)} of them, {SHARDS} at a time)", bare,
             target=f"≤ {TARGET_RATIO}× bare execution", met=None if quick else ratio <= TARGET_RATIO,
-            note=f"nbgrader takes {ratio:.2f}× bare execution (command start-up, gradebook, locked-cell checks); "
-                 f"a class of {n} graded in {parallel:.0f} s",
+            note=f"nbgrader takes {ratio:.2f}× bare execution (command start-up, gradebook, locked-cell checks, "
+                 f"copying and merging the shards); a class of {n} graded in {parallel:.0f} s",
         ))
         if serial is not None:
             results.append(Result(
                 "Autograding a class", f"{assignment}: {n} submissions, nbgrader autograde serially", serial / n,
                 "s/submission", f"{SHARDS} shards in parallel", per_submission,
                 note=f"speed-up of {SHARDS} shards over serial grading: {serial / parallel:.2f}× on {os.cpu_count()} cores; "
-                     "merged grades equal the serial run's: yes",
+                     "the merged gradebook's grades equal the serial run's: yes",
             ))
     return results

@@ -102,7 +102,7 @@ def run(quick: bool = False) -> list[Result]:
             bob.receive()
             envelope_size = len(alice.compose("bob", text).to_bytes())
 
-            def toy() -> None:
+            def toy(alice: Client = alice, bob: Client = bob, text: str = text) -> None:
                 alice.send("bob", text)
                 bob.receive()
 
