@@ -15,7 +15,8 @@ How it is measured (so that the whole benchmark fits in a quarter of an hour):
   shards (the way we recommend grading a class), against nbclient alone on
   :data:`BARE_SAMPLE` of the same submissions (equal numbers of full, partial
   and blank ones), also :data:`SHARDS` at a time, so both sides share the same
-  parallelism;
+  parallelism; the faster of two runs of the sample, which if anything
+  flatters the baseline and so makes nbgrader's ratio look worse;
 * one exercise (:data:`SERIAL_EXERCISE`): the same class graded serially by
   ``nbgrader autograde`` in a copy of the course, which gives the speed-up and
   checks that the merged gradebook's grades equal the serial run's.
@@ -124,7 +125,7 @@ def run(quick: bool = False) -> list[Result]:
             merged = _grades(course, "merged.csv")  # from the course's own, merged gradebook
             _check_kinds(assignment, merged, n)
             paths = [course / "submitted" / name / assignment / f"{assignment}.ipynb" for name in students[:sample]]
-            bare = _bare_parallel(paths) / len(paths)
+            bare = min(_bare_parallel(paths), _bare_parallel(paths)) / len(paths)  # best of two: a shared VM is noisy
             serial = None
             if quick or assignment == SERIAL_EXERCISE:
                 start = time.perf_counter()
@@ -136,7 +137,7 @@ def run(quick: bool = False) -> list[Result]:
         ratio = per_submission / bare
         results.append(Result(
             "Autograding a class", f"{assignment}: {n} submissions, nbgrader autograde in {SHARDS} shards (grade_in_parallel.py)",
-            per_submission, "s/submission", f"nbclient alone ({len(paths)} of them, {SHARDS} at a time)", bare,
+            per_submission, "s/submission", f"nbclient alone ({len(paths)} of them, {SHARDS} at a time, best of 2)", bare,
             target=f"≤ {TARGET_RATIO}× bare execution", met=None if quick else ratio <= TARGET_RATIO,
             note=f"nbgrader takes {ratio:.2f}× bare execution (command start-up, gradebook, locked-cell checks, "
                  f"copying and merging the shards); a class of {n} graded in {parallel:.0f} s",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
-__all__ = ["Result", "median_seconds", "machine_info", "render_markdown"]
+__all__ = ["Result", "machine_info", "median_seconds", "paired_median_seconds", "render_markdown"]
 
 
 @dataclass
@@ -46,6 +46,21 @@ def median_seconds(fn: Callable[[], object], *, repeat: int = 5, number: int = 1
             fn()
         times.append((time.perf_counter() - start) / number)
     return statistics.median(times)
+
+
+def paired_median_seconds(
+    first: Callable[[], object], second: Callable[[], object], *, repeat: int = 5, number: int = 1
+) -> tuple[float, float]:
+    """Median wall time per call of ``first`` and of ``second``, timed in alternation
+    (first, second, first, …) so that a slow spell of a shared machine hits both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for fn, bucket in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            bucket.append((time.perf_counter() - start) / number)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def _version(package: str) -> str:
