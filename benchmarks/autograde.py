@@ -101,12 +101,13 @@ def _parallel(course: Path, assignment: str) -> float:
     return time.perf_counter() - start
 
 
-def _check_kinds(assignment: str, grades: dict[str, float], n: int) -> None:
-    """Every student graded once; all full submissions score alike, as do all partial and all blank ones."""
-    if sorted(grades) != [f"student{i:03d}" for i in range(n)]:
+def _check_kinds(assignment: str, grades: dict[str, float], students: list[str]) -> None:
+    """Every student graded once; all full submissions score alike, as do all partial and all blank ones
+    (``_students`` hands them out in turn)."""
+    if sorted(grades) != sorted(students):
         raise RuntimeError(f"{assignment}: the merged shards did not grade every student exactly once")
     for kind in range(3):
-        scores = {grades[f"student{i:03d}"] for i in range(kind, n, 3)}
+        scores = {grades[name] for name in students[kind::3]}
         if len(scores) != 1:
             raise RuntimeError(f"{assignment}: identical submissions got different scores {sorted(scores)}")
 
@@ -127,7 +128,7 @@ def run(quick: bool = False) -> list[Result]:
             parallel = _parallel(course, assignment)
             bare = (bare_before + _bare_parallel(paths)) / 2 / len(paths)  # runs either side of grading: drift cancels
             merged = _grades(course, "merged.csv")  # from the course's own, merged gradebook
-            _check_kinds(assignment, merged, n)
+            _check_kinds(assignment, merged, students)
             serial = None
             if quick or assignment == SERIAL_EXERCISE:
                 start = time.perf_counter()

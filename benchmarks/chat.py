@@ -38,12 +38,16 @@ TARGET_RATIO = 1.5
 _AEAD_NONCE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
 
+def _boxes_and_signer() -> tuple[nacl.public.Box, nacl.public.Box, nacl.signing.SigningKey]:
+    """Alice's and Bob's Boxes for each other, and a signing key: the raw calls' keys."""
+    a, b = nacl.public.PrivateKey.generate(), nacl.public.PrivateKey.generate()
+    return nacl.public.Box(a, b.public_key), nacl.public.Box(b, a.public_key), nacl.signing.SigningKey.generate()
+
+
 def _raw_calls(size: int, envelope_size: int, ratchet: bool) -> Callable[[], None]:
     """One message's cryptography, as bare PyNaCl (and hmac) calls."""
     data, envelope = bytes(size), bytes(envelope_size)
-    a, b = nacl.public.PrivateKey.generate(), nacl.public.PrivateKey.generate()
-    ab, ba = nacl.public.Box(a, b.public_key), nacl.public.Box(b, a.public_key)
-    signer = nacl.signing.SigningKey.generate()
+    ab, ba, signer = _boxes_and_signer()
     verifier = signer.verify_key
     alice_link, bob_link = nacl.secret.SecretBox(bytes(32)), nacl.secret.SecretBox(bytes(range(32)))
     chain = bytes(32)
@@ -76,9 +80,7 @@ def _raw_calls(size: int, envelope_size: int, ratchet: bool) -> Callable[[], Non
 def _narrow_raw(size: int) -> Callable[[], None]:
     """The first results file's baseline: Box encrypt + sign + verify + decrypt of the message."""
     data = bytes(size)
-    a, b = nacl.public.PrivateKey.generate(), nacl.public.PrivateKey.generate()
-    ab, ba = nacl.public.Box(a, b.public_key), nacl.public.Box(b, a.public_key)
-    signer = nacl.signing.SigningKey.generate()
+    ab, ba, signer = _boxes_and_signer()
 
     def raw() -> None:
         sealed = ab.encrypt(data)

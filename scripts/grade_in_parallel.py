@@ -84,7 +84,7 @@ def autograde_all(copies: list[Path], assignment: str, extra: list[str]) -> None
     for copy, proc in zip(copies, procs):
         _, err = proc.communicate()
         # nbgrader exits 1 when one notebook could not be graded (that student scores 0, as serially);
-        # anything else, or no gradebook rows at all, is a failure
+        # any other exit status is a failure
         if proc.returncode not in (0, 1):
             failures.append(f"{copy.name}: exit {proc.returncode}\n{err.decode(errors='replace')[-1500:]}")
     if failures:

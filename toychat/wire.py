@@ -100,6 +100,8 @@ _FIELDS = (
     "timestamp",
     "version",
 )
+#: The fields that hold bytes (base64 text on the wire).
+_BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
 _EXTRA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -165,7 +167,7 @@ class Envelope:
         ts = self.timestamp
         if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not _finite(ts) or ts < 0:
             raise bad("timestamp must be a finite, non-negative number of seconds.")
-        for name in ("nonce", "payload", "signature"):
+        for name in _BYTES_FIELDS:
             if not isinstance(getattr(self, name), bytes):
                 raise bad(f"{name} must be bytes.")
         if self.mode == "e2ee":
@@ -202,7 +204,7 @@ class Envelope:
         phone serialise each envelope several times (canonical check, signed bytes,
         storage), and base64 of the payload was the largest non-cryptographic cost
         in ``python -m benchmarks``."""
-        return {"nonce": _b64(self.nonce), "payload": _b64(self.payload), "signature": _b64(self.signature)}
+        return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as a JSON-ready dict (bytes in base64)."""
@@ -272,14 +274,12 @@ class Envelope:
             sender=data["sender"],
             recipient=data["recipient"],
             timestamp=data["timestamp"],
-            nonce=_unb64(data["nonce"], "nonce"),
-            payload=_unb64(data["payload"], "payload"),
-            signature=_unb64(data["signature"], "signature"),
+            **{name: _unb64(data[name], name) for name in _BYTES_FIELDS},
             extras=dict(data["extras"]),
             version=data["version"],
         )
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_encoded"] = {name: data[name] for name in ("nonce", "payload", "signature")}
+        envelope.__dict__["_encoded"] = {name: data[name] for name in _BYTES_FIELDS}
         return envelope
 
     @classmethod
