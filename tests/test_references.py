@@ -1,0 +1,76 @@
+"""The course bibliography: every citation a reader meets can be followed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("course_references", REPO / "scripts" / "references.py")
+assert _spec and _spec.loader
+references = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(references)
+
+#: Every place a reader meets a citation.
+CITING = ["README.md", "lessons", "solutions", "exercises", "docs", "toychat", "benchmarks", "scripts"]
+
+
+def _texts() -> list[tuple[str, str]]:
+    """(file, text) for every file that can carry a citation; notebooks contribute every cell."""
+    out: list[tuple[str, str]] = []
+    for entry in CITING:
+        root = REPO / entry
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            if path.suffix == ".ipynb":
+                cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+                text = "\n".join("".join(cell["source"]) for cell in cells)
+            elif path.suffix in {".md", ".py"} and path.name != "references.md":
+                text = path.read_text(encoding="utf-8")
+            else:
+                continue
+            out.append((str(path.relative_to(REPO)), text))
+    return out
+
+
+def test_rendered_page_is_up_to_date() -> None:
+    assert references.main(["--check"]) == 0, "run python scripts/references.py"
+
+
+def test_every_citation_resolves() -> None:
+    keys = {ref.key for ref in references.load()}
+    missing = [
+        f"{name}: #{key}"
+        for name, text in _texts()
+        for key in references.CITATION_RE.findall(text)
+        if key not in keys
+    ]
+    assert missing == [], "citations with no entry in data/references.csv:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"key": "Abelson2021"}, "key must look like"),
+        ({"authors": ""}, "required"),
+        ({"url": "", "note": ""}, "URL"),
+    ],
+)
+def test_a_bad_row_is_named(tmp_path: Path, row: dict[str, str], message: str) -> None:
+    good = dict(zip(references.FIELDS, ["x2020", "X", "2020", "T", "V", "", "https://e.org", ""]))
+    good.update(row)
+    path = tmp_path / "refs.csv"
+    path.write_text(",".join(references.FIELDS) + "\n" + ",".join(good.values()) + "\n")
+    with pytest.raises(references.BadReference, match=message):
+        references.load(path)
+
+
+def test_a_duplicate_key_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "refs.csv"
+    row = "x2020,X,2020,T,V,,https://e.org,\n"
+    path.write_text(",".join(references.FIELDS) + "\n" + row + row)
+    with pytest.raises(references.BadReference, match="twice"):
+        references.load(path)
