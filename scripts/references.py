@@ -27,7 +27,7 @@ CSV_PATH = REPO / "data" / "references.csv"
 MD_PATH = REPO / "docs" / "references.md"
 FIELDS = ("key", "authors", "year", "title", "venue", "date", "url", "note")
 KEY_RE = re.compile(r"^[a-z][a-z0-9-]*\d{4}[a-z]?$")
-#: A citation link anywhere in the course: ``references.md#key``.
+#: A citation link anywhere in the course: ``references.md`` + ``#`` + key.
 CITATION_RE = re.compile(r"references\.md#([A-Za-z0-9_-]+)")
 
 
