@@ -1,0 +1,75 @@
+"""The course's one table style and one slider: what a reader sees, pinned."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from toychat.tables import EMPTY, format_cell, show_table
+from toychat.widgets import choice_slider
+
+
+def test_table_has_no_index_left_aligned_text_and_full_quotes() -> None:
+    quote = "A long quotation " * 20
+    html = show_table(pd.DataFrame({"quote": [quote], "n": [3]}, index=[7])).data
+    assert quote.strip() in html, "quotes are shown in full, never cut"
+    assert "<th>quote</th>" in html
+    assert ">7<" not in html, "the row index is not shown"
+    assert "text-align:left" in html
+    assert '<td class="num">3</td>' in html, "numbers align right"
+
+
+def test_table_formats_times_lists_blanks_and_percentages() -> None:
+    table = pd.DataFrame(
+        {
+            "when": [pd.Timestamp("2024-01-05 14:03:59", tz="UTC")],
+            "lessons": [["03", "04", "06"]],
+            "empty": [None],
+            "recall": [0.8125],
+        }
+    )
+    html = show_table(table, percent=["recall"]).data
+    assert "2024-01-05 14:03 UTC" in html and "+00:00" not in html
+    assert "03, 04, 06" in html
+    assert f"<td>{EMPTY}</td>" in html
+    assert "81.2%" in html
+
+
+def test_long_tables_scroll_and_short_ones_do_not() -> None:
+    long_html = show_table(pd.DataFrame({"n": range(40)}), max_rows_visible=10).data
+    short_html = show_table(pd.DataFrame({"n": range(5)}), max_rows_visible=10).data
+    assert "max-height:330px" in long_html
+    assert "max-height:330px" not in short_html
+    assert long_html.count("<tr>") == 41, "every row is there, none cut"
+
+
+def test_table_names_a_percent_column_it_cannot_find() -> None:
+    with pytest.raises(KeyError, match="recal"):
+        show_table(pd.DataFrame({"recall": [0.5]}), percent=["recal"])
+
+
+def test_series_keeps_its_index_as_a_column() -> None:
+    html = show_table(pd.Series({"alpha": 1, "beta": 2}, name="count")).data
+    assert "<td>alpha</td>" in html and "<th>count</th>" in html
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(1234567, "1,234,567"), (2.0, "2"), (0.01234, "0.0123"), (True, "yes"), (float("nan"), EMPTY)],
+)
+def test_cells(value: object, expected: str) -> None:
+    assert format_cell(value) == expected
+
+
+def test_slider_reads_in_units_and_fits_its_description() -> None:
+    description = "Report rate (% of victims who report)"
+    slider = choice_slider(description, [0.0001, 0.0008, 0.01], value=0.0008, fmt="{:.2%}")
+    assert slider.label == "0.08%" and slider.value == 0.0008
+    assert slider.description == description
+    width = float(slider.style.description_width.removesuffix("em"))
+    assert width >= len(description) * 0.5, "the description has room to be read in full"
+
+
+def test_slider_refuses_a_start_between_stops() -> None:
+    with pytest.raises(ValueError, match="not one of the stops"):
+        choice_slider("Prevalence", [0.1, 0.2], value=0.15)
