@@ -66,8 +66,22 @@ def test_slider_reads_in_units_and_fits_its_description() -> None:
     slider = choice_slider(description, [0.0001, 0.0008, 0.01], value=0.0008, fmt="{:.2%}")
     assert slider.label == "0.08%" and slider.value == 0.0008
     assert slider.description == description
-    width = float(slider.style.description_width.removesuffix("em"))
+    width = float(slider.description_width.removesuffix("em"))
     assert width >= len(description) * 0.5, "the description has room to be read in full"
+    assert slider.labels == ["0.01%", "0.08%", "1.00%"] and slider.index == 1
+
+
+def test_slider_works_with_interactive_output() -> None:
+    import ipywidgets as widgets
+
+    slider = choice_slider("Prevalence", [0.1, 0.2, 0.4], value=0.2)
+    seen: list[float] = []
+    widgets.interactive_output(lambda prevalence: seen.append(prevalence), {"prevalence": slider})
+    slider.index = 2  # what the browser does when the reader moves it
+    assert seen == [0.2, 0.4] and slider.value == 0.4 and slider.label == "0.4"
+    assert isinstance(widgets.interactive(lambda p: p, p=slider).children[0], type(slider))
+    with pytest.raises(Exception, match="not one of the slider's stops"):
+        slider.value = 0.3
 
 
 def test_slider_refuses_a_start_between_stops() -> None:
