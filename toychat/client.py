@@ -42,18 +42,20 @@ import nacl.public
 import nacl.utils
 import pandas as pd
 
-from .clock import Clock
+from .clock import Clock, real_clock
 from .errors import (
     MalformedEnvelope,
     MisaddressedMessage,
     ReplayedMessage,
+    SentToPreviousKeys,
     TamperedMessage,
     ToyChatError,
     UnknownRecipient,
     UnknownSender,
     UnknownUser,
+    UnreportableMessage,
 )
-from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit
+from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
 from .keys import Identity, PublicIdentity, safety_number
 from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .server import Server
@@ -76,11 +78,18 @@ def _associated(sender: str, recipient: str) -> bytes:
     return f"{sender}->{recipient}".encode()
 
 
-def _b64_field(envelope: Envelope, name: str) -> bytes:
+def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
+    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
+    text = envelope.extras[name]
     try:
-        return base64.b64decode(envelope.extras[name], validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has a malformed {name!r} field.") from None
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        data = b""
+    if len(data) != size or base64.b64encode(data).decode("ascii") != text:
+        raise MalformedEnvelope(
+            f"message {envelope.msg_id[:8]}… has a malformed {name!r} field (not {size} bytes in canonical base64)."
+        )
+    return data
 
 
 #: The content types a message may carry (``extras["type"]``; text if absent).
@@ -174,6 +183,10 @@ class Client:
         self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
         self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
         self._seen: set[str] = set()
+        #: When this device made its keys, on the real clock (``None`` if the keys were
+        #: given, or the clock is simulated): a message sent earlier that does not decrypt
+        #: was sent to the user's previous keys (:class:`SentToPreviousKeys`).
+        self.keys_made_at: float | None = real_clock() if identity is None and self.clock is real_clock else None
         server.register(self.identity.public)
         self.channel = server.connect(name)
 
@@ -340,9 +353,12 @@ class Client:
         """Check and decrypt one envelope addressed to this device.
 
         Raises :class:`MalformedEnvelope`, :class:`MisaddressedMessage`,
-        :class:`UnknownSender`, :class:`TamperedMessage` or
-        :class:`ReplayedMessage`; on success the message id is remembered so a
-        copy of it will be refused.
+        :class:`UnknownSender`, :class:`TamperedMessage` (or its case
+        :class:`SentToPreviousKeys`), :class:`ReplayedMessage` or
+        :class:`UnreportableMessage`; on success the message id is remembered
+        so a copy of it will be refused.  Every check runs before this device
+        changes anything: a refused message leaves no trace (no ratchet
+        session, no step of one).
         """
         envelope = data if isinstance(data, Envelope) else Envelope.from_bytes(data)
         if envelope.recipient != self.name:
@@ -365,32 +381,32 @@ class Client:
             )
         if envelope.mode != self.mode:
             raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
+        content_type = envelope.extras.get("type", TEXT)
+        if content_type not in CONTENT_TYPES:
+            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has an unknown content type {content_type!r}.")
+        commitment = self._commitment(envelope)
+        adopt: Callable[[], None] = lambda: None  # noqa: E731  (what a ratchet message changes, once accepted)
         if envelope.mode == "e2ee" and RATCHET_FIELD in envelope.extras:
-            data_bytes = self._ratchet_open(envelope, sender)
+            data_bytes, adopt = self._ratchet_open(envelope, sender)
         elif envelope.mode == "e2ee":
             try:
                 data_bytes = self._box(envelope.sender).decrypt(envelope.payload, envelope.nonce)
             except nacl.exceptions.CryptoError:
-                raise TamperedMessage(
-                    f"message {envelope.msg_id[:8]}… failed decryption: its authentication tag does "
-                    "not match, so the ciphertext was altered or encrypted for someone else. "
-                    "It was not delivered."
+                raise self._undecryptable(
+                    envelope,
+                    "failed decryption: its authentication tag does not match, so the ciphertext was altered "
+                    "or encrypted for someone else.",
                 ) from None
         else:
             data_bytes = envelope.payload
         franking_key = b""
-        if FRANKING_FIELD in envelope.extras and envelope.mode == "e2ee":
+        if commitment is not None:
             franking_key, data_bytes = data_bytes[:FRANKING_KEY_SIZE], data_bytes[FRANKING_KEY_SIZE:]
-            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != _b64_field(
-                envelope, FRANKING_FIELD
-            ):
+            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != commitment:
                 raise TamperedMessage(
                     f"message {envelope.msg_id[:8]}… does not match its franking commitment, so it could "
                     "not be reported: refused."
                 )
-        content_type = envelope.extras.get("type", TEXT)
-        if content_type not in CONTENT_TYPES:
-            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has an unknown content type {content_type!r}.")
         if content_type == TEXT:
             try:
                 text = data_bytes.decode("utf-8")
@@ -398,6 +414,7 @@ class Client:
                 raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… is not valid UTF-8 text.") from None
         else:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
+        adopt()
         self._seen.add(envelope.msg_id)
         return ReceivedMessage(
             msg_id=envelope.msg_id,
@@ -410,6 +427,42 @@ class Client:
             data=data_bytes,
             franking_key=franking_key,
         )
+
+    def _commitment(self, envelope: Envelope) -> bytes | None:
+        """The envelope's franking commitment (strictly decoded), or ``None`` if it has none.
+
+        On a platform that runs franking, an E2EE message without one is
+        refused (:class:`UnreportableMessage`): it could not be reported.
+        """
+        if envelope.mode != "e2ee":
+            return None
+        if FRANKING_FIELD not in envelope.extras:
+            if self.server.franking is not None:
+                raise UnreportableMessage(
+                    f"message {envelope.msg_id[:8]}… from {envelope.sender!r} carries no franking commitment, "
+                    "so it could not be reported; this platform runs message franking, so it was refused."
+                )
+            return None
+        try:
+            return decode_commitment(envelope.extras[FRANKING_FIELD])
+        except MalformedEnvelope as exc:
+            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}…: {exc}") from None
+
+    def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
+        """The error for a correctly signed message this device cannot decrypt.
+
+        The signature shows the sender made it as it is; if it was sent before
+        this device's keys were made (:attr:`keys_made_at`), it was encrypted to
+        this user's previous keys: :class:`SentToPreviousKeys`.
+        """
+        if self.keys_made_at is not None and envelope.timestamp < self.keys_made_at:
+            return SentToPreviousKeys(
+                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} was sent to your previous keys: it "
+                f"was sent before this device made its keys (a restarted kernel makes new ones), so it cannot "
+                f"be decrypted here. Ask {envelope.sender!r} to send it again. To keep your keys across restarts, "
+                "start with Identity.load_or_create(name, path) and pass identity= to Client."
+            )
+        return TamperedMessage(f"message {envelope.msg_id[:8]}… {what} It was not delivered.")
 
     # ---- reporting ---------------------------------------------------------------------
     def report(self, msg_id: str) -> bytes:
@@ -476,23 +529,44 @@ class Client:
             self._ephemeral[recipient] = ephemeral
         return self.sessions[recipient]
 
-    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> bytes:
-        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD))
+    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> tuple[bytes, Callable[[], None]]:
+        """Decrypt a ratchet message on a trial copy of the session; returns the
+        plaintext and the function that keeps the new state (called only once every
+        other check has passed, so a refused message creates or moves no session)."""
+        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
         session = self.sessions.get(envelope.sender)
-        new_session = session is None
-        if new_session:
+        if session is None:
             if EPHEMERAL_FIELD not in envelope.extras:
-                raise TamperedMessage(
-                    f"message {envelope.msg_id[:8]}… continues a forward-secrecy session this phone does "
-                    "not have (its first message was lost, or the phone was reset)."
+                raise self._undecryptable(
+                    envelope,
+                    "continues a forward-secrecy session this phone does not have (its first message was lost, "
+                    "or the phone was reset).",
                 )
-            secret = responder_secret(self.identity, sender, _b64_field(envelope, EPHEMERAL_FIELD))
+            secret = responder_secret(self.identity, sender, _b64_field(envelope, EPHEMERAL_FIELD, 32))
             session = DoubleRatchet.responder(secret, self.identity.box_private)
-        plaintext = session.decrypt(header, envelope.nonce + envelope.payload, _associated(envelope.sender, self.name))
-        if new_session:
-            self.sessions[envelope.sender] = session
-        self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
-        return plaintext
+        associated = _associated(envelope.sender, self.name)
+        try:
+            plaintext, trial = session.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
+        except TamperedMessage as exc:
+            raise self._undecryptable(envelope, str(exc)) from None
+
+        def adopt() -> None:
+            if envelope.sender in self.sessions:
+                self.sessions[envelope.sender].adopt(trial)
+            else:
+                self.sessions[envelope.sender] = trial
+            self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
+
+        return plaintext, adopt
+
+    def _open_record(self, record: bytes) -> ReceivedMessage:
+        """One fetched record through the transport layer and :meth:`open_envelope`.
+        A cryptographic library error that slipped past the checks is still a named
+        refusal of this one message, never a crash of the whole batch."""
+        try:
+            return self.open_envelope(self.channel.open(record))
+        except nacl.exceptions.CryptoError as exc:
+            raise TamperedMessage(f"a message failed a cryptographic operation ({type(exc).__name__}): refused.") from None
 
     def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
         """Fetch the mailbox, check every message, and return the good ones.
@@ -504,13 +578,25 @@ class Client:
         """
         delivered: list[ReceivedMessage] = []
         failures: list[ToyChatError] = []
-        for record in self.server.fetch(self.name):
-            try:
-                delivered.append(self.open_envelope(self.channel.open(record)))
-            except ToyChatError as exc:
-                self.rejected.append(Rejected(exc, record))
-                failures.append(exc)
-        self.inbox.extend(delivered)
+        records = self.server.fetch(self.name)
+        handled = 0
+        try:
+            for record in records:
+                try:
+                    message = self._open_record(record)
+                except ToyChatError as exc:
+                    self.rejected.append(Rejected(exc, record))
+                    failures.append(exc)
+                else:
+                    self.inbox.append(message)
+                    delivered.append(message)
+                handled += 1
+        finally:
+            # Tell the server how far this device got: anything after an unexpected
+            # crash stays queued and is delivered next time, never lost.
+            settle = getattr(self.server, "settle", None)
+            if settle is not None:
+                settle(self.name, handled)
         if failures and strict:
             error = failures[0]
             error.add_note(

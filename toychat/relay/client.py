@@ -13,9 +13,10 @@ into the named :mod:`toychat.errors` exceptions.
 Two details make delivery reliable:
 
 * **at least once** — :meth:`fetch` acknowledges the previous batch only at
-  the start of the next fetch, after the ``Client`` has handled it, so a
-  message is never lost between the relay and the notebook (if the kernel
-  dies, the relay sends it again);
+  the start of the next fetch, and only the messages the ``Client`` reported
+  as handled (:meth:`settle`), so a message is never lost between the relay
+  and the notebook (if the kernel dies, or the device crashes mid-batch, the
+  relay sends it again);
 * **exactly once for the learner** — messages are de-duplicated by
   ``msg_id``, so a message sent again after a lost acknowledgement is not
   shown twice (and is not mistaken for a replay attack by the ``Client``).
@@ -125,6 +126,7 @@ class RemoteServer:
         self._channels: dict[str, TransportChannel] = {}
         self._delivered: dict[str, set[str]] = {}
         self._unacked: dict[str, list[int]] = {}
+        self._batches: dict[str, list[tuple[int, str]]] = {}
         self._registered: set[str] = set(self.tokens)
 
     # ---- HTTP ----------------------------------------------------------------------
@@ -309,13 +311,29 @@ class RemoteServer:
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
         records = []
+        batch: list[tuple[int, str]] = []
         for mailbox_id, msg_id, raw in self.fetch_envelopes(name, wait=wait):
             unacked.append(mailbox_id)
             if msg_id in seen:
                 continue  # sent again because an acknowledgement was lost: already shown once
             seen.add(msg_id)
+            batch.append((mailbox_id, msg_id))
             records.append(channel.seal(raw))
+        self._batches[name] = batch
         return records
+
+    def settle(self, name: str, handled: int) -> None:
+        """The Client reports that it handled the first ``handled`` records of the last
+        :meth:`fetch`.  The rest are neither acknowledged nor marked as shown, so the
+        relay sends them again on the next fetch: a crash mid-batch loses nothing.
+        (Without a call, the whole batch counts as handled.)"""
+        unhandled = self._batches.pop(name, [])[max(0, handled):]
+        unacked = self._unacked.setdefault(name, [])
+        seen = self._delivered.setdefault(name, set())
+        for mailbox_id, msg_id in unhandled:
+            if mailbox_id in unacked:
+                unacked.remove(mailbox_id)
+            seen.discard(msg_id)
 
     def wait_for_messages(self, name: str, timeout: float = 10.0) -> bool:
         """Block until the relay holds a message for ``name`` (True) or ``timeout`` seconds
