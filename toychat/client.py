@@ -181,6 +181,7 @@ class Client:
         self.outgoing_hooks: list[OutgoingHook] = list(outgoing_hooks or [])
         self.sessions: dict[str, DoubleRatchet] = {}
         self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
+        self._started_with: dict[str, bytes] = {}  # the ephemeral key that started each contact's session
         self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
         self._seen: set[str] = set()
         #: When this device made its keys, on the real clock (``None`` if the keys were
@@ -534,15 +535,22 @@ class Client:
         plaintext and the function that keeps the new state (called only once every
         other check has passed, so a refused message creates or moves no session)."""
         header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
+        ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
         session = self.sessions.get(envelope.sender)
+        started_with = self._started_with.get(envelope.sender)
+        if session is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
+            raise TamperedMessage(
+                f"message {envelope.msg_id[:8]}… claims to start a forward-secrecy session with a different "
+                f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
+            )
         if session is None:
-            if EPHEMERAL_FIELD not in envelope.extras:
+            if ephemeral is None:
                 raise self._undecryptable(
                     envelope,
                     "continues a forward-secrecy session this phone does not have (its first message was lost, "
                     "or the phone was reset).",
                 )
-            secret = responder_secret(self.identity, sender, _b64_field(envelope, EPHEMERAL_FIELD, 32))
+            secret = responder_secret(self.identity, sender, ephemeral)
             session = DoubleRatchet.responder(secret, self.identity.box_private)
         associated = _associated(envelope.sender, self.name)
         try:
@@ -555,6 +563,8 @@ class Client:
                 self.sessions[envelope.sender].adopt(trial)
             else:
                 self.sessions[envelope.sender] = trial
+                if ephemeral is not None:
+                    self._started_with[envelope.sender] = ephemeral
             self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
 
         return plaintext, adopt
