@@ -496,7 +496,8 @@ class Client:
 
         This is WhatsApp's design — "WhatsApp receives the last five messages
         sent to you by the reported user or group" (WhatsApp Help Center;
-        FACTS §1.8) — but where WhatsApp's context is not cryptographic, here
+        see references: docs/references.md#whatsapp2024) — but where WhatsApp's context is not
+        cryptographic, here
         every message is franked, so the platform verifies each one.  Context
         messages are the franked messages in this phone's inbox from the
         reported message's sender, received before it, newest first, at most

@@ -2,9 +2,10 @@
 
 Under E2EE the platform cannot read messages, so how can it trust a report of
 an abusive one?  Facebook's answer for Messenger's "Secret Conversations"
-(whitepaper 2016/2017; FACTS §1.1), formalised by Grubbs, Lu and Ristenpart
+(whitepaper 2016/2017; see references: docs/references.md#facebook2016), formalised by Grubbs,
+Lu and Ristenpart
 ("Message Franking via Committing Authenticated Encryption", CRYPTO 2017;
-FACTS §1.4), works in three steps:
+see references: docs/references.md#grubbs2017), works in three steps:
 
 1. **The sender commits.**  With a fresh random *franking key* ``nf``, the
    sender computes ``commitment = HMAC-SHA256(nf, message)``.  ``nf`` travels
@@ -19,12 +20,13 @@ FACTS §1.4), works in three steps:
    if they match, this exact message was sent by this sender to this
    recipient at this time — and the platform has seen no other message.
 
-FACTS §1.2 marks the exact fields of Messenger's wire format as unverified;
-this module teaches the construction, not Messenger's format.  The commitment
+This module teaches the construction, not Messenger's exact wire format, whose
+fields it does not claim to reproduce.  The commitment
 must be a separate HMAC: AEAD tags such as Poly1305's are **not committing**
-(FACTS §1.6), which is what the "invisible salamanders" attack exploited
+(Grubbs et al.: "AEAD schemes are in general not committing"), which is what
+the "invisible salamanders" attack exploited
 (:func:`salamander_simulation`; Dodis, Grubbs, Ristenpart and Woodage,
-CRYPTO 2018; FACTS §1.5).
+CRYPTO 2018; see references: docs/references.md#dodis2018).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ __all__ = [
     "salamander_simulation",
 ]
 
-#: Franking keys are 256 random bits (FACTS §1.2).
+#: Franking keys are 256 random bits (32 bytes).
 FRANKING_KEY_SIZE = 32
 #: The envelope extras field that carries the sender's commitment (base64).
 FRANKING_FIELD = "franking"
@@ -192,7 +194,8 @@ def salamander_simulation() -> dict[str, object]:
     """A *simulation* of the invisible-salamanders attack, with two keys.
 
     With a non-committing cipher, one ciphertext can decrypt validly under two
-    keys to two messages (Dodis et al., 2018; FACTS §1.5).  Building such a
+    keys to two messages (Dodis et al., 2018; see references:
+    docs/references.md#dodis2018).  Building such a
     ciphertext takes algebra on the cipher's authenticator, so here we
     *simulate* the cipher's behaviour with a table — one ciphertext, two keys,
     two plaintexts — and show what each franking design does with it:

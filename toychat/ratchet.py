@@ -8,7 +8,7 @@ own key and throws each key away after use:
 
 * a **KDF chain** (§2.1, §2.2) turns a chain key into the next chain key and a
   message key; it only runs forwards, so "earlier keys cannot be calculated
-  from later ones" (§1; FACTS §5.37) — *forward secrecy*;
+  from later ones" (§1; see references: docs/references.md#perrin2016) — *forward secrecy*;
 * a **Diffie-Hellman ratchet** (§2.3) mixes a fresh X25519 exchange into a
   root chain whenever the conversation changes direction, so a thief who
   copied the state is locked out again once both sides have sent —

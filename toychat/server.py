@@ -5,7 +5,7 @@ The server runs one of two platforms:
 * ``mode="plaintext"`` — a *plaintext platform*: messages are encrypted only in
   transit (a toy TLS, :mod:`toychat.transport`); the server removes that layer
   and stores and can read every message.  Facebook Messenger's default chats
-  worked this way until December 2023 (FACTS §1.7).
+  worked this way until December 2023 (see references: docs/references.md#meta2023).
 * ``mode="e2ee"`` — *end-to-end encryption*: the payload is encrypted on the
   sender's device to the recipient's key; the server relays ciphertext it has
   no key for.  It still sees the metadata: who, to whom, when, how big.
@@ -396,7 +396,8 @@ class Server:
         """Verify a report that brings earlier messages from the same sender as context.
 
         WhatsApp sends "the last five messages sent to you by the reported user
-        or group" with a report (WhatsApp Help Center; FACTS §1.8), without
+        or group" with a report (WhatsApp Help Center; see references:
+        docs/references.md#whatsapp2024), without
         cryptographic proof.  Here every context message is franked, so each
         one is verified like the reported message itself.  The rules:
 

@@ -18,8 +18,9 @@ The Merkle tree, inclusion proofs and consistency proofs follow RFC 9162
 (Certificate Transparency 2.0) §2.1 exactly: leaf hash SHA-256(0x00 ‖ data),
 node hash SHA-256(0x01 ‖ left ‖ right), and the verification algorithms of
 §2.1.3.2 and §2.1.4.2.  The same idea protects WhatsApp's key directory
-(Auditable Key Directory, 2023; FACTS §4.28) and was proposed for end users in
-CONIKS (Melara et al., USENIX Security 2015; FACTS §4.29).
+(Auditable Key Directory, 2023; see references: docs/references.md#lawlor2023) and was proposed
+for end users in CONIKS (Melara et al., USENIX Security 2015; see references:
+docs/references.md#melara2015).
 
 What this simplifies
 --------------------
