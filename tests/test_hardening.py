@@ -396,14 +396,20 @@ def test_identity_save_and_load_keep_the_keys_private(tmp_path: Path) -> None:
         Identity.load(path)
 
 
-def test_a_saved_identity_survives_a_kernel_restart(relay: RunningRelay, tmp_path: Path) -> None:
-    remote = RemoteServer(relay.url)
-    alice = Client("alice-keep", remote)
-    bob = Client("bob-keep", remote)
-    bob.identity.save(tmp_path / "bob.key")
+def test_a_saved_identity_and_login_survive_a_kernel_restart(relay: RunningRelay, tmp_path: Path) -> None:
+    """The three lines RemoteServer's docstring gives, run before and after a restart."""
+    alice = Client("alice-keep", RemoteServer(relay.url))
+
+    def start_kernel() -> Client:
+        me = Identity.load_or_create("bob-keep", tmp_path / "keys" / "bob.key")
+        server = RemoteServer(relay.url, login_file=tmp_path / "keys" / "logins.json")
+        return Client("bob-keep", server, identity=me)
+
+    bob = start_kernel()
+    assert stat.S_IMODE(os.stat(tmp_path / "keys" / "logins.json").st_mode) == 0o600
     alice.send(bob.name, "kept")
-    restarted = RemoteServer(relay.url, tokens={bob.name: remote.tokens[bob.name]})
-    new_bob = Client(bob.name, restarted, identity=Identity.load(tmp_path / "bob.key"))
+    new_bob = start_kernel()  # the kernel restarted: same keys, same login
+    assert new_bob.public == bob.public
     assert [m.text for m in new_bob.receive()] == ["kept"]
 
 

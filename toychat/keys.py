@@ -230,20 +230,13 @@ class Identity:
         target = Path(path).expanduser()
         if target.exists() and not overwrite and Identity.load(target) != self:
             raise InvalidKey(f"{target} already holds other keys; pass overwrite=True to replace them.")
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {
             "format": _IDENTITY_FORMAT,
             "name": self.name,
             "x25519_private": base64.b64encode(bytes(self.box_private)).decode("ascii"),
             "ed25519_seed": base64.b64encode(bytes(self.signing_private)).decode("ascii"),
         }
-        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            if os.name == "posix":
-                os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode otherwise
-            json.dump(data, handle, sort_keys=True)
-            handle.write("\n")
-        return target
+        return write_private_file(target, json.dumps(data, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Identity":
@@ -254,16 +247,7 @@ class Identity:
         is not an identity file.
         """
         source = Path(path).expanduser()
-        try:
-            mode = stat.S_IMODE(source.stat().st_mode)
-            text = source.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidKey(f"cannot read the identity file {source}: {exc.strerror or exc}.") from None
-        if os.name == "posix" and mode & 0o077:
-            raise InvalidKey(
-                f"the identity file {source} is readable or writable by other users (mode {mode:o}); "
-                f"anyone who reads it has your keys. Run: chmod 600 {source}"
-            )
+        text = read_private_file(source, "identity file")
         try:
             data = json.loads(text)
             if not isinstance(data, dict) or data.get("format") != _IDENTITY_FORMAT:
@@ -309,6 +293,34 @@ class Identity:
 
     def __repr__(self) -> str:
         return f"Identity(name={self.name!r}, private keys hidden)"
+
+
+def write_private_file(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable and writable by this Unix user only (mode 0600),
+    creating its folder (mode 0700) if needed.  For keys and login tokens."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        if os.name == "posix":
+            os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode otherwise
+        handle.write(text)
+    return path
+
+
+def read_private_file(path: Path, what: str) -> str:
+    """The text of a file :func:`write_private_file` wrote; :class:`InvalidKey` if it cannot
+    be read or other users may read or change it (as ``ssh`` refuses such a private key)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidKey(f"cannot read the {what} {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    if os.name == "posix" and mode & 0o077:
+        raise InvalidKey(
+            f"the {what} {path} is readable or writable by other users (mode {mode:o}); anyone who reads "
+            f"it has your secrets. Run: chmod 600 {path}"
+        )
+    return text
 
 
 def fingerprint(identity: PublicIdentity | Identity) -> str:
