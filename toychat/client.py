@@ -16,8 +16,12 @@ recipient's keys; on the plaintext platform it is sent as text and only the
 transport is encrypted.  Either way the whole envelope is signed with the
 sender's Ed25519 key, and the recipient checks, in this order: the envelope's
 format, that it is addressed to them, the sender's keys, the signature, that
-it is not a replay, and the decryption.  Each failure raises its own
-:class:`~toychat.errors.ToyChatError`.
+it is not a replay, its content type and franking commitment, and the
+decryption.  Each failure raises its own :class:`~toychat.errors.ToyChatError`
+for that one message (a cryptographic library error included), and nothing
+changes on the device until every check has passed.  :meth:`Client.receive`
+tells the server how many fetched messages it handled, so a device that
+crashes mid-batch gets the rest again.
 
 What this simplifies compared with Signal
 -----------------------------------------
