@@ -13,6 +13,8 @@ import json
 import math
 import os
 import stat
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,6 +88,17 @@ def test_low_order_keys_are_refused_at_registration(point: bytes) -> None:
     signing = bytes(Identity.from_seed("eve", bytes(32)).signing_private.verify_key)
     with pytest.raises(InvalidKey, match="small order"):
         PublicIdentity("eve", point, signing)
+
+
+def test_the_relay_refuses_a_low_order_key_at_registration(relay: RunningRelay) -> None:
+    signing = bytes(Identity.generate("eve-lo").signing_private.verify_key)
+    body = json.dumps({"name": "eve-lo", "encryption_key": b64(bytes(32)), "signing_key": b64(signing)}).encode()
+    request = urllib.request.Request(
+        relay.url + "/api/users", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400 and json.loads(caught.value.read())["error"] == "InvalidKey"
 
 
 def test_ordinary_keys_are_not_low_order() -> None:
