@@ -62,7 +62,7 @@ from .errors import (
 from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
 from .keys import Identity, PublicIdentity, safety_number
 from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
-from .server import Server
+from .protocols import ContextReporting, ServerAPI
 from .wire import NONCE_SIZE, Envelope, new_msg_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
@@ -132,7 +132,10 @@ class Client:
     name:
         The user name to register.
     server:
-        The :class:`~toychat.server.Server` to register with and relay through.
+        The server to register with and relay through: anything that provides
+        :class:`~toychat.protocols.ServerAPI` (the in-process
+        :class:`~toychat.server.Server` and its dishonest variants, or the
+        classroom relay's :class:`~toychat.relay.client.RemoteServer`).
     identity:
         The user's keys; default: fresh random keys (:meth:`Identity.generate`).
     clock:
@@ -158,7 +161,7 @@ class Client:
     def __init__(
         self,
         name: str,
-        server: Server,
+        server: ServerAPI,
         *,
         identity: Identity | None = None,
         clock: Clock | None = None,
@@ -517,6 +520,11 @@ class Client:
         """
         if not isinstance(last, int) or isinstance(last, bool) or last < 0:
             raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
+        if not isinstance(self.server, ContextReporting):
+            raise NotImplementedError(
+                f"{type(self.server).__name__} takes reports of one message at a time; use "
+                "report(msg_id), or the in-process Server for reports with context."
+            )
         message = self._reportable(msg_id)
         position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
         earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
