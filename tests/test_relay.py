@@ -32,6 +32,7 @@ from toychat import (
     ReplayedMessage,
     Server,
     TamperedMessage,
+    UnknownMessage,
     UnknownRecipient,
 )
 from toychat.errors import ForgedReport
@@ -143,7 +144,7 @@ def test_franked_report_over_http(remote: RemoteServer) -> None:
 
     with pytest.raises(ForgedReport):
         remote.receive_report(Report(b"something else", alice.inbox[0].franking_key, franked))
-    with pytest.raises(UnknownRecipient):  # only the recipient gets the tag
+    with pytest.raises(UnknownMessage):  # only the recipient gets the tag
         remote.franked_for(mallory.name, sent.msg_id)
 
 

@@ -54,7 +54,7 @@ from .errors import (
     SentToPreviousKeys,
     TamperedMessage,
     ToyChatError,
-    UnknownRecipient,
+    UnknownMessage,
     UnknownSender,
     UnknownUser,
     UnreportableMessage,
@@ -63,7 +63,7 @@ from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_
 from .keys import Identity, PublicIdentity, safety_number
 from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .protocols import ContextReporting, ServerAPI
-from .wire import NONCE_SIZE, Envelope, new_msg_id
+from .wire import NONCE_SIZE, Envelope, new_msg_id, short_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 
@@ -91,7 +91,7 @@ def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
         data = b""
     if len(data) != size or base64.b64encode(data).decode("ascii") != text:
         raise MalformedEnvelope(
-            f"message {envelope.msg_id[:8]}… has a malformed {name!r} field (not {size} bytes in canonical base64)."
+            f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
         )
     return data
 
@@ -371,27 +371,27 @@ class Client:
         envelope = data if isinstance(data, Envelope) else Envelope.from_bytes(data)
         if envelope.recipient != self.name:
             raise MisaddressedMessage(
-                f"message {envelope.msg_id[:8]}… is addressed to {envelope.recipient!r}, not to "
+                f"message {envelope.short_id} is addressed to {envelope.recipient!r}, not to "
                 f"{self.name!r}; this device will not open it."
             )
         try:
             sender = self.lookup(envelope.sender)
         except UnknownUser:
             raise UnknownSender(
-                f"message {envelope.msg_id[:8]}… claims to be from {envelope.sender!r}, whom the "
+                f"message {envelope.short_id} claims to be from {envelope.sender!r}, whom the "
                 "key directory does not know, so it cannot be checked."
             ) from None
         envelope.check_signature(sender.verify_key, outcome="It was not delivered.")
         if envelope.msg_id in self._seen:
             raise ReplayedMessage(
-                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} was already delivered; "
+                f"message {envelope.short_id} from {envelope.sender!r} was already delivered; "
                 "this is a copy (a replay), so it was not shown again."
             )
         if envelope.mode != self.mode:
             raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
         content_type = envelope.extras.get("type", TEXT)
         if content_type not in CONTENT_TYPES:
-            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has an unknown content type {content_type!r}.")
+            raise MalformedEnvelope(f"message {envelope.short_id} has an unknown content type {content_type!r}.")
         commitment = self._commitment(envelope)
         adopt: Callable[[], None] = lambda: None  # noqa: E731  (what a ratchet message changes, once accepted)
         if envelope.mode == "e2ee" and RATCHET_FIELD in envelope.extras:
@@ -412,14 +412,14 @@ class Client:
             franking_key, data_bytes = data_bytes[:FRANKING_KEY_SIZE], data_bytes[FRANKING_KEY_SIZE:]
             if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != commitment:
                 raise TamperedMessage(
-                    f"message {envelope.msg_id[:8]}… does not match its franking commitment, so it could "
+                    f"message {envelope.short_id} does not match its franking commitment, so it could "
                     "not be reported: refused."
                 )
         if content_type == TEXT:
             try:
                 text = data_bytes.decode("utf-8")
             except UnicodeDecodeError:
-                raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… is not valid UTF-8 text.") from None
+                raise MalformedEnvelope(f"message {envelope.short_id} is not valid UTF-8 text.") from None
         else:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
         adopt()
@@ -447,14 +447,14 @@ class Client:
         if FRANKING_FIELD not in envelope.extras:
             if self.server.franking is not None:
                 raise UnreportableMessage(
-                    f"message {envelope.msg_id[:8]}… from {envelope.sender!r} carries no franking commitment, "
+                    f"message {envelope.short_id} from {envelope.sender!r} carries no franking commitment, "
                     "so it could not be reported; this platform runs message franking, so it was refused."
                 )
             return None
         try:
             return decode_commitment(envelope.extras[FRANKING_FIELD])
         except MalformedEnvelope as exc:
-            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}…: {exc}") from None
+            raise MalformedEnvelope(f"message {envelope.short_id}: {exc}") from None
 
     def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
         """The error for a correctly signed message this device cannot decrypt.
@@ -465,35 +465,36 @@ class Client:
         """
         if self.keys_made_at is not None and envelope.timestamp < self.keys_made_at:
             return SentToPreviousKeys(
-                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} was sent to your previous keys: it "
+                f"message {envelope.short_id} from {envelope.sender!r} was sent to your previous keys: it "
                 f"was sent before this device made its keys (a restarted kernel makes new ones), so it cannot "
                 f"be decrypted here. Ask {envelope.sender!r} to send it again. To keep your keys across restarts, "
                 "start with Identity.load_or_create(name, path) and pass identity= to Client."
             )
-        return TamperedMessage(f"message {envelope.msg_id[:8]}… {what} It was not delivered.")
+        return TamperedMessage(f"message {envelope.short_id} {what} It was not delivered.")
 
     # ---- reporting ---------------------------------------------------------------------
     def report(self, msg_id: str) -> bytes:
         """Report a received message to the platform (message franking, lesson 08).
 
         Sends the message, its franking key and the platform's tag; returns what
-        the platform verified.  Only this one message is revealed.
+        the platform verified.  Only this one message is revealed.  Raises
+        :class:`~toychat.errors.UnknownMessage` if the message is not in this
+        phone's inbox and :class:`~toychat.errors.UnreportableMessage` if it
+        arrived without message franking.
         """
-        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
-        if message is None or not message.franking_key:
-            raise UnknownRecipient(f"no reportable message {msg_id[:8]}… in this phone's inbox.")
+        message = self._reportable(msg_id)
         franked = self.server.franked_for(self.name, msg_id)
         return self.server.receive_report(Report(message.data, message.franking_key, franked))
 
     def _reportable(self, msg_id: str) -> ReceivedMessage:
         message = next((m for m in self.inbox if m.msg_id == msg_id), None)
         if message is None:
-            raise UnknownRecipient(
-                f"no message {msg_id[:8]}… in {self.name!r}'s inbox: a phone can only report messages it received."
+            raise UnknownMessage(
+                f"no message {short_id(msg_id)} in {self.name!r}'s inbox: a phone can only report messages it received."
             )
         if not message.franking_key:
-            raise UnknownRecipient(
-                f"message {msg_id[:8]}… from {message.sender!r} arrived without message franking (this platform "
+            raise UnreportableMessage(
+                f"message {short_id(msg_id)} from {message.sender!r} arrived without message franking (this platform "
                 "does not run it), so the platform could not verify a report of it."
             )
         return message
@@ -513,8 +514,8 @@ class Client:
 
         Returns the rows this report added to :meth:`Server.report_table`:
         what the platform now knows.  Raises
-        :class:`~toychat.errors.UnknownRecipient` if the message is not in
-        the inbox or was not franked, :class:`~toychat.errors.ForgedReport` if
+        :class:`~toychat.errors.UnknownMessage` if the message is not in
+        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not franked, :class:`~toychat.errors.ForgedReport` if
         the platform cannot verify it, and
         :class:`~toychat.errors.ReplayedMessage` if it was already reported.
         """
@@ -553,7 +554,7 @@ class Client:
         started_with = self._started_with.get(envelope.sender)
         if session is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
             raise TamperedMessage(
-                f"message {envelope.msg_id[:8]}… claims to start a forward-secrecy session with a different "
+                f"message {envelope.short_id} claims to start a forward-secrecy session with a different "
                 f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
             )
         if session is None:

@@ -16,6 +16,7 @@ The hierarchy::
     ├── TamperedMessage       an authenticity check failed (signature or MAC)
     │   └── SentToPreviousKeys    sent before this device's keys existed: encrypted to the user's previous keys
     ├── UnreportableMessage   a message without a franking commitment on a franking platform
+    ├── UnknownMessage        no message with that id where it was asked for (an inbox, a report)
     ├── ReplayedMessage       this exact message was already accepted once
     ├── MisaddressedMessage   the envelope is addressed to someone else
     ├── UnknownUser           a name the key directory does not know
@@ -41,6 +42,7 @@ __all__ = [
     "TamperedMessage",
     "SentToPreviousKeys",
     "UnreportableMessage",
+    "UnknownMessage",
     "ReplayedMessage",
     "MisaddressedMessage",
     "UnknownUser",
@@ -93,6 +95,12 @@ class UnreportableMessage(ToyChatError):
     """On a platform that runs message franking, a message without a valid
     franking commitment: it could not be reported, so it is refused (as
     Facebook's design refuses it)."""
+
+
+class UnknownMessage(ToyChatError, LookupError):
+    """No message with that id where it was asked for: a phone can report only a
+    message in its own inbox, and the platform hands a message's reporting tag
+    only to its recipient."""
 
 
 class ReplayedMessage(ToyChatError):

@@ -92,12 +92,12 @@ def decrypt_with_escrow_key(envelope: Envelope | bytes, escrow_private: nacl.pub
         envelope = Envelope.from_bytes(envelope)
     field = envelope.extras.get(ESCROW_FIELD)
     if field is None:
-        raise TamperedMessage(f"message {envelope.msg_id[:8]}… carries no escrowed key.")
+        raise TamperedMessage(f"message {envelope.short_id} carries no escrowed key.")
     try:
         conversation_key = nacl.public.SealedBox(escrow_private).decrypt(base64.b64decode(field))
         text = nacl.bindings.crypto_box_open_afternm(envelope.payload, envelope.nonce, conversation_key)
     except (nacl.exceptions.CryptoError, ValueError):
-        raise TamperedMessage(f"the escrowed key of message {envelope.msg_id[:8]}… does not open it.") from None
+        raise TamperedMessage(f"the escrowed key of message {envelope.short_id} does not open it.") from None
     return text.decode("utf-8", errors="replace")
 
 

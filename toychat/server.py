@@ -50,6 +50,7 @@ from .errors import (
     ReplayedMessage,
     TamperedMessage,
     TimestampOutOfRange,
+    UnknownMessage,
     UnknownRecipient,
     UnknownSender,
     UnreportableMessage,
@@ -58,7 +59,7 @@ from .devices import DeviceCertificate
 from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
-from .wire import MODES, Envelope, Mode
+from .wire import MODES, Envelope, Mode, short_id
 
 __all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "describe_payload"]
 
@@ -270,7 +271,7 @@ class Server:
         envelope.check_signature(self.directory[envelope.sender].verify_key, outcome="The server refused it.")
         if envelope.msg_id in self._seen_ids:
             raise ReplayedMessage(
-                f"message {envelope.msg_id[:8]}… was already accepted once; this copy is a replay "
+                f"message {envelope.short_id} was already accepted once; this copy is a replay "
                 "and was refused."
             )
         self._commitment(envelope)
@@ -286,7 +287,7 @@ class Server:
             return None
         if FRANKING_FIELD not in envelope.extras:
             raise UnreportableMessage(
-                f"message {envelope.msg_id[:8]}… carries no franking commitment, so its recipient could never "
+                f"message {envelope.short_id} carries no franking commitment, so its recipient could never "
                 "report it: this platform runs message franking and refused it."
             )
         return decode_commitment(envelope.extras[FRANKING_FIELD])
@@ -295,7 +296,7 @@ class Server:
         """Refuse a send time further than :data:`~toychat.clock.MAX_CLOCK_SKEW` from the platform's clock."""
         if abs(envelope.timestamp - received_at) > MAX_CLOCK_SKEW:
             raise TimestampOutOfRange(
-                f"message {envelope.msg_id[:8]}… says it was sent at {envelope.timestamp!r}, more than "
+                f"message {envelope.short_id} says it was sent at {envelope.timestamp!r}, more than "
                 f"{MAX_CLOCK_SKEW / 3600:g} hours from the platform's clock ({received_at!r}): is the sender's "
                 "clock wrong? The server refused it."
             )
@@ -378,7 +379,7 @@ class Server:
         """The reporting tag of a message, for its recipient only (sent with the message)."""
         franked = self.franked.get(msg_id)
         if franked is None or franked.recipient != name:
-            raise UnknownRecipient(f"no franked message {msg_id[:8]}… addressed to {name!r}.")
+            raise UnknownMessage(f"no franked message {short_id(msg_id)} addressed to {name!r}.")
         return franked
 
     def receive_report(self, report: Report) -> bytes:

@@ -72,6 +72,7 @@ __all__ = [
     "MAX_TIMESTAMP",
     "Envelope",
     "new_msg_id",
+    "short_id",
 ]
 
 WIRE_VERSION = 1
@@ -114,6 +115,15 @@ def new_msg_id() -> str:
     return secrets.token_hex(16)
 
 
+def short_id(msg_id: str) -> str:
+    """How error messages and tables name a message: its id's first 8 digits and "…".
+
+    >>> short_id("0123456789abcdef0123456789abcdef")
+    '01234567…'
+    """
+    return f"{msg_id[:8]}…"
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -148,6 +158,11 @@ class Envelope:
     signature: bytes = b""
     extras: dict[str, str] = field(default_factory=dict)
     version: int = WIRE_VERSION
+
+    @property
+    def short_id(self) -> str:
+        """This message's id as error messages show it (:func:`short_id`)."""
+        return short_id(self.msg_id)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -241,12 +256,12 @@ class Envelope:
         """Raise :class:`~toychat.errors.TamperedMessage` unless the envelope is signed
         by ``verify_key``'s owner; ``outcome`` ends the message (e.g. "It was not delivered.")."""
         if not self.signature:
-            raise TamperedMessage(f"message {self.msg_id[:8]}… is not signed, so its sender cannot be checked. {outcome}")
+            raise TamperedMessage(f"message {self.short_id} is not signed, so its sender cannot be checked. {outcome}")
         try:
             verify_key.verify(self.signed_bytes(), self.signature)
         except nacl.exceptions.BadSignatureError:
             raise TamperedMessage(
-                f"message {self.msg_id[:8]}… does not match the signature of its sender {self.sender!r}: it was "
+                f"message {self.short_id} does not match the signature of its sender {self.sender!r}: it was "
                 f"changed after it was signed, or someone else signed it. {outcome}"
             ) from None
 
@@ -324,7 +339,7 @@ class Envelope:
     def __repr__(self) -> str:
         return (
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
-            f"t={self.timestamp}, id={self.msg_id[:8]}…, payload={len(self.payload)} bytes)"
+            f"t={self.timestamp}, id={self.short_id}, payload={len(self.payload)} bytes)"
         )
 
 
