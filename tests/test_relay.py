@@ -1,4 +1,4 @@
-"""The classroom relay (issue 9): the toy chat over real HTTP, and hostile clients.
+"""The classroom relay: the toy chat over real HTTP, and hostile clients.
 
 One real tornado relay per module, on 127.0.0.1 with a free port, in a
 background thread; a few tests start their own (a restart from a SQLite file,

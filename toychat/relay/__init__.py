@@ -1,4 +1,4 @@
-"""The classroom relay: the toy chat over a real network (issue 9).
+"""The classroom relay: the toy chat over a real network.
 
 Self-study runs everything in one Python process: ``Server()`` and two
 ``Client`` objects.  In class, everyone's notebook talks to **one relay** the
