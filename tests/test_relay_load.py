@@ -41,3 +41,31 @@ def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     report = run_load(students=24, seconds=4.0, seed=3, mean_gap=1.0, workdir=tmp_path)
     assert_exactly_once(report)
     assert report.resent_after_lost_ack == 0  # nothing was lost on the way, so nothing was re-sent
+
+
+@pytest.fixture
+def relay_process(tmp_path: Path) -> Iterator[RelayProcess]:
+    relay = RelayProcess(db=tmp_path / "class.sqlite", log_path=tmp_path / "relay.log")
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+def test_wait_for_messages_after_a_receive_waits_for_new_mail(relay_process: RelayProcess) -> None:
+    """The long-polling loop students write (wait, then receive) must wait for *new*
+    mail: messages already read are acknowledged first, not handed back at once."""
+    alice = Client("alice", RemoteServer(relay_process.url))
+    bob_remote = RemoteServer(relay_process.url)
+    bob = Client("bob", bob_remote)
+    alice.send("bob", "first")
+    assert bob_remote.wait_for_messages("bob", 10) is True
+    assert [m.text for m in bob.receive()] == ["first"]
+    timer = threading.Timer(0.3, lambda: alice.send("bob", "second"))
+    timer.start()
+    try:
+        assert bob_remote.wait_for_messages("bob", 10) is True
+    finally:
+        timer.join()
+    assert [m.text for m in bob.receive()] == ["second"]
+    assert bob_remote.wait_for_messages("bob", 0.1) is False  # acknowledged: nothing left queued
+    assert bob_remote.fetch_envelopes("bob") == []

@@ -325,7 +325,12 @@ class RemoteServer:
 
             if server.wait_for_messages("bob", 30):
                 bob.receive()
+
+        It first acknowledges what earlier ``receive()`` calls already handled:
+        the relay answers a long poll at once while anything is queued, so
+        without that, messages already read would end every wait immediately.
         """
+        self.acknowledge(name)
         seen = self._delivered.get(name, set())
         return any(msg_id not in seen for _, msg_id, _ in self.fetch_envelopes(name, wait=timeout))
 
