@@ -15,6 +15,7 @@ The exceptions added here extend the course's one hierarchy
         ├── Forbidden         logged in, but not allowed to do this (403)
         ├── RateLimited       too many requests too fast (429)
         ├── RequestTooLarge   the body is over the wire format's limit (413)
+        ├── RelayStorageError the relay cannot save to its database: disk full, read-only (503)
         └── RelayUnavailable  the relay cannot be reached at all
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "Forbidden",
     "RateLimited",
     "RelayError",
+    "RelayStorageError",
     "RelayUnavailable",
     "RequestTooLarge",
     "Unauthenticated",
@@ -77,6 +79,16 @@ class RequestTooLarge(MalformedEnvelope):
     """The request body is larger than the wire format allows; refused unread."""
 
     status = 413
+
+
+class RelayStorageError(RelayError):
+    """The relay could not write to its database (disk full, read-only file, I/O error).
+
+    Nothing of the request was stored: send the same message again later (it
+    is not a replay).  The instructor sees the cause in the relay's log.
+    """
+
+    status = 503
 
 
 class RelayUnavailable(RelayError, ConnectionError):
