@@ -190,7 +190,13 @@ class RemoteServer:
         """The relay's public description: mode, franking, limits (cached for ``info_ttl`` s)."""
         now = time.monotonic()
         if fresh or self._info is None or now - self._info[0] > self.info_ttl:
-            self._info = (now, dict(self.request("GET", "/api/info")))
+            try:
+                self._info = (now, dict(self.request("GET", "/api/info")))
+            except RelayUnavailable:
+                if fresh or self._info is None:
+                    raise
+                # The relay is down for a moment (a restart): its last answer still says which
+                # platform this is, so messages already fetched are opened, not refused for the outage.
         return dict(self._info[1])
 
     @property
@@ -305,6 +311,8 @@ class RemoteServer:
         over is dropped (and acknowledged again), so the learner sees it once.
         """
         channel = self._channel(name)
+        if self._info is None:
+            self.info()  # know the platform before taking messages: opening them then needs no network
         self.acknowledge(name)
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
