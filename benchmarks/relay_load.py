@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toychat import Client
+from toychat import Client, Envelope
 from toychat.errors import ReplayedMessage
 from toychat.relay import RateLimited, RelayUnavailable, RemoteServer
 
@@ -231,6 +231,7 @@ class LoadReport:
     duplicated: int
     wrong_text: int
     refused_by_learner: int
+    refusals: list[str]
     latencies: list[float]
     messages_per_second: float
     relay_cpu_seconds: float
@@ -277,11 +278,12 @@ def _send(student: _Student, rng: random.Random, counter: int) -> None:
     for to in student.recipients:
         text = f"{student.name}->{to} #{counter} {rng.getrandbits(64):016x}"
         t0 = time.time()
-        envelope = student.client.compose(to, text)
-        raw = envelope.to_bytes()
+        envelope: Envelope | None = None
         while True:  # re-send the same envelope (same msg_id) until the relay has it
             try:
-                student.client.submit_raw(raw)
+                if envelope is None:  # composing asks the relay for its mode (and keys, the first time)
+                    envelope = student.client.compose(to, text)
+                student.client.submit_raw(envelope.to_bytes())
                 break
             except ReplayedMessage:
                 break  # the first copy was stored just before the relay went down
@@ -334,7 +336,7 @@ def run_load(
     seconds: float = 60.0,
     *,
     seed: int = 0,
-    mean_gap: float = 4.0,
+    mean_gap: float = 10.0,
     kill_at: float | None = None,
     drain_timeout: float = 60.0,
     workdir: Path | None = None,
@@ -354,6 +356,9 @@ def run_load(
         start = time.perf_counter()
         throttled = sum(_register(s) for s in roster)  # the class registers at once, from one address
         registration = time.perf_counter() - start
+        for s in roster:  # partners look each other up first (and compare safety numbers, lesson 04)
+            for other in s.recipients:
+                s.client.lookup(other)  # type: ignore[union-attr]
         cpu0, _ = relay.sample()
         stop = threading.Event()
         t_start = time.time()
@@ -407,6 +412,7 @@ def run_load(
         duplicated=duplicated,
         wrong_text=wrong,
         refused_by_learner=sum(len(s.client.rejected) for s in roster if s.client is not None),
+        refusals=[f"{s.name}: {type(r.error).__name__}: {r.error}" for s in roster if s.client for r in s.client.rejected],
         latencies=latencies,
         messages_per_second=delivered / elapsed if elapsed else 0.0,
         relay_cpu_seconds=cpu1 - cpu0,
