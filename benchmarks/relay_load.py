@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import secrets
 import signal
 import socket
@@ -73,6 +74,12 @@ def _proc_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _client_cpu_seconds() -> float:
+    """CPU seconds used so far by this process (every simulated student)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _proc_memory_mib(pid: int) -> tuple[float, float]:
@@ -235,6 +242,8 @@ class LoadReport:
     latencies: list[float]
     messages_per_second: float
     relay_cpu_seconds: float
+    client_cpu_seconds: float
+    load_average: float
     relay_peak_mib: float
     registration_seconds: float
     registration_throttled: int
@@ -325,7 +334,7 @@ def _student_loop(
                 next_send = now + rng.expovariate(1 / mean_gap)
                 continue
             horizon = next_send if next_send < send_until else now + 1.0
-            _receive(student, max(0.05, min(horizon - now, 2.0)))
+            _receive(student, max(0.05, min(horizon - now, 25.0)))  # a notebook's long poll: up to 30 s
         _receive(student, 0.05)  # acknowledge the last batch: the relay's mailboxes end empty
     except Exception as exc:  # noqa: BLE001  (reported, never hidden)
         student.errors.append(f"{student.name}: {type(exc).__name__}: {exc}")
@@ -360,6 +369,7 @@ def run_load(
             for other in s.recipients:
                 s.client.lookup(other)  # type: ignore[union-attr]
         cpu0, _ = relay.sample()
+        load0 = _client_cpu_seconds()
         stop = threading.Event()
         t_start = time.time()
         send_until = t_start + seconds
@@ -389,6 +399,8 @@ def run_load(
         for thread in threads:
             thread.join(timeout=30)
         cpu1, peak = relay.sample()
+        client_cpu = _client_cpu_seconds() - load0
+        load_average = os.getloadavg()[0]
     finally:
         relay.stop()
         if owned is not None:
@@ -416,6 +428,8 @@ def run_load(
         latencies=latencies,
         messages_per_second=delivered / elapsed if elapsed else 0.0,
         relay_cpu_seconds=cpu1 - cpu0,
+        client_cpu_seconds=client_cpu,
+        load_average=load_average,
         relay_peak_mib=peak,
         registration_seconds=registration,
         registration_throttled=throttled,
