@@ -241,6 +241,7 @@ class LoadReport:
     refusals: list[str]
     latencies: list[float]
     messages_per_second: float
+    mean_gap: float
     relay_cpu_seconds: float
     client_cpu_seconds: float
     load_average: float
@@ -427,6 +428,7 @@ def run_load(
         refusals=[f"{s.name}: {type(r.error).__name__}: {r.error}" for s in roster if s.client for r in s.client.rejected],
         latencies=latencies,
         messages_per_second=delivered / elapsed if elapsed else 0.0,
+        mean_gap=mean_gap,
         relay_cpu_seconds=cpu1 - cpu0,
         client_cpu_seconds=client_cpu,
         load_average=load_average,
@@ -453,8 +455,11 @@ def _rows(report: LoadReport, label: str, *, target: bool) -> list[Result]:
     exact = report.lost == 0 and report.duplicated == 0 and report.wrong_text == 0 and not report.errors
     return [
         Result(NAME, f"{label}: messages delivered", report.messages_per_second, "messages/s",
-               note=f"{n} students, {report.seconds:.0f} s, {report.accepted:,} messages accepted by the relay, "
-                    f"{report.delivered:,} delivered to a learner's inbox"),
+               note=f"{n} students in pairs and groups of 3-4, each sending every {report.mean_gap:g} s on average "
+                    f"(exponential gaps, seeded) to every other member; {report.seconds:.0f} s including the drain; "
+                    f"{report.accepted:,} envelopes accepted by the relay, {report.delivered:,} delivered to a "
+                    f"learner's inbox. The simulated students used {report.client_cpu_seconds:.1f} CPU seconds; "
+                    f"machine load average {report.load_average:.1f} on {os.cpu_count()} cores (shared)"),
         Result(NAME, f"{label}: delivery latency p50", report.percentile(50) * 1000, "ms",
                note="from before encrypting and signing to after the recipient's Client checked and decrypted it"),
         Result(NAME, f"{label}: delivery latency p99", report.percentile(99) * 1000, "ms"),
@@ -468,7 +473,8 @@ def _rows(report: LoadReport, label: str, *, target: bool) -> list[Result]:
                     f"Wrong text: {report.wrong_text}. Client errors: {len(report.errors)}"
                     + ("" if exact else " (**check**)")),
         Result(NAME, f"{label}: relay CPU", cpu_share * 100, "% of one core",
-               note=f"{report.relay_cpu_seconds:.1f} CPU seconds in the relay process"),
+               note=f"{report.relay_cpu_seconds:.1f} CPU seconds in the relay process (SQLite write-ahead log, "
+                    "synchronous FULL, default per-user rate limits)"),
         Result(NAME, f"{label}: relay peak memory", report.relay_peak_mib, "MiB", note="peak resident set (VmHWM)"),
     ]
 
