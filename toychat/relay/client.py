@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -168,6 +169,14 @@ class RemoteServer:
                     continue
                 raise self._error(exc) from None
             except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLCertVerificationError):
+                    raise RelayUnavailable(
+                        f"the class relay at {self.url} answered, but this computer does not trust its "
+                        f"certificate ({reason.verify_message}; {reason}). If the instructor uses a "
+                        "self-signed certificate, save it as a file and set SSL_CERT_FILE to that file before "
+                        "connecting (see 'TLS for the relay' in docs/deploying.md)."
+                    ) from None
                 raise RelayUnavailable(
                     f"cannot reach the class relay at {self.url} ({getattr(exc, 'reason', exc)}). Is it "
                     "running, and is TOYCHAT_RELAY the address the instructor gave?"
