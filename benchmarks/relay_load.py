@@ -494,7 +494,7 @@ def run(quick: bool = False) -> list[Result]:
     steady = run_load(students, seconds, seed=0)
     crash = run_load(students, seconds, seed=1, kill_at=seconds / 2)
     rows = _rows(steady, f"{students} students", target=not quick)
-    rows.insert(0, Result(NAME, f"{students} students register at once (one address)", steady.registration_seconds,
+    rows.insert(0, Result(NAME, f"{students} students register, one after another, from one address", steady.registration_seconds,
                           "s", note=f"{steady.registration_throttled} registrations throttled (HTTP 429) by the "
                                     "per-address limit of 60 at once, 20/s, then retried"))
     crash_rows = _rows(crash, f"{students} students, relay SIGKILLed at {seconds / 2:.0f} s", target=not quick)
