@@ -32,8 +32,6 @@ from browser import free_port
 from nbtools import REPO, record_timing, venv_env
 from test_jupyterhub import proxy_command  # noqa: F401  (the fixture: configurable-http-proxy from npm)
 
-pytestmark = pytest.mark.browser
-
 STUDENTS = ("student1", "student2")
 GUIDE = REPO / "docs" / "deploying.md"
 GUIDE_PORT = "10101"
