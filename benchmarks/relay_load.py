@@ -111,8 +111,14 @@ class RelayProcess:
         scheme = "https" if "--certfile" in self.extra_args else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> float:
-        """Start the relay and wait until it answers; returns the seconds that took."""
+    def start(self, timeout: float = 60.0, *, first_start: bool | None = None) -> float:
+        """Start the relay and wait until it answers; returns the seconds that took.
+
+        A restart uses the same port; the first start moves to another port once if
+        the one picked was taken in the meantime (by a process outside this run).
+        """
+        if first_start is None:
+            first_start = self.proc is None
         started = time.perf_counter()
         log = open(self.log_path or os.devnull, "ab")
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -133,7 +139,11 @@ class RelayProcess:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the relay did not start (exit code {self.proc.poll()}); see {self.log_path}")
+                log_text = self.log_path.read_text(errors="replace")[-2000:] if self.log_path else ""
+                if first_start and self.proc.poll() is not None and "Address already in use" in log_text:
+                    self.port = _free_port()  # taken since it was picked: another port, once
+                    return self.start(timeout, first_start=False)
+                raise RuntimeError(f"the relay did not start (exit code {self.proc.poll()}):\n{log_text}")
             time.sleep(0.05)
 
     def sample(self) -> tuple[float, float]:
@@ -265,7 +275,7 @@ class LoadReport:
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
     def summary(self) -> dict[str, Any]:
         """The figures as a plain dict (for printing)."""
@@ -392,11 +402,12 @@ def run_load(
             restart_seconds = relay.start()
         time.sleep(max(0.0, send_until - time.time()))
         drain_start = time.time()
-        expected = lambda: sum(len(s.sent) for s in roster)  # noqa: E731
-        got = lambda: sum(len(s.received) for s in roster)  # noqa: E731
-        while time.time() - drain_start < drain_timeout and (
-            got() < expected() or not all(s.done_sending or s.errors for s in roster)
-        ):
+        def waiting() -> bool:
+            sent = sum(len(s.sent) for s in roster)
+            received = sum(len(s.received) for s in roster)
+            return received < sent or not all(s.done_sending or s.errors for s in roster)
+
+        while time.time() - drain_start < drain_timeout and waiting():
             time.sleep(0.1)
         drain_seconds = time.time() - drain_start
         elapsed = time.time() - t_start

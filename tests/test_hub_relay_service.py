@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from browser import free_port
 from nbtools import REPO, record_timing, venv_env
 from test_jupyterhub import proxy_command  # noqa: F401  (the fixture: configurable-http-proxy from npm)
@@ -40,7 +39,7 @@ GUIDE_DB = "/srv/toychat/relay.sqlite"
 
 def guide_service_config() -> str:
     """The ``jupyterhub_config.py`` block of the guide's hub-service section, verbatim."""
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.DOTALL)
     [block] = [b for b in blocks if "c.JupyterHub.services" in b and "toychat.relay" in b]
     return block
 
@@ -93,7 +92,7 @@ async def run_in_kernel(ws_url: str, token: str, code: str, timeout: float = 120
     msg_id = uuid.uuid4().hex
     ws.write_message(json.dumps({
         "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex, "msg_type": "execute_request",
-                   "version": "5.3", "date": datetime.datetime.now(datetime.timezone.utc).isoformat()},
+                   "version": "5.3", "date": datetime.datetime.now(datetime.UTC).isoformat()},
         "parent_header": {}, "metadata": {}, "channel": "shell",
         "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                     "allow_stdin": False, "stop_on_error": True},

@@ -13,6 +13,7 @@ failed under CI) and, everywhere, SQLite's own page limit.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import socket
@@ -24,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
 from browser import require
 from nbtools import REPO
 from test_relay_load import assert_exactly_once
+
+from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
 from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer
 from toychat.relay.app import serve_in_thread
@@ -309,7 +310,7 @@ def test_the_guides_identity_vault_keeps_a_student_across_kernel_restarts(
         prints.append(done.stdout.strip().split("|"))
         alice.send("ada", f"while kernel {n} was down")
     assert prints[0][0] == prints[1][0] == prints[2][0]  # the same keys after each restart
-    got = [eval(p[1]) for p in prints]  # noqa: S307  (our own repr of a list of str)
+    got = [ast.literal_eval(p[1]) for p in prints]
     assert got[:2] == [[], ["while kernel 0 was down"]]
     # Nothing is lost; what the previous kernel read but never confirmed may come once more
     # (the relay deletes a message only when a device acknowledges it).

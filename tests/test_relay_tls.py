@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nbtools import REPO
 
 from benchmarks.relay_load import RelayProcess
-from nbtools import REPO
 
 STUDENT = """
 import sys
@@ -48,7 +48,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         pytest.fail("the cryptography package is needed to make the test certificate (requirements.txt)")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "toychat class relay")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())

@@ -73,7 +73,14 @@ from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import Server
 from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
-from .errors import Forbidden, RateLimited, RelayStorageError, RequestTooLarge, Unauthenticated, status_for
+from .errors import (
+    Forbidden,
+    RateLimited,
+    RelayStorageError,
+    RequestTooLarge,
+    Unauthenticated,
+    status_for,
+)
 from .store import Queued, Store
 
 __all__ = [
