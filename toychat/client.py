@@ -52,6 +52,7 @@ from .errors import (
     MisaddressedMessage,
     ReplayedMessage,
     SentToPreviousKeys,
+    ServiceUnavailable,
     TamperedMessage,
     ToyChatError,
     UnknownMessage,
@@ -608,6 +609,10 @@ class Client:
             for record in records:
                 try:
                     message = self._open_record(record)
+                except ServiceUnavailable:
+                    # Opening needed the server (a first contact's keys) and it is gone: this
+                    # message and the rest stay queued, and the error tells the learner to retry.
+                    raise
                 except ToyChatError as exc:
                     self.rejected.append(Rejected(exc, record))
                     failures.append(exc)

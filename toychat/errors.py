@@ -17,6 +17,7 @@ The hierarchy::
     │   └── SentToPreviousKeys    sent before this device's keys existed: encrypted to the user's previous keys
     ├── UnreportableMessage   a message without a franking commitment on a franking platform
     ├── UnknownMessage        no message with that id where it was asked for (an inbox, a report)
+    ├── ServiceUnavailable    the server could not be reached: nothing was lost, try again
     ├── ReplayedMessage       this exact message was already accepted once
     ├── MisaddressedMessage   the envelope is addressed to someone else
     ├── UnknownUser           a name the key directory does not know
@@ -43,6 +44,7 @@ __all__ = [
     "SentToPreviousKeys",
     "UnreportableMessage",
     "UnknownMessage",
+    "ServiceUnavailable",
     "ReplayedMessage",
     "MisaddressedMessage",
     "UnknownUser",
@@ -101,6 +103,11 @@ class UnknownMessage(ToyChatError, LookupError):
     """No message with that id where it was asked for: a phone can report only a
     message in its own inbox, and the platform hands a message's reporting tag
     only to its recipient."""
+
+
+class ServiceUnavailable(ToyChatError, ConnectionError):
+    """The server could not be reached (a relay restarting, a dropped network).
+    Nothing was lost: what could not be handled stays queued for the next try."""
 
 
 class ReplayedMessage(ToyChatError):

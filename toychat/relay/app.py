@@ -48,10 +48,12 @@ import logging
 import math
 import secrets
 import signal
+import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +75,14 @@ from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import SeenByServer, Server
 from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
-from .errors import Forbidden, RateLimited, RequestTooLarge, Unauthenticated, status_for
+from .errors import (
+    Forbidden,
+    RateLimited,
+    RelayStorageError,
+    RequestTooLarge,
+    Unauthenticated,
+    status_for,
+)
 from .store import Queued, Store
 
 __all__ = [
@@ -102,6 +111,23 @@ VIEW_ROWS = 200
 
 
 # ---- the platform, stored in SQLite ------------------------------------------------------
+@contextmanager
+def saving(path: str, what: str) -> Iterator[None]:
+    """Turn a failed SQLite write (disk full, read-only file, I/O error) into a
+    named :class:`RelayStorageError`; SQLite has already rolled the transaction back."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.Error as exc:
+        log.error("could not save %s to the database %s: %s", what, path, exc)
+        raise RelayStorageError(
+            f"the relay could not save {what} (its database said: {exc}). Nothing was stored, so send it "
+            "again in a moment: it will not count as a replay. The instructor sees the cause in the relay's "
+            "log: usually a full disk or a read-only database file."
+        ) from None
+
+
 class PersistentServer(Server):
     """A :class:`~toychat.server.Server` whose directory, log and mailboxes live in SQLite.
 
@@ -134,22 +160,31 @@ class PersistentServer(Server):
         """Switch the platform (the instructor's demo); kept across restarts."""
         if mode not in MODES:
             raise MalformedEnvelope(f"the mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        with saving(self.store.path, "the mode"):
+            self.store.set_meta("mode", mode)
         self.mode = mode  # type: ignore[assignment]
-        self.store.set_meta("mode", mode)
 
     def register_with_token(self, public: PublicIdentity, token: str | None) -> None:
         """Publish ``public`` (checked by :meth:`Server.register`) and store it with its login."""
+        new = public.name not in self.directory
         super().register(public)
         self._mailboxes.pop(public.name, None)  # mailboxes live in SQLite
-        self.store.add_user(public, token, self.clock())
+        try:
+            with saving(self.store.path, "your registration"):
+                self.store.add_user(public, token, self.clock())
+        except RelayStorageError:
+            if new:  # not stored, so not taken: the same registration may be tried again
+                self.directory.pop(public.name, None)
+            raise
 
     def replace_keys(self, public: PublicIdentity) -> None:
         """Publish new keys for an existing, *authenticated* user (a new phone, a
         restarted kernel).  Contacts who kept the old keys will see the safety
         number change: exactly what lesson 04 asks them to notice."""
         old = self.lookup(public.name)
+        with saving(self.store.path, "your new keys"):
+            self.store.replace_keys(public)
         self.directory[public.name] = public
-        self.store.replace_keys(public)
         self.key_changes.append(
             {"name": public.name, "at": self.clock(), "old": old.fingerprint, "new": public.fingerprint}
         )
@@ -161,8 +196,10 @@ class PersistentServer(Server):
         self.register_with_token(public, None)
 
     def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
-        # SQLite first: if it fails, memory is unchanged and the message id is not spent.
-        self.store.save_accepted(entry, franked)
+        # SQLite first: if it fails (a full disk, a read-only file), memory is unchanged, the
+        # message id is not spent, and the sender gets a named RelayStorageError to re-send on.
+        with saving(self.store.path, "your message"):
+            self.store.save_accepted(entry, franked)
         self._mailboxes.setdefault(envelope.recipient, deque())
         super()._commit(envelope, entry, franked)
         self._mailboxes.pop(envelope.recipient, None)  # the queued copy lives in SQLite
@@ -180,7 +217,8 @@ class PersistentServer(Server):
 
     def acknowledge(self, name: str, ids: list[int]) -> int:
         """Delete the messages ``name`` confirms having received."""
-        return self.store.acknowledge(name, ids)
+        with saving(self.store.path, "your acknowledgement"):
+            return self.store.acknowledge(name, ids)
 
     def fetch(self, name: str) -> list[bytes]:  # pragma: no cover - the relay uses mailbox/acknowledge
         raise NotImplementedError("the relay delivers with mailbox() and acknowledge()")
@@ -886,10 +924,16 @@ def main(argv: list[str] | None = None) -> None:
         from .hub import hub_settings
 
         hub_auth, prefix, args.host, args.port = hub_settings(args.host, args.port)
-    relay = build_relay(
-        db=args.db, mode=args.mode, franking=args.franking, rate=args.rate, burst=args.burst,
-        admin_token=args.admin_token, public_view=args.public_view, hub_auth=hub_auth,
-    )
+    try:
+        relay = build_relay(
+            db=args.db, mode=args.mode, franking=args.franking, rate=args.rate, burst=args.burst,
+            admin_token=args.admin_token, public_view=args.public_view, hub_auth=hub_auth,
+        )
+    except sqlite3.Error as exc:
+        raise SystemExit(
+            f"toychat relay: cannot use the database {args.db}: {exc}. Is the disk full, or the file (or its "
+            "folder) read-only for this user? Nothing in it was changed."
+        ) from None
     ssl_options = {"certfile": args.certfile, "keyfile": args.keyfile} if args.certfile else None
     scheme = "https" if ssl_options else "http"
     base = f"{scheme}://{args.host}:{args.port}{prefix}"

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -192,6 +193,14 @@ class RemoteServer:
                     continue
                 raise self._error(exc) from None
             except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLCertVerificationError):
+                    raise RelayUnavailable(
+                        f"the class relay at {self.url} answered, but this computer does not trust its "
+                        f"certificate ({reason.verify_message}; {reason}). If the instructor uses a "
+                        "self-signed certificate, save it as a file and set SSL_CERT_FILE to that file before "
+                        "connecting (see 'TLS for the relay' in docs/deploying.md)."
+                    ) from None
                 raise RelayUnavailable(
                     f"cannot reach the class relay at {self.url} ({getattr(exc, 'reason', exc)}). Is it "
                     "running, and is TOYCHAT_RELAY the address the instructor gave?"
@@ -214,7 +223,13 @@ class RemoteServer:
         """The relay's public description: mode, franking, limits (cached for ``info_ttl`` s)."""
         now = time.monotonic()
         if fresh or self._info is None or now - self._info[0] > self.info_ttl:
-            self._info = (now, dict(self.request("GET", "/api/info")))
+            try:
+                self._info = (now, dict(self.request("GET", "/api/info")))
+            except RelayUnavailable:
+                if fresh or self._info is None:
+                    raise
+                # The relay is down for a moment (a restart): its last answer still says which
+                # platform this is, so messages already fetched are opened, not refused for the outage.
         return dict(self._info[1])
 
     @property
@@ -351,6 +366,8 @@ class RemoteServer:
         over is dropped (and acknowledged again), so the learner sees it once.
         """
         channel = self._channel(name)
+        if self._info is None:
+            self.info()  # know the platform before taking messages: opening them then needs no network
         self.acknowledge(name)
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
@@ -387,7 +404,12 @@ class RemoteServer:
 
             if server.wait_for_messages("bob", 30):
                 bob.receive()
+
+        It first acknowledges what earlier ``receive()`` calls already handled:
+        the relay answers a long poll at once while anything is queued, so
+        without that, messages already read would end every wait immediately.
         """
+        self.acknowledge(name)
         seen = self._delivered.get(name, set())
         return any(msg_id not in seen for _, msg_id, _ in self.fetch_envelopes(name, wait=timeout))
 
