@@ -10,6 +10,7 @@ random" in lesson 01.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -83,7 +84,7 @@ def byte_histogram(
         _, ax = plt.subplots(figsize=(6, 3))
     counts = Counter(data)
     ax.bar(range(256), [counts.get(v, 0) for v in range(256)], width=1.0, color=color)
-    ax.set_xlim(-0.5, 255.5)
+    ax.set_xlim(-4, 259)  # room so bars at 0 and 255 are not hidden by the axes
     ax.set_xlabel("byte value (0-255)")
     ax.set_ylabel("how many times it occurs")
     ax.set_title(f"{label}: {byte_entropy(data):.2f} bits of entropy per byte")
@@ -101,17 +102,19 @@ def compare_byte_histograms(
 
     With the default labels the title states the finding lesson 01 measures.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, layout="constrained")
     byte_histogram(first, ax=axes[0], label=labels[0], color=PALETTE["vermillion"])
     byte_histogram(second, ax=axes[1], label=labels[1], color=PALETTE["blue"])
     axes[1].set_ylabel("")
+    for ax, data, label in zip(axes, (first, second), labels):
+        ax.set_title(f"{label}\n{byte_entropy(data):.2f} bits of entropy per byte")
     if title is None:
         title = (
             f"{labels[0].capitalize()} has a lopsided byte profile "
-            f"({byte_entropy(first):.1f} bits/byte); {labels[1]} is nearly flat "
+            f"({byte_entropy(first):.1f} bits/byte);\n{labels[1]} is nearly flat "
             f"({byte_entropy(second):.1f} bits/byte)"
         )
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 90) if "\n" not in title else title)
     return fig
 
 
@@ -203,7 +206,8 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
         raise ValueError("key_strip needs at least one key")
     grid = np.array([list(k) for k in keys], dtype=float)
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
-    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
+    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255,
+                      interpolation="nearest")
     fig.colorbar(image, ax=ax, label="byte value (0-255)", ticks=[0, 64, 128, 192, 255])
     ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
     ax.set_xlabel("byte position in the key")
