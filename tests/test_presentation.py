@@ -66,10 +66,64 @@ def test_slider_reads_in_units_and_fits_its_description() -> None:
     slider = choice_slider(description, [0.0001, 0.0008, 0.01], value=0.0008, fmt="{:.2%}")
     assert slider.label == "0.08%" and slider.value == 0.0008
     assert slider.description == description
-    width = float(slider.style.description_width.removesuffix("em"))
+    width = float(slider.description_width.removesuffix("em"))
     assert width >= len(description) * 0.5, "the description has room to be read in full"
+    assert slider.labels == ["0.01%", "0.08%", "1.00%"] and slider.index == 1
+
+
+def test_slider_works_with_interactive_output() -> None:
+    import ipywidgets as widgets
+
+    slider = choice_slider("Prevalence", [0.1, 0.2, 0.4], value=0.2)
+    seen: list[float] = []
+    widgets.interactive_output(lambda prevalence: seen.append(prevalence), {"prevalence": slider})
+    slider.index = 2  # what the browser does when the reader moves it
+    assert seen == [0.2, 0.4] and slider.value == 0.4 and slider.label == "0.4"
+    assert isinstance(widgets.interactive(lambda p: p, p=slider).children[0], type(slider))
+    with pytest.raises(Exception, match="not one of the slider's stops"):
+        slider.value = 0.3
 
 
 def test_slider_refuses_a_start_between_stops() -> None:
     with pytest.raises(ValueError, match="not one of the stops"):
         choice_slider("Prevalence", [0.1, 0.2], value=0.15)
+
+
+def test_figures_carry_alt_text_into_html() -> None:
+    import matplotlib.pyplot as plt
+
+    from toychat.figures import alt_text, figure_html, register, set_alt_text
+
+    fig, (left, right) = plt.subplots(1, 2)
+    fig.suptitle("Scanning finds copies on plaintext, none on ciphertext")
+    left.set(title="Plaintext", xlabel="edit", ylabel="detected (%)")
+    right.set(title="E2EE")
+    assert alt_text(fig) == (
+        "Figure: Scanning finds copies on plaintext, none on ciphertext. "
+        "Plaintext (x axis: edit; y axis: detected (%)). E2EE."
+    )
+    set_alt_text(fig, 'Two bars: "plaintext" 100%, E2EE 0%.')
+    html = figure_html(fig)
+    assert 'alt="Two bars: &quot;plaintext&quot; 100%, E2EE 0%."' in html
+    assert html.startswith('<img class="toychat-figure"') and "data:image/png;base64," in html
+    with pytest.raises(ValueError, match="empty"):
+        set_alt_text(fig, "  ")
+    assert register() is False, "outside IPython there is nothing to register with"
+    plt.close(fig)
+
+
+@pytest.mark.notebook
+def test_a_kernel_shows_figures_with_alt_text() -> None:
+    """In a real kernel with the inline backend (which clears figure formatters when it loads),
+    a figure drawn after importing toychat.plots is shown as an <img> with alt text."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import toychat.plots\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\nax.set(title='Flat', xlabel='byte')\nplt.show()")]
+    NotebookClient(nb, kernel_name="python3").execute()
+    [output] = nb.cells[0].outputs
+    assert 'alt="Figure: Flat (x axis: byte)."' in output.data["text/html"]
+    assert "image/png" in output.data, "the PNG stays for tools that want it"

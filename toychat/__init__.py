@@ -20,11 +20,14 @@ from .errors import (
     MisaddressedMessage,
     RegistrationError,
     ReplayedMessage,
+    SentToPreviousKeys,
     TamperedMessage,
+    TimestampOutOfRange,
     ToyChatError,
     UnknownRecipient,
     UnknownSender,
     UnknownUser,
+    UnreportableMessage,
 )
 from .keys import Identity, PublicIdentity, fingerprint
 from .server import Server
@@ -44,12 +47,15 @@ __all__ = [
     "RegistrationError",
     "Rejected",
     "ReplayedMessage",
+    "SentToPreviousKeys",
     "Server",
     "SimulatedClock",
     "TamperedMessage",
+    "TimestampOutOfRange",
     "ToyChatError",
     "UnknownRecipient",
     "UnknownSender",
     "UnknownUser",
+    "UnreportableMessage",
     "fingerprint",
 ]

@@ -85,7 +85,7 @@ CLAIM_TYPES: tuple[str, ...] = (
 LESSONS: tuple[int, ...] = tuple(range(11))
 
 #: ``citation`` is the short form lessons use after a quote, e.g. "Police Professional, 11 Dec 2023"
-#: (dates the text does not give are from the period it describes; FACTS.md §6).
+#: (dates the text does not give are from the period it describes, as data/sources.csv records).
 SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "outlet", "title", "date", "seed_file", "url", "citation")
 
 CLAIM_COLUMNS: tuple[str, ...] = (

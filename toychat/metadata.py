@@ -5,8 +5,9 @@ Under end-to-end encryption a platform still sees who messages whom, when,
 how much and what kind of thing (text, image, video), who follows whom, and
 how old each account is — everything in :meth:`toychat.Server.log_table`
 except the content.  Meta says it will use such "behavioral signals"
-(FACTS §3.19); the NCA answers that metadata "will rarely, if ever, produce
-sufficient evidence for a search warrant" (FACTS §3.20).  This module builds a
+(see references: docs/references.md#sullivan2020); the NCA answers that metadata "will
+rarely, if ever, produce sufficient evidence for a search warrant" (see
+references: docs/references.md#nca2023).  This module builds a
 platform where the truth is known, so both claims can be measured.
 
 **Everything here is synthetic, and every number below is an assumption**
@@ -91,7 +92,7 @@ KINDS = ("text", "image", "video")
 #: reported widely); Meta has not, to our knowledge, published a
 #: Messenger-only count since.  An order of magnitude, not a current figure.
 MESSENGER_MONTHLY_USERS = 1_000_000_000
-#: The NCA's monthly UK figures (James Babbage, 7 Dec 2023; FACTS §3.20).
+#: The NCA's monthly UK figures (James Babbage, 7 Dec 2023; see references: docs/references.md#nca2023).
 NCA_MONTHLY = {"arrests": 800, "children safeguarded": 1200}
 
 
@@ -524,7 +525,8 @@ def rule_minors_not_following(features: pd.DataFrame, threshold: int = 5) -> pd.
     """Flag adults who messaged at least ``threshold`` minors who do not follow them.
 
     After Meta's restriction on adults "messaging teens who don't follow
-    them" (FACTS §3.19).  Scores are the count itself, so a PR curve can sweep it.
+    them" (Meta, January 2024; see references: docs/references.md#meta2024).  Scores are the
+    count itself, so a PR curve can sweep it.
     """
     return (features["is_adult"] == 1) & (features["minors_not_following"] >= threshold)
 
@@ -533,9 +535,10 @@ def rule_new_profile_contacting_minors(
     features: pd.DataFrame, max_age_days: int = 30, threshold: int = 3
 ) -> pd.Series:
     """Flag profiles under ``max_age_days`` old that contacted at least
-    ``threshold`` minors who do not follow them — after Meta's adults who
-    "frequently create new profiles and try to communicate with minors they
-    don't know" (Dec 2021; FACTS §3.19)."""
+    ``threshold`` minors who do not follow them.  An assumption of this
+    synthetic platform, in the spirit of the behavioural signals Meta describes
+    (see references: docs/references.md#sullivan2020): a new account is one
+    more signal, not a measured one."""
     return (
         (features["is_adult"] == 1)
         & (features["account_age_days"] < max_age_days)
@@ -546,7 +549,8 @@ def rule_new_profile_contacting_minors(
 def rule_requests_to_minors(features: pd.DataFrame, per_week: float = 10.0) -> pd.Series:
     """Flag adults sending at least ``per_week`` messages a week to minors who do
     not follow them — after "an adult sending a large amount of friend or
-    message requests to people under 18" (May 2020; FACTS §3.19)."""
+    message requests to people under 18" (May 2020; see references:
+    docs/references.md#sullivan2020)."""
     return (features["is_adult"] == 1) & (features["requests_to_minors_per_week"] >= per_week)
 
 

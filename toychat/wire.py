@@ -12,7 +12,9 @@ mode          ``"e2ee"`` (payload is ciphertext) or ``"plaintext"`` (payload
               is the message text, readable by the server)
 sender        the sender's user name
 recipient     the recipient's user name
-timestamp     when the sender's device says it sent the message (UNIX seconds)
+timestamp     when the sender's device says it sent the message (UNIX seconds,
+              0 to :data:`~toychat.clock.MAX_TIMESTAMP`: the one rule of
+              :func:`~toychat.clock.check_timestamp`)
 nonce         24 random bytes for ``e2ee`` (XSalsa20 nonce); empty for
               ``plaintext``
 payload       the ciphertext (``e2ee``) or the UTF-8 text (``plaintext``)
@@ -45,7 +47,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,7 @@ from typing import Any, Literal
 import nacl.exceptions
 import nacl.signing
 
+from .clock import MAX_TIMESTAMP, check_timestamp
 from .errors import MalformedEnvelope, TamperedMessage
 from .keys import NAME_PATTERN
 
@@ -67,6 +69,7 @@ __all__ = [
     "SIGNATURE_SIZE",
     "MAX_PAYLOAD_BYTES",
     "MAX_ENVELOPE_BYTES",
+    "MAX_TIMESTAMP",
     "Envelope",
     "new_msg_id",
 ]
@@ -164,9 +167,7 @@ class Envelope:
             value = getattr(self, name)
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise bad(f"{name} {value!r} is not a valid user name.")
-        ts = self.timestamp
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not _finite(ts) or ts < 0:
-            raise bad("timestamp must be a finite, non-negative number of seconds.")
+        check_timestamp(self.timestamp, "malformed envelope: timestamp")
         for name in _BYTES_FIELDS:
             if not isinstance(getattr(self, name), bytes):
                 raise bad(f"{name} must be bytes.")
@@ -325,14 +326,6 @@ class Envelope:
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
             f"t={self.timestamp}, id={self.msg_id[:8]}…, payload={len(self.payload)} bytes)"
         )
-
-
-def _finite(number: float) -> bool:
-    """``math.isfinite`` that says no, rather than raising, for an integer too big for a float."""
-    try:
-        return math.isfinite(number)
-    except OverflowError:
-        return False
 
 
 def _encodable(text: str) -> bool:

@@ -50,7 +50,7 @@ import secrets
 import signal
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,15 +60,17 @@ import tornado.locks
 import tornado.netutil
 import tornado.web
 
+from ..clock import check_timestamp
 from ..errors import (
     ForgedReport,
     MalformedEnvelope,
     RegistrationError,
+    TimestampOutOfRange,
     ToyChatError,
 )
 from ..franking import Franked, FrankingService, Report
 from ..keys import NAME_PATTERN, PublicIdentity, check_name
-from ..server import Server
+from ..server import SeenByServer, Server
 from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
 from .errors import Forbidden, RateLimited, RequestTooLarge, Unauthenticated, status_for
@@ -158,11 +160,12 @@ class PersistentServer(Server):
             return
         self.register_with_token(public, None)
 
-    def _store(self, envelope: Envelope, raw: bytes) -> None:
+    def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
+        # SQLite first: if it fails, memory is unchanged and the message id is not spent.
+        self.store.save_accepted(entry, franked)
         self._mailboxes.setdefault(envelope.recipient, deque())
-        super()._store(envelope, raw)
+        super()._commit(envelope, entry, franked)
         self._mailboxes.pop(envelope.recipient, None)  # the queued copy lives in SQLite
-        self.store.save_accepted(self.log[-1], self.franked.get(envelope.msg_id))
         for callback in self.on_queued:
             callback(envelope.recipient)
 
@@ -199,20 +202,30 @@ class TokenBucket:
     rate: float = 20.0
     burst: int = 60
     clock: Any = time.monotonic
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: key -> (tokens left, when last used), least recently used first.
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
 
     def allow(self, key: str) -> bool:
         """Take one token for ``key``; ``False`` if there is none left."""
         now = self.clock()
-        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens, last = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if len(self._buckets) > 10_000:  # forget idle keys rather than grow without bound
-            self._buckets.clear()
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return False
-        self._buckets[key] = (tokens - 1.0, now)
-        return True
+        self._forget_full(now)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)  # now the most recently used
+        return allowed
+
+    def _forget_full(self, now: float) -> None:
+        """Drop least recently used buckets that have refilled: a full bucket is the
+        same as no bucket, so forgetting it lets nobody past the limit.  A bucket
+        refills within ``burst / rate`` seconds, so what is kept is bounded by the
+        requests of that window -- many accounts cannot wipe anyone's limit."""
+        while self._buckets:
+            oldest = next(iter(self._buckets))
+            tokens, last = self._buckets[oldest]
+            if self.rate <= 0 or tokens + (now - last) * self.rate < self.burst:
+                break
+            del self._buckets[oldest]
 
     def retry_after(self) -> int:
         """Seconds until one more request is allowed (at least 1)."""
@@ -299,9 +312,10 @@ def franked_from_json(data: object) -> Franked:
     """Parse :func:`franked_to_json`'s output."""
     if not isinstance(data, dict):
         raise ForgedReport("the report's franking tag must be a JSON object.")
-    timestamp = data.get("timestamp")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, float | int) or not -1e18 < timestamp < 1e18:
-        raise ForgedReport("the report's timestamp must be a number of seconds.")
+    try:
+        timestamp = check_timestamp(data.get("timestamp"), "the report's timestamp")  # the wire's one rule
+    except TimestampOutOfRange as exc:
+        raise ForgedReport(str(exc)) from None
     sender, recipient = data.get("sender"), data.get("recipient")
     if not all(isinstance(n, str) and NAME_PATTERN.fullmatch(n) for n in (sender, recipient)):
         raise ForgedReport("the report's sender and recipient must be user names.")
