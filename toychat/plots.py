@@ -10,6 +10,7 @@ random" in lesson 01.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -88,7 +89,7 @@ def byte_histogram(
         _, ax = plt.subplots(figsize=(6, 3))
     counts = Counter(data)
     ax.bar(range(256), [counts.get(v, 0) for v in range(256)], width=1.0, color=color)
-    ax.set_xlim(-0.5, 255.5)
+    ax.set_xlim(-4, 259)  # room so bars at 0 and 255 are not hidden by the axes
     ax.set_xlabel("byte value (0-255)")
     ax.set_ylabel("how many times it occurs")
     ax.set_title(f"{label}: {byte_entropy(data):.2f} bits of entropy per byte")
@@ -106,45 +107,84 @@ def compare_byte_histograms(
 
     With the default labels the title states the finding lesson 01 measures.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, layout="constrained")
     byte_histogram(first, ax=axes[0], label=labels[0], color=PALETTE["vermillion"])
     byte_histogram(second, ax=axes[1], label=labels[1], color=PALETTE["blue"])
     axes[1].set_ylabel("")
+    for ax, data, label in zip(axes, (first, second), labels):
+        ax.set_title(f"{label}\n{byte_entropy(data):.2f} bits of entropy per byte")
     if title is None:
         title = (
             f"{labels[0].capitalize()} has a lopsided byte profile "
-            f"({byte_entropy(first):.1f} bits/byte); {labels[1]} is nearly flat "
+            f"({byte_entropy(first):.1f} bits/byte);\n{labels[1]} is nearly flat "
             f"({byte_entropy(second):.1f} bits/byte)"
         )
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 90) if "\n" not in title else title)
     return fig
 
 
 def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figure:
     """Who messaged whom, and when: one row per sender→recipient pair, one dot
-    per message, dot area proportional to its size.
+    per message, dot area proportional to its size (a legend shows the scale).
 
     ``table`` is :meth:`toychat.server.Server.log_table` (columns ``sent_at``,
     ``sender``, ``recipient``, ``size_bytes``): metadata only, no content.
+    Colours skip the palette's yellow, which is too pale on white.
+
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"sent_at": pd.to_datetime(["2024-01-05 14:00", "2024-01-05 14:05"]),
+    ...                     "sender": ["a", "b"], "recipient": ["b", "a"], "size_bytes": [40, 90]})
+    >>> fig = message_timeline(log)
+    >>> fig.axes[0].get_legend().get_title().get_text()
+    'message size'
     """
     pairs = (table["sender"] + " → " + table["recipient"]).tolist()
     order = sorted(set(pairs))
-    colours = list(PALETTE.values())
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 1.6), layout="constrained")
+    colours = [PALETTE[name] for name in _TIMELINE_COLOURS]
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 1.8), layout="constrained")
     for index, pair in enumerate(order):
         rows = table[[p == pair for p in pairs]]
         ax.scatter(
-            rows["sent_at"], [index] * len(rows), s=rows["size_bytes"].clip(lower=8) * 2,
-            color=colours[index % len(colours)], alpha=0.8, edgecolor="black", linewidth=0.5,
+            rows["sent_at"], [index] * len(rows), s=_dot_area(rows["size_bytes"]),
+            color=colours[index % len(colours)], alpha=0.9, edgecolor="black", linewidth=0.8,
         )
+    sizes = _legend_sizes(table["size_bytes"])
+    handles = [
+        ax.scatter([], [], s=_dot_area(size), color="white", edgecolor="black", linewidth=0.8)
+        for size in sizes
+    ]
+    ax.legend(handles, [f"{size} bytes" for size in sizes], title="message size",
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              labelspacing=1.2, borderpad=0.8)
     ax.set_yticks(range(len(order)), order)
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
     ax.set_xlabel("time the message was sent (UTC)")
     ax.set_ylabel("sender → recipient")
-    ax.set_title(title or f"The server sees who talks to whom and when: {len(table)} messages, {len(order)} pairs")
+    default = f"The server sees who talks to whom and when: {len(table)} messages, {len(order)} pairs"
+    ax.set_title(title or default)
     fig.autofmt_xdate()
     return fig
+
+
+#: Timeline colours: the Okabe-Ito palette without yellow (too little contrast on white).
+_TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple",
+                     "sky_blue", "black")
+
+
+def _dot_area(size_bytes: "pd.Series | float") -> "pd.Series | float":
+    """Marker area (points²) for a message of ``size_bytes``: proportional to size, at least 16."""
+    if isinstance(size_bytes, (int, float)):
+        return max(size_bytes, 8) * 2
+    return size_bytes.clip(lower=8) * 2
+
+
+def _legend_sizes(size_bytes: "pd.Series") -> list[int]:
+    """Three round message sizes spanning the data, for the marker-size legend."""
+    low, high = int(size_bytes.min()), int(size_bytes.max())
+    picks = [low, (low + high) // 2, high]
+    rounded = sorted({max(10, round(v, -1)) for v in picks})
+    return rounded
 
 
 def distance_histogram(
@@ -208,7 +248,9 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
         raise ValueError("key_strip needs at least one key")
     grid = np.array([list(k) for k in keys], dtype=float)
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
-    ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
+    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255,
+                      interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="byte value (0-255)", ticks=[0, 64, 128, 192, 255])
     ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
     ax.set_xlabel("byte position in the key")
     ax.set_ylabel("key")
