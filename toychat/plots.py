@@ -87,13 +87,13 @@ use_course_style()
 def wrap_title(title: str, width_in: float = MAX_WIDTH_IN, points: float = 12) -> str:
     """Break ``title`` into lines that fit a figure ``width_in`` inches wide.
 
-    Characters of a ``points``-size font average about half an em, so a line
-    holds ``width_in * 144 / points`` of them.
+    Characters of a ``points``-size font average a little over half an em, so a
+    line holds about ``width_in * 120 / points`` of them.
 
     >>> wrap_title("a " * 80, width_in=4).count("\\n") >= 2
     True
     """
-    per_line = max(20, int(width_in * 144 / points))
+    per_line = max(20, int(width_in * 120 / points))
     return "\n".join(textwrap.fill(part, per_line) for part in title.split("\n"))
 
 
@@ -326,7 +326,7 @@ def detection_bars(
     ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("share flagged (%)")
     ax.set_ylabel(ylabel)
-    ax.set_title(wrap_title(title))
+    fig.suptitle(wrap_title(title))  # centred on the figure, so a long title never spills past it
     ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12), ncols=len(groups), frameon=False)
     return fig
 
