@@ -48,6 +48,8 @@ def _column(grow: float) -> widgets.Layout:
 _TABLE = "style='border-collapse:collapse;width:100%;font-size:13px;line-height:1.35'"
 _CELL = "style='padding:1px 4px;vertical-align:top'"
 _NOWRAP = "style='padding:1px 4px;vertical-align:top;white-space:nowrap'"
+#: Message lists at normal text spacing (ipywidgets sets a 28-px line height).
+_LINES = "<div style='line-height:1.4'>{}</div>"
 #: Hex digits of a ciphertext the server view shows (the rest is elided).
 _HEX_SHOWN = 8
 _MODE_LABELS = {
@@ -131,7 +133,7 @@ class ChatWidget:
         self.mode_toggle.add_class("toychat-mode")
         self.message = widgets.Text(
             placeholder="Type here, then Send",
-            layout=widgets.Layout(width="100%"),
+            layout=widgets.Layout(width="calc(100% - 4px)"),  # the widget's 2-px margins fit too
         )
         self.message.add_class("toychat-alice-input")
         self.send_button = widgets.Button(
@@ -162,7 +164,7 @@ class ChatWidget:
         )
         self.report_button.add_class("toychat-report")
         self.report_scope = widgets.Dropdown(
-            options=list(_REPORT_SCOPES), value=0, layout=widgets.Layout(width="100%")
+            options=list(_REPORT_SCOPES), value=0, layout=widgets.Layout(width="calc(100% - 4px)")
         )
         self.report_scope.add_class("toychat-report-scope")
         self.reports_view = widgets.HTML()
@@ -252,9 +254,9 @@ class ChatWidget:
 
     # ---- the views ---------------------------------------------------------------------
     def _render(self) -> None:
-        self.alice_view.value = "".join(
+        self.alice_view.value = _LINES.format("".join(
             f"<div>{_time(ts)} <b>to bob:</b> {html.escape(text)}</div>" for ts, text in self._alice_wrote
-        ) or "<i>Nothing sent yet.</i>"
+        ) or "<i>Nothing sent yet.</i>")
         rows = "".join(
             "<tr>"
             f"<td {_NOWRAP}>{_time(e.received_at)}</td><td {_CELL}>{html.escape(e.sender)}</td>"
@@ -275,8 +277,8 @@ class ChatWidget:
                 for i in self.server.intercepted
             ) or "<div><i>nothing yet</i></div>"
             self.server_view.value += (
-                "<hr><div class='toychat-intercepted'><b>…and what it secretly decrypted with the keys it "
-                f"handed out:</b> {secretly}</div>"
+                "<hr><div class='toychat-intercepted' style='line-height:1.4'><b>…and what it secretly "
+                f"decrypted with the keys it handed out:</b> {secretly}</div>"
             )
         if self.reporting:
             reported = "".join(
@@ -291,10 +293,10 @@ class ChatWidget:
                 if reported
                 else "<i>No reports yet: the platform has read no message.</i>"
             )
-        self.bob_view.value = "".join(
+        self.bob_view.value = _LINES.format("".join(
             f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
             for m in self.bob.inbox
-        ) or "<i>No messages yet.</i>"
+        ) or "<i>No messages yet.</i>")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
