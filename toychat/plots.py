@@ -30,6 +30,11 @@ _register_alt_text()
 
 __all__ = [
     "PALETTE",
+    "COURSE_STYLE",
+    "MAX_WIDTH_IN",
+    "use_course_style",
+    "wrap_title",
+    "readable",
     "byte_entropy",
     "byte_histogram",
     "compare_byte_histograms",
@@ -56,6 +61,54 @@ PALETTE: dict[str, str] = {
 
 #: Maximum entropy of a byte: 8 bits (all 256 values equally likely).
 MAX_BYTE_ENTROPY = 8.0
+
+#: Widest figure (inches, at the notebook's 100 dpi) that fits JupyterLab's output
+#: area in a 1400-pixel window (about 900 px) without a horizontal scroll bar.
+MAX_WIDTH_IN = 8.6
+
+#: The course's matplotlib style: text no smaller than 10 pt, figures that fit the
+#: output area.  Applied when this module is imported (every lesson's figures go
+#: through it); :func:`use_course_style` applies it again after a reset.
+COURSE_STYLE: dict[str, object] = {
+    "figure.figsize": (8.0, 4.5),
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 12,
+}
+
+
+def use_course_style() -> None:
+    """Apply :data:`COURSE_STYLE` to matplotlib's settings."""
+    plt.rcParams.update(COURSE_STYLE)
+
+
+use_course_style()
+
+
+def wrap_title(title: str, width_in: float = MAX_WIDTH_IN, points: float = 12) -> str:
+    """Break ``title`` into lines that fit a figure ``width_in`` inches wide.
+
+    Characters of a ``points``-size font average a little over half an em, so a
+    line holds about ``width_in * 120 / points`` of them.
+
+    >>> wrap_title("a " * 80, width_in=4).count("\\n") >= 2
+    True
+    """
+    per_line = max(20, int(width_in * 120 / points))
+    return "\n".join(textwrap.fill(part, per_line) for part in title.split("\n"))
+
+
+def readable(label: str) -> str:
+    """A data label as words: ``"listed image, brightness_contrast"`` → ``"listed image, brightness and contrast"``.
+
+    >>> readable("listed image, brightness_contrast")
+    'listed image, brightness and contrast'
+    """
+    return label.replace("brightness_contrast", "brightness and contrast").replace("_", " ")
 
 
 def byte_entropy(data: bytes) -> float:
@@ -194,6 +247,7 @@ def distance_histogram(
     title: str | None = None,
     xlabel: str | None = None,
     threshold: int | None = None,
+    xmax: int | None = None,
 ) -> Figure:
     """Overlaid histograms of bit distances, one per named group of comparisons.
 
@@ -201,7 +255,10 @@ def distance_histogram(
     between two digests (their Hamming distance).  Lesson 02 uses it to show
     that flipping one bit of a key changes about half of its fingerprint;
     ``threshold``, if given, draws a dashed line at a matching threshold (for
-    perceptual hashes, where "close enough" counts as a match).
+    perceptual hashes, where "close enough" counts as a match).  ``xmax`` ends
+    the axis before ``n_bits`` when every distance is far below it (say so in
+    ``xlabel``); by default the axis shows the whole scale.  The legend sits
+    below the plot, so neither the bars nor the threshold line cross it.
 
     >>> fig = distance_histogram({"one bit flipped": [127, 130, 128]}, n_bits=256)
     >>> fig.axes[0].get_xlabel()
@@ -214,7 +271,7 @@ def distance_histogram(
     if n_bits < 1:
         raise ValueError("n_bits must be at least 1.")
     colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["bluish_green"], PALETTE["reddish_purple"]]
-    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 4.4), layout="constrained")
     lowest = min(min(values) for values in groups.values())
     highest = max(max(values) for values in groups.values())
     bins = [b - 0.5 for b in range(lowest, highest + 2)]
@@ -226,16 +283,15 @@ def distance_histogram(
         )
     if threshold is not None:
         ax.axvline(threshold, color=PALETTE["vermillion"], linestyle="--", label=f"threshold: {threshold} bits")
-    ax.set_xlim(-0.5, n_bits + 0.5)  # the whole scale, so "how far from 0 and from n_bits" shows
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # headroom for the legend
+    ax.set_xlim(-0.5, (n_bits if xmax is None else xmax) + 0.5)  # by default the whole scale
     ax.set_xlabel(xlabel or f"bits that differ, of {n_bits} (Hamming distance)")
     ax.set_ylabel("number of comparisons")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.2), frameon=False)
     if title is None:
         first_label, first_values = next(iter(groups.items()))
         median = sorted(first_values)[len(first_values) // 2]
         title = f"{first_label.capitalize()}: median {median} of {n_bits} bits differ"
-    ax.set_title(title)
+    ax.set_title(wrap_title(title))
     return fig
 
 
@@ -259,42 +315,65 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
 
 
 def image_grid(images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6) -> Figure:
-    """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``)."""
+    """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``).
+
+    The grid is never wider than :data:`MAX_WIDTH_IN`; captions are 10 pt and
+    wrap onto a second line rather than run into their neighbours.
+    """
     n = len(images)
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows + 0.6), layout="constrained", squeeze=False)
+    cell = min(1.9, MAX_WIDTH_IN / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(cell * columns, (cell + 0.55) * rows + 0.7), layout="constrained", squeeze=False
+    )
+    per_line = max(12, int(cell * 14.4))  # 10-pt characters per caption line
     for index, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if index < n:
             ax.imshow(images[index])
             if labels is not None:
-                ax.set_title(labels[index], fontsize=9)
-    fig.suptitle(title)
+                ax.set_title(textwrap.fill(labels[index], per_line), fontsize=10)
+    fig.suptitle(wrap_title(title, cell * columns))
     return fig
 
 
-def detection_bars(table: "pd.DataFrame", *, title: str, value: str = "rate", category: str = "sent", group: str = "platform") -> Figure:
-    """Horizontal bars of a rate per category, one colour per group (e.g. platform)."""
+def detection_bars(
+    table: "pd.DataFrame",
+    *,
+    title: str,
+    value: str = "rate",
+    category: str = "sent",
+    group: str = "platform",
+    ylabel: str = "picture sent",
+) -> Figure:
+    """Horizontal bars of a rate per category, one colour per group (e.g. platform).
+
+    Category names are shown as words (:func:`readable`); each bar carries its
+    percentage in 10-pt type; the legend sits below the plot.
+    """
     import numpy as np
 
     categories = list(dict.fromkeys(table[category]))
     groups = list(dict.fromkeys(table[group]))
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
-    fig, ax = plt.subplots(figsize=(9, 0.22 * len(categories) * max(1, len(groups)) + 1.6), layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(MAX_WIDTH_IN, 0.24 * len(categories) * max(1, len(groups)) + 2.2), layout="constrained"
+    )
     height = 0.8 / len(groups)
     positions = np.arange(len(categories))
     for index, name in enumerate(groups):
         rows = table[table[group] == name].set_index(category).reindex(categories)
         shares = rows[value].fillna(0) * 100
         bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=str(name))
-        ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=8)
-    ax.set_yticks(positions + height * (len(groups) - 1) / 2, categories)
+        ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
+    ax.set_yticks(positions + height * (len(groups) - 1) / 2, [readable(str(c)) for c in categories])
     ax.invert_yaxis()
-    ax.set_xlim(0, 112)
+    ax.set_xlim(0, 115)
+    ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("share flagged (%)")
-    ax.set_ylabel(category)
-    ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.set_ylabel(ylabel)
+    fig.suptitle(wrap_title(title))  # centred on the figure, so a long title never spills past it
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12), ncols=len(groups), frameon=False)
     return fig
 
 

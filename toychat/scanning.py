@@ -175,7 +175,7 @@ class ClientSideScanner:
     the platform learns about an account only once it reaches
     ``account_threshold`` matches — Apple's 2021 design used an initial
     threshold of 30 (Apple, "Security Threat Model Review", 2021; see references:
-    docs/references.md#apple2021).
+    docs/references.md#apple2021b).
 
     What this simplifies: Apple hid each match from the server with private
     set intersection and threshold secret sharing, so that nothing at all is
