@@ -11,7 +11,22 @@ from pathlib import Path
 from .core import Result, machine_info, render_markdown
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
-BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde")
+BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde", "sizing")
+
+
+def merge_sections(old: str, new: str, when: str) -> str:
+    """``old`` results file with the ``## `` sections of ``new`` put in (replaced or appended),
+    each marked with when it was measured; the rest of ``old`` is kept as it was."""
+    def split(text: str) -> tuple[str, dict[str, str]]:
+        head, *parts = text.split("\n## ")
+        return head, {part.split("\n", 1)[0]: part for part in parts}
+
+    head, sections = split(old.rstrip("\n"))
+    _, fresh = split(new.rstrip("\n"))
+    for title, body in fresh.items():
+        name, rest = body.split("\n", 1)
+        sections[title] = f"{name}\n\nMeasured {when} (`python -m benchmarks --only ...`).\n{rest}"
+    return "\n## ".join([head, *sections.values()])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     info["run time"] = f"{sum(seconds.values()) / 60:.1f} min (" + ", ".join(
         f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
     text = render_markdown(results, info, quick=args.quick)
+    if args.only and not args.quick and args.output.exists():
+        # a partial run updates its own sections and keeps the others' figures
+        text = merge_sections(args.output.read_text(encoding="utf-8"), text, info["date (UTC)"] + " UTC")
     args.output.write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nwritten to {args.output}", file=sys.stderr)

@@ -98,6 +98,8 @@ class Machine:
     passwords: dict[str, str] = field(default_factory=dict)
     #: The course's Python as the accounts run it (see :func:`_python_for_accounts`).
     prefix: Path = Path(sys.prefix)
+    #: Where that Python's shared library is, when it is a copy.
+    library_path: str = ""
 
     @property
     def python(self) -> str:
@@ -124,6 +126,8 @@ class Machine:
         }
         if os.environ.get("PYTHONPATH"):
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        if self.library_path:
+            env["LD_LIBRARY_PATH"] = self.library_path
         return env
 
     def run_as(self, user: str, args: list[str], cwd: Path, *, check: bool = True,
@@ -144,10 +148,11 @@ def _python_for_accounts(m: Machine, user: str) -> Path:
     """The prefix of a Python that ``user`` can run and that has the course's packages.
 
     Normally the running virtual environment itself.  Where its interpreter lives
-    in a home other accounts cannot enter (a pyenv Python under /root), an
-    environment on the system's Python of the same version that loads this
-    environment's site-packages, with its scripts' first lines pointed at it —
-    as TLJH keeps the user environment in /opt/tljh/user, readable by everyone.
+    in a home other accounts cannot enter (a pyenv Python under /root), a copy of
+    that same interpreter and standard library (not another Python: the course's
+    packages are tested with this one) with a virtual environment on it that
+    loads this environment's site-packages and whose scripts point at it — as
+    TLJH keeps the user environment in /opt/tljh/user, readable by everyone.
     """
     probe = [sys.executable, "-c", "import nbgrader, jupyterhub"]
     try:
@@ -157,11 +162,19 @@ def _python_for_accounts(m: Machine, user: str) -> Path:
     except PermissionError:
         pass
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = next((p for p in (f"/usr/bin/{version}", f"/usr/local/bin/{version}") if Path(p).exists()), None)
-    if system is None:
-        require(f"other accounts cannot run {sys.executable} and there is no /usr/bin/{version} to stand in")
+    base, interpreter = m.base / "base-python", m.base / "base-python" / "bin" / version
+    interpreter.parent.mkdir(parents=True)
+    shutil.copy2(Path(sys.base_prefix, "bin", version), interpreter)
+    (base / "lib").mkdir()
+    for library in Path(sys.base_prefix, "lib").glob("libpython*"):
+        shutil.copy2(library, base / "lib" / library.name, follow_symlinks=False)
+    shutil.copytree(Path(sys.base_prefix, "lib", version), base / "lib" / version, symlinks=True,
+                    ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter", "turtledemo"))
+    (base / "lib" / version / "site-packages").mkdir()
+    m.library_path = str(base / "lib")  # the interpreter's RUNPATH names the original folder
     prefix = m.base / "course-python"
-    subprocess.run([system, "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True)
+    subprocess.run([str(interpreter), "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True,
+                   env={"LD_LIBRARY_PATH": m.library_path, "PATH": "/usr/bin:/bin"})
     [site_packages] = prefix.glob("lib/python*/site-packages")
     ours = next(p for p in sys.path if p.startswith(sys.prefix) and p.endswith("site-packages"))
     (site_packages / "course-environment.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
