@@ -168,3 +168,50 @@ def run(quick: bool = False) -> list[Result]:
     results.append(Result(NAME, f"largest kernel peak ({len(notebooks)} notebooks)", max(peaks), "MiB peak RSS",
                           note="the per-student kernel figure of the deployment guide's sizing table"))
     return results
+
+
+# --------------------------------------------------------------------------- the guide's table
+
+#: Assumptions of the sizing table (docs/deploying.md states them next to it).
+KERNELS_PER_STUDENT = 2          # the lesson open now and one left running (an exercise, an earlier lesson)
+ACTIVE_SHARE = {30: 1.0, 200: 0.5, 1000: 0.25}   # share of the class with a server at the busiest hour
+RUN_ALL_SHARE = 0.25             # share of active students running the heaviest notebook in the same minute
+RUN_ALL_WINDOW_S = 60.0
+SYSTEM_GIB = 1.0                 # hub, proxy and operating system (hub + proxy measured at ~0.2 GiB)
+NODE = {"cores": 8, "gib": 32, "usable_gib": 28}  # a Kubernetes node; the rest is kubelet and system pods
+
+
+def figures_from_results(text: str) -> dict[str, float]:
+    """Server MiB, largest kernel MiB and the heaviest kernel's CPU seconds, from RESULTS.md's sizing section."""
+    section = text.split(f"## {NAME}", 1)[1].split("\n## ", 1)[0]
+    rows = {cells[1].strip(): cells for cells in (line.split("|") for line in section.splitlines())
+            if len(cells) > 3 and cells[1].strip() not in ("case", "---")}
+    server = float(rows["single-user server after serving JupyterLab"][2].replace(",", ""))
+    kernel = float(next(cells for case, cells in rows.items() if case.startswith("largest kernel peak"))[2])
+    cpu = max(float(m) for m in __import__("re").findall(r"CPU ([\d.]+) s over", section))
+    return {"server_mib": server, "kernel_mib": kernel, "heaviest_cpu_s": cpu}
+
+
+def class_table(server_mib: float, kernel_mib: float, heaviest_cpu_s: float) -> str:
+    """The deploying guide's sizing table, from the measured figures and the assumptions above."""
+    import math
+
+    per_student_gib = (server_mib + KERNELS_PER_STUDENT * kernel_mib) / 1024
+    lines = ["| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) |",
+             "|---|---|---|---|---|---|"]
+    for size, share in ACTIVE_SHARE.items():
+        active = math.ceil(size * share)
+        memory = active * per_student_gib + SYSTEM_GIB
+        cores = max(2, math.ceil(active * RUN_ALL_SHARE * heaviest_cpu_s / RUN_ALL_WINDOW_S))
+        nodes = max(math.ceil(memory / NODE["usable_gib"]), math.ceil(cores / NODE["cores"]))
+        ram = 2 ** math.ceil(math.log2(memory * 1.25))  # 25 % head-room, rounded up to a machine size
+        machine = f"{max(4, math.ceil(cores * 1.5))} cores, {ram} GiB" if ram <= 128 else "too big: use Kubernetes"
+        lines.append(f"| {size} | {active} ({share:.0%}) | {memory:.1f} GiB | {cores} | {machine} | {nodes} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    figures = figures_from_results(results)
+    print(", ".join(f"{k} = {v:g}" for k, v in figures.items()))
+    print(class_table(**figures))

@@ -80,6 +80,19 @@ def _userdel(name: str) -> None:
     subprocess.run(["groupdel", name], check=False, capture_output=True)
 
 
+def _stop_processes_of(users: tuple[str, ...]) -> None:
+    """Kill, by pid, whatever still runs as this test's own accounts (userdel refuses otherwise)."""
+    import psutil
+
+    mine = [p for p in psutil.process_iter(["username"]) if p.info["username"] in users]
+    for proc in mine:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(mine, timeout=10)
+
+
 def _account_exists(name: str) -> bool:
     import pwd
 
@@ -196,7 +209,8 @@ def machine() -> Iterator[Machine]:
     """Accounts, homes, the exchange and the class config; everything removed afterwards."""
     _require_root_and_tools()
     users = (INSTRUCTOR, *STUDENTS)
-    for user in users:  # left over by an interrupted run: the names are this test's own
+    _stop_processes_of(users)  # left over by an interrupted run: the names are this test's own
+    for user in users:
         if _account_exists(user):
             _userdel(user)
     base = Path(tempfile.mkdtemp(prefix="tcs-class-"))
@@ -232,9 +246,7 @@ def machine() -> Iterator[Machine]:
             path.chmod(0o644)
         yield m
     finally:
-        for user in users:
-            subprocess.run(["pkill", "-KILL", "-u", user], check=False, capture_output=True)
-        time.sleep(0.5)
+        _stop_processes_of(users)
         for user in users:
             _userdel(user)
         shutil.rmtree(base, ignore_errors=True)
