@@ -136,6 +136,7 @@ class Machine:
             "HOME": str(self.home(user)), "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
             "PATH": f"{self.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
             "JUPYTER_CONFIG_PATH": str(self.etc_jupyter), "MPLBACKEND": "Agg",
+            "NBGRADER_EXCHANGE_ROOT": str(self.exchange),  # instead of /srv/nbgrader/exchange
         }
         if os.environ.get("PYTHONPATH"):
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
@@ -234,16 +235,16 @@ def machine() -> Iterator[Machine]:
         m.etc_jupyter.mkdir(parents=True)
         (base / "etc").chmod(0o755)
         m.etc_jupyter.chmod(0o755)
-        (m.etc_jupyter / "nbgrader_config.py").write_text(
-            f"c = get_config()  # noqa: F821\n"
-            f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
-            f"c.Exchange.root = {str(m.exchange)!r}\n"
-        )
-        # students get the Assignments tab; formgrader (with the gradebook) is for the instructor only
-        (m.etc_jupyter / "jupyter_server_config.json").write_text(json.dumps(
-            {"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False}}}))
-        for path in m.etc_jupyter.iterdir():
-            path.chmod(0o644)
+        # the files docs/deploying.md tells a TLJH admin to copy: the course id and exchange for
+        # everyone; formgrader and the create-assignment toolbar off for students (the instructor
+        # grades in a terminal here)
+        deploy = REPO / "deploy" / "jupyter"
+        shutil.copy(deploy / "common" / "nbgrader_config.py", m.etc_jupyter / "nbgrader_config.py")
+        shutil.copy(deploy / "student" / "jupyter_server_config.json", m.etc_jupyter)
+        shutil.copytree(deploy / "student" / "labconfig", m.etc_jupyter / "labconfig")
+        (m.etc_jupyter / "labconfig").chmod(0o755)
+        for path in m.etc_jupyter.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         yield m
     finally:
         _stop_processes_of(users)
