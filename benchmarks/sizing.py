@@ -66,7 +66,7 @@ class TreeSampler:
             self.peak_bytes = max(self.peak_bytes, total)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "TreeSampler":
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 

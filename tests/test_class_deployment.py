@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from browser import free_port, npm_install, require
 from nbtools import REPO, record_timing
 
@@ -357,7 +356,7 @@ class Student:
                 raise AssertionError(f"{self.name}'s server did not start: {response.status_code} {response.url}")
             time.sleep(1)
 
-    def call(self, method: str, path: str, **kwargs: object) -> "object":
+    def call(self, method: str, path: str, **kwargs: object) -> object:
         """A request to the student's own server, authenticated as JupyterLab does (cookie + XSRF header)."""
         headers = {"X-XSRFToken": self._xsrf(f"/user/{self.name}/")}
         response = self.http.request(method, f"{self.server}/{path}", headers=headers, timeout=300, **kwargs)

@@ -21,7 +21,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from nbtools import REPO
 
 DEPLOY = REPO / "deploy"
@@ -76,8 +75,8 @@ def test_role_configs_give_formgrader_to_instructors_only() -> None:
 
 def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    assert {"singleuser", "hub"} <= set(re.findall(r"^FROM \S+ AS (\w+)", text, flags=re.M))
-    sources = [src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, flags=re.M)
+    assert {"singleuser", "hub"} <= set(re.findall(r"^FROM \S+ AS (\w+)", text, flags=re.MULTILINE))
+    sources = [src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, flags=re.MULTILINE)
                for src in line.split()[:-1]]
     assert sources and all((REPO / src).exists() for src in sources), sources
     assert not any(src.startswith("solutions") for src in sources), "hidden tests never go into an image"

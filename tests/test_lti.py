@@ -31,13 +31,11 @@ import textwrap
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from browser import free_port, npm_install, require
 from nbtools import REPO, record_timing, venv_env
 
@@ -117,7 +115,7 @@ class LMS:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "LMS":
+    def __enter__(self) -> LMS:
         self.thread.start()
         return self
 
@@ -164,7 +162,7 @@ class LMS:
         return (f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">{inputs}</form>'
                 '<script>document.getElementById("launch").submit()</script>')
 
-    def launch(self, http: "object", hub: str, user: dict) -> "object":
+    def launch(self, http: object, hub: str, user: dict) -> object:
         """A user clicks the course link: login initiation, authorization, form post to the hub."""
         hint = secrets.token_hex(8)
         target = f"{hub}/hub/spawn"
@@ -276,16 +274,15 @@ def _release(exchange: Path, course: Path) -> None:
                        cwd=course, env=venv_env(), check=True, capture_output=True, timeout=600)
 
 
-def _disabled_plugins(user: "object") -> list[str]:
+def _disabled_plugins(user: object) -> list[str]:
     """The JupyterLab plugins the user's server turns off (from the page's config data)."""
     page = user.call("GET", "lab").text
-    data = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S)
+    data = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.DOTALL)
     return json.loads(data.group(1)).get("disabledExtensions", [])
 
 
 def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, str, Path], tmp_path: Path) -> None:
     import requests
-
     from test_class_deployment import Student
 
     base, token, exchange = hub
