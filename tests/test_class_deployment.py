@@ -231,6 +231,10 @@ def machine() -> Iterator[Machine]:
             folder.chmod(0o755)
         m.exchange.chmod(0o777)
         m.prefix = _python_for_accounts(m, STUDENTS[0])
+        probe = m.run_as(STUDENTS[0], [m.python, "-c", "import nbgrader, jupyterhub, toychat"], base, check=False)
+        if probe.returncode != 0:
+            require("a student account cannot import the course's packages: the checkout and its virtual "
+                    f"environment must be readable by every account (not inside /root):\n{probe.stderr[-1500:]}")
         m.etc_jupyter.mkdir(parents=True)
         (base / "etc").chmod(0o755)
         m.etc_jupyter.chmod(0o755)
