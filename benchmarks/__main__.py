@@ -11,7 +11,9 @@ from pathlib import Path
 from .core import Result, machine_info, merge_sections, render_markdown
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
-BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde", "relay_load")
+BENCHMARKS = (
+    "chat", "course", "hashing", "transparency", "platform_scale", "autograde", "relay_load", "sizing",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
     text = render_markdown(results, info, quick=args.quick)
     if args.only and not args.quick and args.output.exists():
-        # A partial run replaces only its own sections of an existing full results file.
-        text = merge_sections(args.output.read_text(encoding="utf-8"), text)
+        # A partial run replaces only its own sections of an existing full results file,
+        # each marked with when it was measured.
+        text = merge_sections(args.output.read_text(encoding="utf-8"), text, info["date (UTC)"] + " UTC")
     args.output.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     print(text)
     print(f"\nwritten to {args.output}", file=sys.stderr)

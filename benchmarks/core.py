@@ -117,13 +117,19 @@ def _sections(text: str) -> tuple[str, dict[str, str]]:
     return head, {part.split("\n", 1)[0]: "## " + part.rstrip("\n") for part in parts}
 
 
-def merge_sections(old: str, new: str) -> str:
+def merge_sections(old: str, new: str, when: str | None = None) -> str:
     r"""``old`` with every section of ``new`` put in place of the section of the same
-    title (or appended); ``old``'s header, which describes the full run, stays.
+    title (or appended); ``old``'s header, which describes the full run, stays.  With
+    ``when``, each new section says when it was measured (a partial run's date is not
+    the header's).
 
     >>> merge_sections("# R\n\nfull\n\n## a\n\n1\n\n## b\n\n2\n", "# R\n\npart\n\n## b\n\n3\n\n## c\n\n4\n")
     '# R\n\nfull\n\n## a\n\n1\n\n## b\n\n3\n\n## c\n\n4\n'
     """
     head, sections = _sections(old)
-    sections.update(_sections(new)[1])
+    for title, body in _sections(new)[1].items():
+        if when:
+            heading, rest = body.split("\n", 1)
+            body = f"{heading}\n\nMeasured {when} (`python -m benchmarks --only ...`).\n{rest}"
+        sections[title] = body
     return head.rstrip("\n") + "\n\n" + "\n\n".join(sections.values()) + "\n"

@@ -1,0 +1,13 @@
+"""nbgrader settings every account shares (instructor and students).
+
+On JUPYTER_CONFIG_PATH of every single-user server (the hub sets it; see
+deploy/values.yaml, hub.extraConfig "10-course-roles").  The exchange root can
+be moved with NBGRADER_EXCHANGE_ROOT, which the test suite uses.
+"""
+
+import os
+
+c = get_config()  # noqa: F821
+
+c.CourseDirectory.course_id = "e2ee-online-safety"
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange")

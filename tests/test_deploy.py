@@ -1,0 +1,107 @@
+"""deploy/: the Zero-to-JupyterHub values and the images' Dockerfile, checked offline.
+
+No Kubernetes cluster or Docker engine runs here.  What is checked:
+
+* the values' structure and the choices docs/deploying.md promises (HTTPS, idle
+  culling, per-user storage, the exchange volume where nbgrader's config looks,
+  the relay service and its scopes, formgrader for instructors only);
+* the values against the chart's own JSON schema, merged over the chart's
+  defaults as Helm does — when the chart is at hand: set ``Z2JH_CHART`` to an
+  unpacked chart (``helm pull jupyterhub/jupyterhub --untar``).  The chart is
+  not on PyPI or npm, so without it that check is skipped with the reason;
+* the Dockerfile copies what exists, never ``solutions/``;
+* tests/test_lti.py loads the values' hub configuration into a real JupyterHub.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from nbtools import REPO
+
+DEPLOY = REPO / "deploy"
+#: The chart's top-level keys (Zero to JupyterHub 4.x values.yaml).
+CHART_KEYS = {"fullnameOverride", "nameOverride", "enabled", "custom", "imagePullSecret", "imagePullSecrets",
+              "hub", "rbac", "proxy", "singleuser", "scheduling", "prePuller", "ingress", "httpRoute", "cull",
+              "debug", "global"}
+
+
+@pytest.fixture(scope="module")
+def values() -> dict:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load((DEPLOY / "values.yaml").read_text(encoding="utf-8"))
+
+
+def test_values_use_only_the_charts_keys_and_make_the_promised_choices(values: dict) -> None:
+    assert set(values) <= CHART_KEYS, set(values) - CHART_KEYS
+    https = values["proxy"]["https"]
+    assert https["enabled"] and https["hosts"] and https["letsencrypt"]["contactEmail"]
+    assert values["cull"]["enabled"] and 0 < values["cull"]["timeout"] <= 3600
+    storage = values["singleuser"]["storage"]
+    assert storage["type"] == "dynamic" and storage["capacity"]
+    # the exchange volume is mounted where nbgrader's shared config looks for it
+    [mount] = storage["extraVolumeMounts"]
+    assert mount["mountPath"] in (DEPLOY / "jupyter" / "common" / "nbgrader_config.py").read_text()
+    # the images are the course's own, not the chart's sample
+    for part in ("hub", "singleuser"):
+        assert "course" in values[part]["image"]["name"], part
+    # every hub.config section is a Configurable class name, and the authenticator is LTI 1.3
+    hub = values["hub"]
+    assert all(section[:1].isupper() for section in hub["config"])
+    assert hub["config"]["JupyterHub"]["authenticator_class"] == "ltiauthenticator.lti13.auth.LTI13Authenticator"
+    assert hub["config"]["LTI13Authenticator"]["username_key"] == "sub"
+    for key, code in hub["extraConfig"].items():
+        compile(code, key, "exec")
+    # the relay runs as a hub service, and users' tokens may reach it (docs/deploying.md)
+    relay = hub["services"]["toychat-relay"]
+    assert "toychat.relay --hub" in " ".join(relay["command"])
+    assert "access:services!service=toychat-relay" in hub["loadRoles"]["server"]["scopes"]
+    assert values["singleuser"]["extraEnv"]["TOYCHAT_RELAY"].endswith("/services/toychat-relay")
+
+
+def test_role_configs_give_formgrader_to_instructors_only() -> None:
+    student = json.loads((DEPLOY / "jupyter" / "student" / "jupyter_server_config.json").read_text())
+    instructor = json.loads((DEPLOY / "jupyter" / "instructor" / "jupyter_server_config.json").read_text())
+    key = "nbgrader.server_extensions.formgrader"
+    assert student["ServerApp"]["jpserver_extensions"][key] is False
+    assert instructor["ServerApp"]["jpserver_extensions"][key] is True
+    page = json.loads((DEPLOY / "jupyter" / "student" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"]["@jupyter/nbgrader:formgrader"] is True
+
+
+def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert {"singleuser", "hub"} <= set(re.findall(r"^FROM \S+ AS (\w+)", text, flags=re.MULTILINE))
+    sources = [src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, flags=re.MULTILINE)
+               for src in line.split()[:-1]]
+    assert sources and all((REPO / src).exists() for src in sources), sources
+    assert not any(src.startswith("solutions") for src in sources), "hidden tests never go into an image"
+    assert "requirements.txt" in sources and "lessons/" in sources and "exercises/" in sources
+
+
+def _merge(defaults: dict, override: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(defaults.get(key), dict)
+        merged[key] = _merge(defaults[key], value) if both else value
+    return merged
+
+
+def test_values_validate_against_the_charts_schema(values: dict) -> None:
+    chart = os.environ.get("Z2JH_CHART")
+    if not chart:
+        pytest.skip("schema validation is blocked offline: the Zero to JupyterHub chart is not on PyPI or npm; "
+                    "set Z2JH_CHART to an unpacked chart (helm pull jupyterhub/jupyterhub --untar)")
+    import jsonschema
+    import yaml
+
+    chart_dir = Path(chart)
+    schema_file = next(p for p in (chart_dir / "values.schema.json", chart_dir / "values.schema.yaml") if p.exists())
+    schema = yaml.safe_load(schema_file.read_text(encoding="utf-8"))
+    defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
+    errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(_merge(defaults, values))]
+    assert not errors, errors

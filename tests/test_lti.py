@@ -1,0 +1,330 @@
+"""LTI 1.3 login from the university's LMS, with the hub configuration of deploy/values.yaml.
+
+The test plays the LMS on 127.0.0.1: its own RSA signing key and JWKS endpoint,
+the OIDC login initiation an LMS sends when a student clicks the course link,
+and the authorization endpoint that answers the hub with a signed ``id_token``
+(auto-submitted form, as a browser would post it).  The hub is a real JupyterHub
+with ``jupyterhub-ltiauthenticator`` and the Zero-to-JupyterHub values' own
+``hub.config`` and ``hub.extraConfig`` (loaded the way the chart's
+``jupyterhub_config.py`` loads them); only addresses, the spawner (local
+processes instead of Kubernetes pods) and the LMS's URLs are replaced.
+
+Checked: a student lands in their own server under their LMS user id, which is
+also their nbgrader student id (their submission in the exchange carries it);
+an instructor launch puts that user in the hub group ``instructors`` and gives
+them formgrader, which students do not get; a launch signed with another key is
+refused.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from browser import free_port, npm_install, require
+from nbtools import REPO, record_timing, venv_env
+
+pytestmark = pytest.mark.nbgrader
+
+VALUES = REPO / "deploy" / "values.yaml"
+CLIENT_ID = "10000000000042"
+DEPLOYMENT_ID = "1:course-deployment"
+ASSIGNMENT, COURSE_ID = "ex01_encryption", "e2ee-online-safety"
+ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
+STUDENT = {"sub": "5f0c1a2e-8d3b-4b8e-9a51-0c6f3e2d7a10", "name": "Ada Student", "roles": [ROLE + "Learner"]}
+TEACHER = {"sub": "0b7e9c44-2f6a-4c1d-8e3b-91a2d5c6f708", "name": "Tom Teacher", "roles": [ROLE + "Instructor"]}
+
+
+def load_values() -> dict:
+    import yaml
+
+    return yaml.safe_load(VALUES.read_text(encoding="utf-8"))
+
+
+def chart_config_code(values: dict) -> str:
+    """Python that applies ``hub.config`` and runs ``hub.extraConfig`` in order, as the chart does."""
+    hub = values["hub"]
+    return textwrap.dedent(f"""
+        import json as _json
+        _hub = _json.loads({json.dumps(json.dumps({"config": hub["config"], "extraConfig": hub["extraConfig"]}))})
+        for _section, _cfg in _hub["config"].items():
+            c[_section].update(_cfg)
+        for _key, _code in sorted(_hub["extraConfig"].items()):
+            exec(_code)
+    """)
+
+
+# --------------------------------------------------------------------------- the LMS
+
+
+class LMS:
+    """An LTI 1.3 platform on loopback: signing key, JWKS, authorization endpoint."""
+
+    def __init__(self, *, key_id: str = "lms-key-1") -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key_id = key_id
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.launches: dict[str, dict] = {}  # login_hint -> the user being launched
+        self.signing_key = self.key  # what the next id_token is signed with
+        self.refusals: list[str] = []
+        lms = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                if url.path == "/jwks":
+                    body, kind = json.dumps(lms.jwks()).encode(), "application/json"
+                elif url.path == "/authorize":
+                    query = dict(urllib.parse.parse_qsl(url.query))
+                    try:
+                        body, kind = lms.authorize(query).encode(), "text/html"
+                    except ValueError as exc:
+                        lms.refusals.append(str(exc))
+                        self.send_error(400, str(exc))
+                        return
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LMS:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def jwks(self) -> dict:
+        from jwt.algorithms import RSAAlgorithm
+
+        jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return {"keys": [{**jwk, "kid": self.key_id, "alg": "RS256", "use": "sig"}]}
+
+    def authorize(self, query: dict[str, str]) -> str:
+        """The OIDC authorization endpoint: check the tool's request, answer with a signed id_token."""
+        import jwt
+
+        expected = {"response_type": "id_token", "scope": "openid", "response_mode": "form_post",
+                    "prompt": "none", "client_id": CLIENT_ID}
+        for name, value in expected.items():
+            if query.get(name) != value:
+                raise ValueError(f"{name}={query.get(name)!r}")
+        user = self.launches.get(query.get("login_hint", ""))
+        if user is None:
+            raise ValueError("unknown login_hint")
+        if not query["redirect_uri"].endswith("/hub/lti13/oauth_callback"):
+            raise ValueError("redirect_uri is not the registered one")
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer, "aud": CLIENT_ID, "sub": user["sub"], "iat": now, "exp": now + 300,
+            "nonce": query["nonce"], "name": user["name"],
+            "https://purl.imsglobal.org/spec/lti/claim/message_type": "LtiResourceLinkRequest",
+            "https://purl.imsglobal.org/spec/lti/claim/version": "1.3.0",
+            "https://purl.imsglobal.org/spec/lti/claim/deployment_id": DEPLOYMENT_ID,
+            "https://purl.imsglobal.org/spec/lti/claim/target_link_uri": user["target"],
+            "https://purl.imsglobal.org/spec/lti/claim/resource_link": {"id": "course-link-1"},
+            "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "c-101", "label": "E2EE101",
+                                                                  "title": "E2EE and online safety"},
+            "https://purl.imsglobal.org/spec/lti/claim/roles": user["roles"],
+        }
+        token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.key_id})
+        fields = {"id_token": token, "state": query["state"]}
+        inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items())
+        return (f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">{inputs}</form>'
+                '<script>document.getElementById("launch").submit()</script>')
+
+    def launch(self, http: object, hub: str, user: dict) -> object:
+        """A user clicks the course link: login initiation, authorization, form post to the hub."""
+        hint = secrets.token_hex(8)
+        target = f"{hub}/hub/spawn"
+        self.launches[hint] = {**user, "target": target}
+        init = http.post(f"{hub}/hub/lti13/oauth_login", allow_redirects=False, timeout=60, data={
+            "iss": self.issuer, "login_hint": hint, "target_link_uri": target, "client_id": CLIENT_ID,
+            "lti_deployment_id": DEPLOYMENT_ID, "lti_message_hint": secrets.token_hex(4),
+        })
+        assert init.status_code == 302, init.text[:500]
+        page = http.get(init.headers["Location"], timeout=60)
+        page.raise_for_status()
+        action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))
+        fields = {k: html.unescape(v) for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', page.text)}
+        return http.post(action, data=fields, timeout=120)
+
+
+# --------------------------------------------------------------------------- the hub
+
+
+@pytest.fixture(scope="module")
+def lms() -> Iterator[LMS]:
+    try:
+        import jwt  # noqa: F401
+        import ltiauthenticator  # noqa: F401
+        import requests  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        require(f"{exc.name} is not installed (requirements.txt); the LTI test needs it")
+    with LMS() as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """A JupyterHub with the values' hub configuration; yields (URL, admin token, exchange)."""
+    modules = npm_install("configurable-http-proxy@4", tmp_path_factory.mktemp("chp"),
+                          why="JupyterHub needs configurable-http-proxy from npm")
+    state = tmp_path_factory.mktemp("lti-hub")
+    homes, exchange = state / "homes", state / "exchange"
+    homes.mkdir()
+    exchange.mkdir(mode=0o777)
+    port, token = free_port(), secrets.token_hex(16)
+    allow_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    config = state / "jupyterhub_config.py"
+    config.write_text(chart_config_code(load_values()) + textwrap.dedent(f"""
+        # --- this machine instead of the cluster and the real LMS
+        c.JupyterHub.ip = "127.0.0.1"
+        c.JupyterHub.port = {port}
+        c.JupyterHub.hub_ip = "127.0.0.1"
+        c.JupyterHub.hub_port = {free_port()}
+        c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
+        c.ConfigurableHTTPProxy.command = [{str(modules / '.bin' / 'configurable-http-proxy')!r}]
+        c.JupyterHub.db_url = "sqlite:///{state / 'jupyterhub.sqlite'}"
+        c.JupyterHub.cookie_secret_file = {str(state / 'cookie_secret')!r}
+        c.LTI13Authenticator.issuer = {lms.issuer!r}
+        c.LTI13Authenticator.authorize_url = "{lms.issuer}/authorize"
+        c.LTI13Authenticator.jwks_endpoint = "{lms.issuer}/jwks"
+        c.LTI13Authenticator.client_id = [{CLIENT_ID!r}]
+        c.LTI13Authenticator.uri_scheme = "http"
+        c.JupyterHub.spawner_class = "simple"
+        c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / '{username}')!r}
+        c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
+        c.Spawner.args = {allow_root!r}
+        c.Spawner.default_url = "/lab"
+        c.Spawner.environment = {{"NBGRADER_EXCHANGE_ROOT": {str(exchange)!r}}}
+        c.Spawner.start_timeout = 120
+        c.Spawner.http_timeout = 120
+        c.JupyterHub.services = [{{"name": "test-admin", "api_token": {token!r}}}]
+        c.JupyterHub.load_roles = [{{"name": "test-admin", "scopes": ["admin:users", "admin:groups"],
+                                     "services": ["test-admin"]}}]
+    """))
+    env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"))
+    env.pop("MPLBACKEND", None)
+    log = open(state / "jupyterhub.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    import requests
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{base}/hub/api", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError("JupyterHub did not start:\n" + (state / "jupyterhub.log").read_text()[-4000:])
+            time.sleep(0.5)
+        yield base, token, exchange
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _release(exchange: Path, course: Path) -> None:
+    """The instructor's release of ex01 into the hub's exchange (nbgrader's command line)."""
+    shutil.copytree(REPO / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    (course / "nbgrader_config.py").write_text(
+        (REPO / "nbgrader_config.py").read_text() + f"\nc.Exchange.root = {str(exchange)!r}\n")
+    for step in ("generate_assignment", "release_assignment"):
+        subprocess.run([sys.executable, "-m", "nbgrader", step, ASSIGNMENT, *(["--force"] if step[0] == "g" else [])],
+                       cwd=course, env=venv_env(), check=True, capture_output=True, timeout=600)
+
+
+def _disabled_plugins(user: object) -> list[str]:
+    """The JupyterLab plugins the user's server turns off (from the page's config data)."""
+    page = user.call("GET", "lab").text
+    data = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.DOTALL)
+    return json.loads(data.group(1)).get("disabledExtensions", [])
+
+
+def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, str, Path], tmp_path: Path) -> None:
+    import requests
+    from test_class_deployment import Student
+
+    base, token, exchange = hub
+    start = time.perf_counter()
+    _release(exchange, tmp_path / "course")
+    admin = {"Authorization": f"token {token}"}
+
+    # A student clicks the course link in the LMS and lands in their own server.
+    student = Student(base, STUDENT["sub"])
+    landed = lms.launch(student.http, base, STUDENT)
+    assert landed.status_code == 200, landed.text[:500]
+    student.wait_for_server()
+    user = requests.get(f"{base}/hub/api/users/{STUDENT['sub']}", headers=admin, timeout=30).json()
+    assert user["name"] == STUDENT["sub"] and user["groups"] == [], user
+
+    # The LMS user id is the nbgrader student id: the submission in the exchange carries it.
+    student.nbgrader("fetch")
+    assert student.nbgrader("submit").get("success")
+    [submission] = os.listdir(exchange / COURSE_ID / "inbound")
+    assert submission.startswith(f"{STUDENT['sub']}+{ASSIGNMENT}+"), submission
+    with pytest.raises(requests.HTTPError, match="404"):
+        student.call("GET", "formgrader")  # students have no formgrader ...
+    assert "@jupyter/nbgrader:formgrader" in _disabled_plugins(student)  # ... nor its JupyterLab plugin
+
+    # An instructor's launch puts them in the hub group "instructors", with formgrader.
+    teacher = Student(base, TEACHER["sub"])
+    assert lms.launch(teacher.http, base, TEACHER).status_code == 200
+    teacher.wait_for_server()
+    group = requests.get(f"{base}/hub/api/groups/instructors", headers=admin, timeout=30).json()
+    assert group["users"] == [TEACHER["sub"]], group
+    assert "<title>nbgrader formgrade</title>" in teacher.call("GET", "formgrader").text
+    assert "@jupyter/nbgrader:formgrader" not in _disabled_plugins(teacher)
+
+    # A launch signed with a key that is not in the LMS's JWKS is refused.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    lms.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    try:
+        forged = lms.launch(requests.Session(), base, {**TEACHER, "sub": "mallory"})
+    finally:
+        lms.signing_key = lms.key
+    assert forged.status_code in (400, 401), forged.status_code
+    assert requests.get(f"{base}/hub/api/users/mallory", headers=admin, timeout=30).status_code == 404
+    record_timing("nbgrader", "LTI 1.3 launches (student, instructor, forged) into the values' hub",
+                  time.perf_counter() - start)
