@@ -31,8 +31,8 @@ REDIRECT = """<!DOCTYPE html>
 """
 
 
-def build(output: Path, cache: Path, *, clean: bool = False, quiet: bool = True) -> dict[str, float]:
-    """Build the site into ``output`` with the execution cache and Sphinx's doctrees in ``cache``
+def build(output: Path, cache: Path, *, source: Path = REPO, clean: bool = False, quiet: bool = True) -> dict[str, float]:
+    """Build the site of the course in ``source`` into ``output`` with the execution cache and Sphinx's doctrees in ``cache``
     (``clean`` empties both first: a cold build).  Returns build figures."""
     from sphinx.cmd.build import build_main
 
@@ -48,7 +48,7 @@ def build(output: Path, cache: Path, *, clean: bool = False, quiet: bool = True)
     argv = ["-b", "html", "-c", str(CONF), "-d", str(cache / "doctrees"), "--keep-going"]
     if quiet:
         argv.append("-q")
-    status = build_main([*argv, str(REPO), str(output)])
+    status = build_main([*argv, str(source), str(output)])
     if status:
         raise SystemExit(f"sphinx-build failed (exit {status}); see the messages above")
     (output / "index.html").write_text(REDIRECT.format(page=FRONT_PAGE), encoding="utf-8")
@@ -64,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None,
                         help="execution cache and doctrees (default: .site_cache/ beside the output)")
     parser.add_argument("--clean", action="store_true", help="empty the output and the cache first (a cold build)")
+    parser.add_argument("--source", type=Path, default=REPO, help="the course folder (default: this repository)")
     parser.add_argument("--verbose", action="store_true", help="Sphinx's own progress messages too")
     args = parser.parse_args(argv)
     output = args.output.resolve()
     cache = (args.cache or output.parent / ".site_cache").resolve()
     print(f"building the course site into {output} (cache: {cache})", file=sys.stderr, flush=True)
-    figures = build(output, cache, clean=args.clean, quiet=not args.verbose)
+    figures = build(output, cache, source=args.source.resolve(), clean=args.clean, quiet=not args.verbose)
     print(f"built {figures['pages']:.0f} pages into {output} in {figures['seconds']:.1f} s, "
           f"{figures['bytes'] / 1e6:.1f} MB; open {output / 'index.html'}", file=sys.stderr)
     return 0

@@ -86,7 +86,7 @@ def prepare_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
-    if docname.startswith("lessons/"):
+    if docname.startswith("lessons/") and str(app.env.doc2path(docname)).endswith(".ipynb"):
         nb = nbformat.reads(source[0], as_version=4)
         source[0] = nbformat.writes(prepare_notebook(nb))
         app.env.course_read_start = time.perf_counter()  # type: ignore[attr-defined]
@@ -158,7 +158,7 @@ def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0
         return ""
     if name == "OutputModel":
         inner = "".join(_output_html(output) for output in values.get("outputs", []))
-        return f'<div class="widget-static-output">{inner}</div>' if inner else ""
+        return f'<div class="widget-static-output" tabindex="0">{inner}</div>' if inner else ""
     if "children" in values:
         children = "".join(_widget_html(ref.removeprefix("IPY_MODEL_"), state, depth + 1) for ref in values["children"])
         box = "widget-static-row" if name in ("HBoxModel", "GridBoxModel") else "widget-static-column"
@@ -171,11 +171,21 @@ def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0
         label = description or html.escape(str(values.get("tooltip", "") or "button"))
         return f'<p class="widget-static-control">Button: <span class="widget-static-button">{label}</span></p>'
     value = html.escape(_value_text(model))
-    kind = re.sub(r"Model$", "", name)
-    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind).lower() or "control"
-    label = f"{description} " if description else ""
-    return (f'<p class="widget-static-control">{html.escape(kind[0].upper() + kind[1:])} {label}'
-            f'set to <strong>{value if value else "(empty)"}</strong></p>')
+    kind = CONTROL_NAMES.get(name, "Control")
+    label = f" “{description.rstrip(':')}”" if description else ""
+    return (f'<p class="widget-static-control">{kind}{label}: '
+            f'<strong>{value if value else "(empty)"}</strong></p>')
+
+
+#: What each kind of control is called on the page.
+CONTROL_NAMES = {
+    "IntSliderModel": "Slider", "FloatSliderModel": "Slider", "FloatLogSliderModel": "Slider (log scale)",
+    "SelectionSliderModel": "Slider", "IntRangeSliderModel": "Range slider", "FloatRangeSliderModel": "Range slider",
+    "DropdownModel": "Menu", "SelectModel": "List", "SelectMultipleModel": "List", "RadioButtonsModel": "Choice",
+    "ToggleButtonsModel": "Choice", "ToggleButtonModel": "Toggle", "CheckboxModel": "Checkbox",
+    "TextModel": "Text box", "TextareaModel": "Text box", "IntTextModel": "Number", "FloatTextModel": "Number",
+    "BoundedIntTextModel": "Number", "BoundedFloatTextModel": "Number",
+}
 
 
 def static_widget_html(model_id: str, state: dict[str, dict[str, Any]]) -> str:
@@ -187,7 +197,7 @@ def static_widget_html(model_id: str, state: dict[str, dict[str, Any]]) -> str:
 def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     env = app.env
     docname = env.docname
-    if not docname.startswith("lessons/"):
+    if not str(env.doc2path(docname)).endswith(".ipynb"):
         return
     doc_data = getattr(env, "nb_metadata", {}).get(docname, {})
     js_files = doc_data.get("js_files", {})
@@ -207,10 +217,11 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         widgets += 1
     exec_data = doc_data.get("exec_data") or {}
     seconds = time.perf_counter() - getattr(env, "course_read_start", time.perf_counter())
-    how = "executed" if exec_data.get("method") and not _from_cache(exec_data) else "from the cache"
+    cached = _from_cache(exec_data)
     runtime = exec_data.get("runtime")
-    ran = f", ran in {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
-    print(f"  lesson {docname.removeprefix('lessons/')}: {how}{ran}; page in {seconds:.1f} s"
+    ran = f" in {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
+    how = f"from the cache (executed earlier{ran})" if cached else f"executed{ran}"
+    print(f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
           f"{f'; {widgets} widgets at their default state' if widgets else ''}", file=sys.stderr, flush=True)
 
 
@@ -240,20 +251,55 @@ class BibliographyLinks(SphinxPostTransform):
     def run(self, **kwargs: Any) -> None:
         from sphinx import addnodes
 
+        anchors = bibliography_anchors(self.env)
         for node in list(self.document.findall(addnodes.pending_xref)):
-            target = str(node.get("reftarget", ""))
-            match = re.search(r"(?:^|/)docs/references(?:\.md)?#([\w-]+)$", target) or (
-                re.search(r"^references(?:\.md)?#([\w-]+)$", target))
-            if not match and node.get("refdoc", "").startswith("docs/"):
-                match = None
-            if not match:
+            if node.get("reftype") != "myst" or node.get("reftarget") != BIBLIOGRAPHY:
                 continue
-            uri = self.app.builder.get_relative_uri(self.env.docname, "docs/references") + "#" + match.group(1)
-            link = nodes.reference("", "", *node.children, internal=True, refuri=uri, classes=["citation-link"])
+            key = node.get("reftargetid")
+            if not key or key not in anchors:
+                continue  # left to MyST, which warns about an unknown anchor
+            uri = self.app.builder.get_relative_uri(self.env.docname, BIBLIOGRAPHY) + "#" + key
+            link = nodes.reference("", "", internal=True, refuri=uri, classes=["citation-link"])
+            link.extend(child.deepcopy() for child in node.children)
             node.replace_self(link)
 
 
+#: The bibliography page (generated from data/references.csv by scripts/references.py).
+BIBLIOGRAPHY = "docs/references"
+
+
+def bibliography_anchors(env: Any) -> set[str]:
+    """The entry keys of the bibliography page: its ``<a id="key"></a>`` anchors."""
+    path = env.doc2path(BIBLIOGRAPHY)
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError:
+        return set()
+    return set(re.findall(r'<a id="([^"]+)"></a>', text))
+
+
+# --------------------------------------------------------------------------- the code toggle
+
+
+def _visit_code_toggle(self: Any, node: nodes.Element) -> None:
+    """MyST-NB's fold for hidden code, with the summary's visible words as its accessible name
+    (MyST-NB labels it "Toggle hidden content", which differs from what is shown: WCAG 2.5.3)."""
+    classes = " ".join(node["classes"])
+    self.body.append(f'<details class="admonition hide {classes}">\n<summary>\n')
+    self.body.append(f'<p class="collapsed admonition-title">{html.escape(node["prompt_show"])}</p>\n')
+    self.body.append(f'<p class="expanded admonition-title">{html.escape(node["prompt_hide"])}</p>\n')
+    self.body.append("</summary>\n")
+
+
+def _depart_code_toggle(self: Any, node: nodes.Element) -> None:
+    self.body.append("</details>\n")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    from myst_nb.sphinx_ import HideCodeCellNode
+
+    app.setup_extension("myst_nb")
+    app.add_node(HideCodeCellNode, override=True, html=(_visit_code_toggle, _depart_code_toggle))
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
     app.add_post_transform(BibliographyLinks)
