@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import Result, machine_info, render_markdown
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
-BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde")
+BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde", "site")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,8 +39,9 @@ def test_colon_fence_admonitions_render_in_jupyterlab(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with jupyterlab_server(root) as url, chromium_page(executable) as page:
         page.goto(url.format(path="boxes.ipynb"))
-        page.wait_for_selector(".jp-MarkdownCell .jp-RenderedMarkdown", timeout=120_000)
-        boxes = page.locator(".jp-RenderedMarkdown aside.admonition, .jp-RenderedMarkdown .admonition")
+        page.wait_for_selector(".jp-MarkdownCell", timeout=120_000)
+        # jupyterlab-myst renders Markdown cells into a ".myst" widget; admonitions are <aside> boxes.
+        boxes = page.locator(".jp-MarkdownCell .myst aside.myst-admonition")
         boxes.first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "myst_admonitions_jupyterlab.png"))
         assert boxes.count() == 2, f"expected two admonitions, found {boxes.count()}"
