@@ -230,6 +230,7 @@ def test_rebuild_executes_only_the_changed_lesson_and_citations_land(tmp_path: P
     output, cache = tmp_path / "site", tmp_path / "cache"
     first = build_site(course, output, cache).stderr
     assert "lesson 01_lesson: executed" in first and "lesson 02_lesson: executed" in first, first[-2000:]
+    assert not (tmp_path / "jupyter_execute").exists(), "executed notebooks written beside the site, not in the cache"
 
     lesson = course / "lessons" / "02_lesson.ipynb"
     nb = nbformat.read(lesson, as_version=4)

@@ -22,6 +22,7 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -295,6 +296,13 @@ def _depart_code_toggle(self: Any, node: nodes.Element) -> None:
     self.body.append("</details>\n")
 
 
+def _executed_notebooks_beside_the_cache(app: Sphinx) -> None:
+    """MyST-NB writes executed notebooks and figure files to ``jupyter_execute/`` beside the
+    output folder (the repository root for ``site/``); keep them with the execution cache."""
+    cache = Path(app.env.mystnb_config.execution_cache_path)
+    app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(cache.parent / "jupyter_execute"))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     from myst_nb.sphinx_ import HideCodeCellNode
 
@@ -302,5 +310,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(HideCodeCellNode, override=True, html=(_visit_code_toggle, _depart_code_toggle))
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
+    app.connect("builder-inited", _executed_notebooks_beside_the_cache, priority=600)
     app.add_post_transform(BibliographyLinks)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
