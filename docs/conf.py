@@ -1,7 +1,7 @@
 """Sphinx configuration of the read-only course site (``python scripts/build_site.py``).
 
 The source directory is the repository root, so lessons keep their relative links
-(``../docs/references.md#key``, ``03_a_toy_e2ee_chat.ipynb``); only the pages listed in
+(citations of the bibliography page, links such as ``03_a_toy_e2ee_chat.ipynb``); only the pages listed in
 ``include_patterns`` become the site.  Lessons are executed by MyST-NB through
 jupyter-cache: a rebuild re-executes only the lessons whose code changed.
 """

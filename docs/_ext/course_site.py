@@ -9,7 +9,7 @@
   ipywidgets saved when the lesson ran is rendered as plain HTML (each control with its value, each
   output area with what it showed), with a note saying the control is live in the policy view or
   JupyterLab.  No widget JavaScript, so nothing is fetched from a CDN.
-* **Citations land on their entry**: ``../docs/references.md#key`` points at the ``<a id="key">``
+* **Citations land on their entry**: a link to the bibliography page with an entry key as its fragment points at the ``<a id="key">``
   anchor of the bibliography page (:class:`BibliographyLinks`).
 * **Progress per lesson**: one line on stderr for each lesson read, saying whether it was executed
   or taken from the cache, and how long it took.
@@ -240,7 +240,7 @@ _BUILD_START = time.time()
 
 
 class BibliographyLinks(SphinxPostTransform):
-    """Point ``references.md#key`` links at the entry's anchor on the bibliography page.
+    """Point links to the bibliography page with a key fragment at the entry's anchor on the bibliography page.
 
     MyST resolves a link to a Markdown file's heading, and the entries are not headings but
     ``<a id="key"></a>`` anchors, so the fragment would be dropped (and a warning given).
