@@ -13,6 +13,7 @@ from .core import Result, machine_info, merge_sections, render_markdown
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
 BENCHMARKS = (
     "chat", "course", "hashing", "transparency", "platform_scale", "autograde", "relay_load", "sizing",
+    "site",
 )
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.__main__ import BENCHMARKS, main
 
 
+@pytest.mark.slow
 def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
     assert main(["--quick", "--output", str(output)]) == 0
@@ -18,6 +21,7 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert "Platform simulation and detection" in text and "scaling exponent" in text
     assert "Classroom relay under load" in text and "SIGKILLed" in text
     assert "Sizing: memory and CPU per student" in text and "single-user server" in text
+    assert "Course site (Sphinx + MyST-NB)" in text and "cold build (empty cache)" in text and "rebuild after editing" in text
 
 
 def test_a_partial_run_replaces_only_its_own_sections() -> None:

@@ -1,7 +1,17 @@
-"""The read-only course: build it with the one command, open every page in real
-headless Chromium, follow the navigation, and run axe-core (from npm) on each page.
-Fails on any error output, a lesson missing from the index, a broken link, or an
-axe-core violation of serious or critical impact."""
+"""The course site (Sphinx + MyST-NB + sphinx-book-theme): build it with the README's one
+command, then check what a reader gets, in real headless Chromium where it matters.
+
+* every lesson is a page, linked from the front page, with no script from the internet;
+* every figure a lesson draws when executed (counted in a separate run of the lesson) is an
+  image on its page, with its alt text as the image's ``alt`` and beside it;
+* code is folded by default with a toggle, and outputs are visible;
+* widgets show their default state with a truthful note, and no widget JavaScript;
+* reader boxes ("For policy readers", "Content note") are distinct admonitions, whether the
+  lesson writes them as block quotes or as MyST colon-fence admonitions;
+* search finds "franking" on lesson 08; a citation link lands on its bibliography entry;
+* a rebuild after changing one lesson re-executes only that lesson, printing one line per lesson;
+* axe-core (from npm) finds no serious or critical violation on any page.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +21,248 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from browser import chromium_page, chromium_path, npm_install
 from nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
 
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+from course_site import blockquote_boxes_to_admonitions, prepare_notebook  # noqa: E402
+
 pytestmark = pytest.mark.browser
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def build_site(source: Path, output: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    """``python scripts/build_site.py`` as a reader runs it (with the test's folders)."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "build_site.py"),
+         "--source", str(source), "--output", str(output), "--cache", str(cache)],
+        cwd=REPO, env=venv_env(), capture_output=True, text=True, timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("site") / "site"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "build_site.py"), "--output", str(output)],
-        cwd=REPO, env=venv_env(), capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A cold build of the whole course: the site folder and what the build printed."""
+    folder = tmp_path_factory.mktemp("site")
+    result = build_site(REPO, folder / "site", folder / "cache")
     line = result.stderr.strip().splitlines()[-1]
     seconds = float(line.split(" in ")[1].split(" s,")[0])
-    record_timing("site", f"build: {line.split('built ')[1]}", seconds)
-    return output
+    record_timing("site", f"cold build: {line.split('built ')[1]}", seconds)
+    return folder / "site", result.stderr
+
+
+def lesson_page(site: Path, lesson: Path) -> Path:
+    return site / "lessons" / f"{lesson.stem}.html"
+
+
+def _soup(path: Path) -> "object":
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def figures_drawn(nb: nbformat.NotebookNode) -> int:
+    """Images an executed notebook shows: its image outputs, and those inside widgets' saved outputs."""
+    count = sum(1 for cell in nb.cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {}))
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for model in state.values():
+        for out in model.get("state", {}).get("outputs", []) or []:
+            count += "image/png" in out.get("data", {})
+    return count
+
+
+# --------------------------------------------------------------------------- the build, the pages
+
+
+def test_every_lesson_is_built_linked_and_offline(site: tuple[Path, str]) -> None:
+    folder, log = site
+    front = (folder / "docs" / "index.html").read_text(encoding="utf-8")
+    assert (folder / "index.html").is_file() and "docs/index.html" in (folder / "index.html").read_text()
+    for lesson in LESSONS:
+        assert lesson_page(folder, lesson).is_file(), f"{lesson.stem} was not built"
+        assert f'href="../lessons/{lesson.stem}.html"' in front, f"{lesson.stem} is not linked from the front page"
+        assert re.search(rf"lesson {lesson.stem}: (executed|from the cache)", log), f"no progress line for {lesson.stem}"
+    assert (folder / "docs" / "references.html").is_file() and (folder / "search.html").is_file()
+    for page in folder.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r'<script[^>]+src="(https?:)?//', text), f"{page.name} loads a script from the internet"
+        assert not re.search(r'<link[^>]+href="(https?:)?//[^"]+\.css', text), f"{page.name} loads a stylesheet from the internet"
+        assert WIDGET_STATE not in text and WIDGET_VIEW not in text, f"{page.name} still carries widget JavaScript state"
+
+
+def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
+    folder, _ = site
+    for lesson in LESSONS:
+        soup = _soup(lesson_page(folder, lesson))
+        cells = soup.select("div.cell")
+        code_cells = [c for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+        assert len(cells) == len(code_cells), f"{lesson.stem}: {len(cells)} cells on the page, {len(code_cells)} in the lesson"
+        for cell in cells:
+            source = cell.select_one("div.cell_input")
+            assert source is not None and source.find_parent("details") is not None, f"{lesson.stem}: code not folded"
+            assert source.find_parent("details").get("open") is None, f"{lesson.stem}: code open by default"
+            for output in cell.select("div.cell_output"):
+                assert output.find_parent("details") is None, f"{lesson.stem}: an output is folded away"
+
+
+def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -> None:
+    """Figures drawn by a separate execution of each lesson (inline backend, as a reader's kernel)
+    against the images on its page; each image's alt is the alt text written beside it."""
+    from nbtools import execute_notebook
+    import os
+
+    folder, _ = site
+    os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep the inline backend
+    problems = []
+    total = 0
+    for lesson in LESSONS:
+        executed, _ = execute_notebook(lesson, timeout=600)
+        drawn = figures_drawn(executed)
+        total += drawn
+        soup = _soup(lesson_page(folder, lesson))
+        images = soup.select("article img")
+        if len(images) != drawn:
+            problems.append(f"{lesson.stem}: drew {drawn} figures, the page has {len(images)} images")
+        for image in images:
+            alt = image.get("alt", "")
+            cell = image.find_parent("div", class_="cell") or image.find_parent("div", class_="widget-static")
+            following = cell.find_next_sibling() if cell is not None else None
+            beside = following.get_text(" ", strip=True) if following is not None else ""
+            if not alt or alt.endswith(".png") or "_images" in alt:
+                problems.append(f"{lesson.stem}: an image without alt text ({image.get('src', '')[:40]})")
+            elif "alt text" not in beside or " ".join(alt.split())[:60] not in " ".join(beside.split()):
+                problems.append(f"{lesson.stem}: the alt text is not beside its figure: {alt[:60]!r}")
+    assert total >= 20, f"only {total} figures drawn in all the lessons: is matplotlib's inline backend in use?"
+    assert not problems, "\n".join(problems)
+
+
+def test_widgets_show_their_default_state_truthfully(site: tuple[Path, str]) -> None:
+    folder, _ = site
+    for lesson in LESSONS:
+        uses = any("widgets." in c.source or "Widget(" in c.source
+                   for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code")
+        soup = _soup(lesson_page(folder, lesson))
+        panels = soup.select("div.widget-static")
+        if not uses:
+            assert not panels
+            continue
+        assert panels, f"{lesson.stem}: uses widgets, but none is shown"
+        text = soup.get_text(" ")
+        assert "show its default result" not in text, "the old note claimed figures that may not exist"
+        for panel in panels:
+            note = panel.select_one(".widget-static-note").get_text(" ")
+            assert "default setting" in note and "recomputes" in note
+            assert panel.select(".widget-static-control, .widget-static-output, .widget-static-html"), \
+                f"{lesson.stem}: a widget panel shows nothing"
+        controls = " ".join(p.get_text(" ") for p in soup.select(".widget-static-control"))
+        assert re.search(r"(Slider|Menu|Choice|Text box|Button)", controls), f"{lesson.stem}: no control described"
+
+
+def test_reader_boxes_are_distinct_admonitions(site: tuple[Path, str]) -> None:
+    folder, _ = site
+    policy_boxes = 0
+    for lesson in LESSONS:
+        source = "\n".join(c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "markdown")
+        soup = _soup(lesson_page(folder, lesson))
+        tips = [a for a in soup.select("div.admonition.tip") if "For policy readers" in a.get_text()]
+        notes = [a for a in soup.select("div.admonition.warning") if "Content note" in a.get_text()]
+        expected_tips = len(re.findall(r"^(?:> \*\*For policy readers|:::\{admonition\} For policy readers)", source, re.M))
+        expected_notes = len(re.findall(r"^(?:> \*\*Content note|:::\{admonition\} Content note)", source, re.M))
+        assert len(tips) == expected_tips, f"{lesson.stem}: {len(tips)} policy boxes, {expected_tips} in the lesson"
+        assert len(notes) == expected_notes, f"{lesson.stem}: {len(notes)} content notes, {expected_notes} in the lesson"
+        assert ":::" not in soup.select_one("article").get_text(), f"{lesson.stem}: admonition syntax shown as text"
+        policy_boxes += len(tips)
+    assert policy_boxes >= len(LESSONS)
+
+
+def test_both_box_syntaxes_give_the_same_admonition() -> None:
+    quoted = "Intro.\n\n> **For policy readers.** First line,\n> second line.\n\nAfter."
+    fenced = blockquote_boxes_to_admonitions(quoted)
+    assert fenced == "Intro.\n\n:::{admonition} For policy readers\n:class: tip\nFirst line,\nsecond line.\n:::\n\nAfter."
+    already = ":::{admonition} Content note\n:class: warning\nText.\n:::"
+    assert blockquote_boxes_to_admonitions(already) == already
+    assert blockquote_boxes_to_admonitions("> **Content note.** Careful.") == \
+        ":::{admonition} Content note\n:class: warning\nCareful.\n:::"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("plt.show()"),
+        nbformat.v4.new_markdown_cell("*Figure: alt text — a bar chart of three bars.*"),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-input"]}),
+    ])
+    prepared = prepare_notebook(nb)
+    assert prepared.cells[0].metadata["tags"] == ["hide-input"]
+    assert prepared.cells[0].metadata["mystnb"]["image"]["alt"] == "a bar chart of three bars."
+    assert prepared.cells[2].metadata["tags"] == ["remove-input"]
+
+
+# --------------------------------------------------------------------------- a small course: cache, citations
+
+
+def _mini_course(root: Path) -> None:
+    """A two-lesson course with the real configuration, bibliography and box syntax."""
+    (root / "docs").mkdir(parents=True)
+    (root / "lessons").mkdir()
+    (root / "docs" / "index.md").write_text(
+        "# Mini course\n\n```{toctree}\n:glob:\n\n../lessons/*\nreferences\n```\n", encoding="utf-8")
+    (root / "docs" / "references.md").write_text((REPO / "docs" / "references.md").read_text(encoding="utf-8"), encoding="utf-8")
+    key = re.search(r'<a id="([^"]+)"></a>', (REPO / "docs" / "references.md").read_text(encoding="utf-8")).group(1)
+    for number in ("01", "02"):
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_markdown_cell(f"# Lesson {number}\n\nAs [the source](../docs/references.md#{key}) shows."
+                                          + "\n\n" + "Filler paragraph to push the entry down the page. " * 40),
+            nbformat.v4.new_code_cell(f"print('lesson {number}', 6 * 7)"),
+            nbformat.v4.new_markdown_cell(":::{admonition} For policy readers\n:class: tip\nA boxed point.\n:::"),
+        ])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "lessons" / f"{number}_lesson.ipynb")
+    (root / "key.txt").write_text(key)
+
+
+def test_rebuild_executes_only_the_changed_lesson_and_citations_land(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    _mini_course(course)
+    output, cache = tmp_path / "site", tmp_path / "cache"
+    first = build_site(course, output, cache).stderr
+    assert "lesson 01_lesson: executed" in first and "lesson 02_lesson: executed" in first, first[-2000:]
+    assert not (tmp_path / "jupyter_execute").exists(), "executed notebooks written beside the site, not in the cache"
+
+    lesson = course / "lessons" / "02_lesson.ipynb"
+    nb = nbformat.read(lesson, as_version=4)
+    nb.cells[1].source = "print('lesson 02, edited', 6 * 7)"
+    nbformat.write(nb, lesson)
+    second = build_site(course, output, cache).stderr
+    assert "lesson 02_lesson: executed" in second, second[-2000:]
+    assert "lesson 01_lesson: executed" not in second, "an unchanged lesson was executed again"
+    assert "lesson 02, edited 42" in (output / "lessons" / "02_lesson.html").read_text(encoding="utf-8")
+
+    key = (course / "key.txt").read_text()
+    page = (output / "lessons" / "01_lesson.html").read_text(encoding="utf-8")
+    assert f'href="../docs/references.html#{key}"' in page, "the citation does not point at the entry's anchor"
+    assert 'class="tip admonition"' in page or 'class="admonition tip"' in page
+    with chromium_page(chromium_path(), width=1000, height=700) as browser_page:
+        browser_page.goto((output / "lessons" / "01_lesson.html").as_uri())
+        browser_page.locator("a.citation-link").first.click()
+        browser_page.wait_for_url(f"**/docs/references.html#{key}")
+        top = browser_page.evaluate(f"document.getElementById({key!r}).getBoundingClientRect().top")
+        assert 0 <= top < 700, f"the entry is not in view after following the citation (top at {top}px)"
+
+
+def test_every_citation_in_the_site_lands_on_an_entry(site: tuple[Path, str]) -> None:
+    folder, _ = site
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', (folder / "docs" / "references.html").read_text(encoding="utf-8")))
+    assert anchors, "the bibliography page has no entry anchors"
+    for page in folder.rglob("*.html"):
+        for key in re.findall(r'href="[^"]*references\.html#([^"]+)"', page.read_text(encoding="utf-8")):
+            assert key in anchors, f"{page.name}: a citation to {key!r}, which the bibliography lacks"
+
+
+# --------------------------------------------------------------------------- in the browser
 
 
 @pytest.fixture(scope="module")
@@ -40,43 +272,69 @@ def axe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return modules / "axe-core" / "axe.min.js"
 
 
-def test_every_lesson_is_built_and_linked(site: Path) -> None:
-    index = (site / "index.html").read_text(encoding="utf-8")
-    for lesson in LESSONS:
-        page = site / f"{lesson.stem}.html"
-        assert page.is_file(), f"{page.name} was not built"
-        assert f'href="{lesson.stem}.html"' in index, f"{lesson.stem} is not linked from the index"
-        text = page.read_text(encoding="utf-8")
-        assert ".ipynb\"" not in text.split("<nav", 1)[1].split("</nav>", 1)[0], "navigation links point at notebooks"
-        assert not re.search(r'<script[^>]+src="https?://', text), f"{page.name} loads scripts from the internet"
-        assert "widget-note" in text or "widgets." not in lesson.read_text(encoding="utf-8"), f"{page.name}: widget note missing"
+def test_search_finds_franking_on_lesson_08(site: tuple[Path, str]) -> None:
+    folder, _ = site
+    with chromium_page(chromium_path(), width=1280, height=900) as page:
+        page.goto((folder / "search.html").as_uri() + "?q=franking")
+        results = page.locator("#search-results ul.search li a, ul.search li a")
+        results.first.wait_for(timeout=60_000)
+        hrefs = results.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert any("08_client_side_reporting" in h for h in hrefs), hrefs
+        page.locator("ul.search li a[href*='08_client_side_reporting']").first.click()
+        page.wait_for_url("**/lessons/08_client_side_reporting.html*")
+        assert "franking" in page.inner_text("article").lower()
 
 
-def test_pages_open_without_errors_and_pass_axe(site: Path, axe: Path) -> None:
+def test_code_toggle_opens_and_closes(site: tuple[Path, str]) -> None:
+    folder, _ = site
+    with chromium_page(chromium_path(), width=1280, height=900) as page:
+        page.goto(lesson_page(folder, LESSONS[6]).as_uri())
+        first = page.locator("div.cell details").first
+        code = first.locator("div.cell_input")
+        assert not code.is_visible(), "code is shown before the reader asks for it"
+        first.locator("summary").click()
+        assert code.is_visible()
+        output = page.locator("div.cell div.cell_output").first
+        assert output.is_visible()
+
+
+def test_pages_open_without_errors_and_pass_axe(site: tuple[Path, str], axe: Path) -> None:
+    folder, _ = site
     executable = chromium_path()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     report: dict[str, list[dict[str, object]]] = {}
+    pages = sorted(p for p in folder.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+    assert len(pages) >= len(LESSONS) + 4
     with chromium_page(executable, width=1280, height=900) as page:
-        for name in ["index.html", *(f"{lesson.stem}.html" for lesson in LESSONS)]:
-            page.goto((site / name).as_uri())
-            errors = page.locator("[data-mime-type='application/vnd.jupyter.stderr'], .jp-RenderedText[data-mime-type*='error']")
+        for path in pages:
+            name = str(path.relative_to(folder))
+            if name == "index.html":  # the redirect to the front page: check its target is there
+                assert (folder / "docs" / "index.html").is_file()
+                continue
+            page.goto(path.as_uri())
+            errors = page.locator(".output.stderr, .output.traceback")
             if errors.count():
                 failures.append(f"{name}: an error output: {errors.first.inner_text()[:200]}")
             for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
-                if href.endswith(".html") and "://" not in href and not (site / href).is_file():
+                target = href.split("#")[0].split("?")[0]
+                if target.endswith(".html") and "://" not in target and not (path.parent / target).resolve().is_file():
                     failures.append(f"{name}: broken link to {href}")
             page.add_script_tag(path=str(axe))
             result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
             violations = [
-                {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["nodes"])}
+                {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["nodes"]),
+                 "targets": [n["target"] for n in v["nodes"][:3]]}
                 for v in result["violations"]
             ]
             report[name] = violations
             for v in violations:
                 if v["impact"] in ("serious", "critical"):
-                    failures.append(f"{name}: axe {v['impact']} — {v['id']}: {v['help']} ({v['nodes']} elements)")
-        page.goto((site / "09_metadata_detection.html").as_uri())
+                    failures.append(f"{name}: axe {v['impact']} — {v['id']}: {v['help']} ({v['nodes']} elements: {v['targets']})")
+        page.goto(lesson_page(folder, LESSONS[9]).as_uri())
         page.screenshot(path=str(ARTIFACTS / "site_lesson09.png"))
+        page.emulate_media(media="print")
+        page.screenshot(path=str(ARTIFACTS / "site_lesson09_print.png"))
+        assert not page.locator(".bd-sidebar-primary").is_visible(), "the sidebar is printed"
     (ARTIFACTS / "axe_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     assert not failures, "\n".join(failures)

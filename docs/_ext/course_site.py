@@ -1,0 +1,315 @@
+"""Sphinx extension for the course site: what the lessons need that MyST-NB does not do by itself.
+
+* **Lessons prepared at build time, never edited** (:func:`prepare_notebook`, on ``source-read``):
+  every code cell gets the ``hide-input`` tag (code folded, output shown), every figure gets the
+  alt text written in the "*Figure: alt text — …*" cell after it, and the "For policy readers" and
+  "Content note" boxes written as Markdown block quotes become the same admonitions that the
+  colon-fence syntax gives.
+* **Widgets at their default state** (:func:`static_widget_html`, on ``doctree-read``): the state
+  ipywidgets saved when the lesson ran is rendered as plain HTML (each control with its value, each
+  output area with what it showed), with a note saying the control is live in the policy view or
+  JupyterLab.  No widget JavaScript, so nothing is fetched from a CDN.
+* **Citations land on their entry**: a link to the bibliography page with an entry key as its fragment points at the ``<a id="key">``
+  anchor of the bibliography page (:class:`BibliographyLinks`).
+* **Progress per lesson**: one line on stderr for each lesson read, saying whether it was executed
+  or taken from the cache, and how long it took.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+#: The Markdown cell that describes the figure above it, for readers who cannot see it.
+ALT_TEXT = re.compile(r"^\*?\s*Figure:\s*alt text\s*[—–-]\s*(?P<text>.+?)\s*\*?\s*$", re.S)
+#: Tags that already decide how a code cell is shown; such cells are left alone.
+SHOWN_AS_IS = {"remove-cell", "remove-input", "hide-cell", "hide-input", "hide-output", "remove-output"}
+#: Box titles written as block quotes (``> **For policy readers.** …``), and the admonition class each gets.
+BOXES = {"For policy readers": "tip", "Content note": "warning"}
+_BOX_QUOTE = re.compile(
+    r"^> \*\*(?P<title>" + "|".join(map(re.escape, BOXES)) + r")[.:]?\*\*[.:]?[ \t]*(?P<rest>.*(?:\n>.*)*)", re.M
+)
+
+
+# --------------------------------------------------------------------------- lessons at build time
+
+
+def blockquote_boxes_to_admonitions(markdown: str) -> str:
+    """Rewrite ``> **For policy readers.** …`` and ``> **Content note.** …`` block quotes as the
+    colon-fence admonitions the lessons use for these boxes; other text is unchanged."""
+
+    def admonition(match: re.Match[str]) -> str:
+        title = match.group("title")
+        body = "\n".join(re.sub(r"^>[ \t]?", "", line) for line in match.group("rest").split("\n"))
+        return f":::{{admonition}} {title}\n:class: {BOXES[title]}\n{body.strip()}\n:::"
+
+    return _BOX_QUOTE.sub(admonition, markdown)
+
+
+def alt_text(cell: nbformat.NotebookNode) -> str | None:
+    """The alt text a "*Figure: alt text — …*" Markdown cell gives, or None for any other cell."""
+    if cell.cell_type != "markdown":
+        return None
+    match = ALT_TEXT.match(cell.source.strip())
+    return " ".join(match.group("text").split()) if match else None
+
+
+def prepare_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The lesson as the site shows it (changed in place and returned): code folded, figures with
+    their alt text, the reader boxes as admonitions.  Code is unchanged, so the execution cache
+    (which hashes the code) is shared with an unprepared copy."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = blockquote_boxes_to_admonitions(cell.source)
+            continue
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if not SHOWN_AS_IS & set(tags):
+            tags.append("hide-input")
+        following = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
+        text = alt_text(following) if following is not None else None
+        if text:
+            cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = text
+    return nb
+
+
+def _on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
+    if docname.startswith("lessons/") and str(app.env.doc2path(docname)).endswith(".ipynb"):
+        nb = nbformat.reads(source[0], as_version=4)
+        source[0] = nbformat.writes(prepare_notebook(nb))
+        app.env.course_read_start = time.perf_counter()  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- widgets, statically
+
+_NOTE = (
+    '<p class="widget-static-note"><strong>Interactive control, shown at its default setting.</strong> '
+    "On this page it does not move: what you see below is its result for the setting shown. "
+    "In the policy view or in JupyterLab it is live, and changing it recomputes this result.</p>"
+)
+
+
+def _value_text(model: dict[str, Any]) -> str:
+    """A control's current value as a reader would say it."""
+    state = model["state"]
+    name = model.get("model_name", "")
+    if "options" in state or "_options_labels" in state:
+        labels = state.get("_options_labels") or state.get("options") or []
+        index = state.get("index")
+        if isinstance(index, int) and 0 <= index < len(labels):
+            return str(labels[index])
+        if isinstance(index, list):
+            return ", ".join(str(labels[i]) for i in index if 0 <= i < len(labels))
+    value = state.get("value")
+    if name == "FloatLogSliderModel" and isinstance(value, (int, float)):
+        return f"{value:g}"
+    if "min" in state and "max" in state and value is not None:
+        return f"{value} (from {state['min']} to {state['max']})"
+    return "" if value is None else str(value)
+
+
+def _output_html(output: dict[str, Any]) -> str:
+    """One saved output (of an Output widget) as HTML."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        text = output.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        return f'<pre class="widget-static-stream">{html.escape(text)}</pre>'
+    if kind == "error":
+        return f'<pre class="widget-static-error">{html.escape(output.get("ename", ""))}: {html.escape(output.get("evalue", ""))}</pre>'
+    data = output.get("data", {})
+    for mime in ("image/png", "image/jpeg"):
+        if mime in data:
+            payload = "".join(data[mime]) if isinstance(data[mime], list) else data[mime]
+            return f'<img src="data:{mime};base64,{payload.strip()}" alt="A figure drawn by the control above">'
+    if "text/html" in data:
+        value = data["text/html"]
+        return "".join(value) if isinstance(value, list) else value
+    if "text/markdown" in data:
+        value = data["text/markdown"]
+        return f'<pre class="widget-static-stream">{html.escape("".join(value) if isinstance(value, list) else value)}</pre>'
+    if "text/plain" in data:
+        value = data["text/plain"]
+        return f'<pre class="widget-static-stream">{html.escape("".join(value) if isinstance(value, list) else value)}</pre>'
+    return ""
+
+
+def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0) -> str:
+    """A widget and its children as static HTML, from the saved widget state."""
+    model = state.get(model_id)
+    if model is None or depth > 20:
+        return ""
+    name = model.get("model_name", "")
+    values = model.get("state", {})
+    description = html.escape(str(values.get("description", "") or ""))
+    if name in ("LayoutModel", "StyleModel") or name.endswith("StyleModel"):
+        return ""
+    if name == "OutputModel":
+        inner = "".join(_output_html(output) for output in values.get("outputs", []))
+        return f'<div class="widget-static-output" tabindex="0">{inner}</div>' if inner else ""
+    if "children" in values:
+        children = "".join(_widget_html(ref.removeprefix("IPY_MODEL_"), state, depth + 1) for ref in values["children"])
+        box = "widget-static-row" if name in ("HBoxModel", "GridBoxModel") else "widget-static-column"
+        return f'<div class="{box}">{children}</div>'
+    if name in ("HTMLModel", "HTMLMathModel"):
+        return f'<div class="widget-static-html">{values.get("value", "")}</div>'
+    if name == "LabelModel":
+        return f'<p class="widget-static-label">{html.escape(str(values.get("value", "")))}</p>'
+    if name == "ButtonModel":
+        label = description or html.escape(str(values.get("tooltip", "") or "button"))
+        return f'<p class="widget-static-control">Button: <span class="widget-static-button">{label}</span></p>'
+    value = html.escape(_value_text(model))
+    kind = CONTROL_NAMES.get(name, "Control")
+    label = f" “{description.rstrip(':')}”" if description else ""
+    return (f'<p class="widget-static-control">{kind}{label}: '
+            f'<strong>{value if value else "(empty)"}</strong></p>')
+
+
+#: What each kind of control is called on the page.
+CONTROL_NAMES = {
+    "IntSliderModel": "Slider", "FloatSliderModel": "Slider", "FloatLogSliderModel": "Slider (log scale)",
+    "SelectionSliderModel": "Slider", "IntRangeSliderModel": "Range slider", "FloatRangeSliderModel": "Range slider",
+    "DropdownModel": "Menu", "SelectModel": "List", "SelectMultipleModel": "List", "RadioButtonsModel": "Choice",
+    "ToggleButtonsModel": "Choice", "ToggleButtonModel": "Toggle", "CheckboxModel": "Checkbox",
+    "TextModel": "Text box", "TextareaModel": "Text box", "IntTextModel": "Number", "FloatTextModel": "Number",
+    "BoundedIntTextModel": "Number", "BoundedFloatTextModel": "Number",
+}
+
+
+def static_widget_html(model_id: str, state: dict[str, dict[str, Any]]) -> str:
+    """The widget ``model_id`` at its saved (default) state, as a self-contained HTML block."""
+    body = _widget_html(model_id, state)
+    return f'<div class="widget-static" role="group" aria-label="Interactive control at its default setting">{_NOTE}{body}</div>'
+
+
+def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
+    env = app.env
+    docname = env.docname
+    if not str(env.doc2path(docname)).endswith(".ipynb"):
+        return
+    doc_data = getattr(env, "nb_metadata", {}).get(docname, {})
+    js_files = doc_data.get("js_files", {})
+    saved = js_files.pop("ipywidgets_state", None)
+    for key in [k for k in js_files if k.startswith("ipywidgets_")]:
+        js_files.pop(key)
+    state: dict[str, dict[str, Any]] = json.loads(saved[1]["body"]).get("state", {}) if saved else {}
+    widgets = 0
+    for raw in list(doctree.findall(nodes.raw)):
+        match = re.match(rf'<script type="{re.escape(WIDGET_VIEW)}">(.*)</script>$', raw.astext().strip(), re.S)
+        if not match:
+            continue
+        view = json.loads(json.loads(f'"{match.group(1)}"') if match.group(1).startswith("\\") else match.group(1))
+        if isinstance(view, str):
+            view = json.loads(view)
+        raw.replace_self(nodes.raw("", static_widget_html(view["model_id"], state), format="html"))
+        widgets += 1
+    exec_data = doc_data.get("exec_data") or {}
+    seconds = time.perf_counter() - getattr(env, "course_read_start", time.perf_counter())
+    cached = _from_cache(exec_data)
+    runtime = exec_data.get("runtime")
+    ran = f" in {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
+    how = f"from the cache (executed earlier{ran})" if cached else f"executed{ran}"
+    print(f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
+          f"{f'; {widgets} widgets at their default state' if widgets else ''}", file=sys.stderr, flush=True)
+
+
+def _from_cache(exec_data: dict[str, Any]) -> bool:
+    """MyST-NB does not say whether a cache-mode notebook ran now; its cache record is older
+    than this read if it did not."""
+    mtime = exec_data.get("mtime")
+    return isinstance(mtime, (int, float)) and mtime < _BUILD_START
+
+
+_BUILD_START = time.time()
+
+
+# --------------------------------------------------------------------------- citations
+
+
+class BibliographyLinks(SphinxPostTransform):
+    """Point links to the bibliography page with a key fragment at the entry's anchor on the bibliography page.
+
+    MyST resolves a link to a Markdown file's heading, and the entries are not headings but
+    ``<a id="key"></a>`` anchors, so the fragment would be dropped (and a warning given).
+    This runs before the reference resolver and turns such links into plain ones to
+    ``references.html#key``, relative to the page they are on."""
+
+    default_priority = 5  # before ReferencesResolver (10)
+
+    def run(self, **kwargs: Any) -> None:
+        from sphinx import addnodes
+
+        anchors = bibliography_anchors(self.env)
+        for node in list(self.document.findall(addnodes.pending_xref)):
+            if node.get("reftype") != "myst" or node.get("reftarget") != BIBLIOGRAPHY:
+                continue
+            key = node.get("reftargetid")
+            if not key or key not in anchors:
+                continue  # left to MyST, which warns about an unknown anchor
+            uri = self.app.builder.get_relative_uri(self.env.docname, BIBLIOGRAPHY) + "#" + key
+            link = nodes.reference("", "", internal=True, refuri=uri, classes=["citation-link"])
+            link.extend(child.deepcopy() for child in node.children)
+            node.replace_self(link)
+
+
+#: The bibliography page (generated from data/references.csv by scripts/references.py).
+BIBLIOGRAPHY = "docs/references"
+
+
+def bibliography_anchors(env: Any) -> set[str]:
+    """The entry keys of the bibliography page: its ``<a id="key"></a>`` anchors."""
+    path = env.doc2path(BIBLIOGRAPHY)
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError:
+        return set()
+    return set(re.findall(r'<a id="([^"]+)"></a>', text))
+
+
+# --------------------------------------------------------------------------- the code toggle
+
+
+def _visit_code_toggle(self: Any, node: nodes.Element) -> None:
+    """MyST-NB's fold for hidden code, with the summary's visible words as its accessible name
+    (MyST-NB labels it "Toggle hidden content", which differs from what is shown: WCAG 2.5.3)."""
+    classes = " ".join(node["classes"])
+    self.body.append(f'<details class="admonition hide {classes}">\n<summary>\n')
+    self.body.append(f'<p class="collapsed admonition-title">{html.escape(node["prompt_show"])}</p>\n')
+    self.body.append(f'<p class="expanded admonition-title">{html.escape(node["prompt_hide"])}</p>\n')
+    self.body.append("</summary>\n")
+
+
+def _depart_code_toggle(self: Any, node: nodes.Element) -> None:
+    self.body.append("</details>\n")
+
+
+def _executed_notebooks_beside_the_cache(app: Sphinx) -> None:
+    """MyST-NB writes executed notebooks and figure files to ``jupyter_execute/`` beside the
+    output folder (the repository root for ``site/``); keep them with the execution cache."""
+    cache = Path(app.env.mystnb_config.execution_cache_path)
+    app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(cache.parent / "jupyter_execute"))
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    from myst_nb.sphinx_ import HideCodeCellNode
+
+    app.setup_extension("myst_nb")
+    app.add_node(HideCodeCellNode, override=True, html=(_visit_code_toggle, _depart_code_toggle))
+    app.connect("source-read", _on_source_read)
+    app.connect("doctree-read", _on_doctree_read)
+    app.connect("builder-inited", _executed_notebooks_beside_the_cache, priority=600)
+    app.add_post_transform(BibliographyLinks)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
