@@ -129,3 +129,34 @@ def test_a_kernel_shows_figures_with_alt_text() -> None:
     [output] = nb.cells[0].outputs
     assert 'alt="Figure: Flat (x axis: byte)."' in output.data["text/html"]
     assert "image/png" in output.data, "the PNG stays for tools that want it"
+
+
+def test_policy_view_turns_myst_boxes_into_html_boxes() -> None:
+    """Voila renders Markdown with nbconvert, which shows MyST admonitions as raw ':::' lines;
+    the course's server extension rewrites them before Voila renders a lesson."""
+    import nbformat
+
+    from toychat.policy_view import prelaunch_hook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(":::{admonition} Content note\n:class: warning\nNo real material.\n:::"),
+        nbformat.v4.new_markdown_cell("Text with :::colons::: stays text."),
+        nbformat.v4.new_code_cell(":::{admonition} not markdown\n:::"),
+    ]
+    out = prelaunch_hook(None, nb, ".")
+    box = out.cells[0].source
+    assert box.startswith('<div class="admonition warning" role="note" style="border-left:6px solid #E69F00;')
+    assert ">Content note</p>" in box and "\n\nNo real material.\n\n</div>" in box and ":::" not in box
+    assert out.cells[1].source == "Text with :::colons::: stays text."
+    assert out.cells[2].source.startswith(":::"), "code cells are left alone"
+
+
+def test_the_policy_view_extension_is_enabled_by_the_install() -> None:
+    import json
+    from pathlib import Path
+
+    config = json.loads((Path(__file__).parent.parent / "jupyter-config" / "toychat.json").read_text())
+    assert config["ServerApp"]["jpserver_extensions"] == {"toychat.policy_view": True}
+    requirements = (Path(__file__).parent.parent / "requirements.txt").read_text().splitlines()
+    assert "./jupyter-config" in requirements

@@ -1,0 +1,639 @@
+"""A user's device: keys, contacts, sending, receiving.
+
+A :class:`Client` holds its user's private :class:`~toychat.keys.Identity`,
+registers the public half with the server, and then::
+
+    >>> from toychat import Server, Client
+    >>> server = Server(mode="e2ee")
+    >>> alice, bob = Client("alice", server), Client("bob", server)
+    >>> _ = alice.send("bob", "hello Bob")
+    >>> [m.text for m in bob.receive()]
+    ['hello Bob']
+
+On the E2EE platform the text is encrypted with :class:`nacl.public.Box`
+(X25519 key agreement, then XSalsa20-Poly1305) between the sender's and the
+recipient's keys; on the plaintext platform it is sent as text and only the
+transport is encrypted.  Either way the whole envelope is signed with the
+sender's Ed25519 key, and the recipient checks, in this order: the envelope's
+format, that it is addressed to them, the sender's keys, the signature, that
+it is not a replay, its content type and franking commitment, and the
+decryption.  Each failure raises its own :class:`~toychat.errors.ToyChatError`
+for that one message (a cryptographic library error included), and nothing
+changes on the device until every check has passed.  :meth:`Client.receive`
+tells the server how many fetched messages it handled, so a device that
+crashes mid-batch gets the rest again.
+
+What this simplifies compared with Signal
+-----------------------------------------
+* Keys are static: the same Box key encrypts every message between two
+  people, so a stolen key opens all of them.  Signal's Double Ratchet derives
+  a new key per message (forward secrecy); lesson 05 adds a ratchet.
+* The contact's keys are fetched from the server and trusted on first use;
+  Signal does the same but shows safety numbers to compare (lesson 04).
+* Envelopes are signed (non-repudiable); Signal messages are deniable.
+* One device per user, no groups, no attachments.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.public
+import nacl.utils
+import pandas as pd
+
+from .clock import Clock, real_clock
+from .errors import (
+    MalformedEnvelope,
+    MisaddressedMessage,
+    ReplayedMessage,
+    SentToPreviousKeys,
+    ServiceUnavailable,
+    TamperedMessage,
+    ToyChatError,
+    UnknownMessage,
+    UnknownSender,
+    UnknownUser,
+    UnreportableMessage,
+)
+from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
+from .keys import Identity, PublicIdentity, safety_number
+from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
+from .protocols import ContextReporting, ServerAPI
+from .wire import NONCE_SIZE, Envelope, new_msg_id, short_id
+
+__all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
+
+#: A function run on each outgoing message before encryption:
+#: ``hook(sender, recipient, content_type, plaintext_bytes)``.
+OutgoingHook = Callable[[str, str, str, bytes], None]
+
+#: Envelope extras used by forward-secrecy sessions: the ratchet header, and the
+#: initiator's ephemeral key (until the contact replies).
+RATCHET_FIELD = "ratchet"
+EPHEMERAL_FIELD = "ephemeral"
+
+
+def _associated(sender: str, recipient: str) -> bytes:
+    """Associated data binding a ratchet message to its sender and recipient."""
+    return f"{sender}->{recipient}".encode()
+
+
+def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
+    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
+    text = envelope.extras[name]
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        data = b""
+    if len(data) != size or base64.b64encode(data).decode("ascii") != text:
+        raise MalformedEnvelope(
+            f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
+        )
+    return data
+
+
+#: The content types a message may carry (``extras["type"]``; text if absent).
+TEXT = "text/plain"
+CONTENT_TYPES = (TEXT, "image/png")
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A message that passed every check and was decrypted."""
+
+    msg_id: str
+    sender: str
+    recipient: str
+    sent_at: float
+    text: str
+    mode: str
+    content_type: str = TEXT
+    data: bytes = b""
+    franking_key: bytes = b""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message the device refused, with the reason."""
+
+    error: ToyChatError
+    record: bytes
+
+
+class Client:
+    """One user's device on the toy platform.
+
+    Parameters
+    ----------
+    name:
+        The user name to register.
+    server:
+        The server to register with and relay through: anything that provides
+        :class:`~toychat.protocols.ServerAPI` (the in-process
+        :class:`~toychat.server.Server` and its dishonest variants, or the
+        classroom relay's :class:`~toychat.relay.client.RemoteServer`).
+    identity:
+        The user's keys; default: fresh random keys (:meth:`Identity.generate`).
+    clock:
+        Where timestamps come from; default: the server's clock.
+    require_signed_devices:
+        Refuse to encrypt to a contact's extra device unless the contact's
+        identity key signed it (default ``True``; see :mod:`toychat.devices`).
+    show_device_notices:
+        Tell the user when a contact's device list grows (default ``True``).
+        The "ghost" proposal needs both switched off (lesson 04).
+    outgoing_hooks:
+        Callables run on every outgoing message *before* it is encrypted,
+        as ``hook(sender, recipient, content_type, data)``: this is where
+        client-side scanning plugs in (:mod:`toychat.scanning`, lesson 07).
+        A hook sees the plaintext; what it does with it is up to whoever
+        wrote it — which is the point of the debate.
+    forward_secrecy:
+        Encrypt with a Double Ratchet per contact (:mod:`toychat.ratchet`)
+        instead of one static ``Box`` key, so a stolen phone does not open
+        past messages (lesson 05).  Receiving ratchet messages always works.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        server: ServerAPI,
+        *,
+        identity: Identity | None = None,
+        clock: Clock | None = None,
+        require_signed_devices: bool = True,
+        show_device_notices: bool = True,
+        forward_secrecy: bool = False,
+        outgoing_hooks: list[OutgoingHook] | None = None,
+    ) -> None:
+        self.identity = identity if identity is not None else Identity.generate(name)
+        if self.identity.name != name:
+            raise ValueError(f"the identity is {self.identity.name!r}'s, not {name!r}'s")
+        self.name = name
+        self.server = server
+        self.clock: Clock = clock if clock is not None else server.clock
+        self.contacts: dict[str, PublicIdentity] = {}
+        self.inbox: list[ReceivedMessage] = []
+        self.sent: list[Envelope] = []
+        self.rejected: list[Rejected] = []
+        self.notices: list[str] = []
+        self.require_signed_devices = require_signed_devices
+        self.show_device_notices = show_device_notices
+        self._devices: dict[str, list[tuple[str, PublicIdentity]]] = {}
+        self.forward_secrecy = forward_secrecy
+        self.outgoing_hooks: list[OutgoingHook] = list(outgoing_hooks or [])
+        self.sessions: dict[str, DoubleRatchet] = {}
+        self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
+        self._started_with: dict[str, bytes] = {}  # the ephemeral key that started each contact's session
+        self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
+        self._seen: set[str] = set()
+        #: When this device made its keys, on the real clock (``None`` if the keys were
+        #: given, or the clock is simulated): a message sent earlier that does not decrypt
+        #: was sent to the user's previous keys (:class:`SentToPreviousKeys`).
+        self.keys_made_at: float | None = real_clock() if identity is None and self.clock is real_clock else None
+        server.register(self.identity.public)
+        self.channel = server.connect(name)
+
+    @property
+    def public(self) -> PublicIdentity:
+        """This device's published keys."""
+        return self.identity.public
+
+    @property
+    def mode(self) -> str:
+        """The platform this device is on: ``"e2ee"`` or ``"plaintext"``."""
+        return self.server.mode
+
+    # ---- contacts --------------------------------------------------------------
+    def lookup(self, name: str) -> PublicIdentity:
+        """A contact's keys: from the local address book, or asked of the server
+        on first use (and remembered: *trust on first use*)."""
+        if name not in self.contacts:
+            self.contacts[name] = self.server.lookup_for(self.name, name)
+        return self.contacts[name]
+
+    def safety_number(self, name: str) -> str:
+        """The 60-digit safety number this phone shows for the conversation with ``name``:
+        computed from *our* keys and the keys *this phone holds* for them.
+
+        Two people compare the numbers their phones show (in person, or over
+        another channel); if the numbers differ, one of the phones holds a key
+        that is not the other person's.
+        """
+        return safety_number(self.public, self.lookup(name))
+
+    def devices_of(self, name: str) -> list[tuple[str, PublicIdentity]]:
+        """Every (label, keys) a message to ``name`` is encrypted to: their main
+        phone (label ``"main"``) and any extra devices the directory lists.
+
+        Extra devices must carry a certificate signed by ``name``'s identity
+        key (unless ``require_signed_devices`` is off), and a device that was
+        not on the list last time produces a notice in :attr:`notices`
+        (unless ``show_device_notices`` is off).
+        """
+        owner = self.lookup(name)
+        extras: list[tuple[str, PublicIdentity]] = []
+        for certificate in self.server.extra_devices_for(self.name, name):
+            device = certificate.verify(owner) if self.require_signed_devices else certificate.device
+            extras.append((certificate.label, device))
+        previous = self._devices.get(name, [])
+        for label, device in extras:
+            if (label, device) not in previous and self.show_device_notices:
+                self.notices.append(
+                    f"{name} has a new device {label!r} (fingerprint {device.fingerprint[:19]}…). "
+                    "If they did not add it, someone else may be reading your messages to them."
+                )
+        self._devices[name] = extras
+        return [("main", owner), *extras]
+
+    def _box(self, name: str, device: PublicIdentity | None = None) -> nacl.public.Box:
+        keys = device if device is not None else self.lookup(name)
+        cache_key = (name, keys.encryption_key)
+        if cache_key not in self._boxes:
+            self._boxes[cache_key] = nacl.public.Box(self.identity.box_private, keys.box_key)
+        return self._boxes[cache_key]
+
+    # ---- sending -----------------------------------------------------------------
+    def compose(
+        self,
+        recipient: str,
+        text: str | bytes,
+        *,
+        extras: dict[str, str] | None = None,
+        device: PublicIdentity | None = None,
+        content_type: str = TEXT,
+    ) -> Envelope:
+        """Build, encrypt (on E2EE) and sign an envelope, without sending it.
+
+        ``text`` is the message: a ``str``, or ``bytes`` with a
+        ``content_type`` such as ``"image/png"`` (see
+        :func:`toychat.images.encode_png`).  ``device`` encrypts to one of the
+        recipient's extra devices instead of their main phone (see
+        :meth:`devices_of`).
+        """
+        if content_type not in CONTENT_TYPES:
+            raise ValueError(f"content_type must be one of {CONTENT_TYPES}, not {content_type!r}")
+        if content_type == TEXT and not isinstance(text, str):
+            raise TypeError(f"a text message is a str, not {type(text).__name__}")
+        if content_type != TEXT and not isinstance(text, (bytes, bytearray)):
+            raise TypeError(f"a {content_type} message is bytes, not {type(text).__name__}")
+        self.lookup(recipient)
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        extras = dict(extras or {})
+        if self.mode == "e2ee" and self.server.franking is not None:
+            # Message franking (lesson 08): commit to the plaintext; the franking
+            # key travels inside the encryption, the commitment beside it.
+            franking_key, commitment = commit(data)
+            extras[FRANKING_FIELD] = base64.b64encode(commitment).decode()
+            data = franking_key + data
+        if content_type != TEXT:
+            extras["type"] = content_type
+        if self.mode == "e2ee" and self.forward_secrecy:
+            if device is not None:
+                raise ToyChatError("the toy's forward-secrecy sessions do not support extra devices.")
+            session = self._sending_session(recipient)
+            header, sealed = session.encrypt(data, _associated(self.name, recipient))
+            nonce, payload = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:]
+            extras[RATCHET_FIELD] = base64.b64encode(header.to_bytes()).decode()
+            if recipient in self._ephemeral:
+                extras[EPHEMERAL_FIELD] = base64.b64encode(self._ephemeral[recipient]).decode()
+        elif self.mode == "e2ee":
+            nonce = nacl.utils.random(NONCE_SIZE)
+            payload = self._box(recipient, device).encrypt(data, nonce).ciphertext
+        else:
+            nonce, payload = b"", data
+        envelope = Envelope(
+            msg_id=new_msg_id(),
+            mode=self.mode,  # type: ignore[arg-type]
+            sender=self.name,
+            recipient=recipient,
+            timestamp=self.clock(),
+            nonce=nonce,
+            payload=payload,
+            extras=dict(extras or {}),
+        )
+        signature = self.identity.signing_private.sign(envelope.signed_bytes()).signature
+        return envelope.with_signature(signature)
+
+    def send(
+        self,
+        recipient: str,
+        text: str | bytes,
+        *,
+        extras: dict[str, str] | None = None,
+        content_type: str = TEXT,
+    ) -> Envelope:
+        """Send ``text`` to ``recipient``'s main phone (and, encrypted separately,
+        to each of their extra devices); returns the envelope for the main phone.
+
+        ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``."""
+        for hook in self.outgoing_hooks:
+            hook(self.name, recipient, content_type, text.encode("utf-8") if isinstance(text, str) else bytes(text))
+        devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
+        envelopes = []
+        for label, keys in devices:
+            fields = dict(extras or {})
+            if label != "main":
+                fields["device"] = label
+            envelopes.append(
+                self.compose(
+                    recipient, text, extras=fields, device=None if label == "main" else keys, content_type=content_type
+                )
+            )
+        for envelope in envelopes:
+            self.submit_raw(envelope.to_bytes())
+            self.sent.append(envelope)
+        return envelopes[0]
+
+    def submit_raw(self, raw: bytes) -> str:
+        """Send already-serialised envelope bytes through this device's connection.
+
+        Lessons use it to show what the server does with altered bytes.
+        """
+        return self.server.submit(self.name, self.channel.seal(raw))
+
+    # ---- receiving -----------------------------------------------------------------
+    def open_envelope(self, data: bytes | Envelope) -> ReceivedMessage:
+        """Check and decrypt one envelope addressed to this device.
+
+        Raises :class:`MalformedEnvelope`, :class:`MisaddressedMessage`,
+        :class:`UnknownSender`, :class:`TamperedMessage` (or its case
+        :class:`SentToPreviousKeys`), :class:`ReplayedMessage` or
+        :class:`UnreportableMessage`; on success the message id is remembered
+        so a copy of it will be refused.  Every check runs before this device
+        changes anything: a refused message leaves no trace (no ratchet
+        session, no step of one).
+        """
+        envelope = data if isinstance(data, Envelope) else Envelope.from_bytes(data)
+        if envelope.recipient != self.name:
+            raise MisaddressedMessage(
+                f"message {envelope.short_id} is addressed to {envelope.recipient!r}, not to "
+                f"{self.name!r}; this device will not open it."
+            )
+        try:
+            sender = self.lookup(envelope.sender)
+        except UnknownUser:
+            raise UnknownSender(
+                f"message {envelope.short_id} claims to be from {envelope.sender!r}, whom the "
+                "key directory does not know, so it cannot be checked."
+            ) from None
+        envelope.check_signature(sender.verify_key, outcome="It was not delivered.")
+        if envelope.msg_id in self._seen:
+            raise ReplayedMessage(
+                f"message {envelope.short_id} from {envelope.sender!r} was already delivered; "
+                "this is a copy (a replay), so it was not shown again."
+            )
+        if envelope.mode != self.mode:
+            raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
+        content_type = envelope.extras.get("type", TEXT)
+        if content_type not in CONTENT_TYPES:
+            raise MalformedEnvelope(f"message {envelope.short_id} has an unknown content type {content_type!r}.")
+        commitment = self._commitment(envelope)
+        adopt: Callable[[], None] = lambda: None  # noqa: E731  (what a ratchet message changes, once accepted)
+        if envelope.mode == "e2ee" and RATCHET_FIELD in envelope.extras:
+            data_bytes, adopt = self._ratchet_open(envelope, sender)
+        elif envelope.mode == "e2ee":
+            try:
+                data_bytes = self._box(envelope.sender).decrypt(envelope.payload, envelope.nonce)
+            except nacl.exceptions.CryptoError:
+                raise self._undecryptable(
+                    envelope,
+                    "failed decryption: its authentication tag does not match, so the ciphertext was altered "
+                    "or encrypted for someone else.",
+                ) from None
+        else:
+            data_bytes = envelope.payload
+        franking_key = b""
+        if commitment is not None:
+            franking_key, data_bytes = data_bytes[:FRANKING_KEY_SIZE], data_bytes[FRANKING_KEY_SIZE:]
+            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != commitment:
+                raise TamperedMessage(
+                    f"message {envelope.short_id} does not match its franking commitment, so it could "
+                    "not be reported: refused."
+                )
+        if content_type == TEXT:
+            try:
+                text = data_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedEnvelope(f"message {envelope.short_id} is not valid UTF-8 text.") from None
+        else:
+            text = f"[{content_type}, {len(data_bytes)} bytes]"
+        adopt()
+        self._seen.add(envelope.msg_id)
+        return ReceivedMessage(
+            msg_id=envelope.msg_id,
+            sender=envelope.sender,
+            recipient=envelope.recipient,
+            sent_at=envelope.timestamp,
+            text=text,
+            mode=envelope.mode,
+            content_type=content_type,
+            data=data_bytes,
+            franking_key=franking_key,
+        )
+
+    def _commitment(self, envelope: Envelope) -> bytes | None:
+        """The envelope's franking commitment (strictly decoded), or ``None`` if it has none.
+
+        On a platform that runs franking, an E2EE message without one is
+        refused (:class:`UnreportableMessage`): it could not be reported.
+        """
+        if envelope.mode != "e2ee":
+            return None
+        if FRANKING_FIELD not in envelope.extras:
+            if self.server.franking is not None:
+                raise UnreportableMessage(
+                    f"message {envelope.short_id} from {envelope.sender!r} carries no franking commitment, "
+                    "so it could not be reported; this platform runs message franking, so it was refused."
+                )
+            return None
+        try:
+            return decode_commitment(envelope.extras[FRANKING_FIELD])
+        except MalformedEnvelope as exc:
+            raise MalformedEnvelope(f"message {envelope.short_id}: {exc}") from None
+
+    def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
+        """The error for a correctly signed message this device cannot decrypt.
+
+        The signature shows the sender made it as it is; if it was sent before
+        this device's keys were made (:attr:`keys_made_at`), it was encrypted to
+        this user's previous keys: :class:`SentToPreviousKeys`.
+        """
+        if self.keys_made_at is not None and envelope.timestamp < self.keys_made_at:
+            return SentToPreviousKeys(
+                f"message {envelope.short_id} from {envelope.sender!r} was sent to your previous keys: it "
+                f"was sent before this device made its keys (a restarted kernel makes new ones), so it cannot "
+                f"be decrypted here. Ask {envelope.sender!r} to send it again. To keep your keys across restarts, "
+                "start with Identity.load_or_create(name, path) and pass identity= to Client."
+            )
+        return TamperedMessage(f"message {envelope.short_id} {what} It was not delivered.")
+
+    # ---- reporting ---------------------------------------------------------------------
+    def report(self, msg_id: str) -> bytes:
+        """Report a received message to the platform (message franking, lesson 08).
+
+        Sends the message, its franking key and the platform's tag; returns what
+        the platform verified.  Only this one message is revealed.  Raises
+        :class:`~toychat.errors.UnknownMessage` if the message is not in this
+        phone's inbox and :class:`~toychat.errors.UnreportableMessage` if it
+        arrived without message franking.
+        """
+        message = self._reportable(msg_id)
+        franked = self.server.franked_for(self.name, msg_id)
+        return self.server.receive_report(Report(message.data, message.franking_key, franked))
+
+    def _reportable(self, msg_id: str) -> ReceivedMessage:
+        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
+        if message is None:
+            raise UnknownMessage(
+                f"no message {short_id(msg_id)} in {self.name!r}'s inbox: a phone can only report messages it received."
+            )
+        if not message.franking_key:
+            raise UnreportableMessage(
+                f"message {short_id(msg_id)} from {message.sender!r} arrived without message franking (this platform "
+                "does not run it), so the platform could not verify a report of it."
+            )
+        return message
+
+    def report_with_context(self, msg_id: str, last: int = 5) -> pd.DataFrame:
+        """Report a received message together with the ``last`` messages before it from the same sender.
+
+        This is WhatsApp's design — "WhatsApp receives the last five messages
+        sent to you by the reported user or group" (WhatsApp Help Center;
+        see references: docs/references.md#whatsapp2024) — but where WhatsApp's context is not
+        cryptographic, here
+        every message is franked, so the platform verifies each one.  Context
+        messages are the franked messages in this phone's inbox from the
+        reported message's sender, received before it, newest first, at most
+        ``last`` of them (fewer if fewer exist).  Nothing from other senders
+        is sent.  ``last=0`` reports the message alone.
+
+        Returns the rows this report added to :meth:`Server.report_table`:
+        what the platform now knows.  Raises
+        :class:`~toychat.errors.UnknownMessage` if the message is not in
+        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not franked, :class:`~toychat.errors.ForgedReport` if
+        the platform cannot verify it, and
+        :class:`~toychat.errors.ReplayedMessage` if it was already reported.
+        """
+        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+            raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
+        if not isinstance(self.server, ContextReporting):
+            raise NotImplementedError(
+                f"{type(self.server).__name__} takes reports of one message at a time; use "
+                "report(msg_id), or the in-process Server for reports with context."
+            )
+        message = self._reportable(msg_id)
+        position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
+        earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
+        chosen = earlier[max(0, len(earlier) - last):] if last else []
+        context = [Report(m.data, m.franking_key, self.server.franked_for(self.name, m.msg_id)) for m in chosen]
+        main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
+        rows = self.server.receive_report_with_context(main, context)
+        table = self.server.report_table()
+        return table[table["report"] == rows[0].report].reset_index(drop=True)
+
+    # ---- forward secrecy ---------------------------------------------------------------
+    def _sending_session(self, recipient: str) -> DoubleRatchet:
+        if recipient not in self.sessions:
+            secret, ephemeral = initiator_secret(self.identity, self.lookup(recipient))
+            self.sessions[recipient] = DoubleRatchet.initiator(secret, self.lookup(recipient).encryption_key)
+            self._ephemeral[recipient] = ephemeral
+        return self.sessions[recipient]
+
+    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> tuple[bytes, Callable[[], None]]:
+        """Decrypt a ratchet message on a trial copy of the session; returns the
+        plaintext and the function that keeps the new state (called only once every
+        other check has passed, so a refused message creates or moves no session)."""
+        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
+        ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
+        session = self.sessions.get(envelope.sender)
+        started_with = self._started_with.get(envelope.sender)
+        if session is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
+            raise TamperedMessage(
+                f"message {envelope.short_id} claims to start a forward-secrecy session with a different "
+                f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
+            )
+        if session is None:
+            if ephemeral is None:
+                raise self._undecryptable(
+                    envelope,
+                    "continues a forward-secrecy session this phone does not have (its first message was lost, "
+                    "or the phone was reset).",
+                )
+            secret = responder_secret(self.identity, sender, ephemeral)
+            session = DoubleRatchet.responder(secret, self.identity.box_private)
+        associated = _associated(envelope.sender, self.name)
+        try:
+            plaintext, trial = session.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
+        except TamperedMessage as exc:
+            raise self._undecryptable(envelope, str(exc)) from None
+
+        def adopt() -> None:
+            if envelope.sender in self.sessions:
+                self.sessions[envelope.sender].adopt(trial)
+            else:
+                self.sessions[envelope.sender] = trial
+                if ephemeral is not None:
+                    self._started_with[envelope.sender] = ephemeral
+            self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
+
+        return plaintext, adopt
+
+    def _open_record(self, record: bytes) -> ReceivedMessage:
+        """One fetched record through the transport layer and :meth:`open_envelope`.
+        A cryptographic library error that slipped past the checks is still a named
+        refusal of this one message, never a crash of the whole batch."""
+        try:
+            return self.open_envelope(self.channel.open(record))
+        except nacl.exceptions.CryptoError as exc:
+            raise TamperedMessage(f"a message failed a cryptographic operation ({type(exc).__name__}): refused.") from None
+
+    def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
+        """Fetch the mailbox, check every message, and return the good ones.
+
+        Good messages always go to :attr:`inbox`, and refused ones (with the
+        reason) to :attr:`rejected`, so nothing is lost silently.  With
+        ``strict=True`` (the default) the first refusal is then raised, after
+        the good messages have been kept.
+        """
+        delivered: list[ReceivedMessage] = []
+        failures: list[ToyChatError] = []
+        records = self.server.fetch(self.name)
+        handled = 0
+        try:
+            for record in records:
+                try:
+                    message = self._open_record(record)
+                except ServiceUnavailable:
+                    # Opening needed the server (a first contact's keys) and it is gone: this
+                    # message and the rest stay queued, and the error tells the learner to retry.
+                    raise
+                except ToyChatError as exc:
+                    self.rejected.append(Rejected(exc, record))
+                    failures.append(exc)
+                else:
+                    self.inbox.append(message)
+                    delivered.append(message)
+                handled += 1
+        finally:
+            # Tell the server how far this device got: anything after an unexpected
+            # crash stays queued and is delivered next time, never lost.
+            settle = getattr(self.server, "settle", None)
+            if settle is not None:
+                settle(self.name, handled)
+        if failures and strict:
+            error = failures[0]
+            error.add_note(
+                f"{len(delivered)} good message(s) were delivered to .inbox; "
+                f"{len(failures)} refused message(s) are listed in .rejected."
+            )
+            raise error
+        return delivered
+
+    def __repr__(self) -> str:
+        return f"Client({self.name!r}, mode={self.mode!r}, inbox={len(self.inbox)})"

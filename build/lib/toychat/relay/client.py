@@ -1,0 +1,458 @@
+"""The client side of the classroom relay: :class:`RemoteServer`.
+
+A :class:`RemoteServer` has the methods a :class:`~toychat.client.Client`
+calls on its server, so the same lesson code runs in-process or over the
+network::
+
+    alice = Client("alice", RemoteServer("http://127.0.0.1:8765"))
+
+It talks HTTP with the standard library only (:mod:`urllib.request`), which
+works inside a running Jupyter kernel, and turns the relay's error bodies back
+into the named :mod:`toychat.errors` exceptions.
+
+Two details make delivery reliable:
+
+* **at least once** — :meth:`fetch` acknowledges the previous batch only at
+  the start of the next fetch, and only the messages the ``Client`` reported
+  as handled (:meth:`settle`), so a message is never lost between the relay
+  and the notebook (if the kernel dies, or the device crashes mid-batch, the
+  relay sends it again);
+* **exactly once for the learner** — messages are de-duplicated by
+  ``msg_id``, so a message sent again after a lost acknowledgement is not
+  shown twice (and is not mistaken for a replay attack by the ``Client``).
+
+The toy TLS layer (:mod:`toychat.transport`) that ``Client`` expects is kept
+*inside this object*: ``connect`` hands the Client one end of a channel and
+keeps the other, so nothing changes for the Client.  Over the network the real
+protection in transit is HTTPS (or, on one machine, the fact that traffic
+never leaves it); the toy layer adds nothing there.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..clock import Clock, real_clock
+from ..devices import DeviceCertificate
+from ..errors import InvalidKey, MalformedEnvelope, ToyChatError, UnknownSender
+from ..franking import Franked, Report
+from ..keys import PublicIdentity, check_name, read_private_file, write_private_file
+from ..transport import TransportChannel
+from .errors import RelayError, RelayUnavailable, error_class
+
+__all__ = ["RemoteFranking", "RemoteServer"]
+
+
+#: A request refused with 429 is retried once if the relay asks to wait at most this long (seconds).
+MAX_RETRY_WAIT = 3.0
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """The relay's ``Retry-After`` in seconds, if it sent a usable one."""
+    try:
+        return max(0.0, float(exc.headers.get("Retry-After", "")))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True)
+class RemoteFranking:
+    """Stands for the relay's franking service: the relay tags messages; the key stays there."""
+
+    url: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class RemoteServer:
+    """A toy-chat server across HTTP, with the in-process :class:`~toychat.server.Server`'s API.
+
+    Parameters
+    ----------
+    url:
+        The relay's address, e.g. ``"http://127.0.0.1:8765"`` (what the
+        instructor gives the class as ``TOYCHAT_RELAY``).
+    tokens:
+        Login tokens already issued, by user name (to continue as a user
+        registered earlier); new registrations add theirs.
+    admin_token:
+        The instructor's token: needed for :meth:`server_view`,
+        :meth:`log_table` and setting :attr:`mode`.
+    timeout:
+        Seconds to wait for the relay before giving up (plus any long-poll wait).
+    headers:
+        Extra HTTP headers on every request (e.g. a JupyterHub API token).
+    info_ttl:
+        Seconds to reuse the relay's answer to "which mode? franking?" (a
+        ``Client`` asks several times per message).  After the instructor
+        switches the mode, devices follow within this time.
+    login_file:
+        A file (e.g. ``"~/.toychat/logins.json"``) that keeps the login tokens
+        this relay issues, readable by this Unix user only (mode 0600), so a
+        restarted kernel logs in again as the same user.
+
+    Keeping your chat identity across kernel restarts
+    -------------------------------------------------
+    A restarted kernel forgets its keys and its login.  New keys mean messages
+    already queued for the old ones cannot be read
+    (:class:`~toychat.errors.SentToPreviousKeys`), and contacts see the safety
+    number change.  Keep both in files in your home directory::
+
+        me = Identity.load_or_create("alice", "~/.toychat/alice.key")
+        server = RemoteServer(url, login_file="~/.toychat/logins.json")
+        alice = Client("alice", server, identity=me)
+
+    Run the same three lines after every restart.  (On a JupyterHub relay the
+    hub login is the chat login, so only the identity file is needed.)
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        tokens: dict[str, str] | None = None,
+        admin_token: str | None = None,
+        timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+        info_ttl: float = 0.5,
+        login_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"the relay address must start with http:// or https://, not {url!r}")
+        self.url = url.rstrip("/")
+        self.login_file = Path(login_file).expanduser() if login_file is not None else None
+        self.tokens: dict[str, str] = {**self._saved_logins().get(self.url, {}), **(tokens or {})}
+        self.admin_token = admin_token
+        self.timeout = timeout
+        self.headers = dict(headers or {})
+        self.info_ttl = info_ttl
+        self._info: tuple[float, dict[str, Any]] | None = None
+        #: Timestamps for new messages come from this machine's clock.
+        self.clock: Clock = real_clock
+        #: For lessons and tests: when True, acknowledgements are "lost" (never sent).
+        self.drop_acks = False
+        self._channels: dict[str, TransportChannel] = {}
+        self._delivered: dict[str, set[str]] = {}
+        self._unacked: dict[str, list[int]] = {}
+        self._batches: dict[str, list[tuple[int, str]]] = {}
+        self._registered: set[str] = set(self.tokens)
+
+    # ---- HTTP ----------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        data: Any = None,
+        user: str | None = None,
+        admin: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one request to the relay and return its JSON answer.
+
+        An error answer raises the exception it names (e.g.
+        :class:`~toychat.errors.UnknownRecipient`) with the relay's message;
+        an unreachable relay raises :class:`RelayUnavailable`.
+        """
+        headers = {"Accept": "application/json", **self.headers}
+        if data is not None:
+            body = json.dumps(data).encode("utf-8")
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        token = self.admin_token if admin else self.tokens.get(user) if user else None
+        if token is None and not admin and method == "GET" and self.tokens:
+            # Count reads against one of our users, not the whole classroom's shared address.
+            token = next(iter(self.tokens.values()))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
+        for attempt in (1, 2):
+            try:
+                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
+                    return json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                wait = _retry_after(exc)
+                if exc.code == 429 and attempt == 1 and wait is not None and wait <= MAX_RETRY_WAIT:
+                    time.sleep(wait)  # a whole class registering at once: wait our turn, once
+                    continue
+                raise self._error(exc) from None
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLCertVerificationError):
+                    raise RelayUnavailable(
+                        f"the class relay at {self.url} answered, but this computer does not trust its "
+                        f"certificate ({reason.verify_message}; {reason}). If the instructor uses a "
+                        "self-signed certificate, save it as a file and set SSL_CERT_FILE to that file before "
+                        "connecting (see 'TLS for the relay' in docs/deploying.md)."
+                    ) from None
+                raise RelayUnavailable(
+                    f"cannot reach the class relay at {self.url} ({getattr(exc, 'reason', exc)}). Is it "
+                    "running, and is TOYCHAT_RELAY the address the instructor gave?"
+                ) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    @staticmethod
+    def _error(exc: urllib.error.HTTPError) -> ToyChatError:
+        try:
+            data = json.loads(exc.read().decode("utf-8"))
+            name, message = data["error"], str(data["message"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError):
+            name, message = None, f"the relay answered HTTP {exc.code} ({exc.reason})."
+        error = error_class(name)(message)
+        error.status = exc.code  # type: ignore[attr-defined]
+        return error
+
+    # ---- the platform --------------------------------------------------------------------
+    def info(self, *, fresh: bool = False) -> dict[str, Any]:
+        """The relay's public description: mode, franking, limits (cached for ``info_ttl`` s)."""
+        now = time.monotonic()
+        if fresh or self._info is None or now - self._info[0] > self.info_ttl:
+            try:
+                self._info = (now, dict(self.request("GET", "/api/info")))
+            except RelayUnavailable:
+                if fresh or self._info is None:
+                    raise
+                # The relay is down for a moment (a restart): its last answer still says which
+                # platform this is, so messages already fetched are opened, not refused for the outage.
+        return dict(self._info[1])
+
+    @property
+    def mode(self) -> str:
+        """The platform the relay runs now: ``"e2ee"`` or ``"plaintext"`` (asked each time)."""
+        return str(self.info()["mode"])
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        """Switch the platform (instructor only: needs ``admin_token``)."""
+        self.request("POST", "/api/mode", data={"mode": mode}, admin=True)
+        self._info = None
+
+    @property
+    def franking(self) -> RemoteFranking | None:
+        """Whether the relay tags messages for reporting (lesson 08); ``None`` if not."""
+        return RemoteFranking(self.url) if self.info().get("franking") else None
+
+    # ---- key directory ---------------------------------------------------------------------
+    def register(self, public: PublicIdentity) -> None:
+        """Publish ``public`` on the relay and keep the login token it issues."""
+        if not isinstance(public, PublicIdentity):
+            raise TypeError("register() takes a PublicIdentity (identity.public).")
+        payload = {
+            "name": public.name,
+            "encryption_key": _b64(public.encryption_key),
+            "signing_key": _b64(public.signing_key),
+        }
+        answer = self.request("POST", "/api/users", data=payload, user=public.name)
+        if answer.get("token"):
+            self.tokens[public.name] = str(answer["token"])
+            self._save_logins()
+        self._registered.add(public.name)
+
+    def _saved_logins(self) -> dict[str, dict[str, str]]:
+        """Every relay's tokens kept in :attr:`login_file` (relay address -> name -> token)."""
+        if self.login_file is None or not self.login_file.exists():
+            return {}
+        text = read_private_file(self.login_file, "login file")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise InvalidKey(f"{self.login_file} is not a toychat login file (not JSON).") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(tokens, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in tokens.items())
+            for tokens in data.values()
+        ):
+            raise InvalidKey(f"{self.login_file} is not a toychat login file.")
+        return data
+
+    def _save_logins(self) -> None:
+        if self.login_file is not None:
+            logins = {**self._saved_logins(), self.url: dict(self.tokens)}
+            write_private_file(self.login_file, json.dumps(logins, sort_keys=True, indent=1) + "\n")
+
+    def lookup(self, name: str) -> PublicIdentity:
+        """The published keys for ``name``."""
+        return self.lookup_for("", name)
+
+    def lookup_for(self, asker: str, name: str) -> PublicIdentity:
+        """The directory's answer when ``asker`` looks up ``name``."""
+        answer = self.request("GET", f"/api/users/{urllib.parse.quote(str(name), safe='')}", user=asker or None)
+        return PublicIdentity(
+            str(answer["name"]),
+            base64.b64decode(answer["encryption_key"]),
+            base64.b64decode(answer["signing_key"]),
+        )
+
+    def extra_devices_for(self, asker: str, name: str) -> list[DeviceCertificate]:
+        """Extra devices the relay lists for ``name`` (an honest relay lists none)."""
+        answer = self.request(
+            "GET", f"/api/users/{urllib.parse.quote(str(name), safe='')}/devices", user=asker or None
+        )
+        if answer.get("devices"):
+            raise RelayError("this relay lists extra devices, which the toy's remote client does not support.")
+        return []
+
+    # ---- connections ------------------------------------------------------------------------
+    def connect(self, name: str) -> TransportChannel:
+        """The Client's end of its (toy TLS) channel; the other end stays in this object."""
+        check_name(name)
+        if name not in self._registered:
+            raise UnknownSender(f"{name!r} must register through this RemoteServer before connecting.")
+        channel = TransportChannel.new(name)
+        self._channels[name] = channel
+        return channel.peer()
+
+    def _channel(self, name: str) -> TransportChannel:
+        try:
+            return self._channels[name]
+        except KeyError:
+            raise UnknownSender(f"{name!r} has no open connection to this server.") from None
+
+    # ---- sending --------------------------------------------------------------------------------
+    def submit(self, name: str, record: bytes) -> str:
+        """Send one envelope (sealed by the Client for its channel) to the relay; returns its id."""
+        raw = self._channel(name).open(record)
+        return str(self.request("POST", "/api/messages", body=raw, user=name)["msg_id"])
+
+    def submit_raw(self, name: str, raw: bytes) -> str:
+        """Send envelope bytes as they are (lessons: what does the relay do with altered bytes?)."""
+        return str(self.request("POST", "/api/messages", body=bytes(raw), user=name)["msg_id"])
+
+    # ---- receiving ---------------------------------------------------------------------------------
+    def acknowledge(self, name: str) -> int:
+        """Tell the relay the messages already handed to ``name``'s Client arrived (it deletes them)."""
+        ids = self._unacked.get(name, [])
+        if not ids or self.drop_acks:
+            return 0
+        answer = self.request("POST", "/api/mailbox/ack", data={"ids": ids}, user=name)
+        self._unacked[name] = []
+        return int(answer.get("acknowledged", 0))
+
+    def fetch_envelopes(self, name: str, *, wait: float = 0.0) -> list[tuple[int, str, bytes]]:
+        """What the relay has queued for ``name`` now, as ``(mailbox id, msg_id, bytes)``,
+        duplicates included (no acknowledgement, no de-duplication).  ``wait`` > 0
+        long-polls: the relay answers as soon as a message arrives, or after ``wait`` seconds."""
+        answer = self.request(
+            "GET", f"/api/mailbox?wait={float(wait):g}", user=name, timeout=self.timeout + max(0.0, wait)
+        )
+        out = []
+        for item in answer.get("messages", []):
+            try:
+                out.append((int(item["id"]), str(item["msg_id"]), str(item["envelope"]).encode("utf-8")))
+            except (KeyError, TypeError, ValueError):
+                raise MalformedEnvelope("the relay sent a mailbox entry without id, msg_id and envelope.") from None
+        return out
+
+    def fetch(self, name: str, *, wait: float = 0.0) -> list[bytes]:
+        """New messages for ``name``, sealed for its channel (what :meth:`Client.receive` calls).
+
+        First acknowledges the previous batch (the Client has handled it by
+        now), then fetches; a message whose ``msg_id`` was already handed
+        over is dropped (and acknowledged again), so the learner sees it once.
+        """
+        channel = self._channel(name)
+        if self._info is None:
+            self.info()  # know the platform before taking messages: opening them then needs no network
+        self.acknowledge(name)
+        seen = self._delivered.setdefault(name, set())
+        unacked = self._unacked.setdefault(name, [])
+        records = []
+        batch: list[tuple[int, str]] = []
+        for mailbox_id, msg_id, raw in self.fetch_envelopes(name, wait=wait):
+            unacked.append(mailbox_id)
+            if msg_id in seen:
+                continue  # sent again because an acknowledgement was lost: already shown once
+            seen.add(msg_id)
+            batch.append((mailbox_id, msg_id))
+            records.append(channel.seal(raw))
+        self._batches[name] = batch
+        return records
+
+    def settle(self, name: str, handled: int) -> None:
+        """The Client reports that it handled the first ``handled`` records of the last
+        :meth:`fetch`.  The rest are neither acknowledged nor marked as shown, so the
+        relay sends them again on the next fetch: a crash mid-batch loses nothing.
+        (Without a call, the whole batch counts as handled.)"""
+        unhandled = self._batches.pop(name, [])[max(0, handled):]
+        unacked = self._unacked.setdefault(name, [])
+        seen = self._delivered.setdefault(name, set())
+        for mailbox_id, msg_id in unhandled:
+            if mailbox_id in unacked:
+                unacked.remove(mailbox_id)
+            seen.discard(msg_id)
+
+    def wait_for_messages(self, name: str, timeout: float = 10.0) -> bool:
+        """Block until the relay holds a message for ``name`` (True) or ``timeout`` seconds
+        pass (False); nothing is consumed, so ``client.receive()`` afterwards gets it.
+
+        One long-poll request instead of calling ``receive()`` in a loop::
+
+            if server.wait_for_messages("bob", 30):
+                bob.receive()
+
+        It first acknowledges what earlier ``receive()`` calls already handled:
+        the relay answers a long poll at once while anything is queued, so
+        without that, messages already read would end every wait immediately.
+        """
+        self.acknowledge(name)
+        seen = self._delivered.get(name, set())
+        return any(msg_id not in seen for _, msg_id, _ in self.fetch_envelopes(name, wait=timeout))
+
+    def pending(self, name: str) -> int:
+        """How many messages the relay holds for ``name`` (including any not yet acknowledged)."""
+        return len(self.fetch_envelopes(name))
+
+    # ---- abuse reports (message franking) ------------------------------------------------------
+    def franked_for(self, name: str, msg_id: str) -> Franked:
+        """The relay's reporting tag for a message to ``name``."""
+        a = self.request("GET", f"/api/franked/{urllib.parse.quote(str(msg_id), safe='')}", user=name)
+        return Franked(
+            base64.b64decode(a["commitment"]), a["sender"], a["recipient"], a["timestamp"], base64.b64decode(a["tag"])
+        )
+
+    def receive_report(self, report: Report) -> bytes:
+        """Send an abuse report; returns the message the relay verified."""
+        f = report.franked
+        data = {
+            "message": _b64(report.message),
+            "franking_key": _b64(report.franking_key),
+            "franked": {
+                "commitment": _b64(f.commitment),
+                "sender": f.sender,
+                "recipient": f.recipient,
+                "timestamp": f.timestamp,
+                "tag": _b64(f.tag),
+            },
+        }
+        return base64.b64decode(self.request("POST", "/api/reports", data=data, user=f.recipient)["message"])
+
+    # ---- what the server knows (instructor) ------------------------------------------------------
+    def server_view(self) -> dict[str, Any]:
+        """What the relay stores, as its dashboard shows it (needs ``admin_token``)."""
+        return dict(self.request("GET", "/api/server-view", admin=True))
+
+    def log_table(self) -> pd.DataFrame:
+        """The server view's messages as a table, like :meth:`Server.log_table`."""
+        columns = ["received_at", "sender", "recipient", "sent_at", "size_bytes", "content_seen", "msg_id"]
+        table = pd.DataFrame(self.server_view()["messages"], columns=columns)
+        for column in ("received_at", "sent_at"):
+            table[column] = pd.to_datetime(table[column], unit="s", utc=True)
+        return table
+
+    def __repr__(self) -> str:
+        return f"RemoteServer({self.url!r}, users={sorted(self.tokens)})"

@@ -1,0 +1,360 @@
+"""The wire format: one message, as it travels from a sender to a recipient.
+
+An :class:`Envelope` is what a client hands the server and what the server
+stores and delivers.  Its fields (all of them visible to the server):
+
+============  ================================================================
+field         meaning
+============  ================================================================
+version       wire-format version, always :data:`WIRE_VERSION` (1)
+msg_id        32 lower-case hex digits, random, unique per message
+mode          ``"e2ee"`` (payload is ciphertext) or ``"plaintext"`` (payload
+              is the message text, readable by the server)
+sender        the sender's user name
+recipient     the recipient's user name
+timestamp     when the sender's device says it sent the message (UNIX seconds,
+              0 to :data:`~toychat.clock.MAX_TIMESTAMP`: the one rule of
+              :func:`~toychat.clock.check_timestamp`)
+nonce         24 random bytes for ``e2ee`` (XSalsa20 nonce); empty for
+              ``plaintext``
+payload       the ciphertext (``e2ee``) or the UTF-8 text (``plaintext``)
+extras        a dict of short text fields for later parts of the course (e.g.
+              a franking commitment); covered by the signature
+signature     64-byte Ed25519 signature by the sender over all of the above
+============  ================================================================
+
+Serialisation is canonical JSON (sorted keys, no spaces, UTF-8; bytes in
+standard base64).  :meth:`Envelope.from_bytes` accepts *only* the canonical
+encoding, so every envelope has exactly one byte string, and a changed byte is
+either a format error (:class:`~toychat.errors.MalformedEnvelope`) or a
+different envelope whose signature no longer matches
+(:class:`~toychat.errors.TamperedMessage`).
+
+What this simplifies compared with Signal
+-----------------------------------------
+Signal's messages are protobufs with a header (ratchet public key, counters)
+that the Double Ratchet authenticates as associated data, and its "sealed
+sender" hides the sender's name from the server
+(https://signal.org/blog/sealed-sender/).  The toy's envelope is readable JSON
+with the sender and recipient in the clear, because lesson 03 is about exactly
+that metadata.  The toy signs every envelope with Ed25519, which makes messages
+non-repudiable; Signal deliberately authenticates with MACs instead, so that
+messages are deniable (lesson 02).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Literal
+
+import nacl.exceptions
+import nacl.signing
+
+from .clock import MAX_TIMESTAMP, check_timestamp
+from .errors import MalformedEnvelope, TamperedMessage
+from .keys import NAME_PATTERN
+
+__all__ = [
+    "WIRE_VERSION",
+    "MODES",
+    "Mode",
+    "NONCE_SIZE",
+    "MAC_SIZE",
+    "SIGNATURE_SIZE",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_ENVELOPE_BYTES",
+    "MAX_TIMESTAMP",
+    "Envelope",
+    "new_msg_id",
+    "short_id",
+]
+
+WIRE_VERSION = 1
+Mode = Literal["e2ee", "plaintext"]
+MODES: tuple[str, ...] = ("e2ee", "plaintext")
+#: XSalsa20 nonce length, as :data:`nacl.public.Box.NONCE_SIZE`.
+NONCE_SIZE = 24
+#: Poly1305 authenticator length: every E2EE payload is at least this long.
+MAC_SIZE = 16
+#: Ed25519 signature length.
+SIGNATURE_SIZE = 64
+#: Largest payload accepted (1 MiB).
+MAX_PAYLOAD_BYTES = 1 << 20
+#: Largest serialised envelope accepted, checked before any parsing (2 MiB).
+MAX_ENVELOPE_BYTES = 2 << 20
+#: Extras: at most this many fields, each value at most this many characters.
+MAX_EXTRAS = 16
+MAX_EXTRA_CHARS = 4096
+
+_FIELDS = (
+    "extras",
+    "mode",
+    "msg_id",
+    "nonce",
+    "payload",
+    "recipient",
+    "sender",
+    "signature",
+    "timestamp",
+    "version",
+)
+#: The fields that hold bytes (base64 text on the wire).
+_BYTES_FIELDS = ("nonce", "payload", "signature")
+_MSG_ID = re.compile(r"[0-9a-f]{32}")
+_EXTRA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def new_msg_id() -> str:
+    """A fresh random message id: 16 random bytes as 32 hex digits."""
+    return secrets.token_hex(16)
+
+
+def short_id(msg_id: str) -> str:
+    """How error messages and tables name a message: its id's first 8 digits and "…".
+
+    >>> short_id("0123456789abcdef0123456789abcdef")
+    '01234567…'
+    """
+    return f"{msg_id[:8]}…"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: object, name: str) -> bytes:
+    if not isinstance(text, str):
+        raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
+    if _b64(data) != text:
+        raise MalformedEnvelope(f"field '{name}' is not in canonical base64.")
+    return data
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message on the wire.  See the module docstring for the fields.
+
+    Constructing an envelope validates every field; a bad one raises
+    :class:`~toychat.errors.MalformedEnvelope` naming it.
+    """
+
+    msg_id: str
+    mode: Mode
+    sender: str
+    recipient: str
+    timestamp: float
+    nonce: bytes
+    payload: bytes
+    signature: bytes = b""
+    extras: dict[str, str] = field(default_factory=dict)
+    version: int = WIRE_VERSION
+
+    @property
+    def short_id(self) -> str:
+        """This message's id as error messages show it (:func:`short_id`)."""
+        return short_id(self.msg_id)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ---- validation -------------------------------------------------------
+    def _validate(self, *, require_signature: bool = False) -> None:
+        def bad(msg: str) -> MalformedEnvelope:
+            return MalformedEnvelope(f"malformed envelope: {msg}")
+
+        if type(self.version) is not int or self.version != WIRE_VERSION:
+            raise bad(f"version must be {WIRE_VERSION}, got {self.version!r}.")
+        if not isinstance(self.msg_id, str) or not _MSG_ID.fullmatch(self.msg_id):
+            raise bad("msg_id must be 32 lower-case hex digits.")
+        if self.mode not in MODES:
+            raise bad(f"mode must be one of {MODES}, got {self.mode!r}.")
+        for name in ("sender", "recipient"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+                raise bad(f"{name} {value!r} is not a valid user name.")
+        check_timestamp(self.timestamp, "malformed envelope: timestamp")
+        for name in _BYTES_FIELDS:
+            if not isinstance(getattr(self, name), bytes):
+                raise bad(f"{name} must be bytes.")
+        if self.mode == "e2ee":
+            if len(self.nonce) != NONCE_SIZE:
+                raise bad(f"an e2ee envelope needs a {NONCE_SIZE}-byte nonce, got {len(self.nonce)}.")
+            if len(self.payload) < MAC_SIZE:
+                raise bad(
+                    f"an e2ee payload is at least {MAC_SIZE} bytes (the authenticator), "
+                    f"got {len(self.payload)}: it was truncated."
+                )
+        elif self.nonce:
+            raise bad("a plaintext envelope must have an empty nonce.")
+        if len(self.payload) > MAX_PAYLOAD_BYTES:
+            raise bad(f"payload is {len(self.payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}.")
+        if self.signature and len(self.signature) != SIGNATURE_SIZE:
+            raise bad(f"signature must be {SIGNATURE_SIZE} bytes, got {len(self.signature)}.")
+        if require_signature and not self.signature:
+            raise bad("the envelope is not signed.")
+        if not isinstance(self.extras, dict) or len(self.extras) > MAX_EXTRAS:
+            raise bad(f"extras must be a dict of at most {MAX_EXTRAS} fields.")
+        for key, value in self.extras.items():
+            if not isinstance(key, str) or not _EXTRA_KEY.fullmatch(key):
+                raise bad(f"extras key {key!r} must be lower-case letters, digits and '_'.")
+            if not isinstance(value, str) or len(value) > MAX_EXTRA_CHARS:
+                raise bad(f"extras[{key!r}] must be text of at most {MAX_EXTRA_CHARS} characters.")
+            if not _encodable(value):
+                raise bad(f"extras[{key!r}] is not valid Unicode text (it holds an unpaired surrogate).")
+
+    # ---- serialisation ----------------------------------------------------
+    @cached_property
+    def _encoded(self) -> dict[str, str]:
+        """The bytes fields in base64, computed once per envelope (the envelope is
+        frozen and bytes are immutable, so they cannot go stale).  A server and a
+        phone serialise each envelope several times (canonical check, signed bytes,
+        storage), and base64 of the payload was the largest non-cryptographic cost
+        in ``python -m benchmarks``."""
+        return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict (bytes in base64)."""
+        encoded = self._encoded
+        return {
+            "extras": dict(self.extras),
+            "mode": self.mode,
+            "msg_id": self.msg_id,
+            "nonce": encoded["nonce"],
+            "payload": encoded["payload"],
+            "recipient": self.recipient,
+            "sender": self.sender,
+            "signature": encoded["signature"],
+            "timestamp": self.timestamp,
+            "version": self.version,
+        }
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON bytes: what travels on the wire."""
+        return _canonical(self.to_dict())
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Pretty JSON text, for reading (not canonical; use :meth:`to_bytes` to send)."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=indent)
+
+    def signed_bytes(self) -> bytes:
+        """The bytes the sender signs: the canonical JSON of every field but the signature."""
+        data = self.to_dict()
+        del data["signature"]
+        return _canonical(data)
+
+    def check_signature(self, verify_key: nacl.signing.VerifyKey, *, outcome: str) -> None:
+        """Raise :class:`~toychat.errors.TamperedMessage` unless the envelope is signed
+        by ``verify_key``'s owner; ``outcome`` ends the message (e.g. "It was not delivered.")."""
+        if not self.signature:
+            raise TamperedMessage(f"message {self.short_id} is not signed, so its sender cannot be checked. {outcome}")
+        try:
+            verify_key.verify(self.signed_bytes(), self.signature)
+        except nacl.exceptions.BadSignatureError:
+            raise TamperedMessage(
+                f"message {self.short_id} does not match the signature of its sender {self.sender!r}: it was "
+                f"changed after it was signed, or someone else signed it. {outcome}"
+            ) from None
+
+    def with_signature(self, signature: bytes) -> "Envelope":
+        """A copy of this envelope carrying ``signature``."""
+        signed = replace(self, signature=signature)
+        signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
+        return signed
+
+    @classmethod
+    def from_dict(cls, data: object) -> "Envelope":
+        """Build an envelope from a dict as produced by :meth:`to_dict`, validating it."""
+        if not isinstance(data, dict):
+            raise MalformedEnvelope("malformed envelope: expected a JSON object.")
+        missing = sorted(set(_FIELDS) - set(data))
+        extra = sorted(set(data) - set(_FIELDS))
+        if missing:
+            raise MalformedEnvelope(f"malformed envelope: missing field(s) {', '.join(missing)}.")
+        if extra:
+            raise MalformedEnvelope(f"malformed envelope: unknown field(s) {', '.join(map(str, extra))}.")
+        if not isinstance(data["extras"], dict):
+            raise MalformedEnvelope("malformed envelope: extras must be a JSON object.")
+        envelope = cls(
+            msg_id=data["msg_id"],
+            mode=data["mode"],
+            sender=data["sender"],
+            recipient=data["recipient"],
+            timestamp=data["timestamp"],
+            **{name: _unb64(data[name], name) for name in _BYTES_FIELDS},
+            extras=dict(data["extras"]),
+            version=data["version"],
+        )
+        # _unb64 accepted only canonical base64, so the text is what _b64 would give
+        envelope.__dict__["_encoded"] = {name: data[name] for name in _BYTES_FIELDS}
+        return envelope
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Envelope":
+        """Parse and validate canonical envelope bytes (as made by :meth:`to_bytes`).
+
+        Raises :class:`~toychat.errors.MalformedEnvelope` for anything else:
+        too long, not UTF-8, not JSON, wrong fields or types, or JSON that is
+        valid but not in the one canonical form.
+        """
+        if not isinstance(data, (bytes, bytearray)):
+            raise MalformedEnvelope(f"an envelope is bytes, not {type(data).__name__}.")
+        if len(data) > MAX_ENVELOPE_BYTES:
+            raise MalformedEnvelope(
+                f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
+            )
+        try:
+            parsed = json.loads(bytes(data).decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
+            raise MalformedEnvelope(
+                "malformed envelope: the bytes are not valid UTF-8 JSON, so the message was cut "
+                f"short or corrupted ({exc})."
+            ) from None
+        envelope = cls.from_dict(parsed)
+        if envelope.to_bytes() != bytes(data):
+            raise MalformedEnvelope(
+                "malformed envelope: valid JSON, but not in the canonical encoding "
+                "(sorted keys, no spaces); it may have been altered."
+            )
+        return envelope
+
+    @classmethod
+    def from_json(cls, text: str) -> "Envelope":
+        """Parse envelope JSON text (any formatting, e.g. from :meth:`to_json`)."""
+        try:
+            parsed = json.loads(text, parse_constant=_reject_constant)
+        except (json.JSONDecodeError, ValueError, RecursionError, TypeError) as exc:
+            raise MalformedEnvelope(f"malformed envelope: not valid JSON ({exc}).") from None
+        return cls.from_dict(parsed)
+
+    def __repr__(self) -> str:
+        return (
+            f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
+            f"t={self.timestamp}, id={self.short_id}, payload={len(self.payload)} bytes)"
+        )
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (JSON's ``"\\ud800"`` escapes parse to text that cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,78 @@
+"""The policy view (Voilà) shows the lessons' boxes as boxes.
+
+Lessons write their "For policy readers" and "Content note" boxes as MyST
+admonitions, which JupyterLab (with jupyterlab-myst) and the course site render
+as styled boxes.  Voilà renders Markdown with nbconvert, which does not know
+MyST, so a policy reader would see the raw ``:::{admonition}`` lines.
+:func:`prelaunch_hook` rewrites each admonition into an HTML box before Voilà
+renders the lesson; the Markdown inside is left as Markdown.  This module is a
+Jupyter server extension, enabled when the course is installed
+(``jupyter-config/toychat.json``): it hands the hook to Voilà as
+``VoilaConfiguration.prelaunch_hook``, unless a deployment set its own.
+
+>>> cell = ":::{admonition} For policy readers\\n:class: tip\\nThe **point**.\\n:::"
+>>> print(admonitions_to_html(cell))  # doctest: +NORMALIZE_WHITESPACE
+<div class="admonition tip" role="note" style="border-left:6px solid #009E73;background:#EEF8F4;padding:0.6em 1em;margin:1em 0;">
+<p style="font-weight:700;margin:0 0 0.4em 0;">For policy readers</p>
+<BLANKLINE>
+The **point**.
+<BLANKLINE>
+</div>
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+__all__ = ["admonitions_to_html", "prelaunch_hook"]
+
+#: Border and background for each admonition class (Okabe-Ito colours; text stays black).
+_COLOURS = {
+    "tip": ("#009E73", "#EEF8F4"),
+    "warning": ("#E69F00", "#FDF5E6"),
+    "note": ("#0072B2", "#EEF4FA"),
+}
+_ADMONITION = re.compile(
+    r"^:::\{admonition\}[ \t]*(?P<title>[^\n]*)\n(?::class:[ \t]*(?P<classes>[^\n]*)\n)?(?P<body>.*?)\n:::[ \t]*$",
+    re.S | re.M,
+)
+
+
+def _box(match: re.Match[str]) -> str:
+    classes = (match.group("classes") or "note").split()
+    border, background = next((_COLOURS[c] for c in classes if c in _COLOURS), _COLOURS["note"])
+    style = f"border-left:6px solid {border};background:{background};padding:0.6em 1em;margin:1em 0;"
+    title = html.escape(match.group("title").strip())
+    return (
+        f'<div class="admonition {html.escape(" ".join(classes))}" role="note" style="{style}">\n'
+        f'<p style="font-weight:700;margin:0 0 0.4em 0;">{title}</p>\n\n'
+        f"{match.group('body').strip()}\n\n</div>"
+    )
+
+
+def admonitions_to_html(markdown: str) -> str:
+    """``markdown`` with each MyST ``:::{admonition}`` block turned into an HTML box."""
+    return _ADMONITION.sub(_box, markdown)
+
+
+def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
+    """Voilà's pre-launch hook: the lesson with its admonitions as HTML boxes."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = admonitions_to_html(cell.source)
+    return notebook
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "toychat.policy_view"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    """Give Voilà the hook.  Jupyter loads extensions in alphabetical order, so this runs
+    before Voilà's own extension reads its configuration."""
+    voila = server_app.config.VoilaConfiguration
+    if "prelaunch_hook" not in voila:
+        voila.prelaunch_hook = prelaunch_hook
+        server_app.log.info("toychat: Voilà shows the lessons' MyST boxes as boxes")
