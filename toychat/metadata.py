@@ -73,6 +73,7 @@ __all__ = [
     "at_scale",
     "technique_table",
     "MESSENGER_MONTHLY_USERS",
+    "account_ages_with_new_accounts",
     "NCA_MONTHLY",
 ]
 
@@ -280,6 +281,36 @@ def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float | np
     return day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
 
 
+def _with_new_accounts(
+    account_age: np.ndarray, is_minor: np.ndarray, roles: np.ndarray, share: float, seed: int
+) -> np.ndarray:
+    """``account_age`` with a ``share`` of innocent adults (mentors included) moved onto
+    profiles under 30 days old, drawn from their own random stream (``[seed, 1]``)."""
+    if share <= 0:
+        return account_age
+    age_rng = np.random.default_rng([seed, 1])
+    innocent_adults = np.flatnonzero(~is_minor & np.isin(roles, (0, ROLES.index("mentor"))))
+    new = innocent_adults[age_rng.random(len(innocent_adults)) < share]
+    out = account_age.copy()
+    out[new] = age_rng.integers(1, 30, len(new))
+    return out
+
+
+def account_ages_with_new_accounts(platform: "Platform", share: float) -> pd.Series:
+    """The platform's account ages as :func:`simulate` would have drawn them with
+    ``new_account_share=share`` — the same world, only account ages changed, so a
+    lesson can vary this one assumption without simulating the platform again.
+    The platform itself must have been simulated with ``new_account_share=0``."""
+    if platform.config.new_account_share != 0:
+        raise ValueError("start from a platform simulated with new_account_share=0.")
+    if not 0 <= share <= 1:
+        raise ValueError("share is a share between 0 and 1.")
+    ages = platform.accounts["account_age_days"].to_numpy()
+    roles = platform.roles.map(ROLES.index).to_numpy()
+    ages = _with_new_accounts(ages, platform.accounts["is_minor"].to_numpy(bool), roles, share, platform.config.seed)
+    return pd.Series(ages, index=platform.accounts.index, name="account_age_days")
+
+
 def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platform:
     """Simulate a platform.  ``simulate(accounts=10_000, seed=3)`` overrides single
     assumptions of the default :class:`PlatformConfig`."""
@@ -311,11 +342,7 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     account_age[new_profile] = rng.integers(1, 30, len(new_profile))
     sextortion = np.flatnonzero(roles == ROLES.index("sextortion"))
     account_age[sextortion] = rng.integers(1, 15, len(sextortion))
-    if config.new_account_share > 0:  # its own stream: the rest of the world stays the same
-        age_rng = np.random.default_rng([config.seed, 1])
-        innocent_adults = np.flatnonzero(~is_minor & np.isin(roles, (0, ROLES.index("mentor"))))
-        new = innocent_adults[age_rng.random(len(innocent_adults)) < config.new_account_share]
-        account_age[new] = age_rng.integers(1, 30, len(new))
+    account_age = _with_new_accounts(account_age, is_minor, roles, config.new_account_share, config.seed)
     # How much of each account's messaging happens at night (00:00-05:59): most people
     # little, some night owls a lot (Beta, mean about 6%); groomers and sextortion
     # accounts more on average (means 25% and 30%), so the signal overlaps.
