@@ -145,22 +145,72 @@ def chromium_page(executable: str, *, width: int = 1400, height: int = 1000) -> 
             browser.close()
 
 
-def run_all_cells(page: "object", *, timeout_ms: int = 120_000) -> None:
-    """Use JupyterLab's own menu: Run → Run All Cells; wait until no cell is still running."""
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
-    # the visible indicator: a notebook left open in a hidden tab has one too
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first.wait_for(timeout=timeout_ms)
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+#: The visible notebook: JupyterLab keeps notebooks of other tabs in the DOM, hidden.
+VISIBLE_NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+#: The text the sentinel cell prints; see :func:`copy_with_sentinel`.
+SENTINEL = "toychat-browser-test: every cell above has run"
+
+
+def copy_with_sentinel(source: Path, target: Path) -> Path:
+    """Copy a notebook for a browser test, with one code cell appended that prints :data:`SENTINEL`.
+
+    The kernel runs cells in order and JupyterLab stops a Run All at the first error, so the
+    sentinel's output appears exactly when every cell above it has finished without error: a
+    signal the kernel gives, not a guess from prompts in the DOM (whose ``[n]`` JupyterLab does
+    not promise to have drawn when the kernel goes idle).  Copies also keep autosave off the
+    committed notebooks."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"print({SENTINEL!r})"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def wait_for_kernel_idle(page: "object", *, timeout_ms: int = 240_000) -> None:
+    """Wait until the visible notebook has a kernel and that kernel is idle.
+
+    The execution indicator alone is not enough: JupyterLab draws it as ``idle`` while the
+    toolbar still says "No Kernel", a few seconds before the kernel even starts (then
+    ``initializing``, ``connecting``, ``busy``, ``idle``).  A Run All clicked in that window
+    races the kernel's start."""
     page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')];
-            const done = prompts.filter(p => /\\[\\d+\\]/.test(p.textContent)).length;
-            const busy = prompts.some(p => p.textContent.includes('*'));
-            return !busy && done > 0 && done === document.querySelectorAll('.jp-CodeCell').length;
+        """(selector) => {
+            const panel = document.querySelector(selector);
+            if (!panel) return false;
+            const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+            const kernel = panel.querySelector("[data-jp-item-name='kernelName']");
+            const name = kernel ? kernel.innerText.trim() : '';
+            return indicator && indicator.getAttribute('data-status') === 'idle'
+                && name !== '' && !name.includes('No Kernel');
         }""",
+        arg=VISIBLE_NOTEBOOK,
         timeout=timeout_ms,
     )
+
+
+def run_all_cells(page: "object", *, timeout_ms: int = 240_000) -> None:
+    """Run → Run All Cells in the visible notebook (a copy made by :func:`copy_with_sentinel`),
+    then wait for the sentinel's output or an error output, and for the kernel to go idle.
+
+    Before Run All it waits for the kernel to be connected and idle and makes the notebook the
+    active widget: JupyterLab disables "Run All Cells" while no notebook is active, and a click on
+    a disabled menu item does nothing.  Raises ``AssertionError`` naming the first error output."""
+    panel = page.locator(VISIBLE_NOTEBOOK).first
+    panel.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout_ms)
+    wait_for_kernel_idle(page, timeout_ms=timeout_ms)
+    panel.locator(".jp-Cell .jp-InputPrompt").first.click()  # makes this notebook the active widget
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    item = page.locator(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))")
+    assert item.get_attribute("aria-disabled") != "true", "Run All Cells is disabled: no active notebook"
+    item.click()
+    sentinel = panel.locator(".jp-OutputArea-output", has_text=SENTINEL)
+    error = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    sentinel.or_(error).first.wait_for(timeout=timeout_ms)
+    if error.count():
+        raise AssertionError("a cell wrote an error: " + error.first.inner_text()[:1500])
+    wait_for_kernel_idle(page, timeout_ms=timeout_ms)
 
 
 def shut_down_kernels(url: str) -> None:
@@ -177,3 +227,121 @@ def shut_down_kernels(url: str) -> None:
     for kernel in kernels:
         request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE")
         urllib.request.urlopen(request, timeout=30).close()
+
+
+#: Widget parts whose text a reader must be able to read in full.
+_TEXT_PARTS = ".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select"
+
+_LOOK_LIKE_A_USER = """(selector) => {
+    const panel = document.querySelector(selector);
+    const problems = [];
+    const cellOf = (el) => {
+        const cells = [...panel.querySelectorAll('.jp-Cell')];
+        const cell = el.closest('.jp-Cell');
+        return cell ? `cell ${cells.indexOf(cell)}` : 'outside a cell';
+    };
+    for (const el of panel.querySelectorAll(%r)) {
+        if (!el.offsetParent) continue;  // not displayed
+        if (el.scrollWidth > el.clientWidth + 1) {
+            problems.push(`${cellOf(el)}: widget text cut off: "${(el.innerText || el.value || '').trim().slice(0, 80)}"`
+                + ` (${el.scrollWidth}px of text in ${el.clientWidth}px)`);
+        }
+    }
+    const canvas = document.createElement('canvas').getContext('2d');
+    for (const input of panel.querySelectorAll('.jupyter-widgets input[placeholder], .jupyter-widgets textarea[placeholder]')) {
+        if (!input.offsetParent || !input.placeholder) continue;
+        const style = getComputedStyle(input);
+        canvas.font = `${style.fontSize} ${style.fontFamily}`;
+        const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        const need = canvas.measureText(input.placeholder).width;
+        if (need > room + 1) {
+            problems.push(`${cellOf(input)}: placeholder cut off: "${input.placeholder}" (${Math.round(need)}px in ${Math.round(room)}px)`);
+        }
+    }
+    for (const img of panel.querySelectorAll('.jp-OutputArea-output img')) {
+        const area = img.closest('.jp-OutputArea-output');
+        if (img.naturalWidth > area.clientWidth + 1) {
+            problems.push(`${cellOf(img)}: figure ${img.naturalWidth}px wide in a ${area.clientWidth}px output area (shrunk to fit)`);
+        }
+    }
+    for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
+        const mime = out.getAttribute('data-mime-type') || '';
+        if (mime.includes('stderr') || mime.includes('error')) {
+            problems.push(`${cellOf(out)}: error output: ${out.innerText.slice(0, 200)}`);
+        }
+        if (out.innerText.includes('Error displaying widget')) {
+            problems.push(`${cellOf(out)}: a widget failed to render`);
+        }
+    }
+    return problems;
+}""" % _TEXT_PARTS
+
+
+def look_like_a_user(page: "object") -> list[str]:
+    """What a learner would see wrong in the visible, executed notebook: widget labels, buttons,
+    dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
+    shrinks them, so their text becomes too small to read); error outputs; widgets that failed."""
+    return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
+
+
+def axe_in_jupyterlab(page: "object", axe_script: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Run axe-core on the page; return (violations in the course's own outputs and widgets,
+    violations in JupyterLab's own interface), each as {id, impact, help, nodes}.
+
+    A violation is the course's when any of its elements lies inside a cell's output area."""
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                ours: v.nodes.filter(n => n.target.some(t => {
+                    const el = document.querySelector(t);
+                    return el && el.closest('.jp-OutputArea-output');
+                })).map(n => n.target.join(' ')),
+                theirs: v.nodes.length,
+            }));
+        }"""
+    )
+    ours = [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["ours"]), "targets": v["ours"][:5]}
+        for v in result if v["ours"]
+    ]
+    theirs = [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": v["theirs"] - len(v["ours"])}
+        for v in result if v["theirs"] > len(v["ours"])
+    ]
+    return ours, theirs
+
+
+def notebook_screenshot(page: "object", path: Path) -> Path:
+    """One image of the whole visible notebook, top to bottom: JupyterLab scrolls the notebook
+    inside its panel, so a page screenshot shows only one screenful; this scrolls the panel a
+    screenful at a time and stitches the pieces (Pillow)."""
+    from PIL import Image
+
+    scroller = f"{VISIBLE_NOTEBOOK} .jp-WindowedPanel-outer"
+    box = page.locator(scroller).first.bounding_box()
+    total, view = page.evaluate(
+        "(s) => { const e = document.querySelector(s); return [e.scrollHeight, e.clientHeight]; }", scroller)
+    pieces: list[Image.Image] = []
+    offsets: list[int] = []
+    top = 0
+    while True:
+        page.evaluate("([s, y]) => { document.querySelector(s).scrollTop = y; }", [scroller, top])
+        actual = page.evaluate("(s) => document.querySelector(s).scrollTop", scroller)
+        shot = path.with_suffix(f".part{len(pieces)}.png")
+        page.screenshot(path=str(shot), clip=box)
+        pieces.append(Image.open(shot).convert("RGB"))
+        shot.unlink()
+        offsets.append(int(actual))
+        if top + view >= total or len(pieces) >= 60:
+            break
+        top += view
+    scale = pieces[0].height / view
+    image = Image.new("RGB", (pieces[0].width, int(total * scale)), "white")
+    for piece, offset in zip(pieces, offsets):
+        image.paste(piece, (0, int(offset * scale)))
+    image.save(path)
+    page.evaluate("(s) => { document.querySelector(s).scrollTop = 0; }", scroller)
+    return path

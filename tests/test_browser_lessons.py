@@ -1,18 +1,36 @@
-"""Every lesson in a real JupyterLab, in real headless Chromium: it opens, runs all
-cells without an error output, and its widgets render; nbgrader's Validate button
-works on a release notebook, and the formgrader loads for an instructor.
-Screenshots go to tests/artifacts/."""
+"""Every lesson in a real JupyterLab, in real headless Chromium, looked at as a learner would.
+
+For each lesson: Run All through JupyterLab's menu; then no error output, every widget rendered,
+no widget label, button, dropdown, readout or placeholder cut off, no figure wider than its output
+area, and axe-core finds no serious or critical violation in the course's own outputs and widgets
+(violations in JupyterLab's own interface are listed in the report, not failed).  A full-length
+screenshot of each executed lesson and the axe report go to tests/artifacts/.
+
+Also: nbgrader's Validate button works on a release notebook, and the formgrader loads."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, jupyterlab_server, run_all_cells, shut_down_kernels
+from browser import (
+    axe_in_jupyterlab,
+    chromium_page,
+    chromium_path,
+    copy_with_sentinel,
+    jupyterlab_server,
+    look_like_a_user,
+    notebook_screenshot,
+    npm_install,
+    run_all_cells,
+    shut_down_kernels,
+)
 from nbtools import ARTIFACTS, LESSONS, REPO, record_timing
 
 pytestmark = pytest.mark.browser
@@ -20,37 +38,57 @@ pytestmark = pytest.mark.browser
 
 def _uses_widgets(path: Path) -> bool:
     nb = nbformat.read(path, as_version=4)
-    return any("widgets." in cell.source or "Widget(" in cell.source for cell in nb.cells if cell.cell_type == "code")
+    return any("widgets." in cell.source or "Widget(" in cell.source or "slider(" in cell.source
+               for cell in nb.cells if cell.cell_type == "code")
 
 
-def test_every_lesson_runs_in_jupyterlab(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """axe-core's browser script, installed from npm into a temporary folder."""
+    modules = npm_install("axe-core@4", tmp_path_factory.mktemp("axe"),
+                          why="the accessibility check inside JupyterLab needs axe-core from npm")
+    return modules / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    """One JupyterLab serving sentinel copies of every lesson, and one Chromium page."""
     executable = chromium_path()
-    root = tmp_path / "course"
-    shutil.copytree(REPO / "lessons", root / "lessons")  # copies: autosave must not touch the committed lessons
+    root = tmp_path_factory.mktemp("lab") / "course"
+    for lesson in LESSONS:
+        copy_with_sentinel(lesson, root / "lessons" / lesson.name)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
     with jupyterlab_server(root) as url, chromium_page(executable) as page:
-        for lesson in LESSONS:
-            start = time.perf_counter()
-            # A workspace per lesson, so JupyterLab does not also reopen the previous one.
-            page.goto(url.format(path=f"lessons/{lesson.name}").replace("/lab/tree/", f"/lab/workspaces/w{lesson.stem[:2]}/tree/"))
-            try:
-                run_all_cells(page, timeout_ms=240_000)
-            except Exception:
-                page.screenshot(path=str(ARTIFACTS / f"browser_{lesson.stem}_FAILED.png"))
-                raise
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-            if errors.count():
-                problems.append(f"{lesson.name}: a cell wrote an error: {errors.first.inner_text()[:300]}")
-            broken = page.locator(".jp-OutputArea-output", has_text="Error displaying widget")
-            if broken.count():
-                problems.append(f"{lesson.name}: a widget failed to render")
-            if _uses_widgets(lesson) and page.locator(".jp-OutputArea-output .jupyter-widgets").count() == 0:
-                problems.append(f"{lesson.name}: uses widgets but none rendered")
-            page.screenshot(path=str(ARTIFACTS / f"browser_{lesson.stem}.png"))
-            shut_down_kernels(url)
-            record_timing("browser", f"{lesson.name} (run all in JupyterLab)", time.perf_counter() - start)
-    assert not problems, "\n".join(problems)
+        yield url, page
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem[:2] for lesson in LESSONS])
+def test_lesson_in_jupyterlab(lesson: Path, lab: tuple[str, object], axe_script: Path) -> None:
+    url, page = lab
+    start = time.perf_counter()
+    # A workspace per lesson, so JupyterLab does not also reopen the previous lesson in a hidden tab.
+    page.goto(url.format(path=f"lessons/{lesson.name}").replace("/lab/tree/", f"/lab/workspaces/w{lesson.stem[:2]}/tree/"))
+    try:
+        try:
+            run_all_cells(page)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"browser_{lesson.stem}_FAILED.png"))
+            raise
+        problems = look_like_a_user(page)
+        if _uses_widgets(lesson) and page.locator(".jp-OutputArea-output .jupyter-widgets").count() == 0:
+            problems.append("uses widgets but none rendered")
+        ours, theirs = axe_in_jupyterlab(page, axe_script)
+        (ARTIFACTS / f"axe_jupyterlab_{lesson.stem}.json").write_text(
+            json.dumps({"course": ours, "jupyterlab": theirs}, indent=1), encoding="utf-8")
+        problems += [
+            f"axe {v['impact']}: {v['id']} ({v['help']}) on {v['nodes']} of the course's elements, e.g. {v['targets']}"
+            for v in ours if v["impact"] in ("serious", "critical")
+        ]
+        notebook_screenshot(page, ARTIFACTS / f"browser_{lesson.stem}.png")
+    finally:
+        shut_down_kernels(url)
+    record_timing("browser", f"{lesson.name} (run all in JupyterLab)", time.perf_counter() - start)
+    assert not problems, f"{lesson.name}:\n" + "\n".join(problems)
 
 
 def test_validate_button_and_formgrader(tmp_path: Path) -> None:

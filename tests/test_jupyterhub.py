@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path, free_port, npm_install, require
+from browser import chromium_page, chromium_path, free_port, npm_install, require, wait_for_kernel_idle
 from nbtools import ARTIFACTS, REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.browser
@@ -111,8 +111,7 @@ c.Spawner.http_timeout = 120
                     # one workspace per notebook, so the previous one is not reopened as a hidden tab
                     page.goto(f"{base}/user/{student}/lab/workspaces/w{number}/tree/{path}")
                     page.locator(".jp-Notebook .jp-MarkdownCell", has_text=text).first.wait_for(timeout=120_000)
-                    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first.wait_for(
-                        timeout=120_000)
+                    wait_for_kernel_idle(page, timeout_ms=120_000)
                 page.screenshot(path=str(ARTIFACTS / f"jupyterhub_{student}.png"))
                 assert f"/user/{student}/" in page.url, "each student lands in their own server"
     finally:

@@ -73,3 +73,43 @@ def test_slider_reads_in_units_and_fits_its_description() -> None:
 def test_slider_refuses_a_start_between_stops() -> None:
     with pytest.raises(ValueError, match="not one of the stops"):
         choice_slider("Prevalence", [0.1, 0.2], value=0.15)
+
+
+def test_figures_carry_alt_text_into_html() -> None:
+    import matplotlib.pyplot as plt
+
+    from toychat.figures import alt_text, figure_html, register, set_alt_text
+
+    fig, (left, right) = plt.subplots(1, 2)
+    fig.suptitle("Scanning finds copies on plaintext, none on ciphertext")
+    left.set(title="Plaintext", xlabel="edit", ylabel="detected (%)")
+    right.set(title="E2EE")
+    assert alt_text(fig) == (
+        "Figure: Scanning finds copies on plaintext, none on ciphertext. "
+        "Plaintext (x axis: edit; y axis: detected (%)). E2EE."
+    )
+    set_alt_text(fig, 'Two bars: "plaintext" 100%, E2EE 0%.')
+    html = figure_html(fig)
+    assert 'alt="Two bars: &quot;plaintext&quot; 100%, E2EE 0%."' in html
+    assert html.startswith('<img class="toychat-figure"') and "data:image/png;base64," in html
+    with pytest.raises(ValueError, match="empty"):
+        set_alt_text(fig, "  ")
+    assert register() is False, "outside IPython there is nothing to register with"
+    plt.close(fig)
+
+
+@pytest.mark.notebook
+def test_a_kernel_shows_figures_with_alt_text() -> None:
+    """In a real kernel with the inline backend (which clears figure formatters when it loads),
+    a figure drawn after importing toychat.plots is shown as an <img> with alt text."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import toychat.plots\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\nax.set(title='Flat', xlabel='byte')\nplt.show()")]
+    NotebookClient(nb, kernel_name="python3").execute()
+    [output] = nb.cells[0].outputs
+    assert 'alt="Figure: Flat (x axis: byte)."' in output.data["text/html"]
+    assert "image/png" in output.data, "the PNG stays for tools that want it"

@@ -19,8 +19,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 import matplotlib.dates as mdates
 
+from .figures import register as _register_alt_text, set_alt_text
+
 if TYPE_CHECKING:
     import pandas as pd
+
+# Every figure a lesson shows carries alt text in JupyterLab (see toychat.figures).
+_register_alt_text()
 
 __all__ = [
     "PALETTE",

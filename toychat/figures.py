@@ -1,0 +1,88 @@
+"""Figures that carry their alt text into JupyterLab, Voilà and the course site.
+
+JupyterLab draws a matplotlib figure as a bare ``<img>`` with no ``alt``
+attribute, so a screen-reader user hears "image" and nothing else.  This
+module gives every figure an HTML representation (the same PNG, inside an
+``<img alt="…">``) which JupyterLab, Voilà and the site prefer over the bare
+PNG; the PNG stays in the output too.  The alt text is the one a lesson sets
+with :func:`set_alt_text`, or else is built from the figure's own titles and
+axis labels, which in this course state the finding.
+
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import matplotlib.pyplot as plt
+>>> fig, ax = plt.subplots()
+>>> _ = ax.set(title="Ciphertext bytes are flat", xlabel="byte value", ylabel="count")
+>>> alt_text(fig)
+'Figure: Ciphertext bytes are flat (x axis: byte value; y axis: count).'
+>>> set_alt_text(fig, "A flat histogram.")
+>>> alt_text(fig), "alt=\\"A flat histogram.\\"" in figure_html(fig)
+('A flat histogram.', True)
+>>> plt.close(fig)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from matplotlib.figure import Figure
+
+__all__ = ["alt_text", "figure_html", "register", "set_alt_text"]
+
+_ATTRIBUTE = "_toychat_alt_text"
+
+
+def set_alt_text(fig: Figure, text: str) -> None:
+    """Give ``fig`` the alt text a screen reader reads in place of the picture."""
+    if not text.strip():
+        raise ValueError("alt text must describe the figure; it cannot be empty")
+    setattr(fig, _ATTRIBUTE, text.strip())
+
+
+def alt_text(fig: Figure) -> str:
+    """The alt text set for ``fig``, or one built from its titles and axis labels."""
+    chosen = getattr(fig, _ATTRIBUTE, None)
+    if chosen:
+        return chosen
+    parts: list[str] = []
+    suptitle = fig._suptitle.get_text() if fig._suptitle is not None else ""  # noqa: SLF001
+    if suptitle:
+        parts.append(suptitle)
+    for ax in fig.get_axes():
+        if not ax.get_visible() or not ax.axison and not ax.get_title():
+            continue
+        labels = [f"{name} axis: {label}" for name, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label]
+        title = ax.get_title()
+        text = title + (f" ({'; '.join(labels)})" if labels else "") if title else "; ".join(labels)
+        if text:
+            parts.append(text)
+    return "Figure: " + (". ".join(parts) if parts else "an untitled chart") + "."
+
+
+def figure_html(fig: Figure) -> str:
+    """``fig`` as an ``<img>`` with its alt text (PNG at the inline backend's resolution)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = html.escape(alt_text(fig), quote=True)
+    return f'<img class="toychat-figure" alt="{alt}" src="data:image/png;base64,{data}"/>'
+
+
+def register() -> bool:
+    """Make IPython show every figure through :func:`figure_html`; False outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with every kernel
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    # Load the kernel's backend now: matplotlib-inline, when it loads, clears every formatter
+    # registered for Figure (IPython's select_figure_formats), which would drop this one.
+    import matplotlib.pyplot as plt
+
+    plt._get_backend_mod()  # noqa: SLF001 - the one way to load the backend without a figure
+    shell.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
+    return True
