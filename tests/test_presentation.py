@@ -113,3 +113,14 @@ def test_a_kernel_shows_figures_with_alt_text() -> None:
     [output] = nb.cells[0].outputs
     assert 'alt="Figure: Flat (x axis: byte)."' in output.data["text/html"]
     assert "image/png" in output.data, "the PNG stays for tools that want it"
+
+
+def test_each_table_keeps_its_own_height() -> None:
+    """A <style> rule applies to the whole page: the scroll height must sit on each table's
+    own box, or the last table shown would set the height of every table above it."""
+    long_html = show_table(pd.DataFrame({"n": range(40)}), max_rows_visible=10).data
+    short_html = show_table(pd.DataFrame({"n": range(5)}), max_rows_visible=10).data
+    for html in (long_html, short_html):
+        style = html[html.index("<style>") : html.index("</style>")]
+        assert "max-height" not in style and "{{" not in style
+    assert '<div class="toychat-table-box" style="max-height:330px"' in long_html

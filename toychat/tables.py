@@ -35,7 +35,7 @@ _ROW_PX = 30
 
 _STYLE = (
     "<style>"
-    ".toychat-table-box{{max-height:{height}px;overflow:auto;max-width:100%;"
+    ".toychat-table-box{{overflow:auto;max-width:100%;"
     "border:1px solid #c4c4c4;margin:0.5em 0;}}"
     ".toychat-table{{border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;}}"
     ".toychat-table caption{{caption-side:top;text-align:left;font-weight:600;padding:4px 6px;}}"
@@ -130,11 +130,17 @@ def show_table(
             cells.append(f"<td{klass}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{_html.escape(caption)}</caption>" if caption else ""
-    # Only a long table scrolls; a short one is shown whole.
-    height = (max_rows_visible + 1) * _ROW_PX if len(rows) > max_rows_visible else 100_000
+    # Only a long table scrolls; a short one is shown whole.  The height goes on this
+    # table's own box: a <style> rule is global to the page, so the last table shown
+    # would otherwise set every table's height.
+    limit = (
+        f' style="max-height:{(max_rows_visible + 1) * _ROW_PX}px"'
+        if len(rows) > max_rows_visible
+        else ""
+    )
     body = (
-        _STYLE.format(height=height)
-        + '<div class="toychat-table-box" tabindex="0" role="region"'
+        _STYLE.format()
+        + f'<div class="toychat-table-box"{limit} tabindex="0" role="region"'
         + f' aria-label="{_html.escape(caption or "table")}">'
         + f'<table class="toychat-table">{cap}<thead><tr>{head}</tr></thead>'
         + f"<tbody>{''.join(rows)}</tbody></table></div>"
