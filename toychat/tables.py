@@ -33,17 +33,19 @@ EMPTY = "—"
 #: Row height (px) used to size the scrollable box.
 _ROW_PX = 30
 
+# ``!important`` on alignment: JupyterLab's own rendered-HTML styles right-align every
+# table cell and win over a class rule of equal weight.
 _STYLE = (
     "<style>"
     ".toychat-table-box{{overflow:auto;max-width:100%;"
     "border:1px solid #c4c4c4;margin:0.5em 0;}}"
     ".toychat-table{{border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;}}"
-    ".toychat-table caption{{caption-side:top;text-align:left;font-weight:600;padding:4px 6px;}}"
-    ".toychat-table th{{position:sticky;top:0;background:#f0f0f0;text-align:left;"
+    ".toychat-table caption{{caption-side:top;text-align:left !important;font-weight:600;padding:4px 6px;}}"
+    ".toychat-table th{{position:sticky;top:0;background:#f0f0f0;text-align:left !important;"
     "padding:4px 8px;border-bottom:2px solid #767676;vertical-align:bottom;}}"
-    ".toychat-table td{{text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;"
+    ".toychat-table td{{text-align:left !important;padding:4px 8px;border-bottom:1px solid #dcdcdc;"
     "vertical-align:top;white-space:normal;overflow-wrap:anywhere;}}"
-    ".toychat-table td.num{{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;}}"
+    ".toychat-table td.num{{text-align:right !important;white-space:nowrap;font-variant-numeric:tabular-nums;}}"
     "</style>"
 )
 
