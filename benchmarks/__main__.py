@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from .core import Result, machine_info, render_markdown
+from .core import Result, machine_info, merge_sections, render_markdown
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
-BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde")
+BENCHMARKS = ("chat", "course", "hashing", "transparency", "platform_scale", "autograde", "relay_load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     info["run time"] = f"{sum(seconds.values()) / 60:.1f} min (" + ", ".join(
         f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
     text = render_markdown(results, info, quick=args.quick)
-    args.output.write_text(text + "\n", encoding="utf-8")
+    if args.only and not args.quick and args.output.exists():
+        # A partial run replaces only its own sections of an existing full results file.
+        text = merge_sections(args.output.read_text(encoding="utf-8"), text)
+    args.output.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     print(text)
     print(f"\nwritten to {args.output}", file=sys.stderr)
     return 0

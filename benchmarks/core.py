@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
-__all__ = ["Result", "machine_info", "median_seconds", "paired_median_seconds", "render_markdown"]
+__all__ = ["Result", "machine_info", "median_seconds", "merge_sections", "paired_median_seconds", "render_markdown"]
 
 
 @dataclass
@@ -109,3 +109,21 @@ def render_markdown(results: list[Result], info: dict[str, str], *, quick: bool)
                 notes.append(f"- {r.case}: {r.note}")
         lines += [""] + notes + ([""] if notes else [])
     return "\n".join(lines)
+
+
+def _sections(text: str) -> tuple[str, dict[str, str]]:
+    """A results file split into its header and its ``## `` sections, by title."""
+    head, *parts = text.split("\n## ")
+    return head, {part.split("\n", 1)[0]: "## " + part.rstrip("\n") for part in parts}
+
+
+def merge_sections(old: str, new: str) -> str:
+    r"""``old`` with every section of ``new`` put in place of the section of the same
+    title (or appended); ``old``'s header, which describes the full run, stays.
+
+    >>> merge_sections("# R\n\nfull\n\n## a\n\n1\n\n## b\n\n2\n", "# R\n\npart\n\n## b\n\n3\n\n## c\n\n4\n")
+    '# R\n\nfull\n\n## a\n\n1\n\n## b\n\n3\n\n## c\n\n4\n'
+    """
+    head, sections = _sections(old)
+    sections.update(_sections(new)[1])
+    return head.rstrip("\n") + "\n\n" + "\n\n".join(sections.values()) + "\n"

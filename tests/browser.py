@@ -230,7 +230,8 @@ def shut_down_kernels(url: str) -> None:
 
 
 #: Widget parts whose text a reader must be able to read in full.
-_TEXT_PARTS = ".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select"
+_TEXT_PARTS = (".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select, "
+               ".toychat-choice-slider label, .toychat-choice-slider output")
 
 _LOOK_LIKE_A_USER = """(selector) => {
     const panel = document.querySelector(selector);

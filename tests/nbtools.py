@@ -46,7 +46,7 @@ def execute_notebook(
 
 
 def record_timing(kind: str, name: str, seconds: float) -> None:
-    """Append a timing line to tests/artifacts/timings.jsonl (read by the closing notes)."""
+    """Append a timing line to tests/artifacts/timings.jsonl (a record of how long each check took)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "timings.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"kind": kind, "name": name, "seconds": round(seconds, 2)}) + "\n")

@@ -1,4 +1,4 @@
-"""Part 2's counted experiments: the numbers the lessons and closing notes quote."""
+"""Part 2's counted experiments: the numbers the lessons quote."""
 
 from __future__ import annotations
 

@@ -16,3 +16,4 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert "Chat throughput (E2EE, signed)" in text and "Double Ratchet" in text and "Course execution" in text and "Perceptual hashing" in text
     assert len(BENCHMARKS) >= 6 and "Autograding a class" in text and "in 2 shards" in text and "serially" in text
     assert "Platform simulation and detection" in text and "scaling exponent" in text
+    assert "Classroom relay under load" in text and "SIGKILLed" in text

@@ -74,7 +74,7 @@ def test_salamander_simulation_shows_the_committing_fix() -> None:
 
 # ---- franking in the toy chat ------------------------------------------------------------
 from toychat import Client, Server, TamperedMessage  # noqa: E402
-from toychat.errors import UnknownRecipient  # noqa: E402
+from toychat.errors import UnknownMessage, UnreportableMessage  # noqa: E402
 
 
 def franking_world(**options: bool) -> tuple[Server, Client, Client]:
@@ -101,9 +101,9 @@ def test_only_the_recipient_can_report_and_only_received_messages() -> None:
     server, mallory, alice = franking_world()
     sent = mallory.send("alice", "hi")
     alice.receive()
-    with pytest.raises(UnknownRecipient):
+    with pytest.raises(UnknownMessage):
         mallory.report(sent.msg_id)  # not in mallory's inbox
-    with pytest.raises(UnknownRecipient):
+    with pytest.raises(UnknownMessage):
         server.franked_for("mallory", sent.msg_id)
 
 
@@ -134,7 +134,7 @@ def test_platforms_without_franking_are_unchanged() -> None:
     a, b = Client("a", server), Client("b", server)
     envelope = a.send("b", "x")
     assert "franking" not in envelope.extras and b.receive()[0].franking_key == b""
-    with pytest.raises(UnknownRecipient):
+    with pytest.raises(UnreportableMessage):
         b.report(envelope.msg_id)
 
 
@@ -238,9 +238,9 @@ def test_context_sent_after_the_reported_message_is_refused() -> None:
 
 def test_reporting_with_context_names_its_errors() -> None:
     _, mallory, alice, _ = context_world()
-    with pytest.raises(UnknownRecipient, match="only report messages it received"):
+    with pytest.raises(UnknownMessage, match="only report messages it received"):
         alice.report_with_context("0" * 32)
-    with pytest.raises(UnknownRecipient):
+    with pytest.raises(UnknownMessage):
         mallory.report_with_context(msg(alice, "m6"))  # mallory did not receive it
     with pytest.raises(ValueError):
         alice.report_with_context(msg(alice, "m6"), last=-1)
@@ -248,7 +248,7 @@ def test_reporting_with_context_names_its_errors() -> None:
     a, b = Client("a", plain), Client("b", plain)
     sent = a.send("b", "x")
     b.receive()
-    with pytest.raises(UnknownRecipient, match="without message franking"):
+    with pytest.raises(UnreportableMessage, match="without message franking"):
         b.report_with_context(sent.msg_id)
 
 

@@ -18,8 +18,9 @@ def _id(path: Path) -> str:
     return str(path.relative_to(REPO))
 
 
-def test_there_are_lessons_to_test() -> None:
-    assert len(LESSONS) >= 4, "lessons/ should hold lessons 00-03 at least"
+def test_lessons_are_numbered_00_to_10_without_gaps() -> None:
+    numbers = [lesson.name[:2] for lesson in LESSONS]
+    assert numbers == [f"{n:02d}" for n in range(11)], f"lessons/ holds {numbers}"
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_id)

@@ -69,3 +69,25 @@ def test_key_strip_is_labelled() -> None:
     with pytest.raises(ValueError):
         key_strip([])
     matplotlib.pyplot.close("all")
+
+
+def test_message_timeline_has_a_size_legend_and_no_pale_yellow() -> None:
+    """Lesson 03's timeline: dot size is explained by a legend, and no pair is drawn in
+    the palette's yellow, which is too pale to see on white."""
+    import pandas as pd
+    from matplotlib.colors import to_hex
+
+    from toychat.plots import message_timeline
+
+    log = pd.DataFrame({
+        "sent_at": pd.date_range("2024-01-05 14:00", periods=8, freq="5min", tz="UTC"),
+        "sender": list("abcdefgh"), "recipient": list("hgfedcba"),
+        "size_bytes": [20, 30, 40, 50, 60, 70, 80, 90],
+    })
+    fig = message_timeline(log)
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and legend.get_title().get_text() == "message size"
+    assert all("bytes" in text.get_text() for text in legend.get_texts())
+    faces = {to_hex(c) for coll in fig.axes[0].collections for c in coll.get_facecolors()}
+    assert PALETTE["yellow"].lower() not in faces
+    matplotlib.pyplot.close("all")

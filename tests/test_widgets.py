@@ -130,3 +130,25 @@ def test_reporting_widget_explains_what_cannot_be_reported() -> None:
     assert "Report refused" in chat.status.value and "franking" in chat.status.value
     chat.mode_toggle.value = "e2ee"
     assert chat.server.franking is not None and "No reports yet" in chat.reports_view.value
+
+
+def test_reporting_chat_offers_only_the_platforms_reporting_is_about() -> None:
+    chat = ChatWidget(reporting=True)
+    assert [value for _, value in chat.mode_toggle.options] == ["e2ee", "plaintext"]
+    assert [value for _, value in ChatWidget().mode_toggle.options] == ["e2ee", "plaintext", "mitm"]
+    assert [value for _, value in ChatWidget(reporting=True, modes=("e2ee",)).mode_toggle.options] == ["e2ee"]
+
+
+def test_server_rows_stay_one_line_high() -> None:
+    chat = ChatWidget()
+    chat.send("hello")
+    stored = chat.server.log[-1].content_seen  # "ciphertext <24 hex digits>… (N bytes)"
+    shown = stored.split()[1][:8]
+    assert f"<code>ciphertext {shown}…</code>" in chat.server_view.value
+    assert stored.split()[1].rstrip("…") not in chat.server_view.value  # the full hex is not shown
+    assert "white-space:nowrap" in chat.server_view.value and "break-all" not in chat.server_view.value
+
+
+def test_mitm_view_separates_label_and_text() -> None:
+    chat = ChatWidget(mode="mitm")
+    assert "handed out:</b> <div><i>nothing yet</i>" in chat.server_view.value

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toychat.clock import MAX_TIMESTAMP
 from toychat.errors import MalformedEnvelope, ToyChatError
 from toychat.wire import (
     MAC_SIZE,
@@ -22,8 +23,8 @@ from toychat.wire import (
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,15}", fullmatch=True)
 msg_ids = st.binary(min_size=16, max_size=16).map(bytes.hex)
 timestamps = st.one_of(
-    st.integers(min_value=0, max_value=2**40),
-    st.floats(min_value=0, max_value=2e10, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=MAX_TIMESTAMP),  # the one timestamp rule (toychat.clock)
+    st.floats(min_value=0, max_value=MAX_TIMESTAMP, allow_nan=False, allow_infinity=False),
 )
 extras = st.dictionaries(
     st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), st.text(max_size=40), max_size=4

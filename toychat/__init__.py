@@ -20,11 +20,15 @@ from .errors import (
     MisaddressedMessage,
     RegistrationError,
     ReplayedMessage,
+    SentToPreviousKeys,
     TamperedMessage,
+    TimestampOutOfRange,
     ToyChatError,
+    UnknownMessage,
     UnknownRecipient,
     UnknownSender,
     UnknownUser,
+    UnreportableMessage,
 )
 from .keys import Identity, PublicIdentity, fingerprint
 from .server import Server
@@ -44,12 +48,16 @@ __all__ = [
     "RegistrationError",
     "Rejected",
     "ReplayedMessage",
+    "SentToPreviousKeys",
     "Server",
     "SimulatedClock",
     "TamperedMessage",
+    "TimestampOutOfRange",
     "ToyChatError",
+    "UnknownMessage",
     "UnknownRecipient",
     "UnknownSender",
     "UnknownUser",
+    "UnreportableMessage",
     "fingerprint",
 ]

@@ -16,8 +16,12 @@ recipient's keys; on the plaintext platform it is sent as text and only the
 transport is encrypted.  Either way the whole envelope is signed with the
 sender's Ed25519 key, and the recipient checks, in this order: the envelope's
 format, that it is addressed to them, the sender's keys, the signature, that
-it is not a replay, and the decryption.  Each failure raises its own
-:class:`~toychat.errors.ToyChatError`.
+it is not a replay, its content type and franking commitment, and the
+decryption.  Each failure raises its own :class:`~toychat.errors.ToyChatError`
+for that one message (a cryptographic library error included), and nothing
+changes on the device until every check has passed.  :meth:`Client.receive`
+tells the server how many fetched messages it handled, so a device that
+crashes mid-batch gets the rest again.
 
 What this simplifies compared with Signal
 -----------------------------------------
@@ -42,22 +46,25 @@ import nacl.public
 import nacl.utils
 import pandas as pd
 
-from .clock import Clock
+from .clock import Clock, real_clock
 from .errors import (
     MalformedEnvelope,
     MisaddressedMessage,
     ReplayedMessage,
+    SentToPreviousKeys,
+    ServiceUnavailable,
     TamperedMessage,
     ToyChatError,
-    UnknownRecipient,
+    UnknownMessage,
     UnknownSender,
     UnknownUser,
+    UnreportableMessage,
 )
-from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit
+from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
 from .keys import Identity, PublicIdentity, safety_number
 from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
-from .server import Server
-from .wire import NONCE_SIZE, Envelope, new_msg_id
+from .protocols import ContextReporting, ServerAPI
+from .wire import NONCE_SIZE, Envelope, new_msg_id, short_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 
@@ -76,11 +83,18 @@ def _associated(sender: str, recipient: str) -> bytes:
     return f"{sender}->{recipient}".encode()
 
 
-def _b64_field(envelope: Envelope, name: str) -> bytes:
+def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
+    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
+    text = envelope.extras[name]
     try:
-        return base64.b64decode(envelope.extras[name], validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has a malformed {name!r} field.") from None
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        data = b""
+    if len(data) != size or base64.b64encode(data).decode("ascii") != text:
+        raise MalformedEnvelope(
+            f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
+        )
+    return data
 
 
 #: The content types a message may carry (``extras["type"]``; text if absent).
@@ -119,7 +133,10 @@ class Client:
     name:
         The user name to register.
     server:
-        The :class:`~toychat.server.Server` to register with and relay through.
+        The server to register with and relay through: anything that provides
+        :class:`~toychat.protocols.ServerAPI` (the in-process
+        :class:`~toychat.server.Server` and its dishonest variants, or the
+        classroom relay's :class:`~toychat.relay.client.RemoteServer`).
     identity:
         The user's keys; default: fresh random keys (:meth:`Identity.generate`).
     clock:
@@ -145,7 +162,7 @@ class Client:
     def __init__(
         self,
         name: str,
-        server: Server,
+        server: ServerAPI,
         *,
         identity: Identity | None = None,
         clock: Clock | None = None,
@@ -172,8 +189,13 @@ class Client:
         self.outgoing_hooks: list[OutgoingHook] = list(outgoing_hooks or [])
         self.sessions: dict[str, DoubleRatchet] = {}
         self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
+        self._started_with: dict[str, bytes] = {}  # the ephemeral key that started each contact's session
         self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
         self._seen: set[str] = set()
+        #: When this device made its keys, on the real clock (``None`` if the keys were
+        #: given, or the clock is simulated): a message sent earlier that does not decrypt
+        #: was sent to the user's previous keys (:class:`SentToPreviousKeys`).
+        self.keys_made_at: float | None = real_clock() if identity is None and self.clock is real_clock else None
         server.register(self.identity.public)
         self.channel = server.connect(name)
 
@@ -340,64 +362,68 @@ class Client:
         """Check and decrypt one envelope addressed to this device.
 
         Raises :class:`MalformedEnvelope`, :class:`MisaddressedMessage`,
-        :class:`UnknownSender`, :class:`TamperedMessage` or
-        :class:`ReplayedMessage`; on success the message id is remembered so a
-        copy of it will be refused.
+        :class:`UnknownSender`, :class:`TamperedMessage` (or its case
+        :class:`SentToPreviousKeys`), :class:`ReplayedMessage` or
+        :class:`UnreportableMessage`; on success the message id is remembered
+        so a copy of it will be refused.  Every check runs before this device
+        changes anything: a refused message leaves no trace (no ratchet
+        session, no step of one).
         """
         envelope = data if isinstance(data, Envelope) else Envelope.from_bytes(data)
         if envelope.recipient != self.name:
             raise MisaddressedMessage(
-                f"message {envelope.msg_id[:8]}… is addressed to {envelope.recipient!r}, not to "
+                f"message {envelope.short_id} is addressed to {envelope.recipient!r}, not to "
                 f"{self.name!r}; this device will not open it."
             )
         try:
             sender = self.lookup(envelope.sender)
         except UnknownUser:
             raise UnknownSender(
-                f"message {envelope.msg_id[:8]}… claims to be from {envelope.sender!r}, whom the "
+                f"message {envelope.short_id} claims to be from {envelope.sender!r}, whom the "
                 "key directory does not know, so it cannot be checked."
             ) from None
         envelope.check_signature(sender.verify_key, outcome="It was not delivered.")
         if envelope.msg_id in self._seen:
             raise ReplayedMessage(
-                f"message {envelope.msg_id[:8]}… from {envelope.sender!r} was already delivered; "
+                f"message {envelope.short_id} from {envelope.sender!r} was already delivered; "
                 "this is a copy (a replay), so it was not shown again."
             )
         if envelope.mode != self.mode:
             raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
+        content_type = envelope.extras.get("type", TEXT)
+        if content_type not in CONTENT_TYPES:
+            raise MalformedEnvelope(f"message {envelope.short_id} has an unknown content type {content_type!r}.")
+        commitment = self._commitment(envelope)
+        adopt: Callable[[], None] = lambda: None  # noqa: E731  (what a ratchet message changes, once accepted)
         if envelope.mode == "e2ee" and RATCHET_FIELD in envelope.extras:
-            data_bytes = self._ratchet_open(envelope, sender)
+            data_bytes, adopt = self._ratchet_open(envelope, sender)
         elif envelope.mode == "e2ee":
             try:
                 data_bytes = self._box(envelope.sender).decrypt(envelope.payload, envelope.nonce)
             except nacl.exceptions.CryptoError:
-                raise TamperedMessage(
-                    f"message {envelope.msg_id[:8]}… failed decryption: its authentication tag does "
-                    "not match, so the ciphertext was altered or encrypted for someone else. "
-                    "It was not delivered."
+                raise self._undecryptable(
+                    envelope,
+                    "failed decryption: its authentication tag does not match, so the ciphertext was altered "
+                    "or encrypted for someone else.",
                 ) from None
         else:
             data_bytes = envelope.payload
         franking_key = b""
-        if FRANKING_FIELD in envelope.extras and envelope.mode == "e2ee":
+        if commitment is not None:
             franking_key, data_bytes = data_bytes[:FRANKING_KEY_SIZE], data_bytes[FRANKING_KEY_SIZE:]
-            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != _b64_field(
-                envelope, FRANKING_FIELD
-            ):
+            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != commitment:
                 raise TamperedMessage(
-                    f"message {envelope.msg_id[:8]}… does not match its franking commitment, so it could "
+                    f"message {envelope.short_id} does not match its franking commitment, so it could "
                     "not be reported: refused."
                 )
-        content_type = envelope.extras.get("type", TEXT)
-        if content_type not in CONTENT_TYPES:
-            raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… has an unknown content type {content_type!r}.")
         if content_type == TEXT:
             try:
                 text = data_bytes.decode("utf-8")
             except UnicodeDecodeError:
-                raise MalformedEnvelope(f"message {envelope.msg_id[:8]}… is not valid UTF-8 text.") from None
+                raise MalformedEnvelope(f"message {envelope.short_id} is not valid UTF-8 text.") from None
         else:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
+        adopt()
         self._seen.add(envelope.msg_id)
         return ReceivedMessage(
             msg_id=envelope.msg_id,
@@ -411,28 +437,65 @@ class Client:
             franking_key=franking_key,
         )
 
+    def _commitment(self, envelope: Envelope) -> bytes | None:
+        """The envelope's franking commitment (strictly decoded), or ``None`` if it has none.
+
+        On a platform that runs franking, an E2EE message without one is
+        refused (:class:`UnreportableMessage`): it could not be reported.
+        """
+        if envelope.mode != "e2ee":
+            return None
+        if FRANKING_FIELD not in envelope.extras:
+            if self.server.franking is not None:
+                raise UnreportableMessage(
+                    f"message {envelope.short_id} from {envelope.sender!r} carries no franking commitment, "
+                    "so it could not be reported; this platform runs message franking, so it was refused."
+                )
+            return None
+        try:
+            return decode_commitment(envelope.extras[FRANKING_FIELD])
+        except MalformedEnvelope as exc:
+            raise MalformedEnvelope(f"message {envelope.short_id}: {exc}") from None
+
+    def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
+        """The error for a correctly signed message this device cannot decrypt.
+
+        The signature shows the sender made it as it is; if it was sent before
+        this device's keys were made (:attr:`keys_made_at`), it was encrypted to
+        this user's previous keys: :class:`SentToPreviousKeys`.
+        """
+        if self.keys_made_at is not None and envelope.timestamp < self.keys_made_at:
+            return SentToPreviousKeys(
+                f"message {envelope.short_id} from {envelope.sender!r} was sent to your previous keys: it "
+                f"was sent before this device made its keys (a restarted kernel makes new ones), so it cannot "
+                f"be decrypted here. Ask {envelope.sender!r} to send it again. To keep your keys across restarts, "
+                "start with Identity.load_or_create(name, path) and pass identity= to Client."
+            )
+        return TamperedMessage(f"message {envelope.short_id} {what} It was not delivered.")
+
     # ---- reporting ---------------------------------------------------------------------
     def report(self, msg_id: str) -> bytes:
         """Report a received message to the platform (message franking, lesson 08).
 
         Sends the message, its franking key and the platform's tag; returns what
-        the platform verified.  Only this one message is revealed.
+        the platform verified.  Only this one message is revealed.  Raises
+        :class:`~toychat.errors.UnknownMessage` if the message is not in this
+        phone's inbox and :class:`~toychat.errors.UnreportableMessage` if it
+        arrived without message franking.
         """
-        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
-        if message is None or not message.franking_key:
-            raise UnknownRecipient(f"no reportable message {msg_id[:8]}… in this phone's inbox.")
+        message = self._reportable(msg_id)
         franked = self.server.franked_for(self.name, msg_id)
         return self.server.receive_report(Report(message.data, message.franking_key, franked))
 
     def _reportable(self, msg_id: str) -> ReceivedMessage:
         message = next((m for m in self.inbox if m.msg_id == msg_id), None)
         if message is None:
-            raise UnknownRecipient(
-                f"no message {msg_id[:8]}… in {self.name!r}'s inbox: a phone can only report messages it received."
+            raise UnknownMessage(
+                f"no message {short_id(msg_id)} in {self.name!r}'s inbox: a phone can only report messages it received."
             )
         if not message.franking_key:
-            raise UnknownRecipient(
-                f"message {msg_id[:8]}… from {message.sender!r} arrived without message franking (this platform "
+            raise UnreportableMessage(
+                f"message {short_id(msg_id)} from {message.sender!r} arrived without message franking (this platform "
                 "does not run it), so the platform could not verify a report of it."
             )
         return message
@@ -442,7 +505,8 @@ class Client:
 
         This is WhatsApp's design — "WhatsApp receives the last five messages
         sent to you by the reported user or group" (WhatsApp Help Center;
-        FACTS §1.8) — but where WhatsApp's context is not cryptographic, here
+        see references: docs/references.md#whatsapp2024) — but where WhatsApp's context is not
+        cryptographic, here
         every message is franked, so the platform verifies each one.  Context
         messages are the franked messages in this phone's inbox from the
         reported message's sender, received before it, newest first, at most
@@ -451,13 +515,18 @@ class Client:
 
         Returns the rows this report added to :meth:`Server.report_table`:
         what the platform now knows.  Raises
-        :class:`~toychat.errors.UnknownRecipient` if the message is not in
-        the inbox or was not franked, :class:`~toychat.errors.ForgedReport` if
+        :class:`~toychat.errors.UnknownMessage` if the message is not in
+        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not franked, :class:`~toychat.errors.ForgedReport` if
         the platform cannot verify it, and
         :class:`~toychat.errors.ReplayedMessage` if it was already reported.
         """
         if not isinstance(last, int) or isinstance(last, bool) or last < 0:
             raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
+        if not isinstance(self.server, ContextReporting):
+            raise NotImplementedError(
+                f"{type(self.server).__name__} takes reports of one message at a time; use "
+                "report(msg_id), or the in-process Server for reports with context."
+            )
         message = self._reportable(msg_id)
         position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
         earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
@@ -476,23 +545,53 @@ class Client:
             self._ephemeral[recipient] = ephemeral
         return self.sessions[recipient]
 
-    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> bytes:
-        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD))
+    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> tuple[bytes, Callable[[], None]]:
+        """Decrypt a ratchet message on a trial copy of the session; returns the
+        plaintext and the function that keeps the new state (called only once every
+        other check has passed, so a refused message creates or moves no session)."""
+        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
+        ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
         session = self.sessions.get(envelope.sender)
-        new_session = session is None
-        if new_session:
-            if EPHEMERAL_FIELD not in envelope.extras:
-                raise TamperedMessage(
-                    f"message {envelope.msg_id[:8]}… continues a forward-secrecy session this phone does "
-                    "not have (its first message was lost, or the phone was reset)."
+        started_with = self._started_with.get(envelope.sender)
+        if session is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
+            raise TamperedMessage(
+                f"message {envelope.short_id} claims to start a forward-secrecy session with a different "
+                f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
+            )
+        if session is None:
+            if ephemeral is None:
+                raise self._undecryptable(
+                    envelope,
+                    "continues a forward-secrecy session this phone does not have (its first message was lost, "
+                    "or the phone was reset).",
                 )
-            secret = responder_secret(self.identity, sender, _b64_field(envelope, EPHEMERAL_FIELD))
+            secret = responder_secret(self.identity, sender, ephemeral)
             session = DoubleRatchet.responder(secret, self.identity.box_private)
-        plaintext = session.decrypt(header, envelope.nonce + envelope.payload, _associated(envelope.sender, self.name))
-        if new_session:
-            self.sessions[envelope.sender] = session
-        self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
-        return plaintext
+        associated = _associated(envelope.sender, self.name)
+        try:
+            plaintext, trial = session.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
+        except TamperedMessage as exc:
+            raise self._undecryptable(envelope, str(exc)) from None
+
+        def adopt() -> None:
+            if envelope.sender in self.sessions:
+                self.sessions[envelope.sender].adopt(trial)
+            else:
+                self.sessions[envelope.sender] = trial
+                if ephemeral is not None:
+                    self._started_with[envelope.sender] = ephemeral
+            self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
+
+        return plaintext, adopt
+
+    def _open_record(self, record: bytes) -> ReceivedMessage:
+        """One fetched record through the transport layer and :meth:`open_envelope`.
+        A cryptographic library error that slipped past the checks is still a named
+        refusal of this one message, never a crash of the whole batch."""
+        try:
+            return self.open_envelope(self.channel.open(record))
+        except nacl.exceptions.CryptoError as exc:
+            raise TamperedMessage(f"a message failed a cryptographic operation ({type(exc).__name__}): refused.") from None
 
     def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
         """Fetch the mailbox, check every message, and return the good ones.
@@ -504,13 +603,29 @@ class Client:
         """
         delivered: list[ReceivedMessage] = []
         failures: list[ToyChatError] = []
-        for record in self.server.fetch(self.name):
-            try:
-                delivered.append(self.open_envelope(self.channel.open(record)))
-            except ToyChatError as exc:
-                self.rejected.append(Rejected(exc, record))
-                failures.append(exc)
-        self.inbox.extend(delivered)
+        records = self.server.fetch(self.name)
+        handled = 0
+        try:
+            for record in records:
+                try:
+                    message = self._open_record(record)
+                except ServiceUnavailable:
+                    # Opening needed the server (a first contact's keys) and it is gone: this
+                    # message and the rest stay queued, and the error tells the learner to retry.
+                    raise
+                except ToyChatError as exc:
+                    self.rejected.append(Rejected(exc, record))
+                    failures.append(exc)
+                else:
+                    self.inbox.append(message)
+                    delivered.append(message)
+                handled += 1
+        finally:
+            # Tell the server how far this device got: anything after an unexpected
+            # crash stays queued and is delivered next time, never lost.
+            settle = getattr(self.server, "settle", None)
+            if settle is not None:
+                settle(self.name, handled)
         if failures and strict:
             error = failures[0]
             error.add_note(

@@ -4,21 +4,75 @@ Lessons need the same timestamps on every run so that tables and figures
 repeat; the server and clients therefore take any ``Callable[[], float]`` as
 their clock.  :func:`time.time` is the real one; :class:`SimulatedClock` is a
 deterministic stand-in that advances a fixed step each time it is read.
+
+One rule for every timestamp the toy handles -- on the wire, in the server,
+in the relay and in its database (:func:`check_timestamp`): a finite number
+of seconds since 1970, an ``int`` or a ``float`` (never a ``bool`` or text),
+from 0 up to :data:`MAX_TIMESTAMP`, the last second of the year 9999.  Every
+such number is exact as a 64-bit float (it is below 2**53), so storing it in
+SQLite ``REAL`` and reading it back loses nothing (:func:`as_seconds`), and
+pandas can show it as a date.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Clock", "SimulatedClock", "real_clock"]
+from .errors import TimestampOutOfRange
+
+__all__ = [
+    "Clock",
+    "SimulatedClock",
+    "real_clock",
+    "MAX_TIMESTAMP",
+    "MAX_CLOCK_SKEW",
+    "check_timestamp",
+    "as_seconds",
+]
 
 Clock = Callable[[], float]
 real_clock: Clock = time.time
 
 #: 2024-01-08 09:00:00 UTC: a Monday morning, used as the lessons' default start.
 DEFAULT_START = 1_704_704_400.0
+#: 9999-12-31 23:59:59 UTC: the latest timestamp accepted anywhere (RFC 3339 dates have four-digit years).
+MAX_TIMESTAMP = 253_402_300_799
+#: How far (seconds) a message's send time may be from the platform's clock when it arrives: one day.
+MAX_CLOCK_SKEW = 86_400.0
+
+
+def check_timestamp(value: object, what: str = "timestamp") -> int | float:
+    """Return ``value`` unchanged if it obeys the one rule for timestamps, else raise
+    :class:`~toychat.errors.TimestampOutOfRange` naming ``what``.
+
+    >>> check_timestamp(1_704_704_400), check_timestamp(0.5)
+    (1704704400, 0.5)
+    >>> check_timestamp(10**20)
+    Traceback (most recent call last):
+    ...
+    toychat.errors.TimestampOutOfRange: timestamp must be a number of seconds from 0 to 253402300799 (the end of the year 9999), not 100000000000000000000.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_TIMESTAMP:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        raise TimestampOutOfRange(
+            f"{what} must be a number of seconds from 0 to {MAX_TIMESTAMP} (the end of the year 9999), not {shown}."
+        )
+    if isinstance(value, float) and not math.isfinite(value):  # NaN fails the comparison above; kept explicit
+        raise TimestampOutOfRange(f"{what} must be a finite number of seconds.")
+    return value
+
+
+def as_seconds(value: object, what: str = "timestamp") -> float:
+    """``value`` checked by :func:`check_timestamp` and as a float: the one form stored
+    and bound into franking tags, so an ``int`` and the same ``float`` are one time.
+
+    >>> as_seconds(1_704_704_400)
+    1704704400.0
+    """
+    return float(check_timestamp(value, what))
 
 
 @dataclass

@@ -9,7 +9,7 @@ WhatsApp's multi-device design works this way (the primary device signs the
 companion device list; WhatsApp, "Security of multi-device", 2021).
 
 This is the mechanism the "ghost" proposal (Levy & Robinson, Lawfare, 2018;
-FACTS §4.25) would have to get around: a silently added participant has no
+see references: docs/references.md#levy2018) would have to get around: a silently added participant has no
 certificate from Bob, so clients must be changed to accept it, and to stay
 quiet about a new device.
 

@@ -12,14 +12,19 @@ The hierarchy::
 
     ToyChatError
     ├── MalformedEnvelope     the bytes are not a well-formed envelope
+    │   └── TimestampOutOfRange   a time outside the one rule for timestamps, or far from the platform's clock
     ├── TamperedMessage       an authenticity check failed (signature or MAC)
+    │   └── SentToPreviousKeys    sent before this device's keys existed: encrypted to the user's previous keys
+    ├── UnreportableMessage   a message without a franking commitment on a franking platform
+    ├── UnknownMessage        no message with that id where it was asked for (an inbox, a report)
+    ├── ServiceUnavailable    the server could not be reached: nothing was lost, try again
     ├── ReplayedMessage       this exact message was already accepted once
     ├── MisaddressedMessage   the envelope is addressed to someone else
     ├── UnknownUser           a name the key directory does not know
     │   ├── UnknownRecipient
     │   └── UnknownSender
     ├── RegistrationError     a name is taken or a key is unusable
-    ├── InvalidKey            a key has the wrong type or length
+    ├── InvalidKey            a key has the wrong type or length, or is of small order
     ├── TooManySkipped        a ratchet was asked to skip more messages than allowed
     ├── ForgedReport          an abuse report does not verify (message franking)
     ├── MalformedClaims       a row of the claims dataset breaks its rules (lesson 10)
@@ -34,7 +39,12 @@ from __future__ import annotations
 __all__ = [
     "ToyChatError",
     "MalformedEnvelope",
+    "TimestampOutOfRange",
     "TamperedMessage",
+    "SentToPreviousKeys",
+    "UnreportableMessage",
+    "UnknownMessage",
+    "ServiceUnavailable",
     "ReplayedMessage",
     "MisaddressedMessage",
     "UnknownUser",
@@ -65,6 +75,39 @@ class TamperedMessage(ToyChatError):
     """An authenticity check failed: the signature or the encryption's
     authentication tag does not match, so the message was changed after it
     was sent, or was not sent by who it claims."""
+
+
+class TimestampOutOfRange(MalformedEnvelope):
+    """A time that breaks the one rule for timestamps (a finite number of
+    seconds from 0 up to :data:`toychat.clock.MAX_TIMESTAMP`, the last second
+    of the year 9999), or a message's send time further than
+    :data:`toychat.clock.MAX_CLOCK_SKEW` from the platform's own clock."""
+
+
+class SentToPreviousKeys(TamperedMessage):
+    """A correctly signed message that this device cannot decrypt, sent before
+    this device's keys were made: it was encrypted to the user's *previous*
+    keys (a restarted kernel or a new phone that made new keys).  The sender
+    can send it again; to keep the same keys across restarts, save them with
+    :meth:`toychat.keys.Identity.save` and start with
+    :meth:`toychat.keys.Identity.load`."""
+
+
+class UnreportableMessage(ToyChatError):
+    """On a platform that runs message franking, a message without a valid
+    franking commitment: it could not be reported, so it is refused (as
+    Facebook's design refuses it)."""
+
+
+class UnknownMessage(ToyChatError, LookupError):
+    """No message with that id where it was asked for: a phone can report only a
+    message in its own inbox, and the platform hands a message's reporting tag
+    only to its recipient."""
+
+
+class ServiceUnavailable(ToyChatError, ConnectionError):
+    """The server could not be reached (a relay restarting, a dropped network).
+    Nothing was lost: what could not be handled stays queued for the next try."""
 
 
 class ReplayedMessage(ToyChatError):

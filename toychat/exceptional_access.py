@@ -10,15 +10,15 @@ escrow authority's public key (like the 1990s Clipper chip's "law enforcement
 access field", and the government-key variant of Stanford CS255's chat
 project).  Whoever holds the escrow private key can open every conversation of
 every user, past and future — including a thief who steals it.  "Keys Under
-Doormats" (Abelson et al., MIT-CSAIL-TR-2015-026, 2015; FACTS §4.27) argues
-exactly this risk.
+Doormats" (Abelson et al., MIT-CSAIL-TR-2015-026, 2015; see references:
+docs/references.md#abelson2015) argues exactly this risk.
 
 **The ghost participant** (:class:`GhostServer`).  Levy (NCSC) and Robinson
 (GCHQ) proposed that it is "relatively easy for a service provider to silently
 add a law enforcement participant to a group chat or call" (Lawfare, 2018;
-FACTS §4.25).  In a 1:1 chat that means listing an extra "device" for the
+see references: docs/references.md#levy2018).  In a 1:1 chat that means listing an extra "device" for the
 target, so that senders' phones encrypt a copy to it.  The 2019 open letter
-(47 signatories; FACTS §4.26) answers that providers would have to
+(47 signatories; see references: docs/references.md#oti2019) answers that providers would have to
 "surreptitiously inject a new public key" and suppress the notifications that
 would reveal it.  The toy shows which defences catch the ghost and which ones
 the proposal would have to switch off: signed device lists
@@ -92,12 +92,12 @@ def decrypt_with_escrow_key(envelope: Envelope | bytes, escrow_private: nacl.pub
         envelope = Envelope.from_bytes(envelope)
     field = envelope.extras.get(ESCROW_FIELD)
     if field is None:
-        raise TamperedMessage(f"message {envelope.msg_id[:8]}… carries no escrowed key.")
+        raise TamperedMessage(f"message {envelope.short_id} carries no escrowed key.")
     try:
         conversation_key = nacl.public.SealedBox(escrow_private).decrypt(base64.b64decode(field))
         text = nacl.bindings.crypto_box_open_afternm(envelope.payload, envelope.nonce, conversation_key)
     except (nacl.exceptions.CryptoError, ValueError):
-        raise TamperedMessage(f"the escrowed key of message {envelope.msg_id[:8]}… does not open it.") from None
+        raise TamperedMessage(f"the escrowed key of message {envelope.short_id} does not open it.") from None
     return text.decode("utf-8", errors="replace")
 
 

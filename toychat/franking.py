@@ -2,9 +2,10 @@
 
 Under E2EE the platform cannot read messages, so how can it trust a report of
 an abusive one?  Facebook's answer for Messenger's "Secret Conversations"
-(whitepaper 2016/2017; FACTS §1.1), formalised by Grubbs, Lu and Ristenpart
+(whitepaper 2016/2017; see references: docs/references.md#facebook2016), formalised by Grubbs,
+Lu and Ristenpart
 ("Message Franking via Committing Authenticated Encryption", CRYPTO 2017;
-FACTS §1.4), works in three steps:
+see references: docs/references.md#grubbs2017), works in three steps:
 
 1. **The sender commits.**  With a fresh random *franking key* ``nf``, the
    sender computes ``commitment = HMAC-SHA256(nf, message)``.  ``nf`` travels
@@ -19,27 +20,33 @@ FACTS §1.4), works in three steps:
    if they match, this exact message was sent by this sender to this
    recipient at this time — and the platform has seen no other message.
 
-FACTS §1.2 marks the exact fields of Messenger's wire format as unverified;
-this module teaches the construction, not Messenger's format.  The commitment
+This module teaches the construction, not Messenger's exact wire format, whose
+fields it does not claim to reproduce.  The commitment
 must be a separate HMAC: AEAD tags such as Poly1305's are **not committing**
-(FACTS §1.6), which is what the "invisible salamanders" attack exploited
+(Grubbs et al.: "AEAD schemes are in general not committing"), which is what
+the "invisible salamanders" attack exploited
 (:func:`salamander_simulation`; Dodis, Grubbs, Ristenpart and Woodage,
-CRYPTO 2018; FACTS §1.5).
+CRYPTO 2018; see references: docs/references.md#dodis2018).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import secrets
 from dataclasses import dataclass
 
-from .errors import ForgedReport, ReplayedMessage
+from .clock import as_seconds
+from .errors import ForgedReport, MalformedEnvelope, ReplayedMessage, TimestampOutOfRange
 
 __all__ = [
     "FRANKING_KEY_SIZE",
     "FRANKING_FIELD",
+    "COMMITMENT_SIZE",
+    "decode_commitment",
     "commit",
     "Franked",
     "Report",
@@ -47,10 +54,34 @@ __all__ = [
     "salamander_simulation",
 ]
 
-#: Franking keys are 256 random bits (FACTS §1.2).
+#: Franking keys are 256 random bits (32 bytes).
 FRANKING_KEY_SIZE = 32
 #: The envelope extras field that carries the sender's commitment (base64).
 FRANKING_FIELD = "franking"
+#: A commitment is one HMAC-SHA256 output.
+COMMITMENT_SIZE = 32
+_COMMITMENT_B64 = 44
+
+
+def decode_commitment(text: object) -> bytes:
+    """The commitment carried in an envelope's ``extras["franking"]``: canonical
+    base64 of exactly :data:`COMMITMENT_SIZE` bytes, or
+    :class:`~toychat.errors.MalformedEnvelope`.  Checked before anything is stored.
+
+    >>> len(decode_commitment("A" * 43 + "="))
+    32
+    """
+    if isinstance(text, str) and len(text) == _COMMITMENT_B64:
+        try:
+            data = base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            data = b""
+        if len(data) == COMMITMENT_SIZE and base64.b64encode(data).decode("ascii") == text:
+            return data
+    raise MalformedEnvelope(
+        f"the franking commitment must be {COMMITMENT_SIZE} bytes in canonical base64 "
+        f"({_COMMITMENT_B64} characters), not {str(text)[:48]!r}."
+    )
 
 
 def _hmac(key: bytes, data: bytes) -> bytes:
@@ -71,15 +102,23 @@ def commit(message: bytes, franking_key: bytes | None = None) -> tuple[bytes, by
 
 
 def _context(commitment: bytes, sender: str, recipient: str, timestamp: float) -> bytes:
+    """What the platform's tag covers.  The time is bound as a float (:func:`as_seconds`),
+    so ``1704704400`` and ``1704704400.0`` -- the same time, one stored in SQLite
+    ``REAL`` -- give the same tag."""
     return json.dumps(
-        {"commitment": commitment.hex(), "recipient": recipient, "sender": sender, "timestamp": timestamp},
+        {"commitment": commitment.hex(), "recipient": recipient, "sender": sender, "timestamp": as_seconds(timestamp)},
         sort_keys=True, separators=(",", ":"),
     ).encode()
 
 
 @dataclass(frozen=True)
 class Franked:
-    """What the platform relays beside a ciphertext: the commitment, the context, its tag."""
+    """What the platform relays beside a ciphertext: the commitment, the context, its tag.
+
+    ``timestamp`` is when the *platform* received the message (its own clock),
+    not the time the sender's device claims: a report proves when the
+    platform relayed the message, which a sender cannot back-date.
+    """
 
     commitment: bytes
     sender: str
@@ -112,7 +151,7 @@ class FrankingService:
         self._reported: set[bytes] = set()
 
     def tag(self, commitment: bytes, sender: str, recipient: str, timestamp: float) -> Franked:
-        """Bind a commitment to who sent it to whom, and when (done while relaying)."""
+        """Bind a commitment to who sent it to whom, and when the platform received it (done while relaying)."""
         return Franked(commitment, sender, recipient, timestamp, _hmac(self._key, _context(commitment, sender, recipient, timestamp)))
 
     def verify(self, report: Report, *, once: bool = False) -> bytes:
@@ -122,7 +161,18 @@ class FrankingService:
         :class:`ReplayedMessage` (one report per message).
         """
         f = report.franked
-        expected = _hmac(self._key, _context(f.commitment, f.sender, f.recipient, f.timestamp))
+        sizes = ((report.franking_key, "franking key", FRANKING_KEY_SIZE), (f.commitment, "commitment", COMMITMENT_SIZE),
+                 (f.tag, "tag", COMMITMENT_SIZE))
+        for value, what, size in sizes:
+            if not isinstance(value, bytes) or len(value) != size:
+                # HMAC pads a short key with zero bytes, so only an exact length makes a key unique
+                raise ForgedReport(f"the report's {what} must be {size} bytes: the report was altered.")
+        if not isinstance(report.message, bytes):
+            raise ForgedReport("the reported message must be bytes.")
+        try:
+            expected = _hmac(self._key, _context(f.commitment, f.sender, f.recipient, f.timestamp))
+        except TimestampOutOfRange as exc:
+            raise ForgedReport(f"the report's time is impossible: {exc}") from None
         if not hmac.compare_digest(expected, f.tag):
             raise ForgedReport(
                 "the report's platform tag does not match its sender, recipient, time and commitment: "
@@ -144,7 +194,8 @@ def salamander_simulation() -> dict[str, object]:
     """A *simulation* of the invisible-salamanders attack, with two keys.
 
     With a non-committing cipher, one ciphertext can decrypt validly under two
-    keys to two messages (Dodis et al., 2018; FACTS §1.5).  Building such a
+    keys to two messages (Dodis et al., 2018; see references:
+    docs/references.md#dodis2018).  Building such a
     ciphertext takes algebra on the cipher's authenticator, so here we
     *simulate* the cipher's behaviour with a table — one ciphertext, two keys,
     two plaintexts — and show what each franking design does with it:

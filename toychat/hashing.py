@@ -8,7 +8,7 @@ is what makes scanning useful — and, as lesson 07 measures, what makes it
 possible to evade and to fool.
 
 The three perceptual hashes follow the ``imagehash`` package
-(J. Buchner, github.com/JohannesBuchner/imagehash; FACTS §2.16) and agree with
+(J. Buchner, https://github.com/JohannesBuchner/imagehash) and agree with
 it **bit for bit** (the tests check hundreds of images):
 
 * average hash (aHash): greyscale, shrink to 8×8, bit = pixel > mean;
@@ -20,8 +20,9 @@ it **bit for bit** (the tests check hundreds of images):
 The shrinking uses Pillow's Lanczos filter, as ``imagehash`` does; the maths
 after it is plain numpy over a whole batch at once.  Real systems use other
 hashes — PhotoDNA (Microsoft, 2009), Meta's PDQ (256 bits, match at distance
-≤ 31; FACTS §2.17), Apple's NeuralHash (96 bits, a neural network; FACTS
-§2.10) — but the ideas measured here (thresholds, robustness, evasion,
+≤ 31; https://github.com/facebook/ThreatExchange/tree/main/pdq), Apple's
+NeuralHash (96 bits, a neural network; as extracted in
+https://github.com/AsuharietYgvar/AppleNeuralHash2ONNX) — but the ideas measured here (thresholds, robustness, evasion,
 collisions) carry over.
 """
 
@@ -50,7 +51,8 @@ __all__ = [
 ]
 
 ImageLike = np.ndarray | Image.Image
-#: Meta's PDQ calls two 256-bit hashes a match at Hamming distance ≤ 31 (FACTS §2.17).
+#: Meta's PDQ calls two 256-bit hashes a match at Hamming distance ≤ 31
+#: (https://github.com/facebook/ThreatExchange/tree/main/pdq, its README's suggested threshold).
 PDQ_MATCH_THRESHOLD = 31
 
 

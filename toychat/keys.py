@@ -27,10 +27,18 @@ What this simplifies compared with Signal
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
+import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import nacl.bindings
+import nacl.exceptions
 import nacl.public
 import nacl.signing
 import nacl.utils
@@ -45,6 +53,7 @@ __all__ = [
     "Identity",
     "fingerprint",
     "check_name",
+    "is_low_order",
     "safety_number",
     "format_safety_number",
 ]
@@ -53,6 +62,8 @@ __all__ = [
 KEY_SIZE = 32
 #: Length in bytes of the seed :meth:`Identity.from_seed` takes.
 SEED_SIZE = 32
+#: The ``format`` field of a file written by :meth:`Identity.save`.
+_IDENTITY_FORMAT = "toychat identity 1"
 #: User names: 1-64 letters, digits, and ``. _ @ -`` (JupyterHub user names fit).
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
@@ -69,6 +80,33 @@ def check_name(name: object) -> str:
             "'@' or '-', starting with a letter or digit."
         )
     return name
+
+
+#: A fixed X25519 private scalar; clamping makes it a multiple of the cofactor 8.
+_PROBE_SCALAR = hashlib.sha256(b"toychat small-order probe").digest()
+
+
+@functools.lru_cache(maxsize=4096)
+def is_low_order(public: bytes) -> bool:
+    """Whether ``public`` is an X25519 key of small order (or one libsodium refuses).
+
+    Diffie-Hellman with such a key gives the same all-zero secret whatever the
+    private key, so it must be refused (RFC 7748 §6.1 lets implementations
+    check for the all-zero output; libsodium's ``crypto_scalarmult`` refuses
+    it).  The test is exact: a clamped private scalar is a multiple of the
+    curve's cofactor 8, so it sends a point of order dividing 8 -- and only
+    such a point -- to zero.
+
+    >>> is_low_order(bytes(32)), is_low_order(bytes(Identity.from_seed("a", bytes(32)).box_private.public_key))
+    (True, False)
+    """
+    if not isinstance(public, bytes) or len(public) != KEY_SIZE:
+        return False
+    try:
+        shared = nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, public)
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.CryptoError, ValueError):
+        return True
+    return shared == bytes(KEY_SIZE)
 
 
 def _check_key(value: object, what: str) -> bytes:
@@ -94,6 +132,11 @@ class PublicIdentity:
     def __post_init__(self) -> None:
         check_name(self.name)
         _check_key(self.encryption_key, "encryption_key (X25519 public key)")
+        if is_low_order(self.encryption_key):
+            raise InvalidKey(
+                f"{self.name!r}'s encryption_key is an X25519 key of small order: Diffie-Hellman with it gives "
+                "a secret everybody knows (all zeros), so it cannot be used."
+            )
         _check_key(self.signing_key, "signing_key (Ed25519 verify key)")
 
     @property
@@ -167,6 +210,70 @@ class Identity:
         seed = hashlib.blake2b(f"{label}/{name}".encode(), digest_size=SEED_SIZE).digest()
         return cls.from_seed(name, seed)
 
+    # ---- keeping an identity across kernel restarts -------------------------------------
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the private keys to ``path`` (JSON), readable by this Unix user only (mode 0600).
+
+        A restarted Jupyter kernel forgets every variable; a student who then
+        makes new keys can no longer read messages sent to the old ones
+        (:class:`~toychat.errors.SentToPreviousKeys`).  Saving the identity
+        once and loading it after each restart keeps the same keys::
+
+            me = Identity.load_or_create("alice", "~/.toychat/alice.key")
+            alice = Client("alice", server, identity=me)
+
+        **Whoever can read the file has the keys**: keep it in your own home
+        directory, never in a shared or submitted folder.  An existing file
+        holding *other* keys is not replaced unless ``overwrite=True``.
+        Returns the path written.
+        """
+        target = Path(path).expanduser()
+        if target.exists() and not overwrite and Identity.load(target) != self:
+            raise InvalidKey(f"{target} already holds other keys; pass overwrite=True to replace them.")
+        data = {
+            "format": _IDENTITY_FORMAT,
+            "name": self.name,
+            "x25519_private": base64.b64encode(bytes(self.box_private)).decode("ascii"),
+            "ed25519_seed": base64.b64encode(bytes(self.signing_private)).decode("ascii"),
+        }
+        return write_private_file(target, json.dumps(data, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "Identity":
+        """Read an identity written by :meth:`save`.
+
+        Raises :class:`~toychat.errors.InvalidKey` if the file is readable or
+        writable by other users (as ``ssh`` refuses such a private key), or
+        is not an identity file.
+        """
+        source = Path(path).expanduser()
+        text = read_private_file(source, "identity file")
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("format") != _IDENTITY_FORMAT:
+                raise ValueError("not a toychat identity file")
+            box = base64.b64decode(data["x25519_private"], validate=True)
+            seed = base64.b64decode(data["ed25519_seed"], validate=True)
+            if len(box) != KEY_SIZE or len(seed) != SEED_SIZE:
+                raise ValueError("a key has the wrong length")
+            return cls(data["name"], nacl.public.PrivateKey(box), nacl.signing.SigningKey(seed))
+        except (ValueError, KeyError, TypeError, RegistrationError) as exc:
+            raise InvalidKey(f"{source} is not a toychat identity file ({exc}).") from None
+
+    @classmethod
+    def load_or_create(cls, name: str, path: str | os.PathLike[str]) -> "Identity":
+        """The identity saved at ``path`` if there is one (it must be ``name``'s), else
+        fresh keys for ``name``, saved there first.  One line that survives restarts."""
+        target = Path(path).expanduser()
+        if target.exists():
+            identity = cls.load(target)
+            if identity.name != name:
+                raise InvalidKey(f"{target} holds {identity.name!r}'s keys, not {name!r}'s.")
+            return identity
+        identity = cls.generate(name)
+        identity.save(target)
+        return identity
+
     @property
     def public(self) -> PublicIdentity:
         """The :class:`PublicIdentity` to publish in the key directory."""
@@ -186,6 +293,34 @@ class Identity:
 
     def __repr__(self) -> str:
         return f"Identity(name={self.name!r}, private keys hidden)"
+
+
+def write_private_file(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable and writable by this Unix user only (mode 0600),
+    creating its folder (mode 0700) if needed.  For keys and login tokens."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        if os.name == "posix":
+            os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode otherwise
+        handle.write(text)
+    return path
+
+
+def read_private_file(path: Path, what: str) -> str:
+    """The text of a file :func:`write_private_file` wrote; :class:`InvalidKey` if it cannot
+    be read or other users may read or change it (as ``ssh`` refuses such a private key)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidKey(f"cannot read the {what} {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    if os.name == "posix" and mode & 0o077:
+        raise InvalidKey(
+            f"the {what} {path} is readable or writable by other users (mode {mode:o}); anyone who reads "
+            f"it has your secrets. Run: chmod 600 {path}"
+        )
+    return text
 
 
 def fingerprint(identity: PublicIdentity | Identity) -> str:
@@ -241,14 +376,29 @@ def safety_number(
     substituted a key on either side, they differ.
 
     Follows Signal's numeric fingerprint (signal.org blog, "Safety number
-    updates", 17 Nov 2016; FACTS §4.30), with one simplification: the toy's
-    identity is two keys (X25519 + Ed25519), and both are hashed.
+    updates", 17 Nov 2016; see references: docs/references.md#signal2016),
+    with two differences in what is hashed, so **the toy's number differs
+    from Signal's for the same key**:
+
+    * the key is the toy's raw 64 bytes -- the X25519 key followed by the
+      Ed25519 key -- without the ``0x05`` type byte that Signal puts in front
+      of its one 32-byte Curve25519 identity key;
+    * the identifier is the user name (UTF-8), where Signal uses the
+      account's phone number or service identifier.
+
+    Given Signal's key encoding and identifier, the same iteration reproduces
+    libsignal's own test vector.  ``iterations`` (default 5,200, Signal's) must
+    be a positive whole number.
 
     >>> a, b = Identity.from_seed("alice", bytes(32)), Identity.from_seed("bob", b"\\x01" * 32)
     >>> n = safety_number(a, b)
     >>> len(n), n == safety_number(b, a), n.isdigit()
     (60, True, True)
     """
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise TypeError(f"iterations must be a whole number, not {type(iterations).__name__}")
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1 (Signal uses {SAFETY_NUMBER_ITERATIONS}), not {iterations}")
     halves = []
     for identity in (first, second):
         if isinstance(identity, Identity):

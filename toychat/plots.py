@@ -10,6 +10,7 @@ random" in lesson 01.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,11 @@ _register_alt_text()
 
 __all__ = [
     "PALETTE",
+    "COURSE_STYLE",
+    "MAX_WIDTH_IN",
+    "use_course_style",
+    "wrap_title",
+    "readable",
     "byte_entropy",
     "byte_histogram",
     "compare_byte_histograms",
@@ -55,6 +61,54 @@ PALETTE: dict[str, str] = {
 
 #: Maximum entropy of a byte: 8 bits (all 256 values equally likely).
 MAX_BYTE_ENTROPY = 8.0
+
+#: Widest figure (inches, at the notebook's 100 dpi) that fits JupyterLab's output
+#: area in a 1400-pixel window (about 900 px) without a horizontal scroll bar.
+MAX_WIDTH_IN = 8.6
+
+#: The course's matplotlib style: text no smaller than 10 pt, figures that fit the
+#: output area.  Applied when this module is imported (every lesson's figures go
+#: through it); :func:`use_course_style` applies it again after a reset.
+COURSE_STYLE: dict[str, object] = {
+    "figure.figsize": (8.0, 4.5),
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 12,
+}
+
+
+def use_course_style() -> None:
+    """Apply :data:`COURSE_STYLE` to matplotlib's settings."""
+    plt.rcParams.update(COURSE_STYLE)
+
+
+use_course_style()
+
+
+def wrap_title(title: str, width_in: float = MAX_WIDTH_IN, points: float = 12) -> str:
+    """Break ``title`` into lines that fit a figure ``width_in`` inches wide.
+
+    Characters of a ``points``-size font average a little over half an em, so a
+    line holds about ``width_in * 120 / points`` of them.
+
+    >>> wrap_title("a " * 80, width_in=4).count("\\n") >= 2
+    True
+    """
+    per_line = max(20, int(width_in * 120 / points))
+    return "\n".join(textwrap.fill(part, per_line) for part in title.split("\n"))
+
+
+def readable(label: str) -> str:
+    """A data label as words: ``"listed image, brightness_contrast"`` → ``"listed image, brightness and contrast"``.
+
+    >>> readable("listed image, brightness_contrast")
+    'listed image, brightness and contrast'
+    """
+    return label.replace("brightness_contrast", "brightness and contrast").replace("_", " ")
 
 
 def byte_entropy(data: bytes) -> float:
@@ -88,7 +142,7 @@ def byte_histogram(
         _, ax = plt.subplots(figsize=(6, 3))
     counts = Counter(data)
     ax.bar(range(256), [counts.get(v, 0) for v in range(256)], width=1.0, color=color)
-    ax.set_xlim(-0.5, 255.5)
+    ax.set_xlim(-4, 259)  # room so bars at 0 and 255 are not hidden by the axes
     ax.set_xlabel("byte value (0-255)")
     ax.set_ylabel("how many times it occurs")
     ax.set_title(f"{label}: {byte_entropy(data):.2f} bits of entropy per byte")
@@ -106,45 +160,84 @@ def compare_byte_histograms(
 
     With the default labels the title states the finding lesson 01 measures.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, layout="constrained")
     byte_histogram(first, ax=axes[0], label=labels[0], color=PALETTE["vermillion"])
     byte_histogram(second, ax=axes[1], label=labels[1], color=PALETTE["blue"])
     axes[1].set_ylabel("")
+    for ax, data, label in zip(axes, (first, second), labels):
+        ax.set_title(f"{label}\n{byte_entropy(data):.2f} bits of entropy per byte")
     if title is None:
         title = (
             f"{labels[0].capitalize()} has a lopsided byte profile "
-            f"({byte_entropy(first):.1f} bits/byte); {labels[1]} is nearly flat "
+            f"({byte_entropy(first):.1f} bits/byte);\n{labels[1]} is nearly flat "
             f"({byte_entropy(second):.1f} bits/byte)"
         )
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 90) if "\n" not in title else title)
     return fig
 
 
 def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figure:
     """Who messaged whom, and when: one row per sender→recipient pair, one dot
-    per message, dot area proportional to its size.
+    per message, dot area proportional to its size (a legend shows the scale).
 
     ``table`` is :meth:`toychat.server.Server.log_table` (columns ``sent_at``,
     ``sender``, ``recipient``, ``size_bytes``): metadata only, no content.
+    Colours skip the palette's yellow, which is too pale on white.
+
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"sent_at": pd.to_datetime(["2024-01-05 14:00", "2024-01-05 14:05"]),
+    ...                     "sender": ["a", "b"], "recipient": ["b", "a"], "size_bytes": [40, 90]})
+    >>> fig = message_timeline(log)
+    >>> fig.axes[0].get_legend().get_title().get_text()
+    'message size'
     """
     pairs = (table["sender"] + " → " + table["recipient"]).tolist()
     order = sorted(set(pairs))
-    colours = list(PALETTE.values())
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 1.6), layout="constrained")
+    colours = [PALETTE[name] for name in _TIMELINE_COLOURS]
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 1.8), layout="constrained")
     for index, pair in enumerate(order):
         rows = table[[p == pair for p in pairs]]
         ax.scatter(
-            rows["sent_at"], [index] * len(rows), s=rows["size_bytes"].clip(lower=8) * 2,
-            color=colours[index % len(colours)], alpha=0.8, edgecolor="black", linewidth=0.5,
+            rows["sent_at"], [index] * len(rows), s=_dot_area(rows["size_bytes"]),
+            color=colours[index % len(colours)], alpha=0.9, edgecolor="black", linewidth=0.8,
         )
+    sizes = _legend_sizes(table["size_bytes"])
+    handles = [
+        ax.scatter([], [], s=_dot_area(size), color="white", edgecolor="black", linewidth=0.8)
+        for size in sizes
+    ]
+    ax.legend(handles, [f"{size} bytes" for size in sizes], title="message size",
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              labelspacing=1.2, borderpad=0.8)
     ax.set_yticks(range(len(order)), order)
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
     ax.set_xlabel("time the message was sent (UTC)")
     ax.set_ylabel("sender → recipient")
-    ax.set_title(title or f"The server sees who talks to whom and when: {len(table)} messages, {len(order)} pairs")
+    default = f"The server sees who talks to whom and when: {len(table)} messages, {len(order)} pairs"
+    ax.set_title(title or default)
     fig.autofmt_xdate()
     return fig
+
+
+#: Timeline colours: the Okabe-Ito palette without yellow (too little contrast on white).
+_TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple",
+                     "sky_blue", "black")
+
+
+def _dot_area(size_bytes: "pd.Series | float") -> "pd.Series | float":
+    """Marker area (points²) for a message of ``size_bytes``: proportional to size, at least 16."""
+    if isinstance(size_bytes, (int, float)):
+        return max(size_bytes, 8) * 2
+    return size_bytes.clip(lower=8) * 2
+
+
+def _legend_sizes(size_bytes: "pd.Series") -> list[int]:
+    """Three round message sizes spanning the data, for the marker-size legend."""
+    low, high = int(size_bytes.min()), int(size_bytes.max())
+    picks = [low, (low + high) // 2, high]
+    rounded = sorted({max(10, round(v, -1)) for v in picks})
+    return rounded
 
 
 def distance_histogram(
@@ -154,6 +247,7 @@ def distance_histogram(
     title: str | None = None,
     xlabel: str | None = None,
     threshold: int | None = None,
+    xmax: int | None = None,
 ) -> Figure:
     """Overlaid histograms of bit distances, one per named group of comparisons.
 
@@ -161,7 +255,10 @@ def distance_histogram(
     between two digests (their Hamming distance).  Lesson 02 uses it to show
     that flipping one bit of a key changes about half of its fingerprint;
     ``threshold``, if given, draws a dashed line at a matching threshold (for
-    perceptual hashes, where "close enough" counts as a match).
+    perceptual hashes, where "close enough" counts as a match).  ``xmax`` ends
+    the axis before ``n_bits`` when every distance is far below it (say so in
+    ``xlabel``); by default the axis shows the whole scale.  The legend sits
+    below the plot, so neither the bars nor the threshold line cross it.
 
     >>> fig = distance_histogram({"one bit flipped": [127, 130, 128]}, n_bits=256)
     >>> fig.axes[0].get_xlabel()
@@ -174,7 +271,7 @@ def distance_histogram(
     if n_bits < 1:
         raise ValueError("n_bits must be at least 1.")
     colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["bluish_green"], PALETTE["reddish_purple"]]
-    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 4.4), layout="constrained")
     lowest = min(min(values) for values in groups.values())
     highest = max(max(values) for values in groups.values())
     bins = [b - 0.5 for b in range(lowest, highest + 2)]
@@ -186,16 +283,15 @@ def distance_histogram(
         )
     if threshold is not None:
         ax.axvline(threshold, color=PALETTE["vermillion"], linestyle="--", label=f"threshold: {threshold} bits")
-    ax.set_xlim(-0.5, n_bits + 0.5)  # the whole scale, so "how far from 0 and from n_bits" shows
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # headroom for the legend
+    ax.set_xlim(-0.5, (n_bits if xmax is None else xmax) + 0.5)  # by default the whole scale
     ax.set_xlabel(xlabel or f"bits that differ, of {n_bits} (Hamming distance)")
     ax.set_ylabel("number of comparisons")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.2), frameon=False)
     if title is None:
         first_label, first_values = next(iter(groups.items()))
         median = sorted(first_values)[len(first_values) // 2]
         title = f"{first_label.capitalize()}: median {median} of {n_bits} bits differ"
-    ax.set_title(title)
+    ax.set_title(wrap_title(title))
     return fig
 
 
@@ -208,7 +304,9 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
         raise ValueError("key_strip needs at least one key")
     grid = np.array([list(k) for k in keys], dtype=float)
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
-    ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
+    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255,
+                      interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="byte value (0-255)", ticks=[0, 64, 128, 192, 255])
     ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
     ax.set_xlabel("byte position in the key")
     ax.set_ylabel("key")
@@ -217,42 +315,65 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
 
 
 def image_grid(images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6) -> Figure:
-    """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``)."""
+    """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``).
+
+    The grid is never wider than :data:`MAX_WIDTH_IN`; captions are 10 pt and
+    wrap onto a second line rather than run into their neighbours.
+    """
     n = len(images)
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows + 0.6), layout="constrained", squeeze=False)
+    cell = min(1.9, MAX_WIDTH_IN / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(cell * columns, (cell + 0.55) * rows + 0.7), layout="constrained", squeeze=False
+    )
+    per_line = max(12, int(cell * 14.4))  # 10-pt characters per caption line
     for index, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if index < n:
             ax.imshow(images[index])
             if labels is not None:
-                ax.set_title(labels[index], fontsize=9)
-    fig.suptitle(title)
+                ax.set_title(textwrap.fill(labels[index], per_line), fontsize=10)
+    fig.suptitle(wrap_title(title, cell * columns))
     return fig
 
 
-def detection_bars(table: "pd.DataFrame", *, title: str, value: str = "rate", category: str = "sent", group: str = "platform") -> Figure:
-    """Horizontal bars of a rate per category, one colour per group (e.g. platform)."""
+def detection_bars(
+    table: "pd.DataFrame",
+    *,
+    title: str,
+    value: str = "rate",
+    category: str = "sent",
+    group: str = "platform",
+    ylabel: str = "picture sent",
+) -> Figure:
+    """Horizontal bars of a rate per category, one colour per group (e.g. platform).
+
+    Category names are shown as words (:func:`readable`); each bar carries its
+    percentage in 10-pt type; the legend sits below the plot.
+    """
     import numpy as np
 
     categories = list(dict.fromkeys(table[category]))
     groups = list(dict.fromkeys(table[group]))
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
-    fig, ax = plt.subplots(figsize=(9, 0.22 * len(categories) * max(1, len(groups)) + 1.6), layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(MAX_WIDTH_IN, 0.24 * len(categories) * max(1, len(groups)) + 2.2), layout="constrained"
+    )
     height = 0.8 / len(groups)
     positions = np.arange(len(categories))
     for index, name in enumerate(groups):
         rows = table[table[group] == name].set_index(category).reindex(categories)
         shares = rows[value].fillna(0) * 100
         bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=str(name))
-        ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=8)
-    ax.set_yticks(positions + height * (len(groups) - 1) / 2, categories)
+        ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
+    ax.set_yticks(positions + height * (len(groups) - 1) / 2, [readable(str(c)) for c in categories])
     ax.invert_yaxis()
-    ax.set_xlim(0, 112)
+    ax.set_xlim(0, 115)
+    ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("share flagged (%)")
-    ax.set_ylabel(category)
-    ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.set_ylabel(ylabel)
+    fig.suptitle(wrap_title(title))  # centred on the figure, so a long title never spills past it
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12), ncols=len(groups), frameon=False)
     return fig
 
 

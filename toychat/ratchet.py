@@ -8,7 +8,7 @@ own key and throws each key away after use:
 
 * a **KDF chain** (§2.1, §2.2) turns a chain key into the next chain key and a
   message key; it only runs forwards, so "earlier keys cannot be calculated
-  from later ones" (§1; FACTS §5.37) — *forward secrecy*;
+  from later ones" (§1; see references: docs/references.md#perrin2016) — *forward secrecy*;
 * a **Diffie-Hellman ratchet** (§2.3) mixes a fresh X25519 exchange into a
   root chain whenever the conversation changes direction, so a thief who
   copied the state is locked out again once both sides have sent —
@@ -54,7 +54,7 @@ import nacl.public
 import nacl.utils
 
 from .errors import MalformedEnvelope, ReplayedMessage, TamperedMessage, TooManySkipped, ToyChatError
-from .keys import Identity, PublicIdentity
+from .keys import Identity, PublicIdentity, is_low_order
 
 __all__ = [
     "MAX_SKIP",
@@ -143,11 +143,22 @@ class Header:
         if not isinstance(data, (bytes, bytearray)) or len(data) != cls.SIZE:
             raise MalformedEnvelope(f"a ratchet header is {cls.SIZE} bytes.")
         pn, n = struct.unpack(">II", bytes(data[32:]))
+        if is_low_order(bytes(data[:32])):
+            raise MalformedEnvelope(
+                "the ratchet header carries an X25519 key of small order, whose Diffie-Hellman secret "
+                "everybody knows: refused."
+            )
         return cls(bytes(data[:32]), pn, n)
 
 
 def _dh(private: nacl.public.PrivateKey, public: bytes) -> bytes:
-    return nacl.bindings.crypto_scalarmult(bytes(private), public)
+    """X25519; a key libsodium refuses (small order) is a named error, never a crash."""
+    try:
+        return nacl.bindings.crypto_scalarmult(bytes(private), public)
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.CryptoError, TypeError, ValueError):
+        raise MalformedEnvelope(
+            "a Diffie-Hellman exchange failed: the other side's X25519 key is of small order or malformed."
+        ) from None
 
 
 def _seal(message_key: bytes, plaintext: bytes, associated: bytes) -> bytes:
@@ -216,12 +227,23 @@ class DoubleRatchet:
         (its key was already used or discarded), :class:`TooManySkipped`, or
         :class:`MalformedEnvelope`; the state is unchanged after any of them.
         """
+        plaintext, trial = self.trial_decrypt(header, ciphertext, associated_data)
+        self.adopt(trial)
+        return plaintext
+
+    def trial_decrypt(
+        self, header: Header, ciphertext: bytes, associated_data: bytes = b""
+    ) -> tuple[bytes, "DoubleRatchet"]:
+        """Like :meth:`decrypt`, but leave this state untouched: returns the plaintext and
+        the state after it, for :meth:`adopt` once the caller's own checks pass too."""
         if not isinstance(header, Header):
             raise MalformedEnvelope("decrypt() needs a ratchet Header.")
         trial = copy.deepcopy(self)
-        plaintext = trial._decrypt(header, ciphertext, associated_data)
+        return trial._decrypt(header, ciphertext, associated_data), trial
+
+    def adopt(self, trial: "DoubleRatchet") -> None:
+        """Take over the state :meth:`trial_decrypt` returned."""
         self.__dict__.update(trial.__dict__)
-        return plaintext
 
     def _decrypt(self, header: Header, ciphertext: bytes, associated: bytes) -> bytes:
         slot = (header.dh_public, header.message_number)
@@ -337,6 +359,10 @@ def responder_secret(me: Identity, them: PublicIdentity, ephemeral_public: bytes
     """The responder's side of :func:`initiator_secret`."""
     if not isinstance(ephemeral_public, bytes) or len(ephemeral_public) != 32:
         raise MalformedEnvelope("the ephemeral key is 32 bytes.")
+    if is_low_order(ephemeral_public):
+        raise MalformedEnvelope(
+            "the ephemeral key is an X25519 key of small order, whose Diffie-Hellman secret everybody knows: refused."
+        )
     dh1 = _dh(me.box_private, them.encryption_key)
     dh2 = _dh(me.box_private, ephemeral_public)
     return hkdf(dh1 + dh2, salt=b"", info=_INFO_X3DH, length=32)

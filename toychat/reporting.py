@@ -9,7 +9,7 @@ entirely on children to report abuse." (James Babbage, quoted in Police
 Professional, 11 Dec 2023), and on Pfefferkorn's finding that "More providers
 use abuse-reporting features (which are content oblivious) than other
 abuse-detection techniques" (Journal of Online Trust and Safety, 2022;
-FACTS §3.18).
+see references: docs/references.md#pfefferkorn2022).
 
 The model is deliberately simple — every harmful message is reported
 independently with the same probability — and its assumptions are the

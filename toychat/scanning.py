@@ -174,7 +174,8 @@ class ClientSideScanner:
     and compared with the loaded list; matches are counted per account, and
     the platform learns about an account only once it reaches
     ``account_threshold`` matches — Apple's 2021 design used an initial
-    threshold of 30 (Apple, "Security Threat Model Review", 2021; FACTS §2.9).
+    threshold of 30 (Apple, "Security Threat Model Review", 2021; see references:
+    docs/references.md#apple2021b).
 
     What this simplifies: Apple hid each match from the server with private
     set intersection and threshold secret sharing, so that nothing at all is
@@ -307,7 +308,8 @@ def force_collision(
 ) -> SearchResult:
     """Change an innocent image until its DCT hash is within ``threshold`` bits of a
     listed ``target_hash``, so a scanner would flag it: the "framing" risk that
-    Struppek et al. demonstrated on NeuralHash (FAccT 2022; FACTS §2.11).
+    Struppek et al. demonstrated on NeuralHash (FAccT 2022; see references:
+    docs/references.md#struppek2022).
 
     A *white-box* attack, as the hash algorithm is public: work out the 8×8
     low-frequency DCT coefficients the target bits need, turn the difference

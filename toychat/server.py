@@ -5,7 +5,7 @@ The server runs one of two platforms:
 * ``mode="plaintext"`` — a *plaintext platform*: messages are encrypted only in
   transit (a toy TLS, :mod:`toychat.transport`); the server removes that layer
   and stores and can read every message.  Facebook Messenger's default chats
-  worked this way until December 2023 (FACTS §1.7).
+  worked this way until December 2023 (see references: docs/references.md#meta2023).
 * ``mode="e2ee"`` — *end-to-end encryption*: the payload is encrypted on the
   sender's device to the recipient's key; the server relays ciphertext it has
   no key for.  It still sees the metadata: who, to whom, when, how big.
@@ -29,34 +29,37 @@ What this simplifies compared with Signal's or Meta's servers
 ------------------------------------------------------------
 One in-process object, no network, no accounts or phone numbers, no prekey
 bundles, no multiple devices, no group chats; messages are delivered once
-(fetching empties the mailbox).  The key directory trusts the first key
+(fetching empties the mailbox, and :meth:`Server.settle` puts back whatever a
+device did not get to handle).  The key directory trusts the first key
 registered for a name; lesson 04 shows what a dishonest directory can do.
 """
 
 from __future__ import annotations
 
-import base64
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from .clock import Clock, real_clock
+from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
 from .errors import (
     ForgedReport,
     MalformedEnvelope,
     RegistrationError,
     ReplayedMessage,
     TamperedMessage,
+    TimestampOutOfRange,
+    UnknownMessage,
     UnknownRecipient,
     UnknownSender,
+    UnreportableMessage,
 )
 from .devices import DeviceCertificate
-from .franking import FRANKING_FIELD, Franked, FrankingService, Report
+from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
-from .wire import MODES, Envelope, Mode
+from .wire import MODES, Envelope, Mode, short_id
 
 __all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "describe_payload"]
 
@@ -167,6 +170,7 @@ class Server:
         self._mailboxes: dict[str, deque[bytes]] = {}
         self._channels: dict[str, TransportChannel] = {}
         self._seen_ids: set[str] = set()
+        self._in_flight: dict[str, list[bytes]] = {}
 
     # ---- key directory ---------------------------------------------------
     def register(self, public: PublicIdentity) -> None:
@@ -267,31 +271,69 @@ class Server:
         envelope.check_signature(self.directory[envelope.sender].verify_key, outcome="The server refused it.")
         if envelope.msg_id in self._seen_ids:
             raise ReplayedMessage(
-                f"message {envelope.msg_id[:8]}… was already accepted once; this copy is a replay "
+                f"message {envelope.short_id} was already accepted once; this copy is a replay "
                 "and was refused."
+            )
+        self._commitment(envelope)
+
+    def _commitment(self, envelope: Envelope) -> bytes | None:
+        """The franking commitment of an E2EE envelope on a franking platform, strictly decoded.
+
+        A franking platform refuses an E2EE message without one
+        (:class:`~toychat.errors.UnreportableMessage`): it could never be
+        reported.  Returns ``None`` where franking does not apply.
+        """
+        if self.franking is None or envelope.mode != "e2ee":
+            return None
+        if FRANKING_FIELD not in envelope.extras:
+            raise UnreportableMessage(
+                f"message {envelope.short_id} carries no franking commitment, so its recipient could never "
+                "report it: this platform runs message franking and refused it."
+            )
+        return decode_commitment(envelope.extras[FRANKING_FIELD])
+
+    def _check_time(self, envelope: Envelope, received_at: float) -> None:
+        """Refuse a send time further than :data:`~toychat.clock.MAX_CLOCK_SKEW` from the platform's clock."""
+        if abs(envelope.timestamp - received_at) > MAX_CLOCK_SKEW:
+            raise TimestampOutOfRange(
+                f"message {envelope.short_id} says it was sent at {envelope.timestamp!r}, more than "
+                f"{MAX_CLOCK_SKEW / 3600:g} hours from the platform's clock ({received_at!r}): is the sender's "
+                "clock wrong? The server refused it."
             )
 
     def _store(self, envelope: Envelope, raw: bytes) -> None:
-        self._seen_ids.add(envelope.msg_id)
-        if self.franking is not None and FRANKING_FIELD in envelope.extras:
-            commitment = base64.b64decode(envelope.extras[FRANKING_FIELD])
-            self.franked[envelope.msg_id] = self.franking.tag(
-                commitment, envelope.sender, envelope.recipient, envelope.timestamp
-            )
-        self.log.append(
-            SeenByServer(
-                received_at=self.clock(),
-                msg_id=envelope.msg_id,
-                mode=envelope.mode,
-                sender=envelope.sender,
-                recipient=envelope.recipient,
-                sent_at=envelope.timestamp,
-                size_bytes=len(envelope.payload),
-                content_seen=describe_payload(envelope),
-                envelope=raw,
-            )
+        """Log, tag and queue an envelope that passed :meth:`_verify`.
+
+        The platform's clock is read once, here: the message's *received* time,
+        which the franking tag binds.  Everything is checked and built before
+        :meth:`_commit` changes any state.
+        """
+        received_at = as_seconds(self.clock(), "the server's clock")
+        self._check_time(envelope, received_at)
+        commitment = self._commitment(envelope)
+        franked = None
+        if self.franking is not None and commitment is not None:
+            franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
+        entry = SeenByServer(
+            received_at=received_at,
+            msg_id=envelope.msg_id,
+            mode=envelope.mode,
+            sender=envelope.sender,
+            recipient=envelope.recipient,
+            sent_at=float(envelope.timestamp),
+            size_bytes=len(envelope.payload),
+            content_seen=describe_payload(envelope),
+            envelope=raw,
         )
-        self._mailboxes[envelope.recipient].append(raw)
+        self._commit(envelope, entry, franked)
+
+    def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
+        """The one place an accepted message changes the server's state."""
+        self._seen_ids.add(envelope.msg_id)
+        if franked is not None:
+            self.franked[envelope.msg_id] = franked
+        self.log.append(entry)
+        self._mailboxes[envelope.recipient].append(entry.envelope)
         for scanner in self.scanners:
             label = scanner(envelope)
             if label is not None:
@@ -320,16 +362,24 @@ class Server:
         """
         channel = self._channel(name)
         box = self._mailboxes[name]
+        self._in_flight[name] = list(box)
         records = [channel.seal(raw) for raw in box]
         box.clear()
         return records
+
+    def settle(self, name: str, handled: int) -> None:
+        """The device reports that it handled (delivered or refused by name) the first
+        ``handled`` records of its last :meth:`fetch`; the rest go back to the front
+        of the mailbox, so a device that crashes mid-batch loses nothing."""
+        in_flight = self._in_flight.pop(name, [])
+        self._mailboxes[name].extendleft(reversed(in_flight[max(0, handled):]))
 
     # ---- abuse reports (message franking) -------------------------------------------------
     def franked_for(self, name: str, msg_id: str) -> Franked:
         """The reporting tag of a message, for its recipient only (sent with the message)."""
         franked = self.franked.get(msg_id)
         if franked is None or franked.recipient != name:
-            raise UnknownRecipient(f"no franked message {msg_id[:8]}… addressed to {name!r}.")
+            raise UnknownMessage(f"no franked message {short_id(msg_id)} addressed to {name!r}.")
         return franked
 
     def receive_report(self, report: Report) -> bytes:
@@ -347,15 +397,17 @@ class Server:
         """Verify a report that brings earlier messages from the same sender as context.
 
         WhatsApp sends "the last five messages sent to you by the reported user
-        or group" with a report (WhatsApp Help Center; FACTS §1.8), without
+        or group" with a report (WhatsApp Help Center; see references:
+        docs/references.md#whatsapp2024), without
         cryptographic proof.  Here every context message is franked, so each
         one is verified like the reported message itself.  The rules:
 
         * every message (reported and context) must verify, or
           :class:`~toychat.errors.ForgedReport` is raised;
         * every context message must come from the reported message's sender,
-          to the same recipient (the reporter), sent no later than it, and be
-          listed once: otherwise :class:`~toychat.errors.ForgedReport`;
+          to the same recipient (the reporter), relayed by the platform no later
+          than it (the franking tag's time is the platform's own receive time,
+          which a sender cannot back- or forward-date), and be listed once: otherwise :class:`~toychat.errors.ForgedReport`;
         * the *reported* message may be reported only once
           (:class:`~toychat.errors.ReplayedMessage`); a message may appear as
           context in several reports, because a later report's context can
@@ -378,7 +430,8 @@ class Server:
                 )
             if f.timestamp > main.timestamp:
                 raise ForgedReport(
-                    f"context message {index} was sent after the reported message; context must come before it. "
+                    f"context message {index} reached the platform after the reported message; context must come "
+                    "before it. "
                     "Nothing from this report was kept."
                 )
             if f.tag in tags:
@@ -415,7 +468,7 @@ class Server:
         """Everything the platform has learned from abuse reports, one row per revealed message.
 
         Columns: ``report`` (1, 2, …), ``reporter``, ``reported_sender``,
-        ``sent_at`` (UTC), ``role`` (``"reported message"`` or ``"context"``),
+        ``sent_at`` (UTC: when the platform relayed the message, the time its franking tag binds), ``role`` (``"reported message"`` or ``"context"``),
         ``text`` and ``msg_id``.  Messages nobody reported never appear here:
         under E2EE this table is all the content the platform ever reads.
         """

@@ -11,7 +11,7 @@ script), so it looks the same in JupyterLab, in Voilà and on the static site.
 >>> import pandas as pd
 >>> table = pd.DataFrame({"claim": ["E2EE hides abuse"], "share": [0.125], "lessons": [["03", "09"]]})
 >>> html = show_table(table, percent=["share"]).data
->>> "12.5%" in html and "03, 09" in html and "<th>claim</th>" in html
+>>> "12.5%" in html and "03, 09" in html and ">claim</th>" in html
 True
 """
 
@@ -30,24 +30,25 @@ __all__ = ["EMPTY", "format_cell", "show_table"]
 
 #: What an empty cell shows.
 EMPTY = "—"
+#: A column with a cell longer than this many characters is prose, and gets room to be read.
+_PROSE_CHARS = 60
+_PROSE_WIDTH = "min-width:22em;"
 #: Row height (px) used to size the scrollable box.
 _ROW_PX = 30
 
-# ``!important`` on alignment: JupyterLab's own rendered-HTML styles right-align every
-# table cell and win over a class rule of equal weight.
-_STYLE = (
-    "<style>"
-    ".toychat-table-box{{overflow:auto;max-width:100%;"
-    "border:1px solid #c4c4c4;margin:0.5em 0;}}"
-    ".toychat-table{{border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;}}"
-    ".toychat-table caption{{caption-side:top;text-align:left !important;font-weight:600;padding:4px 6px;}}"
-    ".toychat-table th{{position:sticky;top:0;background:#f0f0f0;text-align:left !important;"
-    "padding:4px 8px;border-bottom:2px solid #767676;vertical-align:bottom;}}"
-    ".toychat-table td{{text-align:left !important;padding:4px 8px;border-bottom:1px solid #dcdcdc;"
-    "vertical-align:top;white-space:normal;overflow-wrap:anywhere;}}"
-    ".toychat-table td.num{{text-align:right !important;white-space:nowrap;font-variant-numeric:tabular-nums;}}"
-    "</style>"
-)
+# Inline styles, not a <style> block: JupyterLab strips <style> from HTML it does not
+# trust (a table shown inside a widget's output, for example) but keeps the style
+# attributes it allows, and a style attribute also wins over JupyterLab's own rule that
+# right-aligns every table cell.
+_BOX = "overflow:auto;max-width:100%;border:1px solid #c4c4c4;margin:0.5em 0;"
+_TABLE = "border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;"
+_CAPTION = "caption-side:top;text-align:left;font-weight:600;padding:4px 6px;"
+_TH = ("background:#f0f0f0;text-align:left;padding:4px 8px;border-bottom:2px solid #767676;"
+       "vertical-align:bottom;")
+_TD = ("text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
+       "white-space:normal;overflow-wrap:anywhere;")
+_TD_NUM = ("text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
+           "white-space:nowrap;font-variant-numeric:tabular-nums;")
 
 
 def _is_missing(value: Any) -> bool:
@@ -122,29 +123,30 @@ def show_table(
         raise KeyError(f"show_table: no column named {sorted(unknown)} to show as percent")
     columns: Sequence[Any] = list(frame.columns)
     numeric = {column: _numeric(frame[column]) for column in columns}
-    head = "".join(f"<th>{_html.escape(str(column))}</th>" for column in columns)
+    head = "".join(f'<th style="{_TH}">{_html.escape(str(column))}</th>' for column in columns)
+    texts = [
+        [format_cell(value, percent=str(column) in as_percent) for column, value in zip(columns, values)]
+        for values in frame.itertuples(index=False, name=None)
+    ]
+    # Prose columns (quotes, explanations) get room to be read rather than a sliver.
+    prose = {i for i in range(len(columns)) if any(len(row[i]) > _PROSE_CHARS for row in texts)}
     rows = []
-    for values in frame.itertuples(index=False, name=None):
+    for row in texts:
         cells = []
-        for column, value in zip(columns, values):
-            text = _html.escape(format_cell(value, percent=str(column) in as_percent))
-            klass = ' class="num"' if numeric[column] or str(column) in as_percent else ""
-            cells.append(f"<td{klass}>{text}</td>")
+        for i, (column, text) in enumerate(zip(columns, row)):
+            if numeric[column] or str(column) in as_percent:
+                cells.append(f'<td class="num" style="{_TD_NUM}">{_html.escape(text)}</td>')
+            else:
+                wide = _PROSE_WIDTH if i in prose else ""
+                cells.append(f'<td style="{_TD}{wide}">{_html.escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{_html.escape(caption)}</caption>" if caption else ""
-    # Only a long table scrolls; a short one is shown whole.  The height goes on this
-    # table's own box: a <style> rule is global to the page, so the last table shown
-    # would otherwise set every table's height.
-    limit = (
-        f' style="max-height:{(max_rows_visible + 1) * _ROW_PX}px"'
-        if len(rows) > max_rows_visible
-        else ""
-    )
+    cap = f'<caption style="{_CAPTION}">{_html.escape(caption)}</caption>' if caption else ""
+    # Only a long table scrolls; a short one is shown whole.
+    box = _BOX + (f"max-height:{(max_rows_visible + 1) * _ROW_PX}px;" if len(rows) > max_rows_visible else "")
     body = (
-        _STYLE.format()
-        + f'<div class="toychat-table-box"{limit} tabindex="0" role="region"'
+        f'<div class="toychat-table-box" style="{box}" tabindex="0" role="region"'
         + f' aria-label="{_html.escape(caption or "table")}">'
-        + f'<table class="toychat-table">{cap}<thead><tr>{head}</tr></thead>'
+        + f'<table class="toychat-table" style="{_TABLE}">{cap}<thead><tr>{head}</tr></thead>'
         + f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     return HTML(body)

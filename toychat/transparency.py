@@ -18,8 +18,9 @@ The Merkle tree, inclusion proofs and consistency proofs follow RFC 9162
 (Certificate Transparency 2.0) §2.1 exactly: leaf hash SHA-256(0x00 ‖ data),
 node hash SHA-256(0x01 ‖ left ‖ right), and the verification algorithms of
 §2.1.3.2 and §2.1.4.2.  The same idea protects WhatsApp's key directory
-(Auditable Key Directory, 2023; FACTS §4.28) and was proposed for end users in
-CONIKS (Melara et al., USENIX Security 2015; FACTS §4.29).
+(Auditable Key Directory, 2023; see references: docs/references.md#lawlor2023) and was proposed
+for end users in CONIKS (Melara et al., USENIX Security 2015; see references:
+docs/references.md#melara2015).
 
 What this simplifies
 --------------------
@@ -48,12 +49,13 @@ from typing import Literal
 import nacl.exceptions
 import nacl.signing
 
-from .clock import Clock, real_clock
+from .clock import Clock, check_timestamp, real_clock
 from .errors import InconsistentLog, InvalidProof, MalformedEnvelope, UnexpectedKey
 from .keys import KEY_SIZE, PublicIdentity, check_name
 
 __all__ = [
     "HASH_SIZE",
+    "EMPTY_ROOT",
     "leaf_hash",
     "node_hash",
     "MerkleLog",
@@ -69,6 +71,8 @@ __all__ = [
 
 #: Every hash in the tree is a SHA-256 digest.
 HASH_SIZE = 32
+#: The root of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1).
+EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -131,7 +135,7 @@ class MerkleLog:
         """MTH(D[start:end]) for the ranges RFC 9162's recursions produce."""
         width = end - start
         if width == 0:
-            return hashlib.sha256(b"").digest()
+            return EMPTY_ROOT
         height = width.bit_length() - 1
         if width == 1 << height and start % width == 0:
             return self._levels[height][start >> height]
@@ -233,8 +237,12 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
             raise InvalidProof("two tree heads of the same size must have the same root and an empty proof.")
         return
     if old_size == 0:
-        if proof:
-            raise InvalidProof("consistency with the empty tree needs an empty proof.")
+        # Every log extends the empty one, whose root is SHA-256 of nothing (RFC 9162 §2.1.1):
+        # anything else claimed as the root of an empty tree is not one.
+        if proof or old_root != EMPTY_ROOT:
+            raise InvalidProof(
+                "consistency with the empty tree needs an empty proof and the empty tree's root, SHA-256(\"\")."
+            )
         return
     if not proof:
         raise InvalidProof("the consistency proof is empty.")
@@ -289,6 +297,7 @@ class Binding:
                 raise MalformedEnvelope(f"binding {name} must be {KEY_SIZE} bytes.")
         if self.action not in ("add", "revoke"):
             raise MalformedEnvelope(f"binding action must be 'add' or 'revoke', not {self.action!r}.")
+        check_timestamp(self.timestamp, "binding timestamp")
 
     @classmethod
     def of(cls, identity: PublicIdentity, device: str = "phone", *, action: Action = "add", timestamp: float = 0.0) -> "Binding":
@@ -319,7 +328,7 @@ class Binding:
     def from_bytes(cls, data: bytes) -> "Binding":
         """Parse a leaf; :class:`MalformedEnvelope` for anything that is not a canonical binding."""
         try:
-            fields = json.loads(data)
+            fields = json.loads(data, parse_constant=_reject_constant)
             binding = cls(
                 fields["user"], fields["device"], base64.b64decode(fields["encryption_key"], validate=True),
                 base64.b64decode(fields["signing_key"], validate=True), fields["action"], fields["timestamp"],
@@ -329,6 +338,10 @@ class Binding:
         if binding.to_bytes() != data:
             raise MalformedEnvelope("the binding is not in canonical form.")
         return binding
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number of seconds")
 
 
 @dataclass(frozen=True)
@@ -445,7 +458,8 @@ class Monitor:
     :meth:`check` verifies the new tree head's signature, its consistency with
     the last one seen (:class:`InconsistentLog` if the history was rewritten),
     that the new entries really make up the signed tree, and raises
-    :class:`UnexpectedKey` for any binding of the user's name it did not make.
+    :class:`UnexpectedKey` for any binding of the user's name it did not make
+    -- an added key, or a revoke of a device still in ``expected``.
     """
 
     def __init__(self, user: str, expected: dict[str, PublicIdentity], log_key: nacl.signing.VerifyKey) -> None:
@@ -479,9 +493,18 @@ class Monitor:
         if mirror.root() != head.root:
             raise InconsistentLog("the entries served do not make up the signed tree.")
         for binding in new_entries:
-            if binding.user != self.user or binding.action != "add":
+            if binding.user != self.user:
                 continue
             known = self.expected.get(binding.device)
+            if binding.action == "revoke":
+                if known is not None:
+                    raise UnexpectedKey(
+                        f"the key log records a revoke of {self.user!r}'s device {binding.device!r}, which "
+                        f"{self.user!r} still uses and did not revoke: contacts would stop encrypting to it, "
+                        "the first step of swapping its key. (To revoke a device yourself, remove it from "
+                        "the monitor's expected devices first.)"
+                    )
+                continue
             if known is None or known.encryption_key != binding.encryption_key or known.signing_key != binding.signing_key:
                 raise UnexpectedKey(
                     f"the key log binds a key to {self.user!r} for device {binding.device!r} that "

@@ -12,7 +12,9 @@ mode          ``"e2ee"`` (payload is ciphertext) or ``"plaintext"`` (payload
               is the message text, readable by the server)
 sender        the sender's user name
 recipient     the recipient's user name
-timestamp     when the sender's device says it sent the message (UNIX seconds)
+timestamp     when the sender's device says it sent the message (UNIX seconds,
+              0 to :data:`~toychat.clock.MAX_TIMESTAMP`: the one rule of
+              :func:`~toychat.clock.check_timestamp`)
 nonce         24 random bytes for ``e2ee`` (XSalsa20 nonce); empty for
               ``plaintext``
 payload       the ciphertext (``e2ee``) or the UTF-8 text (``plaintext``)
@@ -45,7 +47,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,7 @@ from typing import Any, Literal
 import nacl.exceptions
 import nacl.signing
 
+from .clock import MAX_TIMESTAMP, check_timestamp
 from .errors import MalformedEnvelope, TamperedMessage
 from .keys import NAME_PATTERN
 
@@ -67,8 +69,10 @@ __all__ = [
     "SIGNATURE_SIZE",
     "MAX_PAYLOAD_BYTES",
     "MAX_ENVELOPE_BYTES",
+    "MAX_TIMESTAMP",
     "Envelope",
     "new_msg_id",
+    "short_id",
 ]
 
 WIRE_VERSION = 1
@@ -111,6 +115,15 @@ def new_msg_id() -> str:
     return secrets.token_hex(16)
 
 
+def short_id(msg_id: str) -> str:
+    """How error messages and tables name a message: its id's first 8 digits and "…".
+
+    >>> short_id("0123456789abcdef0123456789abcdef")
+    '01234567…'
+    """
+    return f"{msg_id[:8]}…"
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -146,6 +159,11 @@ class Envelope:
     extras: dict[str, str] = field(default_factory=dict)
     version: int = WIRE_VERSION
 
+    @property
+    def short_id(self) -> str:
+        """This message's id as error messages show it (:func:`short_id`)."""
+        return short_id(self.msg_id)
+
     def __post_init__(self) -> None:
         self._validate()
 
@@ -164,9 +182,7 @@ class Envelope:
             value = getattr(self, name)
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise bad(f"{name} {value!r} is not a valid user name.")
-        ts = self.timestamp
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not _finite(ts) or ts < 0:
-            raise bad("timestamp must be a finite, non-negative number of seconds.")
+        check_timestamp(self.timestamp, "malformed envelope: timestamp")
         for name in _BYTES_FIELDS:
             if not isinstance(getattr(self, name), bytes):
                 raise bad(f"{name} must be bytes.")
@@ -240,12 +256,12 @@ class Envelope:
         """Raise :class:`~toychat.errors.TamperedMessage` unless the envelope is signed
         by ``verify_key``'s owner; ``outcome`` ends the message (e.g. "It was not delivered.")."""
         if not self.signature:
-            raise TamperedMessage(f"message {self.msg_id[:8]}… is not signed, so its sender cannot be checked. {outcome}")
+            raise TamperedMessage(f"message {self.short_id} is not signed, so its sender cannot be checked. {outcome}")
         try:
             verify_key.verify(self.signed_bytes(), self.signature)
         except nacl.exceptions.BadSignatureError:
             raise TamperedMessage(
-                f"message {self.msg_id[:8]}… does not match the signature of its sender {self.sender!r}: it was "
+                f"message {self.short_id} does not match the signature of its sender {self.sender!r}: it was "
                 f"changed after it was signed, or someone else signed it. {outcome}"
             ) from None
 
@@ -323,16 +339,8 @@ class Envelope:
     def __repr__(self) -> str:
         return (
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
-            f"t={self.timestamp}, id={self.msg_id[:8]}…, payload={len(self.payload)} bytes)"
+            f"t={self.timestamp}, id={self.short_id}, payload={len(self.payload)} bytes)"
         )
-
-
-def _finite(number: float) -> bool:
-    """``math.isfinite`` that says no, rather than raising, for an integer too big for a float."""
-    try:
-        return math.isfinite(number)
-    except OverflowError:
-        return False
 
 
 def _encodable(text: str) -> bool:

@@ -1,4 +1,4 @@
-"""The classroom relay: the toy chat over a real network (issue 9).
+"""The classroom relay: the toy chat over a real network.
 
 Self-study runs everything in one Python process: ``Server()`` and two
 ``Client`` objects.  In class, everyone's notebook talks to **one relay** the
@@ -55,6 +55,7 @@ from .errors import (
     Forbidden,
     RateLimited,
     RelayError,
+    RelayStorageError,
     RelayUnavailable,
     RequestTooLarge,
     Unauthenticated,
@@ -65,6 +66,7 @@ __all__ = [
     "Forbidden",
     "RateLimited",
     "RelayError",
+    "RelayStorageError",
     "RelayUnavailable",
     "RemoteServer",
     "RequestTooLarge",
@@ -76,11 +78,13 @@ __all__ = [
 RELAY_VARIABLE = "TOYCHAT_RELAY"
 
 
-def relay_from_env(mode: Mode = "e2ee") -> Server | RemoteServer:
+def relay_from_env(mode: Mode = "e2ee", *, login_file: str | os.PathLike[str] | None = None) -> Server | RemoteServer:
     """The server lessons should use: the class relay if ``TOYCHAT_RELAY`` is set,
     else a fresh in-process :class:`~toychat.server.Server` in ``mode`` (self-study).
 
-    On the class relay the instructor chooses the mode, so ``mode`` is ignored there.
+    On the class relay the instructor chooses the mode, so ``mode`` is ignored there;
+    ``login_file`` keeps the relay's login tokens across kernel restarts (see
+    :class:`RemoteServer`).
     In a JupyterHub service deployment, the hub API token of the user's server
     (``JUPYTERHUB_API_TOKEN``) is sent as the login.
 
@@ -94,4 +98,4 @@ def relay_from_env(mode: Mode = "e2ee") -> Server | RemoteServer:
         return Server(mode=mode)
     hub_token = os.environ.get("JUPYTERHUB_API_TOKEN")
     headers = {"Authorization": f"token {hub_token}"} if hub_token and os.environ.get("TOYCHAT_RELAY_HUB") else None
-    return RemoteServer(url, headers=headers)
+    return RemoteServer(url, headers=headers, login_file=login_file)

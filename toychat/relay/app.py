@@ -48,10 +48,12 @@ import logging
 import math
 import secrets
 import signal
+import sqlite3
 import threading
 import time
-from collections import deque
-from collections.abc import Awaitable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,18 +62,27 @@ import tornado.locks
 import tornado.netutil
 import tornado.web
 
+from ..clock import check_timestamp
 from ..errors import (
     ForgedReport,
     MalformedEnvelope,
     RegistrationError,
+    TimestampOutOfRange,
     ToyChatError,
 )
 from ..franking import Franked, FrankingService, Report
 from ..keys import NAME_PATTERN, PublicIdentity, check_name
-from ..server import Server
+from ..server import SeenByServer, Server
 from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
-from .errors import Forbidden, RateLimited, RequestTooLarge, Unauthenticated, status_for
+from .errors import (
+    Forbidden,
+    RateLimited,
+    RelayStorageError,
+    RequestTooLarge,
+    Unauthenticated,
+    status_for,
+)
 from .store import Queued, Store
 
 __all__ = [
@@ -100,6 +111,23 @@ VIEW_ROWS = 200
 
 
 # ---- the platform, stored in SQLite ------------------------------------------------------
+@contextmanager
+def saving(path: str, what: str) -> Iterator[None]:
+    """Turn a failed SQLite write (disk full, read-only file, I/O error) into a
+    named :class:`RelayStorageError`; SQLite has already rolled the transaction back."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.Error as exc:
+        log.error("could not save %s to the database %s: %s", what, path, exc)
+        raise RelayStorageError(
+            f"the relay could not save {what} (its database said: {exc}). Nothing was stored, so send it "
+            "again in a moment: it will not count as a replay. The instructor sees the cause in the relay's "
+            "log: usually a full disk or a read-only database file."
+        ) from None
+
+
 class PersistentServer(Server):
     """A :class:`~toychat.server.Server` whose directory, log and mailboxes live in SQLite.
 
@@ -132,22 +160,31 @@ class PersistentServer(Server):
         """Switch the platform (the instructor's demo); kept across restarts."""
         if mode not in MODES:
             raise MalformedEnvelope(f"the mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        with saving(self.store.path, "the mode"):
+            self.store.set_meta("mode", mode)
         self.mode = mode  # type: ignore[assignment]
-        self.store.set_meta("mode", mode)
 
     def register_with_token(self, public: PublicIdentity, token: str | None) -> None:
         """Publish ``public`` (checked by :meth:`Server.register`) and store it with its login."""
+        new = public.name not in self.directory
         super().register(public)
         self._mailboxes.pop(public.name, None)  # mailboxes live in SQLite
-        self.store.add_user(public, token, self.clock())
+        try:
+            with saving(self.store.path, "your registration"):
+                self.store.add_user(public, token, self.clock())
+        except RelayStorageError:
+            if new:  # not stored, so not taken: the same registration may be tried again
+                self.directory.pop(public.name, None)
+            raise
 
     def replace_keys(self, public: PublicIdentity) -> None:
         """Publish new keys for an existing, *authenticated* user (a new phone, a
         restarted kernel).  Contacts who kept the old keys will see the safety
         number change: exactly what lesson 04 asks them to notice."""
         old = self.lookup(public.name)
+        with saving(self.store.path, "your new keys"):
+            self.store.replace_keys(public)
         self.directory[public.name] = public
-        self.store.replace_keys(public)
         self.key_changes.append(
             {"name": public.name, "at": self.clock(), "old": old.fingerprint, "new": public.fingerprint}
         )
@@ -158,11 +195,14 @@ class PersistentServer(Server):
             return
         self.register_with_token(public, None)
 
-    def _store(self, envelope: Envelope, raw: bytes) -> None:
+    def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
+        # SQLite first: if it fails (a full disk, a read-only file), memory is unchanged, the
+        # message id is not spent, and the sender gets a named RelayStorageError to re-send on.
+        with saving(self.store.path, "your message"):
+            self.store.save_accepted(entry, franked)
         self._mailboxes.setdefault(envelope.recipient, deque())
-        super()._store(envelope, raw)
+        super()._commit(envelope, entry, franked)
         self._mailboxes.pop(envelope.recipient, None)  # the queued copy lives in SQLite
-        self.store.save_accepted(self.log[-1], self.franked.get(envelope.msg_id))
         for callback in self.on_queued:
             callback(envelope.recipient)
 
@@ -177,7 +217,8 @@ class PersistentServer(Server):
 
     def acknowledge(self, name: str, ids: list[int]) -> int:
         """Delete the messages ``name`` confirms having received."""
-        return self.store.acknowledge(name, ids)
+        with saving(self.store.path, "your acknowledgement"):
+            return self.store.acknowledge(name, ids)
 
     def fetch(self, name: str) -> list[bytes]:  # pragma: no cover - the relay uses mailbox/acknowledge
         raise NotImplementedError("the relay delivers with mailbox() and acknowledge()")
@@ -199,20 +240,30 @@ class TokenBucket:
     rate: float = 20.0
     burst: int = 60
     clock: Any = time.monotonic
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: key -> (tokens left, when last used), least recently used first.
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
 
     def allow(self, key: str) -> bool:
         """Take one token for ``key``; ``False`` if there is none left."""
         now = self.clock()
-        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens, last = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if len(self._buckets) > 10_000:  # forget idle keys rather than grow without bound
-            self._buckets.clear()
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return False
-        self._buckets[key] = (tokens - 1.0, now)
-        return True
+        self._forget_full(now)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)  # now the most recently used
+        return allowed
+
+    def _forget_full(self, now: float) -> None:
+        """Drop least recently used buckets that have refilled: a full bucket is the
+        same as no bucket, so forgetting it lets nobody past the limit.  A bucket
+        refills within ``burst / rate`` seconds, so what is kept is bounded by the
+        requests of that window -- many accounts cannot wipe anyone's limit."""
+        while self._buckets:
+            oldest = next(iter(self._buckets))
+            tokens, last = self._buckets[oldest]
+            if self.rate <= 0 or tokens + (now - last) * self.rate < self.burst:
+                break
+            del self._buckets[oldest]
 
     def retry_after(self) -> int:
         """Seconds until one more request is allowed (at least 1)."""
@@ -299,9 +350,10 @@ def franked_from_json(data: object) -> Franked:
     """Parse :func:`franked_to_json`'s output."""
     if not isinstance(data, dict):
         raise ForgedReport("the report's franking tag must be a JSON object.")
-    timestamp = data.get("timestamp")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, float | int) or not -1e18 < timestamp < 1e18:
-        raise ForgedReport("the report's timestamp must be a number of seconds.")
+    try:
+        timestamp = check_timestamp(data.get("timestamp"), "the report's timestamp")  # the wire's one rule
+    except TimestampOutOfRange as exc:
+        raise ForgedReport(str(exc)) from None
     sender, recipient = data.get("sender"), data.get("recipient")
     if not all(isinstance(n, str) and NAME_PATTERN.fullmatch(n) for n in (sender, recipient)):
         raise ForgedReport("the report's sender and recipient must be user names.")
@@ -872,10 +924,16 @@ def main(argv: list[str] | None = None) -> None:
         from .hub import hub_settings
 
         hub_auth, prefix, args.host, args.port = hub_settings(args.host, args.port)
-    relay = build_relay(
-        db=args.db, mode=args.mode, franking=args.franking, rate=args.rate, burst=args.burst,
-        admin_token=args.admin_token, public_view=args.public_view, hub_auth=hub_auth,
-    )
+    try:
+        relay = build_relay(
+            db=args.db, mode=args.mode, franking=args.franking, rate=args.rate, burst=args.burst,
+            admin_token=args.admin_token, public_view=args.public_view, hub_auth=hub_auth,
+        )
+    except sqlite3.Error as exc:
+        raise SystemExit(
+            f"toychat relay: cannot use the database {args.db}: {exc}. Is the disk full, or the file (or its "
+            "folder) read-only for this user? Nothing in it was changed."
+        ) from None
     ssl_options = {"certfile": args.certfile, "keyfile": args.keyfile} if args.certfile else None
     scheme = "https" if ssl_options else "http"
     base = f"{scheme}://{args.host}:{args.port}{prefix}"

@@ -13,9 +13,10 @@ into the named :mod:`toychat.errors` exceptions.
 Two details make delivery reliable:
 
 * **at least once** — :meth:`fetch` acknowledges the previous batch only at
-  the start of the next fetch, after the ``Client`` has handled it, so a
-  message is never lost between the relay and the notebook (if the kernel
-  dies, the relay sends it again);
+  the start of the next fetch, and only the messages the ``Client`` reported
+  as handled (:meth:`settle`), so a message is never lost between the relay
+  and the notebook (if the kernel dies, or the device crashes mid-batch, the
+  relay sends it again);
 * **exactly once for the learner** — messages are de-duplicated by
   ``msg_id``, so a message sent again after a lost acknowledgement is not
   shown twice (and is not mistaken for a replay attack by the ``Client``).
@@ -31,20 +32,23 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..clock import Clock, real_clock
 from ..devices import DeviceCertificate
-from ..errors import MalformedEnvelope, ToyChatError, UnknownSender
+from ..errors import InvalidKey, MalformedEnvelope, ToyChatError, UnknownSender
 from ..franking import Franked, Report
-from ..keys import PublicIdentity, check_name
+from ..keys import PublicIdentity, check_name, read_private_file, write_private_file
 from ..transport import TransportChannel
 from .errors import RelayError, RelayUnavailable, error_class
 
@@ -96,6 +100,24 @@ class RemoteServer:
         Seconds to reuse the relay's answer to "which mode? franking?" (a
         ``Client`` asks several times per message).  After the instructor
         switches the mode, devices follow within this time.
+    login_file:
+        A file (e.g. ``"~/.toychat/logins.json"``) that keeps the login tokens
+        this relay issues, readable by this Unix user only (mode 0600), so a
+        restarted kernel logs in again as the same user.
+
+    Keeping your chat identity across kernel restarts
+    -------------------------------------------------
+    A restarted kernel forgets its keys and its login.  New keys mean messages
+    already queued for the old ones cannot be read
+    (:class:`~toychat.errors.SentToPreviousKeys`), and contacts see the safety
+    number change.  Keep both in files in your home directory::
+
+        me = Identity.load_or_create("alice", "~/.toychat/alice.key")
+        server = RemoteServer(url, login_file="~/.toychat/logins.json")
+        alice = Client("alice", server, identity=me)
+
+    Run the same three lines after every restart.  (On a JupyterHub relay the
+    hub login is the chat login, so only the identity file is needed.)
     """
 
     def __init__(
@@ -107,12 +129,14 @@ class RemoteServer:
         timeout: float = 10.0,
         headers: dict[str, str] | None = None,
         info_ttl: float = 0.5,
+        login_file: str | os.PathLike[str] | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"the relay address must start with http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
-        self.tokens: dict[str, str] = dict(tokens or {})
+        self.login_file = Path(login_file).expanduser() if login_file is not None else None
+        self.tokens: dict[str, str] = {**self._saved_logins().get(self.url, {}), **(tokens or {})}
         self.admin_token = admin_token
         self.timeout = timeout
         self.headers = dict(headers or {})
@@ -125,6 +149,7 @@ class RemoteServer:
         self._channels: dict[str, TransportChannel] = {}
         self._delivered: dict[str, set[str]] = {}
         self._unacked: dict[str, list[int]] = {}
+        self._batches: dict[str, list[tuple[int, str]]] = {}
         self._registered: set[str] = set(self.tokens)
 
     # ---- HTTP ----------------------------------------------------------------------
@@ -168,6 +193,14 @@ class RemoteServer:
                     continue
                 raise self._error(exc) from None
             except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLCertVerificationError):
+                    raise RelayUnavailable(
+                        f"the class relay at {self.url} answered, but this computer does not trust its "
+                        f"certificate ({reason.verify_message}; {reason}). If the instructor uses a "
+                        "self-signed certificate, save it as a file and set SSL_CERT_FILE to that file before "
+                        "connecting (see 'TLS for the relay' in docs/deploying.md)."
+                    ) from None
                 raise RelayUnavailable(
                     f"cannot reach the class relay at {self.url} ({getattr(exc, 'reason', exc)}). Is it "
                     "running, and is TOYCHAT_RELAY the address the instructor gave?"
@@ -190,7 +223,13 @@ class RemoteServer:
         """The relay's public description: mode, franking, limits (cached for ``info_ttl`` s)."""
         now = time.monotonic()
         if fresh or self._info is None or now - self._info[0] > self.info_ttl:
-            self._info = (now, dict(self.request("GET", "/api/info")))
+            try:
+                self._info = (now, dict(self.request("GET", "/api/info")))
+            except RelayUnavailable:
+                if fresh or self._info is None:
+                    raise
+                # The relay is down for a moment (a restart): its last answer still says which
+                # platform this is, so messages already fetched are opened, not refused for the outage.
         return dict(self._info[1])
 
     @property
@@ -222,7 +261,29 @@ class RemoteServer:
         answer = self.request("POST", "/api/users", data=payload, user=public.name)
         if answer.get("token"):
             self.tokens[public.name] = str(answer["token"])
+            self._save_logins()
         self._registered.add(public.name)
+
+    def _saved_logins(self) -> dict[str, dict[str, str]]:
+        """Every relay's tokens kept in :attr:`login_file` (relay address -> name -> token)."""
+        if self.login_file is None or not self.login_file.exists():
+            return {}
+        text = read_private_file(self.login_file, "login file")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise InvalidKey(f"{self.login_file} is not a toychat login file (not JSON).") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(tokens, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in tokens.items())
+            for tokens in data.values()
+        ):
+            raise InvalidKey(f"{self.login_file} is not a toychat login file.")
+        return data
+
+    def _save_logins(self) -> None:
+        if self.login_file is not None:
+            logins = {**self._saved_logins(), self.url: dict(self.tokens)}
+            write_private_file(self.login_file, json.dumps(logins, sort_keys=True, indent=1) + "\n")
 
     def lookup(self, name: str) -> PublicIdentity:
         """The published keys for ``name``."""
@@ -305,17 +366,35 @@ class RemoteServer:
         over is dropped (and acknowledged again), so the learner sees it once.
         """
         channel = self._channel(name)
+        if self._info is None:
+            self.info()  # know the platform before taking messages: opening them then needs no network
         self.acknowledge(name)
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
         records = []
+        batch: list[tuple[int, str]] = []
         for mailbox_id, msg_id, raw in self.fetch_envelopes(name, wait=wait):
             unacked.append(mailbox_id)
             if msg_id in seen:
                 continue  # sent again because an acknowledgement was lost: already shown once
             seen.add(msg_id)
+            batch.append((mailbox_id, msg_id))
             records.append(channel.seal(raw))
+        self._batches[name] = batch
         return records
+
+    def settle(self, name: str, handled: int) -> None:
+        """The Client reports that it handled the first ``handled`` records of the last
+        :meth:`fetch`.  The rest are neither acknowledged nor marked as shown, so the
+        relay sends them again on the next fetch: a crash mid-batch loses nothing.
+        (Without a call, the whole batch counts as handled.)"""
+        unhandled = self._batches.pop(name, [])[max(0, handled):]
+        unacked = self._unacked.setdefault(name, [])
+        seen = self._delivered.setdefault(name, set())
+        for mailbox_id, msg_id in unhandled:
+            if mailbox_id in unacked:
+                unacked.remove(mailbox_id)
+            seen.discard(msg_id)
 
     def wait_for_messages(self, name: str, timeout: float = 10.0) -> bool:
         """Block until the relay holds a message for ``name`` (True) or ``timeout`` seconds
@@ -325,7 +404,12 @@ class RemoteServer:
 
             if server.wait_for_messages("bob", 30):
                 bob.receive()
+
+        It first acknowledges what earlier ``receive()`` calls already handled:
+        the relay answers a long poll at once while anything is queued, so
+        without that, messages already read would end every wait immediately.
         """
+        self.acknowledge(name)
         seen = self._delivered.get(name, set())
         return any(msg_id not in seen for _, msg_id, _ in self.fetch_envelopes(name, wait=timeout))
 

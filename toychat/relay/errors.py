@@ -15,6 +15,7 @@ The exceptions added here extend the course's one hierarchy
         ├── Forbidden         logged in, but not allowed to do this (403)
         ├── RateLimited       too many requests too fast (429)
         ├── RequestTooLarge   the body is over the wire format's limit (413)
+        ├── RelayStorageError the relay cannot save to its database: disk full, read-only (503)
         └── RelayUnavailable  the relay cannot be reached at all
 """
 
@@ -28,6 +29,7 @@ from ..errors import (
     MisaddressedMessage,
     RegistrationError,
     ReplayedMessage,
+    ServiceUnavailable,
     TamperedMessage,
     ToyChatError,
     UnknownUser,
@@ -37,6 +39,7 @@ __all__ = [
     "Forbidden",
     "RateLimited",
     "RelayError",
+    "RelayStorageError",
     "RelayUnavailable",
     "RequestTooLarge",
     "Unauthenticated",
@@ -79,7 +82,17 @@ class RequestTooLarge(MalformedEnvelope):
     status = 413
 
 
-class RelayUnavailable(RelayError, ConnectionError):
+class RelayStorageError(RelayError):
+    """The relay could not write to its database (disk full, read-only file, I/O error).
+
+    Nothing of the request was stored: send the same message again later (it
+    is not a replay).  The instructor sees the cause in the relay's log.
+    """
+
+    status = 503
+
+
+class RelayUnavailable(RelayError, ServiceUnavailable):
     """The relay could not be reached (not running, wrong address, network down)."""
 
 

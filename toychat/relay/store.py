@@ -74,6 +74,11 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self.db = sqlite3.connect(path)
+        # A write-ahead log: one fsync per commit instead of about three with a rollback journal
+        # (the relay's throughput under a class's load), and as durable: synchronous stays FULL,
+        # so a message the relay answered 201 for survives a crash and a power cut.
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = FULL")
         self.db.executescript(_SCHEMA)
         self.db.commit()
 

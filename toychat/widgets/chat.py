@@ -8,8 +8,14 @@ conversation each time, so the two server views can be compared.
 
 With ``reporting=True`` (lesson 08) the E2EE platform runs message franking:
 Bob's column gains a *Report last message* button with a choice between
-"only that message" and "last 5 messages (WhatsApp-style)", and the server
-column shows what the reports told the platform.
+"only that message" and "with 5 earlier (WhatsApp-style)", and the server
+column shows what the reports told the platform.  A reporting chat offers the
+two platforms reporting is about (E2EE and plaintext), not the dishonest key
+directory of lesson 04.
+
+Every control fits its column at JupyterLab's usual width (no cut labels), and
+the server's rows stay one line high: ciphertext is shown as its first bytes
+in hex, never wrapped mid-string.
 
 The widget is a thin view over :class:`toychat.Server` and
 :class:`toychat.Client`; :meth:`ChatWidget.send` does exactly what the button
@@ -33,8 +39,19 @@ from ..server import Server
 
 __all__ = ["ChatWidget"]
 
-def _column(width: str) -> widgets.Layout:
-    return widgets.Layout(width=width, min_width="200px", padding="6px", border="1px solid #767676")
+def _column(grow: float) -> widgets.Layout:
+    """A column that shares the row's width in proportion ``grow`` and never overflows it."""
+    return widgets.Layout(flex=f"{grow} 1 0", min_width="0", padding="6px", border="1px solid #767676")
+
+
+#: Table style of the server and report views: compact rows, 13 px (10 pt) text.
+_TABLE = "style='border-collapse:collapse;width:100%;font-size:13px;line-height:1.35'"
+_CELL = "style='padding:1px 4px;vertical-align:top'"
+_NOWRAP = "style='padding:1px 4px;vertical-align:top;white-space:nowrap'"
+#: Message lists at normal text spacing (ipywidgets sets a 28-px line height).
+_LINES = "<div style='line-height:1.4'>{}</div>"
+#: Hex digits of a ciphertext the server view shows (the rest is elided).
+_HEX_SHOWN = 8
 _MODE_LABELS = {
     "e2ee": "End-to-end encrypted",
     "plaintext": "Plaintext platform (TLS only)",
@@ -46,11 +63,26 @@ _TOOLTIPS = {
     "mitm": "The server hands out keys it made itself (lesson 04)",
 }
 #: The report button's two choices: how many earlier messages go with the report.
-_REPORT_SCOPES = (("only that message", 0), ("last 5 messages (WhatsApp-style)", 5))
+_REPORT_SCOPES = (("only that message", 0), ("with 5 earlier (WhatsApp-style)", 5))
+#: The platforms a reporting chat offers by default.
+_REPORTING_MODES = ("e2ee", "plaintext")
 
 
 def _time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S")
+
+
+def _content_cell(content_seen: str) -> str:
+    """What the server can read, as one table cell: ciphertext shortened to its
+    first bytes and kept on one line; readable text wrapped at word breaks.
+
+    >>> _content_cell("ciphertext 0302be606061378cbcd21c2b… (87 bytes)")
+    "<td style='padding:1px 4px;vertical-align:top;white-space:nowrap'><code>ciphertext 0302be60…</code></td>"
+    """
+    if content_seen.startswith("ciphertext "):
+        digits = content_seen.split()[1].rstrip("…")[:_HEX_SHOWN]
+        return f"<td {_NOWRAP}><code>ciphertext {html.escape(digits)}…</code></td>"
+    return f"<td {_CELL}><code>{html.escape(content_seen)}</code></td>"
 
 
 class ChatWidget:
@@ -72,7 +104,8 @@ class ChatWidget:
     reporting:
         Add abuse reporting (lesson 08): the E2EE platforms run
         :class:`~toychat.franking.FrankingService`, Bob gets a report button,
-        and the server column lists what reports revealed.  Default ``False``:
+        and the server column lists what reports revealed; the toggle offers
+        E2EE and plaintext unless ``modes`` says otherwise.  Default ``False``:
         the widget is exactly the lesson 03 chat.
     """
 
@@ -88,22 +121,24 @@ class ChatWidget:
         self.label = label
         self.reporting = reporting
         self.clock: Clock = clock if clock is not None else SimulatedClock(step=7.0)
+        if modes is None:
+            modes = _REPORTING_MODES if reporting else tuple(_MODE_LABELS)
         self.mode_toggle = widgets.ToggleButtons(
-            options=[(_MODE_LABELS[key], key) for key in (modes or tuple(_MODE_LABELS))],
-            tooltips=[_TOOLTIPS[key] for key in (modes or tuple(_MODE_LABELS))],
+            options=[(_MODE_LABELS[key], key) for key in modes],
+            tooltips=[_TOOLTIPS[key] for key in modes],
             value=mode,
             description="Platform:",
             style={"button_width": "auto"},
         )
         self.mode_toggle.add_class("toychat-mode")
         self.message = widgets.Text(
-            placeholder="Type a message to Bob",
-            description="Message:",
-            layout=widgets.Layout(width="95%"),
+            placeholder="Type here, then Send",
+            layout=widgets.Layout(width="calc(100% - 4px)"),  # the widget's 2-px margins fit too
         )
         self.message.add_class("toychat-alice-input")
         self.send_button = widgets.Button(
-            description="Send to Bob", button_style="primary", tooltip="Encrypt (if E2EE), sign and send", icon="paper-plane"
+            description="Send to Bob", button_style="primary", tooltip="Encrypt (if E2EE), sign and send",
+            icon="paper-plane", layout=widgets.Layout(width="auto", max_width="100%"),
         )
         self.send_button.add_class("toychat-send")
         self.alice_view = widgets.HTML()
@@ -118,14 +153,19 @@ class ChatWidget:
         self.mode_toggle.observe(lambda change: self.reset(change["new"]), names="value")
 
         alice_col = widgets.VBox(
-            [widgets.HTML("<h4>Alice's phone</h4>"), self.message, self.send_button, self.alice_view], layout=_column("28%")
+            [widgets.HTML("<h4>Alice's phone</h4><label>Message to Bob</label>"), self.message, self.send_button,
+             self.alice_view],
+            layout=_column(1),
         )
         self.report_button = widgets.Button(
             description="Report last message", button_style="danger", icon="flag",
             tooltip="Send the last message Bob received to the platform, with its franking proof",
+            layout=widgets.Layout(width="auto", max_width="100%"),
         )
         self.report_button.add_class("toychat-report")
-        self.report_scope = widgets.Dropdown(options=list(_REPORT_SCOPES), value=0, description="Send:")
+        self.report_scope = widgets.Dropdown(
+            options=list(_REPORT_SCOPES), value=0, layout=widgets.Layout(width="calc(100% - 4px)")
+        )
         self.report_scope.add_class("toychat-report-scope")
         self.reports_view = widgets.HTML()
         self.reports_view.add_class("toychat-reports-view")
@@ -135,11 +175,12 @@ class ChatWidget:
         bob_parts: list[widgets.Widget] = [widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view]
         if reporting:
             server_parts += [widgets.HTML("<h4>What reports told the platform</h4>"), self.reports_view]
-            bob_parts += [self.report_scope, self.report_button]
-        server_col = widgets.VBox(server_parts, layout=_column("44%"))
-        bob_col = widgets.VBox(bob_parts, layout=_column("28%"))
+            bob_parts += [widgets.HTML("<label>What a report sends</label>"), self.report_scope, self.report_button]
+        server_col = widgets.VBox(server_parts, layout=_column(1.6))
+        bob_col = widgets.VBox(bob_parts, layout=_column(1))
         self.widget = widgets.VBox(
-            [self.mode_toggle, widgets.HBox([alice_col, server_col, bob_col]), self.status]
+            [self.mode_toggle, widgets.HBox([alice_col, server_col, bob_col], layout=widgets.Layout(width="100%")),
+             self.status]
         )
         self.widget.add_class("toychat-chat")
         self.reset(mode)
@@ -213,19 +254,20 @@ class ChatWidget:
 
     # ---- the views ---------------------------------------------------------------------
     def _render(self) -> None:
-        self.alice_view.value = "".join(
+        self.alice_view.value = _LINES.format("".join(
             f"<div>{_time(ts)} <b>to bob:</b> {html.escape(text)}</div>" for ts, text in self._alice_wrote
-        ) or "<i>Nothing sent yet.</i>"
+        ) or "<i>Nothing sent yet.</i>")
         rows = "".join(
             "<tr>"
-            f"<td>{_time(e.received_at)}</td><td>{html.escape(e.sender)}</td><td>{html.escape(e.recipient)}</td>"
-            f"<td>{e.size_bytes}</td><td style='word-break:break-all'><code>{html.escape(e.content_seen)}</code></td>"
+            f"<td {_NOWRAP}>{_time(e.received_at)}</td><td {_CELL}>{html.escape(e.sender)}</td>"
+            f"<td {_CELL}>{html.escape(e.recipient)}</td><td {_NOWRAP}>{e.size_bytes}</td>"
+            f"{_content_cell(e.content_seen)}"
             "</tr>"
             for e in self.server.log
         )
         self.server_view.value = (
-            "<table><thead><tr><th>time</th><th>from</th><th>to</th><th>bytes</th><th>content it can read</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>"
+            f"<table {_TABLE}><thead><tr><th>time</th><th>from</th><th>to</th><th>bytes</th>"
+            f"<th>content it can read</th></tr></thead><tbody>{rows}</tbody></table>"
             if rows
             else "<i>The server has stored nothing yet.</i>"
         )
@@ -233,27 +275,28 @@ class ChatWidget:
             secretly = "".join(
                 f"<div>{html.escape(i.sender)} → {html.escape(i.recipient)}: <b>{html.escape(i.text)}</b></div>"
                 for i in self.server.intercepted
-            ) or "<i>nothing yet</i>"
+            ) or "<div><i>nothing yet</i></div>"
             self.server_view.value += (
-                "<hr><div class='toychat-intercepted'><b>…and what it secretly decrypted with the keys it "
-                f"handed out:</b>{secretly}</div>"
+                "<hr><div class='toychat-intercepted' style='line-height:1.4'><b>…and what it secretly "
+                f"decrypted with the keys it handed out:</b> {secretly}</div>"
             )
         if self.reporting:
             reported = "".join(
-                f"<tr><td>{row.report}</td><td>{_time(row.sent_at)}</td><td>{html.escape(row.reported_sender)}</td>"
-                f"<td>{html.escape(row.role)}</td><td><b>{html.escape(row.text)}</b></td></tr>"
+                f"<tr><td {_CELL}>{row.report}</td><td {_NOWRAP}>{_time(row.sent_at)}</td>"
+                f"<td {_CELL}>{html.escape(row.reported_sender)}</td><td {_CELL}>{html.escape(row.role)}</td>"
+                f"<td {_CELL}><b>{html.escape(row.text)}</b></td></tr>"
                 for row in self.server.report_log
             )
             self.reports_view.value = (
-                "<table><thead><tr><th>report</th><th>sent</th><th>from</th><th>role</th><th>text it can now read</th>"
-                f"</tr></thead><tbody>{reported}</tbody></table>"
+                f"<table {_TABLE}><thead><tr><th>report</th><th>sent at</th><th>from</th><th>role</th>"
+                f"<th>text it can now read</th></tr></thead><tbody>{reported}</tbody></table>"
                 if reported
                 else "<i>No reports yet: the platform has read no message.</i>"
             )
-        self.bob_view.value = "".join(
+        self.bob_view.value = _LINES.format("".join(
             f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
             for m in self.bob.inbox
-        ) or "<i>No messages yet.</i>"
+        ) or "<i>No messages yet.</i>")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

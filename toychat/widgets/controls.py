@@ -1,25 +1,87 @@
 """Controls with readable labels: the course's one way to make a slider.
 
-ipywidgets' defaults cut a description at about ten characters ("report_rat…")
-and print the raw value ("0.0794" where the lesson speaks of "0.08%").
-:func:`choice_slider` offers a fixed list of values, each shown formatted with
-its unit, under a description given room to be read in full.
+ipywidgets' sliders cut a description at about ten characters ("report_rat…"),
+print the raw value ("0.0794" where the lesson speaks of "0.08%"), and draw
+their handle (noUiSlider) with no accessible name, so a screen reader announces
+"slider, 3" and not what it sets.  :class:`ChoiceSlider` is a native
+``<input type="range">`` (through anywidget, a small, well-kept library for
+custom widgets) with a ``<label>`` that names it, a readout in words with
+units, and ``aria-valuetext`` carrying the same words; the keyboard moves it
+one stop at a time.  :func:`choice_slider` makes one.
 
 >>> s = choice_slider("Report rate (% of victims who report)", [0.001, 0.01, 0.1], value=0.01, fmt="{:.1%}")
 >>> s.value, s.label
 (0.01, '1.0%')
+>>> s.value = 0.1
+>>> s.index, s.label
+(2, '10.0%')
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import anywidget
 import ipywidgets as widgets
+import traitlets
 
-__all__ = ["choice_slider", "description_width"]
+__all__ = ["ChoiceSlider", "choice_slider", "description_width"]
 
-#: Width (in character widths) the slider bar itself gets, after the description.
-_BAR_EM = 18
+_ESM = """
+let counter = 0;
+function render({ model, el }) {
+  const id = `toychat-choice-slider-${Date.now().toString(36)}-${counter++}`;
+  const wrap = document.createElement("div");
+  wrap.className = "toychat-choice-slider";
+  // Arrow keys move the slider, not JupyterLab's cell selection.
+  wrap.setAttribute("data-lm-suppress-shortcuts", "true");
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  const input = document.createElement("input");
+  input.type = "range";
+  input.id = id;
+  input.min = "0";
+  input.step = "1";
+  const output = document.createElement("output");
+  output.htmlFor = id;
+  output.setAttribute("aria-live", "polite");
+  const show = (index) => {
+    const text = model.get("labels")[index] ?? "";
+    output.textContent = text;
+    input.setAttribute("aria-valuetext", text);
+  };
+  const sync = () => {
+    label.textContent = model.get("description");
+    label.style.width = model.get("description_width");
+    input.max = String(model.get("labels").length - 1);
+    input.value = String(model.get("index"));
+    show(model.get("index"));
+  };
+  input.addEventListener("keydown", (event) => event.stopPropagation());
+  input.addEventListener("input", () => show(Number(input.value)));
+  input.addEventListener("change", () => {
+    model.set("index", Number(input.value));
+    model.save_changes();
+  });
+  model.on("change:index", sync);
+  model.on("change:labels", sync);
+  model.on("change:description", sync);
+  sync();
+  wrap.append(label, input, output);
+  el.append(wrap);
+}
+export default { render };
+"""
+
+_CSS = """
+.toychat-choice-slider { display: flex; align-items: center; gap: 0.75em; margin: 4px 0;
+  font-size: var(--jp-widgets-font-size, 13px); color: var(--jp-widgets-label-color, inherit); }
+.toychat-choice-slider label { flex: none; text-align: right; }
+.toychat-choice-slider input[type=range] { flex: none; width: 16em; accent-color: #0072B2; }
+.toychat-choice-slider output { flex: none; min-width: 6em; font-variant-numeric: tabular-nums;
+  font-weight: 600; }
+"""
 
 
 def description_width(description: str) -> str:
@@ -32,30 +94,72 @@ def description_width(description: str) -> str:
     return f"{max(6.0, round(len(description) * 0.55 + 1.5, 1))}em"
 
 
+class ChoiceSlider(anywidget.AnyWidget, widgets.ValueWidget):
+    """A slider over a fixed list of values, each shown as words with units.
+
+    ``value`` is the chosen value (Python side); ``index`` and ``labels`` are what
+    the browser sees.  It is a ``ValueWidget``, so ``widgets.interactive`` and
+    ``widgets.interactive_output`` take it like any ipywidgets slider.
+    """
+
+    _esm = _ESM
+    _css = _CSS
+    description = traitlets.Unicode("").tag(sync=True)
+    description_width = traitlets.Unicode("8em").tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    index = traitlets.Int(0).tag(sync=True)
+    value = traitlets.Any(None)
+
+    def __init__(self, values: Sequence[Any], labels: Sequence[str], *, value: Any, description: str) -> None:
+        if len(values) != len(labels) or not values:
+            raise ValueError("ChoiceSlider: give one label for each of at least one value")
+        self._values = list(values)
+        super().__init__(
+            labels=list(labels),
+            index=self._values.index(value),
+            value=value,
+            description=description,
+            description_width=description_width(description),
+        )
+
+    @property
+    def options(self) -> list[tuple[str, Any]]:
+        """(label, value) for every stop, as ipywidgets' SelectionSlider has them."""
+        return list(zip(self.labels, self._values))
+
+    @property
+    def label(self) -> str:
+        """The chosen value as the reader sees it."""
+        return self.labels[self.index]
+
+    @traitlets.observe("index")
+    def _index_moved(self, change: dict[str, Any]) -> None:
+        self.value = self._values[change["new"]]
+
+    @traitlets.validate("value")
+    def _value_is_a_stop(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] not in self._values:
+            raise traitlets.TraitError(f"{proposal['value']!r} is not one of the slider's stops")
+        return proposal["value"]
+
+    @traitlets.observe("value")
+    def _value_set(self, change: dict[str, Any]) -> None:
+        self.index = self._values.index(change["new"])
+
+
 def choice_slider(
     description: str,
     values: Sequence[float],
     *,
     value: float,
     fmt: str = "{:g}",
-) -> widgets.SelectionSlider:
+) -> ChoiceSlider:
     """A slider over ``values`` whose readout is each value formatted by ``fmt``.
 
     ``description`` should be words with units ("Daily messages (millions)"),
     not a variable name; it is shown in full.  ``value`` must be one of
     ``values``: a slider that starts between two stops would misreport itself.
     """
-    options = [(fmt.format(v), v) for v in values]
     if value not in values:
         raise ValueError(f"choice_slider: the starting value {value!r} is not one of the stops")
-    width = description_width(description)
-    slider = widgets.SelectionSlider(
-        options=options,
-        value=value,
-        description=description,
-        continuous_update=False,
-        style={"description_width": width},
-        layout=widgets.Layout(width=f"calc({width} + {_BAR_EM}em)", max_width="100%"),
-    )
-    slider.add_class("toychat-slider")
-    return slider
+    return ChoiceSlider(list(values), [fmt.format(v) for v in values], value=value, description=description)
