@@ -176,3 +176,25 @@ def test_bad_configurations_are_refused() -> None:
         m.simulate(age_shares=(0.5, 0.5, 0.5, 0.0, 0.0))
     with pytest.raises(ValueError, match="share"):
         m.simulate(groomer_rate=2.0)
+
+
+def test_new_account_share_changes_account_ages_and_nothing_else() -> None:
+    """Innocent adults on new profiles are an assumption a lesson can move: the same
+    world with only account ages changed, and the new-profile rule loses its precision."""
+    base = m.simulate(accounts=20_000, seed=3)
+    busy = m.simulate(accounts=20_000, seed=3, new_account_share=0.05)
+    assert busy.events.equals(base.events) and busy.roles.equals(base.roles)
+    ages = m.account_ages_with_new_accounts(base, 0.05)
+    assert np.array_equal(ages.to_numpy(), busy.accounts["account_age_days"].to_numpy())
+    adults = ~base.accounts["is_minor"].to_numpy(bool)
+    innocent = adults & (base.roles == "ordinary").to_numpy()
+    assert (base.accounts["account_age_days"].to_numpy()[innocent] < 30).mean() < 0.001
+    assert 0.04 < (ages.to_numpy()[innocent] < 30).mean() < 0.06
+    rule = m.rule_new_profile_contacting_minors
+    before = m.evaluate(rule(m.account_features(base)), base.contact_abusive)
+    after = m.evaluate(rule(m.account_features(busy)), busy.contact_abusive)
+    assert after["innocent flagged"] > before["innocent flagged"]
+    with pytest.raises(ValueError):
+        m.account_ages_with_new_accounts(busy, 0.01)
+    with pytest.raises(ValueError):
+        m.PlatformConfig(new_account_share=1.5)

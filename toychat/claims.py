@@ -7,9 +7,21 @@ next to the package:
 * ``data/sources.csv`` — one row per article (``source_id``, ``outlet``,
   ``title``, ``date``, ``seed_file``, ``url``);
 * ``data/claims.csv`` — one row per claim, quoted verbatim from its article,
-  with the speaker's side, the claim's type, its figure and unit if it has
-  one, what would test it, the lessons that bear on it, and the section of
-  the course's checked facts that checks the figure.
+  with the speaker's side, whose words the quote is (its ``voice``), the
+  claim's type, its figure and unit if it has one, what would test it, the
+  lessons that bear on it, the sources that check it (keys of the course's
+  bibliography, ``data/references.csv``) and, where the same speaker makes
+  the same point again, the earlier claim it repeats.
+
+``voice`` says who is speaking, which matters before a quote is used as
+someone's case: ``quoted`` is the speaker's own words, in quotation marks (or
+a block quote) in the article; ``reported`` is the reporter's sentence saying
+what the speaker said, thinks or argues; ``journalist`` is the journalist's
+own sentence.  Only ``quoted`` rows are the speaker's words.
+
+The article texts are not shipped with the package (they are news articles):
+:func:`find_seeds` finds them in ``$TOYCHAT_SEEDS`` or in ``shared/seeds``
+beside the repository.
 
 :func:`load_sources` and :func:`load_claims` read and check them: a row that
 breaks a rule raises :class:`~toychat.errors.MalformedClaims` naming the row.
@@ -17,7 +29,7 @@ breaks a rule raises :class:`~toychat.errors.MalformedClaims` naming the row.
 :func:`claims_for_lesson` and :func:`summary_by` slice and count.
 
 >>> claims = load_claims()
->>> set(claims["side"]) <= set(SIDES)
+>>> set(claims["side"]) <= set(SIDES) and set(claims["voice"]) <= set(VOICES)
 True
 >>> int(summary_by(claims, "source_id", None)["claims"].sum()) == len(claims)
 True
@@ -27,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +53,7 @@ __all__ = [
     "DATA_DIR",
     "SEEDS_DIR",
     "SIDES",
+    "VOICES",
     "CLAIM_TYPES",
     "LESSONS",
     "SOURCE_COLUMNS",
@@ -47,6 +61,7 @@ __all__ = [
     "load_sources",
     "load_claims",
     "normalise",
+    "find_seeds",
     "quote_in_source",
     "claims_for_lesson",
     "summary_by",
@@ -57,8 +72,12 @@ __all__ = [
 #: The repository's ``data/`` folder (beside the ``toychat`` package).
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-#: Where the article texts are kept, by their ``seed_file`` names.
-SEEDS_DIR = DATA_DIR / "seeds"
+#: Where the article texts are kept, by their ``seed_file`` names: ``shared/seeds``
+#: beside the repository (CI keeps a copy of ``shared/`` next to its clone).
+SEEDS_DIR = DATA_DIR.parent.parent / "shared" / "seeds"
+
+#: An environment variable that points at another folder of article texts.
+SEEDS_ENV = "TOYCHAT_SEEDS"
 
 #: Who is speaking: the side each claim's speaker argues from.
 SIDES: tuple[str, ...] = (
@@ -72,6 +91,10 @@ SIDES: tuple[str, ...] = (
     "journalist",
 )
 
+#: Whose words the quote is: the speaker's own (in quotation marks in the article),
+#: a reporter's paraphrase of the speaker, or the journalist's own sentence.
+VOICES: tuple[str, ...] = ("quoted", "reported", "journalist")
+
 #: What kind of claim it is, which decides what kind of evidence could test it.
 CLAIM_TYPES: tuple[str, ...] = (
     "empirical-quantitative",
@@ -84,8 +107,8 @@ CLAIM_TYPES: tuple[str, ...] = (
 #: The course's lesson numbers (00 the debate … 10 claims and evidence).
 LESSONS: tuple[int, ...] = tuple(range(11))
 
-#: ``citation`` is the short form lessons use after a quote, e.g. "Police Professional, 11 Dec 2023"
-#: (dates the text does not give are from the period it describes, as data/sources.csv records).
+#: ``citation`` is the short form lessons use after a quote, e.g. "Police Professional, 11 Dec 2023";
+#: where an article's date or address could not be verified, the citation says so.
 SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "outlet", "title", "date", "seed_file", "url", "citation")
 
 CLAIM_COLUMNS: tuple[str, ...] = (
@@ -94,17 +117,20 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "speaker",
     "organisation",
     "side",
+    "voice",
     "quote",
     "claim_type",
     "value",
     "unit",
     "testable_by",
     "lessons",
-    "facts_ref",
+    "refs",
+    "repeats",
     "note",
 )
 
-_FACTS_REF = re.compile(r"^§\d+(\.\d+)?$")
+_CLAIM_ID = re.compile(r"^[A-Z]\d{3}$")
+_DOUBLE_QUOTES = ('"', "\u201c", "\u201d")
 _QUOTES = str.maketrans(
     {
         "\u2018": "'",
@@ -183,7 +209,18 @@ def _parse_lessons(text: str) -> list[int]:
     return out
 
 
-def _check_claim(row: dict[str, str], where: str, known_sources: set[str]) -> None:
+def reference_keys(path: str | Path | None = None) -> set[str]:
+    """The citation keys of the course's bibliography (``data/references.csv``)."""
+    path = Path(path) if path is not None else DATA_DIR / "references.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"The bibliography {path} does not exist.")
+    with path.open(newline="", encoding="utf-8") as f:
+        return {row["key"].strip() for row in csv.DictReader(f) if row.get("key")}
+
+
+def _check_claim(
+    row: dict[str, str], where: str, known_sources: set[str], known_refs: set[str] | None
+) -> None:
     """Raise MalformedClaims if one claim row breaks a rule."""
     if row["source_id"] not in known_sources:
         raise MalformedClaims(
@@ -193,6 +230,22 @@ def _check_claim(row: dict[str, str], where: str, known_sources: set[str]) -> No
     if row["side"] not in SIDES:
         raise MalformedClaims(
             f"{where}: unknown side {row['side']!r}; use one of: {', '.join(SIDES)}."
+        )
+    if row["voice"] not in VOICES:
+        raise MalformedClaims(
+            f"{where}: unknown voice {row['voice']!r}; use one of: {', '.join(VOICES)} "
+            "(the speaker's own words in quotation marks / a reporter's paraphrase / "
+            "the journalist's own sentence)."
+        )
+    if (row["voice"] == "journalist") != (row["side"] == "journalist"):
+        raise MalformedClaims(
+            f"{where}: voice {row['voice']!r} with side {row['side']!r}: a journalist's own "
+            "sentence is the journalist's claim, and only the journalist's."
+        )
+    if row["voice"] == "quoted" and any(mark in row["quote"] for mark in _DOUBLE_QUOTES):
+        raise MalformedClaims(
+            f"{where}: voice 'quoted' but the quote holds quotation marks, so part of it is the "
+            "reporter's words; use 'reported', or keep only the words inside the marks."
         )
     if row["claim_type"] not in CLAIM_TYPES:
         raise MalformedClaims(
@@ -224,15 +277,24 @@ def _check_claim(row: dict[str, str], where: str, known_sources: set[str]) -> No
             f"{where}: unknown lesson number {str(bad)!r} in lessons {row['lessons']!r}; "
             "lessons are 00 to 10, separated by ';'."
         ) from None
-    for ref in filter(None, (r.strip() for r in row["facts_ref"].split(";"))):
-        if not _FACTS_REF.match(ref):
-            raise MalformedClaims(
-                f"{where}: facts_ref {ref!r} is not a FACTS.md reference like '§3.20'."
-            )
+    if known_refs is not None:
+        for ref in filter(None, (r.strip() for r in row["refs"].split(";"))):
+            if ref not in known_refs:
+                raise MalformedClaims(
+                    f"{where}: refs {ref!r} is not a key of the course's bibliography "
+                    "(data/references.csv)."
+                )
+    if row["repeats"] and not _CLAIM_ID.match(row["repeats"]):
+        raise MalformedClaims(
+            f"{where}: repeats {row['repeats']!r} is not a claim id like 'C015'."
+        )
 
 
 def load_claims(
-    path: str | Path | None = None, *, sources: pd.DataFrame | str | Path | None = None
+    path: str | Path | None = None,
+    *,
+    sources: pd.DataFrame | str | Path | None = None,
+    references: str | Path | None = None,
 ) -> pd.DataFrame:
     """The table of claims, every row checked.
 
@@ -240,10 +302,16 @@ def load_claims(
     gives the known ``source_id`` values; by default ``sources.csv`` beside
     ``path`` if there is one, else the shipped ``data/sources.csv``.
 
-    A row with an unknown side, claim type, source or lesson, a missing quote,
-    a non-numeric value (or a value without a unit), or a ``claim_id`` used
-    twice raises :class:`~toychat.errors.MalformedClaims` naming its
-    ``claim_id`` and line.  ``value`` comes back as a float column (NaN where
+    ``references`` is the bibliography whose keys ``refs`` may use: by
+    default ``references.csv`` beside ``path`` if there is one, else the
+    shipped ``data/references.csv``.
+
+    A row with an unknown side, voice, claim type, source, reference or
+    lesson, a missing quote, a non-numeric value (or a value without a unit),
+    a ``quoted`` voice whose quote mixes in the reporter's words, a
+    ``repeats`` that names no earlier claim, or a ``claim_id`` used twice
+    raises :class:`~toychat.errors.MalformedClaims` naming its ``claim_id``
+    and line.  ``value`` comes back as a float column (NaN where
     the claim has no figure); everything else as text.
     """
     path = Path(path) if path is not None else DATA_DIR / "claims.csv"
@@ -253,6 +321,10 @@ def load_claims(
     if not isinstance(sources, pd.DataFrame):
         sources = load_sources(sources)
     known = set(sources["source_id"])
+    if references is None:
+        beside_refs = path.parent / "references.csv"
+        references = beside_refs if beside_refs.is_file() else DATA_DIR / "references.csv"
+    known_refs = reference_keys(references) if Path(references).is_file() else None
     rows = _read_rows(path, CLAIM_COLUMNS, "claims")
     seen: dict[str, int] = {}
     for line, row in rows:
@@ -264,8 +336,12 @@ def load_claims(
             raise MalformedClaims(
                 f"{where}: duplicate claim_id {cid!r}, already used on line {seen[cid]}."
             )
+        _check_claim(row, where, known, known_refs)
+        if row["repeats"] and row["repeats"] not in seen:
+            raise MalformedClaims(
+                f"{where}: repeats {row['repeats']!r}, which is not an earlier claim in the file."
+            )
         seen[cid] = line
-        _check_claim(row, where, known)
     frame = pd.DataFrame([row for _, row in rows], columns=list(CLAIM_COLUMNS))
     frame["value"] = pd.to_numeric(frame["value"].replace("", None), errors="raise").astype(float)
     return frame
@@ -276,6 +352,16 @@ def normalise(text: str) -> str:
     return " ".join(text.translate(_QUOTES).split())
 
 
+def find_seeds() -> Path | None:
+    """The folder of article texts: ``$TOYCHAT_SEEDS`` if set, else ``shared/seeds``
+    beside the repository; None if neither is a folder."""
+    override = os.environ.get(SEEDS_ENV)
+    for candidate in ([Path(override)] if override else []) + [SEEDS_DIR]:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def quote_in_source(
     claims: pd.DataFrame, sources: pd.DataFrame, seeds_dir: str | Path | None = None
 ) -> pd.Series:
@@ -283,10 +369,11 @@ def quote_in_source(
 
     Both texts are compared after :func:`normalise` (straight quotes, single
     spaces); nothing else is forgiven.  ``seeds_dir`` holds the articles under
-    their ``seed_file`` names (default ``data/seeds``).  Returns a boolean
+    their ``seed_file`` names (default: :func:`find_seeds`).  Returns a boolean
     Series aligned with ``claims``.
     """
-    seeds = Path(seeds_dir) if seeds_dir is not None else SEEDS_DIR
+    found_dir = find_seeds() if seeds_dir is None else Path(seeds_dir)
+    seeds = found_dir if found_dir is not None else SEEDS_DIR
     files = dict(zip(sources["source_id"], sources["seed_file"]))
     texts = {}
     for sid, name in files.items():
@@ -344,11 +431,14 @@ class Evidence:
     lesson: int
     measured: str
     value: str
+    #: The one assumption the result depends on most ("measured on the toy" if none).
+    assumption: str = ""
 
 
 def with_evidence(claims: pd.DataFrame, evidence: Mapping[str, Evidence]) -> pd.DataFrame:
     """The claims named in ``evidence`` (by ``claim_id``), each beside the course's
-    measurement: who said it, the quote, the lesson, what was measured, the result.
+    measurement: who said it, whose words the quote is, the quote, the lesson,
+    what was measured, the result and the assumption it rests on.
 
     An unknown claim id is a :class:`ValueError` naming it.
     """
@@ -366,11 +456,13 @@ def with_evidence(claims: pd.DataFrame, evidence: Mapping[str, Evidence]) -> pd.
                 "claim": claim_id,
                 "who": who,
                 "side": claim["side"],
+                "voice": claim["voice"],
                 "type": claim["claim_type"],
                 "quote": claim["quote"],
                 "lesson": item.lesson,
                 "what the course measured": item.measured,
                 "result": item.value,
+                "rests on": item.assumption or "measured on the toy",
             }
         )
     return pd.DataFrame(rows).set_index("claim")

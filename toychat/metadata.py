@@ -4,11 +4,14 @@ describes (lesson 09).
 Under end-to-end encryption a platform still sees who messages whom, when,
 how much and what kind of thing (text, image, video), who follows whom, and
 how old each account is — everything in :meth:`toychat.Server.log_table`
-except the content.  Meta says it will use such "behavioral signals"
-(see references: docs/references.md#sullivan2020); the NCA answers that metadata "will
-rarely, if ever, produce sufficient evidence for a search warrant" (see
-references: docs/references.md#nca2023).  This module builds a
-platform where the truth is known, so both claims can be measured.
+except the content.  Meta says it uses "behavioral signals like an adult
+sending a large amount of friend or message requests to people under 18"
+(Facebook's Jay Sullivan, quoted by Android Central, 21 May 2020:
+docs/references.md#androidcentral2020); the NCA answers that metadata "will
+rarely, if ever, produce sufficient evidence for a search warrant" (NCA,
+7 Dec 2023: docs/references.md#nca2023).  This module builds a platform where
+the truth is known, so the first claim can be measured on it; the second,
+about what a court needs, it can only illustrate.
 
 **Everything here is synthetic, and every number below is an assumption**
 (none is a measured fact about Messenger or Instagram): the learner can change
@@ -70,6 +73,7 @@ __all__ = [
     "at_scale",
     "technique_table",
     "MESSENGER_MONTHLY_USERS",
+    "account_ages_with_new_accounts",
     "NCA_MONTHLY",
 ]
 
@@ -87,12 +91,13 @@ HARMS = {"groomer": "grooming-like contact", "sextortion": "sextortion-like burs
 #: Order of the ``kind`` codes in :attr:`Platform.events`.
 KINDS = ("text", "image", "video")
 
-#: A reference scale for lesson 09.  Facebook announced on 20 July 2016 that
-#: "more than 1 billion people" used Messenger each month (Facebook newsroom,
-#: reported widely); Meta has not, to our knowledge, published a
-#: Messenger-only count since.  An order of magnitude, not a current figure.
+#: A reference scale for lesson 09.  Facebook announced 1 billion monthly
+#: Messenger users in July 2016, 1.2 billion in April 2017 and 1.3 billion in
+#: September 2017 (PYMNTS, Sept 2017: docs/references.md#pymnts2017); the
+#: course found no Messenger-only count published since.  An order of
+#: magnitude, not a current figure.
 MESSENGER_MONTHLY_USERS = 1_000_000_000
-#: The NCA's monthly UK figures (James Babbage, 7 Dec 2023; see references: docs/references.md#nca2023).
+#: The NCA's monthly UK figures (James Babbage, 7 Dec 2023: docs/references.md#nca2023).
 NCA_MONTHLY = {"arrests": 800, "children safeguarded": 1200}
 
 
@@ -135,6 +140,18 @@ class PlatformConfig:
     groomer_followed_share: float = 0.15
     #: Share of groomers using a profile under 30 days old.
     groomer_new_profile_share: float = 0.4
+    #: Account ages (days) are log-normal with this median and spread (minors'
+    #: accounts are at least 30 days old).  With these defaults only about 0.01%
+    #: of innocent accounts are under 30 days old, which is why a "new profile"
+    #: rule looks perfectly precise in the default world.
+    account_age_median_days: float = 900.0
+    account_age_sigma: float = 0.9
+    #: Extra share of innocent adults (mentors included) whose account is under
+    #: 30 days old: people who joined or re-registered this month.  No platform
+    #: publishes this share; the default 0 keeps the default world as it was.
+    #: It is drawn from its own random stream, so changing it changes account
+    #: ages and nothing else.
+    new_account_share: float = 0.0
     #: Share of groomers who behave exactly like mentors in the metadata: they
     #: contact minors who already know and follow them, at ordinary hours.
     groomer_mimic_share: float = 0.25
@@ -148,10 +165,12 @@ class PlatformConfig:
             raise ValueError("a platform needs at least 1,000 accounts (planted roles are rare).")
         if self.weeks < 1:
             raise ValueError("simulate at least one week.")
+        if self.account_age_median_days < 1 or self.account_age_sigma < 0:
+            raise ValueError("account ages need a median of at least 1 day and a spread ≥ 0.")
         if len(self.age_shares) != len(AGE_BANDS) or abs(sum(self.age_shares) - 1) > 1e-9:
             raise ValueError(f"age_shares needs {len(AGE_BANDS)} shares that add up to 1.")
         for name in ("mentor_rate", "groomer_rate", "sextortion_rate", "sharer_rate", "homophily",
-                     "groomer_mimic_share", "groomer_new_profile_share"):
+                     "groomer_mimic_share", "groomer_new_profile_share", "new_account_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a share between 0 and 1.")
 
@@ -262,6 +281,36 @@ def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float | np
     return day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
 
 
+def _with_new_accounts(
+    account_age: np.ndarray, is_minor: np.ndarray, roles: np.ndarray, share: float, seed: int
+) -> np.ndarray:
+    """``account_age`` with a ``share`` of innocent adults (mentors included) moved onto
+    profiles under 30 days old, drawn from their own random stream (``[seed, 1]``)."""
+    if share <= 0:
+        return account_age
+    age_rng = np.random.default_rng([seed, 1])
+    innocent_adults = np.flatnonzero(~is_minor & np.isin(roles, (0, ROLES.index("mentor"))))
+    new = innocent_adults[age_rng.random(len(innocent_adults)) < share]
+    out = account_age.copy()
+    out[new] = age_rng.integers(1, 30, len(new))
+    return out
+
+
+def account_ages_with_new_accounts(platform: "Platform", share: float) -> pd.Series:
+    """The platform's account ages as :func:`simulate` would have drawn them with
+    ``new_account_share=share`` — the same world, only account ages changed, so a
+    lesson can vary this one assumption without simulating the platform again.
+    The platform itself must have been simulated with ``new_account_share=0``."""
+    if platform.config.new_account_share != 0:
+        raise ValueError("start from a platform simulated with new_account_share=0.")
+    if not 0 <= share <= 1:
+        raise ValueError("share is a share between 0 and 1.")
+    ages = platform.accounts["account_age_days"].to_numpy()
+    roles = platform.roles.map(ROLES.index).to_numpy()
+    ages = _with_new_accounts(ages, platform.accounts["is_minor"].to_numpy(bool), roles, share, platform.config.seed)
+    return pd.Series(ages, index=platform.accounts.index, name="account_age_days")
+
+
 def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platform:
     """Simulate a platform.  ``simulate(accounts=10_000, seed=3)`` overrides single
     assumptions of the default :class:`PlatformConfig`."""
@@ -272,7 +321,8 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     # Accounts: age band, account age.
     band = rng.choice(len(AGE_BANDS), size=n, p=np.asarray(config.age_shares))
     is_minor = band < len(MINOR_BANDS)
-    account_age = np.clip(np.round(rng.lognormal(np.log(900), 0.9, n)), 1, 6000).astype(np.int64)
+    account_age = np.round(rng.lognormal(np.log(config.account_age_median_days), config.account_age_sigma, n))
+    account_age = np.clip(account_age, 1, 6000).astype(np.int64)
     account_age = np.where(is_minor, np.minimum(account_age, rng.integers(30, 1800, n)), account_age)
 
     # Planted roles among adults.
@@ -292,6 +342,7 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     account_age[new_profile] = rng.integers(1, 30, len(new_profile))
     sextortion = np.flatnonzero(roles == ROLES.index("sextortion"))
     account_age[sextortion] = rng.integers(1, 15, len(sextortion))
+    account_age = _with_new_accounts(account_age, is_minor, roles, config.new_account_share, config.seed)
     # How much of each account's messaging happens at night (00:00-05:59): most people
     # little, some night owls a lot (Beta, mean about 6%); groomers and sextortion
     # accounts more on average (means 25% and 30%), so the signal overlaps.
@@ -524,9 +575,9 @@ Detector = Callable[[pd.DataFrame], pd.Series]
 def rule_minors_not_following(features: pd.DataFrame, threshold: int = 5) -> pd.Series:
     """Flag adults who messaged at least ``threshold`` minors who do not follow them.
 
-    After Meta's restriction on adults "messaging teens who don't follow
-    them" (Meta, January 2024; see references: docs/references.md#meta2024).  Scores are the
-    count itself, so a PR curve can sweep it.
+    After Meta's rule that "adults over the age of 19" were restricted from
+    messaging teens who don't follow them (reported by PhoneArena, 25 Jan 2024:
+    docs/references.md#phonearena2024).
     """
     return (features["is_adult"] == 1) & (features["minors_not_following"] >= threshold)
 
@@ -535,10 +586,12 @@ def rule_new_profile_contacting_minors(
     features: pd.DataFrame, max_age_days: int = 30, threshold: int = 3
 ) -> pd.Series:
     """Flag profiles under ``max_age_days`` old that contacted at least
-    ``threshold`` minors who do not follow them.  An assumption of this
-    synthetic platform, in the spirit of the behavioural signals Meta describes
-    (see references: docs/references.md#sullivan2020): a new account is one
-    more signal, not a measured one."""
+    ``threshold`` minors who do not follow them.
+
+    The course's own rule (new profiles are a signal platforms are often said
+    to use; the course has not verified Meta's wording about them).  How
+    precise it looks depends on how many innocent accounts are new:
+    :attr:`PlatformConfig.new_account_share`."""
     return (
         (features["is_adult"] == 1)
         & (features["account_age_days"] < max_age_days)
@@ -549,8 +602,8 @@ def rule_new_profile_contacting_minors(
 def rule_requests_to_minors(features: pd.DataFrame, per_week: float = 10.0) -> pd.Series:
     """Flag adults sending at least ``per_week`` messages a week to minors who do
     not follow them — after "an adult sending a large amount of friend or
-    message requests to people under 18" (May 2020; see references:
-    docs/references.md#sullivan2020)."""
+    message requests to people under 18" (Facebook, May 2020, quoted by Android
+    Central: docs/references.md#androidcentral2020)."""
     return (features["is_adult"] == 1) & (features["requests_to_minors_per_week"] >= per_week)
 
 

@@ -404,19 +404,24 @@ def pr_plot(
     ax.set_xlabel("recall: share of the target accounts flagged")
     ax.set_ylabel("precision: share of flags that are true")
     ax.set_title(title)
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="lower left", fontsize=10)
     return fig
 
 
 def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
     """One panel per platform: for each technique, the share of each harm's accounts
-    caught (the table :func:`toychat.metadata.technique_table` returns)."""
+    caught (the table :func:`toychat.metadata.technique_table` returns).
+
+    Sized for the notebook's output area (9 inches wide); the title is wrapped onto
+    at most two lines above the panel titles, and bar labels are 10 pt."""
+    import textwrap
+
     import numpy as np
 
     platforms = list(dict.fromkeys(table.index.get_level_values(0)))
     harms = list(table.columns)
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
-    fig, axes = plt.subplots(1, len(platforms), figsize=(11, 4.2), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, len(platforms), figsize=(9, 5.6), sharey=True, layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, platform in zip(axes, platforms):
         rows = table.loc[platform]
@@ -426,14 +431,16 @@ def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
             shares = rows[harm].fillna(0).to_numpy() * 100
             bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4],
                            label=harm)
-            ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=7)
+            ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
         ax.set_yticks(positions + height * (len(harms) - 1) / 2, list(rows.index))
-        ax.set_xlim(0, 118)
-        ax.set_xlabel("share of that harm's accounts caught (%)")
-        ax.set_title(platform)
+        ax.set_xlim(0, 130)
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.set_xlabel("share of that harm's\naccounts caught (%)")
+        ax.set_title(platform, pad=10)
     axes[0].invert_yaxis()
     axes[0].set_ylabel("technique")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(harms), fontsize="small")
-    fig.suptitle(title)
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(harms), fontsize=10)
+    fig.suptitle("\n".join(textwrap.wrap(title, 80)[:2]))
+    fig.get_layout_engine().set(h_pad=0.12)
     return fig
