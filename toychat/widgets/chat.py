@@ -163,8 +163,12 @@ class ChatWidget:
             layout=widgets.Layout(width="auto", max_width="100%"),
         )
         self.report_button.add_class("toychat-report")
+        # The description is the menu's own <label>, so a screen reader names the menu; the
+        # column layout puts it above the menu, where Bob's narrow column has room for both.
         self.report_scope = widgets.Dropdown(
-            options=list(_REPORT_SCOPES), value=0, layout=widgets.Layout(width="calc(100% - 4px)")
+            options=list(_REPORT_SCOPES), value=0, description="What a report sends",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="calc(100% - 4px)", flex_flow="column", align_items="stretch"),
         )
         self.report_scope.add_class("toychat-report-scope")
         self.reports_view = widgets.HTML()
@@ -175,7 +179,7 @@ class ChatWidget:
         bob_parts: list[widgets.Widget] = [widgets.HTML("<h4>Bob's phone</h4>"), self.bob_view]
         if reporting:
             server_parts += [widgets.HTML("<h4>What reports told the platform</h4>"), self.reports_view]
-            bob_parts += [widgets.HTML("<label>What a report sends</label>"), self.report_scope, self.report_button]
+            bob_parts += [self.report_scope, self.report_button]
         server_col = widgets.VBox(server_parts, layout=_column(1.6))
         bob_col = widgets.VBox(bob_parts, layout=_column(1))
         self.widget = widgets.VBox(
