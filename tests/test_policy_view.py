@@ -45,8 +45,12 @@ def code_lines(path: Path) -> list[str]:
     return lines
 
 
+#: The course's sliders (toychat.widgets.choice_slider): a native, labelled range input.
+SLIDER = ".toychat-choice-slider input[type='range']"
+
+
 def _move_slider(page: "object", index: int = 0) -> None:
-    handle = page.locator(".jupyter-widgets .noUi-handle").nth(index)
+    handle = page.locator(SLIDER).nth(index)
     handle.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
@@ -67,8 +71,8 @@ def _send_chat_message(page: "object") -> None:
 #: lesson, the control it acts on, what it does with it, and the part of the page that must change.
 CASES: list[tuple[str, str, Callable[["object"], None], str]] = [
     ("03_a_toy_e2ee_chat.ipynb", ".jupyter-widgets input[type='text']", _send_chat_message, ".jupyter-widgets.widget-vbox"),
-    ("06_server_side_scanning.ipynb", ".jupyter-widgets .noUi-handle", _move_slider, ".widget-interact"),
-    ("09_metadata_detection.ipynb", ".jupyter-widgets .noUi-handle", _move_slider, ".widget-interact"),
+    ("06_server_side_scanning.ipynb", SLIDER, _move_slider, ".widget-interact"),
+    ("09_metadata_detection.ipynb", SLIDER, _move_slider, ".widget-interact"),
     ("10_claims_and_evidence.ipynb", ".jupyter-widgets select", _choose_second_option, ".widget-interact"),
 ]
 
@@ -112,7 +116,9 @@ def test_policy_view_hides_code_and_widgets_are_live(
         shown = [line for line in code_lines(REPO / "lessons" / lesson) if line in text]
         assert not shown, f"code visible in the policy view: {shown[:3]}"
         # Figures are drawn, and the markdown (boxes, headings) is there.
-        assert page.locator(".jp-RenderedImage img").count() >= 1, "no figure in the policy view"
+        assert page.locator(".jp-OutputArea-output img").count() >= 1, "no figure in the policy view"
+        assert page.locator(".jp-OutputArea-output img:not([alt])").count() == 0, "a figure without alt text"
+        assert ":::" not in text, "a MyST box shown as raw text (toychat.policy_view not enabled?)"
         assert page.locator("h1").count() >= 1
 
         target = page.locator(watched).first
