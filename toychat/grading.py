@@ -54,29 +54,33 @@ BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
 def fresh_import(module: str) -> ModuleType:
-    """A new copy of ``toychat.<module>``, executed from its file under a private,
-    random name and not left in ``sys.modules``.
+    """A new copy of a module (``"toychat.hashing"``, ``"nacl.bindings.crypto_box"``),
+    executed from its file under a private, random name and not left in ``sys.modules``.
 
     Student code runs in the same Python process as the tests and can replace any
-    attribute of an imported module (``hashing.dct_hash = …``).  A copy made *after*
-    that code ran, and reachable only through the test's own variable, has not been
-    touched.  Only modules that import nothing from ``toychat`` can be copied this way
-    (their imports of ``toychat`` would otherwise reach the patchable originals).
+    attribute of a module it can import (``hashing.dct_hash = …``).  A copy made
+    *after* that code ran, reachable only through the test's own variable, has not
+    been touched.  The copy's own imports are the process's (so copy only modules
+    whose work is their own: ``toychat.hashing`` and ``toychat.metadata`` use only
+    numpy, PIL and pandas; PyNaCl's bindings call the compiled libsodium directly);
+    a module with relative imports cannot be copied.
 
-    >>> fresh_import("hashing") is fresh_import("hashing")
+    >>> fresh_import("toychat.hashing") is fresh_import("toychat.hashing")
     False
     """
-    path = Path(__file__).with_name(f"{module}.py")
-    source = path.read_text(encoding="utf-8")
-    if re.search(r"^\s*(from\s+(\.|toychat)|import\s+toychat)", source, flags=re.M):
-        raise ValueError(f"toychat.{module} imports other course modules; it cannot be copied fresh")
-    private = f"_toychat_fresh_{module}_{secrets.token_hex(8)}"
-    spec = importlib.util.spec_from_file_location(private, path)
-    assert spec is not None and spec.loader is not None
-    copy_ = importlib.util.module_from_spec(spec)
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise ValueError(f"{module} is not a Python source module")
+    path = Path(spec.origin)
+    if re.search(r"^\s*from\s+\.", path.read_text(encoding="utf-8"), flags=re.M):
+        raise ValueError(f"{module} has relative imports; it cannot be copied fresh")
+    private = f"_fresh_{module.replace('.', '_')}_{secrets.token_hex(8)}"
+    fresh_spec = importlib.util.spec_from_file_location(private, path)
+    assert fresh_spec is not None and fresh_spec.loader is not None
+    copy_ = importlib.util.module_from_spec(fresh_spec)
     sys.modules[private] = copy_  # dataclasses look their module up while it executes
     try:
-        spec.loader.exec_module(copy_)
+        fresh_spec.loader.exec_module(copy_)
     finally:
         del sys.modules[private]
     return copy_
