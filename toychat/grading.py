@@ -20,20 +20,17 @@ in a student's notebook except :func:`fresh_import`, which hidden tests call.
   grader's file paths cut out of every traceback, with scores untouched.
 * :class:`FlaggingCsvExport` is nbgrader's CSV export with two more columns saying
   which submissions still have parts waiting to be graded by hand.
-* :func:`fresh_import` gives a hidden test a copy of a course module that no
-  student code can have patched, because it did not exist while that code ran.
+Hidden tests that must run course or PyNaCl code take it from
+:func:`toychat.fresh.fresh_import` (a separate module, so that a test cell does not
+import nbgrader).
 """
 
 from __future__ import annotations
 
 import copy
 import csv
-import importlib.util
 import re
-import secrets
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from jupyter_core.utils import ensure_async, run_sync
@@ -47,43 +44,10 @@ from traitlets import Unicode
 
 __all__ = [
     "FlaggingCsvExport", "GuardedExecute", "RestoreTestCells", "ScrubHiddenTests",
-    "fresh_import", "hidden_lines", "strip_hidden_tests",
+    "hidden_lines", "scrub_paths", "strip_hidden_tests",
 ]
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-
-
-def fresh_import(module: str) -> ModuleType:
-    """A new copy of a module (``"toychat.hashing"``, ``"nacl.bindings.crypto_box"``),
-    executed from its file under a private, random name and not left in ``sys.modules``.
-
-    Student code runs in the same Python process as the tests and can replace any
-    attribute of a module it can import (``hashing.dct_hash = …``).  A copy made
-    *after* that code ran, reachable only through the test's own variable, has not
-    been touched.  The copy's own imports are the process's (so copy only modules
-    whose work is their own: ``toychat.hashing`` and ``toychat.metadata`` use only
-    numpy, PIL and pandas; PyNaCl's bindings call the compiled libsodium directly);
-    a module with relative imports cannot be copied.
-
-    >>> fresh_import("toychat.hashing") is fresh_import("toychat.hashing")
-    False
-    """
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        raise ValueError(f"{module} is not a Python source module")
-    path = Path(spec.origin)
-    if re.search(r"^\s*from\s+\.", path.read_text(encoding="utf-8"), flags=re.M):
-        raise ValueError(f"{module} has relative imports; it cannot be copied fresh")
-    private = f"_fresh_{module.replace('.', '_')}_{secrets.token_hex(8)}"
-    fresh_spec = importlib.util.spec_from_file_location(private, path)
-    assert fresh_spec is not None and fresh_spec.loader is not None
-    copy_ = importlib.util.module_from_spec(fresh_spec)
-    sys.modules[private] = copy_  # dataclasses look their module up while it executes
-    try:
-        fresh_spec.loader.exec_module(copy_)
-    finally:
-        del sys.modules[private]
-    return copy_
 
 
 def strip_hidden_tests(source: str) -> str:
