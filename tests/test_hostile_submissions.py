@@ -257,7 +257,8 @@ def _in_hidden_test():
         frame = frame.f_back
     if frame is None:
         return False
-    return any("BEGIN HIDDEN TESTS" in line for line in linecache.getlines(frame.f_code.co_filename)[:frame.f_lineno])
+    marker = "BEGIN " + "HIDDEN TESTS"  # not spelt out: nbgrader would take it for a delimiter
+    return any(marker in line for line in linecache.getlines(frame.f_code.co_filename)[:frame.f_lineno])
 
 
 def _misbehave(function, mode):

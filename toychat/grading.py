@@ -222,8 +222,9 @@ class ScrubHiddenTests(ClearHiddenTests):
     def preprocess_cell(
         self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
+        is_test = utils.is_grade(cell) and not utils.is_solution(cell)
         if cell.cell_type == "code":
-            hidden = hidden_lines(cell.source)
+            hidden = hidden_lines(cell.source) if is_test else []
             if hidden:
                 region = {number for number, _ in hidden}
                 texts = [text.strip() for _, text in hidden if text.strip()]
@@ -249,6 +250,8 @@ class ScrubHiddenTests(ClearHiddenTests):
                     output.traceback = [scrub_paths(line) for line in output.get("traceback", [])]
                 elif output.output_type == "stream":
                     output.text = scrub_paths(output.text)
+        if not is_test:  # a student's own cell may mention the delimiters: it is theirs to see
+            return cell, resources
         return super().preprocess_cell(cell, resources, cell_index)
 
 
