@@ -1,7 +1,7 @@
 """nbgrader pieces that make the course's grading trustworthy.
 
 The course's ``nbgrader_config.py`` plugs these into nbgrader; nothing here runs
-in a student's notebook except :func:`fresh_import`, which hidden tests call.
+in a student's notebook.
 
 * :class:`GuardedExecute` runs the notebook like nbgrader's ``Execute``, but just
   before every test cell it resets what a student's earlier cell could have
@@ -20,6 +20,7 @@ in a student's notebook except :func:`fresh_import`, which hidden tests call.
   grader's file paths cut out of every traceback, with scores untouched.
 * :class:`FlaggingCsvExport` is nbgrader's CSV export with two more columns saying
   which submissions still have parts waiting to be graded by hand.
+
 Hidden tests that must run course or PyNaCl code take it from
 :func:`toychat.fresh.fresh_import` (a separate module, so that a test cell does not
 import nbgrader).
@@ -30,7 +31,6 @@ from __future__ import annotations
 import copy
 import csv
 import re
-from pathlib import Path
 from typing import Any
 
 from jupyter_core.utils import ensure_async, run_sync
@@ -40,7 +40,7 @@ from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 __all__ = [
     "FlaggingCsvExport", "GuardedExecute", "RestoreTestCells", "ScrubHiddenTests",
@@ -209,6 +209,12 @@ class ScrubHiddenTests(ClearHiddenTests):
         "A hidden test failed: the grader also checks your answer on other inputs. "
         "Read the part's instructions again and test your code on cases of your own.",
         help="What a student sees in place of an error raised by a hidden test.",
+    ).tag(config=True)
+
+    #: Set by the HTML exporter for every preprocessor; declared (as ``GetGrades`` does)
+    #: so that nbgrader does not warn that the option is not recognised.
+    display_data_priority = List(
+        ["text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png", "image/jpeg", "text/plain"],
     ).tag(config=True)
 
     def _from_hidden(self, output: NotebookNode, execution_count: int | None, region: set[int]) -> bool:
