@@ -20,3 +20,44 @@ c.Execute.timeout = 60
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError()",
 }
+
+# The course's own grading pieces (toychat/grading.py), importable from the
+# course root even where the course is not installed as a package.
+import os  # noqa: E402
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# Autograde: test cells are put back from the gradebook without a false
+# "checksum has changed" warning for every untouched cell (a changed cell is
+# still reported), and IPython is reset before every test cell, so that a
+# student's cell cannot rewrite the tests (input or AST transformers, patched
+# shell methods, shadowed built-ins).  These are nbgrader's default lists with
+# those two preprocessors swapped in.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "toychat.grading.RestoreTestCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "toychat.grading.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback: scores, visible tests and the student's own code, but no line of
+# any hidden test (not even in a traceback) and none of the grader's paths.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "toychat.grading.ScrubHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Export: nbgrader's CSV plus which submissions still have parts to grade by hand.
+c.ExportApp.plugin_class = "toychat.grading.FlaggingCsvExport"

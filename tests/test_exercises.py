@@ -1,14 +1,17 @@
 """Every exercise: the solution passes all its tests, the release fails every
-autograded test until answered, and the release is exactly what nbgrader makes."""
+autograded test until answered, the release is exactly what nbgrader makes, and
+ex03 Part F's hint, followed literally, reaches an answer."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_env
@@ -93,3 +96,49 @@ def test_release_is_what_nbgrader_generates(assignment: str, tmp_path: Path) -> 
             f"`nbgrader generate_assignment {assignment} --force` and commit the result"
         )
         assert fresh.read_bytes() == ours.read_bytes()
+
+
+#: The most tries ex03 Part F's hint says the plain search needs on the test pictures.
+HINT_TRIES = 2_000
+
+
+def _plain_hinted_search(picture, budget: float, smooth_pattern, dct_hash) -> tuple[object, int]:
+    """ex03 Part F's hint written plainly: one random pattern per try, kept unless it
+    brings the hash closer to the original's.  Returns the evaded copy and the tries used."""
+    rng = np.random.default_rng(0)
+    original = dct_hash([picture])[0]
+    base = picture.astype(float)
+    delta = np.zeros_like(base)
+    distance = 0
+    for tries in range(1, HINT_TRIES + 1):
+        u, v = rng.integers(0, 8, 2)
+        trial = np.clip(delta + rng.choice([-3.0, 3.0]) * smooth_pattern(u, v), -budget, budget)
+        candidate = np.clip(np.rint(base + trial), 0, 255).astype(np.uint8)
+        moved = int(np.count_nonzero(dct_hash([candidate])[0] != original))
+        if moved >= distance:  # equal distances are accepted, as the hint says
+            distance, delta = moved, trial
+        if distance > 8:
+            return candidate, tries
+    return None, HINT_TRIES
+
+
+def test_ex03_part_f_hint_leads_to_an_answer() -> None:
+    nb = nbformat.read(REPO / "solutions" / "ex03_scanning" / "ex03_scanning.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    hint = cells["part-f-text"]
+    assert "at least as far" in hint and "accept changes that leave the distance equal" in hint
+    assert f"{HINT_TRIES:,} tries" in hint
+    setup: dict = {}
+    exec(cells["setup"], setup)  # the notebook's own smooth_pattern and hashing
+    dct_hash = setup["hashing"].dct_hash
+    from toychat.images import stand_in_set
+
+    # the visible test's picture and budget, then the hidden test's
+    cases = [(stand_in_set(1)[0], 10)] + [(p, 12) for p in stand_in_set(4, seed=9)]
+    start = time.perf_counter()
+    for picture, budget in cases:
+        evaded, tries = _plain_hinted_search(picture, budget, setup["smooth_pattern"], dct_hash)
+        assert evaded is not None, f"the hinted search did not succeed within {HINT_TRIES} tries"
+        assert np.abs(evaded.astype(int) - picture.astype(int)).max() <= budget
+        assert np.count_nonzero(dct_hash([evaded])[0] != dct_hash([picture])[0]) > 8
+    record_timing("solution", "ex03 Part F hint, written plainly, on the five test pictures", time.perf_counter() - start)

@@ -2,10 +2,13 @@
 
 One temporary course per exercise holds a correct student and one student per
 trick; a single ``nbgrader autograde`` call grades them all, as it would a class.
-Each test asserts what nbgrader *actually* does with the trick: most cost the
-student the affected part (or the whole notebook), but some fool it, and those
-are documented, with their mitigations, in ``docs/instructor_guide.md``
-("What autograding cannot stop").  Everything runs under pytest's ``tmp_path``:
+Each test asserts what nbgrader, with the course's ``nbgrader_config.py``, *actually*
+does with the trick.  Answers that only pretend (objects whose comparisons lie,
+lying subclasses of ``bytes``/``str``/``float``/…, patched reference functions or
+check helpers, cells that rewrite later cells) score nothing; tricks that stop the
+kernel cost the part or the notebook; what still gets through (reading files
+outside the submission, huge output) is documented, with its mitigations, in
+``docs/instructor_guide.md`` ("What autograding cannot stop").  Everything runs under pytest's ``tmp_path``:
 the file-access trick can reach the temporary course, never the repository.
 """
 
@@ -131,6 +134,162 @@ print("READ SOURCE NOTEBOOK, hidden tests inside:", "BEGIN HIDDEN TESTS" in sour
 HUGE_OUTPUT_BYTES = 50_000_000
 
 
+#: Defines ``Liar`` (an object that says yes to every comparison, is truthy, has any
+#: length and any attribute) and ``lying(value)`` (a subclass instance of ``value``'s own
+#: type — ``bytes``, ``str``, ``float``, ``int``, ``ndarray``, ``DataFrame``, … — whose
+#: comparisons all say yes).  Put in front of part A's answer.
+LIES = """import numpy as np
+import pandas as pd
+
+
+class Liar:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __lt__(self, other): return True
+    __le__ = __gt__ = __ge__ = __lt__
+    def __bool__(self): return True
+    def __len__(self): return 79
+    def __hash__(self): return 0
+    def __contains__(self, item): return False
+    def __iter__(self): return iter([Liar(), Liar()])
+    def __getitem__(self, key): return Liar()
+    def __getattr__(self, name): return Liar()
+    def __call__(self, *args, **kwargs): return Liar()
+    def __sub__(self, other): return Liar()
+    __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = __truediv__ = __and__ = __or__ = __sub__
+    def __abs__(self): return Liar()
+    def __int__(self): return 0
+    def __float__(self): return 0.0
+    def __index__(self): return 0
+
+
+_YES = {
+    "__eq__": lambda self, other: True, "__ne__": lambda self, other: False,
+    "__lt__": lambda self, other: True, "__le__": lambda self, other: True,
+    "__gt__": lambda self, other: True, "__ge__": lambda self, other: True,
+    "__hash__": lambda self: 0, "__bool__": lambda self: True, "__contains__": lambda self, item: False,
+    "all": lambda self, *a, **k: True, "any": lambda self, *a, **k: True,
+    "tolist": lambda self: Liar(), "startswith": lambda self, *a: True,
+}
+
+
+def lying(value):
+    cls = type("Lying" + type(value).__name__, (type(value),), dict(_YES))
+    return value.view(cls) if isinstance(value, np.ndarray) else cls(value)
+"""
+
+#: A lying value of the kind each return annotation promises (``bool`` cannot be subclassed).
+LYING_RETURNS = {
+    "bytes": 'lying(b"")', "bytes | None": 'lying(b"")', "str": 'lying("")', "bool": "Liar()",
+    "int": "lying(0)", "float": "lying(0.0)", "np.ndarray": "lying(np.zeros(64, dtype=bool))",
+    "pd.DataFrame": 'lying(pd.DataFrame({"a": [0]}))', "pd.Series": "lying(pd.Series([False]))",
+    "list[str]": "lying([])", "tuple[str, str]": 'lying((lying(""), lying("ciphertext")))',
+    "tuple[bytes, bytes]": 'lying((lying(b""), lying(b"")))', "tuple[float, float]": "lying((lying(0.0), lying(0.0)))",
+}
+
+#: Check helpers a test might have leaned on, replaced by ones that always pass, and the
+#: built-ins ``type`` and ``isinstance`` shadowed so that lying subclasses pass for their base.
+PATCHED_HELPERS = """import builtins
+import math
+import numpy as np
+import pandas as pd
+
+np.array_equal = np.allclose = lambda *a, **k: True
+np.testing.assert_array_equal = np.testing.assert_allclose = lambda *a, **k: None
+math.isclose = lambda *a, **k: True
+pd.DataFrame.equals = pd.Series.equals = lambda self, other: True
+pd.testing.assert_frame_equal = pd.testing.assert_series_equal = lambda *a, **k: None
+_real_type = builtins.type
+
+
+def type(obj, *rest):
+    if rest:
+        return _real_type(obj, *rest)
+    found = _real_type(obj)
+    return found.__mro__[1] if found.__name__.startswith("Lying") else found
+
+
+isinstance = lambda obj, kind: True
+"""
+
+#: Makes IPython replace every later cell's code by ``pass`` at the AST stage.
+AST_REWRITER = """import ast
+
+
+class _Blank(ast.NodeTransformer):
+    def visit_Module(self, node):
+        return ast.Module(body=[ast.Pass()], type_ignores=[])
+
+
+get_ipython().ast_transformers.append(_Blank())
+"""
+
+
+def _functions(answer: str) -> list[tuple[str, str]]:
+    """(name, return annotation) of every function a model answer defines."""
+    return re.findall(r"^def (\w+)\(.*\) -> (.+):$", answer, flags=re.M)
+
+
+def cheat_answers(answers: dict[str, str], body: str, prelude: str = "") -> dict[str, str]:
+    """Every answer cell replaced: each function of the part returns ``body`` (formatted with
+    ``lie``, a lying value of the promised type); ``LIES`` and ``prelude`` go first."""
+    cheats = {}
+    for grade_id, answer in answers.items():
+        code = "".join(
+            f"def {name}(*args, **kwargs):\n    return {body.format(lie=LYING_RETURNS[returns])}\n\n\n"
+            for name, returns in _functions(answer)
+        )
+        cheats[grade_id] = code or "pass\n"
+    cheats["part-a-answer"] = LIES + "\n\n" + prelude + "\n\n" + cheats["part-a-answer"]
+    return cheats
+
+
+#: Wraps a function so that it misbehaves only when called from a hidden test: it walks
+#: up to the test cell's frame and reads the cell's source from linecache, where
+#: IPython keeps it.  Used to make submissions that pass the visible tests and fail hidden ones.
+MISBEHAVE = """import linecache
+import sys as _sys
+
+
+def _in_hidden_test():
+    frame = _sys._getframe(2)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    if frame is None:
+        return False
+    marker = "BEGIN " + "HIDDEN TESTS"  # not spelt out: nbgrader would take it for a delimiter
+    return any(marker in line for line in linecache.getlines(frame.f_code.co_filename)[:frame.f_lineno])
+
+
+def _misbehave(function, mode):
+    def wrapped(*args, **kwargs):
+        if not _in_hidden_test():
+            return function(*args, **kwargs)
+        if mode == "raise":
+            raise RuntimeError("a bug that shows only on other inputs")
+        result = function(*args, **kwargs)
+        try:
+            subclass = type("Sub" + type(result).__name__, (type(result),), {})
+            return result.view(subclass) if hasattr(result, "view") and hasattr(result, "dtype") else subclass(result)
+        except TypeError:  # bool and None cannot be subclassed
+            return result
+    return wrapped
+"""
+
+
+def misbehaving_in_hidden_tests(answers: dict[str, str], mode: str) -> dict[str, str]:
+    """The model answers, but each function misbehaves when a hidden test calls it, so the
+    visible tests pass and the hidden ones fail.  ``mode`` is ``"raise"`` (an exception
+    inside the student's function) or ``"type"`` (the right value in a subclass of its type,
+    where the type can be subclassed)."""
+    changed = {}
+    for grade_id, answer in answers.items():
+        wraps = "".join(f"{name} = _misbehave({name}, {mode!r})\n" for name, _ in _functions(answer))
+        changed[grade_id] = answer + "\n\n" + wraps
+    changed["part-a-answer"] = MISBEHAVE + "\n\n" + changed["part-a-answer"]
+    return changed
+
+
 def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
     """student -> answers by grade_id.  Unless said otherwise a student answers every
     part correctly, with the trick put in front of part A's answer."""
@@ -140,6 +299,7 @@ def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
     part, wrong, patch = REFERENCE_PATCH[assignment]
     return {
         "correct": answers,
+        "blank": blank,
         "infinite_loop": {**answers, "part-a-answer": "while True:\n    pass\n" + part_a},
         "sys_exit": {**answers, "part-a-answer": "import sys\nsys.exit()\n" + part_a},
         "os_exit": {**answers, "part-a-answer": "import os\nos._exit(1)\n" + part_a},
@@ -158,6 +318,14 @@ def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
             **blank,
             "part-a-answer": 'get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])\n',
         },
+        # the same, at the AST stage, and by replacing the shell's own method
+        "ast_rewriter": {**blank, "part-a-answer": AST_REWRITER},
+        "shell_patch": {**blank, "part-a-answer": 'get_ipython().transform_cell = lambda raw_cell: "pass\\n"\n'},
+        # every function returns an object whose comparisons lie, or a lying subclass of the promised type
+        "lying_objects": cheat_answers(answers, "Liar()"),
+        "lying_subclasses": cheat_answers(answers, "{lie}"),
+        # lying subclasses, with check helpers patched to pass and `type`/`isinstance` shadowed
+        "patched_helpers": cheat_answers(answers, "{lie}", prelude=PATCHED_HELPERS),
         "reference_patch": {**answers, f"{part}-answer": wrong + patch},
         "wrong_no_patch": {**answers, f"{part}-answer": wrong},
         "huge_output": {**answers, "part-a-answer": f'print("x" * {HUGE_OUTPUT_BYTES})\n' + part_a},
@@ -183,6 +351,13 @@ def _outputs(course: Path, student: str, assignment: str) -> str:
         for output in cell.get("outputs", []):
             texts.append(output.get("text", "") + output.get("ename", "") + "".join(output.get("traceback", [])))
     return "\n".join(texts)
+
+
+def _cell(course: Path, student: str, assignment: str, grade_id: str) -> nbformat.NotebookNode:
+    """One cell of a student's autograded notebook."""
+    nb = nbformat.read(course / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    return cell
 
 
 def _grade_class(assignment: str, root: Path) -> tuple[Path, dict[str, float], str]:
@@ -240,8 +415,14 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     # The deleted test cell is not put back: it is simply missing, and scores nothing.
     deleted = nbformat.read(course / "autograded" / "deleted_test_cell" / assignment / f"{assignment}.ipynb", as_version=4)
     assert "part-a-tests" not in {c.metadata.get("nbgrader", {}).get("grade_id") for c in deleted.cells}
-    # Hidden tracebacks: nbgrader records the kernel's error reply even with no traceback shown.
-    assert "showtraceback was disabled" in _outputs(course, "hidden_tracebacks", assignment)
+    # Hidden tracebacks: the course's grader puts IPython's own showtraceback back before each
+    # test, so the failing test shows a real traceback again.
+    [error] = [o for o in _cell(course, "hidden_tracebacks", assignment, "part-a-tests").outputs if o.output_type == "error"]
+    assert error.ename == "NameError" and len(error.traceback) > 1
+    # The edited test cell is reported as changed; untouched test cells are not (no checksum noise).
+    assert "Cell part-a-tests was changed by the student" in log
+    assert log.count("was changed by the student") == 1, "only the edited cell is reported"
+    assert "has changed!" not in log
 
     # A dead kernel fails the whole notebook: no autograded copy, score 0, and
     # `nbgrader autograde` names the student and exits with status 1 — after grading everyone else.
@@ -251,18 +432,21 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
         assert f"There was an error processing assignment '{assignment}' for student '{student}'" in log
     assert "Kernel died" in log
 
-    # What fools nbgrader (documented in the guide, with mitigations):
-    # 1. a cell that rewrites every later cell through IPython's input transformers: full marks, nothing answered;
-    assert scores["cell_rewriter"] == full
-    # 2. replacing the reference function a hidden test compares with: a wrong answer gets the part's points
-    #    (the same wrong answer without the patch loses them, so the patch is what fooled the grader);
+    # Answers that only pretend score nothing: nothing answered, or every answer a lie.
+    for student in ("blank", "cell_rewriter", "ast_rewriter", "shell_patch",
+                    "lying_objects", "lying_subclasses", "patched_helpers"):
+        assert scores[student] == 0.0, student
+    # Replacing the reference function a hidden test used to compare with gains nothing:
+    # the tests compare with known answers, so the patched student scores as the unpatched one.
     assert scores["wrong_no_patch"] == full - patched_part
-    assert scores["reference_patch"] == full
-    # 3. reading and writing outside the submission: nbgrader does not stop it;
+    assert scores["reference_patch"] == full - patched_part
+
+    # What still gets through (documented in the guide, with mitigations):
+    # 1. reading and writing outside the submission: nbgrader does not stop it;
     assert (course / "gradebook_tamper").read_text() == "written by a student's answer"
     assert "READ SOURCE NOTEBOOK, hidden tests inside: True" in _outputs(course, "file_access", assignment)
     assert scores["file_access"] == full
-    # 4. huge output: graded normally, but the 50 MB line is kept whole (LimitOutput counts lines, not bytes).
+    # 2. huge output: graded normally, but the 50 MB line is kept whole (LimitOutput counts lines, not bytes).
     assert scores["huge_output"] == full
     huge = course / "autograded" / "huge_output" / assignment / f"{assignment}.ipynb"
     assert huge.stat().st_size > HUGE_OUTPUT_BYTES
@@ -297,7 +481,7 @@ def test_reautograde_keeps_manual_grades(assignment: str, graded) -> None:
 #: handled by nbgrader (tampered tests), the timeout (loop) or the size check (output).
 SCREENED = {
     "sys_exit", "os_exit", "sigkill_kernel", "segfault_kernel", "hidden_tracebacks",
-    "cell_rewriter", "reference_patch", "file_access",
+    "cell_rewriter", "ast_rewriter", "shell_patch", "patched_helpers", "reference_patch", "file_access",
 }
 
 

@@ -1,21 +1,33 @@
-"""The real nbgrader pipeline in a temporary course: generate, submit, autograde,
-feedback, export — with exact scores for a full, a blank, a partly correct and
-a looping submission."""
+"""The real nbgrader pipeline in a temporary course, with the course's own
+``nbgrader_config.py``: generate, submit, autograde, feedback, export — with exact
+scores for a full, a blank, a partly correct and a looping submission, and three that
+pass the visible tests but fail hidden ones (a wrong value, an exception inside the
+student's function, a value of the wrong type).  Checks that autograde reports no
+changed cell for untouched submissions, that no line of any hidden test and none of
+the grader's paths reach any student's feedback, and that the export flags
+submissions with written parts still to grade."""
 
 from __future__ import annotations
 
 import csv
+import html as html_lib
+import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from benchmarks.classroom import assignments, solution_answers, submit
-from benchmarks.classroom import nbgrader as run_nbgrader
+from nbgrader.api import Gradebook
 from nbtools import REPO, record_timing
+from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
+
+from benchmarks.classroom import assignments, grade_points, solution_answers, submit
+from benchmarks.classroom import nbgrader as run_nbgrader
+from toychat.grading import hidden_lines
 
 pytestmark = pytest.mark.nbgrader
 
@@ -68,27 +80,43 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     nbgrader(course, "generate_assignment", assignment, "--force")
     answers = solution_answers(assignment)
     assert {"part-a-answer", "part-b-answer"} <= set(answers) and len(answers) >= 5
-    submit(course, assignment, "full", answers)
-    submit(course, assignment, "blank", {})
-    submit(course, assignment, "partial", {k: v for k, v in answers.items() if k in ("part-a-answer", "part-b-answer")})
-    submit(course, assignment, "looping", {"part-a-answer": "while True:\n    pass"})
+    written = [g for g, (_, by_hand) in grade_points(assignment).items() if by_hand]
+    part, wrong, _ = REFERENCE_PATCH[assignment]
+    students = {
+        "full": {**answers, **{g: "A written answer, waiting for the grader." for g in written}},
+        "blank": {},
+        "partial": {k: v for k, v in answers.items() if k in ("part-a-answer", "part-b-answer")},
+        "looping": {"part-a-answer": "while True:\n    pass"},
+        "hidden_wrong": {**answers, f"{part}-answer": wrong},
+        "hidden_raise": misbehaving_in_hidden_tests(answers, "raise"),
+        "hidden_type": misbehaving_in_hidden_tests(answers, "type"),
+    }
+    for student, filled in students.items():
+        submit(course, assignment, student, filled)
 
     autograde = time.perf_counter()
-    nbgrader(course, "autograde", assignment, "--force")
+    log = nbgrader(course, "autograde", assignment, "--force").stderr
     autograde = time.perf_counter() - autograde
     nbgrader(course, "generate_feedback", assignment, "--force")
     nbgrader(course, "export", "--to", "grades.csv")
-    record_timing("nbgrader", f"{assignment}: pipeline (generate, 4 submissions, autograde, feedback, export)",
+    record_timing("nbgrader", f"{assignment}: pipeline (generate, {len(students)} submissions, autograde, feedback, export)",
                   time.perf_counter() - start)
-    record_timing("nbgrader", f"{assignment}: autograde of 4 submissions", autograde)
+    record_timing("nbgrader", f"{assignment}: autograde of {len(students)} submissions", autograde)
+
+    # Untouched test cells are put back silently: no checksum warning to bury real tampering in.
+    assert "has changed" not in log and "changed by the student" not in log, log
 
     with open(course / "grades.csv", newline="") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     scores = {student: float(row["score"]) for student, row in rows.items()}
     full, partial, maximum = EXPECTED[assignment]
-    assert scores == {"full": full, "blank": 0.0, "partial": partial, "looping": 0.0}
-    assert {float(row["max_score"]) for row in rows.values()} == {maximum}
     points = _points(assignment)
+    assert {s: scores[s] for s in ("full", "blank", "partial", "looping")} == {
+        "full": full, "blank": 0.0, "partial": partial, "looping": 0.0}
+    assert scores["hidden_wrong"] == full - points[f"{part}-tests"]
+    assert scores["hidden_raise"] == 0.0, "every part's hidden test calls the student's function"
+    assert scores["hidden_type"] < full
+    assert {float(row["max_score"]) for row in rows.values()} == {maximum}
     assert sum(points.values()) == maximum and points["part-a-tests"] + points["part-b-tests"] == partial
 
     looped = nbformat.read(course / "autograded" / "looping" / assignment / notebook, as_version=4)
@@ -97,6 +125,57 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     ]
     assert timeouts, "the infinite loop was stopped by Execute.timeout"
 
+    # Feedback: the score, and not one line of a hidden test, nor any of the grader's paths.
     for student in scores:
         feedback = course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")
         assert feedback.exists(), f"no feedback for {student}"
+        page = _page_text(feedback.read_text(encoding="utf-8"))
+        assert f"Score: {scores[student]} / {maximum}" in page, f"{student}'s feedback shows the exported score"
+        submitted = (course / "submitted" / student / assignment / notebook).read_text(encoding="utf-8")
+        leaked = [line for line in _hidden_test_lines(assignment, exclude=submitted) if line in page]
+        assert leaked == [], f"hidden-test lines in {student}'s feedback: {leaked}"
+        for path in (str(course), str(REPO), sys.prefix, "site-packages"):
+            assert path not in page, f"the grader's path {path} in {student}'s feedback"
+    for student in ("hidden_wrong", "hidden_raise", "hidden_type"):
+        page = (course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        assert "A hidden test failed" in _page_text(page), student
+
+    # Export: the full student's written parts wait for a grader, and the export says so.
+    assert rows["full"]["needs_manual_grade"] == "yes"
+    assert rows["full"]["ungraded_parts"].split() == [f"{assignment}:{g}" for g in sorted(written)]
+    assert {rows[s]["needs_manual_grade"] for s in rows if s != "full"} == {"no"}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "e2ee-online-safety") as gb:
+        for grade_id in written:
+            grade = gb.find_grade(grade_id, assignment, assignment, "full")
+            grade.manual_score = 1.0
+            grade.needs_manual_grade = False
+        gb.db.commit()
+    nbgrader(course, "export", "--to", "graded.csv")
+    with open(course / "graded.csv", newline="") as fh:
+        after = {row["student_id"]: row for row in csv.DictReader(fh)}
+    assert (after["full"]["needs_manual_grade"], after["full"]["ungraded_parts"]) == ("no", "")
+    assert float(after["full"]["score"]) == full + len(written)
+
+
+def _page_text(page: str) -> str:
+    """The text a student reads in a feedback page: tags removed, entities decoded."""
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body"):]))
+
+
+def _hidden_test_lines(assignment: str, exclude: str) -> list[str]:
+    """Every line (stripped) of every hidden-test region of the exercise, delimiters
+    included, except those that also occur in the release or in ``exclude`` (a
+    student's submission): those are no secret."""
+    release = (REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
+    release = nbformat.reads(release, as_version=4)
+    public = "\n".join(c.source for c in release.cells) + "\n" + "\n".join(
+        c.source for c in nbformat.reads(exclude, as_version=4).cells)
+    source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    lines = {
+        text.strip()
+        for cell in source.cells
+        for _, text in hidden_lines(cell.source)
+        if len(text.strip()) >= 3 and text.strip() not in public
+    }
+    assert len(lines) >= 10, f"{assignment}: too few hidden lines to scan for"
+    return sorted(lines)
