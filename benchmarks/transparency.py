@@ -48,9 +48,9 @@ def run(quick: bool = False) -> list[Result]:
         Result("Key transparency (flat Merkle log)", "inclusion proof verification", 1 / verify_s, "proofs/s",
                "Ed25519 check of the signed tree head", 1 / sth_s),
         Result("Key transparency (flat Merkle log)", f"inclusion proof size at {n:,} entries", inclusion_bytes, "bytes",
-               note="CONIKS: monitoring 'less than 20 kB per day' per user (FACTS §4.29)"),
+               note="CONIKS: monitoring 'less than 20 kB per day' per user (Melara et al. 2015, docs/references.md#melara2015)"),
         Result("Key transparency (flat Merkle log)", f"consistency proof size, {old:,} → {n:,}", 32 * len(consistency), "bytes",
-               note="CONIKS: auditing 'a constant 2.5 kB per provider per day' (FACTS §4.29)"),
+               note="CONIKS: auditing 'a constant 2.5 kB per provider per day' (Melara et al. 2015, docs/references.md#melara2015)"),
         Result("Key transparency (flat Merkle log)", "one binding entry", len(template), "bytes",
                note="our flat-log monitor downloads every new entry; prefix trees avoid that"),
     ]
