@@ -106,8 +106,9 @@ def _value_text(model: dict[str, Any]) -> str:
     """A control's current value as a reader would say it."""
     state = model["state"]
     name = model.get("model_name", "")
-    if "options" in state or "_options_labels" in state:
-        labels = state.get("_options_labels") or state.get("options") or []
+    if "options" in state or "_options_labels" in state or "labels" in state:
+        # "labels": the course's own slider (toychat.widgets.choice_slider, an anywidget)
+        labels = state.get("_options_labels") or state.get("options") or state.get("labels") or []
         index = state.get("index")
         if isinstance(index, int) and 0 <= index < len(labels):
             return str(labels[index])
@@ -172,7 +173,7 @@ def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0
         label = description or html.escape(str(values.get("tooltip", "") or "button"))
         return f'<p class="widget-static-control">Button: <span class="widget-static-button">{label}</span></p>'
     value = html.escape(_value_text(model))
-    kind = CONTROL_NAMES.get(name, "Control")
+    kind = "Slider" if name == "AnyModel" and "labels" in values else CONTROL_NAMES.get(name, "Control")
     label = f" “{description.rstrip(':')}”" if description else ""
     return (f'<p class="widget-static-control">{kind}{label}: '
             f'<strong>{value if value else "(empty)"}</strong></p>')
