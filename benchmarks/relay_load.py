@@ -124,7 +124,8 @@ class RelayProcess:
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "toychat.relay", "--port", str(self.port), "--db", str(self.db),
-             "--admin-token", self.admin_token, *self.extra_args],
+             # "=" form: a urlsafe token may begin with "-", which argparse would take for an option
+             f"--admin-token={self.admin_token}", *self.extra_args],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()

@@ -313,3 +313,14 @@ def test_the_guides_identity_vault_keeps_a_student_across_kernel_restarts(
     assert "while kernel 1 was down" in got[2] and set(got[2]) <= {"while kernel 0 was down", "while kernel 1 was down"}
     for private in ("ada.key", "logins.json"):
         assert (tmp_path / "home" / ".toychat" / private).stat().st_mode & 0o077 == 0
+
+
+def test_an_admin_token_that_begins_with_a_dash_still_starts_the_relay(tmp_path: Path) -> None:
+    """A random urlsafe token begins with "-" about once in 64; passed as its own argument,
+    argparse took it for an option and the relay exited with a usage error."""
+    relay = RelayProcess(db=tmp_path / "class.sqlite", log_path=tmp_path / "relay.log", admin_token="-starts-with-a-dash")
+    try:
+        relay.start()
+        assert relay.proc is not None and relay.proc.poll() is None
+    finally:
+        relay.stop()
