@@ -67,3 +67,8 @@ html_theme_options = {
     "icon_links": [],
 }
 suppress_warnings = ["mystnb.unknown_mime_type"]
+
+# A course figure carries two representations: the PNG, and an <img alt="…"> in HTML that gives
+# JupyterLab and Voilà its alt text (toychat.figures).  The site takes the PNG, so that each figure
+# is an image node that the course extension gives the alt text written beside it in the lesson.
+nb_mime_priority_overrides = [("html", "image/png", 25)]
