@@ -96,8 +96,12 @@ def render_markdown(results: list[Result], info: dict[str, str], *, quick: bool)
     lines += ["Written by `python -m benchmarks`. Medians of repeated runs; ratio = value / baseline.", ""]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()] + [""]
     for name in dict.fromkeys(r.benchmark for r in results):
-        lines += [f"## {name}", "", "| case | value | unit | baseline | baseline value | ratio | target | met |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {name}",
+            "",
+            "| case | value | unit | baseline | baseline value | ratio | target | met |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         notes = []
         for r in (r for r in results if r.benchmark == name):
             met = "" if r.met is None else ("yes" if r.met else "**no**")

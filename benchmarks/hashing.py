@@ -32,11 +32,16 @@ def run(quick: bool = False) -> list[Result]:
             raise RuntimeError(f"{name} hash: {mismatched} of {n} images differ from imagehash's bits")
         results.append(
             Result(
-                "Perceptual hashing (128×128 RGB images)", f"{name} hash, batch of {n}", n / ours_s, "images/s",
-                "imagehash, one image at a time", n / theirs_s,
-                target="at least as fast as imagehash", met=None if quick else ratio >= 1.0,
+                "Perceptual hashing (128×128 RGB images)",
+                f"{name} hash, batch of {n}",
+                n / ours_s,
+                "images/s",
+                "imagehash, one image at a time",
+                n / theirs_s,
+                target="at least as fast as imagehash",
+                met=None if quick else ratio >= 1.0,
                 note=f"{ratio:.2f}× imagehash's speed, the same bits on all {n} images; both shrink with "
-                     "Pillow's Lanczos, which dominates",
+                "Pillow's Lanczos, which dominates",
             )
         )
     return results

@@ -68,8 +68,12 @@ def npm_install(package: str, folder: Path, *, why: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         require(f"npm is not installed; {why}")
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), package],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), package],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return folder / "node_modules"
 
 
@@ -81,9 +85,16 @@ def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
     for sub in ("runtime", "settings", "workspaces"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
@@ -230,10 +241,13 @@ def shut_down_kernels(url: str) -> None:
 
 
 #: Widget parts whose text a reader must be able to read in full.
-_TEXT_PARTS = (".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select, "
-               ".toychat-choice-slider label, .toychat-choice-slider output")
+_TEXT_PARTS = (
+    ".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select, "
+    ".toychat-choice-slider label, .toychat-choice-slider output"
+)
 
-_LOOK_LIKE_A_USER = """(selector) => {
+_LOOK_LIKE_A_USER = (
+    """(selector) => {
     const panel = document.querySelector(selector);
     const problems = [];
     const cellOf = (el) => {
@@ -275,7 +289,9 @@ _LOOK_LIKE_A_USER = """(selector) => {
         }
     }
     return problems;
-}""" % _TEXT_PARTS
+}"""
+    % _TEXT_PARTS
+)
 
 
 def look_like_a_user(page: "object") -> list[str]:
@@ -306,11 +322,13 @@ def axe_in_jupyterlab(page: "object", axe_script: Path) -> tuple[list[dict[str, 
     )
     ours = [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["ours"]), "targets": v["ours"][:5]}
-        for v in result if v["ours"]
+        for v in result
+        if v["ours"]
     ]
     theirs = [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": v["theirs"] - len(v["ours"])}
-        for v in result if v["theirs"] > len(v["ours"])
+        for v in result
+        if v["theirs"] > len(v["ours"])
     ]
     return ours, theirs
 
@@ -324,7 +342,8 @@ def notebook_screenshot(page: "object", path: Path) -> Path:
     scroller = f"{VISIBLE_NOTEBOOK} .jp-WindowedPanel-outer"
     box = page.locator(scroller).first.bounding_box()
     total, view = page.evaluate(
-        "(s) => { const e = document.querySelector(s); return [e.scrollHeight, e.clientHeight]; }", scroller)
+        "(s) => { const e = document.querySelector(s); return [e.scrollHeight, e.clientHeight]; }", scroller
+    )
     pieces: list[Image.Image] = []
     offsets: list[int] = []
     top = 0

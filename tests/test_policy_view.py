@@ -70,7 +70,12 @@ def _send_chat_message(page: "object") -> None:
 
 #: lesson, the control it acts on, what it does with it, and the part of the page that must change.
 CASES: list[tuple[str, str, Callable[["object"], None], str]] = [
-    ("03_a_toy_e2ee_chat.ipynb", ".jupyter-widgets input[type='text']", _send_chat_message, ".jupyter-widgets.widget-vbox"),
+    (
+        "03_a_toy_e2ee_chat.ipynb",
+        ".jupyter-widgets input[type='text']",
+        _send_chat_message,
+        ".jupyter-widgets.widget-vbox",
+    ),
     ("06_server_side_scanning.ipynb", SLIDER, _move_slider, ".widget-interact"),
     ("09_metadata_detection.ipynb", SLIDER, _move_slider, ".widget-interact"),
     ("10_claims_and_evidence.ipynb", ".jupyter-widgets select", _choose_second_option, ".widget-interact"),
@@ -82,8 +87,9 @@ def test_voila_is_a_server_extension_of_jupyterlab() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"], capture_output=True, text=True, timeout=120
+    )
     listing = result.stdout + result.stderr
     if "voila" not in listing:
         require("Voilà is not installed (pip install -r requirements.txt); the policy view needs it")
@@ -109,10 +115,17 @@ def test_policy_view_hides_code_and_widgets_are_live(
             raise
         record_timing("policy view", f"{lesson} (render in Voilà)", time.perf_counter() - start)
         text = page.inner_text("body")
-        assert "Traceback" not in text and "Error" not in page.locator(".jp-OutputArea-output[data-mime-type*='error']").all_inner_texts(), \
-            "a cell failed in the policy view"
+        assert (
+            "Traceback" not in text
+            and "Error" not in page.locator(".jp-OutputArea-output[data-mime-type*='error']").all_inner_texts()
+        ), "a cell failed in the policy view"
         # No code: no editor, no input area with content, and none of the lesson's code lines in the page.
-        assert page.locator(".jp-InputArea-editor:visible, .cm-editor:visible, .jp-CodeCell .jp-InputArea pre:visible").count() == 0
+        assert (
+            page.locator(
+                ".jp-InputArea-editor:visible, .cm-editor:visible, .jp-CodeCell .jp-InputArea pre:visible"
+            ).count()
+            == 0
+        )
         shown = [line for line in code_lines(REPO / "lessons" / lesson) if line in text]
         assert not shown, f"code visible in the policy view: {shown[:3]}"
         # Figures are drawn, and the markdown (boxes, headings) is there.
@@ -127,7 +140,8 @@ def test_policy_view_hides_code_and_widgets_are_live(
         act(page)
         page.wait_for_function(
             "([selector, before]) => { const el = document.querySelector(selector); return el && el.innerText !== before; }",
-            arg=[watched, before], timeout=UPDATE_TIMEOUT_MS,
+            arg=[watched, before],
+            timeout=UPDATE_TIMEOUT_MS,
         )
         after = target.inner_text()
         assert after != before

@@ -45,10 +45,7 @@ def test_rendered_page_is_up_to_date() -> None:
 def test_every_citation_resolves() -> None:
     keys = {ref.key for ref in references.load()}
     missing = [
-        f"{name}: #{key}"
-        for name, text in _texts()
-        for key in references.CITATION_RE.findall(text)
-        if key not in keys
+        f"{name}: #{key}" for name, text in _texts() for key in references.CITATION_RE.findall(text) if key not in keys
     ]
     assert missing == [], "citations with no entry in data/references.csv:\n" + "\n".join(missing)
 

@@ -530,7 +530,7 @@ class Client:
         message = self._reportable(msg_id)
         position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
         earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
-        chosen = earlier[max(0, len(earlier) - last):] if last else []
+        chosen = earlier[max(0, len(earlier) - last) :] if last else []
         context = [Report(m.data, m.franking_key, self.server.franked_for(self.name, m.msg_id)) for m in chosen]
         main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
         rows = self.server.receive_report_with_context(main, context)
@@ -591,7 +591,9 @@ class Client:
         try:
             return self.open_envelope(self.channel.open(record))
         except nacl.exceptions.CryptoError as exc:
-            raise TamperedMessage(f"a message failed a cryptographic operation ({type(exc).__name__}): refused.") from None
+            raise TamperedMessage(
+                f"a message failed a cryptographic operation ({type(exc).__name__}): refused."
+            ) from None
 
     def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
         """Fetch the mailbox, check every message, and return the good ones.

@@ -101,7 +101,9 @@ def lookalikes(n: int, seed: int = 0, *, size: int = IMAGE_SIZE) -> np.ndarray:
 def _resize(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = image.shape[:2]
     scale = rng.uniform(0.5, 0.8)
-    return np.asarray(Image.fromarray(image).resize((max(8, int(w * scale)), max(8, int(h * scale))), Image.Resampling.BILINEAR))
+    return np.asarray(
+        Image.fromarray(image).resize((max(8, int(w * scale)), max(8, int(h * scale))), Image.Resampling.BILINEAR)
+    )
 
 
 def _crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -113,7 +115,9 @@ def _crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _rotate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     degrees = rng.uniform(-5, 5)
-    return np.asarray(Image.fromarray(image).rotate(degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=(0, 0, 0)))
+    return np.asarray(
+        Image.fromarray(image).rotate(degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=(0, 0, 0))
+    )
 
 
 def _jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

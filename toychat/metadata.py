@@ -169,8 +169,16 @@ class PlatformConfig:
             raise ValueError("account ages need a median of at least 1 day and a spread ≥ 0.")
         if len(self.age_shares) != len(AGE_BANDS) or abs(sum(self.age_shares) - 1) > 1e-9:
             raise ValueError(f"age_shares needs {len(AGE_BANDS)} shares that add up to 1.")
-        for name in ("mentor_rate", "groomer_rate", "sextortion_rate", "sharer_rate", "homophily",
-                     "groomer_mimic_share", "groomer_new_profile_share", "new_account_share"):
+        for name in (
+            "mentor_rate",
+            "groomer_rate",
+            "sextortion_rate",
+            "sharer_rate",
+            "homophily",
+            "groomer_mimic_share",
+            "groomer_new_profile_share",
+            "new_account_share",
+        ):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a share between 0 and 1.")
 
@@ -271,8 +279,14 @@ def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray) ->
     return np.where(night, rng.integers(0, 6, n, dtype=np.int32), rng.integers(7, 24, n, dtype=np.int32))
 
 
-def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float | np.ndarray, start_day: np.ndarray | None = None,
-           span_days: int | None = None) -> np.ndarray:
+def _times(
+    rng: np.random.Generator,
+    n: int,
+    weeks: int,
+    night_share: float | np.ndarray,
+    start_day: np.ndarray | None = None,
+    span_days: int | None = None,
+) -> np.ndarray:
     days = weeks * 7
     if start_day is None:
         day = rng.integers(0, days, n, dtype=np.int32)
@@ -331,7 +345,9 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     minors = np.flatnonzero(is_minor).astype(np.int32)
     planted = rng.permutation(adults)
     start = 0
-    for code, rate in enumerate((config.mentor_rate, config.groomer_rate, config.sextortion_rate, config.sharer_rate), 1):
+    for code, rate in enumerate(
+        (config.mentor_rate, config.groomer_rate, config.sextortion_rate, config.sharer_rate), 1
+    ):
         count = max(1, round(rate * n)) if rate > 0 else 0
         roles[planted[start : start + count]] = code
         start += count
@@ -582,9 +598,7 @@ def rule_minors_not_following(features: pd.DataFrame, threshold: int = 5) -> pd.
     return (features["is_adult"] == 1) & (features["minors_not_following"] >= threshold)
 
 
-def rule_new_profile_contacting_minors(
-    features: pd.DataFrame, max_age_days: int = 30, threshold: int = 3
-) -> pd.Series:
+def rule_new_profile_contacting_minors(features: pd.DataFrame, max_age_days: int = 30, threshold: int = 3) -> pd.Series:
     """Flag profiles under ``max_age_days`` old that contacted at least
     ``threshold`` minors who do not follow them.
 
@@ -617,7 +631,9 @@ RULES: dict[str, Detector] = {
 
 # ---- a learned classifier -------------------------------------------------------------------
 def _design(features: pd.DataFrame) -> np.ndarray:
-    logs = np.log1p(features[[c for c in FEATURES if c not in ("night_share", "image_share", "is_adult")]].to_numpy(float))
+    logs = np.log1p(
+        features[[c for c in FEATURES if c not in ("night_share", "image_share", "is_adult")]].to_numpy(float)
+    )
     return np.column_stack([features[["is_adult", "night_share", "image_share"]].to_numpy(float), logs])
 
 
@@ -700,7 +716,9 @@ def pr_curve(scores: pd.Series | np.ndarray, truth: pd.Series | np.ndarray) -> p
 
     precision, recall, thresholds = precision_recall_curve(np.asarray(truth, bool), np.asarray(scores, float))
     table = pd.DataFrame({"threshold": np.append(thresholds, np.inf), "precision": precision, "recall": recall})
-    table.attrs["average_precision"] = float(average_precision_score(np.asarray(truth, bool), np.asarray(scores, float)))
+    table.attrs["average_precision"] = float(
+        average_precision_score(np.asarray(truth, bool), np.asarray(scores, float))
+    )
     return table
 
 

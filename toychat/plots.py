@@ -198,17 +198,26 @@ def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figu
     for index, pair in enumerate(order):
         rows = table[[p == pair for p in pairs]]
         ax.scatter(
-            rows["sent_at"], [index] * len(rows), s=_dot_area(rows["size_bytes"]),
-            color=colours[index % len(colours)], alpha=0.9, edgecolor="black", linewidth=0.8,
+            rows["sent_at"],
+            [index] * len(rows),
+            s=_dot_area(rows["size_bytes"]),
+            color=colours[index % len(colours)],
+            alpha=0.9,
+            edgecolor="black",
+            linewidth=0.8,
         )
     sizes = _legend_sizes(table["size_bytes"])
-    handles = [
-        ax.scatter([], [], s=_dot_area(size), color="white", edgecolor="black", linewidth=0.8)
-        for size in sizes
-    ]
-    ax.legend(handles, [f"{size} bytes" for size in sizes], title="message size",
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              labelspacing=1.2, borderpad=0.8)
+    handles = [ax.scatter([], [], s=_dot_area(size), color="white", edgecolor="black", linewidth=0.8) for size in sizes]
+    ax.legend(
+        handles,
+        [f"{size} bytes" for size in sizes],
+        title="message size",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        labelspacing=1.2,
+        borderpad=0.8,
+    )
     ax.set_yticks(range(len(order)), order)
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
@@ -221,8 +230,7 @@ def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figu
 
 
 #: Timeline colours: the Okabe-Ito palette without yellow (too little contrast on white).
-_TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple",
-                     "sky_blue", "black")
+_TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue", "black")
 
 
 def _dot_area(size_bytes: "pd.Series | float") -> "pd.Series | float":
@@ -278,8 +286,13 @@ def distance_histogram(
     for index, (label, values) in enumerate(groups.items()):
         median = sorted(values)[len(values) // 2]
         ax.hist(
-            list(values), bins=bins, color=colours[index % len(colours)], alpha=0.6,
-            edgecolor="black", linewidth=0.3, label=f"{label} (n={len(values):,}, median {median})",
+            list(values),
+            bins=bins,
+            color=colours[index % len(colours)],
+            alpha=0.6,
+            edgecolor="black",
+            linewidth=0.3,
+            label=f"{label} (n={len(values):,}, median {median})",
         )
     if threshold is not None:
         ax.axvline(threshold, color=PALETTE["vermillion"], linestyle="--", label=f"threshold: {threshold} bits")
@@ -304,8 +317,7 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
         raise ValueError("key_strip needs at least one key")
     grid = np.array([list(k) for k in keys], dtype=float)
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
-    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255,
-                      interpolation="nearest")
+    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
     fig.colorbar(image, ax=ax, label="byte value (0-255)", ticks=[0, 64, 128, 192, 255])
     ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
     ax.set_xlabel("byte position in the key")
@@ -314,7 +326,9 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
     return fig
 
 
-def image_grid(images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6) -> Figure:
+def image_grid(
+    images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6
+) -> Figure:
     """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``).
 
     The grid is never wider than :data:`MAX_WIDTH_IN`; captions are 10 pt and
@@ -395,8 +409,15 @@ def pr_plot(
         label = f"{name} (average precision {ap:.2f})" if ap is not None else name
         ax.step(curve["recall"], curve["precision"], where="post", color=colours[index % 4], label=label, linewidth=2)
     for index, (name, (recall, precision)) in enumerate((points or {}).items()):
-        ax.plot([recall], [precision], markers[index % 5], color=PALETTE["black"], markersize=8,
-                markerfacecolor=PALETTE["orange"], label=name)
+        ax.plot(
+            [recall],
+            [precision],
+            markers[index % 5],
+            color=PALETTE["black"],
+            markersize=8,
+            markerfacecolor=PALETTE["orange"],
+            label=name,
+        )
     if base_rate is not None:
         ax.axhline(base_rate, linestyle=":", color=PALETTE["black"], label=f"chance: base rate {base_rate:.2%}")
     ax.set_xlim(0, 1.02)
@@ -429,8 +450,7 @@ def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
         height = 0.8 / len(harms)
         for index, harm in enumerate(harms):
             shares = rows[harm].fillna(0).to_numpy() * 100
-            bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4],
-                           label=harm)
+            bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=harm)
             ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
         ax.set_yticks(positions + height * (len(harms) - 1) / 2, list(rows.index))
         ax.set_xlim(0, 130)

@@ -205,7 +205,9 @@ class DoubleRatchet:
         return cls(mine, bytes(responder_public), root, sending=sending, max_skip=max_skip)
 
     @classmethod
-    def responder(cls, shared_secret: bytes, keypair: nacl.public.PrivateKey, *, max_skip: int = MAX_SKIP) -> "DoubleRatchet":
+    def responder(
+        cls, shared_secret: bytes, keypair: nacl.public.PrivateKey, *, max_skip: int = MAX_SKIP
+    ) -> "DoubleRatchet":
         """Bob's side (§3.3 RatchetInitBob): his ratchet key pair is the one Alice used."""
         return cls(keypair, None, shared_secret, max_skip=max_skip)
 
@@ -319,9 +321,7 @@ class DoubleRatchet:
         }
 
 
-def read_with_snapshot(
-    snapshot: dict[str, object], recorded: list[tuple[Header, bytes, bytes]]
-) -> list[bytes | None]:
+def read_with_snapshot(snapshot: dict[str, object], recorded: list[tuple[Header, bytes, bytes]]) -> list[bytes | None]:
     """Try to open recorded messages ``(header, ciphertext, associated_data)`` with a
     stolen :meth:`DoubleRatchet.snapshot`.
 

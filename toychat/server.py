@@ -265,14 +265,12 @@ class Server:
             self.lookup(envelope.recipient)  # raises UnknownRecipient with a helpful message
         if envelope.mode != self.mode:
             raise MalformedEnvelope(
-                f"this server runs the {self.mode!r} platform and does not accept "
-                f"{envelope.mode!r} envelopes."
+                f"this server runs the {self.mode!r} platform and does not accept {envelope.mode!r} envelopes."
             )
         envelope.check_signature(self.directory[envelope.sender].verify_key, outcome="The server refused it.")
         if envelope.msg_id in self._seen_ids:
             raise ReplayedMessage(
-                f"message {envelope.short_id} was already accepted once; this copy is a replay "
-                "and was refused."
+                f"message {envelope.short_id} was already accepted once; this copy is a replay and was refused."
             )
         self._commitment(envelope)
 
@@ -372,7 +370,7 @@ class Server:
         ``handled`` records of its last :meth:`fetch`; the rest go back to the front
         of the mailbox, so a device that crashes mid-batch loses nothing."""
         in_flight = self._in_flight.pop(name, [])
-        self._mailboxes[name].extendleft(reversed(in_flight[max(0, handled):]))
+        self._mailboxes[name].extendleft(reversed(in_flight[max(0, handled) :]))
 
     # ---- abuse reports (message franking) -------------------------------------------------
     def franked_for(self, name: str, msg_id: str) -> Franked:
@@ -488,7 +486,4 @@ class Server:
         return table
 
     def __repr__(self) -> str:
-        return (
-            f"Server(mode={self.mode!r}, users={sorted(self.directory)}, "
-            f"messages_seen={len(self.log)})"
-        )
+        return f"Server(mode={self.mode!r}, users={sorted(self.directory)}, messages_seen={len(self.log)})"

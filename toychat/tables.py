@@ -43,12 +43,15 @@ _ROW_PX = 30
 _BOX = "overflow:auto;max-width:100%;border:1px solid #c4c4c4;margin:0.5em 0;"
 _TABLE = "border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;"
 _CAPTION = "caption-side:top;text-align:left;font-weight:600;padding:4px 6px;"
-_TH = ("background:#f0f0f0;text-align:left;padding:4px 8px;border-bottom:2px solid #767676;"
-       "vertical-align:bottom;")
-_TD = ("text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
-       "white-space:normal;overflow-wrap:anywhere;")
-_TD_NUM = ("text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
-           "white-space:nowrap;font-variant-numeric:tabular-nums;")
+_TH = "background:#f0f0f0;text-align:left;padding:4px 8px;border-bottom:2px solid #767676;vertical-align:bottom;"
+_TD = (
+    "text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
+    "white-space:normal;overflow-wrap:anywhere;"
+)
+_TD_NUM = (
+    "text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
+    "white-space:nowrap;font-variant-numeric:tabular-nums;"
+)
 
 
 def _is_missing(value: Any) -> bool:

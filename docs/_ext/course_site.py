@@ -175,18 +175,30 @@ def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0
     value = html.escape(_value_text(model))
     kind = "Slider" if name == "AnyModel" and "labels" in values else CONTROL_NAMES.get(name, "Control")
     label = f" “{description.rstrip(':')}”" if description else ""
-    return (f'<p class="widget-static-control">{kind}{label}: '
-            f'<strong>{value if value else "(empty)"}</strong></p>')
+    return f'<p class="widget-static-control">{kind}{label}: <strong>{value if value else "(empty)"}</strong></p>'
 
 
 #: What each kind of control is called on the page.
 CONTROL_NAMES = {
-    "IntSliderModel": "Slider", "FloatSliderModel": "Slider", "FloatLogSliderModel": "Slider (log scale)",
-    "SelectionSliderModel": "Slider", "IntRangeSliderModel": "Range slider", "FloatRangeSliderModel": "Range slider",
-    "DropdownModel": "Menu", "SelectModel": "List", "SelectMultipleModel": "List", "RadioButtonsModel": "Choice",
-    "ToggleButtonsModel": "Choice", "ToggleButtonModel": "Toggle", "CheckboxModel": "Checkbox",
-    "TextModel": "Text box", "TextareaModel": "Text box", "IntTextModel": "Number", "FloatTextModel": "Number",
-    "BoundedIntTextModel": "Number", "BoundedFloatTextModel": "Number",
+    "IntSliderModel": "Slider",
+    "FloatSliderModel": "Slider",
+    "FloatLogSliderModel": "Slider (log scale)",
+    "SelectionSliderModel": "Slider",
+    "IntRangeSliderModel": "Range slider",
+    "FloatRangeSliderModel": "Range slider",
+    "DropdownModel": "Menu",
+    "SelectModel": "List",
+    "SelectMultipleModel": "List",
+    "RadioButtonsModel": "Choice",
+    "ToggleButtonsModel": "Choice",
+    "ToggleButtonModel": "Toggle",
+    "CheckboxModel": "Checkbox",
+    "TextModel": "Text box",
+    "TextareaModel": "Text box",
+    "IntTextModel": "Number",
+    "FloatTextModel": "Number",
+    "BoundedIntTextModel": "Number",
+    "BoundedFloatTextModel": "Number",
 }
 
 
@@ -223,8 +235,12 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     runtime = exec_data.get("runtime")
     ran = f" in {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
     how = f"from the cache (executed earlier{ran})" if cached else f"executed{ran}"
-    print(f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
-          f"{f'; {widgets} widgets at their default state' if widgets else ''}", file=sys.stderr, flush=True)
+    print(
+        f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
+        f"{f'; {widgets} widgets at their default state' if widgets else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _from_cache(exec_data: dict[str, Any]) -> bool:
