@@ -73,7 +73,7 @@ def _version(package: str) -> str:
 def machine_info() -> dict[str, str]:
     """What the figures were measured on."""
     return {
-        "date (UTC)": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "date (UTC)": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
         **{pkg: _version(pkg) for pkg in ("pynacl", "nbgrader", "nbclient", "jupyterlab", "numpy", "pandas")},

@@ -27,7 +27,6 @@ def measure(accounts: int) -> dict[str, float]:
     import resource
 
     import numpy as np
-
     import sklearn.ensemble  # noqa: F401  (imported before timing: start-up is not work)
     import sklearn.linear_model  # noqa: F401
     import sklearn.metrics  # noqa: F401

@@ -18,9 +18,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import NoReturn
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -143,7 +143,7 @@ def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page(executable: str, *, width: int = 1400, height: int = 1000) -> Iterator["object"]:
+def chromium_page(executable: str, *, width: int = 1400, height: int = 1000) -> Iterator[object]:
     """A Playwright page in headless Debian Chromium."""
     from playwright.sync_api import sync_playwright
 
@@ -179,7 +179,7 @@ def copy_with_sentinel(source: Path, target: Path) -> Path:
     return target
 
 
-def wait_for_kernel_idle(page: "object", *, timeout_ms: int = 240_000) -> None:
+def wait_for_kernel_idle(page: object, *, timeout_ms: int = 240_000) -> None:
     """Wait until the visible notebook has a kernel and that kernel is idle.
 
     The execution indicator alone is not enough: JupyterLab draws it as ``idle`` while the
@@ -201,7 +201,7 @@ def wait_for_kernel_idle(page: "object", *, timeout_ms: int = 240_000) -> None:
     )
 
 
-def run_all_cells(page: "object", *, timeout_ms: int = 240_000) -> None:
+def run_all_cells(page: object, *, timeout_ms: int = 240_000) -> None:
     """Run → Run All Cells in the visible notebook (a copy made by :func:`copy_with_sentinel`),
     then wait for the sentinel's output or an error output, and for the kernel to go idle.
 
@@ -294,14 +294,14 @@ _LOOK_LIKE_A_USER = (
 )
 
 
-def look_like_a_user(page: "object") -> list[str]:
+def look_like_a_user(page: object) -> list[str]:
     """What a learner would see wrong in the visible, executed notebook: widget labels, buttons,
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
     shrinks them, so their text becomes too small to read); error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
 
 
-def axe_in_jupyterlab(page: "object", axe_script: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+def axe_in_jupyterlab(page: object, axe_script: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Run axe-core on the page; return (violations in the course's own outputs and widgets,
     violations in JupyterLab's own interface), each as {id, impact, help, nodes}.
 
@@ -333,7 +333,7 @@ def axe_in_jupyterlab(page: "object", axe_script: Path) -> tuple[list[dict[str, 
     return ours, theirs
 
 
-def notebook_screenshot(page: "object", path: Path) -> Path:
+def notebook_screenshot(page: object, path: Path) -> Path:
     """One image of the whole visible notebook, top to bottom: JupyterLab scrolls the notebook
     inside its panel, so a page screenshot shows only one screenful; this scrolls the panel a
     screenful at a time and stitches the pieces (Pillow)."""

@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from browser import free_port, npm_install, require
-from nbtools import REPO, record_timing
 
 from benchmarks.classroom import grade_points, read_grades, solution_answers
+from browser import free_port, npm_install, require
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from nbtools import REPO
 
 DEPLOY = REPO / "deploy"

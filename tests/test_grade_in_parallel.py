@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from nbtools import REPO
 
 from benchmarks.classroom import make_course, nbgrader, nbgrader_env, read_grades, solution_answers, submit
+from nbtools import REPO
 
 pytestmark = pytest.mark.nbgrader
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from nbtools import REPO, record_timing
 
 from benchmarks.classroom import (
     assignments,
@@ -33,6 +32,7 @@ from benchmarks.classroom import (
     submit,
 )
 from benchmarks.classroom import nbgrader as run_nbgrader
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from nbtools import REPO, record_timing
 
 from benchmarks.classroom import (
     fill_answers,
@@ -27,6 +26,7 @@ from benchmarks.classroom import (
     read_grades,
     solution_answers,
 )
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 

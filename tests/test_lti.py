@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from browser import free_port, npm_install, require
 from nbtools import REPO, record_timing, venv_env
 
@@ -326,6 +327,7 @@ def _disabled_plugins(user: object) -> list[str]:
 
 def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, str, Path], tmp_path: Path) -> None:
     import requests
+
     from test_class_deployment import Student
 
     base, token, exchange = hub

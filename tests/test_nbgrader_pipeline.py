@@ -20,13 +20,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from nbgrader.api import Gradebook
-from nbtools import REPO, record_timing
-from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
 
 from benchmarks.classroom import assignments, grade_points, solution_answers, submit
 from benchmarks.classroom import nbgrader as run_nbgrader
+from nbtools import REPO, record_timing
+from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
 from toychat.grading import hidden_lines
 
 pytestmark = pytest.mark.nbgrader

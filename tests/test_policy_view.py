@@ -49,27 +49,27 @@ def code_lines(path: Path) -> list[str]:
 SLIDER = ".toychat-choice-slider input[type='range']"
 
 
-def _move_slider(page: "object", index: int = 0) -> None:
+def _move_slider(page: object, index: int = 0) -> None:
     handle = page.locator(SLIDER).nth(index)
     handle.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
 
 
-def _choose_second_option(page: "object") -> None:
+def _choose_second_option(page: object) -> None:
     menu = page.locator(".jupyter-widgets select").first
     second = menu.locator("option").nth(1).get_attribute("value")
     menu.select_option(second)
 
 
-def _send_chat_message(page: "object") -> None:
+def _send_chat_message(page: object) -> None:
     box = page.locator(".jupyter-widgets input[type='text']").first
     box.fill("policy view test: hello Bob")
     page.locator(".jupyter-widgets button", has_text="Send").first.click()
 
 
 #: lesson, the control it acts on, what it does with it, and the part of the page that must change.
-CASES: list[tuple[str, str, Callable[["object"], None], str]] = [
+CASES: list[tuple[str, str, Callable[[object], None], str]] = [
     (
         "03_a_toy_e2ee_chat.ipynb",
         ".jupyter-widgets input[type='text']",
@@ -98,7 +98,7 @@ def test_voila_is_a_server_extension_of_jupyterlab() -> None:
 
 @pytest.mark.parametrize("lesson, control, act, watched", CASES, ids=[case[0][:2] for case in CASES])
 def test_policy_view_hides_code_and_widgets_are_live(
-    tmp_path: Path, lesson: str, control: str, act: Callable[["object"], None], watched: str
+    tmp_path: Path, lesson: str, control: str, act: Callable[[object], None], watched: str
 ) -> None:
     executable = chromium_path()
     root = tmp_path / "course"

@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
 from browser import require
 from nbtools import REPO
 from test_relay_load import assert_exactly_once
-
-from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
 from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer
 from toychat.relay.app import serve_in_thread

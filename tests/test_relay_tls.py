@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nbtools import REPO
 
 from benchmarks.relay_load import RelayProcess
+from nbtools import REPO
 
 STUDENT = """
 import sys

@@ -74,7 +74,7 @@ def lesson_page(site: Path, lesson: Path) -> Path:
     return site / "lessons" / f"{lesson.stem}.html"
 
 
-def _soup(path: Path) -> "object":
+def _soup(path: Path) -> object:
     from bs4 import BeautifulSoup
 
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
@@ -137,8 +137,9 @@ def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
 def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -> None:
     """Figures drawn by a separate execution of each lesson (inline backend, as a reader's kernel)
     against the images on its page; each image's alt is the alt text written beside it."""
-    from nbtools import execute_notebook
     import os
+
+    from nbtools import execute_notebook
 
     folder, _ = site
     os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep the inline backend

@@ -21,13 +21,12 @@ import nacl.public
 import pandas as pd
 
 from .client import Client
-from .errors import ToyChatError, UnexpectedKey
+from .errors import InconsistentLog, InvalidProof, ToyChatError, UnexpectedKey
 from .exceptional_access import GhostServer
 from .keys import Identity
 from .mitm import MitmServer
-from .server import Server
-from .errors import InconsistentLog, InvalidProof
 from .ratchet import Header, read_with_snapshot
+from .server import Server
 from .transparency import Binding, KeyDirectoryLog, Monitor, gossip, verify_lookup
 from .wire import Envelope
 

@@ -62,8 +62,8 @@ from .errors import (
 )
 from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
 from .keys import Identity, PublicIdentity, safety_number
-from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .protocols import ContextReporting, ServerAPI
+from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .wire import NONCE_SIZE, Envelope, new_msg_id, short_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]

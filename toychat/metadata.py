@@ -310,7 +310,7 @@ def _with_new_accounts(
     return out
 
 
-def account_ages_with_new_accounts(platform: "Platform", share: float) -> pd.Series:
+def account_ages_with_new_accounts(platform: Platform, share: float) -> pd.Series:
     """The platform's account ages as :func:`simulate` would have drawn them with
     ``new_account_share=share`` — the same world, only account ages changed, so a
     lesson can vary this one assumption without simulating the platform again.

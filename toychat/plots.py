@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import TYPE_CHECKING
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-import matplotlib.dates as mdates
 
-from .figures import register as _register_alt_text, set_alt_text
+from .figures import register as _register_alt_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,7 +176,7 @@ def compare_byte_histograms(
     return fig
 
 
-def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figure:
+def message_timeline(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Who messaged whom, and when: one row per sender→recipient pair, one dot
     per message, dot area proportional to its size (a legend shows the scale).
 
@@ -233,14 +233,14 @@ def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figu
 _TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue", "black")
 
 
-def _dot_area(size_bytes: "pd.Series | float") -> "pd.Series | float":
+def _dot_area(size_bytes: pd.Series | float) -> pd.Series | float:
     """Marker area (points²) for a message of ``size_bytes``: proportional to size, at least 16."""
     if isinstance(size_bytes, (int, float)):
         return max(size_bytes, 8) * 2
     return size_bytes.clip(lower=8) * 2
 
 
-def _legend_sizes(size_bytes: "pd.Series") -> list[int]:
+def _legend_sizes(size_bytes: pd.Series) -> list[int]:
     """Three round message sizes spanning the data, for the marker-size legend."""
     low, high = int(size_bytes.min()), int(size_bytes.max())
     picks = [low, (low + high) // 2, high]
@@ -308,7 +308,7 @@ def distance_histogram(
     return fig
 
 
-def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: str | None = None) -> Figure:
+def key_strip(keys: list[bytes], *, labels: list[str] | None = None, title: str | None = None) -> Figure:
     """Each key as one row of coloured cells, one cell per byte (cividis colour map,
     readable with colour-blindness): unrelated keys look like unrelated rows."""
     import numpy as np
@@ -327,7 +327,7 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
 
 
 def image_grid(
-    images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6
+    images: Sequence[object], *, labels: Sequence[str] | None = None, title: str, columns: int = 6
 ) -> Figure:
     """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``).
 
@@ -352,7 +352,7 @@ def image_grid(
 
 
 def detection_bars(
-    table: "pd.DataFrame",
+    table: pd.DataFrame,
     *,
     title: str,
     value: str = "rate",
@@ -392,9 +392,9 @@ def detection_bars(
 
 
 def pr_plot(
-    curves: "Mapping[str, pd.DataFrame]",
+    curves: Mapping[str, pd.DataFrame],
     *,
-    points: "Mapping[str, tuple[float, float]] | None" = None,
+    points: Mapping[str, tuple[float, float]] | None = None,
     base_rate: float | None = None,
     title: str,
 ) -> Figure:
@@ -429,7 +429,7 @@ def pr_plot(
     return fig
 
 
-def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
+def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
     """One panel per platform: for each technique, the share of each harm's accounts
     caught (the table :func:`toychat.metadata.technique_table` returns).
 

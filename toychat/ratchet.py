@@ -139,7 +139,7 @@ class Header:
         return self.dh_public + struct.pack(">II", self.previous_chain_length, self.message_number)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Header":
+    def from_bytes(cls, data: bytes) -> Header:
         if not isinstance(data, (bytes, bytearray)) or len(data) != cls.SIZE:
             raise MalformedEnvelope(f"a ratchet header is {cls.SIZE} bytes.")
         pn, n = struct.unpack(">II", bytes(data[32:]))
@@ -198,7 +198,7 @@ class DoubleRatchet:
     _retired: dict[bytes, None] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def initiator(cls, shared_secret: bytes, responder_public: bytes, *, max_skip: int = MAX_SKIP) -> "DoubleRatchet":
+    def initiator(cls, shared_secret: bytes, responder_public: bytes, *, max_skip: int = MAX_SKIP) -> DoubleRatchet:
         """Alice's side (§3.3 RatchetInitAlice): she knows Bob's ratchet public key."""
         mine = nacl.public.PrivateKey.generate()
         root, sending = kdf_rk(shared_secret, _dh(mine, responder_public))
@@ -207,7 +207,7 @@ class DoubleRatchet:
     @classmethod
     def responder(
         cls, shared_secret: bytes, keypair: nacl.public.PrivateKey, *, max_skip: int = MAX_SKIP
-    ) -> "DoubleRatchet":
+    ) -> DoubleRatchet:
         """Bob's side (§3.3 RatchetInitBob): his ratchet key pair is the one Alice used."""
         return cls(keypair, None, shared_secret, max_skip=max_skip)
 
@@ -235,7 +235,7 @@ class DoubleRatchet:
 
     def trial_decrypt(
         self, header: Header, ciphertext: bytes, associated_data: bytes = b""
-    ) -> tuple[bytes, "DoubleRatchet"]:
+    ) -> tuple[bytes, DoubleRatchet]:
         """Like :meth:`decrypt`, but leave this state untouched: returns the plaintext and
         the state after it, for :meth:`adopt` once the caller's own checks pass too."""
         if not isinstance(header, Header):
@@ -243,7 +243,7 @@ class DoubleRatchet:
         trial = copy.deepcopy(self)
         return trial._decrypt(header, ciphertext, associated_data), trial
 
-    def adopt(self, trial: "DoubleRatchet") -> None:
+    def adopt(self, trial: DoubleRatchet) -> None:
         """Take over the state :meth:`trial_decrypt` returned."""
         self.__dict__.update(trial.__dict__)
 
@@ -303,7 +303,7 @@ class DoubleRatchet:
         self.dh_self = nacl.public.PrivateKey.generate()
         self.root_key, self.sending = kdf_rk(self.root_key, _dh(self.dh_self, self.dh_remote))
 
-    def __deepcopy__(self, memo: dict) -> "DoubleRatchet":
+    def __deepcopy__(self, memo: dict) -> DoubleRatchet:
         clone = copy.copy(self)
         clone.skipped = dict(self.skipped)  # bounded by MAX_STORED; `_retired` is shared (never changed in place)
         return clone

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
+from .devices import DeviceCertificate
 from .errors import (
     ForgedReport,
     MalformedEnvelope,
@@ -55,7 +56,6 @@ from .errors import (
     UnknownSender,
     UnreportableMessage,
 )
-from .devices import DeviceCertificate
 from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
@@ -208,7 +208,7 @@ class Server:
         """
         return self.lookup(name)
 
-    def extra_devices_for(self, asker: str, name: str) -> list["DeviceCertificate"]:
+    def extra_devices_for(self, asker: str, name: str) -> list[DeviceCertificate]:
         """The extra devices (beyond their main phone) the directory lists for ``name``.
 
         Users of the toy have one device each, so an honest directory lists

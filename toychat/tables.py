@@ -20,7 +20,7 @@ from __future__ import annotations
 import html as _html
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -80,16 +80,16 @@ def format_cell(value: Any, *, percent: bool = False) -> str:
     if isinstance(value, (pd.Timestamp, datetime)):
         stamp = pd.Timestamp(value)
         if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert(timezone.utc)
+            stamp = stamp.tz_convert(UTC)
         text = stamp.strftime("%Y-%m-%d %H:%M")
         return text + " UTC" if stamp.tzinfo is not None else text
     if isinstance(value, bool):
         return "yes" if value else "no"
     if percent and isinstance(value, (int, float)):
         return f"{value:.1%}"
-    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value, "dtype").kind in "iu"):
+    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
         return f"{int(value):,}"
-    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value, "dtype").kind == "f"):
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
         value = float(value)
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"

@@ -302,7 +302,7 @@ class Binding:
     @classmethod
     def of(
         cls, identity: PublicIdentity, device: str = "phone", *, action: Action = "add", timestamp: float = 0.0
-    ) -> "Binding":
+    ) -> Binding:
         """The binding of ``identity``'s keys to its name, for ``device``."""
         return cls(identity.name, device, identity.encryption_key, identity.signing_key, action, timestamp)
 
@@ -327,7 +327,7 @@ class Binding:
         ).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Binding":
+    def from_bytes(cls, data: bytes) -> Binding:
         """Parse a leaf; :class:`MalformedEnvelope` for anything that is not a canonical binding."""
         try:
             fields = json.loads(data, parse_constant=_reject_constant)
@@ -438,7 +438,7 @@ class KeyDirectoryLog:
         """The bindings from index ``start`` up to (not including) ``end``."""
         return self.bindings[start:end]
 
-    def fork(self) -> "KeyDirectoryLog":
+    def fork(self) -> KeyDirectoryLog:
         """A second log sharing history up to now and the same signing key: a split view."""
         twin = KeyDirectoryLog(self._signing_key, clock=self.clock)
         twin.log = copy.deepcopy(self.log)

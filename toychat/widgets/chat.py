@@ -25,7 +25,7 @@ does, so notebooks and tests can drive it from code.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import ipywidgets as widgets
 
@@ -70,7 +70,7 @@ _REPORTING_MODES = ("e2ee", "plaintext")
 
 
 def _time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
 
 
 def _content_cell(content_seen: str) -> str:
