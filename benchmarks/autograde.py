@@ -174,7 +174,8 @@ def run(quick: bool = False) -> list[Result]:
                     "s/submission",
                     f"{SHARDS} shards in parallel",
                     per_submission,
-                    note=f"speed-up of {SHARDS} shards over serial grading: {serial / parallel:.2f}× on {os.cpu_count()} cores; "
+                    note=f"speed-up of {SHARDS} shards over serial grading: {serial / parallel:.2f}× "
+                    f"on {os.cpu_count()} cores; "
                     "the merged gradebook's grades equal the serial run's: yes",
                 )
             )

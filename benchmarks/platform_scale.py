@@ -82,7 +82,7 @@ def scaling_exponent(sizes: list[int], seconds: list[float]) -> float:
     """Least-squares slope of log(time) against log(size): 1.0 is linear."""
     xs, ys = [math.log(s) for s in sizes], [math.log(t) for t in seconds]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 def run(quick: bool = False) -> list[Result]:

@@ -67,14 +67,16 @@ def run(quick: bool = False) -> list[Result]:
             f"inclusion proof size at {n:,} entries",
             inclusion_bytes,
             "bytes",
-            note="CONIKS: monitoring 'less than 20 kB per day' per user (Melara et al. 2015, docs/references.md#melara2015)",
+            note="CONIKS: monitoring 'less than 20 kB per day' per user "
+            "(Melara et al. 2015, docs/references.md#melara2015)",
         ),
         Result(
             "Key transparency (flat Merkle log)",
             f"consistency proof size, {old:,} → {n:,}",
             32 * len(consistency),
             "bytes",
-            note="CONIKS: auditing 'a constant 2.5 kB per provider per day' (Melara et al. 2015, docs/references.md#melara2015)",
+            note="CONIKS: auditing 'a constant 2.5 kB per provider per day' "
+            "(Melara et al. 2015, docs/references.md#melara2015)",
         ),
         Result(
             "Key transparency (flat Merkle log)",

@@ -34,8 +34,8 @@ REDIRECT = """<!DOCTYPE html>
 def build(
     output: Path, cache: Path, *, source: Path = REPO, clean: bool = False, quiet: bool = True
 ) -> dict[str, float]:
-    """Build the site of the course in ``source`` into ``output`` with the execution cache and Sphinx's doctrees in ``cache``
-    (``clean`` empties both first: a cold build).  Returns build figures."""
+    """Build the site of the course in ``source`` into ``output`` with the execution cache and
+    Sphinx's doctrees in ``cache`` (``clean`` empties both first: a cold build).  Returns build figures."""
     from sphinx.cmd.build import build_main
 
     start = time.perf_counter()

@@ -87,7 +87,7 @@ def autograde_all(copies: list[Path], assignment: str, extra: list[str]) -> None
         for copy in copies
     ]
     failures = []
-    for copy, proc in zip(copies, procs):
+    for copy, proc in zip(copies, procs, strict=True):
         _, err = proc.communicate()
         # nbgrader exits 1 when one notebook could not be graded (that student scores 0, as serially);
         # any other exit status is a failure

@@ -258,25 +258,29 @@ _LOOK_LIKE_A_USER = (
     for (const el of panel.querySelectorAll(%r)) {
         if (!el.offsetParent) continue;  // not displayed
         if (el.scrollWidth > el.clientWidth + 1) {
-            problems.push(`${cellOf(el)}: widget text cut off: "${(el.innerText || el.value || '').trim().slice(0, 80)}"`
+            const text = (el.innerText || el.value || '').trim().slice(0, 80);
+            problems.push(`${cellOf(el)}: widget text cut off: "${text}"`
                 + ` (${el.scrollWidth}px of text in ${el.clientWidth}px)`);
         }
     }
     const canvas = document.createElement('canvas').getContext('2d');
-    for (const input of panel.querySelectorAll('.jupyter-widgets input[placeholder], .jupyter-widgets textarea[placeholder]')) {
+    const withPlaceholder = '.jupyter-widgets input[placeholder], .jupyter-widgets textarea[placeholder]';
+    for (const input of panel.querySelectorAll(withPlaceholder)) {
         if (!input.offsetParent || !input.placeholder) continue;
         const style = getComputedStyle(input);
         canvas.font = `${style.fontSize} ${style.fontFamily}`;
         const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
         const need = canvas.measureText(input.placeholder).width;
         if (need > room + 1) {
-            problems.push(`${cellOf(input)}: placeholder cut off: "${input.placeholder}" (${Math.round(need)}px in ${Math.round(room)}px)`);
+            problems.push(`${cellOf(input)}: placeholder cut off: "${input.placeholder}"`
+                + ` (${Math.round(need)}px in ${Math.round(room)}px)`);
         }
     }
     for (const img of panel.querySelectorAll('.jp-OutputArea-output img')) {
         const area = img.closest('.jp-OutputArea-output');
         if (img.naturalWidth > area.clientWidth + 1) {
-            problems.push(`${cellOf(img)}: figure ${img.naturalWidth}px wide in a ${area.clientWidth}px output area (shrunk to fit)`);
+            problems.push(`${cellOf(img)}: figure ${img.naturalWidth}px wide`
+                + ` in a ${area.clientWidth}px output area (shrunk to fit)`);
         }
     }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
@@ -289,7 +293,7 @@ _LOOK_LIKE_A_USER = (
         }
     }
     return problems;
-}"""
+}"""  # noqa: UP031  (JavaScript full of { } and ${ }: %-formatting leaves them as they are)
     % _TEXT_PARTS
 )
 
@@ -360,7 +364,7 @@ def notebook_screenshot(page: object, path: Path) -> Path:
         top += view
     scale = pieces[0].height / view
     image = Image.new("RGB", (pieces[0].width, int(total * scale)), "white")
-    for piece, offset in zip(pieces, offsets):
+    for piece, offset in zip(pieces, offsets, strict=True):
         image.paste(piece, (0, int(offset * scale)))
     image.save(path)
     page.evaluate("(s) => { document.querySelector(s).scrollTop = 0; }", scroller)

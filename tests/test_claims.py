@@ -87,7 +87,7 @@ def test_quoted_claims_sit_inside_quotation_marks_or_a_block_quote(
     paragraph is a block quote introduced by a line ending in a colon."""
     paragraphs = {
         sid: [normalise(p) for p in (seeds / name).read_text(encoding="utf-8").splitlines() if p.strip()]
-        for sid, name in zip(sources["source_id"], sources["seed_file"])
+        for sid, name in zip(sources["source_id"], sources["seed_file"], strict=True)
     }
     outside = []
     for _, row in claims[claims["voice"] == "quoted"].iterrows():

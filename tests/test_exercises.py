@@ -94,7 +94,7 @@ def test_release_is_what_nbgrader_generates(assignment: str, tmp_path: Path) -> 
     generated = sorted((tmp_path / "exercises" / assignment).glob("*.ipynb"))
     committed = _notebooks("exercises", assignment)
     assert [p.name for p in generated] == [p.name for p in committed]
-    for fresh, ours in zip(generated, committed):
+    for fresh, ours in zip(generated, committed, strict=True):
         assert _normalised(fresh) == _normalised(ours), (
             f"exercises/{assignment}/{ours.name} is stale: run "
             f"`nbgrader generate_assignment {assignment} --force` and commit the result"

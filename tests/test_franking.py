@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toychat.errors import ForgedReport, ReplayedMessage
 from toychat.franking import FrankingService, Report, commit, salamander_simulation
+from toychat.reporting import reports_reaching_platform
 
 
 def genuine(message: bytes = b"you will regret this") -> tuple[FrankingService, Report]:
@@ -139,9 +141,6 @@ def test_platforms_without_franking_are_unchanged() -> None:
 
 
 # ---- reporting with context (WhatsApp-style, but every message verified) -----------------
-import numpy as np
-
-from toychat.reporting import reports_reaching_platform
 
 
 def context_world() -> tuple[Server, Client, Client, Client]:

@@ -64,8 +64,8 @@ def test_follow_graph_is_heavy_tailed_and_has_no_self_or_duplicate_edges(platfor
 
 def test_recipient_follows_sender_matches_the_graph(platform: m.Platform) -> None:
     events = platform.events.sample(2000, random_state=0)
-    edges = set(zip(platform.follows["follower"], platform.follows["followee"]))
-    expected = [(r, s) in edges for s, r in zip(events["sender"], events["recipient"])]
+    edges = set(zip(platform.follows["follower"], platform.follows["followee"], strict=True))
+    expected = [(r, s) in edges for s, r in zip(events["sender"], events["recipient"], strict=True)]
     assert events["recipient_follows_sender"].tolist() == expected
 
 

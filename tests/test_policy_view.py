@@ -139,7 +139,8 @@ def test_policy_view_hides_code_and_widgets_are_live(
         before = target.inner_text()
         act(page)
         page.wait_for_function(
-            "([selector, before]) => { const el = document.querySelector(selector); return el && el.innerText !== before; }",
+            "([selector, before]) => { const el = document.querySelector(selector); "
+            "return el && el.innerText !== before; }",
             arg=[watched, before],
             timeout=UPDATE_TIMEOUT_MS,
         )

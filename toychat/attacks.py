@@ -288,12 +288,12 @@ def stolen_phone_comparison(messages: int = 20, undelivered: int = 3, first_flig
                 else [None] * len(recorded)
             )
             from_identity = read_first_flights(bob_identity, recorded, server)
-            opened = [a is not None or b is not None for a, b in zip(from_state, from_identity)]
+            opened = [a is not None or b is not None for a, b in zip(from_state, from_identity, strict=True)]
         else:
             opened = [text is not None for text in read_with_stolen_keys(bob_identity, recorded, server)]
         row: dict[str, object] = {"keys": label, "messages recorded": messages}
         for kind in ("first flight, read by Bob", "later, read by Bob", "not yet delivered"):
-            row[f"{kind}: readable by thief"] = sum(ok for ok, k in zip(opened, kinds) if k == kind)
+            row[f"{kind}: readable by thief"] = sum(ok for ok, k in zip(opened, kinds, strict=True) if k == kind)
             row[f"{kind}: sent"] = kinds.count(kind)
         row["readable by thief"] = sum(opened)
         rows.append(row)

@@ -169,7 +169,7 @@ def _read_rows(path: Path, columns: Sequence[str], what: str) -> list[tuple[int,
                     f"{len(record)} fields where {len(columns)} are expected — "
                     "is a comma inside a field missing its double quotes?"
                 )
-            rows.append((start, {c: v.strip() for c, v in zip(columns, record)}))
+            rows.append((start, {c: v.strip() for c, v in zip(columns, record, strict=True)}))
             start = reader.line_num + 1
     return rows
 
@@ -353,7 +353,7 @@ def quote_in_source(claims: pd.DataFrame, sources: pd.DataFrame, seeds_dir: str 
     """
     found_dir = find_seeds() if seeds_dir is None else Path(seeds_dir)
     seeds = found_dir if found_dir is not None else SEEDS_DIR
-    files = dict(zip(sources["source_id"], sources["seed_file"]))
+    files = dict(zip(sources["source_id"], sources["seed_file"], strict=True))
     texts = {}
     for sid, name in files.items():
         if not (seeds / name).is_file():
@@ -363,7 +363,8 @@ def quote_in_source(claims: pd.DataFrame, sources: pd.DataFrame, seeds_dir: str 
             )
         texts[sid] = normalise((seeds / name).read_text(encoding="utf-8"))
     found = [
-        sid in texts and normalise(quote) in texts[sid] for sid, quote in zip(claims["source_id"], claims["quote"])
+        sid in texts and normalise(quote) in texts[sid]
+        for sid, quote in zip(claims["source_id"], claims["quote"], strict=True)
     ]
     return pd.Series(found, index=claims.index, name="quote_in_source", dtype=bool)
 

@@ -516,8 +516,8 @@ class Client:
         Returns the rows this report added to :meth:`Server.report_table`:
         what the platform now knows.  Raises
         :class:`~toychat.errors.UnknownMessage` if the message is not in
-        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not franked, :class:`~toychat.errors.ForgedReport` if
-        the platform cannot verify it, and
+        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not
+        franked, :class:`~toychat.errors.ForgedReport` if the platform cannot verify it, and
         :class:`~toychat.errors.ReplayedMessage` if it was already reported.
         """
         if not isinstance(last, int) or isinstance(last, bool) or last < 0:

@@ -75,7 +75,7 @@ def generate_images(n: int, seed: int, *, size: int = IMAGE_SIZE) -> np.ndarray:
         for i in range(m):
             picture = Image.fromarray(gradient[i].astype(np.uint8))
             draw = ImageDraw.Draw(picture)
-            for (cx, cy, rx, ry, kind), colour in zip(shapes[i], colours[i]):
+            for (cx, cy, rx, ry, kind), colour in zip(shapes[i], colours[i], strict=True):
                 cx, cy = (0.1 + 0.8 * cx) * size, (0.1 + 0.8 * cy) * size
                 rx, ry = (0.06 + 0.24 * rx) * size, (0.06 + 0.24 * ry) * size
                 box = (cx - rx, cy - ry, cx + rx, cy + ry)

@@ -164,7 +164,7 @@ def compare_byte_histograms(
     byte_histogram(first, ax=axes[0], label=labels[0], color=PALETTE["vermillion"])
     byte_histogram(second, ax=axes[1], label=labels[1], color=PALETTE["blue"])
     axes[1].set_ylabel("")
-    for ax, data, label in zip(axes, (first, second), labels):
+    for ax, data, label in zip(axes, (first, second), labels, strict=True):
         ax.set_title(f"{label}\n{byte_entropy(data):.2f} bits of entropy per byte")
     if title is None:
         title = (
@@ -444,7 +444,7 @@ def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
     fig, axes = plt.subplots(1, len(platforms), figsize=(9, 5.6), sharey=True, layout="constrained")
     axes = np.atleast_1d(axes)
-    for ax, platform in zip(axes, platforms):
+    for ax, platform in zip(axes, platforms, strict=True):
         rows = table.loc[platform]
         positions = np.arange(len(rows))
         height = 0.8 / len(harms)

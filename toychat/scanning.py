@@ -287,7 +287,7 @@ def _search(
         signs = rng.choice([-1.0, 1.0], candidates)
         trial_deltas = [
             np.clip(delta + (sign * step_size * patterns[p])[..., None], -max_change, max_change)
-            for p, sign in zip(picks, signs)
+            for p, sign in zip(picks, signs, strict=True)
         ]
         trials = [np.clip(np.rint(original + d), 0, 255).astype(np.uint8) for d in trial_deltas]
         distances = hashing.hamming(hash_fn(trials), target)

@@ -405,7 +405,8 @@ class Server:
         * every context message must come from the reported message's sender,
           to the same recipient (the reporter), relayed by the platform no later
           than it (the franking tag's time is the platform's own receive time,
-          which a sender cannot back- or forward-date), and be listed once: otherwise :class:`~toychat.errors.ForgedReport`;
+          which a sender cannot back- or forward-date), and be listed once:
+          otherwise :class:`~toychat.errors.ForgedReport`;
         * the *reported* message may be reported only once
           (:class:`~toychat.errors.ReplayedMessage`); a message may appear as
           context in several reports, because a later report's context can
@@ -466,9 +467,9 @@ class Server:
         """Everything the platform has learned from abuse reports, one row per revealed message.
 
         Columns: ``report`` (1, 2, …), ``reporter``, ``reported_sender``,
-        ``sent_at`` (UTC: when the platform relayed the message, the time its franking tag binds), ``role`` (``"reported message"`` or ``"context"``),
-        ``text`` and ``msg_id``.  Messages nobody reported never appear here:
-        under E2EE this table is all the content the platform ever reads.
+        ``sent_at`` (UTC: when the platform relayed the message, the time its franking tag binds),
+        ``role`` (``"reported message"`` or ``"context"``), ``text`` and ``msg_id``.  Messages nobody
+        reported never appear here: under E2EE this table is all the content the platform ever reads.
         """
         columns = ["report", "reporter", "reported_sender", "sent_at", "role", "text", "msg_id"]
         table = pd.DataFrame([{c: getattr(row, c) for c in columns} for row in self.report_log], columns=columns)

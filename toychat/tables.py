@@ -128,7 +128,7 @@ def show_table(
     numeric = {column: _numeric(frame[column]) for column in columns}
     head = "".join(f'<th style="{_TH}">{_html.escape(str(column))}</th>' for column in columns)
     texts = [
-        [format_cell(value, percent=str(column) in as_percent) for column, value in zip(columns, values)]
+        [format_cell(value, percent=str(column) in as_percent) for column, value in zip(columns, values, strict=True)]
         for values in frame.itertuples(index=False, name=None)
     ]
     # Prose columns (quotes, explanations) get room to be read rather than a sliver.
@@ -136,7 +136,7 @@ def show_table(
     rows = []
     for row in texts:
         cells = []
-        for i, (column, text) in enumerate(zip(columns, row)):
+        for i, (column, text) in enumerate(zip(columns, row, strict=True)):
             if numeric[column] or str(column) in as_percent:
                 cells.append(f'<td class="num" style="{_TD_NUM}">{_html.escape(text)}</td>')
             else:
