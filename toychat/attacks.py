@@ -15,6 +15,7 @@ typed in: every count comes from running the attack.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 import nacl.exceptions
 import nacl.public
@@ -67,8 +68,15 @@ def mitm_trials(trials: int = 100, *, messages: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class GhostDefences(TypedDict, total=False):
+    """The :class:`~toychat.client.Client` options that defend against a ghost device."""
+
+    require_signed_devices: bool
+    show_device_notices: bool
+
+
 #: The defences a phone has against a ghost device, as client options.
-GHOST_CONFIGURATIONS: dict[str, dict[str, bool]] = {
+GHOST_CONFIGURATIONS: dict[str, GhostDefences] = {
     "signed device lists + new-device notices (default)": {},
     "device signatures switched off, notices on": {"require_signed_devices": False},
     "both switched off (what the proposal needs)": {"require_signed_devices": False, "show_device_notices": False},

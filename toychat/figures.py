@@ -47,7 +47,7 @@ def alt_text(fig: Figure) -> str:
     if chosen:
         return chosen
     parts: list[str] = []
-    suptitle = fig._suptitle.get_text() if fig._suptitle is not None else ""  # noqa: SLF001
+    suptitle = fig.get_suptitle()
     if suptitle:
         parts.append(suptitle)
     for ax in fig.get_axes():

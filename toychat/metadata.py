@@ -397,9 +397,9 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     ring_senders, ring_recipients = [], []
     at = 0
     while at < len(sharers):
-        size = int(rng.integers(config.ring_size[0], config.ring_size[1] + 1))
-        ring = sharers[at : at + size]
-        at += size
+        ring_size = int(rng.integers(config.ring_size[0], config.ring_size[1] + 1))
+        ring = sharers[at : at + ring_size]
+        at += ring_size
         if len(ring) < 2:
             ring = np.concatenate([ring, sharers[:1]]) if len(sharers) > 1 else ring
         a, b = np.meshgrid(ring, ring)
@@ -420,8 +420,8 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     del keep, same_group, extra_follower, extra_followee
 
     # Ordinary messaging: along follow edges, either direction.
-    rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
-    per_account = rng.poisson(rate * config.weeks)
+    message_rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
+    per_account = rng.poisson(message_rate * config.weeks)
     per_account[roles == ROLES.index("sextortion")] = 0  # they only do their burst
     degree_out = np.bincount(follower, minlength=n).astype(np.int32)
     degree_in = np.bincount(followee, minlength=n).astype(np.int32)
@@ -484,10 +484,10 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     # A ring's text messages are not the harm; its images are.
     event_harm_code[(event_harm_code == 3) & (kind != 1)] = 0
     # Sizes: log-normal per kind (median 90 B text, 180 kB image, 3 MB video), clipped.
-    median, spread = np.log([90, 180_000, 3_000_000]), np.array([0.8, 0.6, 0.8])
-    low, high = np.array([20, 5_000, 100_000]), np.array([4_000, 5_000_000, 100_000_000])
-    size = np.exp(median[kind] + spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
-    size = np.clip(size, low[kind], high[kind]).astype(np.int32)
+    size_median, size_spread = np.log([90, 180_000, 3_000_000]), np.array([0.8, 0.6, 0.8])
+    size_low, size_high = np.array([20, 5_000, 100_000]), np.array([4_000, 5_000_000, 100_000_000])
+    size = np.exp(size_median[kind] + size_spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
+    size = np.clip(size, size_low[kind], size_high[kind]).astype(np.int32)
 
     order = np.argsort(time_s)
     sender = sender[order]  # one column at a time, so only one old copy is alive
@@ -501,14 +501,14 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
         config=config,
         accounts=pd.DataFrame(
             {
-                "age_band": pd.Categorical.from_codes(band, AGE_BANDS),
+                "age_band": pd.Categorical.from_codes(band, pd.Index(AGE_BANDS)),
                 "is_minor": is_minor,
                 "account_age_days": account_age,
             }
         ).rename_axis("account"),
         follows=pd.DataFrame({"follower": follower.astype(np.int32), "followee": followee.astype(np.int32)}),
         events=pd.DataFrame(),
-        roles=pd.Series(pd.Categorical.from_codes(roles, ROLES), name="role").rename_axis("account"),
+        roles=pd.Series(pd.Categorical.from_codes(roles, pd.Index(ROLES)), name="role").rename_axis("account"),
         event_harm=pd.Series(),
         _follow_keys=keys,
     )
@@ -518,12 +518,12 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
             "recipient": recipient.astype(np.int32),
             "time_s": time_s,
             "size_bytes": size,
-            "kind": pd.Categorical.from_codes(kind, KINDS),
+            "kind": pd.Categorical.from_codes(kind, pd.Index(KINDS)),
             "recipient_follows_sender": platform.follows_pair(recipient, sender),
         }
     )
     harm_order = ("", HARMS["groomer"], HARMS["sextortion"], HARMS["sharer"])
-    platform.event_harm = pd.Series(pd.Categorical.from_codes(event_harm_code, harm_order), name="harm")
+    platform.event_harm = pd.Series(pd.Categorical.from_codes(event_harm_code, pd.Index(harm_order)), name="harm")
     return platform
 
 

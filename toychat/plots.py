@@ -13,17 +13,19 @@ import math
 import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from .figures import register as _register_alt_text
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.typing import RcKeyType
 
 # Every figure a lesson shows carries alt text in JupyterLab (see toychat.figures).
 _register_alt_text()
@@ -69,7 +71,7 @@ MAX_WIDTH_IN = 8.6
 #: The course's matplotlib style: text no smaller than 10 pt, figures that fit the
 #: output area.  Applied when this module is imported (every lesson's figures go
 #: through it); :func:`use_course_style` applies it again after a reset.
-COURSE_STYLE: dict[str, object] = {
+COURSE_STYLE: dict[RcKeyType, Any] = {
     "figure.figsize": (8.0, 4.5),
     "font.size": 11,
     "axes.titlesize": 12,
@@ -462,5 +464,7 @@ def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(harms), fontsize=10)
     fig.suptitle("\n".join(textwrap.wrap(title, 80)[:2]))
-    fig.get_layout_engine().set(h_pad=0.12)
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # made with layout="constrained" above
+    engine.set(h_pad=0.12)
     return fig

@@ -47,6 +47,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import nacl.bindings
 import nacl.exceptions
@@ -65,6 +66,7 @@ __all__ = [
     "KDFChain",
     "Header",
     "DoubleRatchet",
+    "RatchetSnapshot",
     "initiator_secret",
     "responder_secret",
     "read_with_snapshot",
@@ -172,6 +174,17 @@ def _open(message_key: bytes, ciphertext: bytes, associated: bytes) -> bytes:
     return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
         ciphertext[_NONCE:], associated, ciphertext[:_NONCE], message_key
     )
+
+
+class RatchetSnapshot(TypedDict):
+    """What :meth:`DoubleRatchet.snapshot` returns: every secret on the device at one moment."""
+
+    root_key: bytes
+    sending_chain_key: bytes | None
+    receiving_chain_key: bytes | None
+    remote_ratchet_key: bytes | None
+    next_received: int
+    skipped_message_keys: dict[tuple[bytes, int], bytes]
 
 
 @dataclass
@@ -309,7 +322,7 @@ class DoubleRatchet:
         return clone
 
     # ---- what a thief gets -------------------------------------------------------------
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> RatchetSnapshot:
         """Everything secret on the device now: what stealing the phone yields."""
         return {
             "root_key": self.root_key,
@@ -321,7 +334,7 @@ class DoubleRatchet:
         }
 
 
-def read_with_snapshot(snapshot: dict[str, object], recorded: list[tuple[Header, bytes, bytes]]) -> list[bytes | None]:
+def read_with_snapshot(snapshot: RatchetSnapshot, recorded: list[tuple[Header, bytes, bytes]]) -> list[bytes | None]:
     """Try to open recorded messages ``(header, ciphertext, associated_data)`` with a
     stolen :meth:`DoubleRatchet.snapshot`.
 
@@ -329,8 +342,8 @@ def read_with_snapshot(snapshot: dict[str, object], recorded: list[tuple[Header,
     *forwards* from its current key — but never backwards.  Returns each
     plaintext, or ``None`` where the stolen secrets cannot open it.
     """
-    skipped: dict[tuple[bytes, int], bytes] = dict(snapshot["skipped_message_keys"])  # type: ignore[arg-type]
-    chain, start = snapshot["receiving_chain_key"], int(snapshot["next_received"])  # type: ignore[arg-type]
+    skipped = dict(snapshot["skipped_message_keys"])
+    chain, start = snapshot["receiving_chain_key"], int(snapshot["next_received"])
     remote = snapshot["remote_ratchet_key"]
     results: list[bytes | None] = []
     for header, ciphertext, associated in recorded:
@@ -338,7 +351,7 @@ def read_with_snapshot(snapshot: dict[str, object], recorded: list[tuple[Header,
         if key is None and chain is not None and header.dh_public == remote and header.message_number >= start:
             ck = chain
             for _ in range(header.message_number - start + 1):
-                ck, key = kdf_ck(ck)  # type: ignore[arg-type]
+                ck, key = kdf_ck(ck)
         try:
             results.append(_open(key, ciphertext, associated + header.to_bytes()) if key else None)
         except (nacl.exceptions.CryptoError, MalformedEnvelope):

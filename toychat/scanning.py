@@ -158,7 +158,7 @@ def server_side_detection(
     for mode in ("plaintext", "e2ee"):
         for what, images in batches.items():
             scanner = HashListScanner(listed, threshold=threshold, hasher=hasher)
-            server = Server(mode=mode, clock=SimulatedClock(), scanners=[scanner])  # type: ignore[arg-type]
+            server = Server(mode=mode, clock=SimulatedClock(), scanners=[scanner])
             _send_pictures(server, images)
             rows.append(_row("plaintext" if mode == "plaintext" else "E2EE", what, images, len(server.flags)))
     return pd.DataFrame(rows)

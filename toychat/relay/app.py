@@ -191,7 +191,8 @@ class PersistentServer(Server):
 
     def register(self, public: PublicIdentity) -> None:
         """Publish ``public`` with no token (its user logs in some other way, e.g. the hub)."""
-        if self.directory.get(getattr(public, "name", None)) == public:
+        name = getattr(public, "name", None)
+        if isinstance(name, str) and self.directory.get(name) == public:
             return
         self.register_with_token(public, None)
 
@@ -355,7 +356,12 @@ def franked_from_json(data: object) -> Franked:
     except TimestampOutOfRange as exc:
         raise ForgedReport(str(exc)) from None
     sender, recipient = data.get("sender"), data.get("recipient")
-    if not all(isinstance(n, str) and NAME_PATTERN.fullmatch(n) for n in (sender, recipient)):
+    if not (
+        isinstance(sender, str)
+        and NAME_PATTERN.fullmatch(sender)
+        and isinstance(recipient, str)
+        and NAME_PATTERN.fullmatch(recipient)
+    ):
         raise ForgedReport("the report's sender and recipient must be user names.")
     return Franked(
         _b64decode(data.get("commitment"), "commitment"),

@@ -183,11 +183,14 @@ class Store:
 
     def log_entries(self) -> Iterator[SeenByServer]:
         """Every logged message, oldest first."""
-        for row in self.db.execute(
+        rows = self.db.execute(
             "SELECT received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, envelope "
             "FROM log ORDER BY seq"
-        ):
-            yield SeenByServer(*row[:8], envelope=bytes(row[8]))
+        )
+        for received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, envelope in rows:
+            yield SeenByServer(
+                received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, bytes(envelope)
+            )
 
     def franked(self) -> Iterator[tuple[str, Franked]]:
         """Every stored franking tag, by message id."""
