@@ -535,7 +535,8 @@ class Client:
         main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
         rows = self.server.receive_report_with_context(main, context)
         table = self.server.report_table()
-        return table[table["report"] == rows[0].report].reset_index(drop=True)
+        added: pd.DataFrame = table[table["report"] == rows[0].report].reset_index(drop=True)
+        return added
 
     # ---- forward secrecy ---------------------------------------------------------------
     def _sending_session(self, recipient: str) -> DoubleRatchet:

@@ -43,7 +43,7 @@ def set_alt_text(fig: Figure, text: str) -> None:
 
 def alt_text(fig: Figure) -> str:
     """The alt text set for ``fig``, or one built from its titles and axis labels."""
-    chosen = getattr(fig, _ATTRIBUTE, None)
+    chosen: str | None = getattr(fig, _ATTRIBUTE, None)  # set only by set_alt_text, always a str
     if chosen:
         return chosen
     parts: list[str] = []

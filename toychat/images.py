@@ -129,7 +129,8 @@ def _jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _brightness_contrast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     contrast, brightness = rng.uniform(0.7, 1.3), rng.uniform(-30, 30)
     mean = image.mean()
-    return np.clip((image.astype(np.float32) - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
+    edited: np.ndarray = np.clip((image.astype(np.float32) - mean) * contrast + mean + brightness, 0, 255)
+    return edited.astype(np.uint8)
 
 
 def _noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

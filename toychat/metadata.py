@@ -292,7 +292,8 @@ def _times(
         day = rng.integers(0, days, n, dtype=np.int32)
     else:
         day = np.minimum(start_day + rng.integers(0, span_days or 1, n, dtype=np.int32), days - 1).astype(np.int32)
-    return day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
+    seconds: np.ndarray = day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
+    return seconds
 
 
 def _with_new_accounts(

@@ -316,7 +316,7 @@ class DoubleRatchet:
         self.dh_self = nacl.public.PrivateKey.generate()
         self.root_key, self.sending = kdf_rk(self.root_key, _dh(self.dh_self, self.dh_remote))
 
-    def __deepcopy__(self, memo: dict) -> DoubleRatchet:
+    def __deepcopy__(self, memo: dict[int, object]) -> DoubleRatchet:
         clone = copy.copy(self)
         clone.skipped = dict(self.skipped)  # bounded by MAX_STORED; `_retired` is shared (never changed in place)
         return clone

@@ -21,6 +21,7 @@ Lesson 06 uses the first part; lesson 07 the second.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import pandas as pd
 from PIL import Image
 
 from . import hashing
-from .client import Client
+from .client import Client, OutgoingHook
 from .clock import SimulatedClock
 from .images import EDITS, apply_edit, decode_png, encode_png, generate_images, lookalikes, stand_in_set
 from .keys import Identity
@@ -106,7 +107,7 @@ class ExactCiphertextScanner:
         self.listed = set(listed_payload_hashes)
 
     def __call__(self, envelope: Envelope) -> str | None:
-        digest = hashing.hashlib.sha256(envelope.payload).hexdigest()
+        digest = hashlib.sha256(envelope.payload).hexdigest()
         return "ciphertext seen before" if digest in self.listed else None
 
 
@@ -121,7 +122,9 @@ def detection_batches(n_images: int, edits: Sequence[str], seed: int) -> tuple[n
     return listed, batches
 
 
-def _send_pictures(server: Server, images: Sequence[np.ndarray], outgoing_hooks: list | None = None) -> None:
+def _send_pictures(
+    server: Server, images: Sequence[np.ndarray], outgoing_hooks: list[OutgoingHook] | None = None
+) -> None:
     """Alice sends every picture to Bob as a PNG on ``server``."""
     alice = Client("alice", server, identity=Identity.from_label("alice", "scanning"), outgoing_hooks=outgoing_hooks)
     Client("bob", server, identity=Identity.from_label("bob", "scanning"))
@@ -256,7 +259,8 @@ def _low_frequency_patterns(size: int, count: int = 8) -> np.ndarray:
     """Smooth cosine patterns (a 2-D DCT basis), ``(count², size, size)``, values in [-1, 1]."""
     x = (np.arange(size) + 0.5) / size
     waves = np.cos(np.pi * np.arange(count)[:, None] * x[None, :])  # (count, size)
-    return np.einsum("ui,vj->uvij", waves, waves).reshape(count * count, size, size)
+    patterns: np.ndarray = np.einsum("ui,vj->uvij", waves, waves).reshape(count * count, size, size)
+    return patterns
 
 
 def _search(

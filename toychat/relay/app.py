@@ -52,7 +52,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,7 +240,7 @@ class TokenBucket:
 
     rate: float = 20.0
     burst: int = 60
-    clock: Any = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     #: key -> (tokens left, when last used), least recently used first.
     _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
 
