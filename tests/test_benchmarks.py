@@ -44,6 +44,16 @@ def test_a_full_run_keeps_the_hand_written_lab_report() -> None:
     assert keep_lab_report(new, new) == new
 
 
+def test_the_readme_points_to_the_results_file_and_its_lab_report() -> None:
+    from benchmarks.core import LAB_REPORT
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    results = (repo / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "`python -m benchmarks`" in readme and "(benchmarks/RESULTS.md)" in readme
+    assert results.count(f"\n## {LAB_REPORT}\n") == 1
+
+
 def test_sizing_table_reads_the_measured_figures_and_grows_with_the_class() -> None:
     from benchmarks.sizing import NAME, class_table, figures_from_results
 
