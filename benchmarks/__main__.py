@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .core import Result, machine_info, merge_sections, render_markdown
+from .core import Result, keep_lab_report, machine_info, merge_sections, render_markdown
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
 BENCHMARKS = (
@@ -45,10 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(seconds.values()) / 60:.1f} min (" + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
     )
     text = render_markdown(results, info, quick=args.quick)
-    if args.only and not args.quick and args.output.exists():
-        # A partial run replaces only its own sections of an existing full results file,
-        # each marked with when it was measured.
-        text = merge_sections(args.output.read_text(encoding="utf-8"), text, info["date (UTC)"] + " UTC")
+    if not args.quick and args.output.exists():
+        old = args.output.read_text(encoding="utf-8")
+        if args.only:
+            # A partial run replaces only its own sections of an existing full results file,
+            # each marked with when it was measured.
+            text = merge_sections(old, text, info["date (UTC)"] + " UTC")
+        else:
+            # A full run replaces every measured section; the hand-written lab report stays.
+            text = keep_lab_report(old, text)
     args.output.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     print(text)
     print(f"\nwritten to {args.output}", file=sys.stderr)

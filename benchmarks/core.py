@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
-__all__ = ["Result", "machine_info", "median_seconds", "merge_sections", "paired_median_seconds", "render_markdown"]
+__all__ = [
+    "LAB_REPORT", "Result", "keep_lab_report", "machine_info", "median_seconds", "merge_sections",
+    "paired_median_seconds", "render_markdown",
+]
+
+#: The title of the results file's one hand-written section: what the figures mean.  Runs keep it.
+LAB_REPORT = "Lab report: what the figures mean"
 
 
 @dataclass
@@ -137,3 +143,18 @@ def merge_sections(old: str, new: str, when: str | None = None) -> str:
             body = f"{heading}\n\nMeasured {when} (`python -m benchmarks --only ...`).\n{rest}"
         sections[title] = body
     return head.rstrip("\n") + "\n\n" + "\n\n".join(sections.values()) + "\n"
+
+
+def keep_lab_report(old: str, new: str) -> str:
+    r"""``new``, a full run's results file, with ``old``'s hand-written lab report kept as its
+    first section (a run measures figures; only a person can say what they mean).
+
+    >>> keep_lab_report(f"# R\n\nold\n\n## {LAB_REPORT}\n\nprose\n\n## a\n\n1\n", "# R\n\nnew\n\n## a\n\n2\n")
+    '# R\n\nnew\n\n## Lab report: what the figures mean\n\nprose\n\n## a\n\n2\n'
+    """
+    report = _sections(old)[1].get(LAB_REPORT)
+    if report is None:
+        return new
+    head, sections = _sections(new)
+    sections.pop(LAB_REPORT, None)
+    return head.rstrip("\n") + "\n\n" + "\n\n".join([report, *sections.values()]) + "\n"

@@ -43,6 +43,26 @@ def test_a_partial_run_replaces_only_its_own_sections() -> None:
     assert "new sizing" in merged and "old sizing" not in merged and "Measured 2026-01-01 00:00 UTC" in merged
 
 
+def test_a_full_run_keeps_the_hand_written_lab_report() -> None:
+    from benchmarks.core import LAB_REPORT, keep_lab_report
+
+    old = f"# Benchmark results\n\nold header\n\n## Chat\n\nold chat\n\n## {LAB_REPORT}\n\nwhat it means\n"
+    new = "# Benchmark results\n\nnew header\n\n## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
+    kept = keep_lab_report(old, new)
+    assert kept == f"# Benchmark results\n\nnew header\n\n## {LAB_REPORT}\n\nwhat it means\n\n## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
+    assert keep_lab_report(new, new) == new
+
+
+def test_the_readme_points_to_the_results_file_and_its_lab_report() -> None:
+    from benchmarks.core import LAB_REPORT
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    results = (repo / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "`python -m benchmarks`" in readme and "(benchmarks/RESULTS.md)" in readme
+    assert results.count(f"\n## {LAB_REPORT}\n") == 1
+
+
 def test_sizing_table_reads_the_measured_figures_and_grows_with_the_class() -> None:
     from benchmarks.sizing import NAME, class_table, figures_from_results
 
