@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 __all__ = [
-    "LAB_REPORT", "Result", "keep_lab_report", "machine_info", "median_seconds", "merge_sections",
-    "paired_median_seconds", "render_markdown",
+    "LAB_REPORT",
+    "Result",
+    "keep_lab_report",
+    "machine_info",
+    "median_seconds",
+    "merge_sections",
+    "paired_median_seconds",
+    "render_markdown",
 ]
 
 #: The title of the results file's one hand-written section: what the figures mean.  Runs keep it.

@@ -49,7 +49,11 @@ def test_a_full_run_keeps_the_hand_written_lab_report() -> None:
     old = f"# Benchmark results\n\nold header\n\n## Chat\n\nold chat\n\n## {LAB_REPORT}\n\nwhat it means\n"
     new = "# Benchmark results\n\nnew header\n\n## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
     kept = keep_lab_report(old, new)
-    assert kept == f"# Benchmark results\n\nnew header\n\n## {LAB_REPORT}\n\nwhat it means\n\n## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
+    expected = (
+        f"# Benchmark results\n\nnew header\n\n## {LAB_REPORT}\n\nwhat it means\n\n"
+        "## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
+    )
+    assert kept == expected
     assert keep_lab_report(new, new) == new
 
 
