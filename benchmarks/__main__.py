@@ -12,7 +12,14 @@ from .core import Result, keep_lab_report, machine_info, merge_sections, render_
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``.
 BENCHMARKS = (
-    "chat", "course", "hashing", "transparency", "platform_scale", "autograde", "relay_load", "sizing",
+    "chat",
+    "course",
+    "hashing",
+    "transparency",
+    "platform_scale",
+    "autograde",
+    "relay_load",
+    "sizing",
     "site",
 )
 
@@ -34,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds[name] = time.perf_counter() - start
         print(f"{name}: {len(rows)} figures in {seconds[name]:.1f} s", file=sys.stderr)
     info = machine_info()
-    info["run time"] = f"{sum(seconds.values()) / 60:.1f} min (" + ", ".join(
-        f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
+    info["run time"] = (
+        f"{sum(seconds.values()) / 60:.1f} min (" + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()) + ")"
+    )
     text = render_markdown(results, info, quick=args.quick)
     if not args.quick and args.output.exists():
         old = args.output.read_text(encoding="utf-8")

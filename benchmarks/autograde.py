@@ -76,8 +76,9 @@ def _bare(paths: list[Path]) -> None:
     partial submission), in a worker process."""
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb, timeout=60, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
 
 
 def _bare_parallel(paths: list[Path]) -> float:
@@ -92,9 +93,21 @@ def _parallel(course: Path, assignment: str) -> float:
     """Seconds for ``scripts/grade_in_parallel.py`` to grade the class, run as an instructor would."""
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "grade_in_parallel.py"), assignment, "--shards", str(SHARDS),
-         "--", "--Execute.timeout=10"],
-        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800, check=False,
+        [
+            sys.executable,
+            str(REPO / "scripts" / "grade_in_parallel.py"),
+            assignment,
+            "--shards",
+            str(SHARDS),
+            "--",
+            "--Execute.timeout=10",
+        ],
+        cwd=course,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"grade_in_parallel.py failed:\n{result.stdout}\n{result.stderr[-2000:]}")
@@ -138,18 +151,32 @@ def run(quick: bool = False) -> list[Result]:
                     raise RuntimeError(f"parallel grades differ from serial ones for {assignment}")
         per_submission = parallel / n
         ratio = per_submission / bare
-        results.append(Result(
-            "Autograding a class", f"{assignment}: {n} submissions, nbgrader autograde in {SHARDS} shards (grade_in_parallel.py)",
-            per_submission, "s/submission", f"nbclient alone ({len(paths)} of them, {SHARDS} at a time, before and after)", bare,
-            target=f"≤ {TARGET_RATIO}× bare execution", met=None if quick else ratio <= TARGET_RATIO,
-            note=f"nbgrader takes {ratio:.2f}× bare execution (command start-up, gradebook, locked-cell checks, "
-                 f"copying and merging the shards); a class of {n} graded in {parallel:.0f} s",
-        ))
+        results.append(
+            Result(
+                "Autograding a class",
+                f"{assignment}: {n} submissions, nbgrader autograde in {SHARDS} shards (grade_in_parallel.py)",
+                per_submission,
+                "s/submission",
+                f"nbclient alone ({len(paths)} of them, {SHARDS} at a time, before and after)",
+                bare,
+                target=f"≤ {TARGET_RATIO}× bare execution",
+                met=None if quick else ratio <= TARGET_RATIO,
+                note=f"nbgrader takes {ratio:.2f}× bare execution (command start-up, gradebook, locked-cell checks, "
+                f"copying and merging the shards); a class of {n} graded in {parallel:.0f} s",
+            )
+        )
         if serial is not None:
-            results.append(Result(
-                "Autograding a class", f"{assignment}: {n} submissions, nbgrader autograde serially", serial / n,
-                "s/submission", f"{SHARDS} shards in parallel", per_submission,
-                note=f"speed-up of {SHARDS} shards over serial grading: {serial / parallel:.2f}× on {os.cpu_count()} cores; "
-                     "the merged gradebook's grades equal the serial run's: yes",
-            ))
+            results.append(
+                Result(
+                    "Autograding a class",
+                    f"{assignment}: {n} submissions, nbgrader autograde serially",
+                    serial / n,
+                    "s/submission",
+                    f"{SHARDS} shards in parallel",
+                    per_submission,
+                    note=f"speed-up of {SHARDS} shards over serial grading: {serial / parallel:.2f}× "
+                    f"on {os.cpu_count()} cores; "
+                    "the merged gradebook's grades equal the serial run's: yes",
+                )
+            )
     return results

@@ -60,9 +60,11 @@ def _raw_calls(size: int, envelope_size: int, ratchet: bool) -> Callable[[], Non
         verifier.verify(at_bob, signature)  # Bob checks the sender
 
     if not ratchet:
+
         def raw() -> None:
             ba.decrypt(ab.encrypt(data))
             transport_and_signatures()
+
         return raw
 
     def raw_ratchet() -> None:
@@ -74,6 +76,7 @@ def _raw_calls(size: int, envelope_size: int, ratchet: bool) -> Callable[[], Non
         hmac.new(chain, b"\x02", hashlib.sha256).digest()
         nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed, b"ad", nonce, key)
         transport_and_signatures()
+
     return raw_ratchet
 
 
@@ -86,6 +89,7 @@ def _narrow_raw(size: int) -> Callable[[], None]:
         sealed = ab.encrypt(data)
         signer.verify_key.verify(signer.sign(sealed))
         ba.decrypt(sealed)
+
     return raw
 
 
@@ -108,19 +112,26 @@ def run(quick: bool = False) -> list[Result]:
                 alice.send("bob", text)
                 bob.receive()
 
-            toy_s, raw_s = paired_median_seconds(toy, _raw_calls(size, envelope_size, ratchet), repeat=repeat,
-                                                 number=number)
+            toy_s, raw_s = paired_median_seconds(
+                toy, _raw_calls(size, envelope_size, ratchet), repeat=repeat, number=number
+            )
             ratio = toy_s / raw_s
-            note = (f"toy takes {ratio:.2f}× the same cryptography: {raw_s * 1e6:,.0f} µs of cryptography + "
-                    f"{(toy_s - raw_s) * 1e6:,.0f} µs of envelopes, JSON and base64, checks and bookkeeping "
-                    f"(envelope {envelope_size:,} B)")
+            note = (
+                f"toy takes {ratio:.2f}× the same cryptography: {raw_s * 1e6:,.0f} µs of cryptography + "
+                f"{(toy_s - raw_s) * 1e6:,.0f} µs of envelopes, JSON and base64, checks and bookkeeping "
+                f"(envelope {envelope_size:,} B)"
+            )
             if not ratchet:
                 narrow_s = median_seconds(_narrow_raw(size), repeat=repeat, number=number)  # context only
                 note += f"; {toy_s / narrow_s:.2f}× a bare Box + one sign/verify of the message"
             results.append(
                 Result(
-                    benchmark, f"{size:,} B message", 1 / toy_s, "messages/s",
-                    "raw calls, same cryptography", 1 / raw_s,
+                    benchmark,
+                    f"{size:,} B message",
+                    1 / toy_s,
+                    "messages/s",
+                    "raw calls, same cryptography",
+                    1 / raw_s,
                     target=f"toy time ≤ {TARGET_RATIO}× raw at 1 KiB" if size == 1024 else "",
                     met=(ratio <= TARGET_RATIO) if size == 1024 and not quick else None,
                     note=note,

@@ -16,8 +16,16 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 
 __all__ = [
-    "REPO", "assignments", "make_course", "nbgrader", "solution_answers", "submit", "fill_answers",
-    "nbgrader_env", "grade_points", "read_grades",
+    "REPO",
+    "assignments",
+    "make_course",
+    "nbgrader",
+    "solution_answers",
+    "submit",
+    "fill_answers",
+    "nbgrader_env",
+    "grade_points",
+    "read_grades",
 ]
 
 
@@ -34,14 +42,17 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def nbgrader(
-    course: Path, *args: str, cell_timeout: int = 10, check: bool = True
-) -> subprocess.CompletedProcess[str]:
+def nbgrader(course: Path, *args: str, cell_timeout: int = 10, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real nbgrader command line in ``course``; raise with its output if it fails
     (unless ``check`` is false: autograde exits 1 when any one submission could not be graded)."""
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={cell_timeout}"],
-        cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=1800, check=False,
+        cwd=course,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 __all__ = [
-    "LAB_REPORT", "Result", "keep_lab_report", "machine_info", "median_seconds", "merge_sections",
-    "paired_median_seconds", "render_markdown",
+    "LAB_REPORT",
+    "Result",
+    "keep_lab_report",
+    "machine_info",
+    "median_seconds",
+    "merge_sections",
+    "paired_median_seconds",
+    "render_markdown",
 ]
 
 #: The title of the results file's one hand-written section: what the figures mean.  Runs keep it.
@@ -79,7 +85,7 @@ def _version(package: str) -> str:
 def machine_info() -> dict[str, str]:
     """What the figures were measured on."""
     return {
-        "date (UTC)": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "date (UTC)": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
         **{pkg: _version(pkg) for pkg in ("pynacl", "nbgrader", "nbclient", "jupyterlab", "numpy", "pandas")},
@@ -102,8 +108,12 @@ def render_markdown(results: list[Result], info: dict[str, str], *, quick: bool)
     lines += ["Written by `python -m benchmarks`. Medians of repeated runs; ratio = value / baseline.", ""]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()] + [""]
     for name in dict.fromkeys(r.benchmark for r in results):
-        lines += [f"## {name}", "", "| case | value | unit | baseline | baseline value | ratio | target | met |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {name}",
+            "",
+            "| case | value | unit | baseline | baseline value | ratio | target | met |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         notes = []
         for r in (r for r in results if r.benchmark == name):
             met = "" if r.met is None else ("yes" if r.met else "**no**")

@@ -56,11 +56,25 @@ def run(quick: bool = False) -> list[Result]:
         seconds = median_seconds(lambda p=path: _execute(p), repeat=repeat)
         total += seconds
         results.append(
-            Result("Course execution", str(path.relative_to(REPO)), seconds, "s", "empty notebook", floor,
-                   target=f"< {PER_NOTEBOOK_TARGET_S:.0f} s", met=None if quick else seconds < PER_NOTEBOOK_TARGET_S)
+            Result(
+                "Course execution",
+                str(path.relative_to(REPO)),
+                seconds,
+                "s",
+                "empty notebook",
+                floor,
+                target=f"< {PER_NOTEBOOK_TARGET_S:.0f} s",
+                met=None if quick else seconds < PER_NOTEBOOK_TARGET_S,
+            )
         )
     results.append(
-        Result("Course execution", f"whole course ({len(notebooks)} notebooks)", total, "s",
-               target=f"< {COURSE_TARGET_S:.0f} s", met=None if quick else total < COURSE_TARGET_S)
+        Result(
+            "Course execution",
+            f"whole course ({len(notebooks)} notebooks)",
+            total,
+            "s",
+            target=f"< {COURSE_TARGET_S:.0f} s",
+            met=None if quick else total < COURSE_TARGET_S,
+        )
     )
     return results

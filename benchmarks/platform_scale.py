@@ -27,7 +27,6 @@ def measure(accounts: int) -> dict[str, float]:
     import resource
 
     import numpy as np
-
     import sklearn.ensemble  # noqa: F401  (imported before timing: start-up is not work)
     import sklearn.linear_model  # noqa: F401
     import sklearn.metrics  # noqa: F401
@@ -73,7 +72,9 @@ def measure(accounts: int) -> dict[str, float]:
 
 def _in_child(accounts: int) -> dict[str, float]:
     code = f"import json; from benchmarks.platform_scale import measure; print(json.dumps(measure({accounts})))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=1800
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -81,7 +82,7 @@ def scaling_exponent(sizes: list[int], seconds: list[float]) -> float:
     """Least-squares slope of log(time) against log(size): 1.0 is linear."""
     xs, ys = [math.log(s) for s in sizes], [math.log(t) for t in seconds]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 def run(quick: bool = False) -> list[Result]:
@@ -90,17 +91,43 @@ def run(quick: bool = False) -> list[Result]:
     name = "Platform simulation and detection"
     rows = []
     for n, r in runs.items():
-        stages = "; ".join(f"{k} {v:.1f} s" for k, v in r.items() if k not in ("total", "events", "floor", "peak_rss_mib"))
+        stages = "; ".join(
+            f"{k} {v:.1f} s" for k, v in r.items() if k not in ("total", "events", "floor", "peak_rss_mib")
+        )
         big = n == max(sizes) and not quick
-        rows.append(Result(name, f"{n:,} accounts, {r['events']:,.0f} events: simulate + every detector", r["total"], "s",
-                           "numpy floor: draw the same number of random event rows", r["floor"],
-                           target="under 60 s at 1M accounts" if big else "", met=(r["total"] < 60) if big else None,
-                           note=stages))
-        rows.append(Result(name, f"{n:,} accounts: peak memory", r["peak_rss_mib"], "MiB",
-                           target="under 4 GiB at 1M accounts" if big else "",
-                           met=(r["peak_rss_mib"] < 4096) if big else None))
+        rows.append(
+            Result(
+                name,
+                f"{n:,} accounts, {r['events']:,.0f} events: simulate + every detector",
+                r["total"],
+                "s",
+                "numpy floor: draw the same number of random event rows",
+                r["floor"],
+                target="under 60 s at 1M accounts" if big else "",
+                met=(r["total"] < 60) if big else None,
+                note=stages,
+            )
+        )
+        rows.append(
+            Result(
+                name,
+                f"{n:,} accounts: peak memory",
+                r["peak_rss_mib"],
+                "MiB",
+                target="under 4 GiB at 1M accounts" if big else "",
+                met=(r["peak_rss_mib"] < 4096) if big else None,
+            )
+        )
     exponent = scaling_exponent(sizes, [runs[n]["total"] for n in sizes])
-    rows.append(Result(name, f"scaling exponent of total time, {sizes[0]:,} → {sizes[-1]:,} accounts", exponent, "",
-                       target="close to linear (1.0)", met=(exponent < 1.25) if not quick else None,
-                       note="slope of log(time) on log(accounts); fixed start-up costs pull it below 1 at small sizes"))
+    rows.append(
+        Result(
+            name,
+            f"scaling exponent of total time, {sizes[0]:,} → {sizes[-1]:,} accounts",
+            exponent,
+            "",
+            target="close to linear (1.0)",
+            met=(exponent < 1.25) if not quick else None,
+            note="slope of log(time) on log(accounts); fixed start-up costs pull it below 1 at small sizes",
+        )
+    )
     return rows

@@ -123,18 +123,32 @@ class RelayProcess:
         log = open(self.log_path or os.devnull, "ab")
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "toychat.relay", "--port", str(self.port), "--db", str(self.db),
-             # "=" form: a urlsafe token may begin with "-", which argparse would take for an option
-             f"--admin-token={self.admin_token}", *self.extra_args],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "toychat.relay",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db),
+                # "=" form: a urlsafe token may begin with "-", which argparse would take for an option
+                f"--admin-token={self.admin_token}",
+                *self.extra_args,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
         while True:
             try:
                 # (only "is it up?": a test's self-signed certificate is checked by the test itself)
-                with urllib.request.urlopen(f"{self.url}/api/info", timeout=2,
-                                            context=ssl._create_unverified_context()) as response:
+                with urllib.request.urlopen(
+                    f"{self.url}/api/info", timeout=2, context=ssl._create_unverified_context()
+                ) as response:
                     if response.status == 200:
                         return time.perf_counter() - started
             except OSError:
@@ -334,9 +348,7 @@ def _receive(student: _Student, wait: float) -> None:
         time.sleep(0.2)
 
 
-def _student_loop(
-    student: _Student, seed: int, mean_gap: float, send_until: float, stop: threading.Event
-) -> None:
+def _student_loop(student: _Student, seed: int, mean_gap: float, send_until: float, stop: threading.Event) -> None:
     rng = random.Random(seed)
     next_send = time.time() + rng.expovariate(1 / mean_gap)
     counter = 0
@@ -390,8 +402,9 @@ def run_load(
         t_start = time.time()
         send_until = t_start + seconds
         threads = [
-            threading.Thread(target=_student_loop, args=(s, seed * 100_003 + i, mean_gap, send_until, stop),
-                             name=s.name, daemon=True)
+            threading.Thread(
+                target=_student_loop, args=(s, seed * 100_003 + i, mean_gap, send_until, stop), name=s.name, daemon=True
+            )
             for i, s in enumerate(roster)
         ]
         for thread in threads:
@@ -403,6 +416,7 @@ def run_load(
             restart_seconds = relay.start()
         time.sleep(max(0.0, send_until - time.time()))
         drain_start = time.time()
+
         def waiting() -> bool:
             sent = sum(len(s.sent) for s in roster)
             received = sum(len(s.received) for s in roster)
@@ -441,7 +455,9 @@ def run_load(
         duplicated=duplicated,
         wrong_text=wrong,
         refused_by_learner=sum(len(s.client.rejected) for s in roster if s.client is not None),
-        refusals=[f"{s.name}: {type(r.error).__name__}: {r.error}" for s in roster if s.client for r in s.client.rejected],
+        refusals=[
+            f"{s.name}: {type(r.error).__name__}: {r.error}" for s in roster if s.client for r in s.client.rejected
+        ],
         latencies=latencies,
         messages_per_second=delivered / elapsed if elapsed else 0.0,
         mean_gap=mean_gap,
@@ -471,32 +487,64 @@ def _rows(report: LoadReport, label: str, *, target: bool) -> list[Result]:
     per_message = report.relay_cpu_seconds / report.delivered if report.delivered else 0.0
     exact = report.lost == 0 and report.duplicated == 0 and report.wrong_text == 0 and not report.errors
     return [
-        Result(NAME, f"{label}: messages delivered", report.messages_per_second, "messages/s",
-               note=f"{n} students in pairs and groups of 3-4, each sending every {report.mean_gap:g} s on average "
-                    f"(exponential gaps, seeded) to every other member; {report.seconds:.0f} s including the drain; "
-                    f"{report.accepted:,} envelopes accepted by the relay, {report.delivered:,} delivered to a "
-                    f"learner's inbox. The simulated students used {report.client_cpu_seconds:.1f} CPU seconds; "
-                    f"machine load average {report.load_average:.1f} on {os.cpu_count()} cores (shared)"),
-        Result(NAME, f"{label}: delivery latency p50", report.percentile(50) * 1000, "ms",
-               note="from before encrypting and signing to after the recipient's Client checked and decrypted it"),
+        Result(
+            NAME,
+            f"{label}: messages delivered",
+            report.messages_per_second,
+            "messages/s",
+            note=f"{n} students in pairs and groups of 3-4, each sending every {report.mean_gap:g} s on average "
+            f"(exponential gaps, seeded) to every other member; {report.seconds:.0f} s including the drain; "
+            f"{report.accepted:,} envelopes accepted by the relay, {report.delivered:,} delivered to a "
+            f"learner's inbox. The simulated students used {report.client_cpu_seconds:.1f} CPU seconds; "
+            f"machine load average {report.load_average:.1f} on {os.cpu_count()} cores (shared)",
+        ),
+        Result(
+            NAME,
+            f"{label}: delivery latency p50",
+            report.percentile(50) * 1000,
+            "ms",
+            note="from before encrypting and signing to after the recipient's Client checked and decrypted it",
+        ),
         Result(NAME, f"{label}: delivery latency p99", report.percentile(99) * 1000, "ms"),
-        Result(NAME, f"{label}: lost", report.lost, "messages", target="0", met=report.lost == 0 if target else None,
-               note="accepted (HTTP 201) but never in the recipient's inbox"),
-        Result(NAME, f"{label}: duplicated to the learner", report.duplicated, "messages", target="0",
-               met=report.duplicated == 0 if target else None,
-               note=f"the relay re-sent {report.resent_after_lost_ack} message(s) whose acknowledgement it had not "
-                    f"recorded; RemoteServer dropped them. Acknowledged, then handed over again: "
-                    f"{report.acked_then_redelivered}. Refused by a learner's client: {report.refused_by_learner}. "
-                    f"Wrong text: {report.wrong_text}. Client errors: {len(report.errors)}"
-                    + ("" if exact else " (**check**)")),
-        Result(NAME, f"{label}: relay CPU", cpu_share * 100, "% of one core",
-               note=f"{report.relay_cpu_seconds:.1f} CPU seconds in the relay process (SQLite write-ahead log, "
-                    "synchronous FULL, default per-user rate limits)"),
-        Result(NAME, f"{label}: relay CPU per delivered message", per_message * 1000, "ms",
-               note=f"everything included (registration excepted): storing, long polls, acknowledgements; one "
-                    f"free core would so serve about {1 / per_message if per_message else 0:,.0f} messages/s. "
-                    "On a shared machine the relay gets only its share of a core, and messages queue: the "
-                    "latencies above then measure the machine's load as much as the relay"),
+        Result(
+            NAME,
+            f"{label}: lost",
+            report.lost,
+            "messages",
+            target="0",
+            met=report.lost == 0 if target else None,
+            note="accepted (HTTP 201) but never in the recipient's inbox",
+        ),
+        Result(
+            NAME,
+            f"{label}: duplicated to the learner",
+            report.duplicated,
+            "messages",
+            target="0",
+            met=report.duplicated == 0 if target else None,
+            note=f"the relay re-sent {report.resent_after_lost_ack} message(s) whose acknowledgement it had not "
+            f"recorded; RemoteServer dropped them. Acknowledged, then handed over again: "
+            f"{report.acked_then_redelivered}. Refused by a learner's client: {report.refused_by_learner}. "
+            f"Wrong text: {report.wrong_text}. Client errors: {len(report.errors)}" + ("" if exact else " (**check**)"),
+        ),
+        Result(
+            NAME,
+            f"{label}: relay CPU",
+            cpu_share * 100,
+            "% of one core",
+            note=f"{report.relay_cpu_seconds:.1f} CPU seconds in the relay process (SQLite write-ahead log, "
+            "synchronous FULL, default per-user rate limits)",
+        ),
+        Result(
+            NAME,
+            f"{label}: relay CPU per delivered message",
+            per_message * 1000,
+            "ms",
+            note=f"everything included (registration excepted): storing, long polls, acknowledgements; one "
+            f"free core would so serve about {1 / per_message if per_message else 0:,.0f} messages/s. "
+            "On a shared machine the relay gets only its share of a core, and messages queue: the "
+            "latencies above then measure the machine's load as much as the relay",
+        ),
         Result(NAME, f"{label}: relay peak memory", report.relay_peak_mib, "MiB", note="peak resident set (VmHWM)"),
     ]
 
@@ -506,20 +554,36 @@ def run(quick: bool = False) -> list[Result]:
     steady = run_load(students, seconds, seed=0)
     crash = run_load(students, seconds, seed=1, kill_at=seconds / 2)
     rows = _rows(steady, f"{students} students", target=not quick)
-    rows.insert(0, Result(NAME, f"{students} students register, one after another, from one address", steady.registration_seconds,
-                          "s", note=f"{steady.registration_throttled} registrations throttled (HTTP 429) by the "
-                                    "per-address limit of 60 at once, 20/s, then retried"))
+    rows.insert(
+        0,
+        Result(
+            NAME,
+            f"{students} students register, one after another, from one address",
+            steady.registration_seconds,
+            "s",
+            note=f"{steady.registration_throttled} registrations throttled (HTTP 429) by the "
+            "per-address limit of 60 at once, 20/s, then retried",
+        ),
+    )
     crash_rows = _rows(crash, f"{students} students, relay SIGKILLed at {seconds / 2:.0f} s", target=not quick)
-    crash_rows.append(Result(NAME, f"{students} students, SIGKILL: relay back up after", crash.restart_seconds or 0.0,
-                             "s", note=f"restarted on the same SQLite file; {crash.outage_errors} requests met the "
-                                       f"outage, {crash.send_retries} sends retried with the same envelope; queue "
-                                       f"drained {crash.drain_seconds:.1f} s after sending stopped"))
+    crash_rows.append(
+        Result(
+            NAME,
+            f"{students} students, SIGKILL: relay back up after",
+            crash.restart_seconds or 0.0,
+            "s",
+            note=f"restarted on the same SQLite file; {crash.outage_errors} requests met the "
+            f"outage, {crash.send_retries} sends retried with the same envelope; queue "
+            f"drained {crash.drain_seconds:.1f} s after sending stopped",
+        )
+    )
     return rows + crash_rows
 
 
 if __name__ == "__main__":  # python -m benchmarks.relay_load [students] [seconds] [kill_at]
     args = [float(a) for a in sys.argv[1:]]
-    result = run_load(int(args[0]) if args else 20, args[1] if len(args) > 1 else 5.0,
-                      kill_at=args[2] if len(args) > 2 else None)
+    result = run_load(
+        int(args[0]) if args else 20, args[1] if len(args) > 1 else 5.0, kill_at=args[2] if len(args) > 2 else None
+    )
     print(json.dumps(result.summary(), indent=1, default=str))
     print("median latency", statistics.median(result.latencies) if result.latencies else None)

@@ -87,8 +87,9 @@ def measure_notebook(path: Path) -> tuple[float, float, float]:
     try:
         with TreeSampler() as sampler:
             start = time.perf_counter()
-            NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             wall = time.perf_counter() - start
     finally:
         if env_before is not None:
@@ -107,9 +108,19 @@ def measure_server() -> tuple[float, float, float]:
     port, token = _free_port(), secrets.token_hex(16)
     root = Path(tempfile.mkdtemp(prefix="sizing-server-"))
     shutil.copytree(REPO / "lessons", root / "lessons")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={root}", "--LabApp.news_url=None"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
@@ -149,37 +160,72 @@ def run(quick: bool = False) -> list[Result]:
     notebooks = lessons[:1] if quick else lessons + solutions
     idle, served, server_cpu = measure_server()
     results = [
-        Result(NAME, "single-user server (jupyter lab), idle after start", idle, "MiB RSS",
-               note="JupyterLab with the course's server extensions (nbgrader's), no kernel"),
-        Result(NAME, "single-user server after serving JupyterLab", served, "MiB RSS",
-               extra={"cpu_s": server_cpu}, note=f"CPU for start and page: {server_cpu:.1f} s"),
+        Result(
+            NAME,
+            "single-user server (jupyter lab), idle after start",
+            idle,
+            "MiB RSS",
+            note="JupyterLab with the course's server extensions (nbgrader's), no kernel",
+        ),
+        Result(
+            NAME,
+            "single-user server after serving JupyterLab",
+            served,
+            "MiB RSS",
+            extra={"cpu_s": server_cpu},
+            note=f"CPU for start and page: {server_cpu:.1f} s",
+        ),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.ipynb"
         nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")]), empty)
         floor, floor_cpu, _ = measure_notebook(empty)
-    results.append(Result(NAME, "kernel running an empty notebook", floor, "MiB peak RSS",
-                          extra={"cpu_s": floor_cpu}, note=f"CPU {floor_cpu:.1f} s"))
+    results.append(
+        Result(
+            NAME,
+            "kernel running an empty notebook",
+            floor,
+            "MiB peak RSS",
+            extra={"cpu_s": floor_cpu},
+            note=f"CPU {floor_cpu:.1f} s",
+        )
+    )
     peaks = []
     for path in notebooks:
         peak, cpu, wall = measure_notebook(path)
         peaks.append(peak)
-        results.append(Result(NAME, f"kernel: {path.relative_to(REPO)}", peak, "MiB peak RSS",
-                              "empty notebook", floor, extra={"cpu_s": cpu, "wall_s": wall},
-                              note=f"CPU {cpu:.1f} s over {wall:.1f} s wall ({cpu / wall:.0%} of one core)"))
-    results.append(Result(NAME, f"largest kernel peak ({len(notebooks)} notebooks)", max(peaks), "MiB peak RSS",
-                          note="the per-student kernel figure of the deployment guide's sizing table"))
+        results.append(
+            Result(
+                NAME,
+                f"kernel: {path.relative_to(REPO)}",
+                peak,
+                "MiB peak RSS",
+                "empty notebook",
+                floor,
+                extra={"cpu_s": cpu, "wall_s": wall},
+                note=f"CPU {cpu:.1f} s over {wall:.1f} s wall ({cpu / wall:.0%} of one core)",
+            )
+        )
+    results.append(
+        Result(
+            NAME,
+            f"largest kernel peak ({len(notebooks)} notebooks)",
+            max(peaks),
+            "MiB peak RSS",
+            note="the per-student kernel figure of the deployment guide's sizing table",
+        )
+    )
     return results
 
 
 # --------------------------------------------------------------------------- the guide's table
 
 #: Assumptions of the sizing table (docs/deploying.md states them next to it).
-KERNELS_PER_STUDENT = 2          # the lesson open now and one left running (an exercise, an earlier lesson)
-ACTIVE_SHARE = {30: 1.0, 200: 0.5, 1000: 0.25}   # share of the class with a server at the busiest hour
-RUN_ALL_SHARE = 0.25             # share of active students running the heaviest notebook in the same minute
+KERNELS_PER_STUDENT = 2  # the lesson open now and one left running (an exercise, an earlier lesson)
+ACTIVE_SHARE = {30: 1.0, 200: 0.5, 1000: 0.25}  # share of the class with a server at the busiest hour
+RUN_ALL_SHARE = 0.25  # share of active students running the heaviest notebook in the same minute
 RUN_ALL_WINDOW_S = 60.0
-SYSTEM_GIB = 1.0                 # hub, proxy and operating system (hub + proxy measured at ~0.2 GiB)
+SYSTEM_GIB = 1.0  # hub, proxy and operating system (hub + proxy measured at ~0.2 GiB)
 NODE = {"cores": 8, "gib": 32, "usable_gib": 28}  # a Kubernetes node; the rest is kubelet and system pods
 
 
@@ -190,13 +236,20 @@ def figures_from_results(text: str) -> dict[str, float]:
     import statistics
 
     section = text.split(f"## {NAME}", 1)[1].split("\n## ", 1)[0]
-    rows = {cells[1].strip(): cells for cells in (line.split("|") for line in section.splitlines())
-            if len(cells) > 3 and cells[1].strip() not in ("case", "---")}
+    rows = {
+        cells[1].strip(): cells
+        for cells in (line.split("|") for line in section.splitlines())
+        if len(cells) > 3 and cells[1].strip() not in ("case", "---")
+    }
     server = float(rows["single-user server after serving JupyterLab"][2].replace(",", ""))
     kernels = [float(cells[2].replace(",", "")) for case, cells in rows.items() if case.startswith("kernel: ")]
     cpu = max(float(m) for m in re.findall(r"CPU ([\d.]+) s over", section))
-    return {"server_mib": server, "kernel_mib": max(kernels), "median_kernel_mib": statistics.median(kernels),
-            "heaviest_cpu_s": cpu}
+    return {
+        "server_mib": server,
+        "kernel_mib": max(kernels),
+        "median_kernel_mib": statistics.median(kernels),
+        "heaviest_cpu_s": cpu,
+    }
 
 
 def class_table(server_mib: float, kernel_mib: float, median_kernel_mib: float, heaviest_cpu_s: float) -> str:
@@ -205,8 +258,10 @@ def class_table(server_mib: float, kernel_mib: float, median_kernel_mib: float, 
     import math
 
     per_student_gib = (server_mib + kernel_mib + (KERNELS_PER_STUDENT - 1) * median_kernel_mib) / 1024
-    lines = ["| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) |",
+        "|---|---|---|---|---|---|",
+    ]
     for size, share in ACTIVE_SHARE.items():
         active = math.ceil(size * share)
         memory = active * per_student_gib + SYSTEM_GIB

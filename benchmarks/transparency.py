@@ -33,7 +33,9 @@ def run(quick: bool = False) -> list[Result]:
     root = log.root()
     proofs = {i: log.inclusion_proof(i) for i in sample[:50]}
     proof_s = median_seconds(lambda: [log.inclusion_proof(i) for i in sample], repeat=3) / len(sample)
-    verify_s = median_seconds(lambda: [verify_inclusion(leaves[i], i, n, proofs[i], root) for i in proofs], repeat=3) / len(proofs)
+    verify_s = median_seconds(
+        lambda: [verify_inclusion(leaves[i], i, n, proofs[i], root) for i in proofs], repeat=3
+    ) / len(proofs)
     directory = KeyDirectoryLog()
     head = directory.tree_head()
     sth_s = median_seconds(lambda: head.verify(directory.verify_key), repeat=3, number=200)
@@ -42,15 +44,45 @@ def run(quick: bool = False) -> list[Result]:
     verify_consistency(old, n, log.root(old), root, consistency)
     inclusion_bytes = 32 * max(len(p) for p in proofs.values())
     return [
-        Result("Key transparency (flat Merkle log)", f"append, log of {n:,}", 1 / append_s, "appends/s",
-               "SHA-256 of each leaf alone", 1 / hash_s, note="appending also hashes the completed subtrees"),
+        Result(
+            "Key transparency (flat Merkle log)",
+            f"append, log of {n:,}",
+            1 / append_s,
+            "appends/s",
+            "SHA-256 of each leaf alone",
+            1 / hash_s,
+            note="appending also hashes the completed subtrees",
+        ),
         Result("Key transparency (flat Merkle log)", "inclusion proof generation", 1 / proof_s, "proofs/s"),
-        Result("Key transparency (flat Merkle log)", "inclusion proof verification", 1 / verify_s, "proofs/s",
-               "Ed25519 check of the signed tree head", 1 / sth_s),
-        Result("Key transparency (flat Merkle log)", f"inclusion proof size at {n:,} entries", inclusion_bytes, "bytes",
-               note="CONIKS: monitoring 'less than 20 kB per day' per user (Melara et al. 2015, docs/references.md#melara2015)"),
-        Result("Key transparency (flat Merkle log)", f"consistency proof size, {old:,} → {n:,}", 32 * len(consistency), "bytes",
-               note="CONIKS: auditing 'a constant 2.5 kB per provider per day' (Melara et al. 2015, docs/references.md#melara2015)"),
-        Result("Key transparency (flat Merkle log)", "one binding entry", len(template), "bytes",
-               note="our flat-log monitor downloads every new entry; prefix trees avoid that"),
+        Result(
+            "Key transparency (flat Merkle log)",
+            "inclusion proof verification",
+            1 / verify_s,
+            "proofs/s",
+            "Ed25519 check of the signed tree head",
+            1 / sth_s,
+        ),
+        Result(
+            "Key transparency (flat Merkle log)",
+            f"inclusion proof size at {n:,} entries",
+            inclusion_bytes,
+            "bytes",
+            note="CONIKS: monitoring 'less than 20 kB per day' per user "
+            "(Melara et al. 2015, docs/references.md#melara2015)",
+        ),
+        Result(
+            "Key transparency (flat Merkle log)",
+            f"consistency proof size, {old:,} → {n:,}",
+            32 * len(consistency),
+            "bytes",
+            note="CONIKS: auditing 'a constant 2.5 kB per provider per day' "
+            "(Melara et al. 2015, docs/references.md#melara2015)",
+        ),
+        Result(
+            "Key transparency (flat Merkle log)",
+            "one binding entry",
+            len(template),
+            "bytes",
+            note="our flat-log monitor downloads every new entry; prefix trees avoid that",
+        ),
     ]

@@ -37,7 +37,9 @@ myst_heading_anchors = 3
 
 # MyST-NB: execute through the cache, in the lesson's own folder, and fail on an error.
 nb_execution_mode = "cache"
-nb_execution_cache_path = os.environ.get("COURSE_SITE_CACHE", str(Path(__file__).resolve().parent.parent / ".site_cache" / "jupyter_cache"))
+nb_execution_cache_path = os.environ.get(
+    "COURSE_SITE_CACHE", str(Path(__file__).resolve().parent.parent / ".site_cache" / "jupyter_cache")
+)
 nb_execution_in_temp = False
 nb_execution_timeout = 300
 nb_execution_raise_on_error = True

@@ -31,9 +31,11 @@ REDIRECT = """<!DOCTYPE html>
 """
 
 
-def build(output: Path, cache: Path, *, source: Path = REPO, clean: bool = False, quiet: bool = True) -> dict[str, float]:
-    """Build the site of the course in ``source`` into ``output`` with the execution cache and Sphinx's doctrees in ``cache``
-    (``clean`` empties both first: a cold build).  Returns build figures."""
+def build(
+    output: Path, cache: Path, *, source: Path = REPO, clean: bool = False, quiet: bool = True
+) -> dict[str, float]:
+    """Build the site of the course in ``source`` into ``output`` with the execution cache and
+    Sphinx's doctrees in ``cache`` (``clean`` empties both first: a cold build).  Returns build figures."""
     from sphinx.cmd.build import build_main
 
     start = time.perf_counter()
@@ -61,8 +63,12 @@ def build(output: Path, cache: Path, *, source: Path = REPO, clean: bool = False
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "site", help="where the site goes (default: site/)")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="execution cache and doctrees (default: .site_cache/ beside the output)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="execution cache and doctrees (default: .site_cache/ beside the output)",
+    )
     parser.add_argument("--clean", action="store_true", help="empty the output and the cache first (a cold build)")
     parser.add_argument("--source", type=Path, default=REPO, help="the course folder (default: this repository)")
     parser.add_argument("--verbose", action="store_true", help="Sphinx's own progress messages too")
@@ -71,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     cache = (args.cache or output.parent / ".site_cache").resolve()
     print(f"building the course site into {output} (cache: {cache})", file=sys.stderr, flush=True)
     figures = build(output, cache, source=args.source.resolve(), clean=args.clean, quiet=not args.verbose)
-    print(f"built {figures['pages']:.0f} pages into {output} in {figures['seconds']:.1f} s, "
-          f"{figures['bytes'] / 1e6:.1f} MB; open {output / 'index.html'}", file=sys.stderr)
+    print(
+        f"built {figures['pages']:.0f} pages into {output} in {figures['seconds']:.1f} s, "
+        f"{figures['bytes'] / 1e6:.1f} MB; open {output / 'index.html'}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -54,7 +54,8 @@ def already_graded(course: Path, assignment: str) -> list[str]:
     with sqlite3.connect(course / "gradebook.db") as db:
         rows = db.execute(
             "SELECT s.student_id FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
-            "WHERE a.name = ?", (assignment,),
+            "WHERE a.name = ?",
+            (assignment,),
         ).fetchall()
     return sorted(student for (student,) in rows)
 
@@ -76,12 +77,17 @@ def autograde_all(copies: list[Path], assignment: str, extra: list[str]) -> None
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # nbgrader runs alembic
     procs = [
-        subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", assignment, *extra], cwd=copy, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", "autograde", assignment, *extra],
+            cwd=copy,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         for copy in copies
     ]
     failures = []
-    for copy, proc in zip(copies, procs):
+    for copy, proc in zip(copies, procs, strict=True):
         _, err = proc.communicate()
         # nbgrader exits 1 when one notebook could not be graded (that student scores 0, as serially);
         # any other exit status is a failure
@@ -113,11 +119,14 @@ def grade_in_parallel(course: Path, assignment: str, shards: int, extra: list[st
     and merge them into ``course``; returns the students graded."""
     course = Path(course).resolve()
     if not (course / "gradebook.db").exists():
-        raise ParallelGradingError(f"{course} has no gradebook.db: run this from the course directory, "
-                                   "after `nbgrader generate_assignment`.")
+        raise ParallelGradingError(
+            f"{course} has no gradebook.db: run this from the course directory, after `nbgrader generate_assignment`."
+        )
     students = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
     if not students:
-        raise ParallelGradingError(f"no submissions of {assignment!r} in {course / 'submitted'}: run `nbgrader collect` first.")
+        raise ParallelGradingError(
+            f"no submissions of {assignment!r} in {course / 'submitted'}: run `nbgrader collect` first."
+        )
     done = sorted(set(already_graded(course, assignment)) & set(students))
     if done:
         raise ParallelGradingError(
@@ -134,11 +143,13 @@ def grade_in_parallel(course: Path, assignment: str, shards: int, extra: list[st
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("assignment")
-    parser.add_argument("--shards", type=int, default=os.cpu_count() or 2, help="copies graded at once (default: cores)")
+    parser.add_argument(
+        "--shards", type=int, default=os.cpu_count() or 2, help="copies graded at once (default: cores)"
+    )
     parser.add_argument("--course", type=Path, default=Path.cwd(), help="course directory (default: here)")
     args = parser.parse_args(argv)
     if args.shards < 1:

@@ -64,7 +64,9 @@ class Lesson:
 def lesson_title(notebook: nbformat.NotebookNode) -> str:
     """The text of the first ``# `` heading in the notebook's markdown, without ``Lesson NN —``.
 
-    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson 07 — Client-side scanning\\n\\ntext")])
+    >>> nb = nbformat.v4.new_notebook(
+    ...     cells=[nbformat.v4.new_markdown_cell("# Lesson 07 — Client-side scanning\\n\\ntext")]
+    ... )
     >>> lesson_title(nb)
     'Client-side scanning'
     """
@@ -120,8 +122,10 @@ def update_notebook(text: str, line: str) -> tuple[str, list[str]]:
         for old in NAV_LINE_RE.findall(cell.source):
             found += 1
             if old != line:
-                changed.append(f"cell {number} (id {cell.get('id', '?')}): navigation line out of date\n"
-                               f"    has:  {old}\n    want: {line}")
+                changed.append(
+                    f"cell {number} (id {cell.get('id', '?')}): navigation line out of date\n"
+                    f"    has:  {old}\n    want: {line}"
+                )
         cell.source = NAV_LINE_RE.sub(lambda _: line, cell.source)
     if not found:
         raise NavError("no 'Previous: … · Next: …' line in any markdown cell")
@@ -155,8 +159,13 @@ def readme_table(lessons: list[Lesson], old_table: str, lessons_link: str = "les
         if len(cells) >= 4 and re.fullmatch(r"\d+", cells[0]):
             by_number[cells[0]] = cells[2:4]
     rows = [
-        _row([lesson.number, f"[{lesson.title}]({lessons_link}/{lesson.filename})",
-              *by_number.get(lesson.number, ["", ""])])
+        _row(
+            [
+                lesson.number,
+                f"[{lesson.title}]({lessons_link}/{lesson.filename})",
+                *by_number.get(lesson.number, ["", ""]),
+            ]
+        )
         for lesson in lessons
     ]
     return "\n".join([*TABLE_HEAD, *rows])

@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.check:
         if not MD_PATH.exists() or MD_PATH.read_text(encoding="utf-8") != text:
-            print("references: docs/references.md is out of date; run python scripts/references.py",
-                  file=sys.stderr)
+            print("references: docs/references.md is out of date; run python scripts/references.py", file=sys.stderr)
             return 1
         return 0
     MD_PATH.write_text(text, encoding="utf-8")

@@ -18,9 +18,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import NoReturn
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -68,8 +68,12 @@ def npm_install(package: str, folder: Path, *, why: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         require(f"npm is not installed; {why}")
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), package],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), package],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return folder / "node_modules"
 
 
@@ -81,9 +85,16 @@ def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
     for sub in ("runtime", "settings", "workspaces"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
@@ -132,7 +143,7 @@ def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page(executable: str, *, width: int = 1400, height: int = 1000) -> Iterator["object"]:
+def chromium_page(executable: str, *, width: int = 1400, height: int = 1000) -> Iterator[object]:
     """A Playwright page in headless Debian Chromium."""
     from playwright.sync_api import sync_playwright
 
@@ -168,7 +179,7 @@ def copy_with_sentinel(source: Path, target: Path) -> Path:
     return target
 
 
-def wait_for_kernel_idle(page: "object", *, timeout_ms: int = 240_000) -> None:
+def wait_for_kernel_idle(page: object, *, timeout_ms: int = 240_000) -> None:
     """Wait until the visible notebook has a kernel and that kernel is idle.
 
     The execution indicator alone is not enough: JupyterLab draws it as ``idle`` while the
@@ -190,7 +201,7 @@ def wait_for_kernel_idle(page: "object", *, timeout_ms: int = 240_000) -> None:
     )
 
 
-def run_all_cells(page: "object", *, timeout_ms: int = 240_000) -> None:
+def run_all_cells(page: object, *, timeout_ms: int = 240_000) -> None:
     """Run → Run All Cells in the visible notebook (a copy made by :func:`copy_with_sentinel`),
     then wait for the sentinel's output or an error output, and for the kernel to go idle.
 
@@ -230,10 +241,13 @@ def shut_down_kernels(url: str) -> None:
 
 
 #: Widget parts whose text a reader must be able to read in full.
-_TEXT_PARTS = (".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select, "
-               ".toychat-choice-slider label, .toychat-choice-slider output")
+_TEXT_PARTS = (
+    ".widget-label, .widget-readout, .jupyter-button, .widget-toggle-button, .widget-dropdown select, "
+    ".toychat-choice-slider label, .toychat-choice-slider output"
+)
 
-_LOOK_LIKE_A_USER = """(selector) => {
+_LOOK_LIKE_A_USER = (
+    """(selector) => {
     const panel = document.querySelector(selector);
     const problems = [];
     const cellOf = (el) => {
@@ -244,25 +258,29 @@ _LOOK_LIKE_A_USER = """(selector) => {
     for (const el of panel.querySelectorAll(%r)) {
         if (!el.offsetParent) continue;  // not displayed
         if (el.scrollWidth > el.clientWidth + 1) {
-            problems.push(`${cellOf(el)}: widget text cut off: "${(el.innerText || el.value || '').trim().slice(0, 80)}"`
+            const text = (el.innerText || el.value || '').trim().slice(0, 80);
+            problems.push(`${cellOf(el)}: widget text cut off: "${text}"`
                 + ` (${el.scrollWidth}px of text in ${el.clientWidth}px)`);
         }
     }
     const canvas = document.createElement('canvas').getContext('2d');
-    for (const input of panel.querySelectorAll('.jupyter-widgets input[placeholder], .jupyter-widgets textarea[placeholder]')) {
+    const withPlaceholder = '.jupyter-widgets input[placeholder], .jupyter-widgets textarea[placeholder]';
+    for (const input of panel.querySelectorAll(withPlaceholder)) {
         if (!input.offsetParent || !input.placeholder) continue;
         const style = getComputedStyle(input);
         canvas.font = `${style.fontSize} ${style.fontFamily}`;
         const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
         const need = canvas.measureText(input.placeholder).width;
         if (need > room + 1) {
-            problems.push(`${cellOf(input)}: placeholder cut off: "${input.placeholder}" (${Math.round(need)}px in ${Math.round(room)}px)`);
+            problems.push(`${cellOf(input)}: placeholder cut off: "${input.placeholder}"`
+                + ` (${Math.round(need)}px in ${Math.round(room)}px)`);
         }
     }
     for (const img of panel.querySelectorAll('.jp-OutputArea-output img')) {
         const area = img.closest('.jp-OutputArea-output');
         if (img.naturalWidth > area.clientWidth + 1) {
-            problems.push(`${cellOf(img)}: figure ${img.naturalWidth}px wide in a ${area.clientWidth}px output area (shrunk to fit)`);
+            problems.push(`${cellOf(img)}: figure ${img.naturalWidth}px wide`
+                + ` in a ${area.clientWidth}px output area (shrunk to fit)`);
         }
     }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
@@ -275,17 +293,19 @@ _LOOK_LIKE_A_USER = """(selector) => {
         }
     }
     return problems;
-}""" % _TEXT_PARTS
+}"""  # noqa: UP031  (JavaScript full of { } and ${ }: %-formatting leaves them as they are)
+    % _TEXT_PARTS
+)
 
 
-def look_like_a_user(page: "object") -> list[str]:
+def look_like_a_user(page: object) -> list[str]:
     """What a learner would see wrong in the visible, executed notebook: widget labels, buttons,
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
     shrinks them, so their text becomes too small to read); error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
 
 
-def axe_in_jupyterlab(page: "object", axe_script: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+def axe_in_jupyterlab(page: object, axe_script: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Run axe-core on the page; return (violations in the course's own outputs and widgets,
     violations in JupyterLab's own interface), each as {id, impact, help, nodes}.
 
@@ -306,16 +326,18 @@ def axe_in_jupyterlab(page: "object", axe_script: Path) -> tuple[list[dict[str, 
     )
     ours = [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["ours"]), "targets": v["ours"][:5]}
-        for v in result if v["ours"]
+        for v in result
+        if v["ours"]
     ]
     theirs = [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": v["theirs"] - len(v["ours"])}
-        for v in result if v["theirs"] > len(v["ours"])
+        for v in result
+        if v["theirs"] > len(v["ours"])
     ]
     return ours, theirs
 
 
-def notebook_screenshot(page: "object", path: Path) -> Path:
+def notebook_screenshot(page: object, path: Path) -> Path:
     """One image of the whole visible notebook, top to bottom: JupyterLab scrolls the notebook
     inside its panel, so a page screenshot shows only one screenful; this scrolls the panel a
     screenful at a time and stitches the pieces (Pillow)."""
@@ -324,7 +346,8 @@ def notebook_screenshot(page: "object", path: Path) -> Path:
     scroller = f"{VISIBLE_NOTEBOOK} .jp-WindowedPanel-outer"
     box = page.locator(scroller).first.bounding_box()
     total, view = page.evaluate(
-        "(s) => { const e = document.querySelector(s); return [e.scrollHeight, e.clientHeight]; }", scroller)
+        "(s) => { const e = document.querySelector(s); return [e.scrollHeight, e.clientHeight]; }", scroller
+    )
     pieces: list[Image.Image] = []
     offsets: list[int] = []
     top = 0
@@ -341,7 +364,7 @@ def notebook_screenshot(page: "object", path: Path) -> Path:
         top += view
     scale = pieces[0].height / view
     image = Image.new("RGB", (pieces[0].width, int(total * scale)), "white")
-    for piece, offset in zip(pieces, offsets):
+    for piece, offset in zip(pieces, offsets, strict=True):
         image.paste(piece, (0, int(offset * scale)))
     image.save(path)
     page.evaluate("(s) => { document.querySelector(s).scrollTop = 0; }", scroller)

@@ -83,7 +83,7 @@ def test_key_transparency_catches_every_attack() -> None:
     table = transparency_trials(25)
     assert list(table["attack"]) == list(TRANSPARENCY_ATTACKS)
     assert (table["caught"] == 25).all()
-    caught_by = dict(zip(table["attack"], table["caught by"]))
+    caught_by = dict(zip(table["attack"], table["caught by"], strict=True))
     assert "gossip" in caught_by["ghost device, split view (only Alice's log has it)"]
     assert "not in the signed log" in caught_by["ghost device, not published"]
     assert "monitoring" in caught_by["ghost device, published in the log"]

@@ -16,12 +16,21 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert main(["--quick", "--output", str(output)]) == 0
     text = output.read_text()
     assert text.startswith("# Benchmark results") and "Quick mode" in text
-    assert "Chat throughput (E2EE, signed)" in text and "Double Ratchet" in text and "Course execution" in text and "Perceptual hashing" in text
+    assert (
+        "Chat throughput (E2EE, signed)" in text
+        and "Double Ratchet" in text
+        and "Course execution" in text
+        and "Perceptual hashing" in text
+    )
     assert len(BENCHMARKS) >= 6 and "Autograding a class" in text and "in 2 shards" in text and "serially" in text
     assert "Platform simulation and detection" in text and "scaling exponent" in text
     assert "Classroom relay under load" in text and "SIGKILLed" in text
     assert "Sizing: memory and CPU per student" in text and "single-user server" in text
-    assert "Course site (Sphinx + MyST-NB)" in text and "cold build (empty cache)" in text and "rebuild after editing" in text
+    assert (
+        "Course site (Sphinx + MyST-NB)" in text
+        and "cold build (empty cache)" in text
+        and "rebuild after editing" in text
+    )
 
 
 def test_a_partial_run_replaces_only_its_own_sections() -> None:
@@ -40,7 +49,11 @@ def test_a_full_run_keeps_the_hand_written_lab_report() -> None:
     old = f"# Benchmark results\n\nold header\n\n## Chat\n\nold chat\n\n## {LAB_REPORT}\n\nwhat it means\n"
     new = "# Benchmark results\n\nnew header\n\n## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
     kept = keep_lab_report(old, new)
-    assert kept == f"# Benchmark results\n\nnew header\n\n## {LAB_REPORT}\n\nwhat it means\n\n## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
+    expected = (
+        f"# Benchmark results\n\nnew header\n\n## {LAB_REPORT}\n\nwhat it means\n\n"
+        "## Chat\n\nnew chat\n\n## Sizing\n\nnew sizing\n"
+    )
+    assert kept == expected
     assert keep_lab_report(new, new) == new
 
 
@@ -57,12 +70,14 @@ def test_the_readme_points_to_the_results_file_and_its_lab_report() -> None:
 def test_sizing_table_reads_the_measured_figures_and_grows_with_the_class() -> None:
     from benchmarks.sizing import NAME, class_table, figures_from_results
 
-    section = (f"## {NAME}\n\n| case | value | unit |\n|---|---|---|\n"
-               "| single-user server after serving JupyterLab | 150 | MiB RSS |\n"
-               "| kernel: lessons/x.ipynb | 300 | MiB peak RSS |\n| kernel: lessons/y.ipynb | 100 | MiB peak RSS |\n"
-               "| kernel: lessons/z.ipynb | 120 | MiB peak RSS |\n"
-               "| largest kernel peak (3 notebooks) | 300 | MiB peak RSS |\n\n"
-               "- kernel: lessons/x.ipynb: CPU 12.0 s over 20.0 s wall (60% of one core)\n")
+    section = (
+        f"## {NAME}\n\n| case | value | unit |\n|---|---|---|\n"
+        "| single-user server after serving JupyterLab | 150 | MiB RSS |\n"
+        "| kernel: lessons/x.ipynb | 300 | MiB peak RSS |\n| kernel: lessons/y.ipynb | 100 | MiB peak RSS |\n"
+        "| kernel: lessons/z.ipynb | 120 | MiB peak RSS |\n"
+        "| largest kernel peak (3 notebooks) | 300 | MiB peak RSS |\n\n"
+        "- kernel: lessons/x.ipynb: CPU 12.0 s over 20.0 s wall (60% of one core)\n"
+    )
     figures = figures_from_results("# Benchmark results\n\n" + section)
     assert figures == {"server_mib": 150.0, "kernel_mib": 300.0, "median_kernel_mib": 120.0, "heaviest_cpu_s": 12.0}
     rows = class_table(**figures).splitlines()[2:]

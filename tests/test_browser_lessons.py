@@ -35,15 +35,21 @@ pytestmark = pytest.mark.browser
 
 def _uses_widgets(path: Path) -> bool:
     nb = nbformat.read(path, as_version=4)
-    return any("widgets." in cell.source or "Widget(" in cell.source or "slider(" in cell.source
-               for cell in nb.cells if cell.cell_type == "code")
+    return any(
+        "widgets." in cell.source or "Widget(" in cell.source or "slider(" in cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    )
 
 
 @pytest.fixture(scope="module")
 def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """axe-core's browser script, installed from npm into a temporary folder."""
-    modules = npm_install("axe-core@4", tmp_path_factory.mktemp("axe"),
-                          why="the accessibility check inside JupyterLab needs axe-core from npm")
+    modules = npm_install(
+        "axe-core@4",
+        tmp_path_factory.mktemp("axe"),
+        why="the accessibility check inside JupyterLab needs axe-core from npm",
+    )
     return modules / "axe-core" / "axe.min.js"
 
 
@@ -64,7 +70,9 @@ def test_lesson_in_jupyterlab(lesson: Path, lab: tuple[str, object], axe_script:
     url, page = lab
     start = time.perf_counter()
     # A workspace per lesson, so JupyterLab does not also reopen the previous lesson in a hidden tab.
-    page.goto(url.format(path=f"lessons/{lesson.name}").replace("/lab/tree/", f"/lab/workspaces/w{lesson.stem[:2]}/tree/"))
+    page.goto(
+        url.format(path=f"lessons/{lesson.name}").replace("/lab/tree/", f"/lab/workspaces/w{lesson.stem[:2]}/tree/")
+    )
     try:
         try:
             run_all_cells(page)
@@ -76,10 +84,12 @@ def test_lesson_in_jupyterlab(lesson: Path, lab: tuple[str, object], axe_script:
             problems.append("uses widgets but none rendered")
         ours, theirs = axe_in_jupyterlab(page, axe_script)
         (ARTIFACTS / f"axe_jupyterlab_{lesson.stem}.json").write_text(
-            json.dumps({"course": ours, "jupyterlab": theirs}, indent=1), encoding="utf-8")
+            json.dumps({"course": ours, "jupyterlab": theirs}, indent=1), encoding="utf-8"
+        )
         problems += [
             f"axe {v['impact']}: {v['id']} ({v['help']}) on {v['nodes']} of the course's elements, e.g. {v['targets']}"
-            for v in ours if v["impact"] in ("serious", "critical")
+            for v in ours
+            if v["impact"] in ("serious", "critical")
         ]
         notebook_screenshot(page, ARTIFACTS / f"browser_{lesson.stem}.png")
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -86,7 +85,13 @@ def test_e2ee_server_sees_metadata_but_not_content() -> None:
     assert b"library" not in entry.envelope
     table = server.log_table()
     assert list(table.columns) == [
-        "received_at", "sender", "recipient", "sent_at", "size_bytes", "content_seen", "msg_id",
+        "received_at",
+        "sender",
+        "recipient",
+        "sent_at",
+        "size_bytes",
+        "content_seen",
+        "msg_id",
     ]
     assert str(table["sent_at"].dtype).startswith("datetime64")
     assert not table["content_seen"].str.contains("library").any()

@@ -40,6 +40,7 @@ def seeds() -> Path:
         require(f"no article texts: put them in {SEEDS_DIR} or point ${SEEDS_ENV} at them")
     return found
 
+
 SAFETY_SIDES = {"law enforcement", "child-safety charity", "government"}
 PRIVACY_SIDES = {"platform", "privacy/security advocate"}
 
@@ -67,17 +68,13 @@ def test_every_seed_file_is_there(sources: pd.DataFrame, seeds: Path) -> None:
     assert not missing, f"seed files missing from {seeds}: {missing}"
 
 
-def test_every_quote_is_verbatim_in_its_article(
-    claims: pd.DataFrame, sources: pd.DataFrame, seeds: Path
-) -> None:
+def test_every_quote_is_verbatim_in_its_article(claims: pd.DataFrame, sources: pd.DataFrame, seeds: Path) -> None:
     found = quote_in_source(claims, sources, seeds)
     bad = claims.loc[~found, ["claim_id", "source_id", "quote"]]
     assert bad.empty, f"quotes not found in their article:\n{bad.to_string()}"
 
 
-def test_quote_check_catches_a_changed_word(
-    claims: pd.DataFrame, sources: pd.DataFrame, seeds: Path
-) -> None:
+def test_quote_check_catches_a_changed_word(claims: pd.DataFrame, sources: pd.DataFrame, seeds: Path) -> None:
     altered = claims.head(3).assign(quote=lambda f: f["quote"] + " and more")
     assert not quote_in_source(altered, sources, seeds).any()
 
@@ -90,7 +87,7 @@ def test_quoted_claims_sit_inside_quotation_marks_or_a_block_quote(
     paragraph is a block quote introduced by a line ending in a colon."""
     paragraphs = {
         sid: [normalise(p) for p in (seeds / name).read_text(encoding="utf-8").splitlines() if p.strip()]
-        for sid, name in zip(sources["source_id"], sources["seed_file"])
+        for sid, name in zip(sources["source_id"], sources["seed_file"], strict=True)
     }
     outside = []
     for _, row in claims[claims["voice"] == "quoted"].iterrows():
@@ -98,9 +95,13 @@ def test_quoted_claims_sit_inside_quotation_marks_or_a_block_quote(
         index = next(i for i, p in enumerate(paras) if quote in p)
         before = paras[index][: paras[index].index(quote)]
         opened = before.count('"') % 2 == 1
-        block = index > 0 and '"' not in paras[index] and (
-            paras[index - 1].endswith(":")
-            or (index > 1 and paras[index - 2].endswith(":") and '"' not in paras[index - 1])
+        block = (
+            index > 0
+            and '"' not in paras[index]
+            and (
+                paras[index - 1].endswith(":")
+                or (index > 1 and paras[index - 2].endswith(":") and '"' not in paras[index - 1])
+            )
         )
         if not (opened or block):
             outside.append(row["claim_id"])
@@ -267,9 +268,7 @@ def _write(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def test_a_good_temp_file_loads(tmp_path: Path) -> None:
-    frame = load_claims(
-        _write(tmp_path, [GOOD, {**GOOD, "claim_id": "X002", "value": "", "unit": ""}])
-    )
+    frame = load_claims(_write(tmp_path, [GOOD, {**GOOD, "claim_id": "X002", "value": "", "unit": ""}]))
     assert list(frame["claim_id"]) == ["X001", "X002"]
     assert frame["value"].iloc[0] == 800 and math.isnan(frame["value"].iloc[1])
 
@@ -325,15 +324,11 @@ def test_bad_source_rows_are_named(tmp_path: Path) -> None:
     shipped = (DATA_DIR / "sources.csv").read_text(encoding="utf-8").splitlines()
     path = tmp_path / "sources.csv"
     path.write_text("\n".join([*shipped, shipped[1]]) + "\n", encoding="utf-8")
-    with pytest.raises(
-        MalformedClaims, match=r"line 7.*cybernews-vgt-2023.*already used on line 2"
-    ):
+    with pytest.raises(MalformedClaims, match=r"line 7.*cybernews-vgt-2023.*already used on line 2"):
         load_sources(path)
 
 
-def test_missing_seed_file_is_named(
-    claims: pd.DataFrame, sources: pd.DataFrame, tmp_path: Path
-) -> None:
+def test_missing_seed_file_is_named(claims: pd.DataFrame, sources: pd.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="000_d54eecae935d62b5.txt"):
         quote_in_source(claims, sources, tmp_path)
 
@@ -345,8 +340,10 @@ def test_with_evidence_pairs_claims_with_measurements() -> None:
     first, second = claims["claim_id"].iloc[0], claims["claim_id"].iloc[1]
     table = with_evidence(
         claims,
-        {first: Evidence(6, "detection rate", "0%"),
-         second: Evidence(9, "precision", "0.9", assumption="assumed prevalence 0.08%")},
+        {
+            first: Evidence(6, "detection rate", "0%"),
+            second: Evidence(9, "precision", "0.9", assumption="assumed prevalence 0.08%"),
+        },
     )
     assert list(table.index) == [first, second]
     assert table.loc[first, "rests on"] == "measured on the toy"

@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from browser import free_port, npm_install, require
-from nbtools import REPO, record_timing
 
 from benchmarks.classroom import grade_points, read_grades, solution_answers
+from browser import free_port, npm_install, require
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
@@ -132,9 +132,13 @@ class Machine:
     def env(self, user: str) -> dict[str, str]:
         """What a login shell of ``user`` sees, with the course's Python first on PATH."""
         env = {
-            "HOME": str(self.home(user)), "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
+            "HOME": str(self.home(user)),
+            "USER": user,
+            "LOGNAME": user,
+            "LANG": "C.UTF-8",
             "PATH": f"{self.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
-            "JUPYTER_CONFIG_PATH": str(self.etc_jupyter), "MPLBACKEND": "Agg",
+            "JUPYTER_CONFIG_PATH": str(self.etc_jupyter),
+            "MPLBACKEND": "Agg",
             "NBGRADER_EXCHANGE_ROOT": str(self.exchange),  # instead of /srv/nbgrader/exchange
         }
         if os.environ.get("PYTHONPATH"):
@@ -143,11 +147,22 @@ class Machine:
             env["LD_LIBRARY_PATH"] = self.library_path
         return env
 
-    def run_as(self, user: str, args: list[str], cwd: Path, *, check: bool = True,
-               timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    def run_as(
+        self, user: str, args: list[str], cwd: Path, *, check: bool = True, timeout: int = 600
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``args`` as the Unix account ``user`` (its uid, gid and no other group)."""
-        result = subprocess.run(args, cwd=cwd, env=self.env(user), user=user, group=user, extra_groups=[],
-                                capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            args,
+            cwd=cwd,
+            env=self.env(user),
+            user=user,
+            group=user,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and result.returncode != 0:
             pytest.fail(f"{user} ran {args} and it failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
         return result
@@ -169,8 +184,12 @@ def _python_for_accounts(m: Machine, user: str) -> Path:
     """
     probe = [sys.executable, "-c", "import nbgrader, jupyterhub"]
     try:
-        if subprocess.run(probe, user=user, group=user, extra_groups=[], cwd="/", capture_output=True,
-                          check=False).returncode == 0:
+        if (
+            subprocess.run(
+                probe, user=user, group=user, extra_groups=[], cwd="/", capture_output=True, check=False
+            ).returncode
+            == 0
+        ):
             return Path(sys.prefix)
     except PermissionError:
         pass
@@ -181,13 +200,21 @@ def _python_for_accounts(m: Machine, user: str) -> Path:
     (base / "lib").mkdir()
     for library in Path(sys.base_prefix, "lib").glob("libpython*"):
         shutil.copy2(library, base / "lib" / library.name, follow_symlinks=False)
-    shutil.copytree(Path(sys.base_prefix, "lib", version), base / "lib" / version, symlinks=True,
-                    ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter", "turtledemo"))
+    shutil.copytree(
+        Path(sys.base_prefix, "lib", version),
+        base / "lib" / version,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter", "turtledemo"),
+    )
     (base / "lib" / version / "site-packages").mkdir()
     m.library_path = str(base / "lib")  # the interpreter's RUNPATH names the original folder
     prefix = m.base / "course-python"
-    subprocess.run([str(interpreter), "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True,
-                   env={"LD_LIBRARY_PATH": m.library_path, "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        [str(interpreter), "-m", "venv", "--without-pip", str(prefix)],
+        check=True,
+        capture_output=True,
+        env={"LD_LIBRARY_PATH": m.library_path, "PATH": "/usr/bin:/bin"},
+    )
     [site_packages] = prefix.glob("lib/python*/site-packages")
     ours = next(p for p in sys.path if p.startswith(sys.prefix) and p.endswith("site-packages"))
     (site_packages / "course-environment.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
@@ -219,12 +246,29 @@ def machine() -> Iterator[Machine]:
     try:
         (base / "home").mkdir(mode=0o755)
         for user in users:
-            subprocess.run(["useradd", "--create-home", "--home-dir", str(m.home(user)), "--shell", "/bin/bash",
-                            "--user-group", user], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "useradd",
+                    "--create-home",
+                    "--home-dir",
+                    str(m.home(user)),
+                    "--shell",
+                    "/bin/bash",
+                    "--user-group",
+                    user,
+                ],
+                check=True,
+                capture_output=True,
+            )
             m.home(user).chmod(0o700)  # TLJH's and Debian's default: nobody else reads a home
             m.passwords[user] = secrets.token_urlsafe(12)
-        subprocess.run(["chpasswd"], input="".join(f"{u}:{p}\n" for u, p in m.passwords.items()), text=True,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["chpasswd"],
+            input="".join(f"{u}:{p}\n" for u, p in m.passwords.items()),
+            text=True,
+            check=True,
+            capture_output=True,
+        )
         # nbgrader's documented exchange set-up: `mkdir -p /srv/nbgrader/exchange; chmod ugo+rw` it
         m.exchange.mkdir(parents=True)
         for folder in (base / "srv", base / "srv" / "nbgrader"):
@@ -233,8 +277,10 @@ def machine() -> Iterator[Machine]:
         m.prefix = _python_for_accounts(m, STUDENTS[0])
         probe = m.run_as(STUDENTS[0], [m.python, "-c", "import nbgrader, jupyterhub, toychat"], base, check=False)
         if probe.returncode != 0:
-            require("a student account cannot import the course's packages: the checkout and its virtual "
-                    f"environment must be readable by every account (not inside /root):\n{probe.stderr[-1500:]}")
+            require(
+                "a student account cannot import the course's packages: the checkout and its virtual "
+                f"environment must be readable by every account (not inside /root):\n{probe.stderr[-1500:]}"
+            )
         m.etc_jupyter.mkdir(parents=True)
         (base / "etc").chmod(0o755)
         m.etc_jupyter.chmod(0o755)
@@ -266,39 +312,50 @@ def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         import jupyterhub  # noqa: F401
     except ImportError:
         require("jupyterhub is not installed (it is in requirements.txt)")
-    modules = npm_install("configurable-http-proxy@4", tmp_path_factory.mktemp("chp"),
-                          why="JupyterHub needs configurable-http-proxy from npm")
+    modules = npm_install(
+        "configurable-http-proxy@4",
+        tmp_path_factory.mktemp("chp"),
+        why="JupyterHub needs configurable-http-proxy from npm",
+    )
     state = tmp_path_factory.mktemp("hub")
     port = free_port()
     # PATH with the course's Python first, the class config, and the rest; the spawner sets HOME and USER
     spawner_env = {k: v for k, v in machine.env(STUDENTS[0]).items() if k not in ("HOME", "USER", "LOGNAME")}
     config = state / "jupyterhub_config.py"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         c = get_config()  # noqa
         c.JupyterHub.ip = "127.0.0.1"
         c.JupyterHub.port = {port}
         c.JupyterHub.hub_ip = "127.0.0.1"
         c.JupyterHub.hub_port = {free_port()}
         c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-        c.ConfigurableHTTPProxy.command = [{str(modules / '.bin' / 'configurable-http-proxy')!r}]
-        c.JupyterHub.db_url = "sqlite:///{state / 'jupyterhub.sqlite'}"
-        c.JupyterHub.cookie_secret_file = {str(state / 'cookie_secret')!r}
+        c.ConfigurableHTTPProxy.command = [{str(modules / ".bin" / "configurable-http-proxy")!r}]
+        c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
+        c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
         c.JupyterHub.authenticator_class = "pam"            # the students' Unix passwords
         c.Authenticator.allowed_users = set({list(STUDENTS)!r})
         c.Authenticator.admin_users = {{{INSTRUCTOR!r}}}
         c.JupyterHub.load_groups = {{"instructors": {{"users": [{INSTRUCTOR!r}]}}}}
         c.JupyterHub.spawner_class = "localprocess"          # each server runs as its user, as in TLJH
-        c.Spawner.cmd = [{str(machine.prefix / 'bin' / 'jupyterhub-singleuser')!r}]
+        c.Spawner.cmd = [{str(machine.prefix / "bin" / "jupyterhub-singleuser")!r}]
         c.Spawner.environment = {spawner_env!r}
         c.Spawner.default_url = "/lab"
         c.Spawner.start_timeout = 120
         c.Spawner.http_timeout = 120
-    """))
+    """)
+    )
     log = open(state / "jupyterhub.log", "wb")
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND",)}
     env["PATH"] = f"{sys.prefix}/bin:" + env.get("PATH", "/usr/bin:/bin")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=state,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     import requests
 
@@ -344,7 +401,9 @@ class Student:
         """The hub's login form, then ask for the server (as the hub's home page does)."""
         self.http.get(f"{self.base}/hub/login", timeout=30).raise_for_status()
         response = self.http.post(
-            f"{self.base}/hub/login", timeout=120, allow_redirects=False,
+            f"{self.base}/hub/login",
+            timeout=120,
+            allow_redirects=False,
             data={"username": self.name, "password": password, "_xsrf": self._xsrf("/hub/")},
         )
         assert response.status_code == 302, f"{self.name} could not log in: {response.status_code}"
@@ -369,8 +428,9 @@ class Student:
 
     def nbgrader(self, action: str) -> list | dict:
         """The Assignments tab's buttons: fetch, submit, fetch_feedback (nbgrader's server extension)."""
-        return self.call("POST", f"assignments/{action}",
-                         data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT}).json()
+        return self.call(
+            "POST", f"assignments/{action}", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT}
+        ).json()
 
     def assignments(self) -> list[dict]:
         return self.call("GET", "assignments", params={"course_id": COURSE_ID}).json()["value"]
@@ -401,7 +461,9 @@ def _submitted_timestamps(listing: list[dict]) -> set[str]:
 
 def _listing_denied(machine: Machine, user: str, folders: list[Path]) -> list[bool]:
     """For each folder: does listing it, as ``user``, fail with a permission error?"""
-    out = machine.python_as(user, f"""
+    out = machine.python_as(
+        user,
+        f"""
         import os
         for folder in {[str(f) for f in folders]!r}:
             try:
@@ -409,7 +471,8 @@ def _listing_denied(machine: Machine, user: str, folders: list[Path]) -> list[bo
                 print("allowed")
             except PermissionError:
                 print("denied")
-    """)
+    """,
+    )
     return [line == "denied" for line in out.split()]
 
 
@@ -426,8 +489,11 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
 
     guide = workflow_blocks((REPO / "docs" / "instructor_guide.md").read_text(encoding="utf-8"))
     (course / "nbgrader_config.py").write_text(
-        (REPO / "nbgrader_config.py").read_text(encoding="utf-8") + "\n"
-        + guide["instructor-config"].replace("/srv/nbgrader/exchange", str(machine.exchange)) + "\n")
+        (REPO / "nbgrader_config.py").read_text(encoding="utf-8")
+        + "\n"
+        + guide["instructor-config"].replace("/srv/nbgrader/exchange", str(machine.exchange))
+        + "\n"
+    )
     shutil.chown(course, INSTRUCTOR, INSTRUCTOR)
     for path in course.rglob("*"):
         shutil.chown(path, INSTRUCTOR, INSTRUCTOR)
@@ -445,8 +511,11 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
         student.wait_for_server()
     import psutil
 
-    uids = [p.username() for p in psutil.Process(hub_pid).children(recursive=True)
-            if "jupyterhub-singleuser" in " ".join(p.cmdline())]
+    uids = [
+        p.username()
+        for p in psutil.Process(hub_pid).children(recursive=True)
+        if "jupyterhub-singleuser" in " ".join(p.cmdline())
+    ]
     assert sorted(uids) == sorted(STUDENTS), f"one server per student, each running as that student: {uids}"
     with pytest.raises(Exception, match="404"):
         students[VICTIM].call("GET", "formgrader")  # the gradebook UI is the instructor's only
@@ -485,35 +554,51 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
     assert machine.python_as("tcs-stu3", f"import glob; print(len(glob.glob({str(inbound)!r} + '/*')))") == "0\n"
     names = machine.python_as(INSTRUCTOR, f"import os; print('\\n'.join(os.listdir({str(inbound)!r})))").splitlines()
     assert len(names) == len(STUDENTS) + 1
-    assert all(re.fullmatch(rf"[\w-]+\+{ASSIGNMENT}\+[^+]+\+[\w=-]{{12}}", n) for n in names), \
+    assert all(re.fullmatch(rf"[\w-]+\+{ASSIGNMENT}\+[^+]+\+[\w=-]{{12}}", n) for n in names), (
         "each submission's folder name ends in a random part another student cannot guess"
+    )
 
     # The instructor collects: nbgrader's ownership check names the forgery.
     collect = machine.run_as(INSTRUCTOR, [*nbgrader, "collect", ASSIGNMENT], course)
     log = collect.stdout + collect.stderr
-    assert re.search(rf"{VICTIM}\+{ASSIGNMENT}\+[^\n]+ claims to be submitted by {VICTIM} but is owned by {IMPOSTOR}",
-                     log), log
+    assert re.search(
+        rf"{VICTIM}\+{ASSIGNMENT}\+[^\n]+ claims to be submitted by {VICTIM} but is owned by {IMPOSTOR}", log
+    ), log
     assert len(re.findall("claims to be submitted by", log)) == 1, "honest submissions raise no warning"
     # Left alone, the forgery (the latest under the victim's name) would be graded as the victim's work.
     collected = (course / "submitted" / VICTIM / ASSIGNMENT / "timestamp.txt").read_text().strip()
     assert collected not in own[VICTIM]
     # The instructor deletes the forgery and collects the victim's own submission again.
-    machine.python_as(INSTRUCTOR, f"""
+    machine.python_as(
+        INSTRUCTOR,
+        f"""
         import os, pwd, shutil
         inbound = {str(inbound)!r}
         for name in os.listdir(inbound):
             if pwd.getpwuid(os.stat(os.path.join(inbound, name)).st_uid).pw_name != name.split("+")[0]:
                 shutil.rmtree(os.path.join(inbound, name))
-        shutil.rmtree({str(course / 'submitted' / VICTIM)!r})
-    """)
+        shutil.rmtree({str(course / "submitted" / VICTIM)!r})
+    """,
+    )
     again = machine.run_as(INSTRUCTOR, [*nbgrader, "collect", ASSIGNMENT, "--student", VICTIM], course)
     assert "claims to be submitted" not in again.stdout + again.stderr
     collected = (course / "submitted" / VICTIM / ASSIGNMENT / "timestamp.txt").read_text().strip()
     assert collected in own[VICTIM]
 
     # Grading in parallel with the course's script, then feedback, as the instructor.
-    graded = machine.run_as(INSTRUCTOR, [machine.python, str(REPO / "scripts" / "grade_in_parallel.py"), ASSIGNMENT,
-                                         "--shards", "2", "--", "--Execute.timeout=30"], course)
+    graded = machine.run_as(
+        INSTRUCTOR,
+        [
+            machine.python,
+            str(REPO / "scripts" / "grade_in_parallel.py"),
+            ASSIGNMENT,
+            "--shards",
+            "2",
+            "--",
+            "--Execute.timeout=30",
+        ],
+        course,
+    )
     assert f"autograded {len(STUDENTS)} submissions" in graded.stdout
     for step in ("generate_feedback", "release_feedback"):
         machine.run_as(INSTRUCTOR, [*nbgrader, step, ASSIGNMENT], course)
@@ -540,5 +625,6 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
     impostor.call("DELETE", "api/contents/nbgrader_config.py")
     folders = [f["name"] for f in impostor.read(f"{ASSIGNMENT}/feedback")["content"]]
     assert set(folders) <= own[IMPOSTOR] and not set(folders) & own[VICTIM], folders
-    record_timing("nbgrader", "class on one machine: 5 Unix accounts through JupyterHub (ex01)",
-                  time.perf_counter() - start)
+    record_timing(
+        "nbgrader", "class on one machine: 5 Unix accounts through JupyterHub (ex01)", time.perf_counter() - start
+    )

@@ -21,13 +21,30 @@ import re
 from pathlib import Path
 
 import pytest
+
 from nbtools import REPO
 
 DEPLOY = REPO / "deploy"
 #: The chart's top-level keys (Zero to JupyterHub 4.x values.yaml).
-CHART_KEYS = {"fullnameOverride", "nameOverride", "enabled", "custom", "imagePullSecret", "imagePullSecrets",
-              "hub", "rbac", "proxy", "singleuser", "scheduling", "prePuller", "ingress", "httpRoute", "cull",
-              "debug", "global"}
+CHART_KEYS = {
+    "fullnameOverride",
+    "nameOverride",
+    "enabled",
+    "custom",
+    "imagePullSecret",
+    "imagePullSecrets",
+    "hub",
+    "rbac",
+    "proxy",
+    "singleuser",
+    "scheduling",
+    "prePuller",
+    "ingress",
+    "httpRoute",
+    "cull",
+    "debug",
+    "global",
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +93,9 @@ def test_role_configs_give_formgrader_to_instructors_only() -> None:
 def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     assert {"singleuser", "hub"} <= set(re.findall(r"^FROM \S+ AS (\w+)", text, flags=re.MULTILINE))
-    sources = [src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, flags=re.MULTILINE)
-               for src in line.split()[:-1]]
+    sources = [
+        src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, flags=re.MULTILINE) for src in line.split()[:-1]
+    ]
     assert sources and all((REPO / src).exists() for src in sources), sources
     assert not any(src.startswith("solutions") for src in sources), "hidden tests never go into an image"
     assert "requirements.txt" in sources and "lessons/" in sources and "exercises/" in sources
@@ -94,8 +112,10 @@ def _merge(defaults: dict, override: dict) -> dict:
 def test_values_validate_against_the_charts_schema(values: dict) -> None:
     chart = os.environ.get("Z2JH_CHART")
     if not chart:
-        pytest.skip("schema validation is blocked offline: the Zero to JupyterHub chart is not on PyPI or npm; "
-                    "set Z2JH_CHART to an unpacked chart (helm pull jupyterhub/jupyterhub --untar)")
+        pytest.skip(
+            "schema validation is blocked offline: the Zero to JupyterHub chart is not on PyPI or npm; "
+            "set Z2JH_CHART to an unpacked chart (helm pull jupyterhub/jupyterhub --untar)"
+        )
     import jsonschema
     import yaml
 
@@ -103,5 +123,7 @@ def test_values_validate_against_the_charts_schema(values: dict) -> None:
     schema_file = next(p for p in (chart_dir / "values.schema.json", chart_dir / "values.schema.yaml") if p.exists())
     schema = yaml.safe_load(schema_file.read_text(encoding="utf-8"))
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
-    errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(_merge(defaults, values))]
+    errors = [
+        f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(_merge(defaults, values))
+    ]
     assert not errors, errors

@@ -52,7 +52,7 @@ def test_one_stolen_escrow_key_opens_every_conversation_past_and_future() -> Non
         sent.append(text)
     read = escrow_reading(server, stolen)
     assert read["text"].tolist() == sent  # every message of all 12 conversations
-    assert len(set(zip(read["sender"], read["recipient"]))) == 12
+    assert len(set(zip(read["sender"], read["recipient"], strict=True))) == 12
 
 
 def test_escrow_field_is_signed_so_it_cannot_be_stripped_or_swapped() -> None:

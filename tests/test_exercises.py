@@ -18,7 +18,9 @@ from nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_e
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir()) if (REPO / "solutions").exists() else []
+ASSIGNMENTS = (
+    sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir()) if (REPO / "solutions").exists() else []
+)
 
 
 def _notebooks(folder: str, assignment: str) -> list[Path]:
@@ -66,9 +68,7 @@ def test_release_fails_every_autograded_test_until_answered(assignment: str) -> 
         nb, seconds = execute_notebook(path, timeout=120, allow_errors=True)
         record_timing("release", path.name, seconds)
         passing = [
-            meta["grade_id"]
-            for i, meta in _graded_cells(nb)
-            if i not in {index for index, _ in error_outputs(nb)}
+            meta["grade_id"] for i, meta in _graded_cells(nb) if i not in {index for index, _ in error_outputs(nb)}
         ]
         assert passing == [], f"{path.name}: these tests pass without an answer, so they test nothing: {passing}"
 
@@ -84,13 +84,17 @@ def test_release_is_what_nbgrader_generates(assignment: str, tmp_path: Path) -> 
     shutil.copytree(REPO / "solutions" / assignment, tmp_path / "solutions" / assignment)
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
-        cwd=tmp_path, env=venv_env(), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=venv_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     generated = sorted((tmp_path / "exercises" / assignment).glob("*.ipynb"))
     committed = _notebooks("exercises", assignment)
     assert [p.name for p in generated] == [p.name for p in committed]
-    for fresh, ours in zip(generated, committed):
+    for fresh, ours in zip(generated, committed, strict=True):
         assert _normalised(fresh) == _normalised(ours), (
             f"exercises/{assignment}/{ours.name} is stale: run "
             f"`nbgrader generate_assignment {assignment} --force` and commit the result"
@@ -141,4 +145,6 @@ def test_ex03_part_f_hint_leads_to_an_answer() -> None:
         assert evaded is not None, f"the hinted search did not succeed within {HINT_TRIES} tries"
         assert np.abs(evaded.astype(int) - picture.astype(int)).max() <= budget
         assert np.count_nonzero(dct_hash([evaded])[0] != dct_hash([picture])[0]) > 8
-    record_timing("solution", "ex03 Part F hint, written plainly, on the five test pictures", time.perf_counter() - start)
+    record_timing(
+        "solution", "ex03 Part F hint, written plainly, on the five test pictures", time.perf_counter() - start
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toychat.errors import ForgedReport, ReplayedMessage
 from toychat.franking import FrankingService, Report, commit, salamander_simulation
+from toychat.reporting import reports_reaching_platform
 
 
 def genuine(message: bytes = b"you will regret this") -> tuple[FrankingService, Report]:
@@ -139,9 +141,6 @@ def test_platforms_without_franking_are_unchanged() -> None:
 
 
 # ---- reporting with context (WhatsApp-style, but every message verified) -----------------
-import numpy as np
-
-from toychat.reporting import reports_reaching_platform
 
 
 def context_world() -> tuple[Server, Client, Client, Client]:
@@ -162,15 +161,20 @@ def msg(client: Client, text: str) -> str:
     return next(m.msg_id for m in client.inbox if m.text == text)
 
 
-@pytest.mark.parametrize("last, reported, expected", [
-    (5, "m6", ["m1", "m2", "m3", "m4", "m5"]),
-    (0, "m6", []),
-    (2, "m6", ["m4", "m5"]),
-    (5, "m2", ["m0", "m1"]),  # only two earlier messages exist: min(last, available)
-    (5, "m0", []),
-    (100, "m6", ["m0", "m1", "m2", "m3", "m4", "m5"]),
-])
-def test_context_reveals_exactly_the_last_messages_from_that_sender(last: int, reported: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "last, reported, expected",
+    [
+        (5, "m6", ["m1", "m2", "m3", "m4", "m5"]),
+        (0, "m6", []),
+        (2, "m6", ["m4", "m5"]),
+        (5, "m2", ["m0", "m1"]),  # only two earlier messages exist: min(last, available)
+        (5, "m0", []),
+        (100, "m6", ["m0", "m1", "m2", "m3", "m4", "m5"]),
+    ],
+)
+def test_context_reveals_exactly_the_last_messages_from_that_sender(
+    last: int, reported: str, expected: list[str]
+) -> None:
     server, _, alice, _ = context_world()
     table = alice.report_with_context(msg(alice, reported), last=last)
     assert list(table["text"]) == [*expected, reported]
@@ -184,7 +188,11 @@ def test_context_reveals_exactly_the_last_messages_from_that_sender(last: int, r
 
 def test_report_table_accumulates_and_single_reports_appear_in_it() -> None:
     server, _, alice, _ = context_world()
-    assert server.report_table().empty and list(server.report_table().columns)[:3] == ["report", "reporter", "reported_sender"]
+    assert server.report_table().empty and list(server.report_table().columns)[:3] == [
+        "report",
+        "reporter",
+        "reported_sender",
+    ]
     alice.report(msg(alice, "m3"))
     alice.report_with_context(msg(alice, "m6"), last=5)  # overlapping context is allowed
     table = server.report_table()
@@ -213,7 +221,10 @@ def reports_for(server: Server, alice: Client, *texts: str) -> list[Report]:
     [
         (("m4", "m5"), lambda r: dataclasses.replace(r, message=b"m5 but worse")),  # altered context text
         (("m4", "m5"), lambda r: dataclasses.replace(r, franking_key=bytes(32))),
-        (("m4", "m5"), lambda r: dataclasses.replace(r, franked=dataclasses.replace(r.franked, timestamp=r.franked.timestamp - 1))),
+        (
+            ("m4", "m5"),
+            lambda r: dataclasses.replace(r, franked=dataclasses.replace(r.franked, timestamp=r.franked.timestamp - 1)),
+        ),
         (("m4", "carol 4"), lambda r: r),  # context from another sender
         (("m4", "m5", "m5"), lambda r: r),  # the same context twice
     ],
@@ -265,8 +276,9 @@ def test_reports_reaching_platform_is_seeded_monotone_and_unbiased() -> None:
     assert np.isnan(reports_reaching_platform(0, 0.5)["detected_share"].iloc[0])
 
 
-@pytest.mark.parametrize("bad", [{"report_rate": 1.5}, {"report_rate": -0.1}, {"harmful_messages": -1},
-                                 {"willing_share": 2.0}])
+@pytest.mark.parametrize(
+    "bad", [{"report_rate": 1.5}, {"report_rate": -0.1}, {"harmful_messages": -1}, {"willing_share": 2.0}]
+)
 def test_reports_reaching_platform_checks_its_arguments(bad) -> None:
     arguments = {"harmful_messages": 10, "report_rate": 0.5} | bad
     with pytest.raises(ValueError):

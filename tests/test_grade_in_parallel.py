@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from nbtools import REPO
 
 from benchmarks.classroom import make_course, nbgrader, nbgrader_env, read_grades, solution_answers, submit
+from nbtools import REPO
 
 pytestmark = pytest.mark.nbgrader
 
@@ -20,8 +20,15 @@ SCRIPT = REPO / "scripts" / "grade_in_parallel.py"
 
 
 def _script(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=course, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=course,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def test_parallel_grading_merges_into_one_gradebook_equal_to_serial(tmp_path: Path) -> None:

@@ -31,9 +31,9 @@ def test_generation_is_deterministic_and_the_sets_differ() -> None:
 def test_edits_are_deterministic_and_change_the_image(edit: str) -> None:
     images = stand_in_set(4)
     once, again = apply_edit(images, edit, seed=9), apply_edit(images, edit, seed=9)
-    assert all(np.array_equal(a, b) for a, b in zip(once, again))
+    assert all(np.array_equal(a, b) for a, b in zip(once, again, strict=True))
     assert all(a.dtype == np.uint8 and a.ndim == 3 for a in once)
-    assert any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(once, images))
+    assert any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(once, images, strict=True))
 
 
 def test_unknown_edit_is_a_clear_error() -> None:
@@ -45,7 +45,7 @@ def test_unknown_edit_is_a_clear_error() -> None:
 def test_bit_for_bit_equal_to_imagehash(name: str, corpus: list[np.ndarray]) -> None:
     ours = hashing.HASHERS[name](corpus)
     theirs = [str(REFERENCE[name](Image.fromarray(img))) for img in corpus]
-    mismatches = [i for i, (bits, ref) in enumerate(zip(ours, theirs)) if hashing.to_hex(bits) != ref]
+    mismatches = [i for i, (bits, ref) in enumerate(zip(ours, theirs, strict=True)) if hashing.to_hex(bits) != ref]
     assert len(corpus) == 400 and mismatches == []
 
 

@@ -44,7 +44,9 @@ EXAMPLES = int(os.environ.get("TOYCHAT_HOSTILE_EXAMPLES", "12"))
 LOW_ORDER = bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
 
 CONFIGS = [
-    pytest.param(transport, fs, franking, id=f"{transport}-fs{'on' if fs else 'off'}-franking{'on' if franking else 'off'}")
+    pytest.param(
+        transport, fs, franking, id=f"{transport}-fs{'on' if fs else 'off'}-franking{'on' if franking else 'off'}"
+    )
     for transport in ("in-process", "relay")
     for fs in (False, True)
     for franking in (False, True)
@@ -83,14 +85,30 @@ class World:
 
 def mutations(fs: bool, franking: bool) -> list[str]:
     names = [
-        "replay_id", "mode", "sender", "recipient_carol", "recipient_unknown", "timestamp", "version",
-        "nonce", "payload", "signature_other", "type_unknown",
+        "replay_id",
+        "mode",
+        "sender",
+        "recipient_carol",
+        "recipient_unknown",
+        "timestamp",
+        "version",
+        "nonce",
+        "payload",
+        "signature_other",
+        "type_unknown",
     ]
     if fs:
         names += [
-            "ratchet_key_low", "ratchet_key_random", "ratchet_counter_far", "ratchet_counter_next",
-            "ratchet_previous_length", "ratchet_malformed", "ratchet_removed",
-            "ephemeral_low", "ephemeral_random", "ephemeral_malformed",
+            "ratchet_key_low",
+            "ratchet_key_random",
+            "ratchet_counter_far",
+            "ratchet_counter_next",
+            "ratchet_previous_length",
+            "ratchet_malformed",
+            "ratchet_removed",
+            "ephemeral_low",
+            "ephemeral_random",
+            "ephemeral_malformed",
         ]
     else:
         names += ["ratchet_added"]
@@ -128,8 +146,18 @@ def hostile(world: World, sender: Client, mutation: str, data: st.DataObject) ->
         deliverable = False
     elif mutation == "timestamp":
         d["timestamp"] = data.draw(
-            st.sampled_from([0, 0.0, envelope.timestamp + 10 * 86_400, envelope.timestamp - 10 * 86_400,
-                             MAX_TIMESTAMP + 1, 10**20, -1, 1e300])
+            st.sampled_from(
+                [
+                    0,
+                    0.0,
+                    envelope.timestamp + 10 * 86_400,
+                    envelope.timestamp - 10 * 86_400,
+                    MAX_TIMESTAMP + 1,
+                    10**20,
+                    -1,
+                    1e300,
+                ]
+            )
         )
         deliverable = not (isinstance(d["timestamp"], (int, float)) and 0 <= d["timestamp"] <= MAX_TIMESTAMP)
     elif mutation == "version":
@@ -214,8 +242,11 @@ def test_hostile_envelopes_never_cost_a_good_message(
 ) -> None:
     world = make_world(relays, transport, fs, franking)
     steps = data.draw(
-        st.lists(st.sampled_from(["alice good", "mallory good", "alice hostile", "mallory hostile", "receive"]),
-                 min_size=1, max_size=10),
+        st.lists(
+            st.sampled_from(["alice good", "mallory good", "alice hostile", "mallory hostile", "receive"]),
+            min_size=1,
+            max_size=10,
+        ),
         label="steps",
     )
     for step in steps:
@@ -245,7 +276,9 @@ def test_hostile_envelopes_never_cost_a_good_message(
 
     # every good message exactly once, with its text
     inbox = [(m.msg_id, m.text) for m in world.bob.inbox]
-    assert sorted(inbox) == sorted((e.msg_id, f"good {i} from {e.sender.split('-')[0]}") for i, e in enumerate(world.good))
+    assert sorted(inbox) == sorted(
+        (e.msg_id, f"good {i} from {e.sender.split('-')[0]}") for i, e in enumerate(world.good)
+    )
     # every hostile envelope that reached a device was refused by name there, and none delivered
     rejected = world.bob.rejected + world.carol.rejected
     assert len(rejected) == len(world.reached_a_device)
@@ -257,9 +290,18 @@ def test_hostile_envelopes_never_cost_a_good_message(
 
 def test_the_mutations_cover_every_envelope_field() -> None:
     """Each wire field is changed by at least one mutation (extras by several)."""
-    covered = {"msg_id": "replay_id", "mode": "mode", "sender": "sender", "recipient": "recipient_carol",
-               "timestamp": "timestamp", "version": "version", "nonce": "nonce", "payload": "payload",
-               "signature": "signature_other", "extras": "type_unknown"}
+    covered = {
+        "msg_id": "replay_id",
+        "mode": "mode",
+        "sender": "sender",
+        "recipient": "recipient_carol",
+        "timestamp": "timestamp",
+        "version": "version",
+        "nonce": "nonce",
+        "payload": "payload",
+        "signature": "signature_other",
+        "extras": "type_unknown",
+    }
     fields = set(Envelope(new_msg_id(), "plaintext", "a", "b", 0, b"", b"").to_dict())
     assert set(covered) == fields
     everything = set(mutations(True, True)) | set(mutations(False, False))

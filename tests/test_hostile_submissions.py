@@ -22,7 +22,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from nbtools import REPO, record_timing
 
 from benchmarks.classroom import (
     assignments,
@@ -33,6 +32,7 @@ from benchmarks.classroom import (
     submit,
 )
 from benchmarks.classroom import nbgrader as run_nbgrader
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
@@ -180,11 +180,19 @@ def lying(value):
 
 #: A lying value of the kind each return annotation promises (``bool`` cannot be subclassed).
 LYING_RETURNS = {
-    "bytes": 'lying(b"")', "bytes | None": 'lying(b"")', "str": 'lying("")', "bool": "Liar()",
-    "int": "lying(0)", "float": "lying(0.0)", "np.ndarray": "lying(np.zeros(64, dtype=bool))",
-    "pd.DataFrame": 'lying(pd.DataFrame({"a": [0]}))', "pd.Series": "lying(pd.Series([False]))",
-    "list[str]": "lying([])", "tuple[str, str]": 'lying((lying(""), lying("ciphertext")))',
-    "tuple[bytes, bytes]": 'lying((lying(b""), lying(b"")))', "tuple[float, float]": "lying((lying(0.0), lying(0.0)))",
+    "bytes": 'lying(b"")',
+    "bytes | None": 'lying(b"")',
+    "str": 'lying("")',
+    "bool": "Liar()",
+    "int": "lying(0)",
+    "float": "lying(0.0)",
+    "np.ndarray": "lying(np.zeros(64, dtype=bool))",
+    "pd.DataFrame": 'lying(pd.DataFrame({"a": [0]}))',
+    "pd.Series": "lying(pd.Series([False]))",
+    "list[str]": "lying([])",
+    "tuple[str, str]": 'lying((lying(""), lying("ciphertext")))',
+    "tuple[bytes, bytes]": 'lying((lying(b""), lying(b"")))',
+    "tuple[float, float]": "lying((lying(0.0), lying(0.0)))",
 }
 
 #: Check helpers a test might have leaned on, replaced by ones that always pass, and the
@@ -303,7 +311,10 @@ def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
         "infinite_loop": {**answers, "part-a-answer": "while True:\n    pass\n" + part_a},
         "sys_exit": {**answers, "part-a-answer": "import sys\nsys.exit()\n" + part_a},
         "os_exit": {**answers, "part-a-answer": "import os\nos._exit(1)\n" + part_a},
-        "sigkill_kernel": {**answers, "part-a-answer": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n" + part_a},
+        "sigkill_kernel": {
+            **answers,
+            "part-a-answer": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n" + part_a,
+        },
         "segfault_kernel": {**answers, "part-a-answer": "import ctypes\nctypes.string_at(0)\n" + part_a},
         # test cells deleted / replaced by `pass` (see _tamper_test_cell), part A left unanswered
         "deleted_test_cell": {**answers, "part-a-answer": STUB},
@@ -375,8 +386,9 @@ def _grade_class(assignment: str, root: Path) -> tuple[Path, dict[str, float], s
             _tamper_test_cell(path, "part-a-tests", delete=student == "deleted_test_cell")
     autograde = run_nbgrader(course, "autograde", assignment, "--force", cell_timeout=TIMEOUT, check=False)
     run_nbgrader(course, "export", "--to", "grades.csv")
-    record_timing("nbgrader", f"{assignment}: autograde of {len(students)} hostile submissions",
-                  time.perf_counter() - start)
+    record_timing(
+        "nbgrader", f"{assignment}: autograde of {len(students)} hostile submissions", time.perf_counter() - start
+    )
     return course, read_grades(course / "grades.csv"), autograde.stdout + autograde.stderr
 
 
@@ -413,11 +425,15 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     # The edited test cell was put back from the gradebook and really ran (and failed).
     assert "NotImplementedError" in _outputs(course, "edited_test_cell", assignment)
     # The deleted test cell is not put back: it is simply missing, and scores nothing.
-    deleted = nbformat.read(course / "autograded" / "deleted_test_cell" / assignment / f"{assignment}.ipynb", as_version=4)
+    deleted = nbformat.read(
+        course / "autograded" / "deleted_test_cell" / assignment / f"{assignment}.ipynb", as_version=4
+    )
     assert "part-a-tests" not in {c.metadata.get("nbgrader", {}).get("grade_id") for c in deleted.cells}
     # Hidden tracebacks: the course's grader puts IPython's own showtraceback back before each
     # test, so the failing test shows a real traceback again.
-    [error] = [o for o in _cell(course, "hidden_tracebacks", assignment, "part-a-tests").outputs if o.output_type == "error"]
+    [error] = [
+        o for o in _cell(course, "hidden_tracebacks", assignment, "part-a-tests").outputs if o.output_type == "error"
+    ]
     assert error.ename == "NameError" and len(error.traceback) > 1
     # The edited test cell is reported as changed; untouched test cells are not (no checksum noise).
     assert "Cell part-a-tests was changed by the student" in log
@@ -433,8 +449,15 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     assert "Kernel died" in log
 
     # Answers that only pretend score nothing: nothing answered, or every answer a lie.
-    for student in ("blank", "cell_rewriter", "ast_rewriter", "shell_patch",
-                    "lying_objects", "lying_subclasses", "patched_helpers"):
+    for student in (
+        "blank",
+        "cell_rewriter",
+        "ast_rewriter",
+        "shell_patch",
+        "lying_objects",
+        "lying_subclasses",
+        "patched_helpers",
+    ):
         assert scores[student] == 0.0, student
     # Replacing the reference function a hidden test used to compare with gains nothing:
     # the tests compare with known answers, so the patched student scores as the unpatched one.
@@ -480,8 +503,17 @@ def test_reautograde_keeps_manual_grades(assignment: str, graded) -> None:
 #: Students whose code the guide's screening command must list; the others' tricks are
 #: handled by nbgrader (tampered tests), the timeout (loop) or the size check (output).
 SCREENED = {
-    "sys_exit", "os_exit", "sigkill_kernel", "segfault_kernel", "hidden_tracebacks",
-    "cell_rewriter", "ast_rewriter", "shell_patch", "patched_helpers", "reference_patch", "file_access",
+    "sys_exit",
+    "os_exit",
+    "sigkill_kernel",
+    "segfault_kernel",
+    "hidden_tracebacks",
+    "cell_rewriter",
+    "ast_rewriter",
+    "shell_patch",
+    "patched_helpers",
+    "reference_patch",
+    "file_access",
 }
 
 
@@ -492,7 +524,11 @@ def test_guide_screen_lists_the_tricks(assignment: str, graded) -> None:
     [command] = re.findall(r"<!-- screen -->\s*\n\s*```bash\n\s*(.*?)\n\s*```", guide, flags=re.S)
     result = subprocess.run(
         ["bash", "-c", command.replace("ex01_encryption", assignment)],
-        cwd=course, capture_output=True, text=True, check=False, timeout=60,
+        cwd=course,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode in (0, 1), result.stderr
     listed = {Path(line).parts[1] for line in result.stdout.split()}

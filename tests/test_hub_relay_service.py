@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from browser import free_port
 from nbtools import REPO, record_timing, venv_env
 from test_jupyterhub import proxy_command  # noqa: F401  (the fixture: configurable-http-proxy from npm)
@@ -46,8 +47,14 @@ def guide_service_config() -> str:
 
 def test_the_guide_prints_the_service_configuration() -> None:
     block = guide_service_config()
-    for line in ('"--hub"', "access:services!service=toychat-relay", '"TOYCHAT_RELAY_HUB": "1"',
-                 "c.JupyterHub.load_groups", f"127.0.0.1:{GUIDE_PORT}", GUIDE_DB):
+    for line in (
+        '"--hub"',
+        "access:services!service=toychat-relay",
+        '"TOYCHAT_RELAY_HUB": "1"',
+        "c.JupyterHub.load_groups",
+        f"127.0.0.1:{GUIDE_PORT}",
+        GUIDE_DB,
+    ):
         assert line in block
 
 
@@ -90,13 +97,31 @@ async def run_in_kernel(ws_url: str, token: str, code: str, timeout: float = 120
     request = tornado.httpclient.HTTPRequest(ws_url, headers={"Authorization": f"token {token}"})
     ws = await tornado.websocket.websocket_connect(request)
     msg_id = uuid.uuid4().hex
-    ws.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex, "msg_type": "execute_request",
-                   "version": "5.3", "date": datetime.datetime.now(datetime.UTC).isoformat()},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
-    }))
+    ws.write_message(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                    "date": datetime.datetime.now(datetime.UTC).isoformat(),
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            }
+        )
+    )
     out: list[str] = []
     deadline = time.monotonic() + timeout
     try:
@@ -136,13 +161,13 @@ c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {free_port()}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
 c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
-c.JupyterHub.db_url = "sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = {str(tmp_path / 'cookie_secret')!r}
+c.JupyterHub.db_url = "sqlite:///{tmp_path / "jupyterhub.sqlite"}"
+c.JupyterHub.cookie_secret_file = {str(tmp_path / "cookie_secret")!r}
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = {{"student1", "student2", "teacher"}}
 c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / '{username}')!r}
+c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / "{username}")!r}
 c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = {singleuser_args!r}
 c.Spawner.default_url = "/lab"
@@ -161,8 +186,14 @@ c.JupyterHub.load_roles.append(
     env = venv_env()
     env.pop("MPLBACKEND", None)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=tmp_path, env=env,
-                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     service = f"{base}/services/toychat-relay"
     start = time.perf_counter()
@@ -188,8 +219,12 @@ c.JupyterHub.load_roles.append(
         for user in STUDENTS:
             log_in(base, user, password)
             api(f"{base}/hub/api/users/{user}/server", admin_token, "POST", {})
-            tokens[user] = api(f"{base}/hub/api/users/{user}/tokens", admin_token, "POST",
-                               {"note": "test: the student's kernel", "expires_in": 600})["token"]
+            tokens[user] = api(
+                f"{base}/hub/api/users/{user}/tokens",
+                admin_token,
+                "POST",
+                {"note": "test: the student's kernel", "expires_in": 600},
+            )["token"]
         kernels = {}
         for user in STUDENTS:
             deadline = time.monotonic() + 180
@@ -204,23 +239,31 @@ c.JupyterHub.load_roles.append(
             return asyncio.run(run_in_kernel(kernels[user], tokens[user], code))
 
         # What a student types: the guide's notebook cell.
-        setup = ("import os\nfrom toychat import Client\nfrom toychat.relay import relay_from_env\n"
-                 "server = relay_from_env()\nme = Client(os.environ['JUPYTERHUB_USER'], server)\n"
-                 "print(type(server).__name__, me.name, server.url)\n")
+        setup = (
+            "import os\nfrom toychat import Client\nfrom toychat.relay import relay_from_env\n"
+            "server = relay_from_env()\nme = Client(os.environ['JUPYTERHUB_USER'], server)\n"
+            "print(type(server).__name__, me.name, server.url)\n"
+        )
         for user in STUDENTS:
             assert run(user, setup).split()[:2] == ["RemoteServer", user]
         secret = f"meet at the library at 6, code {secrets.token_hex(4)}"
         run("student1", f"sent = me.send('student2', {secret!r})\nprint(me.safety_number('student2'))")
-        out = run("student2", "assert server.wait_for_messages('student2', 60)\n"
-                              "got = me.receive()\nprint(repr([(m.sender, m.text, m.mode) for m in got]))\n"
-                              "me.send('student1', 'see you there')")
+        out = run(
+            "student2",
+            "assert server.wait_for_messages('student2', 60)\n"
+            "got = me.receive()\nprint(repr([(m.sender, m.text, m.mode) for m in got]))\n"
+            "me.send('student1', 'see you there')",
+        )
         assert out.strip() == repr([("student1", secret, "e2ee")])
         out = run("student1", "assert server.wait_for_messages('student1', 60)\nprint([m.text for m in me.receive()])")
         assert out.strip() == "['see you there']"
         # A student cannot register as a classmate: the hub login is the chat identity.
-        out = run("student1", "from toychat import Identity\nfrom toychat.relay import Forbidden\ntry:\n"
-                              "    server.register(Identity.generate('student2').public)\n"
-                              "except Forbidden as exc:\n    print('Forbidden')\n")
+        out = run(
+            "student1",
+            "from toychat import Identity\nfrom toychat.relay import Forbidden\ntry:\n"
+            "    server.register(Identity.generate('student2').public)\n"
+            "except Forbidden as exc:\n    print('Forbidden')\n",
+        )
         assert out.strip() == "Forbidden"
 
         # The instructor (hub group "instructors") sees metadata and ciphertext only.
@@ -231,9 +274,12 @@ c.JupyterHub.load_roles.append(
         rows = [(m["sender"], m["recipient"]) for m in view["messages"]]
         assert rows == [("student1", "student2"), ("student2", "student1")]
         assert all(m["content_seen"].startswith("ciphertext ") for m in view["messages"])
-        assert secret not in json.dumps(view) and "library" not in json.dumps(view) and "see you" not in json.dumps(view)
-        with urllib.request.urlopen(urllib.request.Request(
-                f"{service}/dashboard", headers={"Authorization": f"token {teacher}"}), timeout=30) as response:
+        assert (
+            secret not in json.dumps(view) and "library" not in json.dumps(view) and "see you" not in json.dumps(view)
+        )
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{service}/dashboard", headers={"Authorization": f"token {teacher}"}), timeout=30
+        ) as response:
             assert response.status == 200 and b"dashboard.js" in response.read()
         with pytest.raises(urllib.error.HTTPError) as refused:  # a student is not an instructor
             api(f"{service}/api/server-view", tokens["student1"])
@@ -246,5 +292,8 @@ c.JupyterHub.load_roles.append(
         except subprocess.TimeoutExpired:
             os.killpg(hub.pid, signal.SIGKILL)
         log.close()  # the hub stops the students' servers and its managed relay service itself
-    record_timing("browser", "JupyterHub: two students chat through the relay service from real kernels",
-                  time.perf_counter() - start)
+    record_timing(
+        "browser",
+        "JupyterHub: two students chat through the relay service from real kernels",
+        time.perf_counter() - start,
+    )

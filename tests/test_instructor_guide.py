@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from nbtools import REPO, record_timing
 
 from benchmarks.classroom import (
     fill_answers,
@@ -27,6 +26,7 @@ from benchmarks.classroom import (
     read_grades,
     solution_answers,
 )
+from nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
@@ -37,8 +37,15 @@ GUIDE_EXCHANGE, GUIDE_COURSE_ID = "/srv/nbgrader/exchange", "e2ee-online-safety"
 COURSE_ID = "guide-test-course"
 #: Blocks in the order the guide presents them, which is the order they must run in.
 WORKFLOW = [
-    "instructor-config", "student-config", "instructor-release", "student-fetch", "student-submit",
-    "instructor-grade", "instructor-feedback", "student-feedback", "instructor-export",
+    "instructor-config",
+    "student-config",
+    "instructor-release",
+    "student-fetch",
+    "student-submit",
+    "instructor-grade",
+    "instructor-feedback",
+    "student-feedback",
+    "instructor-export",
 ]
 #: A hidden-test message of ex01 Part A: in the autograded notebook, never in the feedback students get.
 HIDDEN_MESSAGE = "a different key must not decrypt"
@@ -57,8 +64,16 @@ def test_guide_marks_the_whole_workflow() -> None:
     assert list(blocks) == WORKFLOW
     steps = [step for name in WORKFLOW for step in re.findall(r"^nbgrader (\w+)", blocks[name], flags=re.M)]
     assert steps == [
-        "generate_assignment", "release_assignment", "fetch_assignment", "submit", "collect", "autograde",
-        "generate_feedback", "release_feedback", "fetch_feedback", "export",
+        "generate_assignment",
+        "release_assignment",
+        "fetch_assignment",
+        "submit",
+        "collect",
+        "autograde",
+        "generate_feedback",
+        "release_feedback",
+        "fetch_feedback",
+        "export",
     ]
     assert "c.Exchange.root" in blocks["instructor-config"] and "c.Exchange.root" in blocks["student-config"]
     assert "c.CourseDirectory.course_id" in blocks["instructor-config"] + blocks["student-config"]
@@ -76,11 +91,18 @@ def _env(home: Path) -> dict[str, str]:
 
 def _run(block: str, cwd: Path, home: Path, who: str) -> str:
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block], check=False, cwd=cwd, env=_env(home),
-        capture_output=True, text=True, timeout=900,
+        ["bash", "-euo", "pipefail", "-c", block],
+        check=False,
+        cwd=cwd,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if result.returncode != 0:
-        pytest.fail(f"{who} ran the guide's block and it failed:\n{block}\n{result.stdout}\n{result.stderr}", pytrace=False)
+        pytest.fail(
+            f"{who} ran the guide's block and it failed:\n{block}\n{result.stdout}\n{result.stderr}", pytrace=False
+        )
     return result.stdout + result.stderr
 
 
@@ -142,7 +164,9 @@ def test_guide_workflow_runs_for_real(tmp_path: Path) -> None:
     header = (course / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[-2:] == ["needs_manual_grade", "ungraded_parts"], "the export columns §5.5 describes"
     assert f"Score: {auto} / {maximum}" in html, "alice's fetched feedback shows her score"
-    assert HIDDEN_MESSAGE not in html and "BEGIN HIDDEN TESTS" not in html, "the course's feedback setting strips hidden tests"
+    assert HIDDEN_MESSAGE not in html and "BEGIN HIDDEN TESTS" not in html, (
+        "the course's feedback setting strips hidden tests"
+    )
     assert "meet at the library" in html, "visible tests stay in the feedback"
     # the student's submission cache went to the temporary HOME, not the real one
     assert (homes["alice"] / ".local" / "share" / "jupyter" / "nbgrader_cache" / COURSE_ID).is_dir()

@@ -35,8 +35,11 @@ def proxy_command(tmp_path_factory: pytest.TempPathFactory) -> str:
         import jupyterhub  # noqa: F401
     except ImportError:
         require("jupyterhub is not installed (it is in requirements.txt)")
-    modules = npm_install("configurable-http-proxy@4", tmp_path_factory.mktemp("chp"),
-                          why="JupyterHub needs configurable-http-proxy from npm")
+    modules = npm_install(
+        "configurable-http-proxy@4",
+        tmp_path_factory.mktemp("chp"),
+        why="JupyterHub needs configurable-http-proxy from npm",
+    )
     return str(modules / ".bin" / "configurable-http-proxy")
 
 
@@ -64,13 +67,13 @@ c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {free_port()}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
 c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
-c.JupyterHub.db_url = "sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = {str(tmp_path / 'cookie_secret')!r}
+c.JupyterHub.db_url = "sqlite:///{tmp_path / "jupyterhub.sqlite"}"
+c.JupyterHub.cookie_secret_file = {str(tmp_path / "cookie_secret")!r}
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = set({list(STUDENTS)!r})
 c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / '{username}')!r}
+c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / "{username}")!r}
 c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = {singleuser_args!r}
 c.Spawner.default_url = "/lab"
@@ -81,8 +84,14 @@ c.Spawner.http_timeout = 120
     log = open(tmp_path / "jupyterhub.log", "wb")
     env = venv_env()
     env.pop("MPLBACKEND", None)
-    hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=tmp_path, env=env,
-                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     start = time.perf_counter()
     try:
@@ -106,8 +115,12 @@ c.Spawner.http_timeout = 120
                 page.fill("#password_input", password)
                 page.click("#login_submit")
                 page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
-                for number, (path, text) in enumerate((("lessons/00_start_here.ipynb", "Start here"),
-                                                       ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1"))):
+                for number, (path, text) in enumerate(
+                    (
+                        ("lessons/00_start_here.ipynb", "Start here"),
+                        ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1"),
+                    )
+                ):
                     # one workspace per notebook, so the previous one is not reopened as a hidden tab
                     page.goto(f"{base}/user/{student}/lab/workspaces/w{number}/tree/{path}")
                     page.locator(".jp-Notebook .jp-MarkdownCell", has_text=text).first.wait_for(timeout=120_000)

@@ -54,7 +54,9 @@ def test_check_names_a_broken_link_and_regenerating_mends_it(course: Path, capsy
     good = path.read_text(encoding="utf-8")
     link = "Next: [06 — Server-side scanning](06_server_side_scanning.ipynb)"
     assert good.count(link) == 2
-    path.write_text(good.replace(link, "Next: [06 — Server-side scanning](06_server_scanning.ipynb)", 1), encoding="utf-8")
+    path.write_text(
+        good.replace(link, "Next: [06 — Server-side scanning](06_server_scanning.ipynb)", 1), encoding="utf-8"
+    )
     before = _snapshot(course)
 
     assert lesson_nav.main(["--check", "--root", str(course)]) == 1
@@ -68,7 +70,9 @@ def test_check_names_a_broken_link_and_regenerating_mends_it(course: Path, capsy
     assert lesson_nav.main(["--check", "--root", str(course)]) == 0
 
 
-def test_check_names_a_wrong_table_row_and_regenerating_mends_it(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_names_a_wrong_table_row_and_regenerating_mends_it(
+    course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     readme = course / "README.md"
     good = readme.read_text(encoding="utf-8")
     row = next(line for line in good.splitlines() if line.startswith("| 09 |"))
@@ -91,10 +95,17 @@ def test_a_new_lesson_gets_links_and_an_empty_row(course: Path) -> None:
     assert lesson_nav.main(["--check", "--root", str(course)]) == 1
     assert lesson_nav.main(["--root", str(course)]) == 0
 
-    last = "Previous: [10 — Claims and evidence](10_claims_and_evidence.ipynb) · Next: back to [00 — Start here](00_start_here.ipynb)"
+    last = (
+        "Previous: [10 — Claims and evidence](10_claims_and_evidence.ipynb) · "
+        "Next: back to [00 — Start here](00_start_here.ipynb)"
+    )
     assert new.read_text(encoding="utf-8").count(last) == 2
-    assert "Next: [11 — A new lesson](11_a_new_lesson.ipynb)" in (course / "lessons" / "10_claims_and_evidence.ipynb").read_text(encoding="utf-8")
-    assert "| 11 | [A new lesson](lessons/11_a_new_lesson.ipynb) | | |\n<!-- lessons:end -->" in (course / "README.md").read_text(encoding="utf-8")
+    assert "Next: [11 — A new lesson](11_a_new_lesson.ipynb)" in (
+        course / "lessons" / "10_claims_and_evidence.ipynb"
+    ).read_text(encoding="utf-8")
+    assert "| 11 | [A new lesson](lessons/11_a_new_lesson.ipynb) | | |\n<!-- lessons:end -->" in (
+        course / "README.md"
+    ).read_text(encoding="utf-8")
 
 
 def test_a_readme_without_markers_is_an_error_not_a_guess(course: Path, capsys: pytest.CaptureFixture[str]) -> None:

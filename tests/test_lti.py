@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from browser import free_port, npm_install, require
 from nbtools import REPO, record_timing, venv_env
 
@@ -133,8 +134,13 @@ class LMS:
         """The OIDC authorization endpoint: check the tool's request, answer with a signed id_token."""
         import jwt
 
-        expected = {"response_type": "id_token", "scope": "openid", "response_mode": "form_post",
-                    "prompt": "none", "client_id": CLIENT_ID}
+        expected = {
+            "response_type": "id_token",
+            "scope": "openid",
+            "response_mode": "form_post",
+            "prompt": "none",
+            "client_id": CLIENT_ID,
+        }
         for name, value in expected.items():
             if query.get(name) != value:
                 raise ValueError(f"{name}={query.get(name)!r}")
@@ -145,32 +151,51 @@ class LMS:
             raise ValueError("redirect_uri is not the registered one")
         now = int(time.time())
         claims = {
-            "iss": self.issuer, "aud": CLIENT_ID, "sub": user["sub"], "iat": now, "exp": now + 300,
-            "nonce": query["nonce"], "name": user["name"],
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "sub": user["sub"],
+            "iat": now,
+            "exp": now + 300,
+            "nonce": query["nonce"],
+            "name": user["name"],
             "https://purl.imsglobal.org/spec/lti/claim/message_type": "LtiResourceLinkRequest",
             "https://purl.imsglobal.org/spec/lti/claim/version": "1.3.0",
             "https://purl.imsglobal.org/spec/lti/claim/deployment_id": DEPLOYMENT_ID,
             "https://purl.imsglobal.org/spec/lti/claim/target_link_uri": user["target"],
             "https://purl.imsglobal.org/spec/lti/claim/resource_link": {"id": "course-link-1"},
-            "https://purl.imsglobal.org/spec/lti/claim/context": {"id": "c-101", "label": "E2EE101",
-                                                                  "title": "E2EE and online safety"},
+            "https://purl.imsglobal.org/spec/lti/claim/context": {
+                "id": "c-101",
+                "label": "E2EE101",
+                "title": "E2EE and online safety",
+            },
             "https://purl.imsglobal.org/spec/lti/claim/roles": user["roles"],
         }
         token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.key_id})
         fields = {"id_token": token, "state": query["state"]}
         inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items())
-        return (f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">{inputs}</form>'
-                '<script>document.getElementById("launch").submit()</script>')
+        return (
+            f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">{inputs}</form>'
+            '<script>document.getElementById("launch").submit()</script>'
+        )
 
     def launch(self, http: object, hub: str, user: dict) -> object:
         """A user clicks the course link: login initiation, authorization, form post to the hub."""
         hint = secrets.token_hex(8)
         target = f"{hub}/hub/spawn"
         self.launches[hint] = {**user, "target": target}
-        init = http.post(f"{hub}/hub/lti13/oauth_login", allow_redirects=False, timeout=60, data={
-            "iss": self.issuer, "login_hint": hint, "target_link_uri": target, "client_id": CLIENT_ID,
-            "lti_deployment_id": DEPLOYMENT_ID, "lti_message_hint": secrets.token_hex(4),
-        })
+        init = http.post(
+            f"{hub}/hub/lti13/oauth_login",
+            allow_redirects=False,
+            timeout=60,
+            data={
+                "iss": self.issuer,
+                "login_hint": hint,
+                "target_link_uri": target,
+                "client_id": CLIENT_ID,
+                "lti_deployment_id": DEPLOYMENT_ID,
+                "lti_message_hint": secrets.token_hex(4),
+            },
+        )
         assert init.status_code == 302, init.text[:500]
         page = http.get(init.headers["Location"], timeout=60)
         page.raise_for_status()
@@ -198,8 +223,11 @@ def lms() -> Iterator[LMS]:
 @pytest.fixture(scope="module")
 def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     """A JupyterHub with the values' hub configuration; yields (URL, admin token, exchange)."""
-    modules = npm_install("configurable-http-proxy@4", tmp_path_factory.mktemp("chp"),
-                          why="JupyterHub needs configurable-http-proxy from npm")
+    modules = npm_install(
+        "configurable-http-proxy@4",
+        tmp_path_factory.mktemp("chp"),
+        why="JupyterHub needs configurable-http-proxy from npm",
+    )
     state = tmp_path_factory.mktemp("lti-hub")
     homes, exchange = state / "homes", state / "exchange"
     homes.mkdir()
@@ -207,23 +235,25 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     port, token = free_port(), secrets.token_hex(16)
     allow_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     config = state / "jupyterhub_config.py"
-    config.write_text(chart_config_code(load_values()) + textwrap.dedent(f"""
+    config.write_text(
+        chart_config_code(load_values())
+        + textwrap.dedent(f"""
         # --- this machine instead of the cluster and the real LMS
         c.JupyterHub.ip = "127.0.0.1"
         c.JupyterHub.port = {port}
         c.JupyterHub.hub_ip = "127.0.0.1"
         c.JupyterHub.hub_port = {free_port()}
         c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-        c.ConfigurableHTTPProxy.command = [{str(modules / '.bin' / 'configurable-http-proxy')!r}]
-        c.JupyterHub.db_url = "sqlite:///{state / 'jupyterhub.sqlite'}"
-        c.JupyterHub.cookie_secret_file = {str(state / 'cookie_secret')!r}
+        c.ConfigurableHTTPProxy.command = [{str(modules / ".bin" / "configurable-http-proxy")!r}]
+        c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
+        c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
         c.LTI13Authenticator.issuer = {lms.issuer!r}
         c.LTI13Authenticator.authorize_url = "{lms.issuer}/authorize"
         c.LTI13Authenticator.jwks_endpoint = "{lms.issuer}/jwks"
         c.LTI13Authenticator.client_id = [{CLIENT_ID!r}]
         c.LTI13Authenticator.uri_scheme = "http"
         c.JupyterHub.spawner_class = "simple"
-        c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / '{username}')!r}
+        c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / "{username}")!r}
         c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
         c.Spawner.args = {allow_root!r}
         c.Spawner.default_url = "/lab"
@@ -233,12 +263,19 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         c.JupyterHub.services = [{{"name": "test-admin", "api_token": {token!r}}}]
         c.JupyterHub.load_roles = [{{"name": "test-admin", "scopes": ["admin:users", "admin:groups"],
                                      "services": ["test-admin"]}}]
-    """))
+    """)
+    )
     env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"))
     env.pop("MPLBACKEND", None)
     log = open(state / "jupyterhub.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=state,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     import requests
 
@@ -268,10 +305,17 @@ def _release(exchange: Path, course: Path) -> None:
     """The instructor's release of ex01 into the hub's exchange (nbgrader's command line)."""
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
     (course / "nbgrader_config.py").write_text(
-        (REPO / "nbgrader_config.py").read_text() + f"\nc.Exchange.root = {str(exchange)!r}\n")
+        (REPO / "nbgrader_config.py").read_text() + f"\nc.Exchange.root = {str(exchange)!r}\n"
+    )
     for step in ("generate_assignment", "release_assignment"):
-        subprocess.run([sys.executable, "-m", "nbgrader", step, ASSIGNMENT, *(["--force"] if step[0] == "g" else [])],
-                       cwd=course, env=venv_env(), check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", step, ASSIGNMENT, *(["--force"] if step[0] == "g" else [])],
+            cwd=course,
+            env=venv_env(),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
 
 
 def _disabled_plugins(user: object) -> list[str]:
@@ -283,6 +327,7 @@ def _disabled_plugins(user: object) -> list[str]:
 
 def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, str, Path], tmp_path: Path) -> None:
     import requests
+
     from test_class_deployment import Student
 
     base, token, exchange = hub
@@ -326,5 +371,6 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
         lms.signing_key = lms.key
     assert forged.status_code in (400, 401), forged.status_code
     assert requests.get(f"{base}/hub/api/users/mallory", headers=admin, timeout=30).status_code == 404
-    record_timing("nbgrader", "LTI 1.3 launches (student, instructor, forged) into the values' hub",
-                  time.perf_counter() - start)
+    record_timing(
+        "nbgrader", "LTI 1.3 launches (student, instructor, forged) into the values' hub", time.perf_counter() - start
+    )

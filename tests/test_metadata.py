@@ -34,7 +34,12 @@ def test_same_seed_same_platform_other_seed_other_platform(platform: m.Platform)
 
 def test_metadata_never_carries_content_or_truth(platform: m.Platform) -> None:
     assert list(platform.events.columns) == [
-        "sender", "recipient", "time_s", "size_bytes", "kind", "recipient_follows_sender"
+        "sender",
+        "recipient",
+        "time_s",
+        "size_bytes",
+        "kind",
+        "recipient_follows_sender",
     ]
     assert list(platform.accounts.columns) == ["age_band", "is_minor", "account_age_days"]
     assert len(platform.event_harm) == len(platform.events) and len(platform.roles) == len(platform.accounts)
@@ -59,8 +64,8 @@ def test_follow_graph_is_heavy_tailed_and_has_no_self_or_duplicate_edges(platfor
 
 def test_recipient_follows_sender_matches_the_graph(platform: m.Platform) -> None:
     events = platform.events.sample(2000, random_state=0)
-    edges = set(zip(platform.follows["follower"], platform.follows["followee"]))
-    expected = [(r, s) in edges for s, r in zip(events["sender"], events["recipient"])]
+    edges = set(zip(platform.follows["follower"], platform.follows["followee"], strict=True))
+    expected = [(r, s) in edges for s, r in zip(events["sender"], events["recipient"], strict=True)]
     assert events["recipient_follows_sender"].tolist() == expected
 
 
@@ -73,9 +78,15 @@ def test_events_are_within_the_window_and_sizes_plausible(platform: m.Platform) 
 
 
 def test_features_use_metadata_only(platform: m.Platform, features: pd.DataFrame) -> None:
-    relabelled = m.Platform(platform.config, platform.accounts, platform.follows, platform.events,
-                            platform.roles.sample(frac=1, random_state=1).set_axis(platform.roles.index),
-                            platform.event_harm, platform._follow_keys)
+    relabelled = m.Platform(
+        platform.config,
+        platform.accounts,
+        platform.follows,
+        platform.events,
+        platform.roles.sample(frac=1, random_state=1).set_axis(platform.roles.index),
+        platform.event_harm,
+        platform._follow_keys,
+    )
     pd.testing.assert_frame_equal(m.account_features(relabelled), features)
     assert list(features.columns) == list(m.FEATURES)
 
@@ -155,8 +166,10 @@ def test_technique_table(platform: m.Platform, features: pd.DataFrame) -> None:
     known = m.HARMS["sharer"]
     assert table.loc[("E2EE platform", "server-side scanning")].eq(0).all(), "nothing to scan under E2EE"
     assert table.loc[("plaintext platform", "server-side scanning"), known] > 0.5
-    assert table.loc[("E2EE platform", "client-side scanning"), known] == table.loc[
-        ("plaintext platform", "client-side scanning"), known]
+    assert (
+        table.loc[("E2EE platform", "client-side scanning"), known]
+        == table.loc[("plaintext platform", "client-side scanning"), known]
+    )
     assert table.loc[("E2EE platform", "user reports"), known] == 0, "ring members do not report each other"
     combined = table.xs("all combined", level="technique")
     assert (combined.to_numpy() >= table.xs("metadata detection", level="technique").to_numpy()).all()

@@ -29,11 +29,13 @@ def test_colon_fence_admonitions_render_in_jupyterlab(tmp_path: Path) -> None:
     executable = chromium_path()
     root = tmp_path / "course"
     root.mkdir()
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Boxes"),
-        nbformat.v4.new_markdown_cell(CONTENT_NOTE),
-        nbformat.v4.new_markdown_cell(POLICY_BOX),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Boxes"),
+            nbformat.v4.new_markdown_cell(CONTENT_NOTE),
+            nbformat.v4.new_markdown_cell(POLICY_BOX),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, root / "boxes.ipynb")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -20,19 +20,20 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from nbgrader.api import Gradebook
-from nbtools import REPO, record_timing
-from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
 
 from benchmarks.classroom import assignments, grade_points, solution_answers, submit
 from benchmarks.classroom import nbgrader as run_nbgrader
+from nbtools import REPO, record_timing
+from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
 from toychat.grading import hidden_lines
 
 pytestmark = pytest.mark.nbgrader
 
 ASSIGNMENTS = assignments()
-TIMEOUT = 10  # seconds per cell: ample for every genuine cell on a loaded machine, and the looping submission costs little
+TIMEOUT = (
+    10  # seconds per cell: ample for every genuine cell on a loaded machine, and the looping submission costs little
+)
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -99,8 +100,11 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     autograde = time.perf_counter() - autograde
     nbgrader(course, "generate_feedback", assignment, "--force")
     nbgrader(course, "export", "--to", "grades.csv")
-    record_timing("nbgrader", f"{assignment}: pipeline (generate, {len(students)} submissions, autograde, feedback, export)",
-                  time.perf_counter() - start)
+    record_timing(
+        "nbgrader",
+        f"{assignment}: pipeline (generate, {len(students)} submissions, autograde, feedback, export)",
+        time.perf_counter() - start,
+    )
     record_timing("nbgrader", f"{assignment}: autograde of {len(students)} submissions", autograde)
 
     # Untouched test cells are put back silently: no checksum warning to bury real tampering in.
@@ -112,7 +116,11 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     full, partial, maximum = EXPECTED[assignment]
     points = _points(assignment)
     assert {s: scores[s] for s in ("full", "blank", "partial", "looping")} == {
-        "full": full, "blank": 0.0, "partial": partial, "looping": 0.0}
+        "full": full,
+        "blank": 0.0,
+        "partial": partial,
+        "looping": 0.0,
+    }
     assert scores["hidden_wrong"] == full - points[f"{part}-tests"]
     assert scores["hidden_raise"] == 0.0, "every part's hidden test calls the student's function"
     assert scores["hidden_type"] < full
@@ -121,7 +129,10 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
 
     looped = nbformat.read(course / "autograded" / "looping" / assignment / notebook, as_version=4)
     timeouts = [
-        o for c in looped.cells for o in c.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+        o
+        for c in looped.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
     ]
     assert timeouts, "the infinite loop was stopped by Execute.timeout"
 
@@ -137,7 +148,9 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
         for path in (str(course), str(REPO), sys.prefix, "site-packages"):
             assert path not in page, f"the grader's path {path} in {student}'s feedback"
     for student in ("hidden_wrong", "hidden_raise", "hidden_type"):
-        page = (course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        page = (course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")).read_text(
+            encoding="utf-8"
+        )
         assert "A hidden test failed" in _page_text(page), student
 
     # Export: the full student's written parts wait for a grader, and the export says so.
@@ -159,7 +172,7 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
 
 def _page_text(page: str) -> str:
     """The text a student reads in a feedback page: tags removed, entities decoded."""
-    return html_lib.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body"):]))
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body") :]))
 
 
 def _hidden_test_lines(assignment: str, exclude: str) -> list[str]:
@@ -168,8 +181,11 @@ def _hidden_test_lines(assignment: str, exclude: str) -> list[str]:
     student's submission): those are no secret."""
     release = (REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
     release = nbformat.reads(release, as_version=4)
-    public = "\n".join(c.source for c in release.cells) + "\n" + "\n".join(
-        c.source for c in nbformat.reads(exclude, as_version=4).cells)
+    public = (
+        "\n".join(c.source for c in release.cells)
+        + "\n"
+        + "\n".join(c.source for c in nbformat.reads(exclude, as_version=4).cells)
+    )
     source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     lines = {
         text.strip()

@@ -3,6 +3,7 @@ and executes top to bottom with a real kernel."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_lesson_follows_the_skeleton(path: Path) -> None:
     assert len(setup) == 1 and setup[0].cell_type == "code", "exactly one code cell tagged 'setup'"
     headings = [int(len(m.group(1))) for m in re.finditer(r"^(#{1,6}) ", markdown, flags=re.M)]
     assert headings.count(1) == 1, "exactly one top-level title"
-    assert all(b - a <= 1 for a, b in zip(headings, headings[1:])), f"heading levels skip in {_id(path)}"
+    assert all(b - a <= 1 for a, b in itertools.pairwise(headings)), f"heading levels skip in {_id(path)}"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=_id)

@@ -79,11 +79,14 @@ def test_message_timeline_has_a_size_legend_and_no_pale_yellow() -> None:
 
     from toychat.plots import message_timeline
 
-    log = pd.DataFrame({
-        "sent_at": pd.date_range("2024-01-05 14:00", periods=8, freq="5min", tz="UTC"),
-        "sender": list("abcdefgh"), "recipient": list("hgfedcba"),
-        "size_bytes": [20, 30, 40, 50, 60, 70, 80, 90],
-    })
+    log = pd.DataFrame(
+        {
+            "sent_at": pd.date_range("2024-01-05 14:00", periods=8, freq="5min", tz="UTC"),
+            "sender": list("abcdefgh"),
+            "recipient": list("hgfedcba"),
+            "size_bytes": [20, 30, 40, 50, 60, 70, 80, 90],
+        }
+    )
     fig = message_timeline(log)
     legend = fig.axes[0].get_legend()
     assert legend is not None and legend.get_title().get_text() == "message size"

@@ -49,28 +49,33 @@ def code_lines(path: Path) -> list[str]:
 SLIDER = ".toychat-choice-slider input[type='range']"
 
 
-def _move_slider(page: "object", index: int = 0) -> None:
+def _move_slider(page: object, index: int = 0) -> None:
     handle = page.locator(SLIDER).nth(index)
     handle.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
 
 
-def _choose_second_option(page: "object") -> None:
+def _choose_second_option(page: object) -> None:
     menu = page.locator(".jupyter-widgets select").first
     second = menu.locator("option").nth(1).get_attribute("value")
     menu.select_option(second)
 
 
-def _send_chat_message(page: "object") -> None:
+def _send_chat_message(page: object) -> None:
     box = page.locator(".jupyter-widgets input[type='text']").first
     box.fill("policy view test: hello Bob")
     page.locator(".jupyter-widgets button", has_text="Send").first.click()
 
 
 #: lesson, the control it acts on, what it does with it, and the part of the page that must change.
-CASES: list[tuple[str, str, Callable[["object"], None], str]] = [
-    ("03_a_toy_e2ee_chat.ipynb", ".jupyter-widgets input[type='text']", _send_chat_message, ".jupyter-widgets.widget-vbox"),
+CASES: list[tuple[str, str, Callable[[object], None], str]] = [
+    (
+        "03_a_toy_e2ee_chat.ipynb",
+        ".jupyter-widgets input[type='text']",
+        _send_chat_message,
+        ".jupyter-widgets.widget-vbox",
+    ),
     ("06_server_side_scanning.ipynb", SLIDER, _move_slider, ".widget-interact"),
     ("09_metadata_detection.ipynb", SLIDER, _move_slider, ".widget-interact"),
     ("10_claims_and_evidence.ipynb", ".jupyter-widgets select", _choose_second_option, ".widget-interact"),
@@ -82,8 +87,9 @@ def test_voila_is_a_server_extension_of_jupyterlab() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"], capture_output=True, text=True, timeout=120
+    )
     listing = result.stdout + result.stderr
     if "voila" not in listing:
         require("Voilà is not installed (pip install -r requirements.txt); the policy view needs it")
@@ -92,7 +98,7 @@ def test_voila_is_a_server_extension_of_jupyterlab() -> None:
 
 @pytest.mark.parametrize("lesson, control, act, watched", CASES, ids=[case[0][:2] for case in CASES])
 def test_policy_view_hides_code_and_widgets_are_live(
-    tmp_path: Path, lesson: str, control: str, act: Callable[["object"], None], watched: str
+    tmp_path: Path, lesson: str, control: str, act: Callable[[object], None], watched: str
 ) -> None:
     executable = chromium_path()
     root = tmp_path / "course"
@@ -109,10 +115,17 @@ def test_policy_view_hides_code_and_widgets_are_live(
             raise
         record_timing("policy view", f"{lesson} (render in Voilà)", time.perf_counter() - start)
         text = page.inner_text("body")
-        assert "Traceback" not in text and "Error" not in page.locator(".jp-OutputArea-output[data-mime-type*='error']").all_inner_texts(), \
-            "a cell failed in the policy view"
+        assert (
+            "Traceback" not in text
+            and "Error" not in page.locator(".jp-OutputArea-output[data-mime-type*='error']").all_inner_texts()
+        ), "a cell failed in the policy view"
         # No code: no editor, no input area with content, and none of the lesson's code lines in the page.
-        assert page.locator(".jp-InputArea-editor:visible, .cm-editor:visible, .jp-CodeCell .jp-InputArea pre:visible").count() == 0
+        assert (
+            page.locator(
+                ".jp-InputArea-editor:visible, .cm-editor:visible, .jp-CodeCell .jp-InputArea pre:visible"
+            ).count()
+            == 0
+        )
         shown = [line for line in code_lines(REPO / "lessons" / lesson) if line in text]
         assert not shown, f"code visible in the policy view: {shown[:3]}"
         # Figures are drawn, and the markdown (boxes, headings) is there.
@@ -126,8 +139,10 @@ def test_policy_view_hides_code_and_widgets_are_live(
         before = target.inner_text()
         act(page)
         page.wait_for_function(
-            "([selector, before]) => { const el = document.querySelector(selector); return el && el.innerText !== before; }",
-            arg=[watched, before], timeout=UPDATE_TIMEOUT_MS,
+            "([selector, before]) => { const el = document.querySelector(selector); "
+            "return el && el.innerText !== before; }",
+            arg=[watched, before],
+            timeout=UPDATE_TIMEOUT_MS,
         )
         after = target.inner_text()
         assert after != before

@@ -122,9 +122,12 @@ def test_a_kernel_shows_figures_with_alt_text() -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import toychat.plots\nimport matplotlib.pyplot as plt\n"
-        "fig, ax = plt.subplots()\nax.set(title='Flat', xlabel='byte')\nplt.show()")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import toychat.plots\nimport matplotlib.pyplot as plt\n"
+            "fig, ax = plt.subplots()\nax.set(title='Flat', xlabel='byte')\nplt.show()"
+        )
+    ]
     NotebookClient(nb, kernel_name="python3").execute()
     [output] = nb.cells[0].outputs
     assert 'alt="Figure: Flat (x axis: byte)."' in output.data["text/html"]

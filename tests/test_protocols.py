@@ -35,8 +35,9 @@ def test_provides_every_member_with_the_same_parameters(implementation: type) ->
         actual = list(inspect.signature(provided).parameters)
         assert actual[: len(expected)] == expected, f"{implementation.__name__}.{name}{actual} != {expected}"
         extra = inspect.signature(provided).parameters
-        assert all(extra[p].default is not inspect.Parameter.empty for p in actual[len(expected):]), (
-            f"{implementation.__name__}.{name}: extra parameters must be optional")
+        assert all(extra[p].default is not inspect.Parameter.empty for p in actual[len(expected) :]), (
+            f"{implementation.__name__}.{name}: extra parameters must be optional"
+        )
 
 
 @pytest.mark.parametrize("make", [Server, MitmServer, GhostServer], ids=lambda cls: cls.__name__)

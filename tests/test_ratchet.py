@@ -35,11 +35,13 @@ def pair(max_skip: int = 100) -> tuple[DoubleRatchet, DoubleRatchet]:
 
 
 def test_hkdf_rfc5869_test_case_1() -> None:
-    okm = hkdf(bytes.fromhex("0b" * 22), salt=bytes.fromhex("000102030405060708090a0b0c"),
-               info=bytes.fromhex("f0f1f2f3f4f5f6f7f8f9"), length=42)
-    assert okm.hex() == (
-        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    okm = hkdf(
+        bytes.fromhex("0b" * 22),
+        salt=bytes.fromhex("000102030405060708090a0b0c"),
+        info=bytes.fromhex("f0f1f2f3f4f5f6f7f8f9"),
+        length=42,
     )
+    assert okm.hex() == ("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
 
 
 def test_kdf_ck_constants_and_chain() -> None:
@@ -68,8 +70,10 @@ def test_random_loss_and_reordering(data: st.DataObject) -> None:
     alice, bob = pair()
     for turn in range(data.draw(st.integers(1, 4), label="turns")):
         sender, receiver, name = (alice, bob, "a") if turn % 2 == 0 else (bob, alice, "b")
-        batch = [(f"{name}{turn}.{i}", *sender.encrypt(f"{name}{turn}.{i}".encode()))
-                 for i in range(data.draw(st.integers(1, 8), label="batch"))]
+        batch = [
+            (f"{name}{turn}.{i}", *sender.encrypt(f"{name}{turn}.{i}".encode()))
+            for i in range(data.draw(st.integers(1, 8), label="batch"))
+        ]
         delivered = data.draw(st.permutations(batch), label="order")
         drop = data.draw(st.sets(st.integers(0, len(batch) - 1), max_size=len(batch) - 1), label="drop")
         for index, (text, header, ciphertext) in enumerate(delivered):

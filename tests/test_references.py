@@ -45,10 +45,7 @@ def test_rendered_page_is_up_to_date() -> None:
 def test_every_citation_resolves() -> None:
     keys = {ref.key for ref in references.load()}
     missing = [
-        f"{name}: #{key}"
-        for name, text in _texts()
-        for key in references.CITATION_RE.findall(text)
-        if key not in keys
+        f"{name}: #{key}" for name, text in _texts() for key in references.CITATION_RE.findall(text) if key not in keys
     ]
     assert missing == [], "citations with no entry in data/references.csv:\n" + "\n".join(missing)
 
@@ -62,7 +59,7 @@ def test_every_citation_resolves() -> None:
     ],
 )
 def test_a_bad_row_is_named(tmp_path: Path, row: dict[str, str], message: str) -> None:
-    good = dict(zip(references.FIELDS, ["x2020", "X", "2020", "T", "V", "", "https://e.org", ""]))
+    good = dict(zip(references.FIELDS, ["x2020", "X", "2020", "T", "V", "", "https://e.org", ""], strict=True))
     good.update(row)
     path = tmp_path / "refs.csv"
     path.write_text(",".join(references.FIELDS) + "\n" + ",".join(good.values()) + "\n")

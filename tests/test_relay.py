@@ -223,7 +223,10 @@ def test_acknowledging_someone_elses_ids_deletes_nothing(relay: RunningRelay, re
     alice.send(bob.name, "for Bob only")
     [(mailbox_id, _, _)] = remote.fetch_envelopes(bob.name)
     status, body = raw_request(
-        relay.url, "POST", "/api/mailbox/ack", json.dumps({"ids": [mailbox_id]}).encode(),
+        relay.url,
+        "POST",
+        "/api/mailbox/ack",
+        json.dumps({"ids": [mailbox_id]}).encode(),
         bearer(remote.tokens[alice.name]),
     )
     assert (status, body) == (200, {"acknowledged": 0})
@@ -397,7 +400,11 @@ ENDPOINTS = [
 #: Values that broke parsers before: an integer too big for a float, a lone surrogate escape, ...
 NASTY = [10**400, -(10**400), 1e308, -0.0, "\ud800", "\x00", "", "a" * 5000, [], {}]
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
     | st.sampled_from(NASTY),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
@@ -430,15 +437,24 @@ def fuzz_user(relay: RunningRelay) -> tuple[str, str]:
     query=st.text(max_size=20),
 )
 def test_fuzzed_requests_never_crash_the_relay(
-    relay: RunningRelay, fuzz_user: tuple[str, str], endpoint: tuple[str, str], body: bytes, auth: str,
-    name: str, query: str,
+    relay: RunningRelay,
+    fuzz_user: tuple[str, str],
+    endpoint: tuple[str, str],
+    body: bytes,
+    auth: str,
+    name: str,
+    query: str,
 ) -> None:
     method, template = endpoint
     path = template.format(name=urllib.parse.quote(name, safe=""))
     if query:
         path += "?wait=" + urllib.parse.quote(query[:5]) + "&limit=" + urllib.parse.quote(query[5:])
-    headers = {"none": {}, "user": bearer(fuzz_user[1]), "admin": bearer(relay.admin_token),
-               "garbage": {"Authorization": "Bearer \u00ff" + name.encode("utf-8", "replace").hex()}}[auth]
+    headers = {
+        "none": {},
+        "user": bearer(fuzz_user[1]),
+        "admin": bearer(relay.admin_token),
+        "garbage": {"Authorization": "Bearer \u00ff" + name.encode("utf-8", "replace").hex()},
+    }[auth]
     if method == "POST" and template == "/api/mode" and auth == "admin":
         body = json.dumps({"mode": "e2ee"}).encode()  # keep the shared relay's mode stable
     status, answer = raw_request(relay.url, method, path, body if method == "POST" else None, headers)
@@ -449,19 +465,30 @@ def test_fuzzed_requests_never_crash_the_relay(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_fuzzed_envelopes_are_refused_by_name(relay: RunningRelay, fuzz_user: tuple[str, str], data: st.DataObject) -> None:
+def test_fuzzed_envelopes_are_refused_by_name(
+    relay: RunningRelay, fuzz_user: tuple[str, str], data: st.DataObject
+) -> None:
     """Valid-looking envelopes with one field broken: always a named 4xx, never stored."""
     name, token = fuzz_user
     good = Envelope(
-        msg_id=secrets.token_hex(16), mode="e2ee", sender=name, recipient=name, timestamp=1.0,
-        nonce=bytes(24), payload=bytes(32), signature=bytes(64),
+        msg_id=secrets.token_hex(16),
+        mode="e2ee",
+        sender=name,
+        recipient=name,
+        timestamp=1.0,
+        nonce=bytes(24),
+        payload=bytes(32),
+        signature=bytes(64),
     ).to_dict()
     key = data.draw(st.sampled_from(sorted(good)))
     good[key] = data.draw(json_values)
     raw = json.dumps(good, sort_keys=True, separators=(",", ":")).encode()
     status, answer = raw_request(relay.url, "POST", "/api/messages", raw, bearer(token))
     assert 400 <= status < 500 and answer["error"] in {
-        "MalformedEnvelope", "TimestampOutOfRange", "TamperedMessage", "UnknownRecipient"
+        "MalformedEnvelope",
+        "TimestampOutOfRange",
+        "TamperedMessage",
+        "UnknownRecipient",
     }
 
 
@@ -568,15 +595,16 @@ def test_hub_mode_instructors_are_a_hub_group(hub_relay: RunningRelay) -> None:
     assert hub_remote(hub_relay, "tok-ada").info(fresh=True)["auth"] == "hub"
 
 
-
 # ---- the dashboard in a real browser ------------------------------------------------------------------
 @pytest.mark.browser
-def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(relay: RunningRelay, remote: RemoteServer) -> None:
+def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(
+    relay: RunningRelay, remote: RemoteServer
+) -> None:
     from browser import chromium_page, chromium_path
 
     executable = chromium_path()
     alice, bob = pair(remote)
-    hostile = '<img src=x onerror="document.title=\'pwned\'">'
+    hostile = "<img src=x onerror=\"document.title='pwned'\">"
     remote.mode = "plaintext"
     try:
         alice.send(bob.name, hostile)
@@ -632,9 +660,21 @@ def test_command_line_relay_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) 
         port = probe.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     process = subprocess.Popen(
-        [sys.executable, "-m", "toychat.relay", "--port", str(port), "--db", str(tmp_path / "r.sqlite"),
-         "--admin-token", "teacher-token"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "toychat.relay",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "r.sqlite"),
+            "--admin-token",
+            "teacher-token",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     try:
         first = process.stdout.readline()
@@ -662,8 +702,14 @@ def test_envelopes_that_once_crashed_the_parser_are_400(
     OverflowError and UnicodeEncodeError inside Envelope.from_bytes (a 500). Now named 400s."""
     name, token = fuzz_user
     data = Envelope(
-        msg_id=secrets.token_hex(16), mode="e2ee", sender=name, recipient=name, timestamp=1.0,
-        nonce=bytes(24), payload=bytes(32), signature=bytes(64),
+        msg_id=secrets.token_hex(16),
+        mode="e2ee",
+        sender=name,
+        recipient=name,
+        timestamp=1.0,
+        nonce=bytes(24),
+        payload=bytes(32),
+        signature=bytes(64),
     ).to_dict()
     data[field] = value
     raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
 from browser import require
 from nbtools import REPO
 from test_relay_load import assert_exactly_once
-
-from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
 from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer
 from toychat.relay.app import serve_in_thread
@@ -164,8 +164,12 @@ def tiny_tmpfs(path: Path, size_kib: int) -> Iterator[Path]:
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         require("a full disk is simulated with a tiny tmpfs, which needs root to mount")
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(path)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         require(f"cannot mount a tmpfs here ({done.stderr.strip()}); a full disk cannot be simulated")
     try:
@@ -251,7 +255,11 @@ def test_database_page_limit_is_a_named_refusal_and_loses_no_accepted_message() 
 def start_relay_expecting_failure(db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "toychat.relay", "--port", "0", "--db", str(db)],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env=dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")),
     )
 
@@ -292,16 +300,21 @@ def test_the_guides_identity_vault_keeps_a_student_across_kernel_restarts(
     for the student while the kernel was down open normally."""
     blocks = (REPO / "docs" / "deploying.md").read_text(encoding="utf-8").split("```python\n")
     [cell] = [b.split("```")[0] for b in blocks if "Identity.load_or_create" in b.split("```")[0]]
-    env = dict(os.environ, HOME=str(tmp_path / "home"), TOYCHAT_RELAY=relay_process.url,
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        HOME=str(tmp_path / "home"),
+        TOYCHAT_RELAY=relay_process.url,
+        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     env.pop("JUPYTERHUB_USER", None)
     (tmp_path / "home").mkdir()
     after = "\nprint(me.public.fingerprint + '|' + repr(sorted(m.text for m in student.receive())))\n"
     alice = Client("alice", RemoteServer(relay_process.url))
     prints = []
     for n in range(3):
-        done = subprocess.run([sys.executable, "-c", cell + after], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", cell + after], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert done.returncode == 0, done.stderr
         prints.append(done.stdout.strip().split("|"))
         alice.send("ada", f"while kernel {n} was down")
@@ -318,7 +331,9 @@ def test_the_guides_identity_vault_keeps_a_student_across_kernel_restarts(
 def test_an_admin_token_that_begins_with_a_dash_still_starts_the_relay(tmp_path: Path) -> None:
     """A random urlsafe token begins with "-" about once in 64; passed as its own argument,
     argparse took it for an option and the relay exited with a usage error."""
-    relay = RelayProcess(db=tmp_path / "class.sqlite", log_path=tmp_path / "relay.log", admin_token="-starts-with-a-dash")
+    relay = RelayProcess(
+        db=tmp_path / "class.sqlite", log_path=tmp_path / "relay.log", admin_token="-starts-with-a-dash"
+    )
     try:
         relay.start()
         assert relay.proc is not None and relay.proc.poll() is None

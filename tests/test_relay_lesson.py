@@ -30,4 +30,6 @@ def test_lesson_03_over_a_live_relay(monkeypatch: pytest.MonkeyPatch) -> None:
         view = RemoteServer(running.url, admin_token=running.admin_token).log_table()
         stored = view[view["recipient"] == "student-partner"]
         assert len(stored) == 1, view
-        assert "Hello across the room" not in " ".join(map(str, stored.iloc[0].tolist())), "E2EE: the relay holds ciphertext"
+        assert "Hello across the room" not in " ".join(map(str, stored.iloc[0].tolist())), (
+            "E2EE: the relay holds ciphertext"
+        )

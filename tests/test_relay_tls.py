@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nbtools import REPO
 
 from benchmarks.relay_load import RelayProcess
+from nbtools import REPO
 
 STUDENT = """
 import sys
@@ -51,18 +51,24 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "relay-cert.pem", folder / "relay-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -70,8 +76,11 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def tls_relay(tmp_path: Path) -> Iterator[tuple[RelayProcess, Path]]:
     cert, key = self_signed(tmp_path)
-    relay = RelayProcess(db=tmp_path / "class.sqlite", log_path=tmp_path / "relay.log",
-                         extra_args=("--certfile", str(cert), "--keyfile", str(key)))
+    relay = RelayProcess(
+        db=tmp_path / "class.sqlite",
+        log_path=tmp_path / "relay.log",
+        extra_args=("--certfile", str(cert), "--keyfile", str(key)),
+    )
     relay.start()
     yield relay, cert
     relay.stop()
@@ -80,8 +89,14 @@ def tls_relay(tmp_path: Path) -> Iterator[tuple[RelayProcess, Path]]:
 def student(url: str, tag: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     environment.update(env, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-c", STUDENT, url, tag], capture_output=True, text=True,
-                          timeout=120, env=environment, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", STUDENT, url, tag],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        check=False,
+    )
 
 
 def test_self_signed_relay_is_trusted_with_ssl_cert_file(tls_relay: tuple[RelayProcess, Path]) -> None:

@@ -84,7 +84,7 @@ def test_evasion_succeeds_with_small_changes() -> None:
     summary = search_summary(results)
     assert summary["success_rate"] == 1.0
     assert summary["max_abs_change"] <= 10.0 and summary["mean_abs_change"] < 6.0
-    for image, result in zip(stand_in_set(8), results):
+    for image, result in zip(stand_in_set(8), results, strict=True):
         assert hashing.hamming(hashing.dct_hash([image])[0], hashing.dct_hash([result.image])[0]) > 8
 
 
@@ -92,7 +92,7 @@ def test_forced_collision_makes_an_innocent_image_match() -> None:
     targets = hashing.dct_hash(stand_in_set(10))
     results = [force_collision(image, targets[i]) for i, image in enumerate(lookalikes(10))]
     assert search_summary(results)["success_rate"] >= 0.6
-    for result, target in zip(results, targets):
+    for result, target in zip(results, targets, strict=True):
         if result.success:
             assert hashing.hamming(hashing.dct_hash([result.image])[0], target) <= 8
             assert result.max_abs_change <= 48.0

@@ -39,9 +39,21 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 def build_site(source: Path, output: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     """``python scripts/build_site.py`` as a reader runs it (with the test's folders)."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "build_site.py"),
-         "--source", str(source), "--output", str(output), "--cache", str(cache)],
-        cwd=REPO, env=venv_env(), capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            str(REPO / "scripts" / "build_site.py"),
+            "--source",
+            str(source),
+            "--output",
+            str(output),
+            "--cache",
+            str(cache),
+        ],
+        cwd=REPO,
+        env=venv_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result
@@ -62,7 +74,7 @@ def lesson_page(site: Path, lesson: Path) -> Path:
     return site / "lessons" / f"{lesson.stem}.html"
 
 
-def _soup(path: Path) -> "object":
+def _soup(path: Path) -> object:
     from bs4 import BeautifulSoup
 
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
@@ -88,13 +100,19 @@ def test_every_lesson_is_built_linked_and_offline(site: tuple[Path, str]) -> Non
     for lesson in LESSONS:
         assert lesson_page(folder, lesson).is_file(), f"{lesson.stem} was not built"
         assert f'href="../lessons/{lesson.stem}.html"' in front, f"{lesson.stem} is not linked from the front page"
-        assert re.search(rf"lesson {lesson.stem}: (executed|from the cache)", log), f"no progress line for {lesson.stem}"
+        assert re.search(rf"lesson {lesson.stem}: (executed|from the cache)", log), (
+            f"no progress line for {lesson.stem}"
+        )
     assert (folder / "docs" / "references.html").is_file() and (folder / "search.html").is_file()
     for page in folder.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         assert not re.search(r'<script[^>]+src="(https?:)?//', text), f"{page.name} loads a script from the internet"
-        assert not re.search(r'<link[^>]+href="(https?:)?//[^"]+\.css', text), f"{page.name} loads a stylesheet from the internet"
-        assert WIDGET_STATE not in text and WIDGET_VIEW not in text, f"{page.name} still carries widget JavaScript state"
+        assert not re.search(r'<link[^>]+href="(https?:)?//[^"]+\.css', text), (
+            f"{page.name} loads a stylesheet from the internet"
+        )
+        assert WIDGET_STATE not in text and WIDGET_VIEW not in text, (
+            f"{page.name} still carries widget JavaScript state"
+        )
 
 
 def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
@@ -102,8 +120,12 @@ def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
     for lesson in LESSONS:
         soup = _soup(lesson_page(folder, lesson))
         cells = soup.select("div.cell")
-        code_cells = [c for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
-        assert len(cells) == len(code_cells), f"{lesson.stem}: {len(cells)} cells on the page, {len(code_cells)} in the lesson"
+        code_cells = [
+            c for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code" and c.source.strip()
+        ]
+        assert len(cells) == len(code_cells), (
+            f"{lesson.stem}: {len(cells)} cells on the page, {len(code_cells)} in the lesson"
+        )
         for cell in cells:
             source = cell.select_one("div.cell_input")
             assert source is not None and source.find_parent("details") is not None, f"{lesson.stem}: code not folded"
@@ -115,8 +137,9 @@ def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
 def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -> None:
     """Figures drawn by a separate execution of each lesson (inline backend, as a reader's kernel)
     against the images on its page; each image's alt is the alt text written beside it."""
-    from nbtools import execute_notebook
     import os
+
+    from nbtools import execute_notebook
 
     folder, _ = site
     os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep the inline backend
@@ -146,8 +169,11 @@ def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -
 def test_widgets_show_their_default_state_truthfully(site: tuple[Path, str]) -> None:
     folder, _ = site
     for lesson in LESSONS:
-        uses = any("widgets." in c.source or "Widget(" in c.source
-                   for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code")
+        uses = any(
+            "widgets." in c.source or "Widget(" in c.source
+            for c in nbformat.read(lesson, as_version=4).cells
+            if c.cell_type == "code"
+        )
         soup = _soup(lesson_page(folder, lesson))
         panels = soup.select("div.widget-static")
         if not uses:
@@ -159,8 +185,9 @@ def test_widgets_show_their_default_state_truthfully(site: tuple[Path, str]) -> 
         for panel in panels:
             note = panel.select_one(".widget-static-note").get_text(" ")
             assert "default setting" in note and "recomputes" in note
-            assert panel.select(".widget-static-control, .widget-static-output, .widget-static-html"), \
+            assert panel.select(".widget-static-control, .widget-static-output, .widget-static-html"), (
                 f"{lesson.stem}: a widget panel shows nothing"
+            )
         controls = " ".join(p.get_text(" ") for p in soup.select(".widget-static-control"))
         assert re.search(r"(Slider|Menu|Choice|Text box|Button)", controls), f"{lesson.stem}: no control described"
 
@@ -173,10 +200,14 @@ def test_reader_boxes_are_distinct_admonitions(site: tuple[Path, str]) -> None:
         soup = _soup(lesson_page(folder, lesson))
         tips = [a for a in soup.select("div.admonition.tip") if "For policy readers" in a.get_text()]
         notes = [a for a in soup.select("div.admonition.warning") if "Content note" in a.get_text()]
-        expected_tips = len(re.findall(r"^(?:> \*\*For policy readers|:::\{admonition\} For policy readers)", source, re.M))
+        expected_tips = len(
+            re.findall(r"^(?:> \*\*For policy readers|:::\{admonition\} For policy readers)", source, re.M)
+        )
         expected_notes = len(re.findall(r"^(?:> \*\*Content note|:::\{admonition\} Content note)", source, re.M))
         assert len(tips) == expected_tips, f"{lesson.stem}: {len(tips)} policy boxes, {expected_tips} in the lesson"
-        assert len(notes) == expected_notes, f"{lesson.stem}: {len(notes)} content notes, {expected_notes} in the lesson"
+        assert len(notes) == expected_notes, (
+            f"{lesson.stem}: {len(notes)} content notes, {expected_notes} in the lesson"
+        )
         assert ":::" not in soup.select_one("article").get_text(), f"{lesson.stem}: admonition syntax shown as text"
         policy_boxes += len(tips)
     assert policy_boxes >= len(LESSONS)
@@ -185,16 +216,22 @@ def test_reader_boxes_are_distinct_admonitions(site: tuple[Path, str]) -> None:
 def test_both_box_syntaxes_give_the_same_admonition() -> None:
     quoted = "Intro.\n\n> **For policy readers.** First line,\n> second line.\n\nAfter."
     fenced = blockquote_boxes_to_admonitions(quoted)
-    assert fenced == "Intro.\n\n:::{admonition} For policy readers\n:class: tip\nFirst line,\nsecond line.\n:::\n\nAfter."
+    assert (
+        fenced == "Intro.\n\n:::{admonition} For policy readers\n:class: tip\nFirst line,\nsecond line.\n:::\n\nAfter."
+    )
     already = ":::{admonition} Content note\n:class: warning\nText.\n:::"
     assert blockquote_boxes_to_admonitions(already) == already
-    assert blockquote_boxes_to_admonitions("> **Content note.** Careful.") == \
-        ":::{admonition} Content note\n:class: warning\nCareful.\n:::"
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("plt.show()"),
-        nbformat.v4.new_markdown_cell("*Figure: alt text — a bar chart of three bars.*"),
-        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-input"]}),
-    ])
+    assert (
+        blockquote_boxes_to_admonitions("> **Content note.** Careful.")
+        == ":::{admonition} Content note\n:class: warning\nCareful.\n:::"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("plt.show()"),
+            nbformat.v4.new_markdown_cell("*Figure: alt text — a bar chart of three bars.*"),
+            nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-input"]}),
+        ]
+    )
     prepared = prepare_notebook(nb)
     assert prepared.cells[0].metadata["tags"] == ["hide-input"]
     assert prepared.cells[0].metadata["mystnb"]["image"]["alt"] == "a bar chart of three bars."
@@ -209,16 +246,24 @@ def _mini_course(root: Path) -> None:
     (root / "docs").mkdir(parents=True)
     (root / "lessons").mkdir()
     (root / "docs" / "index.md").write_text(
-        "# Mini course\n\n```{toctree}\n:glob:\n\n../lessons/*\nreferences\n```\n", encoding="utf-8")
-    (root / "docs" / "references.md").write_text((REPO / "docs" / "references.md").read_text(encoding="utf-8"), encoding="utf-8")
+        "# Mini course\n\n```{toctree}\n:glob:\n\n../lessons/*\nreferences\n```\n", encoding="utf-8"
+    )
+    (root / "docs" / "references.md").write_text(
+        (REPO / "docs" / "references.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     key = re.search(r'<a id="([^"]+)"></a>', (REPO / "docs" / "references.md").read_text(encoding="utf-8")).group(1)
     for number in ("01", "02"):
-        nb = nbformat.v4.new_notebook(cells=[
-            nbformat.v4.new_markdown_cell(f"# Lesson {number}\n\nAs [the source](../docs/references.md#{key}) shows."
-                                          + "\n\n" + "Filler paragraph to push the entry down the page. " * 40),
-            nbformat.v4.new_code_cell(f"print('lesson {number}', 6 * 7)"),
-            nbformat.v4.new_markdown_cell(":::{admonition} For policy readers\n:class: tip\nA boxed point.\n:::"),
-        ])
+        nb = nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_markdown_cell(
+                    f"# Lesson {number}\n\nAs [the source](../docs/references.md#{key}) shows."
+                    + "\n\n"
+                    + "Filler paragraph to push the entry down the page. " * 40
+                ),
+                nbformat.v4.new_code_cell(f"print('lesson {number}', 6 * 7)"),
+                nbformat.v4.new_markdown_cell(":::{admonition} For policy readers\n:class: tip\nA boxed point.\n:::"),
+            ]
+        )
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, root / "lessons" / f"{number}_lesson.ipynb")
     (root / "key.txt").write_text(key)
@@ -255,7 +300,9 @@ def test_rebuild_executes_only_the_changed_lesson_and_citations_land(tmp_path: P
 
 def test_every_citation_in_the_site_lands_on_an_entry(site: tuple[Path, str]) -> None:
     folder, _ = site
-    anchors = set(re.findall(r'<a id="([^"]+)"></a>', (folder / "docs" / "references.html").read_text(encoding="utf-8")))
+    anchors = set(
+        re.findall(r'<a id="([^"]+)"></a>', (folder / "docs" / "references.html").read_text(encoding="utf-8"))
+    )
     assert anchors, "the bibliography page has no entry anchors"
     for page in folder.rglob("*.html"):
         for key in re.findall(r'href="[^"]*references\.html#([^"]+)"', page.read_text(encoding="utf-8")):
@@ -268,7 +315,9 @@ def test_every_citation_in_the_site_lands_on_an_entry(site: tuple[Path, str]) ->
 @pytest.fixture(scope="module")
 def axe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """axe-core's browser script, installed from npm into a temporary folder."""
-    modules = npm_install("axe-core@4", tmp_path_factory.mktemp("axe"), why="the accessibility test needs axe-core from npm")
+    modules = npm_install(
+        "axe-core@4", tmp_path_factory.mktemp("axe"), why="the accessibility test needs axe-core from npm"
+    )
     return modules / "axe-core" / "axe.min.js"
 
 
@@ -323,14 +372,21 @@ def test_pages_open_without_errors_and_pass_axe(site: tuple[Path, str], axe: Pat
             page.add_script_tag(path=str(axe))
             result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
             violations = [
-                {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["nodes"]),
-                 "targets": [n["target"] for n in v["nodes"][:3]]}
+                {
+                    "id": v["id"],
+                    "impact": v["impact"],
+                    "help": v["help"],
+                    "nodes": len(v["nodes"]),
+                    "targets": [n["target"] for n in v["nodes"][:3]],
+                }
                 for v in result["violations"]
             ]
             report[name] = violations
             for v in violations:
                 if v["impact"] in ("serious", "critical"):
-                    failures.append(f"{name}: axe {v['impact']} — {v['id']}: {v['help']} ({v['nodes']} elements: {v['targets']})")
+                    failures.append(
+                        f"{name}: axe {v['impact']} — {v['id']}: {v['help']} ({v['nodes']} elements: {v['targets']})"
+                    )
         page.goto(lesson_page(folder, LESSONS[9]).as_uri())
         page.screenshot(path=str(ARTIFACTS / "site_lesson09.png"))
         page.emulate_media(media="print")

@@ -26,9 +26,7 @@ timestamps = st.one_of(
     st.integers(min_value=0, max_value=MAX_TIMESTAMP),  # the one timestamp rule (toychat.clock)
     st.floats(min_value=0, max_value=MAX_TIMESTAMP, allow_nan=False, allow_infinity=False),
 )
-extras = st.dictionaries(
-    st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), st.text(max_size=40), max_size=4
-)
+extras = st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), st.text(max_size=40), max_size=4)
 
 
 @st.composite
@@ -104,8 +102,14 @@ def test_every_truncation_is_malformed(envelope: Envelope, data: st.DataObject) 
 
 def _valid(**changes: object) -> dict:
     base = Envelope(
-        msg_id=new_msg_id(), mode="e2ee", sender="alice", recipient="bob", timestamp=1.5,
-        nonce=bytes(NONCE_SIZE), payload=bytes(MAC_SIZE + 3), signature=bytes(SIGNATURE_SIZE),
+        msg_id=new_msg_id(),
+        mode="e2ee",
+        sender="alice",
+        recipient="bob",
+        timestamp=1.5,
+        nonce=bytes(NONCE_SIZE),
+        payload=bytes(MAC_SIZE + 3),
+        signature=bytes(SIGNATURE_SIZE),
     ).to_dict()
     base.update(changes)
     return base
@@ -161,8 +165,13 @@ def test_size_limits() -> None:
         Envelope.from_bytes(b" " * (MAX_ENVELOPE_BYTES + 1))
     with pytest.raises(MalformedEnvelope, match="limit"):
         Envelope(
-            msg_id=new_msg_id(), mode="plaintext", sender="a", recipient="b", timestamp=0,
-            nonce=b"", payload=b"x" * (MAX_PAYLOAD_BYTES + 1),
+            msg_id=new_msg_id(),
+            mode="plaintext",
+            sender="a",
+            recipient="b",
+            timestamp=0,
+            nonce=b"",
+            payload=b"x" * (MAX_PAYLOAD_BYTES + 1),
         )
 
 

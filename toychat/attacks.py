@@ -15,19 +15,19 @@ typed in: every count comes from running the attack.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 import nacl.exceptions
 import nacl.public
 import pandas as pd
 
 from .client import Client
-from .errors import ToyChatError, UnexpectedKey
+from .errors import InconsistentLog, InvalidProof, ToyChatError, UnexpectedKey
 from .exceptional_access import GhostServer
 from .keys import Identity
 from .mitm import MitmServer
-from .server import Server
-from .errors import InconsistentLog, InvalidProof
 from .ratchet import Header, read_with_snapshot
+from .server import Server
 from .transparency import Binding, KeyDirectoryLog, Monitor, gossip, verify_lookup
 from .wire import Envelope
 
@@ -68,8 +68,15 @@ def mitm_trials(trials: int = 100, *, messages: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class GhostDefences(TypedDict, total=False):
+    """The :class:`~toychat.client.Client` options that defend against a ghost device."""
+
+    require_signed_devices: bool
+    show_device_notices: bool
+
+
 #: The defences a phone has against a ghost device, as client options.
-GHOST_CONFIGURATIONS: dict[str, dict[str, bool]] = {
+GHOST_CONFIGURATIONS: dict[str, GhostDefences] = {
     "signed device lists + new-device notices (default)": {},
     "device signatures switched off, notices on": {"require_signed_devices": False},
     "both switched off (what the proposal needs)": {"require_signed_devices": False, "show_device_notices": False},
@@ -289,12 +296,12 @@ def stolen_phone_comparison(messages: int = 20, undelivered: int = 3, first_flig
                 else [None] * len(recorded)
             )
             from_identity = read_first_flights(bob_identity, recorded, server)
-            opened = [a is not None or b is not None for a, b in zip(from_state, from_identity)]
+            opened = [a is not None or b is not None for a, b in zip(from_state, from_identity, strict=True)]
         else:
             opened = [text is not None for text in read_with_stolen_keys(bob_identity, recorded, server)]
         row: dict[str, object] = {"keys": label, "messages recorded": messages}
         for kind in ("first flight, read by Bob", "later, read by Bob", "not yet delivered"):
-            row[f"{kind}: readable by thief"] = sum(ok for ok, k in zip(opened, kinds) if k == kind)
+            row[f"{kind}: readable by thief"] = sum(ok for ok, k in zip(opened, kinds, strict=True) if k == kind)
             row[f"{kind}: sent"] = kinds.count(kind)
         row["readable by thief"] = sum(opened)
         rows.append(row)

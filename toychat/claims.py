@@ -169,7 +169,7 @@ def _read_rows(path: Path, columns: Sequence[str], what: str) -> list[tuple[int,
                     f"{len(record)} fields where {len(columns)} are expected — "
                     "is a comma inside a field missing its double quotes?"
                 )
-            rows.append((start, {c: v.strip() for c, v in zip(columns, record)}))
+            rows.append((start, {c: v.strip() for c, v in zip(columns, record, strict=True)}))
             start = reader.line_num + 1
     return rows
 
@@ -190,9 +190,7 @@ def load_sources(path: str | Path | None = None) -> pd.DataFrame:
         if not sid:
             raise MalformedClaims(f"{where}: the source_id is empty.")
         if sid in seen:
-            raise MalformedClaims(
-                f"{where}: source_id {sid!r} was already used on line {seen[sid]}."
-            )
+            raise MalformedClaims(f"{where}: source_id {sid!r} was already used on line {seen[sid]}.")
         if not row["seed_file"]:
             raise MalformedClaims(f"{where}: seed_file is empty: which article text is this?")
         seen[sid] = line
@@ -218,19 +216,14 @@ def reference_keys(path: str | Path | None = None) -> set[str]:
         return {row["key"].strip() for row in csv.DictReader(f) if row.get("key")}
 
 
-def _check_claim(
-    row: dict[str, str], where: str, known_sources: set[str], known_refs: set[str] | None
-) -> None:
+def _check_claim(row: dict[str, str], where: str, known_sources: set[str], known_refs: set[str] | None) -> None:
     """Raise MalformedClaims if one claim row breaks a rule."""
     if row["source_id"] not in known_sources:
         raise MalformedClaims(
-            f"{where}: unknown source_id {row['source_id']!r}; the sources are "
-            f"{', '.join(sorted(known_sources))}."
+            f"{where}: unknown source_id {row['source_id']!r}; the sources are {', '.join(sorted(known_sources))}."
         )
     if row["side"] not in SIDES:
-        raise MalformedClaims(
-            f"{where}: unknown side {row['side']!r}; use one of: {', '.join(SIDES)}."
-        )
+        raise MalformedClaims(f"{where}: unknown side {row['side']!r}; use one of: {', '.join(SIDES)}.")
     if row["voice"] not in VOICES:
         raise MalformedClaims(
             f"{where}: unknown voice {row['voice']!r}; use one of: {', '.join(VOICES)} "
@@ -249,13 +242,10 @@ def _check_claim(
         )
     if row["claim_type"] not in CLAIM_TYPES:
         raise MalformedClaims(
-            f"{where}: unknown claim_type {row['claim_type']!r}; "
-            f"use one of: {', '.join(CLAIM_TYPES)}."
+            f"{where}: unknown claim_type {row['claim_type']!r}; use one of: {', '.join(CLAIM_TYPES)}."
         )
     if not row["quote"]:
-        raise MalformedClaims(
-            f"{where}: the quote is missing: every claim needs the article's own words."
-        )
+        raise MalformedClaims(f"{where}: the quote is missing: every claim needs the article's own words.")
     if row["value"]:
         try:
             number = float(row["value"])
@@ -267,9 +257,7 @@ def _check_claim(
                 "(21000000, not '21 million' or '21,000,000') and put what it counts in unit."
             )
         if not row["unit"]:
-            raise MalformedClaims(
-                f"{where}: value {row['value']} has no unit: {row['value']} of what?"
-            )
+            raise MalformedClaims(f"{where}: value {row['value']} has no unit: {row['value']} of what?")
     try:
         _parse_lessons(row["lessons"])
     except ValueError as bad:
@@ -281,13 +269,10 @@ def _check_claim(
         for ref in filter(None, (r.strip() for r in row["refs"].split(";"))):
             if ref not in known_refs:
                 raise MalformedClaims(
-                    f"{where}: refs {ref!r} is not a key of the course's bibliography "
-                    "(data/references.csv)."
+                    f"{where}: refs {ref!r} is not a key of the course's bibliography (data/references.csv)."
                 )
     if row["repeats"] and not _CLAIM_ID.match(row["repeats"]):
-        raise MalformedClaims(
-            f"{where}: repeats {row['repeats']!r} is not a claim id like 'C015'."
-        )
+        raise MalformedClaims(f"{where}: repeats {row['repeats']!r} is not a claim id like 'C015'.")
 
 
 def load_claims(
@@ -333,14 +318,10 @@ def load_claims(
         if not cid:
             raise MalformedClaims(f"{where}: the claim_id is empty.")
         if cid in seen:
-            raise MalformedClaims(
-                f"{where}: duplicate claim_id {cid!r}, already used on line {seen[cid]}."
-            )
+            raise MalformedClaims(f"{where}: duplicate claim_id {cid!r}, already used on line {seen[cid]}.")
         _check_claim(row, where, known, known_refs)
         if row["repeats"] and row["repeats"] not in seen:
-            raise MalformedClaims(
-                f"{where}: repeats {row['repeats']!r}, which is not an earlier claim in the file."
-            )
+            raise MalformedClaims(f"{where}: repeats {row['repeats']!r}, which is not an earlier claim in the file.")
         seen[cid] = line
     frame = pd.DataFrame([row for _, row in rows], columns=list(CLAIM_COLUMNS))
     frame["value"] = pd.to_numeric(frame["value"].replace("", None), errors="raise").astype(float)
@@ -362,9 +343,7 @@ def find_seeds() -> Path | None:
     return None
 
 
-def quote_in_source(
-    claims: pd.DataFrame, sources: pd.DataFrame, seeds_dir: str | Path | None = None
-) -> pd.Series:
+def quote_in_source(claims: pd.DataFrame, sources: pd.DataFrame, seeds_dir: str | Path | None = None) -> pd.Series:
     """For each claim, whether its quote is verbatim in its article.
 
     Both texts are compared after :func:`normalise` (straight quotes, single
@@ -374,7 +353,7 @@ def quote_in_source(
     """
     found_dir = find_seeds() if seeds_dir is None else Path(seeds_dir)
     seeds = found_dir if found_dir is not None else SEEDS_DIR
-    files = dict(zip(sources["source_id"], sources["seed_file"]))
+    files = dict(zip(sources["source_id"], sources["seed_file"], strict=True))
     texts = {}
     for sid, name in files.items():
         if not (seeds / name).is_file():
@@ -385,7 +364,7 @@ def quote_in_source(
         texts[sid] = normalise((seeds / name).read_text(encoding="utf-8"))
     found = [
         sid in texts and normalise(quote) in texts[sid]
-        for sid, quote in zip(claims["source_id"], claims["quote"])
+        for sid, quote in zip(claims["source_id"], claims["quote"], strict=True)
     ]
     return pd.Series(found, index=claims.index, name="quote_in_source", dtype=bool)
 
@@ -398,9 +377,7 @@ def claims_for_lesson(claims: pd.DataFrame, lesson: int) -> pd.DataFrame:
     return claims[mask.astype(bool)]
 
 
-def summary_by(
-    claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type"
-) -> pd.DataFrame:
+def summary_by(claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type") -> pd.DataFrame:
     """Count claims by ``column`` and, unless ``by`` is None, by ``by`` too.
 
     ``summary_by(claims)`` is the side × claim-type table with row and column
@@ -410,14 +387,10 @@ def summary_by(
     frame = claims
     for name in (column, by):
         if name is not None and name not in frame.columns:
-            raise KeyError(
-                f"The claims have no column {name!r}; they have {', '.join(frame.columns)}."
-            )
+            raise KeyError(f"The claims have no column {name!r}; they have {', '.join(frame.columns)}.")
         if name == "lessons":
             frame = frame.assign(lessons=frame["lessons"].map(_parse_lessons)).explode("lessons")
-            frame = frame[frame["lessons"].notna()].assign(
-                lessons=lambda f: f["lessons"].astype(int)
-            )
+            frame = frame[frame["lessons"].notna()].assign(lessons=lambda f: f["lessons"].astype(int))
     if by is None:
         counts = frame[column].value_counts().sort_index()
         return counts.rename("claims").to_frame()

@@ -62,8 +62,8 @@ from .errors import (
 )
 from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
 from .keys import Identity, PublicIdentity, safety_number
-from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .protocols import ContextReporting, ServerAPI
+from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
 from .wire import NONCE_SIZE, Envelope, new_msg_id, short_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
@@ -516,8 +516,8 @@ class Client:
         Returns the rows this report added to :meth:`Server.report_table`:
         what the platform now knows.  Raises
         :class:`~toychat.errors.UnknownMessage` if the message is not in
-        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not franked, :class:`~toychat.errors.ForgedReport` if
-        the platform cannot verify it, and
+        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not
+        franked, :class:`~toychat.errors.ForgedReport` if the platform cannot verify it, and
         :class:`~toychat.errors.ReplayedMessage` if it was already reported.
         """
         if not isinstance(last, int) or isinstance(last, bool) or last < 0:
@@ -530,12 +530,13 @@ class Client:
         message = self._reportable(msg_id)
         position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
         earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
-        chosen = earlier[max(0, len(earlier) - last):] if last else []
+        chosen = earlier[max(0, len(earlier) - last) :] if last else []
         context = [Report(m.data, m.franking_key, self.server.franked_for(self.name, m.msg_id)) for m in chosen]
         main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
         rows = self.server.receive_report_with_context(main, context)
         table = self.server.report_table()
-        return table[table["report"] == rows[0].report].reset_index(drop=True)
+        added: pd.DataFrame = table[table["report"] == rows[0].report].reset_index(drop=True)
+        return added
 
     # ---- forward secrecy ---------------------------------------------------------------
     def _sending_session(self, recipient: str) -> DoubleRatchet:
@@ -591,7 +592,9 @@ class Client:
         try:
             return self.open_envelope(self.channel.open(record))
         except nacl.exceptions.CryptoError as exc:
-            raise TamperedMessage(f"a message failed a cryptographic operation ({type(exc).__name__}): refused.") from None
+            raise TamperedMessage(
+                f"a message failed a cryptographic operation ({type(exc).__name__}): refused."
+            ) from None
 
     def receive(self, *, strict: bool = True) -> list[ReceivedMessage]:
         """Fetch the mailbox, check every message, and return the good ones.

@@ -54,7 +54,7 @@ def check_timestamp(value: object, what: str = "timestamp") -> int | float:
     Traceback (most recent call last):
     ...
     toychat.errors.TimestampOutOfRange: timestamp must be a number of seconds from 0 to 253402300799 (the end of the year 9999), not 100000000000000000000.
-    """
+    """  # noqa: E501  (a doctest's expected exception is one line: the message whole)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_TIMESTAMP:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
         raise TimestampOutOfRange(

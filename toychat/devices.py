@@ -56,7 +56,7 @@ class DeviceCertificate:
     signature: bytes
 
     @classmethod
-    def issue(cls, owner: Identity, label: str, device: PublicIdentity) -> "DeviceCertificate":
+    def issue(cls, owner: Identity, label: str, device: PublicIdentity) -> DeviceCertificate:
         """Sign ``device`` as one of ``owner``'s devices (done on the owner's main phone)."""
         check_name(label)
         signature = owner.signing_private.sign(_certified_bytes(owner.name, label, device)).signature

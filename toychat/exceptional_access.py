@@ -153,7 +153,9 @@ class GhostServer(Server):
 
     GHOST_LABEL = "ghost"
 
-    def __init__(self, mode: Mode = "e2ee", *, clock: Clock | None = None, scanners: list[Scanner] | None = None) -> None:
+    def __init__(
+        self, mode: Mode = "e2ee", *, clock: Clock | None = None, scanners: list[Scanner] | None = None
+    ) -> None:
         super().__init__(mode, clock=clock, scanners=scanners)
         self.ghost = Identity.generate("ghost")
         self.targets: set[str] = set()
@@ -183,7 +185,13 @@ class GhostServer(Server):
         text = nacl.public.Box(self.ghost.box_private, sender.box_key).decrypt(envelope.payload, envelope.nonce)
         self._seen_ids.add(envelope.msg_id)
         self.ghost_reads.append(
-            GhostCopy(envelope.msg_id, envelope.sender, envelope.recipient, envelope.timestamp, text.decode("utf-8", "replace"))
+            GhostCopy(
+                envelope.msg_id,
+                envelope.sender,
+                envelope.recipient,
+                envelope.timestamp,
+                text.decode("utf-8", "replace"),
+            )
         )
         return envelope.msg_id
 

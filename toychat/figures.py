@@ -43,11 +43,11 @@ def set_alt_text(fig: Figure, text: str) -> None:
 
 def alt_text(fig: Figure) -> str:
     """The alt text set for ``fig``, or one built from its titles and axis labels."""
-    chosen = getattr(fig, _ATTRIBUTE, None)
+    chosen: str | None = getattr(fig, _ATTRIBUTE, None)  # set only by set_alt_text, always a str
     if chosen:
         return chosen
     parts: list[str] = []
-    suptitle = fig._suptitle.get_text() if fig._suptitle is not None else ""  # noqa: SLF001
+    suptitle = fig.get_suptitle()
     if suptitle:
         parts.append(suptitle)
     for ax in fig.get_axes():

@@ -107,7 +107,8 @@ def _context(commitment: bytes, sender: str, recipient: str, timestamp: float) -
     ``REAL`` -- give the same tag."""
     return json.dumps(
         {"commitment": commitment.hex(), "recipient": recipient, "sender": sender, "timestamp": as_seconds(timestamp)},
-        sort_keys=True, separators=(",", ":"),
+        sort_keys=True,
+        separators=(",", ":"),
     ).encode()
 
 
@@ -152,7 +153,13 @@ class FrankingService:
 
     def tag(self, commitment: bytes, sender: str, recipient: str, timestamp: float) -> Franked:
         """Bind a commitment to who sent it to whom, and when the platform received it (done while relaying)."""
-        return Franked(commitment, sender, recipient, timestamp, _hmac(self._key, _context(commitment, sender, recipient, timestamp)))
+        return Franked(
+            commitment,
+            sender,
+            recipient,
+            timestamp,
+            _hmac(self._key, _context(commitment, sender, recipient, timestamp)),
+        )
 
     def verify(self, report: Report, *, once: bool = False) -> bytes:
         """Return the reported message if the report is genuine; raise :class:`ForgedReport` if not.
@@ -161,8 +168,11 @@ class FrankingService:
         :class:`ReplayedMessage` (one report per message).
         """
         f = report.franked
-        sizes = ((report.franking_key, "franking key", FRANKING_KEY_SIZE), (f.commitment, "commitment", COMMITMENT_SIZE),
-                 (f.tag, "tag", COMMITMENT_SIZE))
+        sizes = (
+            (report.franking_key, "franking key", FRANKING_KEY_SIZE),
+            (f.commitment, "commitment", COMMITMENT_SIZE),
+            (f.tag, "tag", COMMITMENT_SIZE),
+        )
         for value, what, size in sizes:
             if not isinstance(value, bytes) or len(value) != size:
                 # HMAC pads a short key with zero bytes, so only an exact length makes a key unique

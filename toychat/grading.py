@@ -43,8 +43,13 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 from traitlets import List, Unicode
 
 __all__ = [
-    "FlaggingCsvExport", "GuardedExecute", "RestoreTestCells", "ScrubHiddenTests",
-    "hidden_lines", "scrub_paths", "strip_hidden_tests",
+    "FlaggingCsvExport",
+    "GuardedExecute",
+    "RestoreTestCells",
+    "ScrubHiddenTests",
+    "hidden_lines",
+    "scrub_paths",
+    "strip_hidden_tests",
 ]
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -77,13 +82,41 @@ def hidden_lines(source: str) -> list[tuple[int, str]]:
 #: Built-ins the course's tests use: a global of the same name, set by a student's
 #: cell, is removed before each test so that ``type(x) is bytes`` means what it says.
 GUARDED_BUILTINS = (
-    "type", "isinstance", "len", "abs", "all", "any", "int", "float", "str", "bytes", "bool",
-    "list", "tuple", "set", "range", "zip", "sorted", "round", "sum", "AssertionError",
+    "type",
+    "isinstance",
+    "len",
+    "abs",
+    "all",
+    "any",
+    "int",
+    "float",
+    "str",
+    "bytes",
+    "bool",
+    "list",
+    "tuple",
+    "set",
+    "range",
+    "zip",
+    "sorted",
+    "round",
+    "sum",
+    "AssertionError",
 )
 #: Methods of the IPython shell a student's cell could replace on the instance.
 SHELL_METHODS = (
-    "run_cell", "run_cell_async", "_run_cell", "transform_cell", "transform_ast", "run_ast_nodes",
-    "run_code", "should_run_async", "showtraceback", "user_expressions", "ev", "ex",
+    "run_cell",
+    "run_cell_async",
+    "_run_cell",
+    "transform_cell",
+    "transform_ast",
+    "run_ast_nodes",
+    "run_code",
+    "should_run_async",
+    "showtraceback",
+    "user_expressions",
+    "ev",
+    "ex",
 )
 GUARD_TOKEN = "test cell guarded"
 
@@ -112,9 +145,9 @@ class GuardedExecute(Execute):
     async def _guard(self, cell: NotebookNode) -> str | None:
         """Reset the kernel for a test cell; None if that worked, else why not."""
         assert self.kc is not None
-        msg_id = await ensure_async(self.kc.execute(
-            "", silent=True, store_history=False, user_expressions={"guard": GUARD_EXPRESSION}
-        ))
+        msg_id = await ensure_async(
+            self.kc.execute("", silent=True, store_history=False, user_expressions={"guard": GUARD_EXPRESSION})
+        )
         reply = await self.async_wait_for_reply(msg_id, cell)
         if reply is None:
             return "no reply from the kernel"
@@ -134,11 +167,16 @@ class GuardedExecute(Execute):
             problem = await self._guard(cell)
         cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if problem is not None:
-            cell.outputs.append(NotebookNode(
-                output_type="error", ename="GradingGuardError",
-                evalue=f"the grader could not reset the notebook before this test ({problem})",
-                traceback=[f"GradingGuardError: the grader could not reset the notebook before this test ({problem})"],
-            ))
+            cell.outputs.append(
+                NotebookNode(
+                    output_type="error",
+                    ename="GradingGuardError",
+                    evalue=f"the grader could not reset the notebook before this test ({problem})",
+                    traceback=[
+                        f"GradingGuardError: the grader could not reset the notebook before this test ({problem})"
+                    ],
+                )
+            )
         return cell
 
     # nbclient binds the synchronous wrapper to its own coroutine: bind it to ours.
@@ -180,7 +218,10 @@ class RestoreTestCells(OverwriteCells):
             return
         self.log.warning(
             "Cell %s was changed by the student (%s should be %s, got %s); the original is restored",
-            name, attr, old, new,
+            name,
+            attr,
+            old,
+            new,
         )
 
 
@@ -239,13 +280,18 @@ class ScrubHiddenTests(ClearHiddenTests):
                     if output.output_type != "error":
                         continue  # printed by a test cell with hidden inputs: dropped
                     if self._from_hidden(output, cell.get("execution_count"), region):
-                        outputs.append(NotebookNode(
-                            output_type="error", ename="HiddenTestFailed", evalue=self.notice,
-                            traceback=[f"HiddenTestFailed: {self.notice}"],
-                        ))
+                        outputs.append(
+                            NotebookNode(
+                                output_type="error",
+                                ename="HiddenTestFailed",
+                                evalue=self.notice,
+                                traceback=[f"HiddenTestFailed: {self.notice}"],
+                            )
+                        )
                     else:
                         output.traceback = [
-                            line for line in output.get("traceback", [])
+                            line
+                            for line in output.get("traceback", [])
                             if not any(text in _ANSI.sub("", line) for text in texts)
                         ]
                         outputs.append(output)
@@ -262,6 +308,7 @@ class ScrubHiddenTests(ClearHiddenTests):
 
 
 # --------------------------------------------------------------------------- export
+
 
 class FlaggingCsvExport(CsvExportPlugin):
     """nbgrader's CSV export plus two columns: ``needs_manual_grade`` (``yes`` while any
@@ -295,5 +342,9 @@ class FlaggingCsvExport(CsvExportPlugin):
             writer.writerows(rows)
         flagged = sum(row["needs_manual_grade"] == "yes" for row in rows)
         if flagged:
-            self.log.warning("%d submission(s) still have parts to grade by hand: see the needs_manual_grade "
-                             "and ungraded_parts columns of %s", flagged, dest)
+            self.log.warning(
+                "%d submission(s) still have parts to grade by hand: see the needs_manual_grade "
+                "and ungraded_parts columns of %s",
+                flagged,
+                dest,
+            )

@@ -83,7 +83,8 @@ def average_hash(images: Sequence[ImageLike] | np.ndarray, hash_size: int = 8) -
     """aHash of every image: ``(n, hash_size²)`` bools, bit = pixel brighter than the mean."""
     pixels = greyscale_thumbnails(images, hash_size, hash_size).astype(np.float64)
     mean = pixels.mean(axis=(1, 2), keepdims=True)
-    return (pixels > mean).reshape(len(pixels), -1)
+    bits: np.ndarray = (pixels > mean).reshape(len(pixels), -1)
+    return bits
 
 
 def difference_hash(images: Sequence[ImageLike] | np.ndarray, hash_size: int = 8) -> np.ndarray:
@@ -97,7 +98,8 @@ def _dct_matrix(n: int) -> np.ndarray:
     """The unnormalised DCT-II as a matrix: ``y = M @ x`` with ``M[k, j] = 2 cos(π k (2j+1) / 2n)``."""
     k = np.arange(n)[:, None]
     j = np.arange(n)[None, :]
-    return 2.0 * np.cos(np.pi * k * (2 * j + 1) / (2 * n))
+    matrix: np.ndarray = 2.0 * np.cos(np.pi * k * (2 * j + 1) / (2 * n))
+    return matrix
 
 
 def dct_hash(images: Sequence[ImageLike] | np.ndarray, hash_size: int = 8, highfreq_factor: int = 4) -> np.ndarray:
@@ -107,7 +109,8 @@ def dct_hash(images: Sequence[ImageLike] | np.ndarray, hash_size: int = 8, highf
     matrix = _dct_matrix(size)
     coefficients = matrix @ pixels @ matrix.T  # DCT down the columns, then along the rows
     low = coefficients[:, :hash_size, :hash_size].reshape(len(pixels), -1)
-    return low > np.median(low, axis=1, keepdims=True)
+    bits: np.ndarray = low > np.median(low, axis=1, keepdims=True)
+    return bits
 
 
 #: The perceptual hashers by name.
@@ -120,7 +123,8 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> hamming(np.array([True, False, True]), np.array([True, True, False]))
     np.int64(2)
     """
-    return np.count_nonzero(np.asarray(a, dtype=bool) != np.asarray(b, dtype=bool), axis=-1)
+    distances: np.ndarray = np.count_nonzero(np.asarray(a, dtype=bool) != np.asarray(b, dtype=bool), axis=-1)
+    return distances
 
 
 def to_hex(bits: np.ndarray) -> str:

@@ -75,7 +75,7 @@ def generate_images(n: int, seed: int, *, size: int = IMAGE_SIZE) -> np.ndarray:
         for i in range(m):
             picture = Image.fromarray(gradient[i].astype(np.uint8))
             draw = ImageDraw.Draw(picture)
-            for (cx, cy, rx, ry, kind), colour in zip(shapes[i], colours[i]):
+            for (cx, cy, rx, ry, kind), colour in zip(shapes[i], colours[i], strict=True):
                 cx, cy = (0.1 + 0.8 * cx) * size, (0.1 + 0.8 * cy) * size
                 rx, ry = (0.06 + 0.24 * rx) * size, (0.06 + 0.24 * ry) * size
                 box = (cx - rx, cy - ry, cx + rx, cy + ry)
@@ -101,7 +101,9 @@ def lookalikes(n: int, seed: int = 0, *, size: int = IMAGE_SIZE) -> np.ndarray:
 def _resize(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = image.shape[:2]
     scale = rng.uniform(0.5, 0.8)
-    return np.asarray(Image.fromarray(image).resize((max(8, int(w * scale)), max(8, int(h * scale))), Image.Resampling.BILINEAR))
+    return np.asarray(
+        Image.fromarray(image).resize((max(8, int(w * scale)), max(8, int(h * scale))), Image.Resampling.BILINEAR)
+    )
 
 
 def _crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -113,7 +115,9 @@ def _crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _rotate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     degrees = rng.uniform(-5, 5)
-    return np.asarray(Image.fromarray(image).rotate(degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=(0, 0, 0)))
+    return np.asarray(
+        Image.fromarray(image).rotate(degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=(0, 0, 0))
+    )
 
 
 def _jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -125,7 +129,8 @@ def _jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _brightness_contrast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     contrast, brightness = rng.uniform(0.7, 1.3), rng.uniform(-30, 30)
     mean = image.mean()
-    return np.clip((image.astype(np.float32) - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
+    edited: np.ndarray = np.clip((image.astype(np.float32) - mean) * contrast + mean + brightness, 0, 255)
+    return edited.astype(np.uint8)
 
 
 def _noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -181,12 +181,12 @@ class Identity:
             raise InvalidKey("signing_private must be a nacl.signing.SigningKey.")
 
     @classmethod
-    def generate(cls, name: str) -> "Identity":
+    def generate(cls, name: str) -> Identity:
         """Fresh keys from the operating system's cryptographic random generator."""
         return cls(name, nacl.public.PrivateKey.generate(), nacl.signing.SigningKey.generate())
 
     @classmethod
-    def from_seed(cls, name: str, seed: bytes) -> "Identity":
+    def from_seed(cls, name: str, seed: bytes) -> Identity:
         """Keys derived from a 32-byte ``seed``, so that a lesson repeats exactly.
 
         **Teaching only**: anyone who knows or guesses the seed has the keys.
@@ -204,7 +204,7 @@ class Identity:
         )
 
     @classmethod
-    def from_label(cls, name: str, label: str) -> "Identity":
+    def from_label(cls, name: str, label: str) -> Identity:
         """Keys derived from a short text ``label`` (e.g. ``"lesson-03"``): a
         convenience over :meth:`from_seed` for lessons.  **Teaching only.**"""
         seed = hashlib.blake2b(f"{label}/{name}".encode(), digest_size=SEED_SIZE).digest()
@@ -239,7 +239,7 @@ class Identity:
         return write_private_file(target, json.dumps(data, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Identity":
+    def load(cls, path: str | os.PathLike[str]) -> Identity:
         """Read an identity written by :meth:`save`.
 
         Raises :class:`~toychat.errors.InvalidKey` if the file is readable or
@@ -261,7 +261,7 @@ class Identity:
             raise InvalidKey(f"{source} is not a toychat identity file ({exc}).") from None
 
     @classmethod
-    def load_or_create(cls, name: str, path: str | os.PathLike[str]) -> "Identity":
+    def load_or_create(cls, name: str, path: str | os.PathLike[str]) -> Identity:
         """The identity saved at ``path`` if there is one (it must be ``name``'s), else
         fresh keys for ``name``, saved there first.  One line that survives restarts."""
         target = Path(path).expanduser()

@@ -169,8 +169,16 @@ class PlatformConfig:
             raise ValueError("account ages need a median of at least 1 day and a spread ≥ 0.")
         if len(self.age_shares) != len(AGE_BANDS) or abs(sum(self.age_shares) - 1) > 1e-9:
             raise ValueError(f"age_shares needs {len(AGE_BANDS)} shares that add up to 1.")
-        for name in ("mentor_rate", "groomer_rate", "sextortion_rate", "sharer_rate", "homophily",
-                     "groomer_mimic_share", "groomer_new_profile_share", "new_account_share"):
+        for name in (
+            "mentor_rate",
+            "groomer_rate",
+            "sextortion_rate",
+            "sharer_rate",
+            "homophily",
+            "groomer_mimic_share",
+            "groomer_new_profile_share",
+            "new_account_share",
+        ):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a share between 0 and 1.")
 
@@ -271,14 +279,21 @@ def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray) ->
     return np.where(night, rng.integers(0, 6, n, dtype=np.int32), rng.integers(7, 24, n, dtype=np.int32))
 
 
-def _times(rng: np.random.Generator, n: int, weeks: int, night_share: float | np.ndarray, start_day: np.ndarray | None = None,
-           span_days: int | None = None) -> np.ndarray:
+def _times(
+    rng: np.random.Generator,
+    n: int,
+    weeks: int,
+    night_share: float | np.ndarray,
+    start_day: np.ndarray | None = None,
+    span_days: int | None = None,
+) -> np.ndarray:
     days = weeks * 7
     if start_day is None:
         day = rng.integers(0, days, n, dtype=np.int32)
     else:
         day = np.minimum(start_day + rng.integers(0, span_days or 1, n, dtype=np.int32), days - 1).astype(np.int32)
-    return day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
+    seconds: np.ndarray = day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
+    return seconds
 
 
 def _with_new_accounts(
@@ -296,7 +311,7 @@ def _with_new_accounts(
     return out
 
 
-def account_ages_with_new_accounts(platform: "Platform", share: float) -> pd.Series:
+def account_ages_with_new_accounts(platform: Platform, share: float) -> pd.Series:
     """The platform's account ages as :func:`simulate` would have drawn them with
     ``new_account_share=share`` — the same world, only account ages changed, so a
     lesson can vary this one assumption without simulating the platform again.
@@ -331,7 +346,9 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     minors = np.flatnonzero(is_minor).astype(np.int32)
     planted = rng.permutation(adults)
     start = 0
-    for code, rate in enumerate((config.mentor_rate, config.groomer_rate, config.sextortion_rate, config.sharer_rate), 1):
+    for code, rate in enumerate(
+        (config.mentor_rate, config.groomer_rate, config.sextortion_rate, config.sharer_rate), 1
+    ):
         count = max(1, round(rate * n)) if rate > 0 else 0
         roles[planted[start : start + count]] = code
         start += count
@@ -381,9 +398,9 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     ring_senders, ring_recipients = [], []
     at = 0
     while at < len(sharers):
-        size = int(rng.integers(config.ring_size[0], config.ring_size[1] + 1))
-        ring = sharers[at : at + size]
-        at += size
+        ring_size = int(rng.integers(config.ring_size[0], config.ring_size[1] + 1))
+        ring = sharers[at : at + ring_size]
+        at += ring_size
         if len(ring) < 2:
             ring = np.concatenate([ring, sharers[:1]]) if len(sharers) > 1 else ring
         a, b = np.meshgrid(ring, ring)
@@ -404,8 +421,8 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     del keep, same_group, extra_follower, extra_followee
 
     # Ordinary messaging: along follow edges, either direction.
-    rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
-    per_account = rng.poisson(rate * config.weeks)
+    message_rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
+    per_account = rng.poisson(message_rate * config.weeks)
     per_account[roles == ROLES.index("sextortion")] = 0  # they only do their burst
     degree_out = np.bincount(follower, minlength=n).astype(np.int32)
     degree_in = np.bincount(followee, minlength=n).astype(np.int32)
@@ -468,10 +485,10 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     # A ring's text messages are not the harm; its images are.
     event_harm_code[(event_harm_code == 3) & (kind != 1)] = 0
     # Sizes: log-normal per kind (median 90 B text, 180 kB image, 3 MB video), clipped.
-    median, spread = np.log([90, 180_000, 3_000_000]), np.array([0.8, 0.6, 0.8])
-    low, high = np.array([20, 5_000, 100_000]), np.array([4_000, 5_000_000, 100_000_000])
-    size = np.exp(median[kind] + spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
-    size = np.clip(size, low[kind], high[kind]).astype(np.int32)
+    size_median, size_spread = np.log([90, 180_000, 3_000_000]), np.array([0.8, 0.6, 0.8])
+    size_low, size_high = np.array([20, 5_000, 100_000]), np.array([4_000, 5_000_000, 100_000_000])
+    size = np.exp(size_median[kind] + size_spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
+    size = np.clip(size, size_low[kind], size_high[kind]).astype(np.int32)
 
     order = np.argsort(time_s)
     sender = sender[order]  # one column at a time, so only one old copy is alive
@@ -485,14 +502,14 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
         config=config,
         accounts=pd.DataFrame(
             {
-                "age_band": pd.Categorical.from_codes(band, AGE_BANDS),
+                "age_band": pd.Categorical.from_codes(band, pd.Index(AGE_BANDS)),
                 "is_minor": is_minor,
                 "account_age_days": account_age,
             }
         ).rename_axis("account"),
         follows=pd.DataFrame({"follower": follower.astype(np.int32), "followee": followee.astype(np.int32)}),
         events=pd.DataFrame(),
-        roles=pd.Series(pd.Categorical.from_codes(roles, ROLES), name="role").rename_axis("account"),
+        roles=pd.Series(pd.Categorical.from_codes(roles, pd.Index(ROLES)), name="role").rename_axis("account"),
         event_harm=pd.Series(),
         _follow_keys=keys,
     )
@@ -502,12 +519,12 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
             "recipient": recipient.astype(np.int32),
             "time_s": time_s,
             "size_bytes": size,
-            "kind": pd.Categorical.from_codes(kind, KINDS),
+            "kind": pd.Categorical.from_codes(kind, pd.Index(KINDS)),
             "recipient_follows_sender": platform.follows_pair(recipient, sender),
         }
     )
     harm_order = ("", HARMS["groomer"], HARMS["sextortion"], HARMS["sharer"])
-    platform.event_harm = pd.Series(pd.Categorical.from_codes(event_harm_code, harm_order), name="harm")
+    platform.event_harm = pd.Series(pd.Categorical.from_codes(event_harm_code, pd.Index(harm_order)), name="harm")
     return platform
 
 
@@ -582,9 +599,7 @@ def rule_minors_not_following(features: pd.DataFrame, threshold: int = 5) -> pd.
     return (features["is_adult"] == 1) & (features["minors_not_following"] >= threshold)
 
 
-def rule_new_profile_contacting_minors(
-    features: pd.DataFrame, max_age_days: int = 30, threshold: int = 3
-) -> pd.Series:
+def rule_new_profile_contacting_minors(features: pd.DataFrame, max_age_days: int = 30, threshold: int = 3) -> pd.Series:
     """Flag profiles under ``max_age_days`` old that contacted at least
     ``threshold`` minors who do not follow them.
 
@@ -617,7 +632,9 @@ RULES: dict[str, Detector] = {
 
 # ---- a learned classifier -------------------------------------------------------------------
 def _design(features: pd.DataFrame) -> np.ndarray:
-    logs = np.log1p(features[[c for c in FEATURES if c not in ("night_share", "image_share", "is_adult")]].to_numpy(float))
+    logs = np.log1p(
+        features[[c for c in FEATURES if c not in ("night_share", "image_share", "is_adult")]].to_numpy(float)
+    )
     return np.column_stack([features[["is_adult", "night_share", "image_share"]].to_numpy(float), logs])
 
 
@@ -700,7 +717,9 @@ def pr_curve(scores: pd.Series | np.ndarray, truth: pd.Series | np.ndarray) -> p
 
     precision, recall, thresholds = precision_recall_curve(np.asarray(truth, bool), np.asarray(scores, float))
     table = pd.DataFrame({"threshold": np.append(thresholds, np.inf), "precision": precision, "recall": recall})
-    table.attrs["average_precision"] = float(average_precision_score(np.asarray(truth, bool), np.asarray(scores, float)))
+    table.attrs["average_precision"] = float(
+        average_precision_score(np.asarray(truth, bool), np.asarray(scores, float))
+    )
     return table
 
 

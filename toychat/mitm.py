@@ -62,7 +62,9 @@ class MitmServer(Server):
     ('meet at 6', 'meet at 6')
     """
 
-    def __init__(self, mode: Mode = "e2ee", *, clock: Clock | None = None, scanners: list[Scanner] | None = None) -> None:
+    def __init__(
+        self, mode: Mode = "e2ee", *, clock: Clock | None = None, scanners: list[Scanner] | None = None
+    ) -> None:
         super().__init__(mode, clock=clock, scanners=scanners)
         self.intercepted: list[Intercepted] = []
         self._fakes: dict[tuple[str, str], Identity] = {}  # (asker, target) -> fake identity of target
@@ -112,7 +114,9 @@ class MitmServer(Server):
         )
         forwarded = forwarded.with_signature(fake_sender.signing_private.sign(forwarded.signed_bytes()).signature)
         self.intercepted.append(
-            Intercepted(msg_id, envelope.sender, envelope.recipient, envelope.timestamp, text.decode("utf-8", "replace"))
+            Intercepted(
+                msg_id, envelope.sender, envelope.recipient, envelope.timestamp, text.decode("utf-8", "replace")
+            )
         )
         self._store(forwarded, forwarded.to_bytes())
         return msg_id

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import TYPE_CHECKING
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-import matplotlib.dates as mdates
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from .figures import register as _register_alt_text, set_alt_text
+from .figures import register as _register_alt_text
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.typing import RcKeyType
 
 # Every figure a lesson shows carries alt text in JupyterLab (see toychat.figures).
 _register_alt_text()
@@ -69,7 +71,7 @@ MAX_WIDTH_IN = 8.6
 #: The course's matplotlib style: text no smaller than 10 pt, figures that fit the
 #: output area.  Applied when this module is imported (every lesson's figures go
 #: through it); :func:`use_course_style` applies it again after a reset.
-COURSE_STYLE: dict[str, object] = {
+COURSE_STYLE: dict[RcKeyType, Any] = {
     "figure.figsize": (8.0, 4.5),
     "font.size": 11,
     "axes.titlesize": 12,
@@ -164,7 +166,7 @@ def compare_byte_histograms(
     byte_histogram(first, ax=axes[0], label=labels[0], color=PALETTE["vermillion"])
     byte_histogram(second, ax=axes[1], label=labels[1], color=PALETTE["blue"])
     axes[1].set_ylabel("")
-    for ax, data, label in zip(axes, (first, second), labels):
+    for ax, data, label in zip(axes, (first, second), labels, strict=True):
         ax.set_title(f"{label}\n{byte_entropy(data):.2f} bits of entropy per byte")
     if title is None:
         title = (
@@ -176,7 +178,7 @@ def compare_byte_histograms(
     return fig
 
 
-def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figure:
+def message_timeline(table: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Who messaged whom, and when: one row per sender→recipient pair, one dot
     per message, dot area proportional to its size (a legend shows the scale).
 
@@ -198,17 +200,26 @@ def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figu
     for index, pair in enumerate(order):
         rows = table[[p == pair for p in pairs]]
         ax.scatter(
-            rows["sent_at"], [index] * len(rows), s=_dot_area(rows["size_bytes"]),
-            color=colours[index % len(colours)], alpha=0.9, edgecolor="black", linewidth=0.8,
+            rows["sent_at"],
+            [index] * len(rows),
+            s=_dot_area(rows["size_bytes"]),
+            color=colours[index % len(colours)],
+            alpha=0.9,
+            edgecolor="black",
+            linewidth=0.8,
         )
     sizes = _legend_sizes(table["size_bytes"])
-    handles = [
-        ax.scatter([], [], s=_dot_area(size), color="white", edgecolor="black", linewidth=0.8)
-        for size in sizes
-    ]
-    ax.legend(handles, [f"{size} bytes" for size in sizes], title="message size",
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              labelspacing=1.2, borderpad=0.8)
+    handles = [ax.scatter([], [], s=_dot_area(size), color="white", edgecolor="black", linewidth=0.8) for size in sizes]
+    ax.legend(
+        handles,
+        [f"{size} bytes" for size in sizes],
+        title="message size",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        labelspacing=1.2,
+        borderpad=0.8,
+    )
     ax.set_yticks(range(len(order)), order)
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
@@ -221,18 +232,17 @@ def message_timeline(table: "pd.DataFrame", *, title: str | None = None) -> Figu
 
 
 #: Timeline colours: the Okabe-Ito palette without yellow (too little contrast on white).
-_TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple",
-                     "sky_blue", "black")
+_TIMELINE_COLOURS = ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue", "black")
 
 
-def _dot_area(size_bytes: "pd.Series | float") -> "pd.Series | float":
+def _dot_area(size_bytes: pd.Series | float) -> pd.Series | float:
     """Marker area (points²) for a message of ``size_bytes``: proportional to size, at least 16."""
     if isinstance(size_bytes, (int, float)):
         return max(size_bytes, 8) * 2
     return size_bytes.clip(lower=8) * 2
 
 
-def _legend_sizes(size_bytes: "pd.Series") -> list[int]:
+def _legend_sizes(size_bytes: pd.Series) -> list[int]:
     """Three round message sizes spanning the data, for the marker-size legend."""
     low, high = int(size_bytes.min()), int(size_bytes.max())
     picks = [low, (low + high) // 2, high]
@@ -278,8 +288,13 @@ def distance_histogram(
     for index, (label, values) in enumerate(groups.items()):
         median = sorted(values)[len(values) // 2]
         ax.hist(
-            list(values), bins=bins, color=colours[index % len(colours)], alpha=0.6,
-            edgecolor="black", linewidth=0.3, label=f"{label} (n={len(values):,}, median {median})",
+            list(values),
+            bins=bins,
+            color=colours[index % len(colours)],
+            alpha=0.6,
+            edgecolor="black",
+            linewidth=0.3,
+            label=f"{label} (n={len(values):,}, median {median})",
         )
     if threshold is not None:
         ax.axvline(threshold, color=PALETTE["vermillion"], linestyle="--", label=f"threshold: {threshold} bits")
@@ -295,7 +310,7 @@ def distance_histogram(
     return fig
 
 
-def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: str | None = None) -> Figure:
+def key_strip(keys: list[bytes], *, labels: list[str] | None = None, title: str | None = None) -> Figure:
     """Each key as one row of coloured cells, one cell per byte (cividis colour map,
     readable with colour-blindness): unrelated keys look like unrelated rows."""
     import numpy as np
@@ -304,8 +319,7 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
         raise ValueError("key_strip needs at least one key")
     grid = np.array([list(k) for k in keys], dtype=float)
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
-    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255,
-                      interpolation="nearest")
+    image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
     fig.colorbar(image, ax=ax, label="byte value (0-255)", ticks=[0, 64, 128, 192, 255])
     ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
     ax.set_xlabel("byte position in the key")
@@ -314,7 +328,9 @@ def key_strip(keys: "list[bytes]", *, labels: "list[str] | None" = None, title: 
     return fig
 
 
-def image_grid(images: "Sequence[object]", *, labels: "Sequence[str] | None" = None, title: str, columns: int = 6) -> Figure:
+def image_grid(
+    images: Sequence[object], *, labels: Sequence[str] | None = None, title: str, columns: int = 6
+) -> Figure:
     """Pictures in a grid with captions (for the synthetic stand-ins: say so in ``title``).
 
     The grid is never wider than :data:`MAX_WIDTH_IN`; captions are 10 pt and
@@ -338,7 +354,7 @@ def image_grid(images: "Sequence[object]", *, labels: "Sequence[str] | None" = N
 
 
 def detection_bars(
-    table: "pd.DataFrame",
+    table: pd.DataFrame,
     *,
     title: str,
     value: str = "rate",
@@ -378,9 +394,9 @@ def detection_bars(
 
 
 def pr_plot(
-    curves: "Mapping[str, pd.DataFrame]",
+    curves: Mapping[str, pd.DataFrame],
     *,
-    points: "Mapping[str, tuple[float, float]] | None" = None,
+    points: Mapping[str, tuple[float, float]] | None = None,
     base_rate: float | None = None,
     title: str,
 ) -> Figure:
@@ -395,8 +411,15 @@ def pr_plot(
         label = f"{name} (average precision {ap:.2f})" if ap is not None else name
         ax.step(curve["recall"], curve["precision"], where="post", color=colours[index % 4], label=label, linewidth=2)
     for index, (name, (recall, precision)) in enumerate((points or {}).items()):
-        ax.plot([recall], [precision], markers[index % 5], color=PALETTE["black"], markersize=8,
-                markerfacecolor=PALETTE["orange"], label=name)
+        ax.plot(
+            [recall],
+            [precision],
+            markers[index % 5],
+            color=PALETTE["black"],
+            markersize=8,
+            markerfacecolor=PALETTE["orange"],
+            label=name,
+        )
     if base_rate is not None:
         ax.axhline(base_rate, linestyle=":", color=PALETTE["black"], label=f"chance: base rate {base_rate:.2%}")
     ax.set_xlim(0, 1.02)
@@ -408,7 +431,7 @@ def pr_plot(
     return fig
 
 
-def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
+def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
     """One panel per platform: for each technique, the share of each harm's accounts
     caught (the table :func:`toychat.metadata.technique_table` returns).
 
@@ -423,14 +446,13 @@ def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
     fig, axes = plt.subplots(1, len(platforms), figsize=(9, 5.6), sharey=True, layout="constrained")
     axes = np.atleast_1d(axes)
-    for ax, platform in zip(axes, platforms):
+    for ax, platform in zip(axes, platforms, strict=True):
         rows = table.loc[platform]
         positions = np.arange(len(rows))
         height = 0.8 / len(harms)
         for index, harm in enumerate(harms):
             shares = rows[harm].fillna(0).to_numpy() * 100
-            bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4],
-                           label=harm)
+            bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=harm)
             ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
         ax.set_yticks(positions + height * (len(harms) - 1) / 2, list(rows.index))
         ax.set_xlim(0, 130)
@@ -442,5 +464,7 @@ def technique_chart(table: "pd.DataFrame", *, title: str) -> Figure:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(harms), fontsize=10)
     fig.suptitle("\n".join(textwrap.wrap(title, 80)[:2]))
-    fig.get_layout_engine().set(h_pad=0.12)
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # made with layout="constrained" above
+    engine.set(h_pad=0.12)
     return fig

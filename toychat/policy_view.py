@@ -12,7 +12,8 @@ Jupyter server extension, enabled when the course is installed
 
 >>> cell = ":::{admonition} For policy readers\\n:class: tip\\nThe **point**.\\n:::"
 >>> print(admonitions_to_html(cell))  # doctest: +NORMALIZE_WHITESPACE
-<div class="admonition tip" role="note" style="border-left:6px solid #009E73;background:#EEF8F4;padding:0.6em 1em;margin:1em 0;">
+<div class="admonition tip" role="note"
+     style="border-left:6px solid #009E73;background:#EEF8F4;padding:0.6em 1em;margin:1em 0;">
 <p style="font-weight:700;margin:0 0 0.4em 0;">For policy readers</p>
 <BLANKLINE>
 The **point**.

@@ -47,6 +47,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import nacl.bindings
 import nacl.exceptions
@@ -65,6 +66,7 @@ __all__ = [
     "KDFChain",
     "Header",
     "DoubleRatchet",
+    "RatchetSnapshot",
     "initiator_secret",
     "responder_secret",
     "read_with_snapshot",
@@ -139,7 +141,7 @@ class Header:
         return self.dh_public + struct.pack(">II", self.previous_chain_length, self.message_number)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Header":
+    def from_bytes(cls, data: bytes) -> Header:
         if not isinstance(data, (bytes, bytearray)) or len(data) != cls.SIZE:
             raise MalformedEnvelope(f"a ratchet header is {cls.SIZE} bytes.")
         pn, n = struct.unpack(">II", bytes(data[32:]))
@@ -174,6 +176,17 @@ def _open(message_key: bytes, ciphertext: bytes, associated: bytes) -> bytes:
     )
 
 
+class RatchetSnapshot(TypedDict):
+    """What :meth:`DoubleRatchet.snapshot` returns: every secret on the device at one moment."""
+
+    root_key: bytes
+    sending_chain_key: bytes | None
+    receiving_chain_key: bytes | None
+    remote_ratchet_key: bytes | None
+    next_received: int
+    skipped_message_keys: dict[tuple[bytes, int], bytes]
+
+
 @dataclass
 class DoubleRatchet:
     """One side of a Double Ratchet session (spec §3).  Build it with
@@ -198,14 +211,16 @@ class DoubleRatchet:
     _retired: dict[bytes, None] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def initiator(cls, shared_secret: bytes, responder_public: bytes, *, max_skip: int = MAX_SKIP) -> "DoubleRatchet":
+    def initiator(cls, shared_secret: bytes, responder_public: bytes, *, max_skip: int = MAX_SKIP) -> DoubleRatchet:
         """Alice's side (§3.3 RatchetInitAlice): she knows Bob's ratchet public key."""
         mine = nacl.public.PrivateKey.generate()
         root, sending = kdf_rk(shared_secret, _dh(mine, responder_public))
         return cls(mine, bytes(responder_public), root, sending=sending, max_skip=max_skip)
 
     @classmethod
-    def responder(cls, shared_secret: bytes, keypair: nacl.public.PrivateKey, *, max_skip: int = MAX_SKIP) -> "DoubleRatchet":
+    def responder(
+        cls, shared_secret: bytes, keypair: nacl.public.PrivateKey, *, max_skip: int = MAX_SKIP
+    ) -> DoubleRatchet:
         """Bob's side (§3.3 RatchetInitBob): his ratchet key pair is the one Alice used."""
         return cls(keypair, None, shared_secret, max_skip=max_skip)
 
@@ -233,7 +248,7 @@ class DoubleRatchet:
 
     def trial_decrypt(
         self, header: Header, ciphertext: bytes, associated_data: bytes = b""
-    ) -> tuple[bytes, "DoubleRatchet"]:
+    ) -> tuple[bytes, DoubleRatchet]:
         """Like :meth:`decrypt`, but leave this state untouched: returns the plaintext and
         the state after it, for :meth:`adopt` once the caller's own checks pass too."""
         if not isinstance(header, Header):
@@ -241,7 +256,7 @@ class DoubleRatchet:
         trial = copy.deepcopy(self)
         return trial._decrypt(header, ciphertext, associated_data), trial
 
-    def adopt(self, trial: "DoubleRatchet") -> None:
+    def adopt(self, trial: DoubleRatchet) -> None:
         """Take over the state :meth:`trial_decrypt` returned."""
         self.__dict__.update(trial.__dict__)
 
@@ -301,13 +316,13 @@ class DoubleRatchet:
         self.dh_self = nacl.public.PrivateKey.generate()
         self.root_key, self.sending = kdf_rk(self.root_key, _dh(self.dh_self, self.dh_remote))
 
-    def __deepcopy__(self, memo: dict) -> "DoubleRatchet":
+    def __deepcopy__(self, memo: dict[int, object]) -> DoubleRatchet:
         clone = copy.copy(self)
         clone.skipped = dict(self.skipped)  # bounded by MAX_STORED; `_retired` is shared (never changed in place)
         return clone
 
     # ---- what a thief gets -------------------------------------------------------------
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> RatchetSnapshot:
         """Everything secret on the device now: what stealing the phone yields."""
         return {
             "root_key": self.root_key,
@@ -319,9 +334,7 @@ class DoubleRatchet:
         }
 
 
-def read_with_snapshot(
-    snapshot: dict[str, object], recorded: list[tuple[Header, bytes, bytes]]
-) -> list[bytes | None]:
+def read_with_snapshot(snapshot: RatchetSnapshot, recorded: list[tuple[Header, bytes, bytes]]) -> list[bytes | None]:
     """Try to open recorded messages ``(header, ciphertext, associated_data)`` with a
     stolen :meth:`DoubleRatchet.snapshot`.
 
@@ -329,8 +342,8 @@ def read_with_snapshot(
     *forwards* from its current key — but never backwards.  Returns each
     plaintext, or ``None`` where the stolen secrets cannot open it.
     """
-    skipped: dict[tuple[bytes, int], bytes] = dict(snapshot["skipped_message_keys"])  # type: ignore[arg-type]
-    chain, start = snapshot["receiving_chain_key"], int(snapshot["next_received"])  # type: ignore[arg-type]
+    skipped = dict(snapshot["skipped_message_keys"])
+    chain, start = snapshot["receiving_chain_key"], int(snapshot["next_received"])
     remote = snapshot["remote_ratchet_key"]
     results: list[bytes | None] = []
     for header, ciphertext, associated in recorded:
@@ -338,7 +351,7 @@ def read_with_snapshot(
         if key is None and chain is not None and header.dh_public == remote and header.message_number >= start:
             ck = chain
             for _ in range(header.message_number - start + 1):
-                ck, key = kdf_ck(ck)  # type: ignore[arg-type]
+                ck, key = kdf_ck(ck)
         try:
             results.append(_open(key, ciphertext, associated + header.to_bytes()) if key else None)
         except (nacl.exceptions.CryptoError, MalformedEnvelope):

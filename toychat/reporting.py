@@ -57,8 +57,10 @@ def report_conversation(
     if not messages:
         raise ValueError("a conversation needs at least one message to report")
     server = Server(mode="e2ee", clock=SimulatedClock(step=60.0), franking=FrankingService())
-    people = {name: Client(name, server, identity=Identity.from_label(name, "lesson-08"))
-              for name in dict.fromkeys([reporter, *(sender for sender, _ in messages)])}
+    people = {
+        name: Client(name, server, identity=Identity.from_label(name, "lesson-08"))
+        for name in dict.fromkeys([reporter, *(sender for sender, _ in messages)])
+    }
     ids = [people[sender].send(reporter, text).msg_id for sender, text in messages]
     people[reporter].receive()
     table = people[reporter].report_with_context(ids[reported], last=last)

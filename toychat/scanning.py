@@ -21,6 +21,7 @@ Lesson 06 uses the first part; lesson 07 the second.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import pandas as pd
 from PIL import Image
 
 from . import hashing
-from .client import Client
+from .client import Client, OutgoingHook
 from .clock import SimulatedClock
 from .images import EDITS, apply_edit, decode_png, encode_png, generate_images, lookalikes, stand_in_set
 from .keys import Identity
@@ -70,7 +71,9 @@ class HashListScanner:
     picture, which is all it ever gets on the E2EE platform.
     """
 
-    def __init__(self, known: Sequence[np.ndarray] | np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, hasher: str = "dct") -> None:
+    def __init__(
+        self, known: Sequence[np.ndarray] | np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, hasher: str = "dct"
+    ) -> None:
         self.hasher = hashing.HASHERS[hasher]
         self.matcher = hashing.Matcher(self.hasher(known), threshold)
         self.__name__ = f"{hasher}_hash_list_scanner"
@@ -104,7 +107,7 @@ class ExactCiphertextScanner:
         self.listed = set(listed_payload_hashes)
 
     def __call__(self, envelope: Envelope) -> str | None:
-        digest = hashing.hashlib.sha256(envelope.payload).hexdigest()
+        digest = hashlib.sha256(envelope.payload).hexdigest()
         return "ciphertext seen before" if digest in self.listed else None
 
 
@@ -119,7 +122,9 @@ def detection_batches(n_images: int, edits: Sequence[str], seed: int) -> tuple[n
     return listed, batches
 
 
-def _send_pictures(server: Server, images: Sequence[np.ndarray], outgoing_hooks: list | None = None) -> None:
+def _send_pictures(
+    server: Server, images: Sequence[np.ndarray], outgoing_hooks: list[OutgoingHook] | None = None
+) -> None:
     """Alice sends every picture to Bob as a PNG on ``server``."""
     alice = Client("alice", server, identity=Identity.from_label("alice", "scanning"), outgoing_hooks=outgoing_hooks)
     Client("bob", server, identity=Identity.from_label("bob", "scanning"))
@@ -128,7 +133,13 @@ def _send_pictures(server: Server, images: Sequence[np.ndarray], outgoing_hooks:
 
 
 def _row(platform: str, what: str, images: Sequence[np.ndarray], flagged: int) -> dict[str, object]:
-    return {"platform": platform, "sent": what, "images": len(images), "flagged": flagged, "rate": flagged / len(images)}
+    return {
+        "platform": platform,
+        "sent": what,
+        "images": len(images),
+        "flagged": flagged,
+        "rate": flagged / len(images),
+    }
 
 
 def server_side_detection(
@@ -150,7 +161,7 @@ def server_side_detection(
     for mode in ("plaintext", "e2ee"):
         for what, images in batches.items():
             scanner = HashListScanner(listed, threshold=threshold, hasher=hasher)
-            server = Server(mode=mode, clock=SimulatedClock(), scanners=[scanner])  # type: ignore[arg-type]
+            server = Server(mode=mode, clock=SimulatedClock(), scanners=[scanner])
             _send_pictures(server, images)
             rows.append(_row("plaintext" if mode == "plaintext" else "E2EE", what, images, len(server.flags)))
     return pd.DataFrame(rows)
@@ -248,7 +259,8 @@ def _low_frequency_patterns(size: int, count: int = 8) -> np.ndarray:
     """Smooth cosine patterns (a 2-D DCT basis), ``(count², size, size)``, values in [-1, 1]."""
     x = (np.arange(size) + 0.5) / size
     waves = np.cos(np.pi * np.arange(count)[:, None] * x[None, :])  # (count, size)
-    return np.einsum("ui,vj->uvij", waves, waves).reshape(count * count, size, size)
+    patterns: np.ndarray = np.einsum("ui,vj->uvij", waves, waves).reshape(count * count, size, size)
+    return patterns
 
 
 def _search(
@@ -278,7 +290,8 @@ def _search(
         picks = rng.integers(0, len(patterns), candidates)
         signs = rng.choice([-1.0, 1.0], candidates)
         trial_deltas = [
-            np.clip(delta + (sign * step_size * patterns[p])[..., None], -max_change, max_change) for p, sign in zip(picks, signs)
+            np.clip(delta + (sign * step_size * patterns[p])[..., None], -max_change, max_change)
+            for p, sign in zip(picks, signs, strict=True)
         ]
         trials = [np.clip(np.rint(original + d), 0, 255).astype(np.uint8) for d in trial_deltas]
         distances = hashing.hamming(hash_fn(trials), target)
@@ -291,20 +304,42 @@ def _search(
 
 
 def evade(
-    image: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, hasher: str = "dct", max_change: float = 10.0,
-    step_size: float = 3.0, max_steps: int = 200, candidates: int = 12, seed: int = 0,
+    image: np.ndarray,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    hasher: str = "dct",
+    max_change: float = 10.0,
+    step_size: float = 3.0,
+    max_steps: int = 200,
+    candidates: int = 12,
+    seed: int = 0,
 ) -> SearchResult:
     """Nudge a listed image with faint, smooth patterns until its hash is more than
     ``threshold`` bits from its listed hash, changing no pixel by more than
     ``max_change`` grey levels (a black-box search, as in Jain et al., 2022)."""
     target = hashing.HASHERS[hasher]([image])[0]
-    return _search(image, target, lambda d: d > threshold, lambda a, b: a > b, hasher=hasher,
-                   max_change=max_change, step_size=step_size, max_steps=max_steps, candidates=candidates, seed=seed)
+    return _search(
+        image,
+        target,
+        lambda d: d > threshold,
+        lambda a, b: a > b,
+        hasher=hasher,
+        max_change=max_change,
+        step_size=step_size,
+        max_steps=max_steps,
+        candidates=candidates,
+        seed=seed,
+    )
 
 
 def force_collision(
-    innocent: np.ndarray, target_hash: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, margin: float = 60.0,
-    max_change: float = 48.0, max_steps: int = 30,
+    innocent: np.ndarray,
+    target_hash: np.ndarray,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    margin: float = 60.0,
+    max_change: float = 48.0,
+    max_steps: int = 30,
 ) -> SearchResult:
     """Change an innocent image until its DCT hash is within ``threshold`` bits of a
     listed ``target_hash``, so a scanner would flag it: the "framing" risk that
@@ -340,7 +375,9 @@ def force_collision(
         current = np.clip(np.rint(original + delta[..., None]), 0, 255).astype(np.uint8)
         distance = int(hashing.hamming(hashing.dct_hash([current])[0], target.ravel()))
     change = np.abs(current.astype(np.float32) - original)
-    return SearchResult(distance <= threshold, start, distance, steps, float(change.mean()), float(change.max()), current)
+    return SearchResult(
+        distance <= threshold, start, distance, steps, float(change.mean()), float(change.max()), current
+    )
 
 
 def search_summary(results: Sequence[SearchResult]) -> dict[str, float]:
@@ -357,15 +394,28 @@ def search_summary(results: Sequence[SearchResult]) -> dict[str, float]:
 
 # ---- false positives at scale ----------------------------------------------------------------
 def false_positive_table(
-    n_listed: int = 500, n_innocent: int = 5000, *, thresholds: Sequence[int] = (0, 2, 4, 6, 8, 10, 12, 14, 16),
-    hasher: str = "dct", seed: int = 0,
+    n_listed: int = 500,
+    n_innocent: int = 5000,
+    *,
+    thresholds: Sequence[int] = (0, 2, 4, 6, 8, 10, 12, 14, 16),
+    hasher: str = "dct",
+    seed: int = 0,
 ) -> pd.DataFrame:
     """For each threshold, the share of innocent look-alikes within that many bits
     of some listed image: the per-image false-positive rate on this synthetic corpus."""
     hash_fn = hashing.HASHERS[hasher]
-    distances = hashing.Matcher(hash_fn(stand_in_set(n_listed, seed)), 0).distances(hash_fn(lookalikes(n_innocent, seed)))
-    rows = [{"threshold": t, "innocent images": n_innocent, "false matches": int((distances <= t).sum()),
-             "false_positive_rate": float((distances <= t).mean())} for t in thresholds]
+    distances = hashing.Matcher(hash_fn(stand_in_set(n_listed, seed)), 0).distances(
+        hash_fn(lookalikes(n_innocent, seed))
+    )
+    rows = [
+        {
+            "threshold": t,
+            "innocent images": n_innocent,
+            "false matches": int((distances <= t).sum()),
+            "false_positive_rate": float((distances <= t).mean()),
+        }
+        for t in thresholds
+    ]
     return pd.DataFrame(rows)
 
 
@@ -391,7 +441,9 @@ def binomial_tail(n: int, p: float, k: int) -> float:
     return min(total, 1.0)
 
 
-def account_false_flag_probability(per_image_rate: float, images_per_account: int, account_threshold: int = 30) -> float:
+def account_false_flag_probability(
+    per_image_rate: float, images_per_account: int, account_threshold: int = 30
+) -> float:
     """Chance that an innocent account reaches ``account_threshold`` false matches
     among ``images_per_account`` images, *if* false matches are independent."""
     return binomial_tail(images_per_account, per_image_rate, account_threshold)
@@ -407,6 +459,8 @@ def meme_set(n: int, seed: int = 0) -> np.ndarray:
     out = np.empty_like(base)
     for i, image in enumerate(base):
         picture = Image.fromarray(image)
-        ImageDraw.Draw(picture).text((6, 100), "PROTEST SAT 2PM", fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        ImageDraw.Draw(picture).text(
+            (6, 100), "PROTEST SAT 2PM", fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0)
+        )
         out[i] = np.asarray(picture)
     return out

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
+from .devices import DeviceCertificate
 from .errors import (
     ForgedReport,
     MalformedEnvelope,
@@ -55,7 +56,6 @@ from .errors import (
     UnknownSender,
     UnreportableMessage,
 )
-from .devices import DeviceCertificate
 from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
@@ -208,7 +208,7 @@ class Server:
         """
         return self.lookup(name)
 
-    def extra_devices_for(self, asker: str, name: str) -> list["DeviceCertificate"]:
+    def extra_devices_for(self, asker: str, name: str) -> list[DeviceCertificate]:
         """The extra devices (beyond their main phone) the directory lists for ``name``.
 
         Users of the toy have one device each, so an honest directory lists
@@ -265,14 +265,12 @@ class Server:
             self.lookup(envelope.recipient)  # raises UnknownRecipient with a helpful message
         if envelope.mode != self.mode:
             raise MalformedEnvelope(
-                f"this server runs the {self.mode!r} platform and does not accept "
-                f"{envelope.mode!r} envelopes."
+                f"this server runs the {self.mode!r} platform and does not accept {envelope.mode!r} envelopes."
             )
         envelope.check_signature(self.directory[envelope.sender].verify_key, outcome="The server refused it.")
         if envelope.msg_id in self._seen_ids:
             raise ReplayedMessage(
-                f"message {envelope.short_id} was already accepted once; this copy is a replay "
-                "and was refused."
+                f"message {envelope.short_id} was already accepted once; this copy is a replay and was refused."
             )
         self._commitment(envelope)
 
@@ -372,7 +370,7 @@ class Server:
         ``handled`` records of its last :meth:`fetch`; the rest go back to the front
         of the mailbox, so a device that crashes mid-batch loses nothing."""
         in_flight = self._in_flight.pop(name, [])
-        self._mailboxes[name].extendleft(reversed(in_flight[max(0, handled):]))
+        self._mailboxes[name].extendleft(reversed(in_flight[max(0, handled) :]))
 
     # ---- abuse reports (message franking) -------------------------------------------------
     def franked_for(self, name: str, msg_id: str) -> Franked:
@@ -407,7 +405,8 @@ class Server:
         * every context message must come from the reported message's sender,
           to the same recipient (the reporter), relayed by the platform no later
           than it (the franking tag's time is the platform's own receive time,
-          which a sender cannot back- or forward-date), and be listed once: otherwise :class:`~toychat.errors.ForgedReport`;
+          which a sender cannot back- or forward-date), and be listed once:
+          otherwise :class:`~toychat.errors.ForgedReport`;
         * the *reported* message may be reported only once
           (:class:`~toychat.errors.ReplayedMessage`); a message may appear as
           context in several reports, because a later report's context can
@@ -468,9 +467,9 @@ class Server:
         """Everything the platform has learned from abuse reports, one row per revealed message.
 
         Columns: ``report`` (1, 2, …), ``reporter``, ``reported_sender``,
-        ``sent_at`` (UTC: when the platform relayed the message, the time its franking tag binds), ``role`` (``"reported message"`` or ``"context"``),
-        ``text`` and ``msg_id``.  Messages nobody reported never appear here:
-        under E2EE this table is all the content the platform ever reads.
+        ``sent_at`` (UTC: when the platform relayed the message, the time its franking tag binds),
+        ``role`` (``"reported message"`` or ``"context"``), ``text`` and ``msg_id``.  Messages nobody
+        reported never appear here: under E2EE this table is all the content the platform ever reads.
         """
         columns = ["report", "reporter", "reported_sender", "sent_at", "role", "text", "msg_id"]
         table = pd.DataFrame([{c: getattr(row, c) for c in columns} for row in self.report_log], columns=columns)
@@ -488,7 +487,4 @@ class Server:
         return table
 
     def __repr__(self) -> str:
-        return (
-            f"Server(mode={self.mode!r}, users={sorted(self.directory)}, "
-            f"messages_seen={len(self.log)})"
-        )
+        return f"Server(mode={self.mode!r}, users={sorted(self.directory)}, messages_seen={len(self.log)})"

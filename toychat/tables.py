@@ -20,7 +20,7 @@ from __future__ import annotations
 import html as _html
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -43,12 +43,15 @@ _ROW_PX = 30
 _BOX = "overflow:auto;max-width:100%;border:1px solid #c4c4c4;margin:0.5em 0;"
 _TABLE = "border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;"
 _CAPTION = "caption-side:top;text-align:left;font-weight:600;padding:4px 6px;"
-_TH = ("background:#f0f0f0;text-align:left;padding:4px 8px;border-bottom:2px solid #767676;"
-       "vertical-align:bottom;")
-_TD = ("text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
-       "white-space:normal;overflow-wrap:anywhere;")
-_TD_NUM = ("text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
-           "white-space:nowrap;font-variant-numeric:tabular-nums;")
+_TH = "background:#f0f0f0;text-align:left;padding:4px 8px;border-bottom:2px solid #767676;vertical-align:bottom;"
+_TD = (
+    "text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
+    "white-space:normal;overflow-wrap:anywhere;"
+)
+_TD_NUM = (
+    "text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
+    "white-space:nowrap;font-variant-numeric:tabular-nums;"
+)
 
 
 def _is_missing(value: Any) -> bool:
@@ -77,16 +80,16 @@ def format_cell(value: Any, *, percent: bool = False) -> str:
     if isinstance(value, (pd.Timestamp, datetime)):
         stamp = pd.Timestamp(value)
         if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert(timezone.utc)
+            stamp = stamp.tz_convert(UTC)
         text = stamp.strftime("%Y-%m-%d %H:%M")
         return text + " UTC" if stamp.tzinfo is not None else text
     if isinstance(value, bool):
         return "yes" if value else "no"
     if percent and isinstance(value, (int, float)):
         return f"{value:.1%}"
-    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value, "dtype").kind in "iu"):
+    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
         return f"{int(value):,}"
-    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value, "dtype").kind == "f"):
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
         value = float(value)
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
@@ -125,7 +128,7 @@ def show_table(
     numeric = {column: _numeric(frame[column]) for column in columns}
     head = "".join(f'<th style="{_TH}">{_html.escape(str(column))}</th>' for column in columns)
     texts = [
-        [format_cell(value, percent=str(column) in as_percent) for column, value in zip(columns, values)]
+        [format_cell(value, percent=str(column) in as_percent) for column, value in zip(columns, values, strict=True)]
         for values in frame.itertuples(index=False, name=None)
     ]
     # Prose columns (quotes, explanations) get room to be read rather than a sliver.
@@ -133,7 +136,7 @@ def show_table(
     rows = []
     for row in texts:
         cells = []
-        for i, (column, text) in enumerate(zip(columns, row)):
+        for i, (column, text) in enumerate(zip(columns, row, strict=True)):
             if numeric[column] or str(column) in as_percent:
                 cells.append(f'<td class="num" style="{_TD_NUM}">{_html.escape(text)}</td>')
             else:

@@ -241,7 +241,7 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         # anything else claimed as the root of an empty tree is not one.
         if proof or old_root != EMPTY_ROOT:
             raise InvalidProof(
-                "consistency with the empty tree needs an empty proof and the empty tree's root, SHA-256(\"\")."
+                'consistency with the empty tree needs an empty proof and the empty tree\'s root, SHA-256("").'
             )
         return
     if not proof:
@@ -300,7 +300,9 @@ class Binding:
         check_timestamp(self.timestamp, "binding timestamp")
 
     @classmethod
-    def of(cls, identity: PublicIdentity, device: str = "phone", *, action: Action = "add", timestamp: float = 0.0) -> "Binding":
+    def of(
+        cls, identity: PublicIdentity, device: str = "phone", *, action: Action = "add", timestamp: float = 0.0
+    ) -> Binding:
         """The binding of ``identity``'s keys to its name, for ``device``."""
         return cls(identity.name, device, identity.encryption_key, identity.signing_key, action, timestamp)
 
@@ -325,13 +327,17 @@ class Binding:
         ).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Binding":
+    def from_bytes(cls, data: bytes) -> Binding:
         """Parse a leaf; :class:`MalformedEnvelope` for anything that is not a canonical binding."""
         try:
             fields = json.loads(data, parse_constant=_reject_constant)
             binding = cls(
-                fields["user"], fields["device"], base64.b64decode(fields["encryption_key"], validate=True),
-                base64.b64decode(fields["signing_key"], validate=True), fields["action"], fields["timestamp"],
+                fields["user"],
+                fields["device"],
+                base64.b64decode(fields["encryption_key"], validate=True),
+                base64.b64decode(fields["signing_key"], validate=True),
+                fields["action"],
+                fields["timestamp"],
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedEnvelope(f"not a key binding ({exc}).") from None
@@ -355,7 +361,9 @@ class SignedTreeHead:
 
     def signed_bytes(self) -> bytes:
         return json.dumps(
-            {"root": self.root.hex(), "size": self.size, "timestamp": self.timestamp}, sort_keys=True, separators=(",", ":")
+            {"root": self.root.hex(), "size": self.size, "timestamp": self.timestamp},
+            sort_keys=True,
+            separators=(",", ":"),
         ).encode()
 
     def verify(self, log_key: nacl.signing.VerifyKey) -> None:
@@ -430,7 +438,7 @@ class KeyDirectoryLog:
         """The bindings from index ``start`` up to (not including) ``end``."""
         return self.bindings[start:end]
 
-    def fork(self) -> "KeyDirectoryLog":
+    def fork(self) -> KeyDirectoryLog:
         """A second log sharing history up to now and the same signing key: a split view."""
         twin = KeyDirectoryLog(self._signing_key, clock=self.clock)
         twin.log = copy.deepcopy(self.log)
@@ -438,7 +446,9 @@ class KeyDirectoryLog:
         return twin
 
 
-def verify_lookup(binding: Binding, index: int, proof: list[bytes], head: SignedTreeHead, log_key: nacl.signing.VerifyKey) -> None:
+def verify_lookup(
+    binding: Binding, index: int, proof: list[bytes], head: SignedTreeHead, log_key: nacl.signing.VerifyKey
+) -> None:
     """A client's check of a key the directory handed out: the tree head is
     genuinely signed, and the binding is in the log it describes.  Raises
     :class:`InvalidProof` otherwise (e.g. a key the operator never published)."""
@@ -505,7 +515,11 @@ class Monitor:
                         "the monitor's expected devices first.)"
                     )
                 continue
-            if known is None or known.encryption_key != binding.encryption_key or known.signing_key != binding.signing_key:
+            if (
+                known is None
+                or known.encryption_key != binding.encryption_key
+                or known.signing_key != binding.signing_key
+            ):
                 raise UnexpectedKey(
                     f"the key log binds a key to {self.user!r} for device {binding.device!r} that "
                     f"{self.user!r} did not add (fingerprint {binding.keys.fingerprint[:19]}…): a swapped key "
@@ -515,7 +529,9 @@ class Monitor:
         return head
 
 
-def gossip(first: SignedTreeHead, second: SignedTreeHead, directory: KeyDirectoryLog, log_key: nacl.signing.VerifyKey) -> None:
+def gossip(
+    first: SignedTreeHead, second: SignedTreeHead, directory: KeyDirectoryLog, log_key: nacl.signing.VerifyKey
+) -> None:
     """Two clients compare the tree heads they were shown.
 
     Equal sizes must have equal roots; otherwise the directory must prove the

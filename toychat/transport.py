@@ -42,11 +42,11 @@ class TransportChannel:
         self._key = key
 
     @classmethod
-    def new(cls, owner: str) -> "TransportChannel":
+    def new(cls, owner: str) -> TransportChannel:
         """A channel with a fresh random session key."""
         return cls(owner, nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE))
 
-    def peer(self) -> "TransportChannel":
+    def peer(self) -> TransportChannel:
         """The other end of this channel (the same session key)."""
         return TransportChannel(self.owner, self._key)
 

@@ -265,14 +265,14 @@ class Envelope:
                 f"changed after it was signed, or someone else signed it. {outcome}"
             ) from None
 
-    def with_signature(self, signature: bytes) -> "Envelope":
+    def with_signature(self, signature: bytes) -> Envelope:
         """A copy of this envelope carrying ``signature``."""
         signed = replace(self, signature=signature)
         signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
         return signed
 
     @classmethod
-    def from_dict(cls, data: object) -> "Envelope":
+    def from_dict(cls, data: object) -> Envelope:
         """Build an envelope from a dict as produced by :meth:`to_dict`, validating it."""
         if not isinstance(data, dict):
             raise MalformedEnvelope("malformed envelope: expected a JSON object.")
@@ -299,7 +299,7 @@ class Envelope:
         return envelope
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Envelope":
+    def from_bytes(cls, data: bytes) -> Envelope:
         """Parse and validate canonical envelope bytes (as made by :meth:`to_bytes`).
 
         Raises :class:`~toychat.errors.MalformedEnvelope` for anything else:
@@ -328,7 +328,7 @@ class Envelope:
         return envelope
 
     @classmethod
-    def from_json(cls, text: str) -> "Envelope":
+    def from_json(cls, text: str) -> Envelope:
         """Parse envelope JSON text (any formatting, e.g. from :meth:`to_json`)."""
         try:
             parsed = json.loads(text, parse_constant=_reject_constant)

@@ -9,8 +9,8 @@
   ipywidgets saved when the lesson ran is rendered as plain HTML (each control with its value, each
   output area with what it showed), with a note saying the control is live in the policy view or
   JupyterLab.  No widget JavaScript, so nothing is fetched from a CDN.
-* **Citations land on their entry**: a link to the bibliography page with an entry key as its fragment points at the ``<a id="key">``
-  anchor of the bibliography page (:class:`BibliographyLinks`).
+* **Citations land on their entry**: a link to the bibliography page with an entry key as its
+  fragment points at the ``<a id="key">`` anchor of the bibliography page (:class:`BibliographyLinks`).
 * **Progress per lesson**: one line on stderr for each lesson read, saying whether it was executed
   or taken from the cache, and how long it took.
 """
@@ -130,7 +130,8 @@ def _output_html(output: dict[str, Any]) -> str:
         text = "".join(text) if isinstance(text, list) else text
         return f'<pre class="widget-static-stream">{html.escape(text)}</pre>'
     if kind == "error":
-        return f'<pre class="widget-static-error">{html.escape(output.get("ename", ""))}: {html.escape(output.get("evalue", ""))}</pre>'
+        error = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+        return f'<pre class="widget-static-error">{html.escape(error)}</pre>'
     data = output.get("data", {})
     for mime in ("image/png", "image/jpeg"):
         if mime in data:
@@ -139,12 +140,11 @@ def _output_html(output: dict[str, Any]) -> str:
     if "text/html" in data:
         value = data["text/html"]
         return "".join(value) if isinstance(value, list) else value
-    if "text/markdown" in data:
-        value = data["text/markdown"]
-        return f'<pre class="widget-static-stream">{html.escape("".join(value) if isinstance(value, list) else value)}</pre>'
-    if "text/plain" in data:
-        value = data["text/plain"]
-        return f'<pre class="widget-static-stream">{html.escape("".join(value) if isinstance(value, list) else value)}</pre>'
+    for mime in ("text/markdown", "text/plain"):
+        if mime in data:
+            value = data[mime]
+            text = "".join(value) if isinstance(value, list) else value
+            return f'<pre class="widget-static-stream">{html.escape(text)}</pre>'
     return ""
 
 
@@ -175,25 +175,38 @@ def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0
     value = html.escape(_value_text(model))
     kind = "Slider" if name == "AnyModel" and "labels" in values else CONTROL_NAMES.get(name, "Control")
     label = f" “{description.rstrip(':')}”" if description else ""
-    return (f'<p class="widget-static-control">{kind}{label}: '
-            f'<strong>{value if value else "(empty)"}</strong></p>')
+    return f'<p class="widget-static-control">{kind}{label}: <strong>{value if value else "(empty)"}</strong></p>'
 
 
 #: What each kind of control is called on the page.
 CONTROL_NAMES = {
-    "IntSliderModel": "Slider", "FloatSliderModel": "Slider", "FloatLogSliderModel": "Slider (log scale)",
-    "SelectionSliderModel": "Slider", "IntRangeSliderModel": "Range slider", "FloatRangeSliderModel": "Range slider",
-    "DropdownModel": "Menu", "SelectModel": "List", "SelectMultipleModel": "List", "RadioButtonsModel": "Choice",
-    "ToggleButtonsModel": "Choice", "ToggleButtonModel": "Toggle", "CheckboxModel": "Checkbox",
-    "TextModel": "Text box", "TextareaModel": "Text box", "IntTextModel": "Number", "FloatTextModel": "Number",
-    "BoundedIntTextModel": "Number", "BoundedFloatTextModel": "Number",
+    "IntSliderModel": "Slider",
+    "FloatSliderModel": "Slider",
+    "FloatLogSliderModel": "Slider (log scale)",
+    "SelectionSliderModel": "Slider",
+    "IntRangeSliderModel": "Range slider",
+    "FloatRangeSliderModel": "Range slider",
+    "DropdownModel": "Menu",
+    "SelectModel": "List",
+    "SelectMultipleModel": "List",
+    "RadioButtonsModel": "Choice",
+    "ToggleButtonsModel": "Choice",
+    "ToggleButtonModel": "Toggle",
+    "CheckboxModel": "Checkbox",
+    "TextModel": "Text box",
+    "TextareaModel": "Text box",
+    "IntTextModel": "Number",
+    "FloatTextModel": "Number",
+    "BoundedIntTextModel": "Number",
+    "BoundedFloatTextModel": "Number",
 }
 
 
 def static_widget_html(model_id: str, state: dict[str, dict[str, Any]]) -> str:
     """The widget ``model_id`` at its saved (default) state, as a self-contained HTML block."""
     body = _widget_html(model_id, state)
-    return f'<div class="widget-static" role="group" aria-label="Interactive control at its default setting">{_NOTE}{body}</div>'
+    label = "Interactive control at its default setting"
+    return f'<div class="widget-static" role="group" aria-label="{label}">{_NOTE}{body}</div>'
 
 
 def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
@@ -223,8 +236,12 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     runtime = exec_data.get("runtime")
     ran = f" in {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
     how = f"from the cache (executed earlier{ran})" if cached else f"executed{ran}"
-    print(f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
-          f"{f'; {widgets} widgets at their default state' if widgets else ''}", file=sys.stderr, flush=True)
+    print(
+        f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
+        f"{f'; {widgets} widgets at their default state' if widgets else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _from_cache(exec_data: dict[str, Any]) -> bool:

@@ -52,7 +52,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,7 +191,8 @@ class PersistentServer(Server):
 
     def register(self, public: PublicIdentity) -> None:
         """Publish ``public`` with no token (its user logs in some other way, e.g. the hub)."""
-        if self.directory.get(getattr(public, "name", None)) == public:
+        name = getattr(public, "name", None)
+        if isinstance(name, str) and self.directory.get(name) == public:
             return
         self.register_with_token(public, None)
 
@@ -239,7 +240,7 @@ class TokenBucket:
 
     rate: float = 20.0
     burst: int = 60
-    clock: Any = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     #: key -> (tokens left, when last used), least recently used first.
     _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
 
@@ -355,10 +356,18 @@ def franked_from_json(data: object) -> Franked:
     except TimestampOutOfRange as exc:
         raise ForgedReport(str(exc)) from None
     sender, recipient = data.get("sender"), data.get("recipient")
-    if not all(isinstance(n, str) and NAME_PATTERN.fullmatch(n) for n in (sender, recipient)):
+    if not (
+        isinstance(sender, str)
+        and NAME_PATTERN.fullmatch(sender)
+        and isinstance(recipient, str)
+        and NAME_PATTERN.fullmatch(recipient)
+    ):
         raise ForgedReport("the report's sender and recipient must be user names.")
     return Franked(
-        _b64decode(data.get("commitment"), "commitment"), sender, recipient, timestamp,
+        _b64decode(data.get("commitment"), "commitment"),
+        sender,
+        recipient,
+        timestamp,
         _b64decode(data.get("tag"), "tag"),
     )
 
@@ -443,13 +452,14 @@ class ApiHandler(tornado.web.RequestHandler):
         elif token is not None:
             self.user = relay.server.store.user_for_token(token)
         if self.login == "admin":
-            allowed = (token is not None and _same_secret(token, relay.admin_token)) or (
-                self.request.method == "GET" and relay.public_view
-            ) or (relay.hub_auth is not None and self.user is not None and await _hub_admin(self))
+            allowed = (
+                (token is not None and _same_secret(token, relay.admin_token))
+                or (self.request.method == "GET" and relay.public_view)
+                or (relay.hub_auth is not None and self.user is not None and await _hub_admin(self))
+            )
             if not allowed:
                 raise Forbidden(
-                    "only the instructor may do this: log in to JupyterHub as a member of the instructors' "
-                    "group."
+                    "only the instructor may do this: log in to JupyterHub as a member of the instructors' group."
                     if relay.hub_auth is not None
                     else "only the instructor may do this: the dashboard needs the admin token printed when "
                     "the relay started (add it to the address as #token=...)."
@@ -625,11 +635,7 @@ class MailboxHandler(ApiHandler):
             await self.relay.condition(name).wait(timeout=datetime.timedelta(seconds=wait))
             queued = server.mailbox(name, limit)
         self.reply(
-            {
-                "messages": [
-                    {"id": q.id, "msg_id": q.msg_id, "envelope": q.envelope.decode("utf-8")} for q in queued
-                ]
-            }
+            {"messages": [{"id": q.id, "msg_id": q.msg_id, "envelope": q.envelope.decode("utf-8")} for q in queued]}
         )
 
 
@@ -766,15 +772,18 @@ def make_app(relay: Relay, *, prefix: str = "") -> tornado.web.Application:
         (rf"{p}/api/mode", ModeHandler, state),
         (rf"{p}/?", RootHandler, {}),
         (rf"{p}/dashboard", DashboardHandler, {"body": DASHBOARD_HTML, "content_type": "text/html; charset=utf-8"}),
-        (rf"{p}/dashboard\.js", DashboardHandler, {"body": DASHBOARD_JS, "content_type": "text/javascript; charset=utf-8"}),
+        (
+            rf"{p}/dashboard\.js",
+            DashboardHandler,
+            {"body": DASHBOARD_JS, "content_type": "text/javascript; charset=utf-8"},
+        ),
     ]
     not_found: type[tornado.web.RequestHandler] = NotFoundHandler
     if relay.hub_auth is not None:
         from .hub import hub_handler, hub_routes
 
         routes = hub_routes(relay, p) + [
-            (pattern, hub_handler(cls) if issubclass(cls, ApiHandler) else cls, args)
-            for pattern, cls, args in routes
+            (pattern, hub_handler(cls) if issubclass(cls, ApiHandler) else cls, args) for pattern, cls, args in routes
         ]
         not_found = hub_handler(NotFoundHandler)
     return tornado.web.Application(
@@ -926,8 +935,14 @@ def main(argv: list[str] | None = None) -> None:
         hub_auth, prefix, args.host, args.port = hub_settings(args.host, args.port)
     try:
         relay = build_relay(
-            db=args.db, mode=args.mode, franking=args.franking, rate=args.rate, burst=args.burst,
-            admin_token=args.admin_token, public_view=args.public_view, hub_auth=hub_auth,
+            db=args.db,
+            mode=args.mode,
+            franking=args.franking,
+            rate=args.rate,
+            burst=args.burst,
+            admin_token=args.admin_token,
+            public_view=args.public_view,
+            hub_auth=hub_auth,
         )
     except sqlite3.Error as exc:
         raise SystemExit(
@@ -946,8 +961,11 @@ def main(argv: list[str] | None = None) -> None:
         if not args.hub:
             print(f"instructor: {base}/dashboard#token={relay.admin_token}", flush=True)
         if scheme == "http" and args.host not in ("127.0.0.1", "localhost", "::1"):
-            print("WARNING: plain HTTP on a network: login tokens travel readable. "
-                  "Use --certfile/--keyfile or run it behind JupyterHub.", flush=True)
+            print(
+                "WARNING: plain HTTP on a network: login tokens travel readable. "
+                "Use --certfile/--keyfile or run it behind JupyterHub.",
+                flush=True,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # JupyterHub stops services with these

@@ -300,9 +300,7 @@ class RemoteServer:
 
     def extra_devices_for(self, asker: str, name: str) -> list[DeviceCertificate]:
         """Extra devices the relay lists for ``name`` (an honest relay lists none)."""
-        answer = self.request(
-            "GET", f"/api/users/{urllib.parse.quote(str(name), safe='')}/devices", user=asker or None
-        )
+        answer = self.request("GET", f"/api/users/{urllib.parse.quote(str(name), safe='')}/devices", user=asker or None)
         if answer.get("devices"):
             raise RelayError("this relay lists extra devices, which the toy's remote client does not support.")
         return []
@@ -388,7 +386,7 @@ class RemoteServer:
         :meth:`fetch`.  The rest are neither acknowledged nor marked as shown, so the
         relay sends them again on the next fetch: a crash mid-batch loses nothing.
         (Without a call, the whole batch counts as handled.)"""
-        unhandled = self._batches.pop(name, [])[max(0, handled):]
+        unhandled = self._batches.pop(name, [])[max(0, handled) :]
         unacked = self._unacked.setdefault(name, [])
         seen = self._delivered.setdefault(name, set())
         for mailbox_id, msg_id in unhandled:

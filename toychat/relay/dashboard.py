@@ -46,7 +46,8 @@ DASHBOARD_HTML = """<!doctype html>
 <div id="banner" role="status" aria-live="polite">Loading…</div>
 <p class="muted"><span id="counts"></span> Updated every second. Newest message first.</p>
 <table>
-  <caption class="muted">Every row is something the server keeps: who wrote to whom, when, how much — and the content only if it can read it.</caption>
+  <caption class="muted">Every row is something the server keeps: who wrote to whom, when, how much
+    — and the content only if it can read it.</caption>
   <thead><tr><th scope="col">received</th><th scope="col">from</th><th scope="col">to</th>
   <th scope="col">bytes</th><th scope="col">what the server can read</th></tr></thead>
   <tbody id="rows"></tbody>
@@ -83,7 +84,8 @@ DASHBOARD_JS = r"""'use strict';
     const e2ee = view.mode === 'e2ee';
     banner.className = e2ee ? 'e2ee' : 'plaintext';
     banner.textContent = e2ee
-      ? 'End-to-end encrypted: the server stores ciphertext it cannot read — but it still sees who, to whom, when and how much.'
+      ? 'End-to-end encrypted: the server stores ciphertext it cannot read — '
+        + 'but it still sees who, to whom, when and how much.'
       : 'Plaintext platform: the server can read every message it relays.';
     document.getElementById('mode-' + view.mode).checked = true;
     const waiting = Object.values(view.queued).reduce((a, b) => a + b, 0);

@@ -113,8 +113,13 @@ class Store:
             self.db.execute(
                 "INSERT INTO users (name, encryption_key, signing_key, token_sha256, registered_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (public.name, public.encryption_key, public.signing_key,
-                 None if token is None else token_digest(token), now),
+                (
+                    public.name,
+                    public.encryption_key,
+                    public.signing_key,
+                    None if token is None else token_digest(token),
+                    now,
+                ),
             )
 
     def replace_keys(self, public: PublicIdentity) -> None:
@@ -145,15 +150,30 @@ class Store:
             self.db.execute(
                 "INSERT INTO log (received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, "
                 "content_seen, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.received_at, entry.msg_id, entry.mode, entry.sender, entry.recipient,
-                 entry.sent_at, entry.size_bytes, entry.content_seen, entry.envelope),
+                (
+                    entry.received_at,
+                    entry.msg_id,
+                    entry.mode,
+                    entry.sender,
+                    entry.recipient,
+                    entry.sent_at,
+                    entry.size_bytes,
+                    entry.content_seen,
+                    entry.envelope,
+                ),
             )
             if franked is not None:
                 self.db.execute(
                     "INSERT INTO franked (msg_id, commitment, sender, recipient, timestamp, tag) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (entry.msg_id, franked.commitment, franked.sender, franked.recipient,
-                     franked.timestamp, franked.tag),
+                    (
+                        entry.msg_id,
+                        franked.commitment,
+                        franked.sender,
+                        franked.recipient,
+                        franked.timestamp,
+                        franked.tag,
+                    ),
                 )
             cursor = self.db.execute(
                 "INSERT INTO mailbox (recipient, msg_id, envelope, queued_at) VALUES (?, ?, ?, ?)",
@@ -163,11 +183,14 @@ class Store:
 
     def log_entries(self) -> Iterator[SeenByServer]:
         """Every logged message, oldest first."""
-        for row in self.db.execute(
+        rows = self.db.execute(
             "SELECT received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, envelope "
             "FROM log ORDER BY seq"
-        ):
-            yield SeenByServer(*row[:8], envelope=bytes(row[8]))
+        )
+        for received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, envelope in rows:
+            yield SeenByServer(
+                received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, bytes(envelope)
+            )
 
     def franked(self) -> Iterator[tuple[str, Franked]]:
         """Every stored franking tag, by message id."""

@@ -25,7 +25,7 @@ does, so notebooks and tests can drive it from code.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import ipywidgets as widgets
 
@@ -38,6 +38,7 @@ from ..mitm import MitmServer
 from ..server import Server
 
 __all__ = ["ChatWidget"]
+
 
 def _column(grow: float) -> widgets.Layout:
     """A column that shares the row's width in proportion ``grow`` and never overflows it."""
@@ -69,7 +70,7 @@ _REPORTING_MODES = ("e2ee", "plaintext")
 
 
 def _time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
 
 
 def _content_cell(content_seen: str) -> str:
@@ -137,8 +138,11 @@ class ChatWidget:
         )
         self.message.add_class("toychat-alice-input")
         self.send_button = widgets.Button(
-            description="Send to Bob", button_style="primary", tooltip="Encrypt (if E2EE), sign and send",
-            icon="paper-plane", layout=widgets.Layout(width="auto", max_width="100%"),
+            description="Send to Bob",
+            button_style="primary",
+            tooltip="Encrypt (if E2EE), sign and send",
+            icon="paper-plane",
+            layout=widgets.Layout(width="auto", max_width="100%"),
         )
         self.send_button.add_class("toychat-send")
         self.alice_view = widgets.HTML()
@@ -153,12 +157,18 @@ class ChatWidget:
         self.mode_toggle.observe(lambda change: self.reset(change["new"]), names="value")
 
         alice_col = widgets.VBox(
-            [widgets.HTML("<h4>Alice's phone</h4><label>Message to Bob</label>"), self.message, self.send_button,
-             self.alice_view],
+            [
+                widgets.HTML("<h4>Alice's phone</h4><label>Message to Bob</label>"),
+                self.message,
+                self.send_button,
+                self.alice_view,
+            ],
             layout=_column(1),
         )
         self.report_button = widgets.Button(
-            description="Report last message", button_style="danger", icon="flag",
+            description="Report last message",
+            button_style="danger",
+            icon="flag",
             tooltip="Send the last message Bob received to the platform, with its franking proof",
             layout=widgets.Layout(width="auto", max_width="100%"),
         )
@@ -166,7 +176,9 @@ class ChatWidget:
         # The description is the menu's own <label>, so a screen reader names the menu; the
         # column layout puts it above the menu, where Bob's narrow column has room for both.
         self.report_scope = widgets.Dropdown(
-            options=list(_REPORT_SCOPES), value=0, description="What a report sends",
+            options=list(_REPORT_SCOPES),
+            value=0,
+            description="What a report sends",
             style={"description_width": "initial"},
             layout=widgets.Layout(width="calc(100% - 4px)", flex_flow="column", align_items="stretch"),
         )
@@ -183,8 +195,11 @@ class ChatWidget:
         server_col = widgets.VBox(server_parts, layout=_column(1.6))
         bob_col = widgets.VBox(bob_parts, layout=_column(1))
         self.widget = widgets.VBox(
-            [self.mode_toggle, widgets.HBox([alice_col, server_col, bob_col], layout=widgets.Layout(width="100%")),
-             self.status]
+            [
+                self.mode_toggle,
+                widgets.HBox([alice_col, server_col, bob_col], layout=widgets.Layout(width="100%")),
+                self.status,
+            ]
         )
         self.widget.add_class("toychat-chat")
         self.reset(mode)
@@ -258,9 +273,10 @@ class ChatWidget:
 
     # ---- the views ---------------------------------------------------------------------
     def _render(self) -> None:
-        self.alice_view.value = _LINES.format("".join(
-            f"<div>{_time(ts)} <b>to bob:</b> {html.escape(text)}</div>" for ts, text in self._alice_wrote
-        ) or "<i>Nothing sent yet.</i>")
+        self.alice_view.value = _LINES.format(
+            "".join(f"<div>{_time(ts)} <b>to bob:</b> {html.escape(text)}</div>" for ts, text in self._alice_wrote)
+            or "<i>Nothing sent yet.</i>"
+        )
         rows = "".join(
             "<tr>"
             f"<td {_NOWRAP}>{_time(e.received_at)}</td><td {_CELL}>{html.escape(e.sender)}</td>"
@@ -276,10 +292,13 @@ class ChatWidget:
             else "<i>The server has stored nothing yet.</i>"
         )
         if isinstance(self.server, MitmServer):
-            secretly = "".join(
-                f"<div>{html.escape(i.sender)} → {html.escape(i.recipient)}: <b>{html.escape(i.text)}</b></div>"
-                for i in self.server.intercepted
-            ) or "<div><i>nothing yet</i></div>"
+            secretly = (
+                "".join(
+                    f"<div>{html.escape(i.sender)} → {html.escape(i.recipient)}: <b>{html.escape(i.text)}</b></div>"
+                    for i in self.server.intercepted
+                )
+                or "<div><i>nothing yet</i></div>"
+            )
             self.server_view.value += (
                 "<hr><div class='toychat-intercepted' style='line-height:1.4'><b>…and what it secretly "
                 f"decrypted with the keys it handed out:</b> {secretly}</div>"
@@ -297,10 +316,13 @@ class ChatWidget:
                 if reported
                 else "<i>No reports yet: the platform has read no message.</i>"
             )
-        self.bob_view.value = _LINES.format("".join(
-            f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
-            for m in self.bob.inbox
-        ) or "<i>No messages yet.</i>")
+        self.bob_view.value = _LINES.format(
+            "".join(
+                f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
+                for m in self.bob.inbox
+            )
+            or "<i>No messages yet.</i>"
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -125,7 +125,7 @@ class ChoiceSlider(anywidget.AnyWidget, widgets.ValueWidget):
     @property
     def options(self) -> list[tuple[str, Any]]:
         """(label, value) for every stop, as ipywidgets' SelectionSlider has them."""
-        return list(zip(self.labels, self._values))
+        return list(zip(self.labels, self._values, strict=True))
 
     @property
     def label(self) -> str:
