@@ -14,6 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
+from toychat import kernel_wakeup  # noqa: E402
+
+# MyST-NB runs the lessons through nbclient in this process: guard its waits against
+# ZeroMQ's lost wake-ups (a lesson with an interact cell could otherwise stall for the
+# whole execution timeout; toychat.kernel_wakeup explains).
+kernel_wakeup.install()
+
 project = "End-to-end encryption and online safety"
 author = "the course authors"
 copyright = "the course authors"

@@ -11,6 +11,12 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from toychat import kernel_wakeup
+
+# nbclient waits for replies on an asyncio socket: guard it against lost wake-ups
+# (toychat.kernel_wakeup; without it a lesson with an interact cell can stall until its timeout).
+kernel_wakeup.install()
+
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))

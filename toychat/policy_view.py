@@ -27,6 +27,8 @@ import html
 import re
 from typing import Any
 
+from toychat import kernel_wakeup
+
 __all__ = ["admonitions_to_html", "prelaunch_hook"]
 
 #: Border and background for each admonition class (Okabe-Ito colours; text stays black).
@@ -77,3 +79,9 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     if "prelaunch_hook" not in voila:
         voila.prelaunch_hook = prelaunch_hook
         server_app.log.info("toychat: Voilà shows the lessons' MyST boxes as boxes")
+    # Voilà runs each lesson through nbclient in this process: guard its waits against
+    # ZeroMQ's lost wake-ups (toychat.kernel_wakeup explains the hang this prevents).
+    if kernel_wakeup.install():
+        server_app.log.info(
+            "toychat: kernel replies are checked every %.0f s while a lesson runs", kernel_wakeup.CHECK_EVERY_S
+        )
