@@ -283,6 +283,27 @@ _LOOK_LIKE_A_USER = (
                 + ` in a ${area.clientWidth}px output area (shrunk to fit)`);
         }
     }
+    // A quote squeezed into a sliver beside a column of short codes is unreadable.
+    for (const table of panel.querySelectorAll('table.toychat-table')) {
+        if (!table.offsetParent) continue;
+        const heads = [...table.querySelectorAll('thead th')];
+        const longest = heads.map(() => 0);
+        for (const row of table.querySelectorAll('tbody tr')) {
+            [...row.children].forEach((td, i) => {
+                longest[i] = Math.max(longest[i] || 0, td.innerText.trim().length);
+            });
+        }
+        const width = heads.map((th) => th.getBoundingClientRect().width);
+        heads.forEach((th, i) => {
+            if (longest[i] <= 60) return;
+            heads.forEach((other, j) => {
+                if (longest[j] <= 12 && width[i] < 1.5 * width[j]) {
+                    problems.push(`${cellOf(table)}: table squeezes its prose: "${th.innerText.trim()}"`
+                        + ` ${Math.round(width[i])}px beside "${other.innerText.trim()}" ${Math.round(width[j])}px`);
+                }
+            });
+        });
+    }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
         const mime = out.getAttribute('data-mime-type') || '';
         if (mime.includes('stderr') || mime.includes('error')) {
@@ -301,7 +322,9 @@ _LOOK_LIKE_A_USER = (
 def look_like_a_user(page: object) -> list[str]:
     """What a learner would see wrong in the visible, executed notebook: widget labels, buttons,
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
-    shrinks them, so their text becomes too small to read); error outputs; widgets that failed."""
+    shrinks them, so their text becomes too small to read); a table whose prose column (a cell over
+    60 characters) is under 1.5 times as wide as a column of short codes (12 characters at most);
+    error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
 
 

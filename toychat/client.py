@@ -64,7 +64,7 @@ from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_
 from .keys import Identity, PublicIdentity, safety_number
 from .protocols import ContextReporting, ServerAPI
 from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
-from .wire import NONCE_SIZE, Envelope, new_msg_id, short_id
+from .wire import NONCE_SIZE, Envelope, Mode, new_msg_id, short_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 
@@ -111,7 +111,7 @@ class ReceivedMessage:
     recipient: str
     sent_at: float
     text: str
-    mode: str
+    mode: Mode
     content_type: str = TEXT
     data: bytes = b""
     franking_key: bytes = b""
@@ -205,7 +205,7 @@ class Client:
         return self.identity.public
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """The platform this device is on: ``"e2ee"`` or ``"plaintext"``."""
         return self.server.mode
 
@@ -309,7 +309,7 @@ class Client:
             nonce, payload = b"", data
         envelope = Envelope(
             msg_id=new_msg_id(),
-            mode=self.mode,  # type: ignore[arg-type]
+            mode=self.mode,
             sender=self.name,
             recipient=recipient,
             timestamp=self.clock(),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .franking import Franked, Report
     from .keys import PublicIdentity
     from .transport import TransportChannel
+    from .wire import Mode
 
 __all__ = ["ContextReporting", "ServerAPI"]
 
@@ -39,7 +40,7 @@ class ServerAPI(Protocol):
     clock: Clock
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """``"e2ee"`` or ``"plaintext"``: what the platform can read."""
 
     @property

@@ -90,7 +90,7 @@ class SeenByServer:
 
     received_at: float
     msg_id: str
-    mode: str
+    mode: Mode
     sender: str
     recipient: str
     sent_at: float

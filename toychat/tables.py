@@ -32,7 +32,9 @@ __all__ = ["EMPTY", "format_cell", "show_table"]
 EMPTY = "—"
 #: A column with a cell longer than this many characters is prose, and gets room to be read.
 _PROSE_CHARS = 60
-_PROSE_WIDTH = "min-width:22em;"
+#: Prose may wrap anywhere (a long URL must not widen the table); other cells only between
+#: words, so a short label such as "empirical-quantitative" is never split mid-word.
+_PROSE_WIDTH = "min-width:12em;overflow-wrap:anywhere;"
 #: Row height (px) used to size the scrollable box.
 _ROW_PX = 30
 
@@ -41,12 +43,15 @@ _ROW_PX = 30
 # attributes it allows, and a style attribute also wins over JupyterLab's own rule that
 # right-aligns every table cell.
 _BOX = "overflow:auto;max-width:100%;border:1px solid #c4c4c4;margin:0.5em 0;"
-_TABLE = "border-collapse:collapse;font-size:14px;line-height:1.4;width:100%;"
+# table-layout:auto overrides JupyterLab's (and Voila's) rule that fixes every rendered
+# table's layout, which gives each column the same width: a claim id as wide as its quote.
+# With auto layout the browser shares the width by content, so quotes get the room.
+_TABLE = "border-collapse:collapse;table-layout:auto;font-size:14px;line-height:1.4;width:100%;"
 _CAPTION = "caption-side:top;text-align:left;font-weight:600;padding:4px 6px;"
 _TH = "background:#f0f0f0;text-align:left;padding:4px 8px;border-bottom:2px solid #767676;vertical-align:bottom;"
 _TD = (
     "text-align:left;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"
-    "white-space:normal;overflow-wrap:anywhere;"
+    "white-space:normal;overflow-wrap:break-word;"
 )
 _TD_NUM = (
     "text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;vertical-align:top;"

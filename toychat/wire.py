@@ -51,7 +51,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import nacl.exceptions
 import nacl.signing
@@ -64,6 +64,7 @@ __all__ = [
     "WIRE_VERSION",
     "MODES",
     "Mode",
+    "is_mode",
     "NONCE_SIZE",
     "MAC_SIZE",
     "SIGNATURE_SIZE",
@@ -78,6 +79,17 @@ __all__ = [
 WIRE_VERSION = 1
 Mode = Literal["e2ee", "plaintext"]
 MODES: tuple[str, ...] = ("e2ee", "plaintext")
+
+
+def is_mode(value: object) -> TypeGuard[Mode]:
+    """Whether ``value`` names a platform (one of :data:`MODES`); narrows it to :data:`Mode`.
+
+    >>> is_mode("e2ee"), is_mode("E2EE"), is_mode(None)
+    (True, False, False)
+    """
+    return isinstance(value, str) and value in MODES
+
+
 #: XSalsa20 nonce length, as :data:`nacl.public.Box.NONCE_SIZE`.
 NONCE_SIZE = 24
 #: Poly1305 authenticator length: every E2EE payload is at least this long.

@@ -73,7 +73,7 @@ from ..errors import (
 from ..franking import Franked, FrankingService, Report
 from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import SeenByServer, Server
-from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode
+from ..wire import MAX_ENVELOPE_BYTES, MODES, Envelope, Mode, is_mode
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
 from .errors import (
     Forbidden,
@@ -140,7 +140,7 @@ class PersistentServer(Server):
 
     def __init__(self, store: Store, mode: Mode = "e2ee", *, franking: bool = False) -> None:
         stored_mode = store.get_meta("mode")
-        mode = stored_mode if stored_mode in MODES else mode  # type: ignore[assignment]
+        mode = stored_mode if is_mode(stored_mode) else mode
         super().__init__(mode=mode, franking=FrankingService(store.franking_key()) if franking else None)
         self.store = store
         store.set_meta("mode", self.mode)
@@ -158,11 +158,11 @@ class PersistentServer(Server):
 
     def set_mode(self, mode: str) -> None:
         """Switch the platform (the instructor's demo); kept across restarts."""
-        if mode not in MODES:
+        if not is_mode(mode):
             raise MalformedEnvelope(f"the mode must be one of {', '.join(MODES)}, not {mode!r}.")
         with saving(self.store.path, "the mode"):
             self.store.set_meta("mode", mode)
-        self.mode = mode  # type: ignore[assignment]
+        self.mode = mode
 
     def register_with_token(self, public: PublicIdentity, token: str | None) -> None:
         """Publish ``public`` (checked by :meth:`Server.register`) and store it with its login."""

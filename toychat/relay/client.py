@@ -50,6 +50,7 @@ from ..errors import InvalidKey, MalformedEnvelope, ToyChatError, UnknownSender
 from ..franking import Franked, Report
 from ..keys import PublicIdentity, check_name, read_private_file, write_private_file
 from ..transport import TransportChannel
+from ..wire import Mode, is_mode
 from .errors import RelayError, RelayUnavailable, error_class
 
 __all__ = ["RemoteFranking", "RemoteServer"]
@@ -233,9 +234,12 @@ class RemoteServer:
         return dict(self._info[1])
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """The platform the relay runs now: ``"e2ee"`` or ``"plaintext"`` (asked each time)."""
-        return str(self.info()["mode"])
+        mode = self.info()["mode"]
+        if not is_mode(mode):
+            raise RelayError(f"the relay names an unknown platform {mode!r}; is it a toychat relay?")
+        return mode
 
     @mode.setter
     def mode(self, mode: str) -> None:
