@@ -463,14 +463,10 @@ def test_fuzzed_requests_never_crash_the_relay(
         assert set(answer) == {"error", "message"} and answer["message"]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_fuzzed_envelopes_are_refused_by_name(
-    relay: RunningRelay, fuzz_user: tuple[str, str], data: st.DataObject
-) -> None:
-    """Valid-looking envelopes with one field broken: always a named 4xx, never stored."""
-    name, token = fuzz_user
-    good = Envelope(
+def _well_formed_envelope(name: str) -> dict[str, object]:
+    """An envelope from ``name`` to itself with every field well formed (content all zeros),
+    as a dict for the fuzz tests to break one field of."""
+    return Envelope(
         msg_id=secrets.token_hex(16),
         mode="e2ee",
         sender=name,
@@ -480,6 +476,16 @@ def test_fuzzed_envelopes_are_refused_by_name(
         payload=bytes(32),
         signature=bytes(64),
     ).to_dict()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_envelopes_are_refused_by_name(
+    relay: RunningRelay, fuzz_user: tuple[str, str], data: st.DataObject
+) -> None:
+    """Valid-looking envelopes with one field broken: always a named 4xx, never stored."""
+    name, token = fuzz_user
+    good = _well_formed_envelope(name)
     key = data.draw(st.sampled_from(sorted(good)))
     good[key] = data.draw(json_values)
     raw = json.dumps(good, sort_keys=True, separators=(",", ":")).encode()
@@ -701,16 +707,7 @@ def test_envelopes_that_once_crashed_the_parser_are_400(
     """Found by fuzzing: an integer too big for a float, and a lone surrogate escape, raised
     OverflowError and UnicodeEncodeError inside Envelope.from_bytes (a 500). Now named 400s."""
     name, token = fuzz_user
-    data = Envelope(
-        msg_id=secrets.token_hex(16),
-        mode="e2ee",
-        sender=name,
-        recipient=name,
-        timestamp=1.0,
-        nonce=bytes(24),
-        payload=bytes(32),
-        signature=bytes(64),
-    ).to_dict()
+    data = _well_formed_envelope(name)
     data[field] = value
     raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     status, answer = raw_request(relay.url, "POST", "/api/messages", raw, bearer(token))
