@@ -165,3 +165,11 @@ def test_the_policy_view_extension_is_enabled_by_the_install() -> None:
     assert config["ServerApp"]["jpserver_extensions"] == {"toychat.policy_view": True}
     requirements = (Path(__file__).parent.parent / "requirements.txt").read_text().splitlines()
     assert "./jupyter-config" in requirements
+
+
+def test_whole_numbers_keep_the_decimals_of_their_column() -> None:
+    html = show_table(pd.DataFrame({"ratio": [9.0, 2.7, 0.036], "count": [3.0, 4.0, 5.0]})).data
+    assert ">9.00</td>" in html, "a whole number beside 2.70 is shown as 9.00, not 9"
+    assert ">2.70</td>" in html
+    assert ">0.036</td>" in html
+    assert ">3</td>" in html, "a column of whole numbers stays without decimals"

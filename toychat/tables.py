@@ -69,13 +69,18 @@ def _is_missing(value: Any) -> bool:
     return False
 
 
-def format_cell(value: Any, *, percent: bool = False) -> str:
+def format_cell(value: Any, *, percent: bool = False, decimals: bool = False) -> str:
     """One cell as the text a reader sees (not yet HTML-escaped).
+
+    ``decimals=True`` says the cell's column shows decimals, so a whole number keeps
+    them ("9.00" beside "2.70", not "9"); :func:`show_table` decides it per column.
 
     >>> format_cell(0.0825, percent=True), format_cell(1234567), format_cell(["08", "09"])
     ('8.2%', '1,234,567', '08, 09')
     >>> format_cell(pd.Timestamp("2024-01-05 14:03", tz="UTC")), format_cell(None)
     ('2024-01-05 14:03 UTC', '—')
+    >>> format_cell(9.0), format_cell(9.0, decimals=True), format_cell(2.7)
+    ('9', '9.00', '2.70')
     """
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value) if isinstance(value, (set, frozenset)) else value
@@ -96,7 +101,7 @@ def format_cell(value: Any, *, percent: bool = False) -> str:
         return f"{int(value):,}"
     if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
         value = float(value)
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() and abs(value) < 1e15 and not decimals:
             return f"{int(value):,}"
         return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
     return str(value)
@@ -104,6 +109,14 @@ def format_cell(value: Any, *, percent: bool = False) -> str:
 
 def _numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _shows_decimals(series: pd.Series) -> bool:
+    """True for a float column with a fractional value, whose whole numbers must keep decimals too."""
+    if not pd.api.types.is_float_dtype(series):
+        return False
+    finite = series[pd.notna(series) & (series.abs() != float("inf"))]
+    return bool((finite % 1 != 0).any())
 
 
 def show_table(
@@ -131,9 +144,13 @@ def show_table(
         raise KeyError(f"show_table: no column named {sorted(unknown)} to show as percent")
     columns: Sequence[Any] = list(frame.columns)
     numeric = {column: _numeric(frame[column]) for column in columns}
+    fractional = {column: _shows_decimals(frame[column]) for column in columns}
     head = "".join(f'<th style="{_TH}">{_html.escape(str(column))}</th>' for column in columns)
     texts = [
-        [format_cell(value, percent=str(column) in as_percent) for column, value in zip(columns, values, strict=True)]
+        [
+            format_cell(value, percent=str(column) in as_percent, decimals=fractional[column])
+            for column, value in zip(columns, values, strict=True)
+        ]
         for values in frame.itertuples(index=False, name=None)
     ]
     # Prose columns (quotes, explanations) get room to be read rather than a sliver.
