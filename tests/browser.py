@@ -304,6 +304,15 @@ _LOOK_LIKE_A_USER = (
             });
         });
     }
+    // A table wider than its box hides columns behind a sideways scroll few readers find.
+    for (const box of panel.querySelectorAll('.toychat-table-box')) {
+        if (!box.offsetParent) continue;
+        if (box.scrollWidth > box.clientWidth + 1) {
+            const caption = box.querySelector('caption');
+            problems.push(`${cellOf(box)}: table wider than its box: "${caption ? caption.innerText.trim() : ''}"`
+                + ` (${box.scrollWidth}px in ${box.clientWidth}px)`);
+        }
+    }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
         const mime = out.getAttribute('data-mime-type') || '';
         if (mime.includes('stderr') || mime.includes('error')) {
@@ -324,7 +333,8 @@ def look_like_a_user(page: object) -> list[str]:
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
     shrinks them, so their text becomes too small to read); a table whose prose column (a cell over
     60 characters) is under 1.5 times as wide as a column of short codes (12 characters at most);
-    error outputs; widgets that failed."""
+    a course table wider than its box (columns hidden behind a sideways scroll); error outputs;
+    widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
 
 

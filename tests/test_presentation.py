@@ -18,7 +18,7 @@ def test_table_has_no_index_left_aligned_text_and_full_quotes() -> None:
     assert "<style" not in html, "JupyterLab strips <style> from untrusted output: styles are inline"
     assert html.count("text-align:left") >= 3
     assert '<td class="num" style="text-align:right;' in html and ">3</td>" in html, "numbers align right"
-    assert html.count("min-width:12em") == 1, "the prose column gets room to be read, the others not"
+    assert html.count("min-width:") == 1, "the prose column gets room to be read, the others not"
     assert "table-layout:auto" in html, "columns share the width by content, not equally (JupyterLab fixes layouts)"
     assert html.count("overflow-wrap:anywhere") == 1, "only prose may break mid-word"
 
@@ -173,3 +173,15 @@ def test_whole_numbers_keep_the_decimals_of_their_column() -> None:
     assert ">2.70</td>" in html
     assert ">0.036</td>" in html
     assert ">3</td>" in html, "a column of whole numbers stays without decimals"
+
+
+def test_prose_columns_share_the_width_by_what_they_say() -> None:
+    table = pd.DataFrame(
+        {"id": ["C1"], "who": ["Jane Doe, a named charity (child safety) " * 2], "quote": ["word " * 80]}
+    )
+    html = show_table(table).data
+    # sqrt(82) : sqrt(400) of 85% of the table: 26% for the name, 59% for the quote.
+    assert "width:26%;min-width:8em" in html, "the name gets a share of the room"
+    assert "width:59%;min-width:8em" in html, "the quote, saying five times as much, gets more"
+    cells = html.split("<td")[1:]
+    assert ";width:" not in cells[0], "the id column is not given a share"

@@ -64,6 +64,7 @@ __all__ = [
     "find_seeds",
     "quote_in_source",
     "claims_for_lesson",
+    "speaker_label",
     "summary_by",
     "Evidence",
     "with_evidence",
@@ -375,6 +376,23 @@ def claims_for_lesson(claims: pd.DataFrame, lesson: int) -> pd.DataFrame:
         raise ValueError(f"There is no lesson {lesson}: the lessons are numbered 0 to 10.")
     mask = claims["lessons"].map(lambda text: lesson in _parse_lessons(text))
     return claims[mask.astype(bool)]
+
+
+def speaker_label(claims: pd.DataFrame) -> pd.Series:
+    """Speaker, organisation and side in one short text per claim, for a table that leaves
+    its quotes the room.
+
+    >>> rows = pd.DataFrame({"speaker": ["Jane Doe", ""], "organisation": ["NSPCC", "Meta"],
+    ...                      "side": ["child-safety charity", "platform"]})
+    >>> speaker_label(rows).tolist()
+    ['Jane Doe, NSPCC (child-safety charity)', 'Meta (platform)']
+    """
+
+    def label(row: pd.Series) -> str:
+        names = ", ".join(part for part in (row["speaker"], row["organisation"]) if part)
+        return f"{names} ({row['side']})"
+
+    return claims.apply(label, axis=1).astype(str)
 
 
 def summary_by(claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type") -> pd.DataFrame:

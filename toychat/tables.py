@@ -34,7 +34,14 @@ EMPTY = "—"
 _PROSE_CHARS = 60
 #: Prose may wrap anywhere (a long URL must not widen the table); other cells only between
 #: words, so a short label such as "empirical-quantitative" is never split mid-word.
-_PROSE_WIDTH = "min-width:12em;overflow-wrap:anywhere;"
+_PROSE_WRAP = "overflow-wrap:anywhere;"
+#: Prose columns together are given this share (%) of the table's width, split between them by the
+#: square root of their average text length: a quote gets more room than a name, and a name is not
+#: squeezed.  A share, not a fixed width, so that several prose columns side by side still fit a
+#: notebook's width instead of scrolling sideways; the other columns take what their words need.
+_PROSE_SHARE = 85
+#: ... but never less than this (em), so that no prose column becomes a sliver.
+_PROSE_MIN_EM = 8
 #: Row height (px) used to size the scrollable box.
 _ROW_PX = 30
 
@@ -119,6 +126,16 @@ def _shows_decimals(series: pd.Series) -> bool:
     return bool((finite % 1 != 0).any())
 
 
+def _prose_widths(lengths: dict[int, list[int]]) -> dict[int, str]:
+    """The style of each prose column, given the lengths (characters) of its cells' text."""
+    means = {i: math.sqrt(sum(sizes) / len(sizes)) for i, sizes in lengths.items()}
+    total = sum(means.values()) or 1.0
+    return {
+        i: f"width:{_PROSE_SHARE * mean / total:.0f}%;min-width:{_PROSE_MIN_EM}em;{_PROSE_WRAP}"
+        for i, mean in means.items()
+    }
+
+
 def show_table(
     table: pd.DataFrame | pd.Series,
     *,
@@ -153,8 +170,15 @@ def show_table(
         ]
         for values in frame.itertuples(index=False, name=None)
     ]
-    # Prose columns (quotes, explanations) get room to be read rather than a sliver.
-    prose = {i for i in range(len(columns)) if any(len(row[i]) > _PROSE_CHARS for row in texts)}
+    # Prose columns (quotes, explanations) get room to be read rather than a sliver, in
+    # proportion to how much they say.
+    prose = _prose_widths(
+        {
+            i: [len(row[i]) for row in texts]
+            for i in range(len(columns))
+            if any(len(row[i]) > _PROSE_CHARS for row in texts)
+        }
+    )
     rows = []
     for row in texts:
         cells = []
@@ -162,7 +186,7 @@ def show_table(
             if numeric[column] or str(column) in as_percent:
                 cells.append(f'<td class="num" style="{_TD_NUM}">{_html.escape(text)}</td>')
             else:
-                wide = _PROSE_WIDTH if i in prose else ""
+                wide = prose.get(i, "")
                 cells.append(f'<td style="{_TD}{wide}">{_html.escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f'<caption style="{_CAPTION}">{_html.escape(caption)}</caption>' if caption else ""
