@@ -1,7 +1,7 @@
-"""The classroom relay's tornado application: the routes, and the :class:`Relay` they serve.
+"""The classroom relay's tornado application: its routes, and the :class:`~toychat.relay.api.Relay` they serve.
 
 Every envelope check is :class:`~toychat.server.Server`'s own:
-:class:`PersistentServer` *is* a ``Server`` whose storage is SQLite
+:class:`~toychat.relay.persistent.PersistentServer` *is* a ``Server`` whose storage is SQLite
 (:mod:`toychat.relay.store`), so the relay cannot drift from what lessons
 teach.  What the relay adds is HTTP: authentication, body-size limits
 (checked from the headers, before reading), a per-user token bucket, long
