@@ -36,7 +36,8 @@ from toychat.errors import (
 from toychat.franking import FrankingService, Report, commit
 from toychat.keys import PublicIdentity, is_low_order, safety_number
 from toychat.relay import RemoteServer
-from toychat.relay.app import RunningRelay, TokenBucket, serve_in_thread
+from toychat.relay.limits import TokenBucket
+from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.transparency import Binding, KeyDirectoryLog, MerkleLog, Monitor, verify_consistency
 from toychat.wire import MAX_TIMESTAMP
 

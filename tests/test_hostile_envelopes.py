@@ -37,7 +37,7 @@ from toychat import Client, Envelope, Server
 from toychat.errors import ToyChatError
 from toychat.franking import FrankingService
 from toychat.relay import RemoteServer
-from toychat.relay.app import RunningRelay, serve_in_thread
+from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.wire import MAX_TIMESTAMP, new_msg_id
 
 EXAMPLES = int(os.environ.get("TOYCHAT_HOSTILE_EXAMPLES", "12"))

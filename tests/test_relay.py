@@ -45,7 +45,8 @@ from toychat.relay import (
     Unauthenticated,
     relay_from_env,
 )
-from toychat.relay.app import RunningRelay, TokenBucket, serve_in_thread
+from toychat.relay.limits import TokenBucket
+from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.wire import MAX_ENVELOPE_BYTES
 
 
@@ -568,7 +569,8 @@ def hub_remote(relay: RunningRelay, token: str) -> RemoteServer:
 def test_hub_mode_the_hub_login_is_the_chat_identity(hub_relay: RunningRelay) -> None:
     from jupyterhub.services.auth import HubOAuthenticated
 
-    from toychat.relay.app import ApiHandler, make_app
+    from toychat.relay.api import ApiHandler
+    from toychat.relay.app import make_app
 
     app = make_app(hub_relay.relay, prefix="/services/toychat-relay/")
     targets = [rule.target for rule in app.wildcard_router.rules]

@@ -32,7 +32,7 @@ from nbtools import REPO
 from test_relay_load import assert_exactly_once
 from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer
-from toychat.relay.app import serve_in_thread
+from toychat.relay.runner import serve_in_thread
 
 
 @pytest.fixture

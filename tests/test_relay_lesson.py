@@ -8,7 +8,7 @@ import pytest
 
 from nbtools import REPO, error_outputs, execute_notebook, record_timing
 from toychat.relay import RemoteServer
-from toychat.relay.app import serve_in_thread
+from toychat.relay.runner import serve_in_thread
 
 pytestmark = pytest.mark.notebook
 

@@ -16,12 +16,19 @@ Pieces
 ------
 * :mod:`toychat.relay.app` — the relay: a tornado web application wrapping
   :class:`~toychat.server.Server` (so every envelope check is the one lessons
-  teach), with mailboxes and the log in SQLite (:mod:`toychat.relay.store`),
-  per-user login tokens, a token-bucket rate limit, long polling, and the
+  teach), with mailboxes and the log in SQLite (:mod:`toychat.relay.persistent`
+  on :mod:`toychat.relay.store`), per-user login tokens, a token-bucket rate
+  limit (:mod:`toychat.relay.limits`), long polling (the endpoints:
+  :mod:`toychat.relay.handlers` on :mod:`toychat.relay.api`), and the
   instructor dashboard (:mod:`toychat.relay.dashboard`).
+  :mod:`toychat.relay.runner` serves it in a background thread;
+  :mod:`toychat.relay.cli` is ``python -m toychat.relay``.
 * :mod:`toychat.relay.client` — :class:`RemoteServer`, which has the methods
   a :class:`~toychat.client.Client` calls on its server, so
   ``Client("alice", RemoteServer(url))`` works unchanged.
+* :mod:`toychat.relay.codec` — the wire format: every JSON object the relay
+  and :class:`RemoteServer` exchange, encoded and decoded by the same functions
+  on both sides.
 * :mod:`toychat.relay.hub` — optional: run as a JupyterHub service, so the
   hub login is the chat identity (``--hub``; needs ``jupyterhub``).
 

@@ -1,6 +1,6 @@
 """``python -m toychat.relay --help``: run the classroom relay."""
 
-from .app import main
+from .cli import main
 
 if __name__ == "__main__":
     main()

@@ -30,7 +30,6 @@ never leaves it); the toy layer adds nothing there.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import ssl
@@ -51,7 +50,8 @@ from ..franking import Franked, Report
 from ..keys import PublicIdentity, check_name, read_private_file, write_private_file
 from ..transport import TransportChannel
 from ..wire import Mode, is_mode
-from .errors import RelayError, RelayUnavailable, error_class
+from . import codec
+from .errors import RelayError, RelayUnavailable
 
 __all__ = ["RemoteFranking", "RemoteServer"]
 
@@ -73,10 +73,6 @@ class RemoteFranking:
     """Stands for the relay's franking service: the relay tags messages; the key stays there."""
 
     url: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 class RemoteServer:
@@ -211,11 +207,9 @@ class RemoteServer:
     @staticmethod
     def _error(exc: urllib.error.HTTPError) -> ToyChatError:
         try:
-            data = json.loads(exc.read().decode("utf-8"))
-            name, message = data["error"], str(data["message"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError):
-            name, message = None, f"the relay answered HTTP {exc.code} ({exc.reason})."
-        error = error_class(name)(message)
+            error = codec.error_from_json(json.loads(exc.read().decode("utf-8")))
+        except (ValueError, UnicodeDecodeError, OSError, MalformedEnvelope):
+            error = RelayError(f"the relay answered HTTP {exc.code} ({exc.reason}).")
         error.status = exc.code  # type: ignore[attr-defined]
         return error
 
@@ -244,7 +238,7 @@ class RemoteServer:
     @mode.setter
     def mode(self, mode: str) -> None:
         """Switch the platform (instructor only: needs ``admin_token``)."""
-        self.request("POST", "/api/mode", data={"mode": mode}, admin=True)
+        self.request("POST", "/api/mode", data=codec.mode_to_json(mode), admin=True)
         self._info = None
 
     @property
@@ -257,12 +251,7 @@ class RemoteServer:
         """Publish ``public`` on the relay and keep the login token it issues."""
         if not isinstance(public, PublicIdentity):
             raise TypeError("register() takes a PublicIdentity (identity.public).")
-        payload = {
-            "name": public.name,
-            "encryption_key": _b64(public.encryption_key),
-            "signing_key": _b64(public.signing_key),
-        }
-        answer = self.request("POST", "/api/users", data=payload, user=public.name)
+        answer = self.request("POST", "/api/users", data=codec.public_to_json(public), user=public.name)
         if answer.get("token"):
             self.tokens[public.name] = str(answer["token"])
             self._save_logins()
@@ -296,11 +285,7 @@ class RemoteServer:
     def lookup_for(self, asker: str, name: str) -> PublicIdentity:
         """The directory's answer when ``asker`` looks up ``name``."""
         answer = self.request("GET", f"/api/users/{urllib.parse.quote(str(name), safe='')}", user=asker or None)
-        return PublicIdentity(
-            str(answer["name"]),
-            base64.b64decode(answer["encryption_key"]),
-            base64.b64decode(answer["signing_key"]),
-        )
+        return codec.public_from_json(answer)
 
     def extra_devices_for(self, asker: str, name: str) -> list[DeviceCertificate]:
         """Extra devices the relay lists for ``name`` (an honest relay lists none)."""
@@ -341,7 +326,7 @@ class RemoteServer:
         ids = self._unacked.get(name, [])
         if not ids or self.drop_acks:
             return 0
-        answer = self.request("POST", "/api/mailbox/ack", data={"ids": ids}, user=name)
+        answer = self.request("POST", "/api/mailbox/ack", data=codec.ack_to_json(ids), user=name)
         self._unacked[name] = []
         return int(answer.get("acknowledged", 0))
 
@@ -352,13 +337,7 @@ class RemoteServer:
         answer = self.request(
             "GET", f"/api/mailbox?wait={float(wait):g}", user=name, timeout=self.timeout + max(0.0, wait)
         )
-        out = []
-        for item in answer.get("messages", []):
-            try:
-                out.append((int(item["id"]), str(item["msg_id"]), str(item["envelope"]).encode("utf-8")))
-            except (KeyError, TypeError, ValueError):
-                raise MalformedEnvelope("the relay sent a mailbox entry without id, msg_id and envelope.") from None
-        return out
+        return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
 
     def fetch(self, name: str, *, wait: float = 0.0) -> list[bytes]:
         """New messages for ``name``, sealed for its channel (what :meth:`Client.receive` calls).
@@ -422,26 +401,13 @@ class RemoteServer:
     # ---- abuse reports (message franking) ------------------------------------------------------
     def franked_for(self, name: str, msg_id: str) -> Franked:
         """The relay's reporting tag for a message to ``name``."""
-        a = self.request("GET", f"/api/franked/{urllib.parse.quote(str(msg_id), safe='')}", user=name)
-        return Franked(
-            base64.b64decode(a["commitment"]), a["sender"], a["recipient"], a["timestamp"], base64.b64decode(a["tag"])
-        )
+        answer = self.request("GET", f"/api/franked/{urllib.parse.quote(str(msg_id), safe='')}", user=name)
+        return codec.franked_from_json(answer)
 
     def receive_report(self, report: Report) -> bytes:
         """Send an abuse report; returns the message the relay verified."""
-        f = report.franked
-        data = {
-            "message": _b64(report.message),
-            "franking_key": _b64(report.franking_key),
-            "franked": {
-                "commitment": _b64(f.commitment),
-                "sender": f.sender,
-                "recipient": f.recipient,
-                "timestamp": f.timestamp,
-                "tag": _b64(f.tag),
-            },
-        }
-        return base64.b64decode(self.request("POST", "/api/reports", data=data, user=f.recipient)["message"])
+        answer = self.request("POST", "/api/reports", data=codec.report_to_json(report), user=report.franked.recipient)
+        return codec.verified_from_json(answer)
 
     # ---- what the server knows (instructor) ------------------------------------------------------
     def server_view(self) -> dict[str, Any]:

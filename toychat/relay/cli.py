@@ -1,0 +1,93 @@
+"""``python -m toychat.relay``: the command line that runs the classroom relay until stopped.
+
+Options are listed by ``python -m toychat.relay --help``; docs/deploying.md
+shows them in use (on a laptop, with TLS, as a JupyterHub service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sqlite3
+
+from ..wire import MODES
+from .app import build_relay, http_server, make_app
+
+__all__ = ["main"]
+
+#: What ``--help`` says the program is.
+DESCRIPTION = "The classroom relay: the toy platform's :class:`~toychat.server.Server` behind HTTP."
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m toychat.relay``: run the classroom relay until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m toychat.relay", description=DESCRIPTION)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--db", default=":memory:", help="SQLite file to keep mailboxes across restarts")
+    parser.add_argument("--mode", choices=MODES, default="e2ee", help="platform mode of a new database")
+    parser.add_argument("--franking", action="store_true", help="tag messages for verifiable reports (lesson 08)")
+    parser.add_argument("--rate", type=float, default=20.0, help="requests per second per user, sustained")
+    parser.add_argument("--burst", type=int, default=60, help="requests per user at once")
+    parser.add_argument("--admin-token", default=None, help="instructor token (default: random, printed)")
+    parser.add_argument("--public-view", action="store_true", help="anyone may read the server view")
+    parser.add_argument("--certfile", help="TLS certificate (serve https)")
+    parser.add_argument("--keyfile", help="TLS private key")
+    parser.add_argument("--hub", action="store_true", help="run as a JupyterHub service: hub logins, no tokens")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    hub_auth = None
+    prefix = ""
+    if args.hub:
+        from .hub import hub_settings
+
+        hub_auth, prefix, args.host, args.port = hub_settings(args.host, args.port)
+    try:
+        relay = build_relay(
+            db=args.db,
+            mode=args.mode,
+            franking=args.franking,
+            rate=args.rate,
+            burst=args.burst,
+            admin_token=args.admin_token,
+            public_view=args.public_view,
+            hub_auth=hub_auth,
+        )
+    except sqlite3.Error as exc:
+        raise SystemExit(
+            f"toychat relay: cannot use the database {args.db}: {exc}. Is the disk full, or the file (or its "
+            "folder) read-only for this user? Nothing in it was changed."
+        ) from None
+    ssl_options = {"certfile": args.certfile, "keyfile": args.keyfile} if args.certfile else None
+    scheme = "https" if ssl_options else "http"
+    base = f"{scheme}://{args.host}:{args.port}{prefix}"
+
+    async def serve() -> None:
+        server = http_server(make_app(relay, prefix=prefix), ssl_options)
+        server.listen(args.port, args.host)
+        print(f"toychat relay ({relay.server.mode}) on {base}  database: {args.db}", flush=True)
+        print(f"students:   export TOYCHAT_RELAY={base}", flush=True)
+        if not args.hub:
+            print(f"instructor: {base}/dashboard#token={relay.admin_token}", flush=True)
+        if scheme == "http" and args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                "WARNING: plain HTTP on a network: login tokens travel readable. "
+                "Use --certfile/--keyfile or run it behind JupyterHub.",
+                flush=True,
+            )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # JupyterHub stops services with these
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.stop()
+        await server.close_all_connections()
+        print("toychat relay stopped; everything was already saved.", flush=True)
+
+    try:
+        asyncio.run(serve())
+    finally:
+        relay.server.store.close()

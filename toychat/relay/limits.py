@@ -1,0 +1,71 @@
+"""How much the relay takes: request sizes, long-poll waits, batch sizes, and requests per user.
+
+The sizes are checked by :mod:`toychat.relay.api` before a body is read; the
+per-user request rate is a :class:`TokenBucket`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..wire import MAX_ENVELOPE_BYTES
+
+__all__ = ["MAX_BATCH", "MAX_HTTP_BODY", "MAX_SMALL_BODY", "MAX_WAIT_SECONDS", "VIEW_ROWS", "TokenBucket"]
+
+#: Largest body of any request that is not an envelope (registration, acks, reports).
+MAX_SMALL_BODY = 64 * 1024
+#: Bodies up to this size are read (and dropped) before a 413, so the client, still
+#: sending, is not cut off mid-request and can read the answer; larger ones are cut off.
+MAX_HTTP_BODY = 2 * MAX_ENVELOPE_BYTES
+#: Longest long-poll wait a client may ask for, in seconds.
+MAX_WAIT_SECONDS = 30.0
+#: Most messages one mailbox request returns.
+MAX_BATCH = 100
+#: How many log rows the server view returns (the newest).
+VIEW_ROWS = 200
+
+
+@dataclass
+class TokenBucket:
+    """A per-key token bucket: ``burst`` requests at once, refilled at ``rate`` per second.
+
+    >>> bucket = TokenBucket(rate=1.0, burst=2, clock=lambda: 0.0)
+    >>> [bucket.allow("alice") for _ in range(3)]
+    [True, True, False]
+    """
+
+    rate: float = 20.0
+    burst: int = 60
+    clock: Callable[[], float] = time.monotonic
+    #: key -> (tokens left, when last used), least recently used first.
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
+
+    def allow(self, key: str) -> bool:
+        """Take one token for ``key``; ``False`` if there is none left."""
+        now = self.clock()
+        tokens, last = self._buckets.pop(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        self._forget_full(now)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)  # now the most recently used
+        return allowed
+
+    def _forget_full(self, now: float) -> None:
+        """Drop least recently used buckets that have refilled: a full bucket is the
+        same as no bucket, so forgetting it lets nobody past the limit.  A bucket
+        refills within ``burst / rate`` seconds, so what is kept is bounded by the
+        requests of that window -- many accounts cannot wipe anyone's limit."""
+        while self._buckets:
+            oldest = next(iter(self._buckets))
+            tokens, last = self._buckets[oldest]
+            if self.rate <= 0 or tokens + (now - last) * self.rate < self.burst:
+                break
+            del self._buckets[oldest]
+
+    def retry_after(self) -> int:
+        """Seconds until one more request is allowed (at least 1)."""
+        return max(1, math.ceil(1.0 / self.rate)) if self.rate > 0 else 60

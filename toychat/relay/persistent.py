@@ -1,0 +1,147 @@
+"""The platform the relay serves: a :class:`~toychat.server.Server` whose storage is SQLite.
+
+:class:`PersistentServer` *is* a ``Server``: every envelope check is the one
+lessons teach (:meth:`Server.accept`); only where the directory, the log and
+the mailboxes live differs (:mod:`toychat.relay.store`).  A failed write is a
+named :class:`~toychat.relay.errors.RelayStorageError`, never a half-stored
+message.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import MalformedEnvelope
+from ..franking import Franked, FrankingService
+from ..keys import PublicIdentity
+from ..server import SeenByServer, Server
+from ..wire import MODES, Envelope, Mode, is_mode
+from .errors import RelayStorageError
+from .limits import MAX_BATCH
+from .store import Queued, Store
+
+__all__ = ["PersistentServer", "saving"]
+
+log = logging.getLogger("toychat.relay")
+
+
+@contextmanager
+def saving(path: str, what: str) -> Iterator[None]:
+    """Turn a failed SQLite write (disk full, read-only file, I/O error) into a
+    named :class:`RelayStorageError`; SQLite has already rolled the transaction back."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.Error as exc:
+        log.error("could not save %s to the database %s: %s", what, path, exc)
+        raise RelayStorageError(
+            f"the relay could not save {what} (its database said: {exc}). Nothing was stored, so send it "
+            "again in a moment: it will not count as a replay. The instructor sees the cause in the relay's "
+            "log: usually a full disk or a read-only database file."
+        ) from None
+
+
+class PersistentServer(Server):
+    """A :class:`~toychat.server.Server` whose directory, log and mailboxes live in SQLite.
+
+    Validation is inherited unchanged (:meth:`Server.accept`); only storage
+    differs.  Mailboxes are read with :meth:`mailbox` and emptied with
+    :meth:`acknowledge` rather than :meth:`Server.fetch`, so a message that
+    was sent but not received (a lost connection, a crashed kernel) is sent
+    again.
+    """
+
+    def __init__(self, store: Store, mode: Mode = "e2ee", *, franking: bool = False) -> None:
+        stored_mode = store.get_meta("mode")
+        mode = stored_mode if is_mode(stored_mode) else mode
+        super().__init__(mode=mode, franking=FrankingService(store.franking_key()) if franking else None)
+        self.store = store
+        store.set_meta("mode", self.mode)
+        for public in store.users():
+            self.directory[public.name] = public
+        for entry in store.log_entries():
+            self.log.append(entry)
+            self._seen_ids.add(entry.msg_id)
+        for msg_id, franked in store.franked():
+            self.franked[msg_id] = franked
+        #: Called with a recipient's name whenever a message is queued for them.
+        self.on_queued: list[Callable[[str], None]] = []
+        #: Users who replaced their keys since the relay started (shown on the dashboard).
+        self.key_changes: list[dict[str, Any]] = []
+
+    def set_mode(self, mode: str) -> None:
+        """Switch the platform (the instructor's demo); kept across restarts."""
+        if not is_mode(mode):
+            raise MalformedEnvelope(f"the mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        with saving(self.store.path, "the mode"):
+            self.store.set_meta("mode", mode)
+        self.mode = mode
+
+    def register_with_token(self, public: PublicIdentity, token: str | None) -> None:
+        """Publish ``public`` (checked by :meth:`Server.register`) and store it with its login."""
+        new = public.name not in self.directory
+        super().register(public)
+        self._mailboxes.pop(public.name, None)  # mailboxes live in SQLite
+        try:
+            with saving(self.store.path, "your registration"):
+                self.store.add_user(public, token, self.clock())
+        except RelayStorageError:
+            if new:  # not stored, so not taken: the same registration may be tried again
+                self.directory.pop(public.name, None)
+            raise
+
+    def replace_keys(self, public: PublicIdentity) -> None:
+        """Publish new keys for an existing, *authenticated* user (a new phone, a
+        restarted kernel).  Contacts who kept the old keys will see the safety
+        number change: exactly what lesson 04 asks them to notice."""
+        old = self.lookup(public.name)
+        with saving(self.store.path, "your new keys"):
+            self.store.replace_keys(public)
+        self.directory[public.name] = public
+        self.key_changes.append(
+            {"name": public.name, "at": self.clock(), "old": old.fingerprint, "new": public.fingerprint}
+        )
+
+    def register(self, public: PublicIdentity) -> None:
+        """Publish ``public`` with no token (its user logs in some other way, e.g. the hub)."""
+        name = getattr(public, "name", None)
+        if isinstance(name, str) and self.directory.get(name) == public:
+            return
+        self.register_with_token(public, None)
+
+    def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
+        # SQLite first: if it fails (a full disk, a read-only file), memory is unchanged, the
+        # message id is not spent, and the sender gets a named RelayStorageError to re-send on.
+        with saving(self.store.path, "your message"):
+            self.store.save_accepted(entry, franked)
+        self._mailboxes.setdefault(envelope.recipient, deque())
+        super()._commit(envelope, entry, franked)
+        self._mailboxes.pop(envelope.recipient, None)  # the queued copy lives in SQLite
+        for callback in self.on_queued:
+            callback(envelope.recipient)
+
+    def pending(self, name: str) -> int:
+        """How many messages wait in ``name``'s mailbox."""
+        self.lookup(name)
+        return self.store.queued_counts().get(name, 0)
+
+    def mailbox(self, name: str, limit: int = MAX_BATCH) -> list[Queued]:
+        """The messages waiting for ``name`` (they stay until acknowledged)."""
+        return self.store.mailbox(name, limit)
+
+    def acknowledge(self, name: str, ids: list[int]) -> int:
+        """Delete the messages ``name`` confirms having received."""
+        with saving(self.store.path, "your acknowledgement"):
+            return self.store.acknowledge(name, ids)
+
+    def fetch(self, name: str) -> list[bytes]:  # pragma: no cover - the relay uses mailbox/acknowledge
+        raise NotImplementedError("the relay delivers with mailbox() and acknowledge()")
+
+    def inject(self, recipient: str, raw: bytes) -> None:  # pragma: no cover - not over HTTP
+        raise NotImplementedError("the classroom relay is an honest server: it has no inject().")
