@@ -176,7 +176,7 @@ class PlatformConfig:
     age_shares: tuple[float, ...] = _assumption(
         (0.08, 0.06, 0.16, 0.40, 0.30),
         "share (0-1) per age band",
-        "share of accounts in each of AGE_BANDS (minors: 14%)",
+        f"share of accounts aged {', '.join(AGE_BANDS)} (minors: 14%)",
     )
     #: Account ages (days) are log-normal with this median and spread.  With these
     #: defaults only about 0.01% of innocent accounts are under 30 days old, which is why
