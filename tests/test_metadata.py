@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -189,6 +190,46 @@ def test_bad_configurations_are_refused() -> None:
         m.simulate(age_shares=(0.5, 0.5, 0.5, 0.0, 0.0))
     with pytest.raises(ValueError, match="share"):
         m.simulate(groomer_rate=2.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sextortion_image_share": 1.5}, "sextortion_image_share is a share"),
+        ({"image_share": 0.7, "video_share": 0.5}, "add up to more than 1"),
+        ({"groomer_messages_per_minor": (5, 2)}, "groomer_messages_per_minor is a range"),
+        ({"minor_account_age_days": (0, 100)}, "minor_account_age_days is a range"),
+        ({"ring_size": (0, 3)}, "ring_size is a range"),
+        ({"new_profile_days": 1}, "new_profile_days must be at least 2"),
+        ({"groomer_night_share_beta": (0.0, 7.5)}, "Beta parameters"),
+        ({"day_start_hour": 3}, "day_start_hour"),
+        ({"size_sigma": (0.8, 0.6)}, "one value per kind"),
+        ({"size_min_bytes": (20, 500_000, 100_000)}, "size_min_bytes ≤ size_median_bytes"),
+    ],
+)
+def test_every_kind_of_assumption_is_checked(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        m.PlatformConfig(**overrides)  # type: ignore[arg-type]
+
+
+def test_assumptions_table_lists_every_field_with_its_unit_and_meaning() -> None:
+    config = m.PlatformConfig(accounts=5_000, sextortion_burst_days=5)
+    table = config.assumptions()
+    assert table["name"].tolist() == [f.name for f in fields(m.PlatformConfig)]
+    assert table.set_index("name").loc["sextortion_burst_days", "value"] == 5
+    assert table.set_index("name").loc["accounts", "value"] == 5_000
+    assert table["unit"].str.len().gt(0).all() and table["what it assumes"].str.len().gt(0).all()
+
+
+def test_an_assumption_moves_the_platform() -> None:
+    """Fields that used to be numbers inside the simulator now reach it."""
+    base = m.simulate(accounts=SMALL, seed=5)
+    late = m.simulate(accounts=SMALL, seed=5, day_start_hour=12)
+    hours = (late.events["time_s"] // 3600) % 24
+    assert not hours.between(6, 11).any() and ((base.events["time_s"] // 3600) % 24).between(7, 11).any()
+    capped = m.simulate(accounts=SMALL, seed=5, size_max_bytes=(100, 5_000_000, 100_000_000))
+    texts = capped.events["kind"] == "text"
+    assert capped.events.loc[texts, "size_bytes"].max() <= 100 < base.events.loc[texts, "size_bytes"].max()
 
 
 def test_new_account_share_changes_account_ages_and_nothing_else() -> None:

@@ -43,7 +43,8 @@ same platform.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -100,65 +101,184 @@ MESSENGER_MONTHLY_USERS = 1_000_000_000
 #: The NCA's monthly UK figures (James Babbage, 7 Dec 2023: docs/references.md#nca2023).
 NCA_MONTHLY = {"arrests": 800, "children safeguarded": 1200}
 
+_T = TypeVar("_T")
+
+
+#: Night is 00:00-05:59: the hours the simulator's night-time messages fall in, and the
+#: hours :func:`account_features` counts as night (a definition, not an assumption).
+_NIGHT_END_HOUR = 6
+
+
+def _assumption(default: _T, unit: str, assumes: str) -> _T:
+    """A :class:`PlatformConfig` field: its default, unit and what it assumes (one line,
+    shown by :meth:`PlatformConfig.assumptions`)."""
+    return field(default=default, metadata={"unit": unit, "assumes": assumes})
+
+
+#: The :class:`PlatformConfig` fields that are shares between 0 and 1.
+_SHARES = (
+    "mentor_rate",
+    "groomer_rate",
+    "sextortion_rate",
+    "sharer_rate",
+    "homophily",
+    "groomer_mimic_share",
+    "groomer_new_profile_share",
+    "new_account_share",
+    "image_share",
+    "video_share",
+    "mentor_followed_share",
+    "groomer_followed_share",
+    "sextortion_followed_share",
+    "mentor_image_share",
+    "groomer_image_share",
+    "sextortion_image_share",
+    "sharer_image_share",
+)
+#: The :class:`PlatformConfig` ranges ``(low, high)``, and the least ``low`` each allows.
+_RANGES = {
+    "minor_account_age_days": 1,
+    "mentor_minors": 0,
+    "groomer_minors": 0,
+    "sextortion_minors": 0,
+    "ring_size": 1,
+    "mentor_messages_per_minor": 0,
+    "groomer_messages_per_minor": 0,
+    "sextortion_messages_per_minor": 0,
+    "sharer_messages_per_peer": 0,
+}
+#: The :class:`PlatformConfig` counts with a least value ("under 2 days" means 1 day).
+_AT_LEAST = {
+    "account_age_max_days": 1,
+    "new_profile_days": 2,
+    "sextortion_profile_days": 2,
+    "sextortion_burst_days": 1,
+    "max_follows": 0,
+}
+
 
 @dataclass(frozen=True)
 class PlatformConfig:
     """Every assumption of the synthetic platform, in one place.
 
     None of these is a measured fact about a real platform; they are
-    plausible, round numbers that the lesson asks learners to change.
+    plausible, round numbers that the lesson asks learners to change.  Each
+    field carries its unit and what it assumes: :meth:`assumptions` lists them
+    as a table.  Ranges ``(low, high)`` include both ends, except where a field
+    says "under".
     """
 
-    accounts: int = 100_000
-    weeks: int = 4
-    seed: int = 0
-    #: Share of accounts in each of :data:`AGE_BANDS` (minors: 14%).
-    age_shares: tuple[float, ...] = (0.08, 0.06, 0.16, 0.40, 0.30)
-    #: Median follows per account; log-normal spread (heavy tail).
-    median_follows: float = 25.0
-    follow_sigma: float = 1.0
-    #: Spread of popularity: how unequal in-degrees are.
-    popularity_sigma: float = 1.3
-    #: Chance a follow stays within the follower's group (minor / adult).
-    homophily: float = 0.85
-    #: Median messages per account per week; log-normal spread.
-    median_messages_per_week: float = 6.0
-    messages_sigma: float = 1.0
-    #: Share of messages that are images and videos (the rest is text).
-    image_share: float = 0.12
-    video_share: float = 0.03
-    #: Planted roles, as a share of all accounts.
-    mentor_rate: float = 0.004
-    groomer_rate: float = 0.0005
-    sextortion_rate: float = 0.0003
-    sharer_rate: float = 0.0005
-    #: Minors a mentor messages, and the share of them who follow the mentor.
-    mentor_minors: tuple[int, int] = (8, 40)
-    mentor_followed_share: float = 0.7
-    #: Minors a groomer contacts, and the share who follow back.
-    groomer_minors: tuple[int, int] = (4, 30)
-    groomer_followed_share: float = 0.15
-    #: Share of groomers using a profile under 30 days old.
-    groomer_new_profile_share: float = 0.4
-    #: Account ages (days) are log-normal with this median and spread (minors'
-    #: accounts are at least 30 days old).  With these defaults only about 0.01%
-    #: of innocent accounts are under 30 days old, which is why a "new profile"
-    #: rule looks perfectly precise in the default world.
-    account_age_median_days: float = 900.0
-    account_age_sigma: float = 0.9
-    #: Extra share of innocent adults (mentors included) whose account is under
-    #: 30 days old: people who joined or re-registered this month.  No platform
-    #: publishes this share; the default 0 keeps the default world as it was.
-    #: It is drawn from its own random stream, so changing it changes account
-    #: ages and nothing else.
-    new_account_share: float = 0.0
+    # -- scale --
+    accounts: int = _assumption(100_000, "accounts", "accounts on the platform")
+    weeks: int = _assumption(4, "weeks", "weeks of messaging simulated")
+    seed: int = _assumption(0, "—", "which random world: the same seed gives the same platform")
+    # -- accounts --
+    age_shares: tuple[float, ...] = _assumption(
+        (0.08, 0.06, 0.16, 0.40, 0.30),
+        "share (0-1) per age band",
+        f"share of accounts aged {', '.join(AGE_BANDS)} (minors: 14%)",
+    )
+    #: Account ages (days) are log-normal with this median and spread.  With these
+    #: defaults only about 0.01% of innocent accounts are under 30 days old, which is why
+    #: a "new profile" rule looks perfectly precise in the default world.
+    account_age_median_days: float = _assumption(900.0, "days", "median account age (log-normal)")
+    account_age_sigma: float = _assumption(0.9, "log-normal σ", "spread of account ages")
+    account_age_max_days: int = _assumption(6000, "days", "oldest possible account (about 16 years)")
+    minor_account_age_days: tuple[int, int] = _assumption(
+        (30, 1799), "days (range)", "a minor's account is no older than a draw from this range (joined at 13 or later)"
+    )
+    # -- planted roles --
+    mentor_rate: float = _assumption(0.004, "share of accounts", "innocent adults who message many minors (mentors)")
+    groomer_rate: float = _assumption(0.0005, "share of accounts", "groomers")
+    sextortion_rate: float = _assumption(0.0003, "share of accounts", "sextortion accounts")
+    sharer_rate: float = _assumption(0.0005, "share of accounts", "adults in rings sharing known abuse images")
     #: Share of groomers who behave exactly like mentors in the metadata: they
     #: contact minors who already know and follow them, at ordinary hours.
-    groomer_mimic_share: float = 0.25
-    #: Minors a sextortion account contacts in its burst.
-    sextortion_minors: tuple[int, int] = (10, 60)
-    #: Size of a sharing ring.
-    ring_size: tuple[int, int] = (3, 8)
+    groomer_mimic_share: float = _assumption(
+        0.25, "share of groomers", "groomers who behave exactly like mentors in the metadata"
+    )
+    groomer_new_profile_share: float = _assumption(
+        0.4, "share of overt groomers", "groomers (those not behaving like mentors) using a new profile"
+    )
+    new_profile_days: int = _assumption(30, "days", "a new profile is under this many days old")
+    sextortion_profile_days: int = _assumption(15, "days", "a sextortion profile is under this many days old")
+    #: Extra share of innocent adults (mentors included) whose account is new (under
+    #: :attr:`new_profile_days` old): people who joined or re-registered this month.  No
+    #: platform publishes this share; the default 0 keeps the default world as it was.
+    #: It is drawn from its own random stream, so changing it changes account ages and
+    #: nothing else.
+    new_account_share: float = _assumption(
+        0.0, "share of innocent adults", "innocent adults (mentors included) on a new profile"
+    )
+    # -- night-time messaging --
+    night_share_beta: tuple[float, float] = _assumption(
+        (1.0, 15.0), "Beta(a, b)", "share of an innocent account's messages sent at night (00:00-05:59): mean 6%"
+    )
+    groomer_night_share_beta: tuple[float, float] = _assumption(
+        (2.5, 7.5), "Beta(a, b)", "share of an overt groomer's messages sent at night: mean 25%"
+    )
+    sextortion_night_share_beta: tuple[float, float] = _assumption(
+        (3.0, 7.0), "Beta(a, b)", "share of a sextortion account's messages sent at night: mean 30%"
+    )
+    day_start_hour: int = _assumption(7, "hour of day", "daytime messages are sent from this hour to midnight")
+    # -- follow graph --
+    median_follows: float = _assumption(25.0, "accounts", "median accounts each account follows (log-normal)")
+    follow_sigma: float = _assumption(1.0, "log-normal σ", "spread of how many accounts each account follows")
+    max_follows: int = _assumption(5000, "accounts", "most accounts one account follows")
+    popularity_sigma: float = _assumption(1.3, "log-normal σ", "how unequal popularity (and so followers) is")
+    homophily: float = _assumption(0.85, "share of follows", "follows within the follower's group (minor / adult)")
+    # -- ordinary messaging --
+    median_messages_per_week: float = _assumption(6.0, "messages per week", "median messages an account sends")
+    messages_sigma: float = _assumption(1.0, "log-normal σ", "spread of how many messages accounts send")
+    image_share: float = _assumption(0.12, "share of messages", "ordinary messages that are images")
+    video_share: float = _assumption(0.03, "share of messages", "ordinary messages that are videos")
+    # -- planted contacts --
+    mentor_minors: tuple[int, int] = _assumption((8, 40), "minors (range)", "minors a mentor messages")
+    mentor_followed_share: float = _assumption(0.7, "share of contacts", "minors who follow the mentor they talk to")
+    groomer_minors: tuple[int, int] = _assumption((4, 30), "minors (range)", "minors an overt groomer contacts")
+    groomer_followed_share: float = _assumption(
+        0.15, "share of contacts", "minors contacted by an overt groomer who follow back"
+    )
+    sextortion_minors: tuple[int, int] = _assumption(
+        (10, 60), "minors (range)", "minors a sextortion account contacts in its burst"
+    )
+    sextortion_followed_share: float = _assumption(
+        0.0, "share of contacts", "minors contacted by a sextortion account who follow it"
+    )
+    ring_size: tuple[int, int] = _assumption((3, 8), "accounts (range)", "members of one image-sharing ring")
+    # -- planted messaging --
+    mentor_messages_per_minor: tuple[int, int] = _assumption(
+        (2, 12), "messages (range)", "messages a mentor (or a groomer behaving like one) sends each minor"
+    )
+    mentor_image_share: float = _assumption(0.05, "share of messages", "a mentor's messages that are images")
+    groomer_messages_per_minor: tuple[int, int] = _assumption(
+        (3, 25), "messages (range)", "messages an overt groomer sends each minor"
+    )
+    groomer_image_share: float = _assumption(0.10, "share of messages", "an overt groomer's messages that are images")
+    sextortion_messages_per_minor: tuple[int, int] = _assumption(
+        (2, 6), "messages (range)", "messages a sextortion account sends each minor"
+    )
+    sextortion_image_share: float = _assumption(
+        0.45, "share of messages", "a sextortion account's messages that are images"
+    )
+    sextortion_burst_days: int = _assumption(3, "days", "how long a sextortion account's burst lasts")
+    sharer_messages_per_peer: tuple[int, int] = _assumption(
+        (1, 6), "messages (range)", "messages a ring member sends each other member"
+    )
+    sharer_image_share: float = _assumption(
+        0.90, "share of messages", "a ring member's messages that are (known abuse) images"
+    )
+    # -- message sizes, per kind (text, image, video) --
+    size_median_bytes: tuple[int, int, int] = _assumption(
+        (90, 180_000, 3_000_000), "bytes per kind", "median size of a text, an image, a video (log-normal)"
+    )
+    size_sigma: tuple[float, float, float] = _assumption(
+        (0.8, 0.6, 0.8), "log-normal σ per kind", "spread of message sizes"
+    )
+    size_min_bytes: tuple[int, int, int] = _assumption((20, 5_000, 100_000), "bytes per kind", "smallest message")
+    size_max_bytes: tuple[int, int, int] = _assumption(
+        (4_000, 5_000_000, 100_000_000), "bytes per kind", "largest message"
+    )
 
     def __post_init__(self) -> None:
         if self.accounts < 1000:
@@ -169,18 +289,47 @@ class PlatformConfig:
             raise ValueError("account ages need a median of at least 1 day and a spread ≥ 0.")
         if len(self.age_shares) != len(AGE_BANDS) or abs(sum(self.age_shares) - 1) > 1e-9:
             raise ValueError(f"age_shares needs {len(AGE_BANDS)} shares that add up to 1.")
-        for name in (
-            "mentor_rate",
-            "groomer_rate",
-            "sextortion_rate",
-            "sharer_rate",
-            "homophily",
-            "groomer_mimic_share",
-            "groomer_new_profile_share",
-            "new_account_share",
-        ):
+        for name in _SHARES:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a share between 0 and 1.")
+        if self.image_share + self.video_share > 1:
+            raise ValueError("image_share and video_share add up to more than 1.")
+        for name, least in _RANGES.items():
+            low, high = getattr(self, name)
+            if not least <= low <= high:
+                raise ValueError(f"{name} is a range (low, high) with {least} ≤ low ≤ high.")
+        for name, least in _AT_LEAST.items():
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be at least {least}.")
+        for name in ("night_share_beta", "groomer_night_share_beta", "sextortion_night_share_beta"):
+            if len(getattr(self, name)) != 2 or min(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} is a pair (a, b) of Beta parameters, both above 0.")
+        if not _NIGHT_END_HOUR <= self.day_start_hour <= 23:
+            raise ValueError(f"day_start_hour is an hour from {_NIGHT_END_HOUR} (night ends) to 23.")
+        for name in ("size_median_bytes", "size_sigma", "size_min_bytes", "size_max_bytes"):
+            if len(getattr(self, name)) != len(KINDS):
+                raise ValueError(f"{name} needs one value per kind {KINDS}.")
+        if min(self.size_sigma) < 0 or not all(
+            0 < low <= median <= high
+            for low, median, high in zip(self.size_min_bytes, self.size_median_bytes, self.size_max_bytes, strict=True)
+        ):
+            raise ValueError("message sizes need 0 < size_min_bytes ≤ size_median_bytes ≤ size_max_bytes, σ ≥ 0.")
+
+    def assumptions(self) -> pd.DataFrame:
+        """Every field as a row: its name, its value here, its unit and what it assumes.
+
+        >>> table = PlatformConfig(groomer_rate=0.002).assumptions()
+        >>> list(table.columns)
+        ['name', 'value', 'unit', 'what it assumes']
+        >>> table.set_index("name").loc["groomer_rate", ["value", "unit"]].tolist()
+        [0.002, 'share of accounts']
+        >>> len(table) == len(fields(PlatformConfig))
+        True
+        """
+        return pd.DataFrame(
+            [(f.name, getattr(self, f.name), f.metadata["unit"], f.metadata["assumes"]) for f in fields(self)],
+            columns=["name", "value", "unit", "what it assumes"],
+        )
 
 
 @dataclass
@@ -250,6 +399,67 @@ class Platform:
 
 
 # ---- the simulator -------------------------------------------------------------------------
+#: Ground-truth harm of a message by code: none, then each abusive role's harm.
+_HARM_LABELS = ("", HARMS["groomer"], HARMS["sextortion"], HARMS["sharer"])
+
+
+class _Accounts(NamedTuple):
+    """Per-account arrays the simulator draws first."""
+
+    band: np.ndarray  # index into AGE_BANDS
+    is_minor: np.ndarray  # bool
+    account_age: np.ndarray  # days (int64)
+
+
+class _Cast(NamedTuple):
+    """The planted roles: a role code per account and who plays each role."""
+
+    roles: np.ndarray  # int8 index into ROLES, per account
+    mentors: np.ndarray
+    mimics: np.ndarray  # groomers who behave like mentors
+    groomers: np.ndarray  # the overt groomers
+    sextortion: np.ndarray
+
+
+class _Profile(NamedTuple):
+    """How a planted group messages each of its contacts."""
+
+    messages_per_pair: tuple[int, int]  # range, both ends included
+    image_share: float  # the rest is text
+    harm: int  # index into _HARM_LABELS
+    burst_days: int | None = None  # all within a burst this long, or spread over all weeks
+
+
+class _Contacts(NamedTuple):
+    """Who a planted group messages (one entry per sender-recipient pair), and how."""
+
+    senders: np.ndarray
+    recipients: np.ndarray
+    follows_back: np.ndarray  # does the recipient follow the sender?
+    profile: _Profile
+
+
+class _Messages(NamedTuple):
+    """Message events, one entry per message, unsorted."""
+
+    sender: np.ndarray
+    recipient: np.ndarray
+    kind: np.ndarray  # index into KINDS
+    time_s: np.ndarray
+    harm: np.ndarray  # index into _HARM_LABELS
+
+
+class _Events(NamedTuple):
+    """All message events in time order, with sizes; ``harm`` is ground truth."""
+
+    sender: np.ndarray
+    recipient: np.ndarray
+    time_s: np.ndarray
+    size_bytes: np.ndarray
+    kind: np.ndarray
+    harm: np.ndarray
+
+
 def _lognormal_counts(rng: np.random.Generator, n: int, median: float, sigma: float, cap: int) -> np.ndarray:
     return np.minimum(np.floor(rng.lognormal(np.log(median), sigma, n)), cap).astype(np.int64)
 
@@ -272,42 +482,48 @@ def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarr
     return pool[np.minimum(at, len(pool) - 1)]
 
 
-def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray) -> np.ndarray:
-    """Hour of day: mostly daytime and evening; a share ``night_share`` (per message,
-    or one for all) between 00:00 and 05:59."""
+def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray, day_start_hour: int) -> np.ndarray:
+    """Hour of day: a share ``night_share`` (per message, or one for all) between 00:00
+    and 05:59, the rest between ``day_start_hour`` and midnight."""
     night = rng.random(n, dtype=np.float32) < night_share
-    return np.where(night, rng.integers(0, 6, n, dtype=np.int32), rng.integers(7, 24, n, dtype=np.int32))
+    night_hour = rng.integers(0, _NIGHT_END_HOUR, n, dtype=np.int32)
+    day_hour = rng.integers(day_start_hour, 24, n, dtype=np.int32)
+    return np.where(night, night_hour, day_hour)
 
 
 def _times(
     rng: np.random.Generator,
     n: int,
-    weeks: int,
+    config: PlatformConfig,
     night_share: float | np.ndarray,
     start_day: np.ndarray | None = None,
     span_days: int | None = None,
 ) -> np.ndarray:
-    days = weeks * 7
+    """Seconds since the start of the simulated weeks: a random day (or a day within
+    ``span_days`` of ``start_day``), an hour from :func:`_hours`, a random second."""
+    days = config.weeks * 7
     if start_day is None:
         day = rng.integers(0, days, n, dtype=np.int32)
     else:
         day = np.minimum(start_day + rng.integers(0, span_days or 1, n, dtype=np.int32), days - 1).astype(np.int32)
-    seconds: np.ndarray = day * 86400 + _hours(rng, n, night_share) * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
+    hour = _hours(rng, n, night_share, config.day_start_hour)
+    seconds: np.ndarray = day * 86400 + hour * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
     return seconds
 
 
 def _with_new_accounts(
-    account_age: np.ndarray, is_minor: np.ndarray, roles: np.ndarray, share: float, seed: int
+    account_age: np.ndarray, is_minor: np.ndarray, roles: np.ndarray, config: PlatformConfig, share: float
 ) -> np.ndarray:
     """``account_age`` with a ``share`` of innocent adults (mentors included) moved onto
-    profiles under 30 days old, drawn from their own random stream (``[seed, 1]``)."""
+    new profiles (under ``config.new_profile_days`` old), drawn from their own random
+    stream (``[config.seed, 1]``)."""
     if share <= 0:
         return account_age
-    age_rng = np.random.default_rng([seed, 1])
+    age_rng = np.random.default_rng([config.seed, 1])
     innocent_adults = np.flatnonzero(~is_minor & np.isin(roles, (0, ROLES.index("mentor"))))
     new = innocent_adults[age_rng.random(len(innocent_adults)) < share]
     out = account_age.copy()
-    out[new] = age_rng.integers(1, 30, len(new))
+    out[new] = age_rng.integers(1, config.new_profile_days, len(new))
     return out
 
 
@@ -322,29 +538,29 @@ def account_ages_with_new_accounts(platform: Platform, share: float) -> pd.Serie
         raise ValueError("share is a share between 0 and 1.")
     ages = platform.accounts["account_age_days"].to_numpy()
     roles = platform.roles.map(ROLES.index).to_numpy()
-    ages = _with_new_accounts(ages, platform.accounts["is_minor"].to_numpy(bool), roles, share, platform.config.seed)
+    ages = _with_new_accounts(ages, platform.accounts["is_minor"].to_numpy(bool), roles, platform.config, share)
     return pd.Series(ages, index=platform.accounts.index, name="account_age_days")
 
 
-def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platform:
-    """Simulate a platform.  ``simulate(accounts=10_000, seed=3)`` overrides single
-    assumptions of the default :class:`PlatformConfig`."""
-    config = replace(config or PlatformConfig(), **overrides)  # type: ignore[arg-type]
-    rng = np.random.default_rng(config.seed)
+def _draw_accounts(rng: np.random.Generator, config: PlatformConfig) -> _Accounts:
+    """Accounts: an age band each, and an account age (log-normal, capped; a minor's
+    account capped lower, since its owner joined at 13 at the earliest)."""
     n = config.accounts
-
-    # Accounts: age band, account age.
     band = rng.choice(len(AGE_BANDS), size=n, p=np.asarray(config.age_shares))
     is_minor = band < len(MINOR_BANDS)
     account_age = np.round(rng.lognormal(np.log(config.account_age_median_days), config.account_age_sigma, n))
-    account_age = np.clip(account_age, 1, 6000).astype(np.int64)
-    account_age = np.where(is_minor, np.minimum(account_age, rng.integers(30, 1800, n)), account_age)
+    account_age = np.clip(account_age, 1, config.account_age_max_days).astype(np.int64)
+    low, high = config.minor_account_age_days
+    account_age = np.where(is_minor, np.minimum(account_age, rng.integers(low, high + 1, n)), account_age)
+    return _Accounts(band, is_minor, account_age)
 
-    # Planted roles among adults.
+
+def _plant_roles(rng: np.random.Generator, config: PlatformConfig, is_minor: np.ndarray) -> _Cast:
+    """Planted roles among adults, in numbers set by the rates; a share of groomers
+    become mimics (behave like mentors)."""
+    n = config.accounts
     roles = np.zeros(n, np.int8)
-    adults = np.flatnonzero(~is_minor).astype(np.int32)
-    minors = np.flatnonzero(is_minor).astype(np.int32)
-    planted = rng.permutation(adults)
+    planted = rng.permutation(np.flatnonzero(~is_minor).astype(np.int32))
     start = 0
     for code, rate in enumerate(
         (config.mentor_rate, config.groomer_rate, config.sextortion_rate, config.sharer_rate), 1
@@ -354,46 +570,80 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
         start += count
     groomers = np.flatnonzero(roles == ROLES.index("groomer"))
     mimic = rng.random(len(groomers)) < config.groomer_mimic_share
-    mimics, groomers = groomers[mimic], groomers[~mimic]  # ``groomers``: the overt ones
-    new_profile = groomers[rng.random(len(groomers)) < config.groomer_new_profile_share]
-    account_age[new_profile] = rng.integers(1, 30, len(new_profile))
-    sextortion = np.flatnonzero(roles == ROLES.index("sextortion"))
-    account_age[sextortion] = rng.integers(1, 15, len(sextortion))
-    account_age = _with_new_accounts(account_age, is_minor, roles, config.new_account_share, config.seed)
-    # How much of each account's messaging happens at night (00:00-05:59): most people
-    # little, some night owls a lot (Beta, mean about 6%); groomers and sextortion
-    # accounts more on average (means 25% and 30%), so the signal overlaps.
-    night_propensity = rng.beta(1.0, 15.0, n)
-    night_propensity[groomers] = rng.beta(2.5, 7.5, len(groomers))
-    night_propensity[sextortion] = rng.beta(3.0, 7.0, len(sextortion))
+    return _Cast(
+        roles=roles,
+        mentors=np.flatnonzero(roles == ROLES.index("mentor")),
+        mimics=groomers[mimic],
+        groomers=groomers[~mimic],
+        sextortion=np.flatnonzero(roles == ROLES.index("sextortion")),
+    )
 
-    # Follow graph: heavy-tailed out-degree, popularity-weighted targets, homophily.
-    out_degree = _lognormal_counts(rng, n, config.median_follows, config.follow_sigma, cap=5000)
+
+def _planted_account_ages(
+    rng: np.random.Generator, config: PlatformConfig, accounts: _Accounts, cast: _Cast
+) -> np.ndarray:
+    """Account ages once planted roles are placed: a share of overt groomers and every
+    sextortion account on a new profile; then the extra new innocent accounts."""
+    account_age = accounts.account_age.copy()
+    groomers = cast.groomers
+    new_profile = groomers[rng.random(len(groomers)) < config.groomer_new_profile_share]
+    account_age[new_profile] = rng.integers(1, config.new_profile_days, len(new_profile))
+    account_age[cast.sextortion] = rng.integers(1, config.sextortion_profile_days, len(cast.sextortion))
+    return _with_new_accounts(account_age, accounts.is_minor, cast.roles, config, config.new_account_share)
+
+
+def _night_propensity(rng: np.random.Generator, config: PlatformConfig, cast: _Cast) -> np.ndarray:
+    """How much of each account's messaging happens at night (00:00-05:59): most people
+    little, some night owls a lot; overt groomers and sextortion accounts more on
+    average, so the signal overlaps."""
+    night_propensity = rng.beta(*config.night_share_beta, config.accounts)
+    night_propensity[cast.groomers] = rng.beta(*config.groomer_night_share_beta, len(cast.groomers))
+    night_propensity[cast.sextortion] = rng.beta(*config.sextortion_night_share_beta, len(cast.sextortion))
+    return night_propensity
+
+
+def _follow_graph(
+    rng: np.random.Generator, config: PlatformConfig, is_minor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Follow edges ``(follower, followee)``: heavy-tailed out-degree,
+    popularity-weighted targets, mostly within the follower's group (homophily).
+    May hold self and duplicate edges (see :func:`_with_planted_follows`)."""
+    n = config.accounts
+    out_degree = _lognormal_counts(rng, n, config.median_follows, config.follow_sigma, cap=config.max_follows)
     popularity = rng.lognormal(0.0, config.popularity_sigma, n)
     follower = np.repeat(np.arange(n, dtype=np.int32), out_degree)
     same_group = rng.random(len(follower), dtype=np.float32) < config.homophily
     followee = np.empty(len(follower), np.int32)
+    minors = np.flatnonzero(is_minor).astype(np.int32)
+    adults = np.flatnonzero(~is_minor).astype(np.int32)
     for group_is_minor, pool in ((True, minors), (False, adults)):
         mask = same_group & (is_minor[follower] == group_is_minor)
         followee[mask] = _weighted_pick(rng, pool, popularity, int(mask.sum()))
     everyone = np.arange(n, dtype=np.int32)
     followee[~same_group] = _weighted_pick(rng, everyone, popularity, int((~same_group).sum()))
+    return follower, followee
 
-    # Planted contact sets (who each planted account messages).
-    planted_pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # sender, recipient, recipient follows?
 
-    def contacts(accounts: np.ndarray, bounds: tuple[int, int], followed_share: float, pool: np.ndarray) -> None:
-        sizes = rng.integers(bounds[0], bounds[1] + 1, len(accounts))
-        senders = np.repeat(accounts, sizes)
-        recipients = pool[rng.integers(0, len(pool), len(senders))]
-        follows_back = rng.random(len(senders)) < followed_share
-        planted_pairs.append((senders, recipients, follows_back))
+def _contacts_with_minors(
+    rng: np.random.Generator,
+    accounts: np.ndarray,
+    minors: np.ndarray,
+    bounds: tuple[int, int],
+    followed_share: float,
+    profile: _Profile,
+) -> _Contacts:
+    """Each of ``accounts`` messages a number of random minors within ``bounds``
+    (both included); a share ``followed_share`` of those minors follow it."""
+    sizes = rng.integers(bounds[0], bounds[1] + 1, len(accounts))
+    senders = np.repeat(accounts, sizes)
+    recipients = minors[rng.integers(0, len(minors), len(senders))]
+    follows_back = rng.random(len(senders)) < followed_share
+    return _Contacts(senders, recipients, follows_back, profile)
 
-    mentors = np.flatnonzero(roles == ROLES.index("mentor"))
-    contacts(mentors, config.mentor_minors, config.mentor_followed_share, minors)
-    contacts(mimics, config.mentor_minors, config.mentor_followed_share, minors)
-    contacts(groomers, config.groomer_minors, config.groomer_followed_share, minors)
-    contacts(sextortion, config.sextortion_minors, 0.0, minors)
+
+def _sharing_rings(rng: np.random.Generator, config: PlatformConfig, roles: np.ndarray) -> _Contacts | None:
+    """Sharers in small rings, each member messaging every other (all follow each
+    other); ``None`` if there are no sharers."""
     sharers = rng.permutation(np.flatnonzero(roles == ROLES.index("sharer")))
     ring_senders, ring_recipients = [], []
     at = 0
@@ -407,27 +657,76 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
         keep = a != b
         ring_senders.append(a[keep])
         ring_recipients.append(b[keep])
-    if ring_senders:
-        s, r = np.concatenate(ring_senders), np.concatenate(ring_recipients)
-        planted_pairs.append((s, r, np.ones(len(s), bool)))
+    if not ring_senders:
+        return None
+    s, r = np.concatenate(ring_senders), np.concatenate(ring_recipients)
+    profile = _Profile(config.sharer_messages_per_peer, config.sharer_image_share, _HARM_LABELS.index(HARMS["sharer"]))
+    return _Contacts(s, r, np.ones(len(s), bool), profile)
 
-    extra_follower = np.concatenate([r[f] for s, r, f in planted_pairs] + [np.empty(0, np.int64)])
-    extra_followee = np.concatenate([s[f] for s, r, f in planted_pairs] + [np.empty(0, np.int64)])
+
+def _planted_contacts(
+    rng: np.random.Generator, config: PlatformConfig, cast: _Cast, is_minor: np.ndarray
+) -> list[_Contacts]:
+    """Who each planted account messages, and how: mentors; groomers who behave like
+    mentors (the harm is still grooming); overt groomers; sextortion bursts; then
+    the sharing rings."""
+    minors = np.flatnonzero(is_minor).astype(np.int32)
+    mentor = _Profile(config.mentor_messages_per_minor, config.mentor_image_share, harm=0)
+    mimic = mentor._replace(harm=_HARM_LABELS.index(HARMS["groomer"]))
+    groomer = _Profile(config.groomer_messages_per_minor, config.groomer_image_share, mimic.harm)
+    sextortion = _Profile(
+        config.sextortion_messages_per_minor,
+        config.sextortion_image_share,
+        _HARM_LABELS.index(HARMS["sextortion"]),
+        burst_days=config.sextortion_burst_days,
+    )
+    contacts = [  # drawn in this order
+        _contacts_with_minors(rng, cast.mentors, minors, config.mentor_minors, config.mentor_followed_share, mentor),
+        _contacts_with_minors(rng, cast.mimics, minors, config.mentor_minors, config.mentor_followed_share, mimic),
+        _contacts_with_minors(
+            rng, cast.groomers, minors, config.groomer_minors, config.groomer_followed_share, groomer
+        ),
+        _contacts_with_minors(
+            rng, cast.sextortion, minors, config.sextortion_minors, config.sextortion_followed_share, sextortion
+        ),
+    ]
+    rings = _sharing_rings(rng, config, cast.roles)
+    return contacts if rings is None else [*contacts, rings]
+
+
+def _with_planted_follows(
+    follower: np.ndarray, followee: np.ndarray, contacts: list[_Contacts], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The follow graph plus every planted recipient who follows its sender, without
+    self or duplicate edges, sorted: ``(follower, followee, keys)`` where
+    ``keys = follower * n + followee``."""
+    extra_follower = np.concatenate([c.recipients[c.follows_back] for c in contacts] + [np.empty(0, np.int64)])
+    extra_followee = np.concatenate([c.senders[c.follows_back] for c in contacts] + [np.empty(0, np.int64)])
     follower = np.concatenate([follower, extra_follower])
     followee = np.concatenate([followee, extra_followee])
     keep = follower != followee
     keys = _sorted_unique(follower[keep].astype(np.int64) * n + followee[keep])
-    follower, followee = (keys // n).astype(np.int32), (keys % n).astype(np.int32)
-    del keep, same_group, extra_follower, extra_followee
+    return (keys // n).astype(np.int32), (keys % n).astype(np.int32), keys
 
-    # Ordinary messaging: along follow edges, either direction.
+
+def _ordinary_messages(
+    rng: np.random.Generator,
+    config: PlatformConfig,
+    roles: np.ndarray,
+    follower: np.ndarray,
+    followee: np.ndarray,
+    night_propensity: np.ndarray,
+) -> _Messages:
+    """Ordinary messaging along follow edges, either direction: a log-normal rate per
+    account, a neighbour per message, a kind, a time.  Sextortion accounts only do
+    their burst; accounts without a follow edge send nothing."""
+    n = config.accounts
     message_rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
     per_account = rng.poisson(message_rate * config.weeks)
-    per_account[roles == ROLES.index("sextortion")] = 0  # they only do their burst
+    per_account[roles == ROLES.index("sextortion")] = 0
     degree_out = np.bincount(follower, minlength=n).astype(np.int32)
     degree_in = np.bincount(followee, minlength=n).astype(np.int32)
-    has_contact = (degree_out + degree_in) > 0
-    per_account[~has_contact] = 0
+    per_account[(degree_out + degree_in) == 0] = 0
     senders = np.repeat(np.arange(n, dtype=np.int32), per_account)
     # Choose a neighbour: an account the sender follows, or one that follows the sender.
     out_start = np.concatenate([[0], np.cumsum(degree_out)]).astype(np.int32)
@@ -442,68 +741,79 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     del d_out, d_in, pick, order_in
     draw = rng.random(len(senders), dtype=np.float32)
     text_share = 1 - config.image_share - config.video_share
-    ordinary_kind = (draw >= text_share).astype(np.int8) + (draw >= text_share + config.image_share)
+    kind = (draw >= text_share).astype(np.int8) + (draw >= text_share + config.image_share)
     del draw
-    ordinary_time = _times(rng, len(senders), config.weeks, night_share=night_propensity[senders])
-    harm = np.zeros(len(senders), np.int8)
+    time_s = _times(rng, len(senders), config, night_share=night_propensity[senders])
+    return _Messages(senders, recipients, kind, time_s, np.zeros(len(senders), np.int8))
 
-    # Planted messaging: several messages per planted pair.
-    parts_s, parts_r, parts_k, parts_t, parts_h = [senders], [recipients], [ordinary_kind], [ordinary_time], [harm]
-    profiles = {  # role: (messages per pair low, high, image share, harm code)
-        "mentor": (2, 12, 0.05, 0),
-        "groomer": (3, 25, 0.10, 1),
-        "sextortion": (2, 6, 0.45, 2),
-        "sharer": (1, 6, 0.90, 3),
-    }
-    for s, r, _ in planted_pairs:
-        if len(s) == 0:
-            continue
-        role = ROLES[int(roles[s[0]])]
-        low, high, images, code = profiles[role]
-        if role == "groomer" and np.isin(s[0], mimics):  # behaves like a mentor
-            low, high, images = profiles["mentor"][:3]
-        repeats = rng.integers(low, high + 1, len(s))
-        ps, pr = np.repeat(s, repeats), np.repeat(r, repeats)
-        night = night_propensity[ps]
-        if role == "sextortion":
-            start_day = rng.integers(0, max(config.weeks * 7 - 3, 1), len(s))
-            pt = _times(rng, len(ps), config.weeks, night, start_day=np.repeat(start_day, repeats), span_days=3)
-        else:
-            pt = _times(rng, len(ps), config.weeks, night)
-        pk = np.where(rng.random(len(ps)) < images, 1, 0)
-        parts_s.append(ps)
-        parts_r.append(pr)
-        parts_k.append(pk)
-        parts_t.append(pt)
-        parts_h.append(np.full(len(ps), code, np.int8))
-    sender = np.concatenate(parts_s).astype(np.int32)
-    recipient = np.concatenate(parts_r).astype(np.int32)
-    del parts_s, parts_r, senders, recipients
-    kind = np.concatenate(parts_k).astype(np.int8)
-    time_s = np.concatenate(parts_t).astype(np.int32)
-    event_harm_code = np.concatenate(parts_h).astype(np.int8)
-    # A ring's text messages are not the harm; its images are.
-    event_harm_code[(event_harm_code == 3) & (kind != 1)] = 0
-    # Sizes: log-normal per kind (median 90 B text, 180 kB image, 3 MB video), clipped.
-    size_median, size_spread = np.log([90, 180_000, 3_000_000]), np.array([0.8, 0.6, 0.8])
-    size_low, size_high = np.array([20, 5_000, 100_000]), np.array([4_000, 5_000_000, 100_000_000])
+
+def _planted_messages(
+    rng: np.random.Generator, config: PlatformConfig, contacts: _Contacts, night_propensity: np.ndarray
+) -> _Messages:
+    """Several messages per planted pair, text or image, at the sender's usual night
+    share; a burst profile's messages fall within its burst."""
+    profile = contacts.profile
+    low, high = profile.messages_per_pair
+    repeats = rng.integers(low, high + 1, len(contacts.senders))
+    sender, recipient = np.repeat(contacts.senders, repeats), np.repeat(contacts.recipients, repeats)
+    night = night_propensity[sender]
+    if profile.burst_days is None:
+        time_s = _times(rng, len(sender), config, night)
+    else:
+        start_day = rng.integers(0, max(config.weeks * 7 - profile.burst_days, 1), len(contacts.senders))
+        start_day = np.repeat(start_day, repeats)
+        time_s = _times(rng, len(sender), config, night, start_day=start_day, span_days=profile.burst_days)
+    kind = np.where(rng.random(len(sender)) < profile.image_share, 1, 0)
+    return _Messages(sender, recipient, kind, time_s, np.full(len(sender), profile.harm, np.int8))
+
+
+def _message_sizes(rng: np.random.Generator, config: PlatformConfig, kind: np.ndarray) -> np.ndarray:
+    """Sizes in bytes: log-normal per kind, clipped to the kind's smallest and largest."""
+    size_median, size_spread = np.log(np.asarray(config.size_median_bytes)), np.array(config.size_sigma)
+    size_low, size_high = np.array(config.size_min_bytes), np.array(config.size_max_bytes)
     size = np.exp(size_median[kind] + size_spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
-    size = np.clip(size, size_low[kind], size_high[kind]).astype(np.int32)
+    clipped: np.ndarray = np.clip(size, size_low[kind], size_high[kind]).astype(np.int32)
+    return clipped
 
+
+def _events(rng: np.random.Generator, config: PlatformConfig, parts: list[_Messages]) -> _Events:
+    """All messages in time order, with sizes.  Empties ``parts`` to free memory."""
+    sender = np.concatenate([p.sender for p in parts]).astype(np.int32)
+    recipient = np.concatenate([p.recipient for p in parts]).astype(np.int32)
+    kind = np.concatenate([p.kind for p in parts]).astype(np.int8)
+    time_s = np.concatenate([p.time_s for p in parts]).astype(np.int32)
+    harm = np.concatenate([p.harm for p in parts]).astype(np.int8)
+    parts.clear()
+    # A ring's text messages are not the harm; its images are.
+    harm[(harm == _HARM_LABELS.index(HARMS["sharer"])) & (kind != KINDS.index("image"))] = 0
+    size = _message_sizes(rng, config, kind)
     order = np.argsort(time_s)
     sender = sender[order]  # one column at a time, so only one old copy is alive
     recipient = recipient[order]
     kind = kind[order]
     time_s = time_s[order]
     size = size[order]
-    event_harm_code = event_harm_code[order]
-    del order
+    harm = harm[order]
+    return _Events(sender, recipient, time_s, size, kind, harm)
+
+
+def _platform(
+    config: PlatformConfig,
+    accounts: _Accounts,
+    account_age: np.ndarray,
+    roles: np.ndarray,
+    follows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    events: _Events,
+) -> Platform:
+    """The simulated arrays as a :class:`Platform`: metadata tables, and the ground
+    truth kept apart."""
+    follower, followee, keys = follows
     platform = Platform(
         config=config,
         accounts=pd.DataFrame(
             {
-                "age_band": pd.Categorical.from_codes(band, pd.Index(AGE_BANDS)),
-                "is_minor": is_minor,
+                "age_band": pd.Categorical.from_codes(accounts.band, pd.Index(AGE_BANDS)),
+                "is_minor": accounts.is_minor,
                 "account_age_days": account_age,
             }
         ).rename_axis("account"),
@@ -515,17 +825,38 @@ def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platf
     )
     platform.events = pd.DataFrame(
         {
-            "sender": sender.astype(np.int32),
-            "recipient": recipient.astype(np.int32),
-            "time_s": time_s,
-            "size_bytes": size,
-            "kind": pd.Categorical.from_codes(kind, pd.Index(KINDS)),
-            "recipient_follows_sender": platform.follows_pair(recipient, sender),
+            "sender": events.sender.astype(np.int32),
+            "recipient": events.recipient.astype(np.int32),
+            "time_s": events.time_s,
+            "size_bytes": events.size_bytes,
+            "kind": pd.Categorical.from_codes(events.kind, pd.Index(KINDS)),
+            "recipient_follows_sender": platform.follows_pair(events.recipient, events.sender),
         }
     )
-    harm_order = ("", HARMS["groomer"], HARMS["sextortion"], HARMS["sharer"])
-    platform.event_harm = pd.Series(pd.Categorical.from_codes(event_harm_code, pd.Index(harm_order)), name="harm")
+    platform.event_harm = pd.Series(pd.Categorical.from_codes(events.harm, pd.Index(_HARM_LABELS)), name="harm")
     return platform
+
+
+def simulate(config: PlatformConfig | None = None, **overrides: object) -> Platform:
+    """Simulate a platform.  ``simulate(accounts=10_000, seed=3)`` overrides single
+    assumptions of the default :class:`PlatformConfig`.
+
+    The steps below draw from one random stream, in this order; the same
+    config gives the same platform."""
+    config = replace(config or PlatformConfig(), **overrides)  # type: ignore[arg-type]
+    rng = np.random.default_rng(config.seed)
+    accounts = _draw_accounts(rng, config)
+    cast = _plant_roles(rng, config, accounts.is_minor)
+    account_age = _planted_account_ages(rng, config, accounts, cast)
+    night_propensity = _night_propensity(rng, config, cast)
+    follower, followee = _follow_graph(rng, config, accounts.is_minor)
+    contacts = _planted_contacts(rng, config, cast, accounts.is_minor)
+    follows = _with_planted_follows(follower, followee, contacts, config.accounts)
+    del follower, followee
+    messages = [_ordinary_messages(rng, config, cast.roles, follows[0], follows[1], night_propensity)]
+    messages += [_planted_messages(rng, config, c, night_propensity) for c in contacts if len(c.senders)]
+    events = _events(rng, config, messages)
+    return _platform(config, accounts, account_age, cast.roles, follows, events)
 
 
 # ---- features ------------------------------------------------------------------------------
@@ -578,7 +909,7 @@ def account_features(platform: Platform) -> pd.DataFrame:
                 "minor_recipients": np.bincount(pair_sender[pair_minor], minlength=n),
                 "minors_not_following": np.bincount(pair_sender[pair_minor & ~pair_follows], minlength=n),
                 "requests_to_minors_per_week": np.bincount(sender[to_minor & ~follows], minlength=n) / weeks,
-                "night_share": np.nan_to_num(np.bincount(sender[hour < 6], minlength=n) / messages),
+                "night_share": np.nan_to_num(np.bincount(sender[hour < _NIGHT_END_HOUR], minlength=n) / messages),
                 "image_share": np.nan_to_num(np.bincount(sender[media], minlength=n) / messages),
             }
         )
