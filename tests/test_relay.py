@@ -46,6 +46,7 @@ from toychat.relay import (
     relay_from_env,
 )
 from toychat.relay.app import RunningRelay, TokenBucket, serve_in_thread
+from toychat.reporting import report_message
 from toychat.wire import MAX_ENVELOPE_BYTES
 
 
@@ -136,9 +137,9 @@ def test_franked_report_over_http(remote: RemoteServer) -> None:
     mallory, alice = pair(remote)
     sent = mallory.send(alice.name, "an abusive message")
     alice.receive()
-    assert alice.report(sent.msg_id) == b"an abusive message"
+    assert report_message(alice, sent.msg_id) == b"an abusive message"
     with pytest.raises(ReplayedMessage):
-        alice.report(sent.msg_id)
+        report_message(alice, sent.msg_id)
     franked = remote.franked_for(alice.name, sent.msg_id)
     from toychat.franking import Report
 

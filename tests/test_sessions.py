@@ -1,9 +1,12 @@
 """Per-contact sessions (toychat.sessions): sealing and opening on their own, the franking
-layer around them, and how a device picks one."""
+layer around them, how a device picks one, and that a device loads without pandas."""
 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,7 @@ from toychat.sessions import (
 )
 from toychat.wire import new_msg_id
 
+REPO = Path(__file__).resolve().parent.parent
 ALICE = Identity.from_label("alice", "sessions")
 BOB = Identity.from_label("bob", "sessions")
 
@@ -30,6 +34,12 @@ def envelope_of(sealed: Sealed, sender: str = "alice", recipient: str = "bob") -
     return Envelope(
         new_msg_id(), "e2ee", sender, recipient, 1_000.0, sealed.nonce, sealed.payload, extras=sealed.extras
     )
+
+
+def test_importing_the_client_does_not_load_pandas() -> None:
+    code = "import sys, toychat.client; assert 'pandas' not in sys.modules, 'toychat.client loaded pandas'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_ratchet_session_changes_only_when_the_message_is_kept() -> None:

@@ -40,7 +40,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import nacl.exceptions
-import pandas as pd
 
 from .clock import Clock, real_clock
 from .errors import (
@@ -51,14 +50,11 @@ from .errors import (
     ServiceUnavailable,
     TamperedMessage,
     ToyChatError,
-    UnknownMessage,
     UnknownSender,
     UnknownUser,
-    UnreportableMessage,
 )
-from .franking import Report
 from .keys import Identity, PublicIdentity, safety_number
-from .protocols import ContextReporting, ServerAPI
+from .protocols import ServerAPI
 from .sessions import (
     RATCHET_FIELD,
     BoxSession,
@@ -68,7 +64,7 @@ from .sessions import (
     RatchetSession,
     Session,
 )
-from .wire import Envelope, Mode, new_msg_id, short_id
+from .wire import Envelope, Mode, new_msg_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 
@@ -448,71 +444,6 @@ class Client:
                 "start with Identity.load_or_create(name, path) and pass identity= to Client."
             )
         return TamperedMessage(f"message {envelope.short_id} {what} It was not delivered.")
-
-    # ---- reporting ---------------------------------------------------------------------
-    def report(self, msg_id: str) -> bytes:
-        """Report a received message to the platform (message franking, lesson 08).
-
-        Sends the message, its franking key and the platform's tag; returns what
-        the platform verified.  Only this one message is revealed.  Raises
-        :class:`~toychat.errors.UnknownMessage` if the message is not in this
-        phone's inbox and :class:`~toychat.errors.UnreportableMessage` if it
-        arrived without message franking.
-        """
-        message = self._reportable(msg_id)
-        franked = self.server.franked_for(self.name, msg_id)
-        return self.server.receive_report(Report(message.data, message.franking_key, franked))
-
-    def _reportable(self, msg_id: str) -> ReceivedMessage:
-        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
-        if message is None:
-            raise UnknownMessage(
-                f"no message {short_id(msg_id)} in {self.name!r}'s inbox: a phone can only report messages it received."
-            )
-        if not message.franking_key:
-            raise UnreportableMessage(
-                f"message {short_id(msg_id)} from {message.sender!r} arrived without message franking (this platform "
-                "does not run it), so the platform could not verify a report of it."
-            )
-        return message
-
-    def report_with_context(self, msg_id: str, last: int = 5) -> pd.DataFrame:
-        """Report a received message together with the ``last`` messages before it from the same sender.
-
-        This is WhatsApp's design — "WhatsApp receives the last five messages
-        sent to you by the reported user or group" (WhatsApp Help Center;
-        see references: docs/references.md#whatsapp2024) — but where WhatsApp's context is not
-        cryptographic, here
-        every message is franked, so the platform verifies each one.  Context
-        messages are the franked messages in this phone's inbox from the
-        reported message's sender, received before it, newest first, at most
-        ``last`` of them (fewer if fewer exist).  Nothing from other senders
-        is sent.  ``last=0`` reports the message alone.
-
-        Returns the rows this report added to :meth:`Server.report_table`:
-        what the platform now knows.  Raises
-        :class:`~toychat.errors.UnknownMessage` if the message is not in
-        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not
-        franked, :class:`~toychat.errors.ForgedReport` if the platform cannot verify it, and
-        :class:`~toychat.errors.ReplayedMessage` if it was already reported.
-        """
-        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
-            raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
-        if not isinstance(self.server, ContextReporting):
-            raise NotImplementedError(
-                f"{type(self.server).__name__} takes reports of one message at a time; use "
-                "report(msg_id), or the in-process Server for reports with context."
-            )
-        message = self._reportable(msg_id)
-        position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
-        earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
-        chosen = earlier[max(0, len(earlier) - last) :] if last else []
-        context = [Report(m.data, m.franking_key, self.server.franked_for(self.name, m.msg_id)) for m in chosen]
-        main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
-        rows = self.server.receive_report_with_context(main, context)
-        table = self.server.report_table()
-        added: pd.DataFrame = table[table["report"] == rows[0].report].reset_index(drop=True)
-        return added
 
     def _open_record(self, record: bytes) -> ReceivedMessage:
         """One fetched record through the transport layer and :meth:`open_envelope`.
