@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from toychat.errors import ForgedReport, ReplayedMessage
 from toychat.franking import FrankingService, Report, commit, salamander_simulation
-from toychat.reporting import reports_reaching_platform
+from toychat.reporting import report_message, report_with_context, reports_reaching_platform
 
 
 def genuine(message: bytes = b"you will regret this") -> tuple[FrankingService, Report]:
@@ -92,11 +92,11 @@ def test_a_received_message_can_be_reported_and_only_it_is_revealed(forward_secr
     received = alice.receive()
     assert [m.text for m in received] == ["an innocent hello", "a threatening message"]
     assert "threatening" not in "".join(server.log_table()["content_seen"])
-    assert alice.report(bad.msg_id) == b"a threatening message"
+    assert report_message(alice, bad.msg_id) == b"a threatening message"
     [(franked, message)] = server.reports
     assert (franked.sender, franked.recipient, message) == ("mallory", "alice", b"a threatening message")
     with pytest.raises(ReplayedMessage):
-        alice.report(bad.msg_id)
+        report_message(alice, bad.msg_id)
 
 
 def test_only_the_recipient_can_report_and_only_received_messages() -> None:
@@ -104,7 +104,7 @@ def test_only_the_recipient_can_report_and_only_received_messages() -> None:
     sent = mallory.send("alice", "hi")
     alice.receive()
     with pytest.raises(UnknownMessage):
-        mallory.report(sent.msg_id)  # not in mallory's inbox
+        report_message(mallory, sent.msg_id)  # not in mallory's inbox
     with pytest.raises(UnknownMessage):
         server.franked_for("mallory", sent.msg_id)
 
@@ -137,7 +137,7 @@ def test_platforms_without_franking_are_unchanged() -> None:
     envelope = a.send("b", "x")
     assert "franking" not in envelope.extras and b.receive()[0].franking_key == b""
     with pytest.raises(UnreportableMessage):
-        b.report(envelope.msg_id)
+        report_message(b, envelope.msg_id)
 
 
 # ---- reporting with context (WhatsApp-style, but every message verified) -----------------
@@ -176,7 +176,7 @@ def test_context_reveals_exactly_the_last_messages_from_that_sender(
     last: int, reported: str, expected: list[str]
 ) -> None:
     server, _, alice, _ = context_world()
-    table = alice.report_with_context(msg(alice, reported), last=last)
+    table = report_with_context(alice, msg(alice, reported), last=last)
     assert list(table["text"]) == [*expected, reported]
     assert list(table["role"]) == ["context"] * len(expected) + ["reported message"]
     assert set(table["reported_sender"]) == {"mallory"} and set(table["reporter"]) == {"alice"}
@@ -193,8 +193,8 @@ def test_report_table_accumulates_and_single_reports_appear_in_it() -> None:
         "reporter",
         "reported_sender",
     ]
-    alice.report(msg(alice, "m3"))
-    alice.report_with_context(msg(alice, "m6"), last=5)  # overlapping context is allowed
+    report_message(alice, msg(alice, "m3"))
+    report_with_context(alice, msg(alice, "m6"), last=5)  # overlapping context is allowed
     table = server.report_table()
     assert list(table["report"]) == [1] + [2] * 6
     assert list(table.loc[table["role"] == "reported message", "text"]) == ["m3", "m6"]
@@ -202,12 +202,12 @@ def test_report_table_accumulates_and_single_reports_appear_in_it() -> None:
 
 def test_a_replayed_report_with_context_is_refused() -> None:
     server, _, alice, _ = context_world()
-    alice.report_with_context(msg(alice, "m6"))
+    report_with_context(alice, msg(alice, "m6"))
     before = server.report_table()
     with pytest.raises(ReplayedMessage):
-        alice.report_with_context(msg(alice, "m6"))
+        report_with_context(alice, msg(alice, "m6"))
     with pytest.raises(ReplayedMessage):
-        alice.report(msg(alice, "m6"))
+        report_message(alice, msg(alice, "m6"))
     assert server.report_table().equals(before)
 
 
@@ -250,17 +250,17 @@ def test_context_sent_after_the_reported_message_is_refused() -> None:
 def test_reporting_with_context_names_its_errors() -> None:
     _, mallory, alice, _ = context_world()
     with pytest.raises(UnknownMessage, match="only report messages it received"):
-        alice.report_with_context("0" * 32)
+        report_with_context(alice, "0" * 32)
     with pytest.raises(UnknownMessage):
-        mallory.report_with_context(msg(alice, "m6"))  # mallory did not receive it
+        report_with_context(mallory, msg(alice, "m6"))  # mallory did not receive it
     with pytest.raises(ValueError):
-        alice.report_with_context(msg(alice, "m6"), last=-1)
+        report_with_context(alice, msg(alice, "m6"), last=-1)
     plain = Server(mode="e2ee")
     a, b = Client("a", plain), Client("b", plain)
     sent = a.send("b", "x")
     b.receive()
     with pytest.raises(UnreportableMessage, match="without message franking"):
-        b.report_with_context(sent.msg_id)
+        report_with_context(b, sent.msg_id)
 
 
 # ---- what reporting can reach ------------------------------------------------------------

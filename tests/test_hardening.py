@@ -38,6 +38,7 @@ from toychat.keys import PublicIdentity, is_low_order, safety_number
 from toychat.relay import RemoteServer
 from toychat.relay.limits import TokenBucket
 from toychat.relay.runner import RunningRelay, serve_in_thread
+from toychat.reporting import report_message, report_with_context
 from toychat.transparency import Binding, KeyDirectoryLog, MerkleLog, Monitor, verify_consistency
 from toychat.wire import MAX_TIMESTAMP
 
@@ -240,7 +241,7 @@ def test_a_future_dated_earlier_message_does_not_break_a_report_with_context() -
     mallory.submit_raw(resign(mallory, first, timestamp=first.timestamp + 3600))
     reported = mallory.send("bob", "the abusive one")
     bob.receive()
-    table = bob.report_with_context(reported.msg_id)
+    table = report_with_context(bob, reported.msg_id)
     assert list(table["role"]) == ["context", "reported message"]
 
 
@@ -284,7 +285,7 @@ def test_an_integer_timestamp_report_verifies_after_a_relay_restart(tmp_path: Pa
     second = serve_in_thread(db=db, franking=True)
     try:
         bob.server = RemoteServer(second.url, tokens=tokens)
-        assert bob.report(envelope.msg_id) == b"report me"
+        assert report_message(bob, envelope.msg_id) == b"report me"
     finally:
         second.stop()
 

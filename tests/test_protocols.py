@@ -11,6 +11,7 @@ from toychat.exceptional_access import GhostServer
 from toychat.mitm import MitmServer
 from toychat.protocols import ContextReporting, ServerAPI
 from toychat.relay.client import RemoteServer
+from toychat.reporting import report_with_context
 
 IMPLEMENTATIONS = [Server, MitmServer, GhostServer, RemoteServer]
 #: Data members: attributes of an instance (or properties), not methods.
@@ -63,4 +64,4 @@ def test_reports_with_context_need_a_server_that_takes_them() -> None:
     alice.send("bob", "hello")
     [message] = bob.receive()
     with pytest.raises(NotImplementedError, match="one message at a time"):
-        bob.report_with_context(message.msg_id)
+        report_with_context(bob, message.msg_id)

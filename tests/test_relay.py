@@ -47,6 +47,7 @@ from toychat.relay import (
 )
 from toychat.relay.limits import TokenBucket
 from toychat.relay.runner import RunningRelay, serve_in_thread
+from toychat.reporting import report_message
 from toychat.wire import MAX_ENVELOPE_BYTES
 
 
@@ -137,9 +138,9 @@ def test_franked_report_over_http(remote: RemoteServer) -> None:
     mallory, alice = pair(remote)
     sent = mallory.send(alice.name, "an abusive message")
     alice.receive()
-    assert alice.report(sent.msg_id) == b"an abusive message"
+    assert report_message(alice, sent.msg_id) == b"an abusive message"
     with pytest.raises(ReplayedMessage):
-        alice.report(sent.msg_id)
+        report_message(alice, sent.msg_id)
     franked = remote.franked_for(alice.name, sent.msg_id)
     from toychat.franking import Report
 

@@ -222,8 +222,8 @@ def read_first_flights(stolen: Identity, recorded: Iterable[bytes | Envelope], d
     import base64
     import copy
 
-    from .client import EPHEMERAL_FIELD, RATCHET_FIELD, _associated
     from .ratchet import DoubleRatchet, responder_secret
+    from .sessions import EPHEMERAL_FIELD, RATCHET_FIELD, associated_data
 
     envelopes = [item if isinstance(item, Envelope) else Envelope.from_bytes(item) for item in recorded]
     sessions: dict[str, DoubleRatchet] = {}
@@ -242,7 +242,7 @@ def read_first_flights(stolen: Identity, recorded: Iterable[bytes | Envelope], d
                 if session is not None:
                     trial = copy.deepcopy(session)  # the thief never sends, so it stays on the first chain
                     text = trial.decrypt(
-                        header, envelope.nonce + envelope.payload, _associated(envelope.sender, envelope.recipient)
+                        header, envelope.nonce + envelope.payload, associated_data(envelope.sender, envelope.recipient)
                     ).decode("utf-8", "replace")
                     if trial.dh_remote == session.dh_remote or session.dh_remote is None:
                         sessions[envelope.sender] = trial

@@ -36,15 +36,10 @@ What this simplifies compared with Signal
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import nacl.exceptions
-import nacl.public
-import nacl.utils
-import pandas as pd
 
 from .clock import Clock, real_clock
 from .errors import (
@@ -55,16 +50,21 @@ from .errors import (
     ServiceUnavailable,
     TamperedMessage,
     ToyChatError,
-    UnknownMessage,
     UnknownSender,
     UnknownUser,
-    UnreportableMessage,
 )
-from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, Report, commit, decode_commitment
 from .keys import Identity, PublicIdentity, safety_number
-from .protocols import ContextReporting, ServerAPI
-from .ratchet import DoubleRatchet, Header, initiator_secret, responder_secret
-from .wire import NONCE_SIZE, Envelope, Mode, new_msg_id, short_id
+from .protocols import ServerAPI
+from .sessions import (
+    RATCHET_FIELD,
+    BoxSession,
+    CannotDecrypt,
+    FrankedSession,
+    PlaintextSession,
+    RatchetSession,
+    Session,
+)
+from .wire import Envelope, Mode, new_msg_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 
@@ -72,29 +72,12 @@ __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 #: ``hook(sender, recipient, content_type, plaintext_bytes)``.
 OutgoingHook = Callable[[str, str, str, bytes], None]
 
-#: Envelope extras used by forward-secrecy sessions: the ratchet header, and the
-#: initiator's ephemeral key (until the contact replies).
-RATCHET_FIELD = "ratchet"
-EPHEMERAL_FIELD = "ephemeral"
+#: The one session of the plaintext platform: it has no keys and no state.
+_PLAINTEXT = PlaintextSession()
 
 
-def _associated(sender: str, recipient: str) -> bytes:
-    """Associated data binding a ratchet message to its sender and recipient."""
-    return f"{sender}->{recipient}".encode()
-
-
-def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
-    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
-    text = envelope.extras[name]
-    try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        data = b""
-    if len(data) != size or base64.b64encode(data).decode("ascii") != text:
-        raise MalformedEnvelope(
-            f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
-        )
-    return data
+def _register_nothing() -> None:
+    """What accepting a message from an existing session adds to the device: no new session."""
 
 
 #: The content types a message may carry (``extras["type"]``; text if absent).
@@ -187,10 +170,9 @@ class Client:
         self._devices: dict[str, list[tuple[str, PublicIdentity]]] = {}
         self.forward_secrecy = forward_secrecy
         self.outgoing_hooks: list[OutgoingHook] = list(outgoing_hooks or [])
-        self.sessions: dict[str, DoubleRatchet] = {}
-        self._ephemeral: dict[str, bytes] = {}  # sent with messages until the contact replies
-        self._started_with: dict[str, bytes] = {}  # the ephemeral key that started each contact's session
-        self._boxes: dict[tuple[str, bytes], nacl.public.Box] = {}
+        #: The forward-secrecy session with each contact who has one (see :mod:`toychat.sessions`).
+        self.sessions: dict[str, RatchetSession] = {}
+        self._boxes: dict[tuple[str, bytes], BoxSession] = {}
         self._seen: set[str] = set()
         #: When this device made its keys, on the real clock (``None`` if the keys were
         #: given, or the clock is simulated): a message sent earlier that does not decrypt
@@ -251,12 +233,57 @@ class Client:
         self._devices[name] = extras
         return [("main", owner), *extras]
 
-    def _box(self, name: str, device: PublicIdentity | None = None) -> nacl.public.Box:
+    # ---- sessions ------------------------------------------------------------------
+    def _box_session(self, name: str, device: PublicIdentity | None = None) -> BoxSession:
+        """The static-key session with ``name``'s main phone (or with one of their extra devices, ``device``)."""
         keys = device if device is not None else self.lookup(name)
         cache_key = (name, keys.encryption_key)
         if cache_key not in self._boxes:
-            self._boxes[cache_key] = nacl.public.Box(self.identity.box_private, keys.box_key)
+            self._boxes[cache_key] = BoxSession(self.identity, keys)
         return self._boxes[cache_key]
+
+    def _franked(self, session: Session) -> Session:
+        """``session`` inside the message-franking layer, which the platform requires or not."""
+        return FrankedSession(session, required=self.server.franking is not None)
+
+    def _sending_session(self, recipient: str, device: PublicIdentity | None = None) -> Session:
+        """The session that seals messages to ``recipient`` (or to one of their extra devices, ``device``).
+
+        Chosen by the platform and :attr:`forward_secrecy`, and kept per contact:
+        plaintext, a static ``Box``, or a Double Ratchet started on first use; on
+        E2EE, inside the franking layer.
+        """
+        if self.mode != "e2ee":
+            return _PLAINTEXT
+        if not self.forward_secrecy:
+            return self._franked(self._box_session(recipient, device))
+        if device is not None:
+            raise ToyChatError("the toy's forward-secrecy sessions do not support extra devices.")
+        if recipient not in self.sessions:
+            self.sessions[recipient] = RatchetSession.initiate(self.identity, recipient, self.lookup(recipient))
+        return self._franked(self.sessions[recipient])
+
+    def _opening_session(self, envelope: Envelope, sender: PublicIdentity) -> tuple[Session, Callable[[], None]]:
+        """The session that opens ``envelope``, and what registers it on this device once the message is accepted.
+
+        Chosen by what the envelope carries, since a contact may seal with either
+        kind whatever this device sends with: a ratchet header opens with the
+        sender's forward-secrecy session (a new, unregistered one for a first
+        message), anything else on E2EE with the static ``Box``.
+        """
+        if envelope.mode != "e2ee":
+            return _PLAINTEXT, _register_nothing
+        if RATCHET_FIELD not in envelope.extras:
+            return self._franked(self._box_session(envelope.sender)), _register_nothing
+        session = self.sessions.get(envelope.sender)
+        if session is not None:
+            return self._franked(session), _register_nothing
+        new = RatchetSession(self.identity, envelope.sender, sender)
+
+        def register() -> None:
+            self.sessions[envelope.sender] = new
+
+        return self._franked(new), register
 
     # ---- sending -----------------------------------------------------------------
     def compose(
@@ -285,37 +312,18 @@ class Client:
         self.lookup(recipient)
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         extras = dict(extras or {})
-        if self.mode == "e2ee" and self.server.franking is not None:
-            # Message franking (lesson 08): commit to the plaintext; the franking
-            # key travels inside the encryption, the commitment beside it.
-            franking_key, commitment = commit(data)
-            extras[FRANKING_FIELD] = base64.b64encode(commitment).decode()
-            data = franking_key + data
         if content_type != TEXT:
             extras["type"] = content_type
-        if self.mode == "e2ee" and self.forward_secrecy:
-            if device is not None:
-                raise ToyChatError("the toy's forward-secrecy sessions do not support extra devices.")
-            session = self._sending_session(recipient)
-            header, sealed = session.encrypt(data, _associated(self.name, recipient))
-            nonce, payload = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:]
-            extras[RATCHET_FIELD] = base64.b64encode(header.to_bytes()).decode()
-            if recipient in self._ephemeral:
-                extras[EPHEMERAL_FIELD] = base64.b64encode(self._ephemeral[recipient]).decode()
-        elif self.mode == "e2ee":
-            nonce = nacl.utils.random(NONCE_SIZE)
-            payload = self._box(recipient, device).encrypt(data, nonce).ciphertext
-        else:
-            nonce, payload = b"", data
+        sealed = self._sending_session(recipient, device).seal(data)
         envelope = Envelope(
             msg_id=new_msg_id(),
             mode=self.mode,
             sender=self.name,
             recipient=recipient,
             timestamp=self.clock(),
-            nonce=nonce,
-            payload=payload,
-            extras=dict(extras or {}),
+            nonce=sealed.nonce,
+            payload=sealed.payload,
+            extras={**extras, **sealed.extras},
         )
         signature = self.identity.signing_private.sign(envelope.signed_bytes()).signature
         return envelope.with_signature(signature)
@@ -393,29 +401,12 @@ class Client:
         content_type = envelope.extras.get("type", TEXT)
         if content_type not in CONTENT_TYPES:
             raise MalformedEnvelope(f"message {envelope.short_id} has an unknown content type {content_type!r}.")
-        commitment = self._commitment(envelope)
-        adopt: Callable[[], None] = lambda: None  # noqa: E731  (what a ratchet message changes, once accepted)
-        if envelope.mode == "e2ee" and RATCHET_FIELD in envelope.extras:
-            data_bytes, adopt = self._ratchet_open(envelope, sender)
-        elif envelope.mode == "e2ee":
-            try:
-                data_bytes = self._box(envelope.sender).decrypt(envelope.payload, envelope.nonce)
-            except nacl.exceptions.CryptoError:
-                raise self._undecryptable(
-                    envelope,
-                    "failed decryption: its authentication tag does not match, so the ciphertext was altered "
-                    "or encrypted for someone else.",
-                ) from None
-        else:
-            data_bytes = envelope.payload
-        franking_key = b""
-        if commitment is not None:
-            franking_key, data_bytes = data_bytes[:FRANKING_KEY_SIZE], data_bytes[FRANKING_KEY_SIZE:]
-            if len(franking_key) != FRANKING_KEY_SIZE or commit(data_bytes, franking_key)[1] != commitment:
-                raise TamperedMessage(
-                    f"message {envelope.short_id} does not match its franking commitment, so it could "
-                    "not be reported: refused."
-                )
+        session, register = self._opening_session(envelope, sender)
+        try:
+            opened = session.open(envelope)  # changes nothing yet: see opened.keep below
+        except CannotDecrypt as exc:
+            raise self._undecryptable(envelope, exc.what) from None
+        data_bytes = opened.data
         if content_type == TEXT:
             try:
                 text = data_bytes.decode("utf-8")
@@ -423,7 +414,8 @@ class Client:
                 raise MalformedEnvelope(f"message {envelope.short_id} is not valid UTF-8 text.") from None
         else:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
-        adopt()
+        opened.keep()
+        register()
         self._seen.add(envelope.msg_id)
         return ReceivedMessage(
             msg_id=envelope.msg_id,
@@ -434,28 +426,8 @@ class Client:
             mode=envelope.mode,
             content_type=content_type,
             data=data_bytes,
-            franking_key=franking_key,
+            franking_key=opened.franking_key,
         )
-
-    def _commitment(self, envelope: Envelope) -> bytes | None:
-        """The envelope's franking commitment (strictly decoded), or ``None`` if it has none.
-
-        On a platform that runs franking, an E2EE message without one is
-        refused (:class:`UnreportableMessage`): it could not be reported.
-        """
-        if envelope.mode != "e2ee":
-            return None
-        if FRANKING_FIELD not in envelope.extras:
-            if self.server.franking is not None:
-                raise UnreportableMessage(
-                    f"message {envelope.short_id} from {envelope.sender!r} carries no franking commitment, "
-                    "so it could not be reported; this platform runs message franking, so it was refused."
-                )
-            return None
-        try:
-            return decode_commitment(envelope.extras[FRANKING_FIELD])
-        except MalformedEnvelope as exc:
-            raise MalformedEnvelope(f"message {envelope.short_id}: {exc}") from None
 
     def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
         """The error for a correctly signed message this device cannot decrypt.
@@ -472,118 +444,6 @@ class Client:
                 "start with Identity.load_or_create(name, path) and pass identity= to Client."
             )
         return TamperedMessage(f"message {envelope.short_id} {what} It was not delivered.")
-
-    # ---- reporting ---------------------------------------------------------------------
-    def report(self, msg_id: str) -> bytes:
-        """Report a received message to the platform (message franking, lesson 08).
-
-        Sends the message, its franking key and the platform's tag; returns what
-        the platform verified.  Only this one message is revealed.  Raises
-        :class:`~toychat.errors.UnknownMessage` if the message is not in this
-        phone's inbox and :class:`~toychat.errors.UnreportableMessage` if it
-        arrived without message franking.
-        """
-        message = self._reportable(msg_id)
-        franked = self.server.franked_for(self.name, msg_id)
-        return self.server.receive_report(Report(message.data, message.franking_key, franked))
-
-    def _reportable(self, msg_id: str) -> ReceivedMessage:
-        message = next((m for m in self.inbox if m.msg_id == msg_id), None)
-        if message is None:
-            raise UnknownMessage(
-                f"no message {short_id(msg_id)} in {self.name!r}'s inbox: a phone can only report messages it received."
-            )
-        if not message.franking_key:
-            raise UnreportableMessage(
-                f"message {short_id(msg_id)} from {message.sender!r} arrived without message franking (this platform "
-                "does not run it), so the platform could not verify a report of it."
-            )
-        return message
-
-    def report_with_context(self, msg_id: str, last: int = 5) -> pd.DataFrame:
-        """Report a received message together with the ``last`` messages before it from the same sender.
-
-        This is WhatsApp's design — "WhatsApp receives the last five messages
-        sent to you by the reported user or group" (WhatsApp Help Center;
-        see references: docs/references.md#whatsapp2024) — but where WhatsApp's context is not
-        cryptographic, here
-        every message is franked, so the platform verifies each one.  Context
-        messages are the franked messages in this phone's inbox from the
-        reported message's sender, received before it, newest first, at most
-        ``last`` of them (fewer if fewer exist).  Nothing from other senders
-        is sent.  ``last=0`` reports the message alone.
-
-        Returns the rows this report added to :meth:`Server.report_table`:
-        what the platform now knows.  Raises
-        :class:`~toychat.errors.UnknownMessage` if the message is not in
-        the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not
-        franked, :class:`~toychat.errors.ForgedReport` if the platform cannot verify it, and
-        :class:`~toychat.errors.ReplayedMessage` if it was already reported.
-        """
-        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
-            raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
-        if not isinstance(self.server, ContextReporting):
-            raise NotImplementedError(
-                f"{type(self.server).__name__} takes reports of one message at a time; use "
-                "report(msg_id), or the in-process Server for reports with context."
-            )
-        message = self._reportable(msg_id)
-        position = next(i for i, m in enumerate(self.inbox) if m.msg_id == msg_id)
-        earlier = [m for m in self.inbox[:position] if m.sender == message.sender and m.franking_key]
-        chosen = earlier[max(0, len(earlier) - last) :] if last else []
-        context = [Report(m.data, m.franking_key, self.server.franked_for(self.name, m.msg_id)) for m in chosen]
-        main = Report(message.data, message.franking_key, self.server.franked_for(self.name, msg_id))
-        rows = self.server.receive_report_with_context(main, context)
-        table = self.server.report_table()
-        added: pd.DataFrame = table[table["report"] == rows[0].report].reset_index(drop=True)
-        return added
-
-    # ---- forward secrecy ---------------------------------------------------------------
-    def _sending_session(self, recipient: str) -> DoubleRatchet:
-        if recipient not in self.sessions:
-            secret, ephemeral = initiator_secret(self.identity, self.lookup(recipient))
-            self.sessions[recipient] = DoubleRatchet.initiator(secret, self.lookup(recipient).encryption_key)
-            self._ephemeral[recipient] = ephemeral
-        return self.sessions[recipient]
-
-    def _ratchet_open(self, envelope: Envelope, sender: PublicIdentity) -> tuple[bytes, Callable[[], None]]:
-        """Decrypt a ratchet message on a trial copy of the session; returns the
-        plaintext and the function that keeps the new state (called only once every
-        other check has passed, so a refused message creates or moves no session)."""
-        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
-        ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
-        session = self.sessions.get(envelope.sender)
-        started_with = self._started_with.get(envelope.sender)
-        if session is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
-            raise TamperedMessage(
-                f"message {envelope.short_id} claims to start a forward-secrecy session with a different "
-                f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
-            )
-        if session is None:
-            if ephemeral is None:
-                raise self._undecryptable(
-                    envelope,
-                    "continues a forward-secrecy session this phone does not have (its first message was lost, "
-                    "or the phone was reset).",
-                )
-            secret = responder_secret(self.identity, sender, ephemeral)
-            session = DoubleRatchet.responder(secret, self.identity.box_private)
-        associated = _associated(envelope.sender, self.name)
-        try:
-            plaintext, trial = session.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
-        except TamperedMessage as exc:
-            raise self._undecryptable(envelope, str(exc)) from None
-
-        def adopt() -> None:
-            if envelope.sender in self.sessions:
-                self.sessions[envelope.sender].adopt(trial)
-            else:
-                self.sessions[envelope.sender] = trial
-                if ephemeral is not None:
-                    self._started_with[envelope.sender] = ephemeral
-            self._ephemeral.pop(envelope.sender, None)  # they have replied: the session is established
-
-        return plaintext, adopt
 
     def _open_record(self, record: bytes) -> ReceivedMessage:
         """One fetched record through the transport layer and :meth:`open_envelope`.

@@ -124,7 +124,7 @@ class EscrowClient(Client):
     ) -> Envelope:
         fields = dict(extras or {})
         if self.mode == "e2ee":
-            shared = self._box(recipient, device).shared_key()
+            shared = self._box_session(recipient, device).box.shared_key()
             fields[ESCROW_FIELD] = base64.b64encode(nacl.public.SealedBox(self.escrow_public).encrypt(shared)).decode()
         return super().compose(recipient, text, extras=fields, device=device, content_type=content_type)
 

@@ -1,5 +1,8 @@
 """What user reporting can and cannot bring to a platform's attention (lesson 08).
 
+A recipient's phone reports a message with :func:`report_message`, or with
+the messages before it as context with :func:`report_with_context`.
+
 Message franking (:mod:`toychat.franking`) makes a report *verifiable*; it
 does not make anyone report.  Under end-to-end encryption a harmful message
 reaches the platform only if a participant chooses to show it.  This module
@@ -24,13 +27,85 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .client import Client
+from .client import Client, ReceivedMessage
 from .clock import SimulatedClock
-from .franking import FrankingService
+from .errors import UnknownMessage, UnreportableMessage
+from .franking import FrankingService, Report
 from .keys import Identity
+from .protocols import ContextReporting
 from .server import Server
+from .wire import short_id
 
-__all__ = ["report_conversation", "reports_reaching_platform"]
+__all__ = ["report_conversation", "report_message", "report_with_context", "reports_reaching_platform"]
+
+
+def report_message(client: Client, msg_id: str) -> bytes:
+    """``client`` reports a message it received to the platform (message franking, lesson 08).
+
+    Sends the message, its franking key and the platform's tag; returns what
+    the platform verified.  Only this one message is revealed.  Raises
+    :class:`~toychat.errors.UnknownMessage` if the message is not in the
+    phone's inbox and :class:`~toychat.errors.UnreportableMessage` if it
+    arrived without message franking.
+    """
+    message = _reportable(client, msg_id)
+    franked = client.server.franked_for(client.name, msg_id)
+    return client.server.receive_report(Report(message.data, message.franking_key, franked))
+
+
+def _reportable(client: Client, msg_id: str) -> ReceivedMessage:
+    """The message ``msg_id`` in ``client``'s inbox, if it can be reported."""
+    message = next((m for m in client.inbox if m.msg_id == msg_id), None)
+    if message is None:
+        raise UnknownMessage(
+            f"no message {short_id(msg_id)} in {client.name!r}'s inbox: a phone can only report messages it received."
+        )
+    if not message.franking_key:
+        raise UnreportableMessage(
+            f"message {short_id(msg_id)} from {message.sender!r} arrived without message franking (this platform "
+            "does not run it), so the platform could not verify a report of it."
+        )
+    return message
+
+
+def report_with_context(client: Client, msg_id: str, last: int = 5) -> pd.DataFrame:
+    """``client`` reports a received message together with the ``last`` messages before it from the same sender.
+
+    This is WhatsApp's design — "WhatsApp receives the last five messages
+    sent to you by the reported user or group" (WhatsApp Help Center;
+    see references: docs/references.md#whatsapp2024) — but where WhatsApp's context is not
+    cryptographic, here
+    every message is franked, so the platform verifies each one.  Context
+    messages are the franked messages in the phone's inbox from the
+    reported message's sender, received before it, newest first, at most
+    ``last`` of them (fewer if fewer exist).  Nothing from other senders
+    is sent.  ``last=0`` reports the message alone.
+
+    Returns the rows this report added to :meth:`Server.report_table`:
+    what the platform now knows.  Raises
+    :class:`~toychat.errors.UnknownMessage` if the message is not in
+    the inbox, :class:`~toychat.errors.UnreportableMessage` if it was not
+    franked, :class:`~toychat.errors.ForgedReport` if the platform cannot verify it, and
+    :class:`~toychat.errors.ReplayedMessage` if it was already reported.
+    """
+    if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+        raise ValueError(f"last must be a whole number of messages, 0 or more, not {last!r}")
+    server = client.server
+    if not isinstance(server, ContextReporting):
+        raise NotImplementedError(
+            f"{type(server).__name__} takes reports of one message at a time; use "
+            "report_message(client, msg_id), or the in-process Server for reports with context."
+        )
+    message = _reportable(client, msg_id)
+    position = next(i for i, m in enumerate(client.inbox) if m.msg_id == msg_id)
+    earlier = [m for m in client.inbox[:position] if m.sender == message.sender and m.franking_key]
+    chosen = earlier[max(0, len(earlier) - last) :] if last else []
+    context = [Report(m.data, m.franking_key, server.franked_for(client.name, m.msg_id)) for m in chosen]
+    main = Report(message.data, message.franking_key, server.franked_for(client.name, msg_id))
+    rows = server.receive_report_with_context(main, context)
+    table = server.report_table()
+    added: pd.DataFrame = table[table["report"] == rows[0].report].reset_index(drop=True)
+    return added
 
 
 def report_conversation(
@@ -45,7 +120,7 @@ def report_conversation(
     ``messages`` are ``(sender, text)`` pairs, all sent to ``reporter`` in
     order, one minute apart.  The reporter then reports ``messages[reported]``
     (default: the last) with up to ``last`` earlier messages from the same
-    sender as context (:meth:`toychat.Client.report_with_context`).  The
+    sender as context (:func:`report_with_context`).  The
     result is the report's rows of :meth:`toychat.Server.report_table`,
     without the random message ids, so the same arguments always give the
     same table.
@@ -63,7 +138,7 @@ def report_conversation(
     }
     ids = [people[sender].send(reporter, text).msg_id for sender, text in messages]
     people[reporter].receive()
-    table = people[reporter].report_with_context(ids[reported], last=last)
+    table = report_with_context(people[reporter], ids[reported], last=last)
     return table.drop(columns="msg_id")
 
 

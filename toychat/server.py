@@ -39,8 +39,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
 from .devices import DeviceCertificate
@@ -60,6 +59,11 @@ from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_c
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
 from .wire import MODES, Envelope, Mode, short_id
+
+if TYPE_CHECKING:
+    # Imported where a table is built, so that importing the package (a device,
+    # toychat.client, needs this module) does not load pandas.
+    import pandas as pd
 
 __all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "describe_payload"]
 
@@ -471,6 +475,8 @@ class Server:
         ``role`` (``"reported message"`` or ``"context"``), ``text`` and ``msg_id``.  Messages nobody
         reported never appear here: under E2EE this table is all the content the platform ever reads.
         """
+        import pandas as pd
+
         columns = ["report", "reporter", "reported_sender", "sent_at", "role", "text", "msg_id"]
         table = pd.DataFrame([{c: getattr(row, c) for c in columns} for row in self.report_log], columns=columns)
         table["sent_at"] = pd.to_datetime(table["sent_at"], unit="s", utc=True)
@@ -479,6 +485,8 @@ class Server:
     # ---- what the server knows ----------------------------------------------
     def log_table(self) -> pd.DataFrame:
         """Everything the server saw, one row per message: the metadata and what it could read."""
+        import pandas as pd
+
         columns = ["received_at", "sender", "recipient", "sent_at", "size_bytes", "content_seen", "msg_id"]
         rows = [{c: getattr(entry, c) for c in columns} for entry in self.log]
         table = pd.DataFrame(rows, columns=columns)

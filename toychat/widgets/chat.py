@@ -35,6 +35,7 @@ from ..errors import ToyChatError
 from ..franking import FrankingService
 from ..keys import Identity
 from ..mitm import MitmServer
+from ..reporting import report_with_context
 from ..server import Server
 
 __all__ = ["ChatWidget"]
@@ -254,7 +255,7 @@ class ChatWidget:
             return
         last = self.bob.inbox[-1]
         try:
-            table = self.bob.report_with_context(last.msg_id, last=context)
+            table = report_with_context(self.bob, last.msg_id, last=context)
         except ToyChatError as exc:
             self.status.value = f"<b>Report refused:</b> {html.escape(str(exc))}"
         else:

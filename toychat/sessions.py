@@ -1,0 +1,306 @@
+"""Sessions: how a device seals its messages to one contact and opens theirs.
+
+A :class:`~toychat.client.Client` does not encrypt by itself: it asks a
+:class:`Session` to :meth:`~Session.seal` the bytes of a message, and puts
+what comes back (nonce, payload, extra fields) in a signed envelope; on the way
+in, it checks the envelope and asks a session to :meth:`~Session.open` it.
+Three kinds of session exist:
+
+* :class:`PlaintextSession`: the plaintext platform; the payload is the text.
+* :class:`BoxSession`: one static :class:`nacl.public.Box` per pair of keys
+  (lessons 03-04): the same key encrypts every message.
+* :class:`RatchetSession`: a Double Ratchet (:mod:`toychat.ratchet`, lesson 05):
+  a new key per message, so a stolen phone does not open past messages.
+
+Message franking (lesson 08) is not a fourth kind but a layer,
+:class:`FrankedSession`, around whichever session an E2EE message uses.
+
+Opening never changes a session: :meth:`Session.open` decrypts on a trial
+copy and returns :attr:`Opened.keep`, which the client calls only once every
+other check on the message has passed, so a refused message moves nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import nacl.exceptions
+import nacl.public
+import nacl.utils
+
+from .errors import MalformedEnvelope, TamperedMessage, ToyChatError, UnreportableMessage
+from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, commit, decode_commitment
+from .keys import Identity, PublicIdentity
+from .ratchet import DoubleRatchet, Header, RatchetSnapshot, initiator_secret, responder_secret
+from .wire import NONCE_SIZE, Envelope
+
+__all__ = [
+    "EPHEMERAL_FIELD",
+    "RATCHET_FIELD",
+    "BoxSession",
+    "CannotDecrypt",
+    "FrankedSession",
+    "Opened",
+    "PlaintextSession",
+    "RatchetSession",
+    "Sealed",
+    "Session",
+    "associated_data",
+]
+
+#: Envelope extras used by forward-secrecy sessions: the ratchet header, and the
+#: initiator's ephemeral key (until the contact replies).
+RATCHET_FIELD = "ratchet"
+EPHEMERAL_FIELD = "ephemeral"
+
+
+def associated_data(sender: str, recipient: str) -> bytes:
+    """Associated data binding a ratchet message to its sender and recipient."""
+    return f"{sender}->{recipient}".encode()
+
+
+def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
+    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
+    text = envelope.extras[name]
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        data = b""
+    if len(data) != size or base64.b64encode(data).decode("ascii") != text:
+        raise MalformedEnvelope(
+            f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
+        )
+    return data
+
+
+def _keep_nothing() -> None:
+    """What accepting a message changes in a session without state: nothing."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What :meth:`Session.seal` returns: the envelope's nonce and payload, and fields to add to its extras."""
+
+    nonce: bytes
+    payload: bytes
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What :meth:`Session.open` returns: the plaintext, and the function that keeps the
+    session's new state (call it only once every other check has passed)."""
+
+    data: bytes
+    keep: Callable[[], None] = _keep_nothing
+    franking_key: bytes = b""
+
+
+class CannotDecrypt(TamperedMessage):
+    """A correctly signed message this session cannot decrypt; :attr:`what` says why.
+
+    The client names it for the user: :class:`~toychat.errors.TamperedMessage`,
+    or :class:`~toychat.errors.SentToPreviousKeys` if it was sent before the
+    device made its keys.
+    """
+
+    def __init__(self, envelope: Envelope, what: str) -> None:
+        super().__init__(f"message {envelope.short_id} {what} It was not delivered.")
+        self.what = what
+
+
+class Session(Protocol):
+    """One contact's end of a conversation on this device."""
+
+    def seal(self, data: bytes) -> Sealed:
+        """Encrypt ``data`` (the message's bytes) for the contact."""
+        ...
+
+    def open(self, envelope: Envelope) -> Opened:
+        """Decrypt a signed, checked envelope from the contact, without changing the session.
+
+        Raises :class:`CannotDecrypt`, or another :class:`~toychat.errors.ToyChatError`
+        for a malformed or replayed message.
+        """
+        ...
+
+
+class PlaintextSession:
+    """The plaintext platform: the payload is the message (only the transport is encrypted).
+
+    >>> session = PlaintextSession()
+    >>> session.seal(b"hi")
+    Sealed(nonce=b'', payload=b'hi', extras={})
+    """
+
+    def seal(self, data: bytes) -> Sealed:
+        return Sealed(b"", data)
+
+    def open(self, envelope: Envelope) -> Opened:
+        return Opened(envelope.payload)
+
+
+class BoxSession:
+    """Static keys (lessons 03-04): one :class:`nacl.public.Box` between our key and the contact's.
+
+    The same key encrypts every message in both directions, so a stolen key
+    opens all of them; a random 24-byte nonce is sent with each message.
+    """
+
+    def __init__(self, identity: Identity, contact: PublicIdentity) -> None:
+        self.box = nacl.public.Box(identity.box_private, contact.box_key)
+
+    def seal(self, data: bytes) -> Sealed:
+        nonce = nacl.utils.random(NONCE_SIZE)
+        return Sealed(nonce, self.box.encrypt(data, nonce).ciphertext)
+
+    def open(self, envelope: Envelope) -> Opened:
+        try:
+            return Opened(self.box.decrypt(envelope.payload, envelope.nonce))
+        except nacl.exceptions.CryptoError:
+            raise CannotDecrypt(
+                envelope,
+                "failed decryption: its authentication tag does not match, so the ciphertext was altered "
+                "or encrypted for someone else.",
+            ) from None
+
+
+class RatchetSession:
+    """Forward secrecy (lesson 05): a :class:`~toychat.ratchet.DoubleRatchet` with one contact.
+
+    Start one with :meth:`initiate` to send first; the contact's first message
+    starts one on their side (an unstarted session, ``ratchet=None``, is started
+    by :meth:`open` from the message's ephemeral key).  The initiator's
+    ephemeral key travels with every message until the contact replies.
+    """
+
+    def __init__(
+        self,
+        identity: Identity,
+        contact: str,
+        keys: PublicIdentity,
+        ratchet: DoubleRatchet | None = None,
+        *,
+        ephemeral: bytes | None = None,
+    ) -> None:
+        self.identity = identity
+        self.contact = contact
+        self.keys = keys
+        #: The Double Ratchet state; ``None`` until the session starts.
+        self.ratchet = ratchet
+        #: The ephemeral key sent with messages until the contact replies (initiator only).
+        self.ephemeral = ephemeral
+        #: The ephemeral key that started this session (responder only).
+        self.started_with: bytes | None = None
+
+    @classmethod
+    def initiate(cls, identity: Identity, contact: str, keys: PublicIdentity) -> RatchetSession:
+        """A session that sends first: a fresh ephemeral key agreed with the contact's identity key."""
+        secret, ephemeral = initiator_secret(identity, keys)
+        return cls(identity, contact, keys, DoubleRatchet.initiator(secret, keys.encryption_key), ephemeral=ephemeral)
+
+    def seal(self, data: bytes) -> Sealed:
+        if self.ratchet is None:
+            raise ToyChatError("this side cannot send yet: the responder must receive a first message.")
+        header, sealed = self.ratchet.encrypt(data, associated_data(self.identity.name, self.contact))
+        extras = {RATCHET_FIELD: base64.b64encode(header.to_bytes()).decode()}
+        if self.ephemeral is not None:
+            extras[EPHEMERAL_FIELD] = base64.b64encode(self.ephemeral).decode()
+        return Sealed(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], extras)
+
+    def open(self, envelope: Envelope) -> Opened:
+        """Decrypt on a trial copy of the ratchet; :attr:`Opened.keep` takes over the new state
+        (so a refused message creates or moves no session)."""
+        header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
+        ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
+        ratchet = self.ratchet
+        started_with = self.started_with
+        if ratchet is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
+            raise TamperedMessage(
+                f"message {envelope.short_id} claims to start a forward-secrecy session with a different "
+                f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
+            )
+        if ratchet is None:
+            if ephemeral is None:
+                raise CannotDecrypt(
+                    envelope,
+                    "continues a forward-secrecy session this phone does not have (its first message was lost, "
+                    "or the phone was reset).",
+                )
+            secret = responder_secret(self.identity, self.keys, ephemeral)
+            ratchet = DoubleRatchet.responder(secret, self.identity.box_private)
+        associated = associated_data(self.contact, self.identity.name)
+        try:
+            plaintext, trial = ratchet.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
+        except TamperedMessage as exc:
+            raise CannotDecrypt(envelope, str(exc)) from None
+
+        def keep() -> None:
+            if self.ratchet is not None:
+                self.ratchet.adopt(trial)
+            else:
+                self.ratchet = trial
+                self.started_with = ephemeral
+            self.ephemeral = None  # they have replied: the session is established
+
+        return Opened(plaintext, keep)
+
+    def snapshot(self) -> RatchetSnapshot:
+        """Every secret of this session now: what stealing the phone yields (:meth:`DoubleRatchet.snapshot`)."""
+        if self.ratchet is None:
+            raise ToyChatError(f"the forward-secrecy session with {self.contact!r} has not started.")
+        return self.ratchet.snapshot()
+
+
+@dataclass(frozen=True)
+class FrankedSession:
+    """Message franking (lesson 08) around another session, for E2EE messages.
+
+    Sealing (when ``required``, i.e. the platform runs franking) commits to the
+    plaintext: the franking key travels inside the encryption, the commitment
+    beside it.  Opening decodes the commitment *before* decrypting and checks it
+    after; a message without one is refused when ``required``
+    (:class:`~toychat.errors.UnreportableMessage`): it could not be reported.
+    """
+
+    inner: Session
+    required: bool
+
+    def seal(self, data: bytes) -> Sealed:
+        if not self.required:
+            return self.inner.seal(data)
+        franking_key, commitment = commit(data)
+        sealed = self.inner.seal(franking_key + data)
+        extras = {FRANKING_FIELD: base64.b64encode(commitment).decode(), **sealed.extras}
+        return Sealed(sealed.nonce, sealed.payload, extras)
+
+    def open(self, envelope: Envelope) -> Opened:
+        commitment = self._commitment(envelope)
+        opened = self.inner.open(envelope)
+        if commitment is None:
+            return opened
+        franking_key, data = opened.data[:FRANKING_KEY_SIZE], opened.data[FRANKING_KEY_SIZE:]
+        if len(franking_key) != FRANKING_KEY_SIZE or commit(data, franking_key)[1] != commitment:
+            raise TamperedMessage(
+                f"message {envelope.short_id} does not match its franking commitment, so it could "
+                "not be reported: refused."
+            )
+        return Opened(data, opened.keep, franking_key)
+
+    def _commitment(self, envelope: Envelope) -> bytes | None:
+        """The envelope's franking commitment (strictly decoded), or ``None`` if it has none and none is required."""
+        if FRANKING_FIELD not in envelope.extras:
+            if self.required:
+                raise UnreportableMessage(
+                    f"message {envelope.short_id} from {envelope.sender!r} carries no franking commitment, "
+                    "so it could not be reported; this platform runs message franking, so it was refused."
+                )
+            return None
+        try:
+            return decode_commitment(envelope.extras[FRANKING_FIELD])
+        except MalformedEnvelope as exc:
+            raise MalformedEnvelope(f"message {envelope.short_id}: {exc}") from None
