@@ -22,6 +22,7 @@ from toychat.franking import Franked, Report
 from toychat.relay import RemoteServer, codec
 from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.relay.store import Queued
+from toychat.reporting import report_message
 
 PUBLIC = Identity.from_seed("alice", bytes(range(32))).public
 FRANKED = Franked(bytes(range(32)), "mallory", "alice", 1_704_704_400.25, bytes(range(32, 64)))
@@ -116,7 +117,7 @@ def test_what_one_side_encodes_the_other_decodes_with_the_same_codec(relay: Runn
     sent = mallory.send("alice", "an abusive message")
     assert [m.text for m in alice.receive()] == ["an abusive message"]
     assert alice.receive() == []
-    assert alice.report(sent.msg_id) == b"an abusive message"
+    assert report_message(alice, sent.msg_id) == b"an abusive message"
     remote.mode = "e2ee"
     with pytest.raises(UnknownRecipient):
         remote.lookup("nobody-here")
