@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from browser import require
+from support.browser import require
 from toychat.claims import (
     CLAIM_COLUMNS,
     CLAIM_TYPES,

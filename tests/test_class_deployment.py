@@ -41,9 +41,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.classroom import grade_points, read_grades, solution_answers
-from browser import free_port, npm_install, require
-from nbtools import REPO, record_timing
+from benchmarks.classroom import read_grades, solution_answers
+from support.browser import free_port, npm_install, require
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from nbtools import REPO
+from support.nbtools import REPO
 
 DEPLOY = REPO / "deploy"
 #: The chart's top-level keys (Zero to JupyterHub 4.x values.yaml).

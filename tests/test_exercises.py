@@ -14,7 +14,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_env
+from support.nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 

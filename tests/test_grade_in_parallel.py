@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.classroom import make_course, nbgrader, nbgrader_env, read_grades, solution_answers, submit
-from nbtools import REPO
+from support.nbtools import REPO
 
 pytestmark = pytest.mark.nbgrader
 

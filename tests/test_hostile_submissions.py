@@ -25,14 +25,14 @@ from nbgrader.api import Gradebook
 
 from benchmarks.classroom import (
     assignments,
-    grade_points,
     make_course,
     read_grades,
     solution_answers,
     submit,
 )
 from benchmarks.classroom import nbgrader as run_nbgrader
-from nbtools import REPO, record_timing
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 

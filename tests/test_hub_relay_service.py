@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from browser import free_port
-from nbtools import REPO, record_timing, venv_env
+from support.browser import free_port
+from support.nbtools import REPO, record_timing, venv_env
 from test_jupyterhub import proxy_command  # noqa: F401  (the fixture: configurable-http-proxy from npm)
 
 STUDENTS = ("student1", "student2")

@@ -21,12 +21,12 @@ import pytest
 
 from benchmarks.classroom import (
     fill_answers,
-    grade_points,
     nbgrader_env,
     read_grades,
     solution_answers,
 )
-from nbtools import REPO, record_timing
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path, free_port, npm_install, require, wait_for_kernel_idle
-from nbtools import ARTIFACTS, REPO, record_timing, venv_env
+from support.browser import chromium_page, chromium_path, free_port, npm_install, require, wait_for_kernel_idle
+from support.nbtools import ARTIFACTS, REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.browser
 

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import free_port, npm_install, require
-from nbtools import REPO, record_timing, venv_env
+from support.browser import free_port, npm_install, require
+from support.nbtools import REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, jupyterlab_server
-from nbtools import ARTIFACTS
+from support.browser import chromium_page, chromium_path, jupyterlab_server
+from support.nbtools import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 

@@ -22,9 +22,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from benchmarks.classroom import assignments, grade_points, solution_answers, submit
+from benchmarks.classroom import assignments, solution_answers, submit
 from benchmarks.classroom import nbgrader as run_nbgrader
-from nbtools import REPO, record_timing
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
 from toychat.grading import hidden_lines
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, jupyterlab_server, require, shut_down_kernels
-from nbtools import ARTIFACTS, REPO, record_timing
+from support.browser import chromium_page, chromium_path, jupyterlab_server, require, shut_down_kernels
+from support.nbtools import ARTIFACTS, REPO, record_timing
 
 pytestmark = pytest.mark.browser
 

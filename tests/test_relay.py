@@ -606,7 +606,7 @@ def test_hub_mode_instructors_are_a_hub_group(hub_relay: RunningRelay) -> None:
 def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(
     relay: RunningRelay, remote: RemoteServer
 ) -> None:
-    from browser import chromium_page, chromium_path
+    from support.browser import chromium_page, chromium_path
 
     executable = chromium_path()
     alice, bob = pair(remote)

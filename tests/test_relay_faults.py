@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
-from browser import require
-from nbtools import REPO
+from support.browser import require
+from support.nbtools import REPO
 from test_relay_load import assert_exactly_once
 from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer

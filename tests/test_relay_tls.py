@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.relay_load import RelayProcess
-from nbtools import REPO
+from support.nbtools import REPO
 
 STUDENT = """
 import sys

@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, npm_install
-from nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
+from support.browser import chromium_page, chromium_path, npm_install
+from support.nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
 from course_site import blockquote_boxes_to_admonitions, prepare_notebook  # noqa: E402
@@ -139,7 +139,7 @@ def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -
     against the images on its page; each image's alt is the alt text written beside it."""
     import os
 
-    from nbtools import execute_notebook
+    from support.nbtools import execute_notebook
 
     folder, _ = site
     os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep the inline backend
