@@ -29,7 +29,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.classroom import read_grades, solution_answers
-from support.browser import free_port, npm_install, require
+from support.browser import free_port, require
 from support.grading import grade_points
+from support.hub import configurable_http_proxy, running_hub
 from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
@@ -309,15 +309,7 @@ def machine() -> Iterator[Machine]:
 @pytest.fixture(scope="module")
 def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A JupyterHub as root: PAM login, each server as its own user; yields its base URL and pid."""
-    try:
-        import jupyterhub  # noqa: F401
-    except ImportError:
-        require("jupyterhub is not installed (it is in requirements.txt)")
-    modules = npm_install(
-        "configurable-http-proxy@4",
-        tmp_path_factory.mktemp("chp"),
-        why="JupyterHub needs configurable-http-proxy from npm",
-    )
+    proxy = configurable_http_proxy(tmp_path_factory.mktemp("chp"))
     state = tmp_path_factory.mktemp("hub")
     port = free_port()
     # PATH with the course's Python first, the class config, and the rest; the spawner sets HOME and USER
@@ -331,7 +323,7 @@ def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         c.JupyterHub.hub_ip = "127.0.0.1"
         c.JupyterHub.hub_port = {free_port()}
         c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-        c.ConfigurableHTTPProxy.command = [{str(modules / ".bin" / "configurable-http-proxy")!r}]
+        c.ConfigurableHTTPProxy.command = [{proxy!r}]
         c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
         c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
         c.JupyterHub.authenticator_class = "pam"            # the students' Unix passwords
@@ -346,40 +338,11 @@ def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         c.Spawner.http_timeout = 120
     """)
     )
-    log = open(state / "jupyterhub.log", "wb")
+    # The hub's own environment (its servers get Spawner.environment above): this interpreter's bin/ first on PATH
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND",)}
     env["PATH"] = f"{sys.prefix}/bin:" + env.get("PATH", "/usr/bin:/bin")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=state,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    import requests
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/hub/api", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("JupyterHub did not start:\n" + (state / "jupyterhub.log").read_text()[-4000:])
-            time.sleep(0.5)
-        yield base, proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with running_hub(config, port=port, env=env) as running:
+        yield running.url, running.process.pid
 
 
 class Student:
