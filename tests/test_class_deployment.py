@@ -497,7 +497,8 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
             continue
         student.answer(answers if name in ANSWERING else {})
         result = student.nbgrader("submit")
-        assert isinstance(result, dict) and result.get("success"), (name, result)
+        assert isinstance(result, dict), (name, result)
+        assert result.get("success"), (name, result)
         time.sleep(1.1)  # nbgrader's timestamps order submissions; keep them distinct
 
     # The impostor names the victim in their own nbgrader config and submits the blank release ...
@@ -580,7 +581,8 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
         student.nbgrader("fetch_feedback")
         folders = [f["name"] for f in student.read(f"{ASSIGNMENT}/feedback")["content"]]
         html = student.read(f"{ASSIGNMENT}/feedback/{folders[0]}/{ASSIGNMENT}.html")["content"]
-        assert len(folders) == 1 and folders[0] in own[name], (name, folders, own[name])
+        assert len(folders) == 1, (name, folders, own[name])
+        assert folders[0] in own[name], (name, folders, own[name])
         assert f"Score: {expected[name]} / {maximum}" in html, name
         assert HIDDEN_MESSAGE not in html
     # The impostor names the victim again and asks for feedback: nothing of the victim's arrives.
@@ -588,7 +590,8 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
     impostor.nbgrader("fetch_feedback")
     impostor.call("DELETE", "api/contents/nbgrader_config.py")
     folders = [f["name"] for f in impostor.read(f"{ASSIGNMENT}/feedback")["content"]]
-    assert set(folders) <= own[IMPOSTOR] and not set(folders) & own[VICTIM], folders
+    assert set(folders) <= own[IMPOSTOR], folders
+    assert not set(folders) & own[VICTIM], folders
     record_timing(
         "nbgrader", "class on one machine: 5 Unix accounts through JupyterHub (ex01)", time.perf_counter() - start
     )

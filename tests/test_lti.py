@@ -307,7 +307,8 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
     assert landed.status_code == 200, landed.text[:500]
     student.wait_for_server()
     user = requests.get(f"{base}/hub/api/users/{STUDENT['sub']}", headers=admin, timeout=30).json()
-    assert user["name"] == STUDENT["sub"] and user["groups"] == [], user
+    assert user["name"] == STUDENT["sub"], user
+    assert user["groups"] == [], user
 
     # The LMS user id is the nbgrader student id: the submission in the exchange carries it.
     student.nbgrader("fetch")
