@@ -1,5 +1,7 @@
-"""A temporary nbgrader course with synthetic submissions, shared by the nbgrader
-pipeline, instructor-guide and hostile-submission tests and the autograding benchmark."""
+"""A temporary nbgrader course with synthetic submissions, built by the autograding benchmark
+and by the nbgrader tests (pipeline, instructor guide, hostile submissions, parallel grading,
+class deployment).  It lives here rather than in ``tests/support`` because the benchmarks run
+on their own (``python -m benchmarks``), without ``tests/`` on the path."""
 
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ __all__ = [
     "submit",
     "fill_answers",
     "nbgrader_env",
-    "grade_points",
     "read_grades",
 ]
 
@@ -98,16 +99,6 @@ def submit(course: Path, assignment: str, student: str, answers: dict[str, str])
     folder.mkdir(parents=True)
     release = course / "exercises" / assignment / f"{assignment}.ipynb"
     return fill_answers(release, answers, to=folder / f"{assignment}.ipynb")
-
-
-def grade_points(assignment: str) -> dict[str, tuple[float, bool]]:
-    """Every graded cell of the source notebook: grade_id -> (points, graded by hand?)."""
-    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-    return {
-        meta["grade_id"]: (float(meta["points"]), bool(meta.get("solution")))
-        for meta in (cell.metadata.get("nbgrader", {}) for cell in nb.cells)
-        if meta.get("grade")
-    }
 
 
 def read_grades(csv_path: Path) -> dict[str, float]:

@@ -16,9 +16,12 @@ def test_mitm_is_invisible_in_the_chat_and_caught_by_safety_numbers_every_time()
 def test_ghost_table() -> None:
     table = ghost_defence_table(10).set_index("configuration")
     default, notices_only, none = table.index
-    assert table.loc[default, "send_refused"] == 10 and table.loc[default, "ghost_read"] == 0
-    assert table.loc[notices_only, "notice_shown"] == 10 and table.loc[notices_only, "ghost_read"] == 10
-    assert table.loc[none, "ghost_read"] == 10 and table.loc[none, "notice_shown"] == 0
+    assert table.loc[default, "send_refused"] == 10
+    assert table.loc[default, "ghost_read"] == 0
+    assert table.loc[notices_only, "notice_shown"] == 10
+    assert table.loc[notices_only, "ghost_read"] == 10
+    assert table.loc[none, "ghost_read"] == 10
+    assert table.loc[none, "notice_shown"] == 0
     assert table["safety_numbers_differ"].sum() == 0  # the toy's safety numbers do not cover devices
 
 
@@ -34,7 +37,8 @@ def test_stolen_static_keys_read_every_past_message() -> None:
     recorded = [entry.envelope for entry in server.log]
     texts = read_with_stolen_keys(Identity.from_label("alice", "theft"), recorded, server)
     readable = [t for t in texts if t is not None]
-    assert len(readable) == 10 and all("carol" not in t for t in readable)
+    assert len(readable) == 10
+    assert all("carol" not in t for t in readable)
     assert texts.count(None) == 5  # carol↔bob is not alice's to read
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path, copy_with_sentinel, jupyterlab_server, run_all_cells
-from nbtools import ARTIFACTS, REPO, record_timing
+from support.browser import chromium_page, chromium_path, copy_with_sentinel, jupyterlab_server, run_all_cells
+from support.nbtools import ARTIFACTS, REPO, record_timing
 
 pytestmark = pytest.mark.browser
 

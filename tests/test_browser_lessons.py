@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import (
+from support.browser import (
     axe_in_jupyterlab,
     chromium_page,
     chromium_path,
@@ -28,7 +28,7 @@ from browser import (
     run_all_cells,
     shut_down_kernels,
 )
-from nbtools import ARTIFACTS, LESSONS, record_timing
+from support.nbtools import ARTIFACTS, LESSONS, record_timing
 
 pytestmark = pytest.mark.browser
 

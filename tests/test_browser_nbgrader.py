@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path, jupyterlab_server
-from nbtools import ARTIFACTS, REPO
+from support.browser import chromium_page, chromium_path, jupyterlab_server
+from support.nbtools import ARTIFACTS, REPO
 
 pytestmark = pytest.mark.browser
 

@@ -81,7 +81,8 @@ def test_e2ee_server_sees_metadata_but_not_content() -> None:
     [entry] = server.log
     assert (entry.sender, entry.recipient, entry.mode) == ("alice", "bob", "e2ee")
     assert entry.size_bytes == len("meet at the library at 6") + 16
-    assert "library" not in entry.content_seen and entry.content_seen.startswith("ciphertext ")
+    assert "library" not in entry.content_seen
+    assert entry.content_seen.startswith("ciphertext ")
     assert b"library" not in entry.envelope
     table = server.log_table()
     assert list(table.columns) == [
@@ -100,7 +101,8 @@ def test_e2ee_server_sees_metadata_but_not_content() -> None:
 def test_same_text_twice_gives_unrelated_ciphertexts() -> None:
     _, alice, _ = world("e2ee")
     one, two = alice.send("bob", "same words"), alice.send("bob", "same words")
-    assert one.nonce != two.nonce and one.payload != two.payload
+    assert one.nonce != two.nonce
+    assert one.payload != two.payload
 
 
 def test_transport_hides_content_even_on_the_plaintext_platform() -> None:
@@ -145,7 +147,8 @@ def test_server_refuses_replay(mode: str) -> None:
     envelope = alice.send("bob", "pay Bob £10")
     with pytest.raises(ReplayedMessage, match="replay"):
         alice.submit_raw(envelope.to_bytes())
-    assert len(server.log) == 1 and server.pending("bob") == 1
+    assert len(server.log) == 1
+    assert server.pending("bob") == 1
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -256,7 +259,8 @@ def test_nothing_is_lost_when_one_message_in_a_batch_is_bad() -> None:
         bob.receive()
     assert "2 good message(s) were delivered" in "".join(info.value.__notes__)
     assert [m.text for m in bob.inbox] == ["first", "third"]
-    assert len(bob.rejected) == 1 and isinstance(bob.rejected[0].error, MalformedEnvelope)
+    assert len(bob.rejected) == 1
+    assert isinstance(bob.rejected[0].error, MalformedEnvelope)
     alice.send("bob", "fourth")
     server.inject("bob", b"more garbage")
     assert [m.text for m in bob.receive(strict=False)] == ["fourth"]
@@ -280,7 +284,8 @@ def test_every_bit_flip_is_caught_with_a_named_error(mode: str, text: str, data:
         bob.open_envelope(bytes(raw))
     with pytest.raises(RECIPIENT_ERRORS + (UnknownRecipient,)):
         alice.submit_raw(bytes(raw))
-    assert server.log == [] and server.pending("bob") == 0
+    assert server.log == []
+    assert server.pending("bob") == 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -291,7 +296,8 @@ def test_random_bytes_in_the_mailbox_never_crash_the_client(junk: bytes) -> None
     alice.send("bob", "still here")
     delivered = bob.receive(strict=False)
     assert [m.text for m in delivered] == ["still here"]
-    assert len(bob.rejected) == 1 and isinstance(bob.rejected[0].error, ToyChatError)
+    assert len(bob.rejected) == 1
+    assert isinstance(bob.rejected[0].error, ToyChatError)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -302,7 +308,8 @@ def test_images_travel_as_png_attachments(mode: str) -> None:
     picture = stand_in_set(1)[0]
     alice.send("bob", encode_png(picture), content_type="image/png")
     [message] = bob.receive()
-    assert message.content_type == "image/png" and message.text.startswith("[image/png")
+    assert message.content_type == "image/png"
+    assert message.text.startswith("[image/png")
     assert np.array_equal(decode_png(message.data), picture)
     seen = server.log[0].content_seen
     assert ("readable" in seen) if mode == "plaintext" else seen.startswith("ciphertext")

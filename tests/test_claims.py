@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from browser import require
+from support.browser import require
 from toychat.claims import (
     CLAIM_COLUMNS,
     CLAIM_TYPES,
@@ -138,7 +138,8 @@ def test_sources_sides_and_types_are_known(claims: pd.DataFrame, sources: pd.Dat
 def test_both_sides_are_heard(claims: pd.DataFrame) -> None:
     safety = claims["side"].isin(SAFETY_SIDES).sum()
     privacy = claims["side"].isin(PRIVACY_SIDES).sum()
-    assert safety >= 10 and privacy >= 10, (safety, privacy)
+    assert safety >= 10, (safety, privacy)
+    assert privacy >= 10, (safety, privacy)
 
 
 def test_every_claim_type_occurs(claims: pd.DataFrame) -> None:
@@ -188,7 +189,8 @@ def test_figures_carry_the_source_that_checks_them(
 def test_every_reference_key_is_in_the_bibliography(claims: pd.DataFrame) -> None:
     keys = reference_keys()
     used = {k for refs in claims["refs"] for k in refs.split(";") if k}
-    assert used and used <= keys, used - keys
+    assert used, used - keys
+    assert used <= keys, used - keys
 
 
 def test_voice_fixes_hold(claims: pd.DataFrame) -> None:
@@ -199,7 +201,8 @@ def test_voice_fixes_hold(claims: pd.DataFrame) -> None:
     for cid in ("C003", "C005", "C020", "C021", "C029", "C072", "C146", "C153", "C156"):
         assert by_id.loc[cid, "voice"] == "reported", cid
     for cid in ("C011", "C012", "C053", "C075"):
-        assert by_id.loc[cid, "voice"] == "journalist" and by_id.loc[cid, "side"] == "journalist", cid
+        assert by_id.loc[cid, "voice"] == "journalist", cid
+        assert by_id.loc[cid, "side"] == "journalist", cid
     assert by_id.loc["C053", "claim_type"] == "empirical-qualitative"
     assert by_id.loc["C075", "claim_type"] == "empirical-qualitative"
     assert by_id.loc["C021", "claim_type"] != "technical"
@@ -207,7 +210,8 @@ def test_voice_fixes_hold(claims: pd.DataFrame) -> None:
     assert by_id.loc["C116", "organisation"] == "National Police Chiefs' Council"
     meta = by_id.loc[["C015", "C016", "C061", "C062", "C151"], "speaker"]
     assert set(meta) == {"Meta spokesperson"}
-    assert by_id.loc["C061", "repeats"] == "C016" and by_id.loc["C062", "repeats"] == "C015"
+    assert by_id.loc["C061", "repeats"] == "C016"
+    assert by_id.loc["C062", "repeats"] == "C015"
 
 
 def test_every_side_has_quoted_claims(claims: pd.DataFrame) -> None:
@@ -220,12 +224,14 @@ def test_every_side_has_quoted_claims(claims: pd.DataFrame) -> None:
 def test_referral_figures_carry_the_could_be_lost_caveat(claims: pd.DataFrame) -> None:
     for fragment in ("92 per cent", "85 per cent"):
         note = _rows_with(claims, fragment)["note"].iloc[0]
-        assert "referrals" in note and "could" in note
+        assert "referrals" in note
+        assert "could" in note
 
 
 def test_claims_for_lesson_and_summary(claims: pd.DataFrame) -> None:
     six = claims_for_lesson(claims, 6)
-    assert len(six) > 0 and six["lessons"].str.contains("06").all()
+    assert len(six) > 0
+    assert six["lessons"].str.contains("06").all()
     assert len(claims_for_lesson(claims, 5)) <= len(claims)
     with pytest.raises(ValueError):
         claims_for_lesson(claims, 11)
@@ -270,7 +276,8 @@ def _write(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
 def test_a_good_temp_file_loads(tmp_path: Path) -> None:
     frame = load_claims(_write(tmp_path, [GOOD, {**GOOD, "claim_id": "X002", "value": "", "unit": ""}]))
     assert list(frame["claim_id"]) == ["X001", "X002"]
-    assert frame["value"].iloc[0] == 800 and math.isnan(frame["value"].iloc[1])
+    assert frame["value"].iloc[0] == 800
+    assert math.isnan(frame["value"].iloc[1])
 
 
 @pytest.mark.parametrize(
@@ -303,7 +310,9 @@ def test_malformed_row_is_named(tmp_path: Path, change: dict[str, str], problem:
     with pytest.raises(MalformedClaims) as caught:
         load_claims(path)
     message = str(caught.value)
-    assert "X007" in message and "line 3" in message and problem in message, message
+    assert "X007" in message, message
+    assert "line 3" in message, message
+    assert problem in message, message
     assert isinstance(caught.value, ToyChatError)
 
 
@@ -350,6 +359,7 @@ def test_with_evidence_pairs_claims_with_measurements() -> None:
     assert table.loc[second, "rests on"] == "assumed prevalence 0.08%"
     assert table.loc[first, "voice"] == claims.set_index("claim_id").loc[first, "voice"]
     assert table.loc[first, "quote"] == claims.set_index("claim_id").loc[first, "quote"]
-    assert table.loc[second, "lesson"] == 9 and table.loc[second, "result"] == "0.9"
+    assert table.loc[second, "lesson"] == 9
+    assert table.loc[second, "result"] == "0.9"
     with pytest.raises(ValueError, match="C999"):
         with_evidence(claims, {"C999": Evidence(1, "x", "y")})

@@ -29,7 +29,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,9 +40,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.classroom import grade_points, read_grades, solution_answers
-from browser import free_port, npm_install, require
-from nbtools import REPO, record_timing
+from benchmarks.classroom import read_grades, solution_answers
+from support.browser import free_port, require
+from support.grading import grade_points
+from support.hub import configurable_http_proxy, running_hub
+from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
@@ -308,15 +309,7 @@ def machine() -> Iterator[Machine]:
 @pytest.fixture(scope="module")
 def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A JupyterHub as root: PAM login, each server as its own user; yields its base URL and pid."""
-    try:
-        import jupyterhub  # noqa: F401
-    except ImportError:
-        require("jupyterhub is not installed (it is in requirements.txt)")
-    modules = npm_install(
-        "configurable-http-proxy@4",
-        tmp_path_factory.mktemp("chp"),
-        why="JupyterHub needs configurable-http-proxy from npm",
-    )
+    proxy = configurable_http_proxy(tmp_path_factory.mktemp("chp"))
     state = tmp_path_factory.mktemp("hub")
     port = free_port()
     # PATH with the course's Python first, the class config, and the rest; the spawner sets HOME and USER
@@ -330,7 +323,7 @@ def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         c.JupyterHub.hub_ip = "127.0.0.1"
         c.JupyterHub.hub_port = {free_port()}
         c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-        c.ConfigurableHTTPProxy.command = [{str(modules / ".bin" / "configurable-http-proxy")!r}]
+        c.ConfigurableHTTPProxy.command = [{proxy!r}]
         c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
         c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
         c.JupyterHub.authenticator_class = "pam"            # the students' Unix passwords
@@ -345,40 +338,11 @@ def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         c.Spawner.http_timeout = 120
     """)
     )
-    log = open(state / "jupyterhub.log", "wb")
+    # The hub's own environment (its servers get Spawner.environment above): this interpreter's bin/ first on PATH
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND",)}
     env["PATH"] = f"{sys.prefix}/bin:" + env.get("PATH", "/usr/bin:/bin")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=state,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    import requests
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/hub/api", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("JupyterHub did not start:\n" + (state / "jupyterhub.log").read_text()[-4000:])
-            time.sleep(0.5)
-        yield base, proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with running_hub(config, port=port, env=env) as running:
+        yield running.url, running.process.pid
 
 
 class Student:
@@ -533,7 +497,8 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
             continue
         student.answer(answers if name in ANSWERING else {})
         result = student.nbgrader("submit")
-        assert isinstance(result, dict) and result.get("success"), (name, result)
+        assert isinstance(result, dict), (name, result)
+        assert result.get("success"), (name, result)
         time.sleep(1.1)  # nbgrader's timestamps order submissions; keep them distinct
 
     # The impostor names the victim in their own nbgrader config and submits the blank release ...
@@ -616,7 +581,8 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
         student.nbgrader("fetch_feedback")
         folders = [f["name"] for f in student.read(f"{ASSIGNMENT}/feedback")["content"]]
         html = student.read(f"{ASSIGNMENT}/feedback/{folders[0]}/{ASSIGNMENT}.html")["content"]
-        assert len(folders) == 1 and folders[0] in own[name], (name, folders, own[name])
+        assert len(folders) == 1, (name, folders, own[name])
+        assert folders[0] in own[name], (name, folders, own[name])
         assert f"Score: {expected[name]} / {maximum}" in html, name
         assert HIDDEN_MESSAGE not in html
     # The impostor names the victim again and asks for feedback: nothing of the victim's arrives.
@@ -624,7 +590,8 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
     impostor.nbgrader("fetch_feedback")
     impostor.call("DELETE", "api/contents/nbgrader_config.py")
     folders = [f["name"] for f in impostor.read(f"{ASSIGNMENT}/feedback")["content"]]
-    assert set(folders) <= own[IMPOSTOR] and not set(folders) & own[VICTIM], folders
+    assert set(folders) <= own[IMPOSTOR], folders
+    assert not set(folders) & own[VICTIM], folders
     record_timing(
         "nbgrader", "class on one machine: 5 Unix accounts through JupyterHub (ex01)", time.perf_counter() - start
     )

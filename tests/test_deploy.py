@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from nbtools import REPO
+from support.nbtools import REPO
 
 DEPLOY = REPO / "deploy"
 #: The chart's top-level keys (Zero to JupyterHub 4.x values.yaml).
@@ -56,10 +56,14 @@ def values() -> dict:
 def test_values_use_only_the_charts_keys_and_make_the_promised_choices(values: dict) -> None:
     assert set(values) <= CHART_KEYS, set(values) - CHART_KEYS
     https = values["proxy"]["https"]
-    assert https["enabled"] and https["hosts"] and https["letsencrypt"]["contactEmail"]
-    assert values["cull"]["enabled"] and 0 < values["cull"]["timeout"] <= 3600
+    assert https["enabled"]
+    assert https["hosts"]
+    assert https["letsencrypt"]["contactEmail"]
+    assert values["cull"]["enabled"]
+    assert 0 < values["cull"]["timeout"] <= 3600
     storage = values["singleuser"]["storage"]
-    assert storage["type"] == "dynamic" and storage["capacity"]
+    assert storage["type"] == "dynamic"
+    assert storage["capacity"]
     # the exchange volume is mounted where nbgrader's shared config looks for it
     [mount] = storage["extraVolumeMounts"]
     assert mount["mountPath"] in (DEPLOY / "jupyter" / "common" / "nbgrader_config.py").read_text()
@@ -96,9 +100,12 @@ def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     sources = [
         src for line in re.findall(r"^COPY (?:--\S+ )*(.+)$", text, flags=re.MULTILINE) for src in line.split()[:-1]
     ]
-    assert sources and all((REPO / src).exists() for src in sources), sources
+    assert sources, sources
+    assert all((REPO / src).exists() for src in sources), sources
     assert not any(src.startswith("solutions") for src in sources), "hidden tests never go into an image"
-    assert "requirements.txt" in sources and "lessons/" in sources and "exercises/" in sources
+    assert "requirements.txt" in sources
+    assert "lessons/" in sources
+    assert "exercises/" in sources
 
 
 def _merge(defaults: dict, override: dict) -> dict:

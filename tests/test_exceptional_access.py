@@ -82,7 +82,8 @@ def test_signed_device_lists_stop_the_ghost_every_time() -> None:
         server, alice, bob = ghost_world()
         with pytest.raises(UnexpectedKey, match="never signed"):
             alice.send("bob", "hello")
-        assert server.ghost_reads == [] and server.pending("bob") == 0  # nothing half-sent
+        assert server.ghost_reads == []
+        assert server.pending("bob") == 0  # nothing half-sent
 
 
 def test_new_device_notice_reveals_the_ghost_when_signatures_are_off() -> None:
@@ -99,7 +100,8 @@ def test_the_ghost_needs_both_defences_switched_off_and_then_reads_everything() 
         alice.send("bob", text)
     assert [m.text for m in bob.receive()] == ["one", "two", "three"]
     assert [g.text for g in server.ghost_reads] == ["one", "two", "three"]
-    assert alice.notices == [] and bob.notices == []
+    assert alice.notices == []
+    assert bob.notices == []
     # The toy's safety numbers cover each person's main keys only: they still match.
     assert alice.safety_number("bob") == bob.safety_number("alice")
     # The server's ordinary log shows only the copies to Bob.

@@ -135,7 +135,8 @@ def test_platforms_without_franking_are_unchanged() -> None:
     server = Server(mode="e2ee")
     a, b = Client("a", server), Client("b", server)
     envelope = a.send("b", "x")
-    assert "franking" not in envelope.extras and b.receive()[0].franking_key == b""
+    assert "franking" not in envelope.extras
+    assert b.receive()[0].franking_key == b""
     with pytest.raises(UnreportableMessage):
         report_message(b, envelope.msg_id)
 
@@ -179,16 +180,19 @@ def test_context_reveals_exactly_the_last_messages_from_that_sender(
     table = report_with_context(alice, msg(alice, reported), last=last)
     assert list(table["text"]) == [*expected, reported]
     assert list(table["role"]) == ["context"] * len(expected) + ["reported message"]
-    assert set(table["reported_sender"]) == {"mallory"} and set(table["reporter"]) == {"alice"}
+    assert set(table["reported_sender"]) == {"mallory"}
+    assert set(table["reporter"]) == {"alice"}
     assert table["sent_at"].is_monotonic_increasing
     learned = " ".join(server.report_table()["text"])
-    assert "carol" not in learned and "reply" not in learned  # other senders, other direction: nothing
+    assert "carol" not in learned
+    assert "reply" not in learned  # other senders, other direction: nothing
     assert [(f.sender, m) for f, m in server.reports] == [("mallory", reported.encode())]
 
 
 def test_report_table_accumulates_and_single_reports_appear_in_it() -> None:
     server, _, alice, _ = context_world()
-    assert server.report_table().empty and list(server.report_table().columns)[:3] == [
+    assert server.report_table().empty
+    assert list(server.report_table().columns)[:3] == [
         "report",
         "reporter",
         "reported_sender",
@@ -236,7 +240,8 @@ def test_a_bad_context_message_rejects_the_whole_report(context_texts, forge) ->
     context[-1] = forge(context[-1])
     with pytest.raises(ForgedReport, match="context message .*Nothing from this report was kept"):
         server.receive_report_with_context(main, context)
-    assert server.reports == [] and server.report_table().empty
+    assert server.reports == []
+    assert server.report_table().empty
     server.receive_report_with_context(main, context[:1])  # the refusal did not use up the report
 
 
@@ -268,7 +273,8 @@ def test_reports_reaching_platform_is_seeded_monotone_and_unbiased() -> None:
     rates = np.linspace(0, 1, 11)
     one = reports_reaching_platform(20_000, rates, seed=3)
     assert one.equals(reports_reaching_platform(20_000, rates, seed=3))
-    assert list(one["reported"]) == sorted(one["reported"]) and one["reported"].iloc[[0, -1]].tolist() == [0, 20_000]
+    assert list(one["reported"]) == sorted(one["reported"])
+    assert one["reported"].iloc[[0, -1]].tolist() == [0, 20_000]
     assert np.allclose(one["detected_share"], rates, atol=0.015)
     willing = reports_reaching_platform(20_000, [0.5], seed=3, willing_share=0.4)
     assert willing["expected_share"].iloc[0] == pytest.approx(0.3)
@@ -291,7 +297,8 @@ def test_report_conversation_is_repeatable_and_keeps_to_the_sender() -> None:
     chat = [("eve", f"e{i}") for i in range(4)] + [("dan", "d0"), ("eve", "e4")]
     table = report_conversation(chat, last=5)
     assert table.equals(report_conversation(chat, last=5))
-    assert list(table["text"]) == ["e0", "e1", "e2", "e3", "e4"] and "msg_id" not in table
+    assert list(table["text"]) == ["e0", "e1", "e2", "e3", "e4"]
+    assert "msg_id" not in table
     assert list(report_conversation(chat, last=2, reported=2)["text"]) == ["e0", "e1", "e2"]
     with pytest.raises(ValueError):
         report_conversation([])

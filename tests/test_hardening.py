@@ -100,7 +100,8 @@ def test_the_relay_refuses_a_low_order_key_at_registration(relay: RunningRelay) 
     )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
-    assert caught.value.code == 400 and json.loads(caught.value.read())["error"] == "InvalidKey"
+    assert caught.value.code == 400
+    assert json.loads(caught.value.read())["error"] == "InvalidKey"
 
 
 def test_ordinary_keys_are_not_low_order() -> None:
@@ -122,7 +123,8 @@ def test_low_order_ephemeral_costs_only_its_own_message(point: bytes) -> None:
     alice.send("bob", "after")
     delivered = bob.receive(strict=False)
     assert [m.text for m in delivered] == ["before", "after"]
-    assert len(bob.rejected) == 1 and isinstance(bob.rejected[0].error, MalformedEnvelope)
+    assert len(bob.rejected) == 1
+    assert isinstance(bob.rejected[0].error, MalformedEnvelope)
     assert "mallory" not in bob.sessions
 
 
@@ -194,7 +196,8 @@ def test_low_order_ephemeral_over_the_relay_costs_only_its_own_message(relay: Ru
     mallory.submit_raw(resign(mallory, hostile, extras={**hostile.extras, "ephemeral": b64(bytes(32))}))
     alice.send(bob.name, "after")
     assert [m.text for m in bob.receive(strict=False)] == ["before", "after"]
-    assert len(bob.rejected) == 1 and isinstance(bob.rejected[0].error, MalformedEnvelope)
+    assert len(bob.rejected) == 1
+    assert isinstance(bob.rejected[0].error, MalformedEnvelope)
     assert bob.receive() == []
 
 
@@ -206,7 +209,8 @@ def test_a_franking_platform_refuses_unfranked_messages() -> None:
     extras = {k: v for k, v in envelope.extras.items() if k != "franking"}
     with pytest.raises(UnreportableMessage):
         mallory.submit_raw(resign(mallory, envelope, extras=extras))
-    assert server.log == [] and server.pending("bob") == 0
+    assert server.log == []
+    assert server.pending("bob") == 0
     # a dishonest relay that delivers it anyway: the franking client refuses it
     server.inject("bob", resign(mallory, envelope, extras=extras))
     assert bob.receive(strict=False) == []
@@ -401,7 +405,8 @@ def test_identity_save_and_load_keep_the_keys_private(tmp_path: Path) -> None:
     identity.save(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     loaded = Identity.load(path)
-    assert loaded == identity and bytes(loaded.box_private) == bytes(identity.box_private)
+    assert loaded == identity
+    assert bytes(loaded.box_private) == bytes(identity.box_private)
     os.chmod(path, 0o644)
     with pytest.raises(InvalidKey, match="readable"):
         Identity.load(path)

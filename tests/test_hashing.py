@@ -24,7 +24,8 @@ def test_generation_is_deterministic_and_the_sets_differ() -> None:
     assert np.array_equal(generate_images(20, 5), generate_images(20, 5))
     assert not np.array_equal(generate_images(20, 5), generate_images(20, 6))
     assert not np.array_equal(stand_in_set(10), lookalikes(10))
-    assert stand_in_set(3).shape == (3, 128, 128, 3) and stand_in_set(3).dtype == np.uint8
+    assert stand_in_set(3).shape == (3, 128, 128, 3)
+    assert stand_in_set(3).dtype == np.uint8
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
@@ -46,7 +47,8 @@ def test_bit_for_bit_equal_to_imagehash(name: str, corpus: list[np.ndarray]) -> 
     ours = hashing.HASHERS[name](corpus)
     theirs = [str(REFERENCE[name](Image.fromarray(img))) for img in corpus]
     mismatches = [i for i, (bits, ref) in enumerate(zip(ours, theirs, strict=True)) if hashing.to_hex(bits) != ref]
-    assert len(corpus) == 400 and mismatches == []
+    assert len(corpus) == 400
+    assert mismatches == []
 
 
 def test_hamming_matches_imagehash_subtraction(corpus: list[np.ndarray]) -> None:

@@ -25,14 +25,14 @@ from nbgrader.api import Gradebook
 
 from benchmarks.classroom import (
     assignments,
-    grade_points,
     make_course,
     read_grades,
     solution_answers,
     submit,
 )
 from benchmarks.classroom import nbgrader as run_nbgrader
-from nbtools import REPO, record_timing
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
@@ -434,7 +434,8 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     [error] = [
         o for o in _cell(course, "hidden_tracebacks", assignment, "part-a-tests").outputs if o.output_type == "error"
     ]
-    assert error.ename == "NameError" and len(error.traceback) > 1
+    assert error.ename == "NameError"
+    assert len(error.traceback) > 1
     # The edited test cell is reported as changed; untouched test cells are not (no checksum noise).
     assert "Cell part-a-tests was changed by the student" in log
     assert log.count("was changed by the student") == 1, "only the edited cell is reported"

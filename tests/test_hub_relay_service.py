@@ -15,8 +15,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -28,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from browser import free_port
-from nbtools import REPO, record_timing, venv_env
-from test_jupyterhub import proxy_command  # noqa: F401  (the fixture: configurable-http-proxy from npm)
+from support.browser import free_port
+from support.hub import running_hub
+from support.nbtools import REPO, record_timing, venv_env
 
 STUDENTS = ("student1", "student2")
 GUIDE = REPO / "docs" / "deploying.md"
@@ -85,7 +83,8 @@ def log_in(base: str, user: str, password: str) -> None:
         opener.open(request, timeout=60)
         raise AssertionError(f"{user}: the login form did not redirect")
     except urllib.error.HTTPError as exc:
-        assert exc.code == 302 and "/hub/login" not in exc.headers["Location"], f"{user}: login refused"
+        assert exc.code == 302, f"{user}: login refused"
+        assert "/hub/login" not in exc.headers["Location"], f"{user}: login refused"
     assert any(c.name.startswith("jupyterhub-session") or c.name == "jupyterhub-hub-login" for c in jar)
 
 
@@ -142,7 +141,7 @@ async def run_in_kernel(ws_url: str, token: str, code: str, timeout: float = 120
         ws.close()
 
 
-def test_two_students_chat_e2ee_through_the_hub_service(tmp_path: Path, proxy_command: str) -> None:  # noqa: F811
+def test_two_students_chat_e2ee_through_the_hub_service(tmp_path: Path, proxy_command: str) -> None:
     port, relay_port = free_port(), free_port()
     homes = tmp_path / "home"
     for user in (*STUDENTS, "teacher"):
@@ -182,39 +181,21 @@ c.JupyterHub.load_roles.append(
     {{"name": "test-admin", "scopes": ["admin:users", "admin:servers", "tokens"], "services": ["test-admin"]}})
 """
     )
-    log = open(tmp_path / "jupyterhub.log", "wb")
     env = venv_env()
     env.pop("MPLBACKEND", None)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    hub = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    service = f"{base}/services/toychat-relay"
+
+    def relay_service_answers(url: str) -> bool:
+        """Ready when the relay service answers behind the hub, authenticating through it."""
+        with urllib.request.urlopen(f"{url}/services/toychat-relay/api/info", timeout=2) as response:
+            return bool(json.load(response).get("auth") == "hub")
+
     start = time.perf_counter()
-
-    def hub_log() -> str:
-        log.flush()
-        return (tmp_path / "jupyterhub.log").read_text(errors="replace")[-6000:]
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{service}/api/info", timeout=2) as response:
-                    if json.load(response).get("auth") == "hub":
-                        break
-            except (OSError, ValueError):
-                pass
-            if hub.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("JupyterHub and its relay service did not start:\n" + hub_log())
-            time.sleep(0.5)
-
+    with running_hub(
+        config, port=port, env=env, ready=relay_service_answers, what="JupyterHub and its relay service"
+    ) as hub:
+        base = hub.url
+        service = f"{base}/services/toychat-relay"
         tokens = {}
         for user in STUDENTS:
             log_in(base, user, password)
@@ -230,7 +211,7 @@ c.JupyterHub.load_roles.append(
             deadline = time.monotonic() + 180
             while not (api(f"{base}/hub/api/users/{user}", admin_token).get("servers", {}).get("", {}).get("ready")):
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{user}'s server did not start:\n" + hub_log())
+                    raise RuntimeError(f"{user}'s server did not start:\n" + hub.log())
                 time.sleep(0.5)
             kernel = api(f"{base}/user/{user}/api/kernels", tokens[user], "POST", {"name": "python3"})
             kernels[user] = f"ws://127.0.0.1:{port}/user/{user}/api/kernels/{kernel['id']}/channels"
@@ -270,28 +251,23 @@ c.JupyterHub.load_roles.append(
         log_in(base, "teacher", password)
         teacher = api(f"{base}/hub/api/users/teacher/tokens", admin_token, "POST", {"expires_in": 600})["token"]
         view = api(f"{service}/api/server-view", teacher)
-        assert view["mode"] == "e2ee" and set(STUDENTS) <= set(view["users"])
+        assert view["mode"] == "e2ee"
+        assert set(STUDENTS) <= set(view["users"])
         rows = [(m["sender"], m["recipient"]) for m in view["messages"]]
         assert rows == [("student1", "student2"), ("student2", "student1")]
         assert all(m["content_seen"].startswith("ciphertext ") for m in view["messages"])
-        assert (
-            secret not in json.dumps(view) and "library" not in json.dumps(view) and "see you" not in json.dumps(view)
-        )
+        assert secret not in json.dumps(view)
+        assert "library" not in json.dumps(view)
+        assert "see you" not in json.dumps(view)
         with urllib.request.urlopen(
             urllib.request.Request(f"{service}/dashboard", headers={"Authorization": f"token {teacher}"}), timeout=30
         ) as response:
-            assert response.status == 200 and b"dashboard.js" in response.read()
+            assert response.status == 200
+            assert b"dashboard.js" in response.read()
         with pytest.raises(urllib.error.HTTPError) as refused:  # a student is not an instructor
             api(f"{service}/api/server-view", tokens["student1"])
         assert refused.value.code == 403
         assert relay_db.exists()  # the service keeps its mailboxes where the guide's --db says
-    finally:
-        os.killpg(hub.pid, signal.SIGTERM)
-        try:
-            hub.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(hub.pid, signal.SIGKILL)
-        log.close()  # the hub stops the students' servers and its managed relay service itself
     record_timing(
         "browser",
         "JupyterHub: two students chat through the relay service from real kernels",

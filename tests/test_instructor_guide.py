@@ -21,12 +21,12 @@ import pytest
 
 from benchmarks.classroom import (
     fill_answers,
-    grade_points,
     nbgrader_env,
     read_grades,
     solution_answers,
 )
-from nbtools import REPO, record_timing
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
 
@@ -75,7 +75,8 @@ def test_guide_marks_the_whole_workflow() -> None:
         "fetch_feedback",
         "export",
     ]
-    assert "c.Exchange.root" in blocks["instructor-config"] and "c.Exchange.root" in blocks["student-config"]
+    assert "c.Exchange.root" in blocks["instructor-config"]
+    assert "c.Exchange.root" in blocks["student-config"]
     assert "c.CourseDirectory.course_id" in blocks["instructor-config"] + blocks["student-config"]
 
 
@@ -142,9 +143,8 @@ def test_guide_workflow_runs_for_real(tmp_path: Path) -> None:
         _run(blocks["student-submit"], homes[student], homes[student], student)
 
     grade_log = _run(blocks["instructor-grade"], course, instructor_home, "the instructor")
-    assert "has changed" not in grade_log and "changed by the student" not in grade_log, (
-        "untouched submissions raise no tampering warning (§5.4)"
-    )
+    assert "has changed" not in grade_log, "untouched submissions raise no tampering warning (§5.4)"
+    assert "changed by the student" not in grade_log, "untouched submissions raise no tampering warning (§5.4)"
     assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice", "bob"]
     autograded = (course / "autograded" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
     assert HIDDEN_MESSAGE in autograded, "autograde puts the hidden tests back (which is why feedback must strip them)"
@@ -164,9 +164,8 @@ def test_guide_workflow_runs_for_real(tmp_path: Path) -> None:
     header = (course / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[-2:] == ["needs_manual_grade", "ungraded_parts"], "the export columns §5.5 describes"
     assert f"Score: {auto} / {maximum}" in html, "alice's fetched feedback shows her score"
-    assert HIDDEN_MESSAGE not in html and "BEGIN HIDDEN TESTS" not in html, (
-        "the course's feedback setting strips hidden tests"
-    )
+    assert HIDDEN_MESSAGE not in html, "the course's feedback setting strips hidden tests"
+    assert "BEGIN HIDDEN TESTS" not in html, "the course's feedback setting strips hidden tests"
     assert "meet at the library" in html, "visible tests stay in the feedback"
     # the student's submission cache went to the temporary HOME, not the real one
     assert (homes["alice"] / ".local" / "share" / "jupyter" / "nbgrader_cache" / COURSE_ID).is_dir()

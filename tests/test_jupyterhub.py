@@ -11,36 +11,20 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from browser import chromium_page, chromium_path, free_port, npm_install, require, wait_for_kernel_idle
-from nbtools import ARTIFACTS, REPO, record_timing, venv_env
+from support.browser import chromium_page, chromium_path, free_port, wait_for_kernel_idle
+from support.hub import running_hub
+from support.nbtools import ARTIFACTS, REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.browser
 
 STUDENTS = ("student1", "student2")
-
-
-@pytest.fixture(scope="module")
-def proxy_command(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """configurable-http-proxy, installed from npm into a temporary folder."""
-    try:
-        import jupyterhub  # noqa: F401
-    except ImportError:
-        require("jupyterhub is not installed (it is in requirements.txt)")
-    modules = npm_install(
-        "configurable-http-proxy@4",
-        tmp_path_factory.mktemp("chp"),
-        why="JupyterHub needs configurable-http-proxy from npm",
-    )
-    return str(modules / ".bin" / "configurable-http-proxy")
 
 
 def _course_copy(home: Path) -> None:
@@ -81,58 +65,32 @@ c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 """
     )
-    log = open(tmp_path / "jupyterhub.log", "wb")
     env = venv_env()
     env.pop("MPLBACKEND", None)
-    hub = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     start = time.perf_counter()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/hub/api", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if hub.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("JupyterHub did not start:\n" + (tmp_path / "jupyterhub.log").read_text()[-4000:])
-            time.sleep(0.5)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for student in STUDENTS:
-            with chromium_page(executable) as page:
-                page.goto(f"{base}/hub/login")
-                page.fill("#username_input", student)
-                page.fill("#password_input", password)
-                page.click("#login_submit")
-                page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
-                for number, (path, text) in enumerate(
-                    (
-                        ("lessons/00_start_here.ipynb", "Start here"),
-                        ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1"),
-                    )
-                ):
-                    # one workspace per notebook, so the previous one is not reopened as a hidden tab
-                    page.goto(f"{base}/user/{student}/lab/workspaces/w{number}/tree/{path}")
-                    page.locator(".jp-Notebook .jp-MarkdownCell", has_text=text).first.wait_for(timeout=120_000)
-                    wait_for_kernel_idle(page, timeout_ms=120_000)
-                page.screenshot(path=str(ARTIFACTS / f"jupyterhub_{student}.png"))
-                assert f"/user/{student}/" in page.url, "each student lands in their own server"
+        with running_hub(config, port=port, env=env) as hub:
+            base = hub.url
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for student in STUDENTS:
+                with chromium_page(executable) as page:
+                    page.goto(f"{base}/hub/login")
+                    page.fill("#username_input", student)
+                    page.fill("#password_input", password)
+                    page.click("#login_submit")
+                    page.wait_for_url(f"**/user/{student}/lab**", timeout=180_000)
+                    for number, (path, text) in enumerate(
+                        (
+                            ("lessons/00_start_here.ipynb", "Start here"),
+                            ("exercises/ex01_encryption/ex01_encryption.ipynb", "Exercise 1"),
+                        )
+                    ):
+                        # one workspace per notebook, so the previous one is not reopened as a hidden tab
+                        page.goto(f"{base}/user/{student}/lab/workspaces/w{number}/tree/{path}")
+                        page.locator(".jp-Notebook .jp-MarkdownCell", has_text=text).first.wait_for(timeout=120_000)
+                        wait_for_kernel_idle(page, timeout_ms=120_000)
+                    page.screenshot(path=str(ARTIFACTS / f"jupyterhub_{student}.png"))
+                    assert f"/user/{student}/" in page.url, "each student lands in their own server"
     finally:
-        os.killpg(hub.pid, signal.SIGTERM)
-        try:
-            hub.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(hub.pid, signal.SIGKILL)
-        log.close()
         subprocess.run(["pkill", "-f", f"{homes}"], check=False)
     record_timing("browser", "JupyterHub: two students log in and open lesson 00 and ex01", time.perf_counter() - start)

@@ -73,7 +73,8 @@ def test_without_the_guard_a_consumed_wakeup_hangs_the_wait() -> None:
 
 def test_with_the_guard_the_reply_arrives_within_one_check() -> None:
     msg, seconds = asyncio.run(_reply_with_lost_wakeup(kernel_wakeup._get_msg_checked, timeout_s=10))
-    assert msg is not None and msg["msg_type"] == "execute_reply"
+    assert msg is not None
+    assert msg["msg_type"] == "execute_reply"
     assert seconds < 3 * kernel_wakeup.CHECK_EVERY_S
 
 

@@ -22,7 +22,8 @@ def test_from_seed_is_deterministic_and_separates_the_two_key_pairs() -> None:
     one = Identity.from_seed("alice", bytes(32))
     two = Identity.from_seed("alice", bytes(32))
     other = Identity.from_seed("alice", b"\x01" + bytes(31))
-    assert one == two and one.public == two.public
+    assert one == two
+    assert one.public == two.public
     assert one.public != other.public
     assert one.public.encryption_key != one.public.signing_key
     assert Identity.from_label("alice", "l1") == Identity.from_label("alice", "l1")
@@ -42,7 +43,8 @@ def test_fingerprint_format_and_definition() -> None:
     ident = Identity.from_seed("bob", bytes(32))
     fp = fingerprint(ident)
     groups = fp.split(" ")
-    assert len(groups) == 16 and all(len(g) == 4 for g in groups)
+    assert len(groups) == 16
+    assert all(len(g) == 4 for g in groups)
     expected = hashlib.sha256(ident.public.encryption_key + ident.public.signing_key).hexdigest()
     assert fp.replace(" ", "") == expected
     assert fingerprint(ident.public) == fp == ident.public.fingerprint

@@ -13,7 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("course_lesson_nav", REPO / "scripts" / "lesson_nav.py")
-assert _spec and _spec.loader
+assert _spec
+assert _spec.loader
 lesson_nav = importlib.util.module_from_spec(_spec)
 sys.modules["course_lesson_nav"] = lesson_nav  # dataclasses look their module up
 _spec.loader.exec_module(lesson_nav)
@@ -62,7 +63,9 @@ def test_check_names_a_broken_link_and_regenerating_mends_it(course: Path, capsy
     assert lesson_nav.main(["--check", "--root", str(course)]) == 1
     err = capsys.readouterr().err
     assert "lessons/05_forward_secrecy.ipynb: cell 0 (id cell-00): navigation line out of date" in err
-    assert "06_server_scanning.ipynb" in err and "README.md" not in err and "1 file(s) out of date" in err
+    assert "06_server_scanning.ipynb" in err
+    assert "README.md" not in err
+    assert "1 file(s) out of date" in err
     assert _snapshot(course) == before, "--check wrote a file"
 
     assert lesson_nav.main(["--root", str(course)]) == 0
@@ -80,7 +83,9 @@ def test_check_names_a_wrong_table_row_and_regenerating_mends_it(
 
     assert lesson_nav.main(["--check", "--root", str(course)]) == 1
     err = capsys.readouterr().err
-    assert "README.md: lesson table out of date" in err and "+" + row in err and "-| 09 | [Metadata]" in err
+    assert "README.md: lesson table out of date" in err
+    assert "+" + row in err
+    assert "-| 09 | [Metadata]" in err
     assert "ipynb: cell" not in err
 
     assert lesson_nav.main(["--root", str(course)]) == 0

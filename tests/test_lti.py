@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -37,8 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from browser import free_port, npm_install, require
-from nbtools import REPO, record_timing, venv_env
+from support.browser import free_port, require
+from support.hub import configurable_http_proxy, running_hub
+from support.nbtools import REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 
@@ -223,11 +223,7 @@ def lms() -> Iterator[LMS]:
 @pytest.fixture(scope="module")
 def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     """A JupyterHub with the values' hub configuration; yields (URL, admin token, exchange)."""
-    modules = npm_install(
-        "configurable-http-proxy@4",
-        tmp_path_factory.mktemp("chp"),
-        why="JupyterHub needs configurable-http-proxy from npm",
-    )
+    proxy = configurable_http_proxy(tmp_path_factory.mktemp("chp"))
     state = tmp_path_factory.mktemp("lti-hub")
     homes, exchange = state / "homes", state / "exchange"
     homes.mkdir()
@@ -244,7 +240,7 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         c.JupyterHub.hub_ip = "127.0.0.1"
         c.JupyterHub.hub_port = {free_port()}
         c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-        c.ConfigurableHTTPProxy.command = [{str(modules / ".bin" / "configurable-http-proxy")!r}]
+        c.ConfigurableHTTPProxy.command = [{proxy!r}]
         c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
         c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
         c.LTI13Authenticator.issuer = {lms.issuer!r}
@@ -267,38 +263,8 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     )
     env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"))
     env.pop("MPLBACKEND", None)
-    log = open(state / "jupyterhub.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=state,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    import requests
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/hub/api", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("JupyterHub did not start:\n" + (state / "jupyterhub.log").read_text()[-4000:])
-            time.sleep(0.5)
-        yield base, token, exchange
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with running_hub(config, port=port, env=env) as running:
+        yield running.url, token, exchange
 
 
 def _release(exchange: Path, course: Path) -> None:
@@ -341,7 +307,8 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
     assert landed.status_code == 200, landed.text[:500]
     student.wait_for_server()
     user = requests.get(f"{base}/hub/api/users/{STUDENT['sub']}", headers=admin, timeout=30).json()
-    assert user["name"] == STUDENT["sub"] and user["groups"] == [], user
+    assert user["name"] == STUDENT["sub"], user
+    assert user["groups"] == [], user
 
     # The LMS user id is the nbgrader student id: the submission in the exchange carries it.
     student.nbgrader("fetch")

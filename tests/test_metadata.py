@@ -43,7 +43,8 @@ def test_metadata_never_carries_content_or_truth(platform: m.Platform) -> None:
         "recipient_follows_sender",
     ]
     assert list(platform.accounts.columns) == ["age_band", "is_minor", "account_age_days"]
-    assert len(platform.event_harm) == len(platform.events) and len(platform.roles) == len(platform.accounts)
+    assert len(platform.event_harm) == len(platform.events)
+    assert len(platform.roles) == len(platform.accounts)
 
 
 def test_planted_roles_and_minors_in_proportion(platform: m.Platform) -> None:
@@ -108,14 +109,16 @@ def test_rules_flag_only_adults_and_follow_their_thresholds(features: pd.DataFra
         assert not (rule(features) & (features["is_adult"] == 0)).any()
     strict = m.rule_minors_not_following(features, threshold=20)
     loose = m.rule_minors_not_following(features, threshold=2)
-    assert strict.sum() < loose.sum() and not (strict & ~loose).any()
+    assert strict.sum() < loose.sum()
+    assert not (strict & ~loose).any()
 
 
 def test_mentors_overlap_with_groomers(platform: m.Platform, features: pd.DataFrame) -> None:
     """The synthetic world is not easy: the simplest rule flags many innocent mentors."""
     result = m.detector_table(platform, {"rule": m.rule_minors_not_following(features)}).loc["rule"]
     assert result["mentors flagged"] > result["true flags"] * 0.5
-    assert 0 < result["precision"] < 0.6 and result["recall"] > 0.3
+    assert 0 < result["precision"] < 0.6
+    assert result["recall"] > 0.3
 
 
 def test_mimicking_groomers_are_invisible_to_the_classifier() -> None:
@@ -133,8 +136,11 @@ def test_mimicking_groomers_are_invisible_to_the_classifier() -> None:
 
 def test_evaluate_arithmetic() -> None:
     result = m.evaluate(np.array([1, 1, 0, 0, 1], bool), np.array([1, 0, 1, 0, 0], bool))
-    assert result["flagged"] == 3 and result["true flags"] == 1 and result["missed"] == 1
-    assert result["precision"] == pytest.approx(1 / 3) and result["recall"] == pytest.approx(1 / 2)
+    assert result["flagged"] == 3
+    assert result["true flags"] == 1
+    assert result["missed"] == 1
+    assert result["precision"] == pytest.approx(1 / 3)
+    assert result["recall"] == pytest.approx(1 / 2)
     assert math.isnan(m.evaluate(np.zeros(3, bool), np.ones(3, bool))["precision"])
     with pytest.raises(ValueError, match="one entry per account"):
         m.evaluate(np.zeros(3, bool), np.zeros(4, bool))
@@ -146,7 +152,8 @@ def test_base_rate_arithmetic() -> None:
     with pytest.raises(ValueError, match="prevalence"):
         m.precision_at_prevalence(0.5, 0.1, 1.5)
     scaled = m.at_scale({"flagged": 10, "true flags": 4, "innocent flagged": 6}, 1000, users=1_000_000)
-    assert scaled["flags per month"] == 10_000 and scaled["innocent accounts flagged per month"] == 6000
+    assert scaled["flags per month"] == 10_000
+    assert scaled["innocent accounts flagged per month"] == 6000
 
 
 def test_classifier_generalises_to_another_seed(platform: m.Platform) -> None:
@@ -156,7 +163,8 @@ def test_classifier_generalises_to_another_seed(platform: m.Platform) -> None:
     curve = m.pr_curve(scores, held_out.contact_abusive)
     base_rate = held_out.contact_abusive.mean()
     assert curve.attrs["average_precision"] > 5 * base_rate, "far better than chance on unseen accounts"
-    assert curve["recall"].iloc[0] == 1.0 and curve["precision"].between(0, 1).all()
+    assert curve["recall"].iloc[0] == 1.0
+    assert curve["precision"].between(0, 1).all()
     with pytest.raises(ValueError, match="logistic"):
         m.train_classifier(platform, kind="oracle")
 
@@ -218,7 +226,8 @@ def test_assumptions_table_lists_every_field_with_its_unit_and_meaning() -> None
     assert table["name"].tolist() == [f.name for f in fields(m.PlatformConfig)]
     assert table.set_index("name").loc["sextortion_burst_days", "value"] == 5
     assert table.set_index("name").loc["accounts", "value"] == 5_000
-    assert table["unit"].str.len().gt(0).all() and table["what it assumes"].str.len().gt(0).all()
+    assert table["unit"].str.len().gt(0).all()
+    assert table["what it assumes"].str.len().gt(0).all()
 
 
 def test_an_assumption_moves_the_platform() -> None:
@@ -226,7 +235,8 @@ def test_an_assumption_moves_the_platform() -> None:
     base = m.simulate(accounts=SMALL, seed=5)
     late = m.simulate(accounts=SMALL, seed=5, day_start_hour=12)
     hours = (late.events["time_s"] // 3600) % 24
-    assert not hours.between(6, 11).any() and ((base.events["time_s"] // 3600) % 24).between(7, 11).any()
+    assert not hours.between(6, 11).any()
+    assert ((base.events["time_s"] // 3600) % 24).between(7, 11).any()
     capped = m.simulate(accounts=SMALL, seed=5, size_max_bytes=(100, 5_000_000, 100_000_000))
     texts = capped.events["kind"] == "text"
     assert capped.events.loc[texts, "size_bytes"].max() <= 100 < base.events.loc[texts, "size_bytes"].max()
@@ -237,7 +247,8 @@ def test_new_account_share_changes_account_ages_and_nothing_else() -> None:
     world with only account ages changed, and the new-profile rule loses its precision."""
     base = m.simulate(accounts=20_000, seed=3)
     busy = m.simulate(accounts=20_000, seed=3, new_account_share=0.05)
-    assert busy.events.equals(base.events) and busy.roles.equals(base.roles)
+    assert busy.events.equals(base.events)
+    assert busy.roles.equals(base.roles)
     ages = m.account_ages_with_new_accounts(base, 0.05)
     assert np.array_equal(ages.to_numpy(), busy.accounts["account_age_days"].to_numpy())
     adults = ~base.accounts["is_minor"].to_numpy(bool)

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, jupyterlab_server
-from nbtools import ARTIFACTS
+from support.browser import chromium_page, chromium_path, jupyterlab_server
+from support.nbtools import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -48,9 +48,13 @@ def test_colon_fence_admonitions_render_in_jupyterlab(tmp_path: Path) -> None:
         page.screenshot(path=str(ARTIFACTS / "myst_admonitions_jupyterlab.png"))
         assert boxes.count() == 2, f"expected two admonitions, found {boxes.count()}"
         texts = boxes.all_inner_texts()
-        assert "Content note" in texts[0] and "For policy readers" in texts[1]
-        assert "no real abuse material" in texts[0] and "end-to-end" in texts[1]
+        assert "Content note" in texts[0]
+        assert "For policy readers" in texts[1]
+        assert "no real abuse material" in texts[0]
+        assert "end-to-end" in texts[1]
         classes = [boxes.nth(i).get_attribute("class") or "" for i in range(2)]
-        assert "warning" in classes[0] and "tip" in classes[1], classes
+        assert "warning" in classes[0], classes
+        assert "tip" in classes[1], classes
         body = page.inner_text(".jp-Notebook")
-        assert ":::" not in body and ":class:" not in body, "the admonition syntax shows as literal text"
+        assert ":::" not in body, "the admonition syntax shows as literal text"
+        assert ":class:" not in body, "the admonition syntax shows as literal text"

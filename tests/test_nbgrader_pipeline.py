@@ -22,9 +22,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from benchmarks.classroom import assignments, grade_points, solution_answers, submit
+from benchmarks.classroom import assignments, solution_answers, submit
 from benchmarks.classroom import nbgrader as run_nbgrader
-from nbtools import REPO, record_timing
+from support.grading import grade_points
+from support.nbtools import REPO, record_timing
 from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
 from toychat.grading import hidden_lines
 
@@ -80,7 +81,8 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
 
     nbgrader(course, "generate_assignment", assignment, "--force")
     answers = solution_answers(assignment)
-    assert {"part-a-answer", "part-b-answer"} <= set(answers) and len(answers) >= 5
+    assert {"part-a-answer", "part-b-answer"} <= set(answers)
+    assert len(answers) >= 5
     written = [g for g, (_, by_hand) in grade_points(assignment).items() if by_hand]
     part, wrong, _ = REFERENCE_PATCH[assignment]
     students = {
@@ -108,7 +110,8 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     record_timing("nbgrader", f"{assignment}: autograde of {len(students)} submissions", autograde)
 
     # Untouched test cells are put back silently: no checksum warning to bury real tampering in.
-    assert "has changed" not in log and "changed by the student" not in log, log
+    assert "has changed" not in log, log
+    assert "changed by the student" not in log, log
 
     with open(course / "grades.csv", newline="") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
@@ -125,7 +128,8 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     assert scores["hidden_raise"] == 0.0, "every part's hidden test calls the student's function"
     assert scores["hidden_type"] < full
     assert {float(row["max_score"]) for row in rows.values()} == {maximum}
-    assert sum(points.values()) == maximum and points["part-a-tests"] + points["part-b-tests"] == partial
+    assert sum(points.values()) == maximum
+    assert points["part-a-tests"] + points["part-b-tests"] == partial
 
     looped = nbformat.read(course / "autograded" / "looping" / assignment / notebook, as_version=4)
     timeouts = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, execute_notebook, record_timing
+from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, execute_notebook, record_timing
 
 ALL_NOTEBOOKS = LESSONS + SOLUTIONS + RELEASES
 
@@ -40,11 +40,13 @@ def test_committed_without_outputs(path: Path) -> None:
 def test_lesson_follows_the_skeleton(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "starts with a title"
+    assert nb.cells[0].cell_type == "markdown", "starts with a title"
+    assert nb.cells[0].source.startswith("# "), "starts with a title"
     for needed in ("Learning objectives", "For policy readers", "## Summary", "## Further reading"):
         assert needed.lower() in markdown.lower(), f"{_id(path)} lacks '{needed}'"
     setup = [c for c in nb.cells if "setup" in c.metadata.get("tags", [])]
-    assert len(setup) == 1 and setup[0].cell_type == "code", "exactly one code cell tagged 'setup'"
+    assert len(setup) == 1, "exactly one code cell tagged 'setup'"
+    assert setup[0].cell_type == "code", "exactly one code cell tagged 'setup'"
     headings = [int(len(m.group(1))) for m in re.finditer(r"^(#{1,6}) ", markdown, flags=re.M)]
     assert headings.count(1) == 1, "exactly one top-level title"
     assert all(b - a <= 1 for a, b in itertools.pairwise(headings)), f"heading levels skip in {_id(path)}"

@@ -31,14 +31,17 @@ def test_ciphertext_is_near_maximal_entropy_and_text_is_not() -> None:
 
 
 def test_palette_is_okabe_ito() -> None:
-    assert PALETTE["blue"] == "#0072B2" and PALETTE["vermillion"] == "#D55E00"
+    assert PALETTE["blue"] == "#0072B2"
+    assert PALETTE["vermillion"] == "#D55E00"
     assert len(set(PALETTE.values())) == 8
 
 
 def test_histogram_is_labelled() -> None:
     ax = byte_histogram(b"hello world", label="greeting")
-    assert ax.get_xlabel() and ax.get_ylabel()
-    assert "greeting" in ax.get_title() and "bits" in ax.get_title()
+    assert ax.get_xlabel()
+    assert ax.get_ylabel()
+    assert "greeting" in ax.get_title()
+    assert "bits" in ax.get_title()
     fig = compare_byte_histograms(b"hello world", os.urandom(64))
     assert "plaintext" in fig._suptitle.get_text().lower()
     matplotlib.pyplot.close("all")
@@ -49,7 +52,8 @@ def test_distance_histogram_is_labelled_and_checks_input() -> None:
 
     fig = distance_histogram({"flipped": [120, 128, 131], "unrelated": [126, 129]}, n_bits=256, threshold=31)
     ax = fig.axes[0]
-    assert ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_xlabel()
+    assert ax.get_ylabel()
     assert "median 128 of 256" in ax.get_title()
     assert len(ax.get_legend().get_texts()) == 3
     with pytest.raises(ValueError):
@@ -64,7 +68,9 @@ def test_key_strip_is_labelled() -> None:
 
     fig = key_strip([os.urandom(32) for _ in range(4)], labels=list("abcd"))
     ax = fig.axes[0]
-    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert ax.get_xlabel()
+    assert ax.get_ylabel()
+    assert ax.get_title()
     assert [t.get_text() for t in ax.get_yticklabels()] == list("abcd")
     with pytest.raises(ValueError):
         key_strip([])
@@ -89,7 +95,8 @@ def test_message_timeline_has_a_size_legend_and_no_pale_yellow() -> None:
     )
     fig = message_timeline(log)
     legend = fig.axes[0].get_legend()
-    assert legend is not None and legend.get_title().get_text() == "message size"
+    assert legend is not None
+    assert legend.get_title().get_text() == "message size"
     assert all("bytes" in text.get_text() for text in legend.get_texts())
     faces = {to_hex(c) for coll in fig.axes[0].collections for c in coll.get_facecolors()}
     assert PALETTE["yellow"].lower() not in faces

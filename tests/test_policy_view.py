@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, jupyterlab_server, require, shut_down_kernels
-from nbtools import ARTIFACTS, REPO, record_timing
+from support.browser import chromium_page, chromium_path, jupyterlab_server, require, shut_down_kernels
+from support.nbtools import ARTIFACTS, REPO, record_timing
 
 pytestmark = pytest.mark.browser
 
@@ -93,7 +93,8 @@ def test_voila_is_a_server_extension_of_jupyterlab() -> None:
     listing = result.stdout + result.stderr
     if "voila" not in listing:
         require("Voilà is not installed (pip install -r requirements.txt); the policy view needs it")
-    assert "voila.server_extension" in listing and "enabled" in listing.split("voila.server_extension", 1)[1][:80]
+    assert "voila.server_extension" in listing
+    assert "enabled" in listing.split("voila.server_extension", 1)[1][:80]
 
 
 @pytest.mark.parametrize("lesson, control, act, watched", CASES, ids=[case[0][:2] for case in CASES])
@@ -115,10 +116,10 @@ def test_policy_view_hides_code_and_widgets_are_live(
             raise
         record_timing("policy view", f"{lesson} (render in Voilà)", time.perf_counter() - start)
         text = page.inner_text("body")
-        assert (
-            "Traceback" not in text
-            and "Error" not in page.locator(".jp-OutputArea-output[data-mime-type*='error']").all_inner_texts()
-        ), "a cell failed in the policy view"
+        assert "Traceback" not in text, "a cell failed in the policy view"
+        assert "Error" not in page.locator(".jp-OutputArea-output[data-mime-type*='error']").all_inner_texts(), (
+            "a cell failed in the policy view"
+        )
         # No code: no editor, no input area with content, and none of the lesson's code lines in the page.
         assert (
             page.locator(

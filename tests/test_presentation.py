@@ -17,7 +17,8 @@ def test_table_has_no_index_left_aligned_text_and_full_quotes() -> None:
     assert ">7<" not in html, "the row index is not shown"
     assert "<style" not in html, "JupyterLab strips <style> from untrusted output: styles are inline"
     assert html.count("text-align:left") >= 3
-    assert '<td class="num" style="text-align:right;' in html and ">3</td>" in html, "numbers align right"
+    assert '<td class="num" style="text-align:right;' in html, "numbers align right"
+    assert ">3</td>" in html, "numbers align right"
     assert html.count("min-width:") == 1, "the prose column gets room to be read, the others not"
     assert "table-layout:auto" in html, "columns share the width by content, not equally (JupyterLab fixes layouts)"
     assert html.count("overflow-wrap:anywhere") == 1, "only prose may break mid-word"
@@ -33,7 +34,8 @@ def test_table_formats_times_lists_blanks_and_percentages() -> None:
         }
     )
     html = show_table(table, percent=["recall"]).data
-    assert "2024-01-05 14:03 UTC" in html and "+00:00" not in html
+    assert "2024-01-05 14:03 UTC" in html
+    assert "+00:00" not in html
     assert "03, 04, 06" in html
     assert f">{EMPTY}</td>" in html
     assert "81.2%" in html
@@ -54,7 +56,8 @@ def test_table_names_a_percent_column_it_cannot_find() -> None:
 
 def test_series_keeps_its_index_as_a_column() -> None:
     html = show_table(pd.Series({"alpha": 1, "beta": 2}, name="count")).data
-    assert ">alpha</td>" in html and ">count</th>" in html
+    assert ">alpha</td>" in html
+    assert ">count</th>" in html
 
 
 @pytest.mark.parametrize(
@@ -68,11 +71,13 @@ def test_cells(value: object, expected: str) -> None:
 def test_slider_reads_in_units_and_fits_its_description() -> None:
     description = "Report rate (% of victims who report)"
     slider = choice_slider(description, [0.0001, 0.0008, 0.01], value=0.0008, fmt="{:.2%}")
-    assert slider.label == "0.08%" and slider.value == 0.0008
+    assert slider.label == "0.08%"
+    assert slider.value == 0.0008
     assert slider.description == description
     width = float(slider.description_width.removesuffix("em"))
     assert width >= len(description) * 0.5, "the description has room to be read in full"
-    assert slider.labels == ["0.01%", "0.08%", "1.00%"] and slider.index == 1
+    assert slider.labels == ["0.01%", "0.08%", "1.00%"]
+    assert slider.index == 1
 
 
 def test_slider_works_with_interactive_output() -> None:
@@ -82,7 +87,9 @@ def test_slider_works_with_interactive_output() -> None:
     seen: list[float] = []
     widgets.interactive_output(lambda prevalence: seen.append(prevalence), {"prevalence": slider})
     slider.index = 2  # what the browser does when the reader moves it
-    assert seen == [0.2, 0.4] and slider.value == 0.4 and slider.label == "0.4"
+    assert seen == [0.2, 0.4]
+    assert slider.value == 0.4
+    assert slider.label == "0.4"
     assert isinstance(widgets.interactive(lambda p: p, p=slider).children[0], type(slider))
     with pytest.raises(Exception, match="not one of the slider's stops"):
         slider.value = 0.3
@@ -109,7 +116,8 @@ def test_figures_carry_alt_text_into_html() -> None:
     set_alt_text(fig, 'Two bars: "plaintext" 100%, E2EE 0%.')
     html = figure_html(fig)
     assert 'alt="Two bars: &quot;plaintext&quot; 100%, E2EE 0%."' in html
-    assert html.startswith('<img class="toychat-figure"') and "data:image/png;base64," in html
+    assert html.startswith('<img class="toychat-figure"')
+    assert "data:image/png;base64," in html
     with pytest.raises(ValueError, match="empty"):
         set_alt_text(fig, "  ")
     assert register() is False, "outside IPython there is nothing to register with"
@@ -152,7 +160,9 @@ def test_policy_view_turns_myst_boxes_into_html_boxes() -> None:
     out = prelaunch_hook(None, nb, ".")
     box = out.cells[0].source
     assert box.startswith('<div class="admonition warning" role="note" style="border-left:6px solid #E69F00;')
-    assert ">Content note</p>" in box and "\n\nNo real material.\n\n</div>" in box and ":::" not in box
+    assert ">Content note</p>" in box
+    assert "\n\nNo real material.\n\n</div>" in box
+    assert ":::" not in box
     assert out.cells[1].source == "Text with :::colons::: stays text."
     assert out.cells[2].source.startswith(":::"), "code cells are left alone"
 

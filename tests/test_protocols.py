@@ -44,7 +44,8 @@ def test_provides_every_member_with_the_same_parameters(implementation: type) ->
 @pytest.mark.parametrize("make", [Server, MitmServer, GhostServer], ids=lambda cls: cls.__name__)
 def test_in_process_servers_satisfy_both_protocols(make: type) -> None:
     server = make()
-    assert isinstance(server, ServerAPI) and isinstance(server, ContextReporting)
+    assert isinstance(server, ServerAPI)
+    assert isinstance(server, ContextReporting)
     assert callable(server.clock)
 
 

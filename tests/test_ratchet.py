@@ -51,7 +51,9 @@ def test_kdf_ck_constants_and_chain() -> None:
     assert next_ck == hmac.new(ck, b"\x02", hashlib.sha256).digest()
     chain = KDFChain(ck)
     keys = [chain.step() for _ in range(50)]
-    assert len(set(keys)) == 50 and keys[0] == mk and chain.steps == 50
+    assert len(set(keys)) == 50
+    assert keys[0] == mk
+    assert chain.steps == 50
 
 
 def test_alternating_conversation() -> None:
@@ -178,7 +180,8 @@ def test_replay_memory_does_not_grow_with_the_conversation(monkeypatch: pytest.M
     one_way = [alice.encrypt(b"m%d" % i) for i in range(300)]
     for header, sealed in one_way:
         bob.decrypt(header, sealed)
-    assert not bob.skipped and not bob._retired  # 300 messages, nothing remembered per message
+    assert not bob.skipped
+    assert not bob._retired  # 300 messages, nothing remembered per message
     with pytest.raises(ReplayedMessage):
         bob.decrypt(*one_way[0])
     first_turn = None
@@ -190,7 +193,8 @@ def test_replay_memory_does_not_grow_with_the_conversation(monkeypatch: pytest.M
         bob.decrypt(h, c)
         if turn == 10:
             recent = (h, c)
-    assert len(bob._retired) == 5 and len(alice._retired) == 5
+    assert len(bob._retired) == 5
+    assert len(alice._retired) == 5
     with pytest.raises(ReplayedMessage):
         bob.decrypt(*recent)  # a chain replaced one turn ago: still recognised
     before = (bob.root_key, bob.receiving, bob.received, dict(bob.skipped))

@@ -11,7 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("course_references", REPO / "scripts" / "references.py")
-assert _spec and _spec.loader
+assert _spec
+assert _spec.loader
 references = importlib.util.module_from_spec(_spec)
 sys.modules["course_references"] = references  # dataclasses look their module up
 _spec.loader.exec_module(references)

@@ -101,7 +101,8 @@ def test_alice_and_bob_chat_end_to_end_over_http(remote: RemoteServer) -> None:
     [to_alice] = alice.receive()
     assert (to_bob.sender, to_bob.text, to_bob.mode) == (alice.name, "hello Bob, meet at the library at 6", "e2ee")
     assert to_alice.text == "hi Alice ✓ <script>alert(1)</script>"
-    assert bob.receive() == [] and alice.receive() == []
+    assert bob.receive() == []
+    assert alice.receive() == []
     assert alice.safety_number(bob.name) == bob.safety_number(alice.name)
 
 
@@ -111,9 +112,11 @@ def test_e2ee_server_view_shows_metadata_and_ciphertext_only(remote: RemoteServe
     alice.send(bob.name, secret)
     view = remote.server_view()
     assert view["mode"] == "e2ee"
-    assert secret not in json.dumps(view) and "river" not in json.dumps(view)
+    assert secret not in json.dumps(view)
+    assert "river" not in json.dumps(view)
     [row] = [m for m in view["messages"] if m["sender"] == alice.name]
-    assert row["recipient"] == bob.name and row["size_bytes"] > len(secret)
+    assert row["recipient"] == bob.name
+    assert row["size_bytes"] > len(secret)
     assert row["content_seen"].startswith("ciphertext ")
     table = remote.log_table()
     assert alice.name in set(table["sender"])
@@ -159,7 +162,8 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(remote: RemoteServer) ->
     time.sleep(0.2)
     alice.send(bob.name, "are you there?")
     waiter.join(timeout=10)
-    assert len(got) == 1 and time.monotonic() - started < 3
+    assert len(got) == 1
+    assert time.monotonic() - started < 3
     assert bob.open_envelope(bob.channel.open(got[0])).text == "are you there?"
     started = time.monotonic()
     assert remote.fetch(bob.name, wait=0.3) == []
@@ -173,10 +177,12 @@ def test_long_poll_returns_as_soon_as_a_message_arrives(remote: RemoteServer) ->
 def test_relay_from_env(monkeypatch: pytest.MonkeyPatch, relay: RunningRelay) -> None:
     monkeypatch.delenv("TOYCHAT_RELAY", raising=False)
     local = relay_from_env("plaintext")
-    assert isinstance(local, Server) and local.mode == "plaintext"
+    assert isinstance(local, Server)
+    assert local.mode == "plaintext"
     monkeypatch.setenv("TOYCHAT_RELAY", relay.url)
     server = relay_from_env()
-    assert isinstance(server, RemoteServer) and server.url == relay.url
+    assert isinstance(server, RemoteServer)
+    assert server.url == relay.url
     alice, bob = Client(fresh("alice"), server), Client(fresh("bob"), server)
     alice.send(bob.name, "via the environment")
     assert [m.text for m in bob.receive()] == ["via the environment"]
@@ -217,7 +223,8 @@ def test_lost_ack_redelivers_but_the_learner_sees_the_message_once(remote: Remot
     assert bob.receive() == []  # this fetch acknowledged the redelivered copy
     assert bob.receive() == []
     assert remote.fetch_envelopes(bob.name) == []
-    assert [m.text for m in bob.inbox] == ["only once, please"] and bob.rejected == []
+    assert [m.text for m in bob.inbox] == ["only once, please"]
+    assert bob.rejected == []
 
 
 def test_acknowledging_someone_elses_ids_deletes_nothing(relay: RunningRelay, remote: RemoteServer) -> None:
@@ -239,11 +246,14 @@ def test_acknowledging_someone_elses_ids_deletes_nothing(relay: RunningRelay, re
 def test_malformed_json_is_400(relay: RunningRelay, remote: RemoteServer) -> None:
     alice, _ = pair(remote)
     status, body = raw_request(relay.url, "POST", "/api/messages", b"{not json", bearer(remote.tokens[alice.name]))
-    assert status == 400 and body["error"] == "MalformedEnvelope" and "JSON" in body["message"]
+    assert status == 400
+    assert body["error"] == "MalformedEnvelope"
+    assert "JSON" in body["message"]
     with pytest.raises(MalformedEnvelope, match="not valid UTF-8 JSON"):
         remote.submit_raw(alice.name, b"\xff\xfe")
     status, body = raw_request(relay.url, "POST", "/api/users", b"[1, 2", {})
-    assert status == 400 and body["error"] == "MalformedEnvelope"
+    assert status == 400
+    assert body["error"] == "MalformedEnvelope"
 
 
 def test_oversized_body_is_413_before_it_is_read(relay: RunningRelay, remote: RemoteServer) -> None:
@@ -252,10 +262,13 @@ def test_oversized_body_is_413_before_it_is_read(relay: RunningRelay, remote: Re
     status, body = raw_request(
         relay.url, "POST", "/api/messages", b"x" * 10, {**bearer(token), "Content-Length": str(50 * MAX_ENVELOPE_BYTES)}
     )
-    assert status == 413 and body["error"] == "RequestTooLarge" and str(MAX_ENVELOPE_BYTES) in body["message"]
+    assert status == 413
+    assert body["error"] == "RequestTooLarge"
+    assert str(MAX_ENVELOPE_BYTES) in body["message"]
     with pytest.raises(RequestTooLarge) as caught:
         remote.submit_raw(alice.name, b"x" * (MAX_ENVELOPE_BYTES + 1))
-    assert isinstance(caught.value, MalformedEnvelope) and caught.value.status == 413
+    assert isinstance(caught.value, MalformedEnvelope)
+    assert caught.value.status == 413
     status, body = raw_request(relay.url, "POST", "/api/users", b"{" * (100 * 1024), {})
     assert status == 413
 
@@ -274,7 +287,9 @@ def test_unauthenticated_is_401(relay: RunningRelay, remote: RemoteServer) -> No
     envelope = alice.compose(bob.name, "no login").to_bytes()
     for headers in ({}, bearer("not-a-real-token"), {"Authorization": "Basic YWxpY2U6eA=="}):
         status, body = raw_request(relay.url, "POST", "/api/messages", envelope, headers)
-        assert status == 401 and body["error"] == "Unauthenticated" and "token" in body["message"]
+        assert status == 401
+        assert body["error"] == "Unauthenticated"
+        assert "token" in body["message"]
         status, body = raw_request(relay.url, "GET", "/api/mailbox", None, headers)
         assert status == 401
     with pytest.raises(Unauthenticated):
@@ -288,7 +303,8 @@ def test_wrong_user_is_403(relay: RunningRelay, remote: RemoteServer) -> None:
         remote.submit_raw(alice.name, as_bob)  # Bob's envelope on Alice's login
     assert caught.value.status == 403
     status, body = raw_request(relay.url, "GET", "/api/server-view", None, bearer(remote.tokens[alice.name]))
-    assert status == 403 and body["error"] == "Forbidden"
+    assert status == 403
+    assert body["error"] == "Forbidden"
     student = RemoteServer(remote.url, tokens=remote.tokens, admin_token=remote.tokens[alice.name])
     with pytest.raises(Forbidden, match="instructor"):
         student.mode = "plaintext"
@@ -306,10 +322,13 @@ def test_registration_conflicts_are_409_and_bad_names_400(relay: RunningRelay, r
     remote.register(alice.public)  # the token holder registering again: harmless
     bad = {"name": "<script>", "encryption_key": "AA==", "signing_key": "AA=="}
     status, body = raw_request(relay.url, "POST", "/api/users", json.dumps(bad).encode(), {})
-    assert status == 400 and body["error"] == "RegistrationError"
+    assert status == 400
+    assert body["error"] == "RegistrationError"
     short = {"name": fresh("carol"), "encryption_key": "AA==", "signing_key": "AA=="}
     status, body = raw_request(relay.url, "POST", "/api/users", json.dumps(short).encode(), {})
-    assert status == 400 and body["error"] == "InvalidKey" and "32 bytes" in body["message"]
+    assert status == 400
+    assert body["error"] == "InvalidKey"
+    assert "32 bytes" in body["message"]
 
 
 def test_unknown_recipient_is_404_and_named(remote: RemoteServer) -> None:
@@ -333,7 +352,8 @@ def test_rate_limit_is_429_per_user(relay: RunningRelay, remote: RemoteServer) -
         conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
         conn.request("GET", "/api/mailbox", headers=bearer(remote.tokens[alice.name]))
         response = conn.getresponse()
-        assert response.status == 429 and int(response.getheader("Retry-After")) >= 1
+        assert response.status == 429
+        assert int(response.getheader("Retry-After")) >= 1
         conn.close()
         relay.relay.limiter = TokenBucket(rate=5.0, burst=1)  # Retry-After: 1 s
         started = time.monotonic()
@@ -347,7 +367,8 @@ def test_rate_limit_is_429_per_user(relay: RunningRelay, remote: RemoteServer) -
 def test_unknown_paths_and_methods_answer_json(relay: RunningRelay) -> None:
     assert raw_request(relay.url, "GET", "/no/such/page")[0] == 404
     status, body = raw_request(relay.url, "DELETE", "/api/users")
-    assert status == 405 and body["error"] == "MethodNotAllowed"
+    assert status == 405
+    assert body["error"] == "MethodNotAllowed"
     status, body = raw_request(relay.url, "GET", "/api/mailbox?wait=nan", None, {})
     assert status == 401
 
@@ -366,21 +387,25 @@ def test_dashboard_is_static_and_escapes_everything(relay: RunningRelay) -> None
     conn.request("GET", "/dashboard")
     response = conn.getresponse()
     html = response.read().decode()
-    assert response.status == 200 and "text/html" in response.getheader("Content-Type")
+    assert response.status == 200
+    assert "text/html" in response.getheader("Content-Type")
     csp = response.getheader("Content-Security-Policy")
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
     assert '<script src="dashboard.js">' in html
     conn.request("GET", "/dashboard.js")
     script = conn.getresponse().read().decode()
     conn.close()
-    assert "textContent" in script and "innerHTML" not in script.replace("never innerHTML", "")
+    assert "textContent" in script
+    assert "innerHTML" not in script.replace("never innerHTML", "")
     assert "location.hash" in script  # the admin token stays in the fragment
 
 
 def test_server_view_needs_the_admin_token(relay: RunningRelay) -> None:
     assert raw_request(relay.url, "GET", "/api/server-view")[0] == 403
     status, view = raw_request(relay.url, "GET", "/api/server-view", None, bearer(relay.admin_token))
-    assert status == 200 and set(view) >= {"mode", "users", "messages", "queued"}
+    assert status == 200
+    assert set(view) >= {"mode", "users", "messages", "queued"}
 
 
 # ---- hostile clients: fuzzed bodies, never a 500 ----------------------------------------------------------
@@ -462,7 +487,8 @@ def test_fuzzed_requests_never_crash_the_relay(
     status, answer = raw_request(relay.url, method, path, body if method == "POST" else None, headers)
     assert status < 500, answer
     if status >= 400:
-        assert set(answer) == {"error", "message"} and answer["message"]
+        assert set(answer) == {"error", "message"}
+        assert answer["message"]
 
 
 def _well_formed_envelope(name: str) -> dict[str, object]:
@@ -492,7 +518,8 @@ def test_fuzzed_envelopes_are_refused_by_name(
     good[key] = data.draw(json_values)
     raw = json.dumps(good, sort_keys=True, separators=(",", ":")).encode()
     status, answer = raw_request(relay.url, "POST", "/api/messages", raw, bearer(token))
-    assert 400 <= status < 500 and answer["error"] in {
+    assert 400 <= status < 500
+    assert answer["error"] in {
         "MalformedEnvelope",
         "TimestampOutOfRange",
         "TamperedMessage",
@@ -516,7 +543,8 @@ def test_chunked_body_over_the_limit_is_413(relay: RunningRelay, remote: RemoteS
     response = conn.getresponse()
     body = json.loads(response.read())
     conn.close()
-    assert response.status == 413 and body["error"] == "RequestTooLarge"
+    assert response.status == 413
+    assert body["error"] == "RequestTooLarge"
 
 
 # ---- keys change; JupyterHub service mode --------------------------------------------------------------
@@ -529,7 +557,8 @@ def test_the_token_holder_may_replace_their_keys_and_the_safety_number_changes(r
     del alice.contacts[bob.name]
     assert alice.safety_number(bob.name) != before  # ...and shows a new number once it looks again
     change = [c for c in remote.server_view()["key_changes"] if c["name"] == bob.name]
-    assert change and change[-1]["new"] == new_phone.public.fingerprint
+    assert change
+    assert change[-1]["new"] == new_phone.public.fingerprint
 
 
 class FakeHubAuth:
@@ -576,7 +605,8 @@ def test_hub_mode_the_hub_login_is_the_chat_identity(hub_relay: RunningRelay) ->
     app = make_app(hub_relay.relay, prefix="/services/toychat-relay/")
     targets = [rule.target for rule in app.wildcard_router.rules]
     api = [t for t in targets if isinstance(t, type) and issubclass(t, ApiHandler)]
-    assert len(api) >= 11 and all(issubclass(t, HubOAuthenticated) for t in api)
+    assert len(api) >= 11
+    assert all(issubclass(t, HubOAuthenticated) for t in api)
     assert any("oauth_callback" in rule.matcher.regex.pattern for rule in app.wildcard_router.rules)
 
     ada_server, ben_server = hub_remote(hub_relay, "tok-ada"), hub_remote(hub_relay, "tok-ben")
@@ -609,7 +639,7 @@ def test_hub_mode_instructors_are_a_hub_group(hub_relay: RunningRelay) -> None:
 def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(
     relay: RunningRelay, remote: RemoteServer
 ) -> None:
-    from browser import chromium_page, chromium_path
+    from support.browser import chromium_page, chromium_path
 
     executable = chromium_path()
     alice, bob = pair(remote)
@@ -622,7 +652,8 @@ def test_dashboard_in_chromium_escapes_student_text_and_switches_mode(
             cell = page.locator("td.content", has_text="onerror").first
             cell.wait_for(timeout=10_000)
             assert cell.inner_text() == hostile  # shown as text...
-            assert page.locator("#rows img").count() == 0 and page.title() != "pwned"  # ...never run
+            assert page.locator("#rows img").count() == 0
+            assert page.title() != "pwned"  # ...never run
             assert "Plaintext platform" in page.locator("#banner").inner_text()
             carol = Client(fresh("carol"), remote)
             Client(carol.name, RemoteServer(remote.url, tokens=remote.tokens))  # Carol's "new phone"
@@ -649,7 +680,8 @@ def test_hub_settings_come_from_the_service_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
     monkeypatch.setenv("JUPYTERHUB_CLIENT_ID", "service-toychat-relay")
     auth, prefix, host, port = hub_settings("0.0.0.0", 8765)
-    assert isinstance(auth, HubOAuth) and (prefix, host, port) == ("/services/toychat-relay/", "127.0.0.1", 10101)
+    assert isinstance(auth, HubOAuth)
+    assert (prefix, host, port) == ("/services/toychat-relay/", "127.0.0.1", 10101)
     assert auth.access_scopes == {"access:services!service=toychat-relay"}
     monkeypatch.delenv("JUPYTERHUB_API_TOKEN")
     with pytest.raises(SystemExit, match="JUPYTERHUB_API_TOKEN"):
@@ -697,7 +729,8 @@ def test_command_line_relay_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) 
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=20)[0]
-    assert process.returncode == 0 and "stopped" in output, output
+    assert process.returncode == 0, output
+    assert "stopped" in output, output
 
 
 @pytest.mark.parametrize(
@@ -726,7 +759,8 @@ def test_hostile_reports_are_named_refusals(relay: RunningRelay, fuzz_user: tupl
     for change in ({"timestamp": 10**400}, {"sender": "\ud800"}, {"recipient": None}, {"tag": "%%"}):
         body = {"message": "AA==", "franking_key": "AA==", "franked": {**franked, **change}}
         status, answer = raw_request(relay.url, "POST", "/api/reports", json.dumps(body).encode(), bearer(token))
-        assert status in (400, 403) and answer["error"] in {"ForgedReport", "MalformedEnvelope", "Forbidden"}
+        assert status in (400, 403)
+        assert answer["error"] in {"ForgedReport", "MalformedEnvelope", "Forbidden"}
 
 
 def test_forward_secrecy_and_images_work_unchanged_over_http(remote: RemoteServer) -> None:
@@ -741,4 +775,5 @@ def test_forward_secrecy_and_images_work_unchanged_over_http(remote: RemoteServe
     picture = bytes(range(256)) * 40
     Client(fresh("carol"), remote).send(bob.name, picture, content_type="image/png")
     [image] = bob.receive()
-    assert image.content_type == "image/png" and image.data == picture
+    assert image.content_type == "image/png"
+    assert image.data == picture

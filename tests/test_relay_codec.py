@@ -48,7 +48,8 @@ def test_every_wire_object_survives_json(encode: str, decode: str, value: object
 
 def test_an_error_body_names_its_exception() -> None:
     error = codec.error_from_json(json.loads(json.dumps(codec.error_to_json("UnknownRecipient", "nobody"))))
-    assert type(error) is UnknownRecipient and str(error) == "nobody"
+    assert type(error) is UnknownRecipient
+    assert str(error) == "nobody"
 
 
 # ---- both sides call the same functions -------------------------------------------------------

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.relay_load import CountingRemote, RelayProcess, run_load
-from browser import require
-from nbtools import REPO
+from support.browser import require
+from support.nbtools import REPO
 from test_relay_load import assert_exactly_once
 from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer
@@ -68,7 +68,8 @@ def test_sigkill_and_restart_delivers_every_queued_message_once(relay_process: R
     got = bob.receive()
     assert [m.text for m in got] == [f"m{i}" for i in range(10, 15)]
     assert bob.receive() == []
-    assert [m.msg_id for m in bob.inbox] == sent and bob.rejected == []
+    assert [m.msg_id for m in bob.inbox] == sent
+    assert bob.rejected == []
     assert bob_remote.acked_then_redelivered == 0
     assert bob_remote.fetch_envelopes("bob") == []  # m5-m9 were acknowledged after the restart
 
@@ -76,7 +77,8 @@ def test_sigkill_and_restart_delivers_every_queued_message_once(relay_process: R
 def test_sigkill_in_the_middle_of_a_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     report = run_load(students=24, seconds=6.0, seed=5, mean_gap=0.5, kill_at=3.0, workdir=tmp_path)
     assert_exactly_once(report)
-    assert report.restart_seconds is not None and report.outage_errors > 0  # the kill hit students mid-run
+    assert report.restart_seconds is not None
+    assert report.outage_errors > 0  # the kill hit students mid-run
 
 
 class CrashAfterFetch(RemoteServer):
@@ -104,9 +106,11 @@ def test_relay_dying_between_fetch_and_opening_costs_no_message(relay_process: R
     bob.lookup("alice")  # a contact already known (first contact: see the next test)
     alice.send("bob", "fetched just before the crash")
     bob_remote.crash_next_fetch = True
-    assert [m.text for m in bob.receive()] == ["fetched just before the crash"] and bob.rejected == []
+    assert [m.text for m in bob.receive()] == ["fetched just before the crash"]
+    assert bob.rejected == []
     relay_process.start()
-    assert bob.receive() == [] and bob_remote.fetch_envelopes("bob") == []
+    assert bob.receive() == []
+    assert bob_remote.fetch_envelopes("bob") == []
 
 
 def test_relay_dying_before_a_first_contact_is_looked_up_costs_no_message(relay_process: RelayProcess) -> None:
@@ -152,9 +156,11 @@ def test_students_hanging_up_mid_long_poll_lose_nothing(relay_process: RelayProc
     alice.send("bob", "sent while twenty dead long polls waited")  # wakes them: they answer closed sockets
     time.sleep(0.3)
     assert [m.text for m in bob.receive()] == ["sent while twenty dead long polls waited"]
-    assert bob_remote.wait_for_messages("bob", 0.1) is False and bob.receive() == []
+    assert bob_remote.wait_for_messages("bob", 0.1) is False
+    assert bob.receive() == []
     log = relay_log(relay_process)
-    assert "Traceback" not in log and " ERROR " not in log
+    assert "Traceback" not in log
+    assert " ERROR " not in log
 
 
 # ---- a full disk -----------------------------------------------------------------------------
@@ -205,7 +211,9 @@ def test_full_disk_is_a_named_refusal_and_loses_no_accepted_message(tmp_path: Pa
             bob_remote = CountingRemote(relay.url)
             bob = Client("bob", bob_remote)
             accepted, refusal, refused = fill_until_refused(alice, "bob")
-            assert refusal.status == 503 and "disk" in str(refusal) and accepted
+            assert refusal.status == 503
+            assert "disk" in str(refusal)
+            assert accepted
             assert alice_remote.info()["mode"] == "e2ee"  # still serving
             read: list[str] = []
             try:  # reading works; acknowledging (deleting) may itself need disk space
@@ -218,11 +226,13 @@ def test_full_disk_is_a_named_refusal_and_loses_no_accepted_message(tmp_path: Pa
             while bob_remote.wait_for_messages("bob", 0.2):
                 read += [m.msg_id for m in bob.receive()]
             assert read == [*accepted, refused_id(refused)] == [m.msg_id for m in bob.inbox]
-            assert bob.rejected == [] and bob_remote.acked_then_redelivered == 0
+            assert bob.rejected == []
+            assert bob_remote.acked_then_redelivered == 0
         finally:
             relay.stop()
     log = (tmp_path / "relay.log").read_text()
-    assert "RelayStorageError" in log and "Traceback" not in log
+    assert "RelayStorageError" in log
+    assert "Traceback" not in log
 
 
 def refused_id(raw: bytes) -> str:
@@ -244,11 +254,13 @@ def test_database_page_limit_is_a_named_refusal_and_loses_no_accepted_message() 
 
         asyncio.run_coroutine_threadsafe(limit(4), running.loop).result(timeout=10)
         accepted, refusal, refused = fill_until_refused(alice, "bob")
-        assert refusal.status == 503 and accepted
+        assert refusal.status == 503
+        assert accepted
         asyncio.run_coroutine_threadsafe(limit(100_000), running.loop).result(timeout=10)
         alice.submit_raw(refused)
         assert [m.msg_id for m in bob.receive()] == [*accepted, refused_id(refused)]
-        assert bob.receive() == [] and len(running.relay.server.log) == len(accepted) + 1
+        assert bob.receive() == []
+        assert len(running.relay.server.log) == len(accepted) + 1
 
 
 # ---- a read-only database --------------------------------------------------------------------
@@ -279,14 +291,17 @@ def test_read_only_database_refuses_to_start_by_name_and_keeps_the_queue(tmp_pat
         remount(disk, "ro")
         failed = start_relay_expecting_failure(db)
         assert failed.returncode != 0
-        assert "read-only" in failed.stderr and str(db) in failed.stderr and "Traceback" not in failed.stderr
+        assert "read-only" in failed.stderr
+        assert str(db) in failed.stderr
+        assert "Traceback" not in failed.stderr
 
         remount(disk, "rw")
         relay.start()
         try:
             again = RemoteServer(relay.url, tokens=tokens)
             bob = Client("bob", again, identity=bob_identity)
-            assert [m.msg_id for m in bob.receive()] == [sent.msg_id] and bob.receive() == []
+            assert [m.msg_id for m in bob.receive()] == [sent.msg_id]
+            assert bob.receive() == []
         finally:
             relay.stop()
 
@@ -323,7 +338,8 @@ def test_the_guides_identity_vault_keeps_a_student_across_kernel_restarts(
     assert got[:2] == [[], ["while kernel 0 was down"]]
     # Nothing is lost; what the previous kernel read but never confirmed may come once more
     # (the relay deletes a message only when a device acknowledges it).
-    assert "while kernel 1 was down" in got[2] and set(got[2]) <= {"while kernel 0 was down", "while kernel 1 was down"}
+    assert "while kernel 1 was down" in got[2]
+    assert set(got[2]) <= {"while kernel 0 was down", "while kernel 1 was down"}
     for private in ("ada.key", "logins.json"):
         assert (tmp_path / "home" / ".toychat" / private).stat().st_mode & 0o077 == 0
 
@@ -336,6 +352,7 @@ def test_an_admin_token_that_begins_with_a_dash_still_starts_the_relay(tmp_path:
     )
     try:
         relay.start()
-        assert relay.proc is not None and relay.proc.poll() is None
+        assert relay.proc is not None
+        assert relay.proc.poll() is None
     finally:
         relay.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbtools import REPO, error_outputs, execute_notebook, record_timing
+from support.nbtools import REPO, error_outputs, execute_notebook, record_timing
 from toychat.relay import RemoteServer
 from toychat.relay.runner import serve_in_thread
 

@@ -21,7 +21,8 @@ from toychat.relay import RemoteServer
 
 def assert_exactly_once(report: LoadReport) -> None:
     assert report.errors == []
-    assert report.accepted > 0 and report.delivered == report.accepted
+    assert report.accepted > 0
+    assert report.delivered == report.accepted
     assert (report.lost, report.duplicated, report.wrong_text) == (0, 0, 0)
     assert report.refused_by_learner == 0
     assert report.acked_then_redelivered == 0
@@ -31,10 +32,12 @@ def test_class_groups_are_pairs_and_small_groups_and_leave_nobody_alone() -> Non
     for students in (2, 3, 5, 20, 200):
         groups = class_groups(students, seed=students)
         names = [n for g in groups for n in g]
-        assert sorted(names) == sorted(set(names)) and len(names) == students
+        assert sorted(names) == sorted(set(names))
+        assert len(names) == students
         assert all(2 <= len(g) <= 5 for g in groups)
     sizes = [len(g) for g in class_groups(200, seed=0)]
-    assert sizes.count(2) > 30 and any(s >= 3 for s in sizes)
+    assert sizes.count(2) > 30
+    assert any(s >= 3 for s in sizes)
 
 
 def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:

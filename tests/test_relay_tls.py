@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.relay_load import RelayProcess
-from nbtools import REPO
+from support.nbtools import REPO
 
 STUDENT = """
 import sys
@@ -114,4 +114,5 @@ def test_self_signed_relay_without_ssl_cert_file_is_a_named_error_saying_what_to
     done = student(relay.url, "untrusted")
     assert done.returncode == 3, done.stdout + done.stderr
     assert done.stdout.startswith("RelayUnavailable:")
-    assert "CERTIFICATE_VERIFY_FAILED" in done.stdout and "SSL_CERT_FILE" in done.stdout
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stdout
+    assert "SSL_CERT_FILE" in done.stdout

@@ -45,12 +45,15 @@ def test_importing_the_client_does_not_load_pandas() -> None:
 def test_a_ratchet_session_changes_only_when_the_message_is_kept() -> None:
     sending = RatchetSession.initiate(ALICE, "bob", BOB.public)
     first, second = envelope_of(sending.seal(b"one")), envelope_of(sending.seal(b"two"))
-    assert EPHEMERAL_FIELD in first.extras and RATCHET_FIELD in first.extras
+    assert EPHEMERAL_FIELD in first.extras
+    assert RATCHET_FIELD in first.extras
     receiving = RatchetSession(BOB, "alice", ALICE.public)
     opened = receiving.open(first)
-    assert opened.data == b"one" and receiving.ratchet is None  # nothing kept yet
+    assert opened.data == b"one"
+    assert receiving.ratchet is None  # nothing kept yet
     opened.keep()
-    assert receiving.ratchet is not None and receiving.started_with == sending.ephemeral
+    assert receiving.ratchet is not None
+    assert receiving.started_with == sending.ephemeral
     before = receiving.snapshot()
     receiving.open(second)  # opened but not kept: the state does not move
     assert receiving.snapshot() == before
@@ -68,7 +71,8 @@ def test_a_session_names_what_it_cannot_decrypt() -> None:
     assert BoxSession(BOB, ALICE.public).open(envelope_of(sealed)).data == b"hi"
     with pytest.raises(CannotDecrypt) as caught:
         BoxSession(BOB, Identity.from_label("carol", "sessions").public).open(envelope_of(sealed))
-    assert isinstance(caught.value, TamperedMessage) and "failed decryption" in caught.value.what
+    assert isinstance(caught.value, TamperedMessage)
+    assert "failed decryption" in caught.value.what
     no_ephemeral = RatchetSession.initiate(ALICE, "bob", BOB.public).seal(b"hi")
     del no_ephemeral.extras[EPHEMERAL_FIELD]
     with pytest.raises(CannotDecrypt, match="session this phone does not have"):
@@ -79,7 +83,8 @@ def test_the_franking_layer_commits_beside_the_session_and_checks_inside_it() ->
     sending, receiving = BoxSession(ALICE, BOB.public), BoxSession(BOB, ALICE.public)
     envelope = envelope_of(FrankedSession(sending, required=True).seal(b"report me"))
     opened = FrankedSession(receiving, required=False).open(envelope)
-    assert opened.data == b"report me" and len(opened.franking_key) == FRANKING_KEY_SIZE
+    assert opened.data == b"report me"
+    assert len(opened.franking_key) == FRANKING_KEY_SIZE
     unfranked = envelope_of(sending.seal(b"report me"))
     assert FrankedSession(receiving, required=False).open(unfranked).franking_key == b""
     with pytest.raises(UnreportableMessage):
@@ -98,7 +103,8 @@ def test_each_device_seals_with_its_own_kind_and_opens_either() -> None:
     alice = Client("alice", server, forward_secrecy=True)
     bob = Client("bob", server)  # static keys, but it still opens ratchet messages
     alice.send("bob", "ratcheted")
-    assert [m.text for m in bob.receive()] == ["ratcheted"] and "alice" in bob.sessions
+    assert [m.text for m in bob.receive()] == ["ratcheted"]
+    assert "alice" in bob.sessions
     reply = bob.send("alice", "boxed")
     assert RATCHET_FIELD not in reply.extras  # bob keeps sealing with his static Box
     assert [m.text for m in alice.receive()] == ["boxed"]

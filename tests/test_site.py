@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_page, chromium_path, npm_install
-from nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
+from support.browser import chromium_page, chromium_path, npm_install
+from support.nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
 from course_site import blockquote_boxes_to_admonitions, prepare_notebook  # noqa: E402
@@ -96,23 +96,24 @@ def figures_drawn(nb: nbformat.NotebookNode) -> int:
 def test_every_lesson_is_built_linked_and_offline(site: tuple[Path, str]) -> None:
     folder, log = site
     front = (folder / "docs" / "index.html").read_text(encoding="utf-8")
-    assert (folder / "index.html").is_file() and "docs/index.html" in (folder / "index.html").read_text()
+    assert (folder / "index.html").is_file()
+    assert "docs/index.html" in (folder / "index.html").read_text()
     for lesson in LESSONS:
         assert lesson_page(folder, lesson).is_file(), f"{lesson.stem} was not built"
         assert f'href="../lessons/{lesson.stem}.html"' in front, f"{lesson.stem} is not linked from the front page"
         assert re.search(rf"lesson {lesson.stem}: (executed|from the cache)", log), (
             f"no progress line for {lesson.stem}"
         )
-    assert (folder / "docs" / "references.html").is_file() and (folder / "search.html").is_file()
+    assert (folder / "docs" / "references.html").is_file()
+    assert (folder / "search.html").is_file()
     for page in folder.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         assert not re.search(r'<script[^>]+src="(https?:)?//', text), f"{page.name} loads a script from the internet"
         assert not re.search(r'<link[^>]+href="(https?:)?//[^"]+\.css', text), (
             f"{page.name} loads a stylesheet from the internet"
         )
-        assert WIDGET_STATE not in text and WIDGET_VIEW not in text, (
-            f"{page.name} still carries widget JavaScript state"
-        )
+        assert WIDGET_STATE not in text, f"{page.name} still carries widget JavaScript state"
+        assert WIDGET_VIEW not in text, f"{page.name} still carries widget JavaScript state"
 
 
 def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
@@ -128,7 +129,8 @@ def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
         )
         for cell in cells:
             source = cell.select_one("div.cell_input")
-            assert source is not None and source.find_parent("details") is not None, f"{lesson.stem}: code not folded"
+            assert source is not None, f"{lesson.stem}: code not folded"
+            assert source.find_parent("details") is not None, f"{lesson.stem}: code not folded"
             assert source.find_parent("details").get("open") is None, f"{lesson.stem}: code open by default"
             for output in cell.select("div.cell_output"):
                 assert output.find_parent("details") is None, f"{lesson.stem}: an output is folded away"
@@ -139,7 +141,7 @@ def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -
     against the images on its page; each image's alt is the alt text written beside it."""
     import os
 
-    from nbtools import execute_notebook
+    from support.nbtools import execute_notebook
 
     folder, _ = site
     os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep the inline backend
@@ -184,7 +186,8 @@ def test_widgets_show_their_default_state_truthfully(site: tuple[Path, str]) -> 
         assert "show its default result" not in text, "the old note claimed figures that may not exist"
         for panel in panels:
             note = panel.select_one(".widget-static-note").get_text(" ")
-            assert "default setting" in note and "recomputes" in note
+            assert "default setting" in note
+            assert "recomputes" in note
             assert panel.select(".widget-static-control, .widget-static-output, .widget-static-html"), (
                 f"{lesson.stem}: a widget panel shows nothing"
             )
@@ -274,7 +277,8 @@ def test_rebuild_executes_only_the_changed_lesson_and_citations_land(tmp_path: P
     _mini_course(course)
     output, cache = tmp_path / "site", tmp_path / "cache"
     first = build_site(course, output, cache).stderr
-    assert "lesson 01_lesson: executed" in first and "lesson 02_lesson: executed" in first, first[-2000:]
+    assert "lesson 01_lesson: executed" in first, first[-2000:]
+    assert "lesson 02_lesson: executed" in first, first[-2000:]
     assert not (tmp_path / "jupyter_execute").exists(), "executed notebooks written beside the site, not in the cache"
 
     lesson = course / "lessons" / "02_lesson.ipynb"

@@ -51,7 +51,8 @@ def test_known_roots_computed_by_hand() -> None:
     assert log.root() == h(b"\x01" + h(b"\x01" + a + b) + c)
     assert log.inclusion_proof(2) == [h(b"\x01" + a + b)]
     assert log.inclusion_proof(0) == [b, c]
-    assert leaf_hash(b"a") == a and node_hash(a, b) == h(b"\x01" + a + b)
+    assert leaf_hash(b"a") == a
+    assert node_hash(a, b) == h(b"\x01" + a + b)
     seven = build(7)
     leaves = [leaf_hash(f"leaf {i}".encode()) for i in range(7)]
     left = node_hash(node_hash(leaves[0], leaves[1]), node_hash(leaves[2], leaves[3]))
@@ -205,7 +206,8 @@ def test_monitor_accepts_honest_growth_and_counts_bytes() -> None:
     for i in range(5):
         directory.publish(Binding.of(Identity.generate(f"new{i}").public))
         monitor.check(directory)
-    assert monitor.head is not None and monitor.head.size == 7
+    assert monitor.head is not None
+    assert monitor.head.size == 7
     assert monitor.bytes_downloaded > 0
 
 

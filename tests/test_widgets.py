@@ -13,7 +13,8 @@ def test_e2ee_views() -> None:
     chat.send("see you at <8>")
     assert "see you at &lt;8&gt;" in chat.alice_view.value
     assert "see you at &lt;8&gt;" in chat.bob_view.value
-    assert "ciphertext" in chat.server_view.value and "see you" not in chat.server_view.value
+    assert "ciphertext" in chat.server_view.value
+    assert "see you" not in chat.server_view.value
     assert chat.status.value == ""
 
 
@@ -21,9 +22,11 @@ def test_toggle_starts_a_plaintext_conversation_the_server_can_read() -> None:
     chat = ChatWidget()
     chat.send("first")
     chat.mode_toggle.value = "plaintext"
-    assert chat.server.mode == "plaintext" and chat.bob.inbox == []
+    assert chat.server.mode == "plaintext"
+    assert chat.bob.inbox == []
     chat.send("readable")
-    assert "readable" in chat.server_view.value and "ciphertext" not in chat.server_view.value
+    assert "readable" in chat.server_view.value
+    assert "ciphertext" not in chat.server_view.value
     assert "readable" in chat.bob_view.value
 
 
@@ -32,7 +35,8 @@ def test_same_keys_every_run_and_button_uses_the_text_box() -> None:
     assert one.alice.public == two.alice.public
     one.message.value = "typed"
     one.send_button.click()
-    assert "typed" in one.bob_view.value and one.message.value == ""
+    assert "typed" in one.bob_view.value
+    assert one.message.value == ""
     one.send_button.click()  # empty box: nothing sent
     assert len(one.server.log) == 1
 
@@ -41,7 +45,8 @@ def test_refusals_are_shown_not_swallowed() -> None:
     chat = ChatWidget()
     chat.server.inject("bob", b"not an envelope")
     chat.send("hello")
-    assert "refused" in chat.status.value and "malformed" in chat.status.value
+    assert "refused" in chat.status.value
+    assert "malformed" in chat.status.value
     assert "hello" in chat.bob_view.value
     chat.send("x" * (2 << 20))
     assert "Refused" in chat.status.value
@@ -52,7 +57,8 @@ def test_mitm_mode_chat_works_and_the_server_reads_it() -> None:
     chat.send("our secret plan")
     assert "our secret plan" in chat.bob_view.value
     stored, _, secretly = chat.server_view.value.partition("<hr>")
-    assert "ciphertext" in stored and "our secret plan" not in stored
+    assert "ciphertext" in stored
+    assert "our secret plan" not in stored
     assert "our secret plan" in secretly
     assert chat.alice.safety_number("bob") != chat.bob.safety_number("alice")
 
@@ -69,7 +75,8 @@ def test_safety_number_widget_detects_the_substitution() -> None:
 
     honest = Server()
     widget = SafetyNumberWidget(Client("alice", honest), Client("bob", honest))
-    assert widget.compare() is True and "match" in widget.result.value
+    assert widget.compare() is True
+    assert "match" in widget.result.value
     liar = MitmServer()
     alice, bob = Client("alice", liar), Client("bob", liar)
     liar.intercept("alice", "bob")
@@ -86,7 +93,8 @@ def test_reporting_is_off_by_default_and_changes_nothing() -> None:
     chat.send("hello")
     assert "franking" not in chat.alice.sent[-1].extras
     shown = [child for column in chat.widget.children[1].children for child in column.children]
-    assert chat.report_button not in shown and chat.reports_view not in shown
+    assert chat.report_button not in shown
+    assert chat.reports_view not in shown
     with pytest.raises(ToyChatError, match="reporting=True"):
         chat.report()
 
@@ -101,7 +109,8 @@ def test_report_button_sends_only_the_last_message_and_the_server_shows_it() -> 
     assert "placeholder" not in chat.server_view.value  # E2EE: the server stores ciphertext
     chat.report_button.click()  # the dropdown starts on "only that message"
     assert "Report verified" in chat.status.value
-    assert "placeholder" in chat.reports_view.value and "how are you" not in chat.reports_view.value
+    assert "placeholder" in chat.reports_view.value
+    assert "how are you" not in chat.reports_view.value
     assert list(chat.server.report_table()["role"]) == ["reported message"]
 
 
@@ -113,9 +122,11 @@ def test_report_with_context_reveals_the_last_five_and_replays_are_refused() -> 
     chat.report_button.click()
     table = chat.server.report_table()
     assert list(table["text"]) == [f"message {i}" for i in range(1, 7)]
-    assert "message 0" not in chat.reports_view.value and "message 1" in chat.reports_view.value
+    assert "message 0" not in chat.reports_view.value
+    assert "message 1" in chat.reports_view.value
     chat.report(context=0)
-    assert "Report refused" in chat.status.value and "already been reported" in chat.status.value
+    assert "Report refused" in chat.status.value
+    assert "already been reported" in chat.status.value
     assert len(chat.server.report_table()) == 6
 
 
@@ -127,9 +138,11 @@ def test_reporting_widget_explains_what_cannot_be_reported() -> None:
     assert chat.server.franking is None
     chat.send("readable anyway")
     chat.report()
-    assert "Report refused" in chat.status.value and "franking" in chat.status.value
+    assert "Report refused" in chat.status.value
+    assert "franking" in chat.status.value
     chat.mode_toggle.value = "e2ee"
-    assert chat.server.franking is not None and "No reports yet" in chat.reports_view.value
+    assert chat.server.franking is not None
+    assert "No reports yet" in chat.reports_view.value
 
 
 def test_reporting_chat_offers_only_the_platforms_reporting_is_about() -> None:
@@ -146,7 +159,8 @@ def test_server_rows_stay_one_line_high() -> None:
     shown = stored.split()[1][:8]
     assert f"<code>ciphertext {shown}…</code>" in chat.server_view.value
     assert stored.split()[1].rstrip("…") not in chat.server_view.value  # the full hex is not shown
-    assert "white-space:nowrap" in chat.server_view.value and "break-all" not in chat.server_view.value
+    assert "white-space:nowrap" in chat.server_view.value
+    assert "break-all" not in chat.server_view.value
 
 
 def test_mitm_view_separates_label_and_text() -> None:

@@ -24,7 +24,7 @@ from typing import NoReturn
 
 import pytest
 
-from nbtools import venv_env
+from .nbtools import venv_env
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [

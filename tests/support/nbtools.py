@@ -17,7 +17,7 @@ from toychat import kernel_wakeup
 # (toychat.kernel_wakeup; without it a lesson with an interact cell can stall until its timeout).
 kernel_wakeup.install()
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 RELEASES = sorted((REPO / "exercises").glob("*/*.ipynb"))
