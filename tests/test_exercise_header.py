@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from nbtools import RELEASES, REPO, SOLUTIONS
+from toychat import grading
 from toychat.grading import EXERCISE_HEADER, exercise_header
 
 HEADER = nbformat.read(REPO / EXERCISE_HEADER, as_version=4)
@@ -39,3 +40,12 @@ def test_the_header_is_found_from_a_course_folder_without_one(tmp_path: Path) ->
     (tmp_path / "solutions").mkdir()
     (tmp_path / EXERCISE_HEADER).write_text(nbformat.writes(HEADER), encoding="utf-8")
     assert exercise_header(tmp_path) == str(tmp_path.resolve() / EXERCISE_HEADER)
+
+
+def test_a_grading_copy_without_the_header_still_loads_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Autograde in a copy with no solutions/ and the package installed elsewhere: the
+    config names the (missing) course-root header instead of failing to load."""
+    monkeypatch.setattr(grading, "__file__", str(tmp_path / "site-packages" / "toychat" / "grading.py"))
+    assert exercise_header(tmp_path / "grading") == str((tmp_path / "grading").resolve() / EXERCISE_HEADER)

@@ -362,10 +362,9 @@ EXERCISE_HEADER = Path("solutions", "header.ipynb")
 def exercise_header(course_root: str | Path) -> str:
     """The absolute path of :data:`EXERCISE_HEADER`: in ``course_root`` if it is there,
     otherwise in the course repository this package is imported from (a course folder
-    that copied only ``nbgrader_config.py`` and some assignments).  Raises
-    :class:`FileNotFoundError` if neither has it, rather than release exercises without it."""
-    roots = [Path(course_root).resolve(), Path(__file__).resolve().parent.parent]
-    for root in roots:
-        if (root / EXERCISE_HEADER).is_file():
-            return str(root / EXERCISE_HEADER)
-    raise FileNotFoundError(f"no {EXERCISE_HEADER} in {' or '.join(map(str, roots))}")
+    that copied only ``nbgrader_config.py`` and some assignments).  If neither has it,
+    the path in ``course_root``: ``generate_assignment`` then stops with a missing-file
+    error rather than release an exercise without it, while commands that never add the
+    header (``autograde`` in a grading copy without ``solutions/``) still run."""
+    candidates = [root / EXERCISE_HEADER for root in (Path(course_root).resolve(), Path(__file__).resolve().parents[1])]
+    return str(next((path for path in candidates if path.is_file()), candidates[0]))
