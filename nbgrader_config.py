@@ -28,6 +28,13 @@ import sys  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Every released exercise starts with the cells of one header notebook,
+# solutions/header.ipynb ("How it works": where answers go, visible and hidden
+# tests, what to do before submitting), so the five exercises cannot drift apart.
+from toychat.grading import exercise_header  # noqa: E402
+
+c.IncludeHeaderFooter.header = exercise_header(os.path.dirname(os.path.abspath(__file__)))
+
 # Autograde: test cells are put back from the gradebook without a false
 # "checksum has changed" warning for every untouched cell (a changed cell is
 # still reported), and IPython is reset before every test cell, so that a

@@ -14,6 +14,7 @@ rather than copy code between notebooks.
 
 from .client import Client, ReceivedMessage, Rejected
 from .clock import SimulatedClock
+from .course import setup
 from .errors import (
     InvalidKey,
     MalformedEnvelope,
@@ -60,4 +61,5 @@ __all__ = [
     "UnknownUser",
     "UnreportableMessage",
     "fingerprint",
+    "setup",
 ]

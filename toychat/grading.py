@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import csv
 import re
+from pathlib import Path
 from typing import Any
 
 from jupyter_core.utils import ensure_async, run_sync
@@ -43,10 +44,12 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 from traitlets import List, Unicode
 
 __all__ = [
+    "EXERCISE_HEADER",
     "FlaggingCsvExport",
     "GuardedExecute",
     "RestoreTestCells",
     "ScrubHiddenTests",
+    "exercise_header",
     "hidden_lines",
     "scrub_paths",
     "strip_hidden_tests",
@@ -348,3 +351,20 @@ class FlaggingCsvExport(CsvExportPlugin):
                 flagged,
                 dest,
             )
+
+
+#: The notebook nbgrader puts at the top of every released exercise (its
+#: ``IncludeHeaderFooter.header``), relative to the course root: in the source
+#: folder, as nbgrader's documentation does it, beside the assignments' folders.
+EXERCISE_HEADER = Path("solutions", "header.ipynb")
+
+
+def exercise_header(course_root: str | Path) -> str:
+    """The absolute path of :data:`EXERCISE_HEADER`: in ``course_root`` if it is there,
+    otherwise in the course repository this package is imported from (a course folder
+    that copied only ``nbgrader_config.py`` and some assignments).  If neither has it,
+    the path in ``course_root``: ``generate_assignment`` then stops with a missing-file
+    error rather than release an exercise without it, while commands that never add the
+    header (``autograde`` in a grading copy without ``solutions/``) still run."""
+    candidates = [root / EXERCISE_HEADER for root in (Path(course_root).resolve(), Path(__file__).resolve().parents[1])]
+    return str(next((path for path in candidates if path.is_file()), candidates[0]))

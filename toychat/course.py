@@ -1,0 +1,61 @@
+"""One setup call for every lesson: check the versions, set the plot style, say what runs.
+
+Each lesson's first code cell is ``import toychat; toychat.setup()`` followed by the
+imports that lesson uses, so the version checks and the matplotlib style live in one
+place rather than drift apart in eleven notebooks.
+
+>>> import toychat
+>>> toychat.setup()  # doctest: +ELLIPSIS
+Python ... · PyNaCl ... · toychat ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+import nacl
+
+__all__ = ["REQUIRED", "UnsupportedVersion", "check_versions", "installed_versions", "setup"]
+
+#: The oldest version of each piece the course runs on (pyproject.toml says the same).
+REQUIRED: dict[str, tuple[int, int]] = {"Python": (3, 11), "PyNaCl": (1, 5)}
+
+
+class UnsupportedVersion(RuntimeError):
+    """Python or a library is older than the course needs."""
+
+
+def installed_versions() -> dict[str, str]:
+    """The versions this kernel runs, read now: Python, PyNaCl and the course package."""
+    from . import __version__
+
+    return {"Python": sys.version.split()[0], "PyNaCl": nacl.__version__, "toychat": __version__}
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    """``"1.5.0"`` -> ``(1, 5)``; a suffix such as ``"0rc1"`` on the minor number is ignored."""
+    major, minor = (version.split(".") + ["0"])[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def check_versions(found: dict[str, str]) -> None:
+    """Raise :class:`UnsupportedVersion`, in plain words, if anything in ``found`` is
+    older than :data:`REQUIRED` asks."""
+    for name, oldest in REQUIRED.items():
+        if _major_minor(found[name]) < oldest:
+            wanted = ".".join(map(str, oldest))
+            raise UnsupportedVersion(
+                f"This course needs {name} {wanted} or newer, but this kernel has {name} {found[name]}. "
+                f"Install a newer {name} (see README.md) and restart the kernel."
+            )
+
+
+def setup() -> None:
+    """Get a lesson ready: check the versions, apply the course's plot style, and print
+    one line saying which Python, PyNaCl and toychat run the lesson."""
+    from .plots import use_course_style  # matplotlib only when a lesson asks for it
+
+    found = installed_versions()
+    check_versions(found)
+    use_course_style()
+    print(" · ".join(f"{name} {version}" for name, version in found.items()))
