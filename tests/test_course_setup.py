@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import toychat
-from nbtools import LESSONS
+from support.nbtools import LESSONS
 from toychat import course
 from toychat.plots import COURSE_STYLE
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbtools import RELEASES, REPO, SOLUTIONS
+from support.nbtools import RELEASES, REPO, SOLUTIONS
 from toychat import grading
 from toychat.grading import EXERCISE_HEADER, exercise_header
 
@@ -18,7 +18,8 @@ HEADER = nbformat.read(REPO / EXERCISE_HEADER, as_version=4)
 def test_the_header_is_not_an_assignment_or_a_notebook_of_one() -> None:
     assert REPO / EXERCISE_HEADER not in SOLUTIONS + RELEASES
     assert [c.cell_type for c in HEADER.cells] == ["markdown"]
-    assert "How it works" in HEADER.cells[0].source and "hidden tests" in HEADER.cells[0].source
+    assert "How it works" in HEADER.cells[0].source
+    assert "hidden tests" in HEADER.cells[0].source
 
 
 @pytest.mark.parametrize("release", RELEASES, ids=lambda p: p.parent.name)
