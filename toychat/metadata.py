@@ -42,6 +42,7 @@ same platform.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import NamedTuple, TypeVar
@@ -460,8 +461,26 @@ class _Events(NamedTuple):
     harm: np.ndarray
 
 
+# ---- the same numbers on every machine -------------------------------------------------------
+# _STABLE: numpy picks its sorting and maths code by CPU (AVX2, AVX-512, ...).  The results may
+# differ only where the answer is not unique, so the simulator never depends on those choices:
+# every ``argsort`` whose ties matter is ``kind="stable"`` (quicksort orders equal keys by the
+# vector code in use, which once moved messages between accounts), and the transcendental
+# functions applied to arrays go through :func:`_exactly`, which evaluates them once per distinct
+# value with Python's ``math`` (the C library) instead of numpy's vector code.
+# tests/test_reproducibility.py checks the platform bit for bit at every CPU level numpy offers.
+def _exactly(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
+    """``function`` of every element, by Python's ``math``, evaluated once per distinct value.
+
+    >>> _exactly(math.log1p, np.array([0, 1, 0]))
+    array([0.        , 0.69314718, 0.        ])
+    """
+    distinct, where = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
+    return np.array([function(float(v)) for v in distinct], dtype=np.float64)[where.reshape(np.shape(values))]
+
+
 def _lognormal_counts(rng: np.random.Generator, n: int, median: float, sigma: float, cap: int) -> np.ndarray:
-    return np.minimum(np.floor(rng.lognormal(np.log(median), sigma, n)), cap).astype(np.int64)
+    return np.minimum(np.floor(rng.lognormal(math.log(median), sigma, n)), cap).astype(np.int64)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -548,7 +567,7 @@ def _draw_accounts(rng: np.random.Generator, config: PlatformConfig) -> _Account
     n = config.accounts
     band = rng.choice(len(AGE_BANDS), size=n, p=np.asarray(config.age_shares))
     is_minor = band < len(MINOR_BANDS)
-    account_age = np.round(rng.lognormal(np.log(config.account_age_median_days), config.account_age_sigma, n))
+    account_age = np.round(rng.lognormal(math.log(config.account_age_median_days), config.account_age_sigma, n))
     account_age = np.clip(account_age, 1, config.account_age_max_days).astype(np.int64)
     low, high = config.minor_account_age_days
     account_age = np.where(is_minor, np.minimum(account_age, rng.integers(low, high + 1, n)), account_age)
@@ -721,7 +740,7 @@ def _ordinary_messages(
     account, a neighbour per message, a kind, a time.  Sextortion accounts only do
     their burst; accounts without a follow edge send nothing."""
     n = config.accounts
-    message_rate = rng.lognormal(np.log(config.median_messages_per_week), config.messages_sigma, n)
+    message_rate = rng.lognormal(math.log(config.median_messages_per_week), config.messages_sigma, n)
     per_account = rng.poisson(message_rate * config.weeks)
     per_account[roles == ROLES.index("sextortion")] = 0
     degree_out = np.bincount(follower, minlength=n).astype(np.int32)
@@ -730,7 +749,7 @@ def _ordinary_messages(
     senders = np.repeat(np.arange(n, dtype=np.int32), per_account)
     # Choose a neighbour: an account the sender follows, or one that follows the sender.
     out_start = np.concatenate([[0], np.cumsum(degree_out)]).astype(np.int32)
-    order_in = np.argsort(followee).astype(np.int32)
+    order_in = np.argsort(followee, kind="stable").astype(np.int32)  # stable: see _STABLE
     in_start = np.concatenate([[0], np.cumsum(degree_in)]).astype(np.int32)
     d_out, d_in = degree_out[senders], degree_in[senders]
     use_out = rng.random(len(senders), dtype=np.float32) * (d_out + d_in) < d_out
@@ -769,9 +788,12 @@ def _planted_messages(
 
 def _message_sizes(rng: np.random.Generator, config: PlatformConfig, kind: np.ndarray) -> np.ndarray:
     """Sizes in bytes: log-normal per kind, clipped to the kind's smallest and largest."""
-    size_median, size_spread = np.log(np.asarray(config.size_median_bytes)), np.array(config.size_sigma)
+    size_median = np.array([math.log(m) for m in config.size_median_bytes])
+    size_spread = np.array(config.size_sigma)
     size_low, size_high = np.array(config.size_min_bytes), np.array(config.size_max_bytes)
-    size = np.exp(size_median[kind] + size_spread[kind] * rng.standard_normal(len(kind), dtype=np.float32))
+    exponent = size_median[kind] + size_spread[kind] * rng.standard_normal(len(kind), dtype=np.float32)
+    # exp by the C library, not numpy's vector code (_STABLE); the int32 cast then floors
+    size = np.fromiter(map(math.exp, exponent.tolist()), np.float64, len(exponent))
     clipped: np.ndarray = np.clip(size, size_low[kind], size_high[kind]).astype(np.int32)
     return clipped
 
@@ -787,7 +809,7 @@ def _events(rng: np.random.Generator, config: PlatformConfig, parts: list[_Messa
     # A ring's text messages are not the harm; its images are.
     harm[(harm == _HARM_LABELS.index(HARMS["sharer"])) & (kind != KINDS.index("image"))] = 0
     size = _message_sizes(rng, config, kind)
-    order = np.argsort(time_s)
+    order = np.argsort(time_s, kind="stable")  # stable: see _STABLE
     sender = sender[order]  # one column at a time, so only one old copy is alive
     recipient = recipient[order]
     kind = kind[order]
@@ -963,8 +985,9 @@ RULES: dict[str, Detector] = {
 
 # ---- a learned classifier -------------------------------------------------------------------
 def _design(features: pd.DataFrame) -> np.ndarray:
-    logs = np.log1p(
-        features[[c for c in FEATURES if c not in ("night_share", "image_share", "is_adult")]].to_numpy(float)
+    logs = _exactly(  # not np.log1p, whose vector code differs in the last bit between CPUs (_STABLE)
+        math.log1p,
+        features[[c for c in FEATURES if c not in ("night_share", "image_share", "is_adult")]].to_numpy(float),
     )
     return np.column_stack([features[["is_adult", "night_share", "image_share"]].to_numpy(float), logs])
 
@@ -1000,10 +1023,19 @@ def train_classifier(platform: Platform, *, kind: str = "logistic", seed: int = 
     return model
 
 
+#: Decimals of a classifier's score (:func:`classifier_scores`).
+SCORE_DECIMALS = 6
+
+
 def classifier_scores(model: object, features: pd.DataFrame) -> pd.Series:
-    """The model's probability that each account is abusive (0-1); minors score 0,
-    since the detectors screen adults only."""
-    scores = model.predict_proba(_design(features))[:, 1]  # type: ignore[attr-defined]
+    """The model's probability that each account is abusive (0-1), to six decimals;
+    minors score 0, since the detectors screen adults only.
+
+    Six decimals, because the fit itself differs between machines in the last bits
+    (about 1e-14: BLAS and the C library pick their code by CPU); rounding to a
+    grid far coarser than that makes every threshold, precision and recall the
+    same on every machine (see ``_STABLE``)."""
+    scores = np.round(model.predict_proba(_design(features))[:, 1], SCORE_DECIMALS)  # type: ignore[attr-defined]
     return pd.Series(np.where(features["is_adult"].to_numpy() == 1, scores, 0.0), index=features.index, name="score")
 
 
