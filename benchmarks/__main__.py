@@ -21,6 +21,7 @@ BENCHMARKS = (
     "relay_load",
     "sizing",
     "site",
+    "headless",
 )
 
 

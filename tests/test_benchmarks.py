@@ -38,6 +38,8 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert "Course site (Sphinx + MyST-NB)" in text
     assert "cold build (empty cache)" in text
     assert "rebuild after editing" in text
+    assert "Headless runners (no timeout)" in text
+    assert "papermill: lesson 00" in text
 
 
 def test_a_partial_run_replaces_only_its_own_sections() -> None:

@@ -6,6 +6,7 @@ One module per widget family: :mod:`.chat` (lessons 03-04, and 08 with ``reporti
 
 from .chat import ChatWidget
 from .controls import choice_slider
+from .interact import interact
 from .keys import SafetyNumberWidget
 
-__all__ = ["ChatWidget", "SafetyNumberWidget", "choice_slider"]
+__all__ = ["ChatWidget", "SafetyNumberWidget", "choice_slider", "interact"]
