@@ -109,7 +109,7 @@ def test_quoted_claims_sit_inside_quotation_marks_or_a_block_quote(
 
 
 def test_the_default_seed_folder_is_beside_the_repository() -> None:
-    assert SEEDS_DIR == DATA_DIR.parent.parent / "shared" / "seeds"
+    assert SEEDS_DIR == DATA_DIR.parent.parent / "shared" / "seeds"  # a checkout: the repository's data/
 
 
 def test_seeds_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -71,11 +71,16 @@ __all__ = [
 ]
 
 #: The repository's ``data/`` folder (beside the ``toychat`` package).
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+#: The course's data: the copy inside an installed package (a wheel carries ``data/`` as
+#: ``toychat/data/``: setup.py), else the repository's ``data/`` (a checkout, or an editable
+#: install of one).
+DATA_DIR = _packaged if (_packaged := Path(__file__).resolve().parent / "data").is_dir() else REPO_DATA_DIR
 
 #: Where the article texts are kept, by their ``seed_file`` names: ``shared/seeds``
 #: beside the repository (CI keeps a copy of ``shared/`` next to its clone).
-SEEDS_DIR = DATA_DIR.parent.parent / "shared" / "seeds"
+SEEDS_DIR = REPO_DATA_DIR.parent.parent / "shared" / "seeds"
 
 #: An environment variable that points at another folder of article texts.
 SEEDS_ENV = "TOYCHAT_SEEDS"
