@@ -39,9 +39,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, real_clock
 from ..devices import DeviceCertificate
@@ -52,6 +50,9 @@ from ..transport import TransportChannel
 from ..wire import Mode, is_mode
 from . import codec
 from .errors import RelayError, RelayUnavailable
+
+if TYPE_CHECKING:  # a device loads without pandas: only the instructor's log_table needs it
+    import pandas as pd
 
 __all__ = ["RemoteFranking", "RemoteServer"]
 
@@ -416,6 +417,8 @@ class RemoteServer:
 
     def log_table(self) -> pd.DataFrame:
         """The server view's messages as a table, like :meth:`Server.log_table`."""
+        import pandas as pd  # here, not at the top: a student's device never needs pandas
+
         columns = ["received_at", "sender", "recipient", "sent_at", "size_bytes", "content_seen", "msg_id"]
         table = pd.DataFrame(self.server_view()["messages"], columns=columns)
         for column in ("received_at", "sent_at"):
