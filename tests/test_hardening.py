@@ -274,6 +274,7 @@ def test_a_huge_integer_timestamp_is_a_400_and_does_not_burn_the_id(relay: Runni
     assert [m.text for m in bob.receive()] == ["when?"]
 
 
+@pytest.mark.integration
 def test_an_integer_timestamp_report_verifies_after_a_relay_restart(tmp_path: Path) -> None:
     db = str(tmp_path / "relay.sqlite")
     first = serve_in_thread(db=db, franking=True)
