@@ -30,6 +30,8 @@ from support.browser import free_port
 from support.hub import running_hub
 from support.nbtools import REPO, record_timing, venv_env
 
+pytestmark = [pytest.mark.integration, pytest.mark.hub]
+
 STUDENTS = ("student1", "student2")
 GUIDE = REPO / "docs" / "deploying.md"
 GUIDE_PORT = "10101"

@@ -22,7 +22,7 @@ from support.browser import chromium_page, chromium_path, free_port, wait_for_ke
 from support.hub import running_hub
 from support.nbtools import ARTIFACTS, REPO, record_timing, venv_env
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.hub]
 
 STUDENTS = ("student1", "student2")
 

@@ -50,6 +50,8 @@ from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.reporting import report_message
 from toychat.wire import MAX_ENVELOPE_BYTES
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def relay() -> Iterator[RunningRelay]:

@@ -34,6 +34,8 @@ from toychat import Client, Identity
 from toychat.relay import RelayStorageError, RelayUnavailable, RemoteServer
 from toychat.relay.runner import serve_in_thread
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def relay_process(tmp_path: Path) -> Iterator[RelayProcess]:

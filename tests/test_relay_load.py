@@ -18,6 +18,8 @@ from benchmarks.relay_load import LoadReport, RelayProcess, class_groups, run_lo
 from toychat import Client
 from toychat.relay import RemoteServer
 
+pytestmark = pytest.mark.integration
+
 
 def assert_exactly_once(report: LoadReport) -> None:
     assert report.errors == []

@@ -22,6 +22,8 @@ import pytest
 from benchmarks.relay_load import RelayProcess
 from support.nbtools import REPO
 
+pytestmark = pytest.mark.integration
+
 STUDENT = """
 import sys
 from toychat import Client

@@ -36,8 +36,10 @@ def envelope_of(sealed: Sealed, sender: str = "alice", recipient: str = "bob") -
     )
 
 
-def test_importing_the_client_does_not_load_pandas() -> None:
-    code = "import sys, toychat.client; assert 'pandas' not in sys.modules, 'toychat.client loaded pandas'"
+@pytest.mark.parametrize("module", ["toychat.client", "toychat.relay", "toychat.relay.client"])
+def test_importing_a_device_does_not_load_pandas(module: str) -> None:
+    """A device loads without pandas: in process, and connected to the class relay (relay_from_env)."""
+    code = f"import sys, {module}; assert 'pandas' not in sys.modules, '{module} loaded pandas'"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 

@@ -9,15 +9,15 @@ failure prints the tool's own report.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
-import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def run_tool(module: str, *args: str, fix: str) -> None:
@@ -67,13 +67,36 @@ def test_ruff_leaves_notebooks_and_markdown_alone() -> None:
 
 
 def test_docstring_examples_run_with_the_tests() -> None:
-    """``python -m pytest`` collects the package's doctests (its examples are tests too)."""
-    options = PYPROJECT["tool"]["pytest"]["ini_options"]
-    assert "--doctest-modules" in options["addopts"].split()
-    assert "toychat" in options["testpaths"]
+    """``python -m pytest`` collects the package's doctests (its examples are tests too), in
+    subpackages as well: what it would run, asked from the repository root without arguments."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    collected = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "toychat/keys.py::toychat.keys.safety_number" in collected
+    assert "toychat/relay/codec.py" in {line.split("::")[0] for line in collected}
 
 
-def test_the_package_ships_its_type_hints() -> None:
-    """PEP 561: toychat/py.typed exists and is packaged, so users' type checkers read the hints."""
-    assert (REPO / "toychat" / "py.typed").is_file()
-    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["toychat"]
+def test_the_package_ships_its_type_hints(tmp_path: Path) -> None:
+    """PEP 561: a wheel built from the repository holds toychat/py.typed, so users' type checkers read the hints."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "toychat", source / "toychat", ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [wheel] = (tmp_path / "dist").glob("toychat-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "toychat/py.typed" in names

@@ -55,6 +55,7 @@ __all__ = [
     "check_name",
     "is_low_order",
     "safety_number",
+    "numeric_fingerprint",
     "format_safety_number",
 ]
 
@@ -350,14 +351,41 @@ SAFETY_NUMBER_ITERATIONS = 5200
 SAFETY_NUMBER_HALF_DIGITS = 30
 
 
-def _safety_half(identity: PublicIdentity, iterations: int) -> str:
-    """One person's 30 digits: Signal's iterated-SHA-512 numeric fingerprint."""
-    key = identity.encryption_key + identity.signing_key
-    digest = SAFETY_NUMBER_VERSION.to_bytes(2, "big") + key + identity.name.encode("utf-8")
+def _check_iterations(iterations: int) -> None:
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise TypeError(f"iterations must be a whole number, not {type(iterations).__name__}")
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1 (Signal uses {SAFETY_NUMBER_ITERATIONS}), not {iterations}")
+
+
+def numeric_fingerprint(key: bytes, identifier: bytes, *, iterations: int = SAFETY_NUMBER_ITERATIONS) -> str:
+    """One person's 30 digits of Signal's numeric fingerprint, over any key bytes and identifier.
+
+    The construction of libsignal's ``Fingerprint::get_fingerprint``: SHA-512
+    of the two-byte version, the key, the identifier and the key again, then
+    ``iterations - 1`` more rounds of SHA-512 over the previous digest and the
+    key; the first 30 bytes, in six 5-byte blocks, each read as a big-endian
+    number modulo 100,000.  :func:`safety_number` applies it to the toy's keys
+    and user names; given Signal's encoded identity key (``0x05`` and 32 bytes)
+    and a phone number, it gives Signal's digits (``tests/test_hardening.py``
+    checks libsignal's test vector).
+
+    >>> len(numeric_fingerprint(bytes(33), b"+14152222222", iterations=2))
+    30
+    """
+    _check_iterations(iterations)
+    key = bytes(key)
+    digest = SAFETY_NUMBER_VERSION.to_bytes(2, "big") + key + bytes(identifier)
     for _ in range(iterations):
         digest = hashlib.sha512(digest + key).digest()
     chunks = (int.from_bytes(digest[i : i + 5], "big") % 100_000 for i in range(0, 30, 5))
     return "".join(f"{chunk:05d}" for chunk in chunks)
+
+
+def _safety_half(identity: PublicIdentity, iterations: int) -> str:
+    """One person's 30 digits: the toy's 64 key bytes (X25519 then Ed25519), the user name as identifier."""
+    key = identity.encryption_key + identity.signing_key
+    return numeric_fingerprint(key, identity.name.encode("utf-8"), iterations=iterations)
 
 
 def safety_number(
@@ -386,19 +414,16 @@ def safety_number(
     * the identifier is the user name (UTF-8), where Signal uses the
       account's phone number or service identifier.
 
-    Given Signal's key encoding and identifier, the same iteration reproduces
-    libsignal's own test vector.  ``iterations`` (default 5,200, Signal's) must
-    be a positive whole number.
+    Given Signal's key encoding and identifier, the same iteration
+    (:func:`numeric_fingerprint`) reproduces libsignal's own test vector.
+    ``iterations`` (default 5,200, Signal's) must be a positive whole number.
 
     >>> a, b = Identity.from_seed("alice", bytes(32)), Identity.from_seed("bob", b"\\x01" * 32)
     >>> n = safety_number(a, b)
     >>> len(n), n == safety_number(b, a), n.isdigit()
     (60, True, True)
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, int):
-        raise TypeError(f"iterations must be a whole number, not {type(iterations).__name__}")
-    if iterations < 1:
-        raise ValueError(f"iterations must be at least 1 (Signal uses {SAFETY_NUMBER_ITERATIONS}), not {iterations}")
+    _check_iterations(iterations)
     halves = []
     for identity in (first, second):
         if isinstance(identity, Identity):

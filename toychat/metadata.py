@@ -38,6 +38,19 @@ The simulator is vectorised with numpy and pandas: 100,000 accounts and a few
 million events take seconds, and ``accounts`` scales to millions for the
 benchmark (``python -m benchmarks --only platform``).  The same seed gives the
 same platform.
+
+Keep this one module, importing nothing from toychat
+----------------------------------------------------
+ex04's hidden tests grade a student's detector on a platform built by
+``toychat.fresh.fresh_import("toychat.metadata")``: a new copy of *this file*,
+executed after the student's cells ran, so nothing they replaced
+(``md.simulate = ...``) can change the platform the points are measured on.
+:func:`~toychat.fresh.fresh_import` refuses a module with relative imports, and
+a copy's own imports are the process's modules, which the student's code can
+have patched.  So everything the simulation, the features and the evaluation
+need stays in this file, on numpy, pandas, scikit-learn and the standard library:
+split it, or import from another toychat module, and ex04's grade is no longer
+out of the student's reach (``tests/test_docs_match_code.py`` checks both).
 """
 
 from __future__ import annotations

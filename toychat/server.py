@@ -57,7 +57,7 @@ from .errors import (
 )
 from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
 from .keys import PublicIdentity, check_name
-from .transport import TransportChannel
+from .transport import Connections, TransportChannel
 from .wire import MODES, Envelope, Mode, short_id
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class Server:
         #: Every message the platform learned from reports, context included (see :meth:`report_table`).
         self.report_log: list[ReportedRow] = []
         self._mailboxes: dict[str, deque[bytes]] = {}
-        self._channels: dict[str, TransportChannel] = {}
+        self._connections = Connections()
         self._seen_ids: set[str] = set()
         self._in_flight: dict[str, list[bytes]] = {}
 
@@ -227,15 +227,7 @@ class Server:
         check_name(name)
         if name not in self.directory:
             raise UnknownSender(f"{name!r} must register before connecting.")
-        channel = TransportChannel.new(name)
-        self._channels[name] = channel
-        return channel.peer()
-
-    def _channel(self, name: str) -> TransportChannel:
-        try:
-            return self._channels[name]
-        except KeyError:
-            raise UnknownSender(f"{name!r} has no open connection to this server.") from None
+        return self._connections.open(name)
 
     # ---- sending -----------------------------------------------------------
     def submit(self, name: str, record: bytes) -> str:
@@ -243,7 +235,7 @@ class Server:
 
         The record is decrypted (the transport layer) and handed to :meth:`accept`.
         """
-        return self.accept(self._channel(name).open(record), authenticated_as=name)
+        return self.accept(self._connections.end(name).open(record), authenticated_as=name)
 
     def accept(self, raw: bytes, *, authenticated_as: str) -> str:
         """Check an envelope from user ``authenticated_as`` and queue it for its recipient.
@@ -362,7 +354,7 @@ class Server:
 
         The mailbox is emptied: the in-process relay delivers each message once.
         """
-        channel = self._channel(name)
+        channel = self._connections.end(name)
         box = self._mailboxes[name]
         self._in_flight[name] = list(box)
         records = [channel.seal(raw) for raw in box]

@@ -21,9 +21,9 @@ import nacl.exceptions
 import nacl.secret
 import nacl.utils
 
-from .errors import MalformedEnvelope, TamperedMessage
+from .errors import MalformedEnvelope, TamperedMessage, UnknownSender
 
-__all__ = ["TransportChannel"]
+__all__ = ["Connections", "TransportChannel"]
 
 
 class TransportChannel:
@@ -73,3 +73,39 @@ class TransportChannel:
 
     def __repr__(self) -> str:
         return f"TransportChannel(owner={self.owner!r})"
+
+
+class Connections:
+    """The server's ends of its users' toy-TLS connections, one per user.
+
+    Both servers a :class:`~toychat.client.Client` talks to keep one: the
+    in-process :class:`~toychat.server.Server` and the relay's
+    :class:`~toychat.relay.client.RemoteServer`, which ends the toy layer on
+    the student's own machine (HTTPS protects the network hop there).
+
+    >>> connections = Connections()
+    >>> device_end = connections.open("alice")
+    >>> connections.end("alice").open(device_end.seal(b"hi"))
+    b'hi'
+    >>> connections.end("bob")
+    Traceback (most recent call last):
+    ...
+    toychat.errors.UnknownSender: 'bob' has no open connection to this server.
+    """
+
+    def __init__(self) -> None:
+        self._ends: dict[str, TransportChannel] = {}
+
+    def open(self, name: str) -> TransportChannel:
+        """A new connection for ``name`` (replacing any earlier one): keeps the server's end,
+        returns the device's.  Whether ``name`` may connect is the server's to check first."""
+        channel = TransportChannel.new(name)
+        self._ends[name] = channel
+        return channel.peer()
+
+    def end(self, name: str) -> TransportChannel:
+        """The server's end of ``name``'s connection; :class:`UnknownSender` if none is open."""
+        try:
+            return self._ends[name]
+        except (KeyError, TypeError):
+            raise UnknownSender(f"{name!r} has no open connection to this server.") from None

@@ -39,19 +39,20 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, real_clock
 from ..devices import DeviceCertificate
 from ..errors import InvalidKey, MalformedEnvelope, ToyChatError, UnknownSender
 from ..franking import Franked, Report
 from ..keys import PublicIdentity, check_name, read_private_file, write_private_file
-from ..transport import TransportChannel
+from ..transport import Connections, TransportChannel
 from ..wire import Mode, is_mode
 from . import codec
 from .errors import RelayError, RelayUnavailable
+
+if TYPE_CHECKING:  # a device loads without pandas: only the instructor's log_table needs it
+    import pandas as pd
 
 __all__ = ["RemoteFranking", "RemoteServer"]
 
@@ -143,7 +144,7 @@ class RemoteServer:
         self.clock: Clock = real_clock
         #: For lessons and tests: when True, acknowledgements are "lost" (never sent).
         self.drop_acks = False
-        self._channels: dict[str, TransportChannel] = {}
+        self._connections = Connections()
         self._delivered: dict[str, set[str]] = {}
         self._unacked: dict[str, list[int]] = {}
         self._batches: dict[str, list[tuple[int, str]]] = {}
@@ -300,20 +301,12 @@ class RemoteServer:
         check_name(name)
         if name not in self._registered:
             raise UnknownSender(f"{name!r} must register through this RemoteServer before connecting.")
-        channel = TransportChannel.new(name)
-        self._channels[name] = channel
-        return channel.peer()
-
-    def _channel(self, name: str) -> TransportChannel:
-        try:
-            return self._channels[name]
-        except KeyError:
-            raise UnknownSender(f"{name!r} has no open connection to this server.") from None
+        return self._connections.open(name)
 
     # ---- sending --------------------------------------------------------------------------------
     def submit(self, name: str, record: bytes) -> str:
         """Send one envelope (sealed by the Client for its channel) to the relay; returns its id."""
-        raw = self._channel(name).open(record)
+        raw = self._connections.end(name).open(record)
         return str(self.request("POST", "/api/messages", body=raw, user=name)["msg_id"])
 
     def submit_raw(self, name: str, raw: bytes) -> str:
@@ -346,7 +339,7 @@ class RemoteServer:
         now), then fetches; a message whose ``msg_id`` was already handed
         over is dropped (and acknowledged again), so the learner sees it once.
         """
-        channel = self._channel(name)
+        channel = self._connections.end(name)
         if self._info is None:
             self.info()  # know the platform before taking messages: opening them then needs no network
         self.acknowledge(name)
@@ -416,6 +409,8 @@ class RemoteServer:
 
     def log_table(self) -> pd.DataFrame:
         """The server view's messages as a table, like :meth:`Server.log_table`."""
+        import pandas as pd  # here, not at the top: a student's device never needs pandas
+
         columns = ["received_at", "sender", "recipient", "sent_at", "size_bytes", "content_seen", "msg_id"]
         table = pd.DataFrame(self.server_view()["messages"], columns=columns)
         for column in ("received_at", "sent_at"):
