@@ -32,6 +32,7 @@ root_doc = "docs/index"
 include_patterns = [
     "docs/index.md",
     "docs/references.md",
+    "docs/glossary.md",
     "docs/deploying.md",
     "docs/instructor_guide.md",
     "lessons/[0-9][0-9]_*.ipynb",

@@ -217,7 +217,8 @@ def read_first_flights(stolen: Identity, recorded: Iterable[bytes | Envelope], d
     messages sent before the responder's first reply.  Every later chain mixes
     in a ratchet key pair that was deleted.  X3DH closes this gap with
     one-time prekeys that the responder deletes after first use (Marlinspike
-    and Perrin, *The X3DH Key Agreement Protocol*, 2016, §3).  Returns the text, or ``None``.
+    and Perrin, *The X3DH Key Agreement Protocol*, 2016, §3; see references:
+    docs/references.md#marlinspike2016).  Returns the text, or ``None``.
     """
     import base64
     import copy

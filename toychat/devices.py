@@ -6,7 +6,8 @@ device's key too (a *fan-out*).  The danger is obvious: whoever can add a
 owner's main identity key **signs** each extra device's keys — a
 :class:`DeviceCertificate` — and senders refuse devices without a valid one.
 WhatsApp's multi-device design works this way (the primary device signs the
-companion device list; WhatsApp, "Security of multi-device", 2021).
+companion device list; WhatsApp, "How WhatsApp enables multi-device capability", 2021;
+see references: docs/references.md#whatsapp2021).
 
 This is the mechanism the "ghost" proposal (Levy & Robinson, Lawfare, 2018;
 see references: docs/references.md#levy2018) would have to get around: a silently added participant has no

@@ -1,10 +1,11 @@
 """Plot helpers with an accessible, colour-blind-safe palette.
 
 Every figure the course draws goes through here, so that all of them share
-the Okabe-Ito palette (Okabe & Ito, "Color Universal Design", 2008; also
-Wong, *Nature Methods* 8:441, 2011), labelled axes and a title that states
-the finding.  The entropy helper is the measurement behind "ciphertext looks
-random" in lesson 01.
+the Okabe-Ito palette (Okabe & Ito, "Color Universal Design", 2008; see references:
+docs/references.md#okabe2008; also Wong, *Nature Methods* 8:441, 2011;
+docs/references.md#wong2011), labelled axes and a title that states the finding.
+The entropy helper is the measurement behind "ciphertext looks random" in
+lesson 01.
 """
 
 from __future__ import annotations

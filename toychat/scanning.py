@@ -316,7 +316,8 @@ def evade(
 ) -> SearchResult:
     """Nudge a listed image with faint, smooth patterns until its hash is more than
     ``threshold`` bits from its listed hash, changing no pixel by more than
-    ``max_change`` grey levels (a black-box search, as in Jain et al., 2022)."""
+    ``max_change`` grey levels (a black-box search, as in Jain et al., 2022; see references:
+    docs/references.md#jain2022)."""
     target = hashing.HASHERS[hasher]([image])[0]
     return _search(
         image,
