@@ -277,8 +277,13 @@ class DoubleRatchet:
                     raise ReplayedMessage("this message belongs to a chain that has already been replaced.")
                 self._skip(header.previous_chain_length)
                 self._dh_ratchet(header)
+            if self.receiving is None:
+                raise TamperedMessage(
+                    "the reply carries the ratchet key this side started the session with (the contact's "
+                    "identity key), not a fresh one, so no receiving chain exists for it: refused."
+                )
             self._skip(header.message_number)
-            self.receiving, message_key = kdf_ck(self.receiving)  # type: ignore[arg-type]
+            self.receiving, message_key = kdf_ck(self.receiving)
             self.received += 1
         try:
             plaintext = _open(message_key, ciphertext, associated)
