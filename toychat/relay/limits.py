@@ -12,12 +12,25 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..wire import MAX_ENVELOPE_BYTES
+from ..wire import MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES
 
-__all__ = ["MAX_BATCH", "MAX_HTTP_BODY", "MAX_SMALL_BODY", "MAX_WAIT_SECONDS", "VIEW_ROWS", "TokenBucket"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_HTTP_BODY",
+    "MAX_REPORT_BODY",
+    "MAX_SMALL_BODY",
+    "MAX_WAIT_SECONDS",
+    "VIEW_ROWS",
+    "TokenBucket",
+]
 
-#: Largest body of any request that is not an envelope (registration, acks, reports).
+#: Largest body of any request that carries neither an envelope nor a message (registration, acks).
 MAX_SMALL_BODY = 64 * 1024
+#: Largest abuse report: it carries the whole reported message, which may be as long as an
+#: envelope's payload (:data:`~toychat.wire.MAX_PAYLOAD_BYTES`), in base64 (4 characters per 3
+#: bytes), plus the franking key, the tag and JSON punctuation (well within one small body).
+#: Sized from the message limit, so every message the relay accepted can be reported.
+MAX_REPORT_BODY = 4 * math.ceil(MAX_PAYLOAD_BYTES / 3) + MAX_SMALL_BODY
 #: Bodies up to this size are read (and dropped) before a 413, so the client, still
 #: sending, is not cut off mid-request and can read the answer; larger ones are cut off.
 MAX_HTTP_BODY = 2 * MAX_ENVELOPE_BYTES
