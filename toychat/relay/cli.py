@@ -12,6 +12,7 @@ import logging
 import signal
 import sqlite3
 
+from ..errors import InvalidKey
 from ..wire import MODES
 from .app import build_relay, http_server, make_app
 
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
             public_view=args.public_view,
             hub_auth=hub_auth,
         )
-    except sqlite3.Error as exc:
+    except InvalidKey as exc:
+        raise SystemExit(f"toychat relay: {exc}") from None
+    except (sqlite3.Error, OSError) as exc:
         raise SystemExit(
             f"toychat relay: cannot use the database {args.db}: {exc}. Is the disk full, or the file (or its "
             "folder) read-only for this user? Nothing in it was changed."

@@ -11,21 +11,67 @@ The default database is ``":memory:"`` (gone when the relay stops); give a
 file path to keep mailboxes across restarts.  Every change is one SQLite
 transaction, so a crash leaves either all of an accepted message (log row and
 mailbox row) or none of it.
+
+The files are private to the Unix user running the relay: the database and
+its ``-wal`` and ``-shm`` companions are mode 0600, in a folder created 0700.
+The franking key is *not* in the database but in its own 0600 file beside it
+(``<database>.franking-key``): whoever holds it can forge a report the relay
+verifies, blaming an innocent sender, so a copied or leaked database must not
+carry it.  A database from before this rule has its key moved out (and the
+old row overwritten) when it is opened.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import secrets
 import sqlite3
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..errors import InvalidKey
 from ..franking import Franked
-from ..keys import PublicIdentity
+from ..keys import PublicIdentity, read_private_file, write_private_file
 from ..server import SeenByServer
 
-__all__ = ["Queued", "Store", "token_digest"]
+__all__ = ["KEY_FILE_SUFFIX", "Queued", "Store", "token_digest"]
+
+log = logging.getLogger("toychat.relay")
+
+#: The franking key of the database ``relay.sqlite`` is kept in ``relay.sqlite.franking-key``.
+KEY_FILE_SUFFIX = ".franking-key"
+#: The files SQLite keeps beside a database in write-ahead-log mode.
+_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def _in_memory(path: str) -> bool:
+    """Whether ``path`` names an in-memory database (no file is created)."""
+    return path == ":memory:" or path == "" or path.startswith("file::memory:")
+
+
+def _make_private(path: str) -> None:
+    """Create the database file (and its folder) private to this Unix user before SQLite opens it:
+    the folder 0700 if it is new, the file 0600, and any existing companion files tightened to 0600.
+    SQLite gives the ``-wal`` and ``-shm`` files it creates later the database file's mode."""
+    database = Path(path)
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(descriptor)
+    for suffix in _COMPANIONS:
+        companion = Path(path + suffix)
+        if companion.exists() and stat.S_IMODE(companion.stat().st_mode) & 0o077:
+            os.chmod(companion, 0o600)  # a database made before files were private
+    if stat.S_IMODE(database.parent.stat().st_mode) & 0o022:
+        log.warning(
+            "the relay's folder %s may be changed by other users; keep the database in a folder only "
+            "this user can write (mode 0700).",
+            database.parent,
+        )
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +119,11 @@ class Store:
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
+        #: The franking key's own file (``None`` for an in-memory database, whose key lives in memory).
+        self.key_path: Path | None = None if _in_memory(path) else Path(path + KEY_FILE_SUFFIX)
+        self._memory_key: bytes | None = None
+        if self.key_path is not None:
+            _make_private(path)
         self.db = sqlite3.connect(path)
         # A write-ahead log: one fsync per commit instead of about three with a rollback journal
         # (the relay's throughput under a class's load), and as durable: synchronous stays FULL,
@@ -98,13 +149,38 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def franking_key(self) -> bytes:
-        """The platform's franking key, created on first use and kept, so reports
-        of messages relayed before a restart still verify."""
-        stored = self.get_meta("franking_key")
-        if stored is None:
-            stored = secrets.token_hex(32)
-            self.set_meta("franking_key", stored)
-        return bytes.fromhex(stored)
+        """The platform's franking key, created on first use and kept (in its own 0600
+        file, never in the database), so reports of messages relayed before a restart
+        still verify.  :class:`~toychat.errors.InvalidKey` if the file is unreadable,
+        malformed, or readable by other users."""
+        if self.key_path is None:
+            if self._memory_key is None:
+                self._memory_key = secrets.token_bytes(32)
+            return self._memory_key
+        legacy = self.get_meta("franking_key")
+        if legacy is not None:  # a database from before the key had its own file: move it out
+            if not self.key_path.exists():
+                write_private_file(self.key_path, legacy + "\n")
+            self._forget_legacy_key()
+        if not self.key_path.exists():
+            write_private_file(self.key_path, secrets.token_hex(32) + "\n")
+        text = read_private_file(self.key_path, "relay's franking key file").strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise InvalidKey(f"the relay's franking key file {self.key_path} must hold 64 hex digits (32 bytes).")
+        return key
+
+    def _forget_legacy_key(self) -> None:
+        """Delete the franking key row of an old database so that no page of the file
+        keeps it: secure deletion overwrites it, and the write-ahead log is emptied."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # older log frames holding the key: into the file
+        self.db.execute("PRAGMA secure_delete = ON")
+        with self.db:
+            self.db.execute("DELETE FROM meta WHERE key = 'franking_key'")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the overwritten page: into the file
 
     # ---- users -------------------------------------------------------------------
     def add_user(self, public: PublicIdentity, token: str | None, now: float) -> None:
