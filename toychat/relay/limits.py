@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..wire import MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES
 
 __all__ = [
+    "ADDRESS_SHARE",
     "MAX_BATCH",
     "MAX_HTTP_BODY",
     "MAX_REPORT_BODY",
@@ -34,6 +35,10 @@ MAX_REPORT_BODY = 4 * math.ceil(MAX_PAYLOAD_BYTES / 3) + MAX_SMALL_BODY
 #: Bodies up to this size are read (and dropped) before a 413, so the client, still
 #: sending, is not cut off mid-request and can read the answer; larger ones are cut off.
 MAX_HTTP_BODY = 2 * MAX_ENVELOPE_BYTES
+#: By default one network address may make as many requests as this many users together:
+#: enough for a class behind one NAT or proxy, and a cap that registering more names
+#: cannot raise (each account also has its own, smaller limit).
+ADDRESS_SHARE = 50
 #: Longest long-poll wait a client may ask for, in seconds.
 MAX_WAIT_SECONDS = 30.0
 #: Most messages one mailbox request returns.
