@@ -235,7 +235,8 @@ class Client:
 
     # ---- sessions ------------------------------------------------------------------
     def _box_session(self, name: str, device: PublicIdentity | None = None) -> BoxSession:
-        """The static-key session with ``name``'s main phone (or with one of their extra devices, ``device``)."""
+        """The static-key session with ``name``'s main phone, or with the keys ``device``
+        (one of their extra devices, or a first contact's keys not yet kept in :attr:`contacts`)."""
         keys = device if device is not None else self.lookup(name)
         cache_key = (name, keys.encryption_key)
         if cache_key not in self._boxes:
@@ -274,7 +275,7 @@ class Client:
         if envelope.mode != "e2ee":
             return _PLAINTEXT, _register_nothing
         if RATCHET_FIELD not in envelope.extras:
-            return self._franked(self._box_session(envelope.sender)), _register_nothing
+            return self._franked(self._box_session(envelope.sender, sender)), _register_nothing
         session = self.sessions.get(envelope.sender)
         if session is not None:
             return self._franked(session), _register_nothing
@@ -383,8 +384,11 @@ class Client:
                 f"message {envelope.short_id} is addressed to {envelope.recipient!r}, not to "
                 f"{self.name!r}; this device will not open it."
             )
+        pinned = self.contacts.get(envelope.sender)
         try:
-            sender = self.lookup(envelope.sender)
+            # a first contact's keys are asked of the server, but kept (trusted on first use)
+            # only once this message is accepted: a refused message pins nothing
+            sender = pinned if pinned is not None else self.server.lookup_for(self.name, envelope.sender)
         except UnknownUser:
             raise UnknownSender(
                 f"message {envelope.short_id} claims to be from {envelope.sender!r}, whom the "
@@ -416,6 +420,7 @@ class Client:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
         opened.keep()
         register()
+        self.contacts.setdefault(envelope.sender, sender)
         self._seen.add(envelope.msg_id)
         return ReceivedMessage(
             msg_id=envelope.msg_id,

@@ -327,7 +327,20 @@ class Server:
             content_seen=describe_payload(envelope),
             envelope=raw,
         )
+        flags = self._scan(envelope)  # a scanner's refusal (a decompression bomb) comes before storing
         self._commit(envelope, entry, franked)
+        self.flags.extend(flags)
+
+    def _scan(self, envelope: Envelope) -> list[Flag]:
+        """Run every scanner on ``envelope``; the matches, to record once it is stored.
+        A :class:`~toychat.errors.ToyChatError` from a scanner refuses the message."""
+        flags = []
+        for scanner in self.scanners:
+            label = scanner(envelope)
+            if label is not None:
+                name = getattr(scanner, "__name__", type(scanner).__name__)
+                flags.append(Flag(envelope.msg_id, envelope.sender, envelope.recipient, name, str(label)))
+        return flags
 
     def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
         """The one place an accepted message changes the server's state."""
@@ -336,11 +349,6 @@ class Server:
             self.franked[envelope.msg_id] = franked
         self.log.append(entry)
         self._mailboxes[envelope.recipient].append(entry.envelope)
-        for scanner in self.scanners:
-            label = scanner(envelope)
-            if label is not None:
-                name = getattr(scanner, "__name__", type(scanner).__name__)
-                self.flags.append(Flag(envelope.msg_id, envelope.sender, envelope.recipient, name, str(label)))
 
     def inject(self, recipient: str, raw: bytes) -> None:
         """Put ``raw`` bytes straight into a mailbox, skipping every check.
