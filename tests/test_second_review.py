@@ -2,18 +2,25 @@
 
 * a PNG decompression bomb is refused by name before the message is stored;
 * a refused message does not pin its sender's directory key in ``contacts``;
-* (more below, each with its finding in the docstring).
+* the instructor's mode switch drops no message queued in the other mode;
+* a franking platform in plaintext mode takes reports (it refused them all).
 """
 
 from __future__ import annotations
 
+import secrets
 import struct
 import zlib
+from collections.abc import Iterator
 
 import pytest
 
 from toychat import Client, Server
-from toychat.errors import ImageTooLarge, TamperedMessage
+from toychat.errors import ImageTooLarge, ReplayedMessage, TamperedMessage
+from toychat.franking import FrankingService
+from toychat.relay import RemoteServer
+from toychat.relay.runner import RunningRelay, serve_in_thread
+from toychat.reporting import report_message
 from toychat.images import decode_png, encode_png, stand_in_set
 from toychat.scanning import HashListScanner
 
@@ -67,3 +74,60 @@ def test_a_refused_message_does_not_pin_the_senders_key() -> None:
     mallory.send("bob", "hello for real")
     assert [m.text for m in bob.receive()] == ["hello for real"]
     assert bob.contacts["mallory"] == mallory.public
+
+
+# ---- the mode switch and reports on a franking platform, on both transports -----------------------
+@pytest.fixture(scope="module")
+def relay() -> Iterator[RunningRelay]:
+    running = serve_in_thread(rate=100_000, burst=100_000, franking=True)
+    yield running
+    running.stop()
+
+
+def franking_platform(relay: RunningRelay, transport: str) -> tuple[Server | RemoteServer, Client, Client]:
+    server: Server | RemoteServer
+    if transport == "in-process":
+        server = Server(franking=FrankingService())
+    else:
+        server = RemoteServer(relay.url, admin_token=relay.admin_token)
+    suffix = secrets.token_hex(3)
+    return server, Client(f"alice-{suffix}", server), Client(f"bob-{suffix}", server)
+
+
+def switch(server: Server | RemoteServer, mode: str) -> None:
+    server.mode = mode  # type: ignore[assignment]  (the instructor's switch; the relay checks the name)
+
+
+@pytest.mark.parametrize("transport", ["in-process", "relay"])
+def test_a_mode_switch_drops_no_queued_message(relay: RunningRelay, transport: str) -> None:
+    server, alice, bob = franking_platform(relay, transport)
+    try:
+        alice.send(bob.name, "sent end-to-end encrypted")
+        switch(server, "plaintext")
+        alice.send(bob.name, "sent in plaintext")
+        assert [(m.text, m.mode) for m in bob.receive()] == [
+            ("sent end-to-end encrypted", "e2ee"),
+            ("sent in plaintext", "plaintext"),
+        ]
+        alice.send(bob.name, "queued in plaintext")
+        switch(server, "e2ee")
+        assert [(m.text, m.mode) for m in bob.receive()] == [("queued in plaintext", "plaintext")]
+        assert bob.rejected == []
+    finally:
+        switch(server, "e2ee")
+
+
+@pytest.mark.parametrize("transport", ["in-process", "relay"])
+def test_a_franking_platform_in_plaintext_mode_takes_reports(relay: RunningRelay, transport: str) -> None:
+    server, alice, bob = franking_platform(relay, transport)
+    try:
+        before = alice.send(bob.name, "franked end to end")
+        switch(server, "plaintext")
+        plain = alice.send(bob.name, "a threat, sent in plaintext")
+        bob.receive()
+        assert report_message(bob, plain.msg_id) == b"a threat, sent in plaintext"
+        assert report_message(bob, before.msg_id) == b"franked end to end"
+        with pytest.raises(ReplayedMessage):
+            report_message(bob, plain.msg_id)
+    finally:
+        switch(server, "e2ee")

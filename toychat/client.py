@@ -53,6 +53,7 @@ from .errors import (
     UnknownSender,
     UnknownUser,
 )
+from .franking import PLAINTEXT_FRANKING_KEY
 from .keys import Identity, PublicIdentity, safety_number
 from .protocols import ServerAPI
 from .sessions import (
@@ -400,8 +401,9 @@ class Client:
                 f"message {envelope.short_id} from {envelope.sender!r} was already delivered; "
                 "this is a copy (a replay), so it was not shown again."
             )
-        if envelope.mode != self.mode:
-            raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
+        # An envelope is opened in the mode its sender signed, not the platform's mode now: a
+        # message queued before the instructor switched modes still arrives (the server accepted
+        # it in its mode; the wire ties a mode to its form, so the label cannot be swapped).
         content_type = envelope.extras.get("type", TEXT)
         if content_type not in CONTENT_TYPES:
             raise MalformedEnvelope(f"message {envelope.short_id} has an unknown content type {content_type!r}.")
@@ -431,8 +433,13 @@ class Client:
             mode=envelope.mode,
             content_type=content_type,
             data=data_bytes,
-            franking_key=opened.franking_key,
+            franking_key=PLAINTEXT_FRANKING_KEY if self._platform_franked(envelope) else opened.franking_key,
         )
+
+    def _platform_franked(self, envelope: Envelope) -> bool:
+        """Whether a plaintext envelope was committed to by a franking platform itself (so
+        reporting it sends :data:`~toychat.franking.PLAINTEXT_FRANKING_KEY`)."""
+        return envelope.mode == "plaintext" and self.server.franking is not None
 
     def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
         """The error for a correctly signed message this device cannot decrypt.

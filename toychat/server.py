@@ -55,7 +55,7 @@ from .errors import (
     UnknownSender,
     UnreportableMessage,
 )
-from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
+from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment, plaintext_commitment
 from .keys import PublicIdentity, check_name
 from .transport import TransportChannel
 from .wire import MODES, Envelope, Mode, short_id
@@ -279,14 +279,18 @@ class Server:
         self._commitment(envelope)
 
     def _commitment(self, envelope: Envelope) -> bytes | None:
-        """The franking commitment of an E2EE envelope on a franking platform, strictly decoded.
+        """The franking commitment of an envelope on a franking platform: an E2EE envelope's,
+        strictly decoded, or for a plaintext envelope the platform's own
+        (:func:`~toychat.franking.plaintext_commitment`: it reads the text anyway).
 
         A franking platform refuses an E2EE message without one
         (:class:`~toychat.errors.UnreportableMessage`): it could never be
         reported.  Returns ``None`` where franking does not apply.
         """
-        if self.franking is None or envelope.mode != "e2ee":
+        if self.franking is None:
             return None
+        if envelope.mode != "e2ee":
+            return plaintext_commitment(envelope.payload)
         if FRANKING_FIELD not in envelope.extras:
             raise UnreportableMessage(
                 f"message {envelope.short_id} carries no franking commitment, so its recipient could never "
