@@ -3,7 +3,8 @@
 * a PNG decompression bomb is refused by name before the message is stored;
 * a refused message does not pin its sender's directory key in ``contacts``;
 * the instructor's mode switch drops no message queued in the other mode;
-* a franking platform in plaintext mode takes reports (it refused them all).
+* a franking platform in plaintext mode takes reports (it refused them all);
+* the relay keeps its reports across a restart, so a message cannot be reported twice.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import secrets
 import struct
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from toychat import Client, Server
 from toychat.errors import ImageTooLarge, ReplayedMessage, TamperedMessage
 from toychat.franking import FrankingService
+from toychat.images import decode_png, encode_png, stand_in_set
 from toychat.relay import RemoteServer
 from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.reporting import report_message
-from toychat.images import decode_png, encode_png, stand_in_set
 from toychat.scanning import HashListScanner
 
 
@@ -131,3 +133,28 @@ def test_a_franking_platform_in_plaintext_mode_takes_reports(relay: RunningRelay
             report_message(bob, plain.msg_id)
     finally:
         switch(server, "e2ee")
+
+
+# ---- relay reports across a restart -------------------------------------------------------------
+def test_relay_reports_survive_a_restart_and_cannot_be_made_again(tmp_path: Path) -> None:
+    db = str(tmp_path / "relay.sqlite")
+    first = serve_in_thread(db=db, franking=True)
+    try:
+        remote = RemoteServer(first.url)
+        alice, bob = Client("alice", remote), Client("bob", remote)
+        sent = alice.send("bob", "report me once")
+        bob.receive()
+        assert report_message(bob, sent.msg_id) == b"report me once"
+        tokens = dict(remote.tokens)
+    finally:
+        first.stop()
+    second = serve_in_thread(db=db, franking=True)
+    try:
+        bob.server = RemoteServer(second.url, tokens=tokens)
+        with pytest.raises(ReplayedMessage):
+            report_message(bob, sent.msg_id)
+        kept = second.relay.server.report_table()
+        assert list(kept["text"]) == ["report me once"]
+        assert list(kept["reporter"]) == ["bob"]
+    finally:
+        second.stop()

@@ -178,6 +178,15 @@ class FrankingService:
             _hmac(self._key, _context(commitment, sender, recipient, timestamp)),
         )
 
+    def remember_reported(self, tag: bytes) -> None:
+        """Count the message with this platform ``tag`` as reported (a platform restoring its
+        reports after a restart), so :meth:`verify` with ``once=True`` refuses it again."""
+        self._reported.add(bytes(tag))
+
+    def forget_reported(self, tag: bytes) -> None:
+        """Undo :meth:`remember_reported` (a report the platform could not keep after all)."""
+        self._reported.discard(bytes(tag))
+
     def verify(self, report: Report, *, once: bool = False) -> bytes:
         """Return the reported message if the report is genuine; raise :class:`ForgedReport` if not.
 

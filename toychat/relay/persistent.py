@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..errors import MalformedEnvelope
-from ..franking import Franked, FrankingService
+from ..franking import Franked, FrankingService, Report
 from ..keys import PublicIdentity
-from ..server import SeenByServer, Server
+from ..server import REPORTED, ReportedRow, SeenByServer, Server
 from ..wire import MODES, Envelope, Mode, is_mode
 from .errors import RelayStorageError
 from .limits import MAX_BATCH
@@ -70,6 +70,12 @@ class PersistentServer(Server):
             self._seen_ids.add(entry.msg_id)
         for msg_id, franked in store.franked():
             self.franked[msg_id] = franked
+        for row, reported, message in store.reports():
+            self.report_log.append(row)
+            if row.role == REPORTED:  # reported once: never again, even after a restart
+                self.reports.append((reported, message))
+                if self.franking is not None:
+                    self.franking.remember_reported(reported.tag)
         #: Called with a recipient's name whenever a message is queued for them.
         self.on_queued: list[Callable[[str], None]] = []
         #: Users who replaced their keys since the relay started (shown on the dashboard).
@@ -125,6 +131,23 @@ class PersistentServer(Server):
         self._mailboxes.pop(envelope.recipient, None)  # the queued copy lives in SQLite
         for callback in self.on_queued:
             callback(envelope.recipient)
+
+    def receive_report_with_context(self, report: Report, context: Sequence[Report]) -> list[ReportedRow]:
+        """Verify a report (:meth:`Server.receive_report_with_context`) and keep it in SQLite,
+        so a restart neither forgets it nor lets the same message be reported again.  If it
+        cannot be saved, nothing of it is kept and the reporter gets a :class:`RelayStorageError`."""
+        rows = super().receive_report_with_context(report, context)
+        revealed = [*sorted(context, key=lambda c: c.franked.timestamp), report]  # the rows' order
+        try:
+            with saving(self.store.path, "your report"):
+                self.store.save_report(list(zip(rows, revealed, strict=True)))
+        except RelayStorageError:
+            if self.franking is not None:
+                self.franking.forget_reported(report.franked.tag)
+            del self.reports[-1]
+            del self.report_log[-len(rows) :]
+            raise
+        return rows
 
     def pending(self, name: str) -> int:
         """How many messages wait in ``name``'s mailbox."""

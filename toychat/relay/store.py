@@ -1,6 +1,6 @@
 """Where the relay keeps what must survive a restart: SQLite (Python's ``sqlite3``).
 
-Five tables: ``meta`` (the platform mode, the franking key), ``users`` (the
+Six tables: ``meta`` (the platform mode), ``users`` (the
 key directory, with a SHA-256 of each user's login token, never the token),
 ``log`` (every accepted message as the server saw it: the same rows as
 :class:`~toychat.server.SeenByServer`), ``mailbox`` (messages waiting for
@@ -10,7 +10,9 @@ their recipient, deleted only when the recipient acknowledges them) and
 The default database is ``":memory:"`` (gone when the relay stops); give a
 file path to keep mailboxes across restarts.  Every change is one SQLite
 transaction, so a crash leaves either all of an accepted message (log row and
-mailbox row) or none of it.
+mailbox row) or none of it.  ``reports`` keeps every message the platform
+learned from an abuse report (lesson 08), so a restart neither forgets a
+report nor lets the same message be reported again.
 
 The files are private to the Unix user running the relay: the database and
 its ``-wal`` and ``-shm`` companions are mode 0600, in a folder created 0700.
@@ -34,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidKey
-from ..franking import Franked
+from ..franking import Franked, Report
 from ..keys import PublicIdentity, read_private_file, write_private_file
-from ..server import SeenByServer
+from ..server import ReportedRow, SeenByServer
 
 __all__ = ["KEY_FILE_SUFFIX", "Queued", "Store", "token_digest"]
 
@@ -89,6 +91,10 @@ CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, id);
 CREATE TABLE IF NOT EXISTS franked (
     msg_id TEXT PRIMARY KEY, commitment BLOB NOT NULL, sender TEXT NOT NULL,
     recipient TEXT NOT NULL, timestamp REAL NOT NULL, tag BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, report INTEGER NOT NULL, reporter TEXT NOT NULL,
+    reported_sender TEXT NOT NULL, msg_id TEXT NOT NULL, sent_at REAL NOT NULL, role TEXT NOT NULL,
+    text TEXT NOT NULL, commitment BLOB NOT NULL, tag BLOB NOT NULL, message BLOB NOT NULL);
 """
 
 
@@ -274,6 +280,39 @@ class Store:
             "SELECT msg_id, commitment, sender, recipient, timestamp, tag FROM franked"
         ):
             yield msg_id, Franked(bytes(commitment), sender, recipient, timestamp, bytes(tag))
+
+    # ---- abuse reports ---------------------------------------------------------------------
+    def save_report(self, rows: list[tuple[ReportedRow, Report]]) -> None:
+        """Keep the messages one abuse report revealed (each row with the report of it), in one transaction."""
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO reports (report, reporter, reported_sender, msg_id, sent_at, role, text, commitment, "
+                "tag, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        row.report,
+                        row.reporter,
+                        row.reported_sender,
+                        row.msg_id,
+                        row.sent_at,
+                        row.role,
+                        row.text,
+                        report.franked.commitment,
+                        report.franked.tag,
+                        report.message,
+                    )
+                    for row, report in rows
+                ],
+            )
+
+    def reports(self) -> Iterator[tuple[ReportedRow, Franked, bytes]]:
+        """Every kept report row, oldest first, with the franking tag and the message it revealed."""
+        for report, reporter, sender, msg_id, sent_at, role, text, commitment, tag, message in self.db.execute(
+            "SELECT report, reporter, reported_sender, msg_id, sent_at, role, text, commitment, tag, message "
+            "FROM reports ORDER BY id"
+        ):
+            row = ReportedRow(int(report), reporter, sender, msg_id, float(sent_at), role, text)
+            yield row, Franked(bytes(commitment), sender, reporter, float(sent_at), bytes(tag)), bytes(message)
 
     # ---- mailboxes -----------------------------------------------------------------------
     def mailbox(self, recipient: str, limit: int) -> list[Queued]:
