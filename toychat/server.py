@@ -37,9 +37,9 @@ registered for a name; lesson 04 shows what a dishonest directory can do.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, overload
 
 from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
 from .devices import DeviceCertificate
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     # toychat.client, needs this module) does not load pandas.
     import pandas as pd
 
-__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "describe_payload"]
+__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "MessageLog", "SeenIds", "describe_payload"]
 
 #: A scanner looks at an envelope the server accepted and returns a label or None.
 Scanner = Callable[[Envelope], "str | None"]
@@ -140,6 +140,32 @@ class ReportedRow:
     text: str
 
 
+class MessageLog(Protocol):
+    """Where a server keeps what it saw (:attr:`Server.log`): a ``list`` in process; the
+    classroom relay's reads its SQLite database, so its memory does not grow with its history."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[SeenByServer]: ...
+
+    @overload
+    def __getitem__(self, index: int) -> SeenByServer: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SeenByServer]: ...
+
+    def append(self, entry: SeenByServer, /) -> None: ...
+
+
+class SeenIds(Protocol):
+    """The ids of every accepted message (to refuse a replay): a ``set`` in process, the
+    relay's database on the relay."""
+
+    def __contains__(self, msg_id: object, /) -> bool: ...
+
+    def add(self, msg_id: str, /) -> None: ...
+
+
 class Server:
     """The toy platform's relay.
 
@@ -162,7 +188,7 @@ class Server:
         self.clock: Clock = clock if clock is not None else real_clock
         self.scanners: list[Scanner] = list(scanners or [])
         self.directory: dict[str, PublicIdentity] = {}
-        self.log: list[SeenByServer] = []
+        self.log: MessageLog = []
         self.flags: list[Flag] = []
         #: Message franking (lesson 08): tags each E2EE message's commitment, verifies reports.
         self.franking = franking
@@ -173,7 +199,7 @@ class Server:
         self.report_log: list[ReportedRow] = []
         self._mailboxes: dict[str, deque[bytes]] = {}
         self._channels: dict[str, TransportChannel] = {}
-        self._seen_ids: set[str] = set()
+        self._seen_ids: SeenIds = set()
         self._in_flight: dict[str, list[bytes]] = {}
 
     # ---- key directory ---------------------------------------------------

@@ -42,7 +42,7 @@ from .handlers import (
     UserHandler,
     UsersHandler,
 )
-from .limits import ADDRESS_SHARE, MAX_HTTP_BODY, TokenBucket
+from .limits import ADDRESS_SHARE, MAX_HTTP_BODY, Quota, TokenBucket
 from .persistent import PersistentServer
 from .store import Store
 
@@ -102,6 +102,7 @@ def build_relay(
     hub_auth: Any = None,
     address_rate: float | None = None,
     address_burst: int | None = None,
+    quota: Quota | None = None,
 ) -> Relay:
     """A :class:`Relay` over the SQLite database ``db`` (``":memory:"`` or a file path).
 
@@ -111,9 +112,10 @@ def build_relay(
     (default: :data:`~toychat.relay.limits.ADDRESS_SHARE` accounts' worth; a
     rate of 0 turns it off).  With ``hub_auth`` there is no per-address limit
     by default: every request arrives through the hub's proxy, and a name is a
-    hub login, which registering cannot multiply.
+    hub login, which registering cannot multiply.  ``quota`` bounds what waits
+    undelivered per user (default :class:`~toychat.relay.limits.Quota`).
     """
-    server = PersistentServer(Store(db), mode, franking=franking)
+    server = PersistentServer(Store(db), mode, franking=franking, quota=quota)
     address_limiter = None
     if address_rate is None and hub_auth is None:
         address_rate = rate * ADDRESS_SHARE

@@ -17,6 +17,8 @@ from ..wire import MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES
 __all__ = [
     "ADDRESS_SHARE",
     "MAX_BATCH",
+    "MAX_PAGE_BYTES",
+    "Quota",
     "MAX_HTTP_BODY",
     "MAX_REPORT_BODY",
     "MAX_SMALL_BODY",
@@ -43,6 +45,9 @@ ADDRESS_SHARE = 50
 MAX_WAIT_SECONDS = 30.0
 #: Most messages one mailbox request returns.
 MAX_BATCH = 100
+#: Most bytes of envelopes one mailbox request returns (but always at least one message):
+#: a full batch of the largest envelopes would be hundreds of megabytes in one answer.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
 #: How many log rows the server view returns (the newest).
 VIEW_ROWS = 200
 
@@ -87,3 +92,19 @@ class TokenBucket:
     def retry_after(self) -> int:
         """Seconds until one more request is allowed (at least 1)."""
         return max(1, math.ceil(1.0 / self.rate)) if self.rate > 0 else 60
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How much may wait undelivered on the relay: in one user's mailbox, and sent by one
+    user into anyone's (so one sender cannot fill a mailbox alone).  A message over either
+    is refused with :class:`~toychat.relay.errors.MailboxFull` (HTTP 409), stored nowhere.
+
+    >>> Quota().mailbox_messages > Quota().sender_messages
+    True
+    """
+
+    mailbox_messages: int = 5_000
+    mailbox_bytes: int = 256 * 1024 * 1024
+    sender_messages: int = 1_000
+    sender_bytes: int = 64 * 1024 * 1024

@@ -31,16 +31,17 @@ import os
 import secrets
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from ..errors import InvalidKey
 from ..franking import Franked, Report
 from ..keys import PublicIdentity, read_private_file, write_private_file
 from ..server import ReportedRow, SeenByServer
 
-__all__ = ["KEY_FILE_SUFFIX", "Queued", "Store", "token_digest"]
+__all__ = ["KEY_FILE_SUFFIX", "Queued", "Store", "StoredIds", "StoredLog", "Usage", "token_digest"]
 
 log = logging.getLogger("toychat.relay")
 
@@ -86,7 +87,8 @@ CREATE TABLE IF NOT EXISTS log (
     size_bytes INTEGER NOT NULL, content_seen TEXT NOT NULL, envelope BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS mailbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, msg_id TEXT NOT NULL,
-    envelope BLOB NOT NULL, queued_at REAL NOT NULL);
+    envelope BLOB NOT NULL, queued_at REAL NOT NULL, sender TEXT NOT NULL DEFAULT '',
+    size INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, id);
 CREATE TABLE IF NOT EXISTS franked (
     msg_id TEXT PRIMARY KEY, commitment BLOB NOT NULL, sender TEXT NOT NULL,
@@ -113,6 +115,65 @@ class Queued:
     envelope: bytes
 
 
+@dataclass(frozen=True)
+class Usage:
+    """How much of a quota is used: messages waiting, and the bytes of their envelopes."""
+
+    messages: int
+    bytes: int
+
+
+class StoredLog(Sequence[SeenByServer]):
+    """The relay's :attr:`~toychat.server.Server.log`, read from SQLite when it is used (the
+    newest rows for the dashboard, one row, or all of them streamed), so the relay's memory
+    does not grow with its history.  :meth:`append` only counts: the row is already stored."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._size = store.log_size()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, entry: SeenByServer, /) -> None:
+        """Count an entry :meth:`Store.save_accepted` has stored."""
+        self._size += 1
+
+    def __iter__(self) -> Iterator[SeenByServer]:
+        return self.store.log_entries()
+
+    @overload
+    def __getitem__(self, index: int) -> SeenByServer: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SeenByServer]: ...
+
+    def __getitem__(self, index: int | slice) -> SeenByServer | list[SeenByServer]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._size)
+            if step != 1:
+                return list(self)[index]
+            return list(self.store._log_page(start, max(0, stop - start))) if stop > start else []
+        position = index + self._size if index < 0 else index
+        if not 0 <= position < self._size:
+            raise IndexError("log index out of range")
+        return self.store.log_entry(position)
+
+
+class StoredIds:
+    """The ids of every accepted message, answered by the log's unique index in SQLite
+    (not a set in memory, which would grow with the relay's history)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __contains__(self, msg_id: object, /) -> bool:
+        return isinstance(msg_id, str) and self.store.has_message(msg_id)
+
+    def add(self, msg_id: str, /) -> None:
+        """Nothing to do: :meth:`Store.save_accepted` stored the id with the message."""
+
+
 class Store:
     """The relay's SQLite database.  Use from one thread (the relay's event loop).
 
@@ -137,7 +198,24 @@ class Store:
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = FULL")
         self.db.executescript(_SCHEMA)
+        self._migrate()
         self.db.commit()
+
+    def _migrate(self) -> None:
+        """Bring a database from an earlier version up to this schema: mailbox rows gain
+        their sender and size (for the quotas), found from the log."""
+        columns = {str(row[1]) for row in self.db.execute("PRAGMA table_info(mailbox)")}
+        with self.db:
+            if "sender" not in columns:
+                self.db.execute("ALTER TABLE mailbox ADD COLUMN sender TEXT NOT NULL DEFAULT ''")
+                self.db.execute(
+                    "UPDATE mailbox SET sender = "
+                    "COALESCE((SELECT sender FROM log WHERE log.msg_id = mailbox.msg_id), '')"
+                )
+            if "size" not in columns:
+                self.db.execute("ALTER TABLE mailbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+                self.db.execute("UPDATE mailbox SET size = LENGTH(envelope)")
+            self.db.execute("CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox (sender)")
 
     def close(self) -> None:
         """Close the database (everything is already committed)."""
@@ -258,21 +336,41 @@ class Store:
                     ),
                 )
             cursor = self.db.execute(
-                "INSERT INTO mailbox (recipient, msg_id, envelope, queued_at) VALUES (?, ?, ?, ?)",
-                (entry.recipient, entry.msg_id, entry.envelope, entry.received_at),
+                "INSERT INTO mailbox (recipient, msg_id, envelope, queued_at, sender, size) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.recipient, entry.msg_id, entry.envelope, entry.received_at, entry.sender, len(entry.envelope)),
             )
         return int(cursor.lastrowid or 0)
 
     def log_entries(self) -> Iterator[SeenByServer]:
-        """Every logged message, oldest first."""
+        """Every logged message, oldest first, read from the database as they are used (never all at once)."""
+        return self._log_page(0, -1)
+
+    def log_size(self) -> int:
+        """How many messages the log holds."""
+        return int(self.db.execute("SELECT COUNT(*) FROM log").fetchone()[0])
+
+    def log_entry(self, position: int) -> SeenByServer:
+        """The log's entry at ``position`` (0 is the oldest); :class:`IndexError` if there is none."""
+        found = list(self._log_page(position, 1))
+        if not found:
+            raise IndexError("log index out of range")
+        return found[0]
+
+    def _log_page(self, start: int, count: int) -> Iterator[SeenByServer]:
+        """``count`` log entries from position ``start`` on (all of them for a negative ``count``)."""
         rows = self.db.execute(
             "SELECT received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, envelope "
-            "FROM log ORDER BY seq"
+            "FROM log ORDER BY seq LIMIT ? OFFSET ?",
+            (count, max(0, start)),
         )
         for received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, envelope in rows:
             yield SeenByServer(
                 received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, content_seen, bytes(envelope)
             )
+
+    def has_message(self, msg_id: str) -> bool:
+        """Whether a message with this id was ever accepted (the log's unique index answers)."""
+        return self.db.execute("SELECT 1 FROM log WHERE msg_id = ?", (msg_id,)).fetchone() is not None
 
     def franked(self) -> Iterator[tuple[str, Franked]]:
         """Every stored franking tag, by message id."""
@@ -315,13 +413,35 @@ class Store:
             yield row, Franked(bytes(commitment), sender, reporter, float(sent_at), bytes(tag)), bytes(message)
 
     # ---- mailboxes -----------------------------------------------------------------------
-    def mailbox(self, recipient: str, limit: int) -> list[Queued]:
-        """Up to ``limit`` messages waiting for ``recipient``, oldest first (not removed)."""
+    def mailbox(self, recipient: str, limit: int, max_bytes: int | None = None) -> list[Queued]:
+        """Up to ``limit`` messages waiting for ``recipient``, oldest first (not removed), and
+        no more than ``max_bytes`` of envelopes (but always the first waiting one): rows are read
+        one by one and reading stops there, so one request never loads a whole mailbox."""
         rows = self.db.execute(
-            "SELECT id, msg_id, envelope FROM mailbox WHERE recipient = ? ORDER BY id LIMIT ?",
-            (recipient, limit),
+            "SELECT id, msg_id, size FROM mailbox WHERE recipient = ? ORDER BY id LIMIT ?", (recipient, limit)
         )
-        return [Queued(int(i), str(m), bytes(e)) for i, m, e in rows]
+        chosen: list[tuple[int, str]] = []
+        total = 0
+        for mailbox_id, msg_id, size in rows:
+            if chosen and max_bytes is not None and total + int(size) > max_bytes:
+                break
+            chosen.append((int(mailbox_id), str(msg_id)))
+            total += int(size)
+        page = []
+        for mailbox_id, msg_id in chosen:
+            row = self.db.execute("SELECT envelope FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()
+            if row is not None:
+                page.append(Queued(mailbox_id, msg_id, bytes(row[0])))
+        return page
+
+    def usage(self, *, recipient: str | None = None, sender: str | None = None) -> Usage:
+        """How many messages, and bytes of envelopes, wait in ``recipient``'s mailbox (or
+        were sent by ``sender`` and wait in anyone's)."""
+        column, name = ("recipient", recipient) if recipient is not None else ("sender", sender)
+        count, size = self.db.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM mailbox WHERE {column} = ?", (name,)
+        ).fetchone()
+        return Usage(int(count), int(size))
 
     def acknowledge(self, recipient: str, ids: list[int]) -> int:
         """Delete ``recipient``'s messages with these mailbox ids; returns how many went.
