@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from toychat import Client, Server
+from toychat import Client, Identity, Server
 from toychat.errors import ImageTooLarge, ReplayedMessage, TamperedMessage
 from toychat.franking import FrankingService
 from toychat.images import decode_png, encode_png, stand_in_set
@@ -158,3 +158,44 @@ def test_relay_reports_survive_a_restart_and_cannot_be_made_again(tmp_path: Path
         assert list(kept["reporter"]) == ["bob"]
     finally:
         second.stop()
+
+
+# ---- forward-secrecy sessions: simultaneous first messages, a restored identity -------------------
+def test_simultaneous_first_messages_leave_the_pair_able_to_talk() -> None:
+    """Both send a first forward-secrecy message before either receives one.  As Signal does,
+    each phone keeps the older session beside the newer one, so every message opens, in
+    every order, and the pair settles on one session."""
+    server = Server()
+    alice, bob = Client("alice", server, forward_secrecy=True), Client("bob", server, forward_secrecy=True)
+    expected: dict[str, list[str]] = {"alice": [], "bob": []}
+    rounds = [("alice", "bob"), ("bob",), ("alice", "bob"), ("alice",), ("bob", "alice"), ("alice", "bob")]
+    for number, senders in enumerate(rounds):
+        for sender in senders:
+            other = "bob" if sender == "alice" else "alice"
+            text = f"round {number} from {sender}"
+            (alice if sender == "alice" else bob).send(other, text)
+            expected[other].append(text)
+        for device in (alice, bob):
+            device.receive()
+    assert [m.text for m in alice.inbox] == expected["alice"]
+    assert [m.text for m in bob.inbox] == expected["bob"]
+    assert alice.rejected == []
+    assert bob.rejected == []
+
+
+def test_a_restored_identity_can_start_again_with_an_existing_contact() -> None:
+    """A kernel restart that reloads saved keys loses the forward-secrecy sessions; the
+    contact's phone still has its old one.  The new first message starts a new session."""
+    server = Server()
+    saved = Identity.generate("alice")
+    alice = Client("alice", server, identity=saved, forward_secrecy=True)
+    bob = Client("bob", server, forward_secrecy=True)
+    alice.send("bob", "before the restart")
+    assert [m.text for m in bob.receive()] == ["before the restart"]
+    bob.send("alice", "hi Alice")
+    alice.receive()
+    restarted = Client("alice", server, identity=saved, forward_secrecy=True)  # same keys, no sessions
+    restarted.send("bob", "after the restart")
+    assert [m.text for m in bob.receive()] == ["after the restart"]
+    bob.send("alice", "welcome back")
+    assert [m.text for m in restarted.receive()] == ["welcome back"]

@@ -36,8 +36,11 @@ What this simplifies compared with the specification and Signal
   X3DH's one-time prekeys, deleted after first use, prevent that.
 * State lives in memory only; skipped keys are capped at :data:`MAX_STORED`
   (oldest dropped) rather than deleted after a time limit.
-* Simultaneous first messages from both sides are not reconciled (Signal keeps
-  several sessions and switches between them).
+* One ratchet is one session.  Simultaneous first messages from both sides, and
+  a contact who starts again after losing their sessions, are reconciled one
+  level up, as Signal does: :class:`toychat.sessions.RatchetSession` keeps a few
+  older states beside the current one and switches to whichever opened the
+  latest message.
 """
 
 from __future__ import annotations
