@@ -65,7 +65,17 @@ if TYPE_CHECKING:
     # toychat.client, needs this module) does not load pandas.
     import pandas as pd
 
-__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "MessageLog", "SeenIds", "describe_payload"]
+__all__ = [
+    "Server",
+    "SeenByServer",
+    "Flag",
+    "Scanner",
+    "ReportedRow",
+    "MessageLog",
+    "SeenIds",
+    "FrankedTags",
+    "describe_payload",
+]
 
 #: A scanner looks at an envelope the server accepted and returns a label or None.
 Scanner = Callable[[Envelope], "str | None"]
@@ -166,6 +176,15 @@ class SeenIds(Protocol):
     def add(self, msg_id: str, /) -> None: ...
 
 
+class FrankedTags(Protocol):
+    """The franking tag of each relayed message, by message id (:attr:`Server.franked`): a
+    ``dict`` in process, the relay's database on the relay."""
+
+    def get(self, msg_id: str, /) -> Franked | None: ...
+
+    def __setitem__(self, msg_id: str, franked: Franked, /) -> None: ...
+
+
 class Server:
     """The toy platform's relay.
 
@@ -192,7 +211,7 @@ class Server:
         self.flags: list[Flag] = []
         #: Message franking (lesson 08): tags each E2EE message's commitment, verifies reports.
         self.franking = franking
-        self.franked: dict[str, Franked] = {}
+        self.franked: FrankedTags = {}
         #: The *reported* messages, one per accepted report (context messages are not listed here).
         self.reports: list[tuple[Franked, bytes]] = []
         #: Every message the platform learned from reports, context included (see :meth:`report_table`).
@@ -488,14 +507,13 @@ class Server:
         message = self.franking.verify(report, once=True)  # last: a refused report is not marked as reported
         self.reports.append((main, message))
         number = len(self.reports)
-        ids = {f.tag: msg_id for msg_id, f in self.franked.items()}
         in_order = [(c, CONTEXT) for c in sorted(context, key=lambda c: c.franked.timestamp)] + [(report, REPORTED)]
         rows = [
             ReportedRow(
                 report=number,
                 reporter=main.recipient,
                 reported_sender=main.sender,
-                msg_id=ids.get(r.franked.tag, "?"),
+                msg_id=self._msg_id_of(r.franked.tag),
                 sent_at=r.franked.timestamp,
                 role=role,
                 text=_readable(r.message),
@@ -504,6 +522,12 @@ class Server:
         ]
         self.report_log.extend(rows)
         return rows
+
+    def _msg_id_of(self, tag: bytes) -> str:
+        """The id of the relayed message with this franking ``tag`` (``"?"`` if none)."""
+        franked = self.franked
+        found = [msg_id for msg_id, f in franked.items() if f.tag == tag] if isinstance(franked, dict) else []
+        return found[0] if found else "?"
 
     def report_table(self) -> pd.DataFrame:
         """Everything the platform has learned from abuse reports, one row per revealed message.

@@ -23,7 +23,7 @@ from ..server import REPORTED, ReportedRow, SeenByServer, Server
 from ..wire import MODES, Envelope, Mode, is_mode
 from .errors import MailboxFull, RelayStorageError
 from .limits import MAX_BATCH, MAX_PAGE_BYTES, Quota
-from .store import Queued, Store, StoredIds, StoredLog
+from .store import Queued, Store, StoredFranked, StoredIds, StoredLog
 
 __all__ = ["PersistentServer", "saving"]
 
@@ -73,8 +73,7 @@ class PersistentServer(Server):
         self._seen_ids = StoredIds(store)
         #: How much may wait undelivered per user (:class:`~toychat.relay.limits.Quota`).
         self.quota = quota if quota is not None else Quota()
-        for msg_id, franked in store.franked():
-            self.franked[msg_id] = franked
+        self.franked = StoredFranked(store)
         for row, reported, message in store.reports():
             self.report_log.append(row)
             if row.role == REPORTED:  # reported once: never again, even after a restart
@@ -125,6 +124,9 @@ class PersistentServer(Server):
         if isinstance(name, str) and self.directory.get(name) == public:
             return
         self.register_with_token(public, None)
+
+    def _msg_id_of(self, tag: bytes) -> str:
+        return self.store.msg_id_of_tag(tag) or "?"
 
     def _store(self, envelope: Envelope, raw: bytes) -> None:
         """Check the quotas (:class:`MailboxFull`), then store as :meth:`Server._store` does."""

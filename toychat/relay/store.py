@@ -41,7 +41,7 @@ from ..franking import Franked, Report
 from ..keys import PublicIdentity, read_private_file, write_private_file
 from ..server import ReportedRow, SeenByServer
 
-__all__ = ["KEY_FILE_SUFFIX", "Queued", "Store", "StoredIds", "StoredLog", "Usage", "token_digest"]
+__all__ = ["KEY_FILE_SUFFIX", "Queued", "Store", "StoredFranked", "StoredIds", "StoredLog", "Usage", "token_digest"]
 
 log = logging.getLogger("toychat.relay")
 
@@ -93,6 +93,7 @@ CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, id);
 CREATE TABLE IF NOT EXISTS franked (
     msg_id TEXT PRIMARY KEY, commitment BLOB NOT NULL, sender TEXT NOT NULL,
     recipient TEXT NOT NULL, timestamp REAL NOT NULL, tag BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS franked_by_tag ON franked (tag);
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY AUTOINCREMENT, report INTEGER NOT NULL, reporter TEXT NOT NULL,
     reported_sender TEXT NOT NULL, msg_id TEXT NOT NULL, sent_at REAL NOT NULL, role TEXT NOT NULL,
@@ -160,6 +161,20 @@ class StoredLog(Sequence[SeenByServer]):
         return self.store.log_entry(position)
 
 
+class StoredFranked:
+    """The relay's franking tags (:attr:`~toychat.server.Server.franked`), looked up in SQLite
+    by message id; :meth:`__setitem__` does nothing, as :meth:`Store.save_accepted` stored the tag."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, msg_id: str, /) -> Franked | None:
+        return self.store.franked_of(msg_id) if isinstance(msg_id, str) else None
+
+    def __setitem__(self, msg_id: str, franked: Franked, /) -> None:
+        """Nothing to do: the tag is already in the database."""
+
+
 class StoredIds:
     """The ids of every accepted message, answered by the log's unique index in SQLite
     (not a set in memory, which would grow with the relay's history)."""
@@ -200,6 +215,7 @@ class Store:
         self.db.executescript(_SCHEMA)
         self._migrate()
         self.db.commit()
+        self._move_legacy_key()
 
     def _migrate(self) -> None:
         """Bring a database from an earlier version up to this schema: mailbox rows gain
@@ -241,11 +257,6 @@ class Store:
             if self._memory_key is None:
                 self._memory_key = secrets.token_bytes(32)
             return self._memory_key
-        legacy = self.get_meta("franking_key")
-        if legacy is not None:  # a database from before the key had its own file: move it out
-            if not self.key_path.exists():
-                write_private_file(self.key_path, legacy + "\n")
-            self._forget_legacy_key()
         if not self.key_path.exists():
             write_private_file(self.key_path, secrets.token_hex(32) + "\n")
         text = read_private_file(self.key_path, "relay's franking key file").strip()
@@ -256,6 +267,17 @@ class Store:
         if len(key) != 32:
             raise InvalidKey(f"the relay's franking key file {self.key_path} must hold 64 hex digits (32 bytes).")
         return key
+
+    def _move_legacy_key(self) -> None:
+        """A database from before the franking key had its own file: move the key out (whether
+        or not this relay runs franking), so reports of old messages still verify and no copy
+        of the database carries it."""
+        legacy = self.get_meta("franking_key")
+        if legacy is None or self.key_path is None:
+            return
+        if not self.key_path.exists():
+            write_private_file(self.key_path, legacy + "\n")
+        self._forget_legacy_key()
 
     def _forget_legacy_key(self) -> None:
         """Delete the franking key row of an old database so that no page of the file
@@ -372,12 +394,20 @@ class Store:
         """Whether a message with this id was ever accepted (the log's unique index answers)."""
         return self.db.execute("SELECT 1 FROM log WHERE msg_id = ?", (msg_id,)).fetchone() is not None
 
-    def franked(self) -> Iterator[tuple[str, Franked]]:
-        """Every stored franking tag, by message id."""
-        for msg_id, commitment, sender, recipient, timestamp, tag in self.db.execute(
-            "SELECT msg_id, commitment, sender, recipient, timestamp, tag FROM franked"
-        ):
-            yield msg_id, Franked(bytes(commitment), sender, recipient, timestamp, bytes(tag))
+    def franked_of(self, msg_id: str) -> Franked | None:
+        """The franking tag of message ``msg_id``, or ``None``."""
+        row = self.db.execute(
+            "SELECT commitment, sender, recipient, timestamp, tag FROM franked WHERE msg_id = ?", (msg_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        commitment, sender, recipient, timestamp, tag = row
+        return Franked(bytes(commitment), sender, recipient, timestamp, bytes(tag))
+
+    def msg_id_of_tag(self, tag: bytes) -> str | None:
+        """The id of the message whose franking tag is ``tag``, or ``None``."""
+        row = self.db.execute("SELECT msg_id FROM franked WHERE tag = ?", (tag,)).fetchone()
+        return None if row is None else str(row[0])
 
     # ---- abuse reports ---------------------------------------------------------------------
     def save_report(self, rows: list[tuple[ReportedRow, Report]]) -> None:
