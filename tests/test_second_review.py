@@ -4,7 +4,9 @@
 * a refused message does not pin its sender's directory key in ``contacts``;
 * the instructor's mode switch drops no message queued in the other mode;
 * a franking platform in plaintext mode takes reports (it refused them all);
-* the relay keeps its reports across a restart, so a message cannot be reported twice.
+* the relay keeps its reports across a restart, so a message cannot be reported twice;
+* forward-secrecy sessions survive simultaneous first messages and a restored identity;
+* sending again after a send that failed unanswered (but had arrived) never duplicates.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from toychat import Client, Identity, Server
-from toychat.errors import ImageTooLarge, ReplayedMessage, TamperedMessage
+from toychat.errors import ImageTooLarge, ReplayedMessage, ServiceUnavailable, TamperedMessage
 from toychat.franking import FrankingService
 from toychat.images import decode_png, encode_png, stand_in_set
-from toychat.relay import RemoteServer
+from toychat.relay import RelayUnavailable, RemoteServer
 from toychat.relay.runner import RunningRelay, serve_in_thread
 from toychat.reporting import report_message
 from toychat.scanning import HashListScanner
@@ -199,3 +201,52 @@ def test_a_restored_identity_can_start_again_with_an_existing_contact() -> None:
     assert [m.text for m in bob.receive()] == ["after the restart"]
     bob.send("alice", "welcome back")
     assert [m.text for m in restarted.receive()] == ["welcome back"]
+
+
+# ---- a send reported as failed that had in fact arrived ------------------------------------------
+class AnswerLost(Server):
+    """A platform that stores the next message, then goes down before answering."""
+
+    drop_next_answer = False
+
+    def submit(self, name: str, record: bytes) -> str:
+        msg_id = super().submit(name, record)
+        if self.drop_next_answer:
+            self.drop_next_answer = False
+            raise ServiceUnavailable("the server went down before answering: try again.")
+        return msg_id
+
+
+class AnswerLostRemote(RemoteServer):
+    """The class relay, reached through a network that loses the answer to the next message."""
+
+    drop_next_answer = False
+
+    def submit(self, name: str, record: bytes) -> str:
+        msg_id = super().submit(name, record)
+        if self.drop_next_answer:
+            self.drop_next_answer = False
+            raise RelayUnavailable("cannot reach the class relay (the connection dropped).")
+        return msg_id
+
+
+@pytest.mark.parametrize("forward_secrecy", [False, True], ids=["static keys", "forward secrecy"])
+@pytest.mark.parametrize("transport", ["in-process", "relay"])
+def test_sending_again_after_an_unanswered_send_never_duplicates(
+    relay: RunningRelay, transport: str, forward_secrecy: bool
+) -> None:
+    server = AnswerLost() if transport == "in-process" else AnswerLostRemote(relay.url)
+    suffix = secrets.token_hex(3)
+    alice = Client(f"alice-{suffix}", server, forward_secrecy=forward_secrecy)
+    bob = Client(f"bob-{suffix}", server, forward_secrecy=forward_secrecy)
+    server.drop_next_answer = True
+    with pytest.raises(ServiceUnavailable):
+        alice.send(bob.name, "did this arrive?")
+    again = alice.send(bob.name, "did this arrive?")  # what a learner does: send it again
+    new = alice.send(bob.name, "and a new one")
+    assert [(m.msg_id, m.text) for m in bob.receive()] == [
+        (again.msg_id, "did this arrive?"),
+        (new.msg_id, "and a new one"),
+    ]
+    assert bob.rejected == []
+    assert [e.msg_id for e in alice.sent] == [again.msg_id, new.msg_id]

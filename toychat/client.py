@@ -175,6 +175,9 @@ class Client:
         self.sessions: dict[str, RatchetSession] = {}
         self._boxes: dict[tuple[str, bytes], BoxSession] = {}
         self._seen: set[str] = set()
+        #: Envelopes whose sending failed unreachable, by (recipient, type, bytes, extras): sent
+        #: again, not composed anew, when the same message is sent again (see :meth:`send`).
+        self._unconfirmed: dict[tuple[str, str, bytes, tuple[tuple[str, str], ...]], list[Envelope]] = {}
         #: When this device made its keys, on the real clock (``None`` if the keys were
         #: given, or the clock is simulated): a message sent earlier that does not decrypt
         #: was sent to the user's previous keys (:class:`SentToPreviousKeys`).
@@ -341,9 +344,42 @@ class Client:
         """Send ``text`` to ``recipient``'s main phone (and, encrypted separately,
         to each of their extra devices); returns the envelope for the main phone.
 
-        ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``."""
-        for hook in self.outgoing_hooks:
-            hook(self.name, recipient, content_type, text.encode("utf-8") if isinstance(text, str) else bytes(text))
+        ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``.
+
+        If the server cannot be reached (:class:`ServiceUnavailable`), the message
+        may still have arrived (a relay that stored it, then went down before
+        answering).  So the envelopes not confirmed are kept, and calling
+        ``send`` again with the same message sends *those same envelopes* again:
+        the platform refuses a second copy of one message id, so the recipient
+        never gets it twice.
+        """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TypeError(f"a message is a str (text) or bytes (a picture), not {type(text).__name__}")
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        key = (recipient, content_type, data, tuple(sorted((extras or {}).items())))
+        envelopes = self._unconfirmed.pop(key, None)
+        retry = envelopes is not None
+        if envelopes is None:
+            for hook in self.outgoing_hooks:
+                hook(self.name, recipient, content_type, data)
+            envelopes = self._compose_for_devices(recipient, text, extras, content_type)
+        for position, envelope in enumerate(envelopes):
+            try:
+                self._submit(envelope, retry=retry)
+            except ServiceUnavailable as exc:
+                self._unconfirmed[key] = envelopes[position:]
+                exc.add_note(
+                    "The message may have arrived anyway. Call send() again with the same message once the "
+                    "server is back: it sends the same envelope again, which is never delivered twice."
+                )
+                raise
+            self.sent.append(envelope)
+        return envelopes[0]
+
+    def _compose_for_devices(
+        self, recipient: str, text: str | bytes, extras: dict[str, str] | None, content_type: str
+    ) -> list[Envelope]:
+        """One signed envelope for each of ``recipient``'s devices, the main phone first."""
         devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
         envelopes = []
         for label, keys in devices:
@@ -355,10 +391,16 @@ class Client:
                     recipient, text, extras=fields, device=None if label == "main" else keys, content_type=content_type
                 )
             )
-        for envelope in envelopes:
+        return envelopes
+
+    def _submit(self, envelope: Envelope, *, retry: bool) -> None:
+        """Submit one envelope; on a ``retry``, the server's :class:`ReplayedMessage` means the
+        first attempt had arrived after all (its id is taken by this very envelope): done."""
+        try:
             self.submit_raw(envelope.to_bytes())
-            self.sent.append(envelope)
-        return envelopes[0]
+        except ReplayedMessage:
+            if not retry:
+                raise
 
     def submit_raw(self, raw: bytes) -> str:
         """Send already-serialised envelope bytes through this device's connection.
