@@ -201,3 +201,16 @@ def test_replay_memory_does_not_grow_with_the_conversation(monkeypatch: pytest.M
     with pytest.raises(ToyChatError):  # replaced too long ago to be remembered: still refused
         bob.decrypt(*first_turn)  # (here: it claims a jump past the skip limit)
     assert (bob.root_key, bob.receiving, bob.received, dict(bob.skipped)) == before
+
+
+def test_a_reply_on_the_initiators_starting_key_is_a_named_refusal() -> None:
+    """Before any reply the initiator has no receiving chain; a header carrying the key it
+    started with (the responder's identity key) is refused by name, state unchanged."""
+    alice, bob = pair()
+    header, sealed = alice.encrypt(b"first")
+    assert bob.decrypt(header, sealed) == b"first"
+    forged = Header(alice.dh_remote or b"", 0, 0)
+    before = alice.snapshot()
+    with pytest.raises(TamperedMessage):
+        alice.decrypt(forged, bytes(64))
+    assert alice.snapshot() == before

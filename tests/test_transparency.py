@@ -163,7 +163,9 @@ def test_honest_lookup_verifies_and_binding_round_trips() -> None:
     directory, people = directory_with(["alice", "bob", "carol"])
     head, found = directory.lookup("bob")
     [(binding, index, proof)] = found
-    verify_lookup(binding, index, proof, head, directory.verify_key)
+    verify_lookup(
+        binding, index, proof, head, directory.verify_key, name="bob", later=directory.entries(index + 1, head.size)
+    )
     assert binding.keys == people["bob"].public
     assert Binding.from_bytes(binding.to_bytes()) == binding
 
@@ -174,7 +176,9 @@ def test_a_key_not_in_the_log_is_rejected() -> None:
         fake = Binding.of(Identity.generate("bob").public)  # handed out, never published
         head, [(real, index, proof)] = directory.lookup("bob")
         with pytest.raises(InvalidProof):
-            verify_lookup(fake, index, proof, head, directory.verify_key)
+            verify_lookup(
+                fake, index, proof, head, directory.verify_key, name="bob", later=directory.entries(index + 1)
+            )
 
 
 def test_a_forged_tree_head_is_rejected() -> None:

@@ -129,7 +129,8 @@ def _transparency_trial(attack: str) -> str:
     head = shown_to_alice.tree_head()
     proof = shown_to_alice.prove_inclusion(min(index, head.size - 1), head.size)
     try:
-        verify_lookup(intruder, index, proof, head, directory.verify_key)
+        later = shown_to_alice.entries(index + 1, head.size)
+        verify_lookup(intruder, index, proof, head, directory.verify_key, name="bob", later=later)
     except InvalidProof:
         return "Alice's phone: the key is not in the signed log"
     try:

@@ -53,6 +53,7 @@ from .errors import (
     UnknownSender,
     UnknownUser,
 )
+from .franking import PLAINTEXT_FRANKING_KEY
 from .keys import Identity, PublicIdentity, safety_number
 from .protocols import ServerAPI
 from .sessions import (
@@ -174,6 +175,9 @@ class Client:
         self.sessions: dict[str, RatchetSession] = {}
         self._boxes: dict[tuple[str, bytes], BoxSession] = {}
         self._seen: set[str] = set()
+        #: Envelopes whose sending failed unreachable, by (recipient, type, bytes, extras): sent
+        #: again, not composed anew, when the same message is sent again (see :meth:`send`).
+        self._unconfirmed: dict[tuple[str, str, bytes, tuple[tuple[str, str], ...]], list[Envelope]] = {}
         #: When this device made its keys, on the real clock (``None`` if the keys were
         #: given, or the clock is simulated): a message sent earlier that does not decrypt
         #: was sent to the user's previous keys (:class:`SentToPreviousKeys`).
@@ -235,7 +239,8 @@ class Client:
 
     # ---- sessions ------------------------------------------------------------------
     def _box_session(self, name: str, device: PublicIdentity | None = None) -> BoxSession:
-        """The static-key session with ``name``'s main phone (or with one of their extra devices, ``device``)."""
+        """The static-key session with ``name``'s main phone, or with the keys ``device``
+        (one of their extra devices, or a first contact's keys not yet kept in :attr:`contacts`)."""
         keys = device if device is not None else self.lookup(name)
         cache_key = (name, keys.encryption_key)
         if cache_key not in self._boxes:
@@ -274,7 +279,7 @@ class Client:
         if envelope.mode != "e2ee":
             return _PLAINTEXT, _register_nothing
         if RATCHET_FIELD not in envelope.extras:
-            return self._franked(self._box_session(envelope.sender)), _register_nothing
+            return self._franked(self._box_session(envelope.sender, sender)), _register_nothing
         session = self.sessions.get(envelope.sender)
         if session is not None:
             return self._franked(session), _register_nothing
@@ -339,9 +344,42 @@ class Client:
         """Send ``text`` to ``recipient``'s main phone (and, encrypted separately,
         to each of their extra devices); returns the envelope for the main phone.
 
-        ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``."""
-        for hook in self.outgoing_hooks:
-            hook(self.name, recipient, content_type, text.encode("utf-8") if isinstance(text, str) else bytes(text))
+        ``text`` may be ``bytes`` with a ``content_type`` such as ``"image/png"``.
+
+        If the server cannot be reached (:class:`ServiceUnavailable`), the message
+        may still have arrived (a relay that stored it, then went down before
+        answering).  So the envelopes not confirmed are kept, and calling
+        ``send`` again with the same message sends *those same envelopes* again:
+        the platform refuses a second copy of one message id, so the recipient
+        never gets it twice.
+        """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TypeError(f"a message is a str (text) or bytes (a picture), not {type(text).__name__}")
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        key = (recipient, content_type, data, tuple(sorted((extras or {}).items())))
+        envelopes = self._unconfirmed.pop(key, None)
+        retry = envelopes is not None
+        if envelopes is None:
+            for hook in self.outgoing_hooks:
+                hook(self.name, recipient, content_type, data)
+            envelopes = self._compose_for_devices(recipient, text, extras, content_type)
+        for position, envelope in enumerate(envelopes):
+            try:
+                self._submit(envelope, retry=retry)
+            except ServiceUnavailable as exc:
+                self._unconfirmed[key] = envelopes[position:]
+                exc.add_note(
+                    "The message may have arrived anyway. Call send() again with the same message once the "
+                    "server is back: it sends the same envelope again, which is never delivered twice."
+                )
+                raise
+            self.sent.append(envelope)
+        return envelopes[0]
+
+    def _compose_for_devices(
+        self, recipient: str, text: str | bytes, extras: dict[str, str] | None, content_type: str
+    ) -> list[Envelope]:
+        """One signed envelope for each of ``recipient``'s devices, the main phone first."""
         devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
         envelopes = []
         for label, keys in devices:
@@ -353,10 +391,16 @@ class Client:
                     recipient, text, extras=fields, device=None if label == "main" else keys, content_type=content_type
                 )
             )
-        for envelope in envelopes:
+        return envelopes
+
+    def _submit(self, envelope: Envelope, *, retry: bool) -> None:
+        """Submit one envelope; on a ``retry``, the server's :class:`ReplayedMessage` means the
+        first attempt had arrived after all (its id is taken by this very envelope): done."""
+        try:
             self.submit_raw(envelope.to_bytes())
-            self.sent.append(envelope)
-        return envelopes[0]
+        except ReplayedMessage:
+            if not retry:
+                raise
 
     def submit_raw(self, raw: bytes) -> str:
         """Send already-serialised envelope bytes through this device's connection.
@@ -383,8 +427,11 @@ class Client:
                 f"message {envelope.short_id} is addressed to {envelope.recipient!r}, not to "
                 f"{self.name!r}; this device will not open it."
             )
+        pinned = self.contacts.get(envelope.sender)
         try:
-            sender = self.lookup(envelope.sender)
+            # a first contact's keys are asked of the server, but kept (trusted on first use)
+            # only once this message is accepted: a refused message pins nothing
+            sender = pinned if pinned is not None else self.server.lookup_for(self.name, envelope.sender)
         except UnknownUser:
             raise UnknownSender(
                 f"message {envelope.short_id} claims to be from {envelope.sender!r}, whom the "
@@ -396,8 +443,9 @@ class Client:
                 f"message {envelope.short_id} from {envelope.sender!r} was already delivered; "
                 "this is a copy (a replay), so it was not shown again."
             )
-        if envelope.mode != self.mode:
-            raise MalformedEnvelope(f"a {envelope.mode!r} envelope arrived on the {self.mode!r} platform.")
+        # An envelope is opened in the mode its sender signed, not the platform's mode now: a
+        # message queued before the instructor switched modes still arrives (the server accepted
+        # it in its mode; the wire ties a mode to its form, so the label cannot be swapped).
         content_type = envelope.extras.get("type", TEXT)
         if content_type not in CONTENT_TYPES:
             raise MalformedEnvelope(f"message {envelope.short_id} has an unknown content type {content_type!r}.")
@@ -416,6 +464,7 @@ class Client:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
         opened.keep()
         register()
+        self.contacts.setdefault(envelope.sender, sender)
         self._seen.add(envelope.msg_id)
         return ReceivedMessage(
             msg_id=envelope.msg_id,
@@ -426,8 +475,13 @@ class Client:
             mode=envelope.mode,
             content_type=content_type,
             data=data_bytes,
-            franking_key=opened.franking_key,
+            franking_key=PLAINTEXT_FRANKING_KEY if self._platform_franked(envelope) else opened.franking_key,
         )
+
+    def _platform_franked(self, envelope: Envelope) -> bool:
+        """Whether a plaintext envelope was committed to by a franking platform itself (so
+        reporting it sends :data:`~toychat.franking.PLAINTEXT_FRANKING_KEY`)."""
+        return envelope.mode == "plaintext" and self.server.franking is not None
 
     def _undecryptable(self, envelope: Envelope, what: str) -> TamperedMessage:
         """The error for a correctly signed message this device cannot decrypt.

@@ -56,7 +56,10 @@ def check_timestamp(value: object, what: str = "timestamp") -> int | float:
     toychat.errors.TimestampOutOfRange: timestamp must be a number of seconds from 0 to 253402300799 (the end of the year 9999), not 100000000000000000000.
     """  # noqa: E501  (a doctest's expected exception is one line: the message whole)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_TIMESTAMP:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        # only a number or a string is shown: the repr of a hostile container can recurse without end
+        small = isinstance(value, (float, str)) or (isinstance(value, int) and value.bit_length() <= 128)
+        text = repr(value) if small else f"a value of type {type(value).__name__}"
+        shown = text if len(text) <= 40 else text[:40] + "…"
         raise TimestampOutOfRange(
             f"{what} must be a number of seconds from 0 to {MAX_TIMESTAMP} (the end of the year 9999), not {shown}."
         )

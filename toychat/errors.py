@@ -27,6 +27,7 @@ The hierarchy::
     ├── InvalidKey            a key has the wrong type or length, or is of small order
     ├── TooManySkipped        a ratchet was asked to skip more messages than allowed
     ├── ForgedReport          an abuse report does not verify (message franking)
+    ├── ImageTooLarge         a picture that would decode to too many pixels (a decompression bomb)
     ├── MalformedClaims       a row of the claims dataset breaks its rules (lesson 10)
     └── TransparencyError     key transparency found something wrong
         ├── InvalidProof      a Merkle proof or signed tree head does not verify
@@ -54,6 +55,7 @@ __all__ = [
     "InvalidKey",
     "TooManySkipped",
     "ForgedReport",
+    "ImageTooLarge",
     "MalformedClaims",
     "TransparencyError",
     "InvalidProof",
@@ -162,6 +164,12 @@ class UnexpectedKey(TransparencyError):
 class ForgedReport(ToyChatError):
     """An abuse report whose message, franking key, context or platform tag does
     not verify: it was altered, or describes a message that was never sent."""
+
+
+class ImageTooLarge(ToyChatError):
+    """A picture whose header claims more pixels than :data:`toychat.images.MAX_PIXELS`: a few
+    kilobytes of PNG can decode to gigabytes (a *decompression bomb*).  Refused before it is
+    decoded, and, by a platform that scans pictures, before the message is stored."""
 
 
 class MalformedClaims(ToyChatError, ValueError):

@@ -44,6 +44,8 @@ from .errors import ForgedReport, MalformedEnvelope, ReplayedMessage, TimestampO
 
 __all__ = [
     "FRANKING_KEY_SIZE",
+    "PLAINTEXT_FRANKING_KEY",
+    "plaintext_commitment",
     "FRANKING_FIELD",
     "COMMITMENT_SIZE",
     "decode_commitment",
@@ -56,6 +58,11 @@ __all__ = [
 
 #: Franking keys are 256 random bits (32 bytes).
 FRANKING_KEY_SIZE = 32
+#: The franking key of a message relayed in *plaintext* on a franking platform.  The platform
+#: read that message as it relayed it, so nothing is secret: it commits to the text itself with
+#: this public all-zero key, tags the commitment like any other, and a report of the message
+#: sends this key (:func:`plaintext_commitment`).
+PLAINTEXT_FRANKING_KEY = bytes(32)
 #: The envelope extras field that carries the sender's commitment (base64).
 FRANKING_FIELD = "franking"
 #: A commitment is one HMAC-SHA256 output.
@@ -99,6 +106,16 @@ def commit(message: bytes, franking_key: bytes | None = None) -> tuple[bytes, by
     if len(nf) != FRANKING_KEY_SIZE:
         raise ValueError(f"a franking key is {FRANKING_KEY_SIZE} bytes")
     return nf, _hmac(nf, message)
+
+
+def plaintext_commitment(message: bytes) -> bytes:
+    """The commitment a franking platform makes itself to a message it relays in *plaintext*
+    (with :data:`PLAINTEXT_FRANKING_KEY`), so that the message can be reported like any other.
+
+    >>> plaintext_commitment(b"hi") == commit(b"hi", PLAINTEXT_FRANKING_KEY)[1]
+    True
+    """
+    return commit(message, PLAINTEXT_FRANKING_KEY)[1]
 
 
 def _context(commitment: bytes, sender: str, recipient: str, timestamp: float) -> bytes:
@@ -160,6 +177,15 @@ class FrankingService:
             timestamp,
             _hmac(self._key, _context(commitment, sender, recipient, timestamp)),
         )
+
+    def remember_reported(self, tag: bytes) -> None:
+        """Count the message with this platform ``tag`` as reported (a platform restoring its
+        reports after a restart), so :meth:`verify` with ``once=True`` refuses it again."""
+        self._reported.add(bytes(tag))
+
+    def forget_reported(self, tag: bytes) -> None:
+        """Undo :meth:`remember_reported` (a report the platform could not keep after all)."""
+        self._reported.discard(bytes(tag))
 
     def verify(self, report: Report, *, once: bool = False) -> bytes:
         """Return the reported message if the report is genuine; raise :class:`ForgedReport` if not.

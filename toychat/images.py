@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .errors import ImageTooLarge
+
 __all__ = [
     "IMAGE_SIZE",
     "STAND_IN_LABEL",
@@ -36,8 +38,12 @@ __all__ = [
     "apply_edit",
     "encode_png",
     "decode_png",
+    "MAX_PIXELS",
 ]
 
+#: Most pixels a picture may have to be decoded (4096 × 4096, far above any picture a lesson
+#: sends); a larger one is refused from its header, before its pixels are unpacked.
+MAX_PIXELS = 4096 * 4096
 #: Width and height of generated images, in pixels.
 IMAGE_SIZE = 128
 #: The label every stand-in carries wherever it is shown.
@@ -196,11 +202,25 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes back to an RGB array; :class:`ValueError` if they are not a PNG image."""
+    """PNG bytes back to an RGB array; :class:`ValueError` if they are not a PNG image, and
+    :class:`~toychat.errors.ImageTooLarge` (before decoding anything) if the image has more
+    than :data:`MAX_PIXELS` pixels."""
     try:
         with Image.open(io.BytesIO(bytes(data))) as picture:
             if picture.format != "PNG":
                 raise ValueError("not a PNG image")
+            width, height = picture.size
+            if width * height > MAX_PIXELS:
+                raise _too_large(f"{width}×{height} pixels")
             return np.asarray(picture.convert("RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(str(exc)) from None
     except (OSError, SyntaxError) as exc:
         raise ValueError(f"not a PNG image ({exc})") from None
+
+
+def _too_large(what: str) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"the picture is too large to decode ({what}; the limit is {MAX_PIXELS:,} pixels): a few "
+        "kilobytes that would unpack to gigabytes (a decompression bomb). Refused."
+    )

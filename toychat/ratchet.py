@@ -36,8 +36,11 @@ What this simplifies compared with the specification and Signal
   X3DH's one-time prekeys, deleted after first use, prevent that.
 * State lives in memory only; skipped keys are capped at :data:`MAX_STORED`
   (oldest dropped) rather than deleted after a time limit.
-* Simultaneous first messages from both sides are not reconciled (Signal keeps
-  several sessions and switches between them).
+* One ratchet is one session.  Simultaneous first messages from both sides, and
+  a contact who starts again after losing their sessions, are reconciled one
+  level up, as Signal does: :class:`toychat.sessions.RatchetSession` keeps a few
+  older states beside the current one and switches to whichever opened the
+  latest message.
 """
 
 from __future__ import annotations
@@ -277,8 +280,13 @@ class DoubleRatchet:
                     raise ReplayedMessage("this message belongs to a chain that has already been replaced.")
                 self._skip(header.previous_chain_length)
                 self._dh_ratchet(header)
+            if self.receiving is None:
+                raise TamperedMessage(
+                    "the reply carries the ratchet key this side started the session with (the contact's "
+                    "identity key), not a fresh one, so no receiving chain exists for it: refused."
+                )
             self._skip(header.message_number)
-            self.receiving, message_key = kdf_ck(self.receiving)  # type: ignore[arg-type]
+            self.receiving, message_key = kdf_ck(self.receiving)
             self.received += 1
         try:
             plaintext = _open(message_key, ciphertext, associated)

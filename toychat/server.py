@@ -37,9 +37,9 @@ registered for a name; lesson 04 shows what a dishonest directory can do.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, overload
 
 from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
 from .devices import DeviceCertificate
@@ -55,7 +55,7 @@ from .errors import (
     UnknownSender,
     UnreportableMessage,
 )
-from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment
+from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment, plaintext_commitment
 from .keys import PublicIdentity, check_name
 from .transport import Connections, TransportChannel
 from .wire import MODES, Envelope, Mode, short_id
@@ -65,7 +65,17 @@ if TYPE_CHECKING:
     # toychat.client, needs this module) does not load pandas.
     import pandas as pd
 
-__all__ = ["Server", "SeenByServer", "Flag", "Scanner", "ReportedRow", "describe_payload"]
+__all__ = [
+    "Server",
+    "SeenByServer",
+    "Flag",
+    "Scanner",
+    "ReportedRow",
+    "MessageLog",
+    "SeenIds",
+    "FrankedTags",
+    "describe_payload",
+]
 
 #: A scanner looks at an envelope the server accepted and returns a label or None.
 Scanner = Callable[[Envelope], "str | None"]
@@ -140,6 +150,41 @@ class ReportedRow:
     text: str
 
 
+class MessageLog(Protocol):
+    """Where a server keeps what it saw (:attr:`Server.log`): a ``list`` in process; the
+    classroom relay's reads its SQLite database, so its memory does not grow with its history."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[SeenByServer]: ...
+
+    @overload
+    def __getitem__(self, index: int) -> SeenByServer: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SeenByServer]: ...
+
+    def append(self, entry: SeenByServer, /) -> None: ...
+
+
+class SeenIds(Protocol):
+    """The ids of every accepted message (to refuse a replay): a ``set`` in process, the
+    relay's database on the relay."""
+
+    def __contains__(self, msg_id: object, /) -> bool: ...
+
+    def add(self, msg_id: str, /) -> None: ...
+
+
+class FrankedTags(Protocol):
+    """The franking tag of each relayed message, by message id (:attr:`Server.franked`): a
+    ``dict`` in process, the relay's database on the relay."""
+
+    def get(self, msg_id: str, /) -> Franked | None: ...
+
+    def __setitem__(self, msg_id: str, franked: Franked, /) -> None: ...
+
+
 class Server:
     """The toy platform's relay.
 
@@ -162,18 +207,18 @@ class Server:
         self.clock: Clock = clock if clock is not None else real_clock
         self.scanners: list[Scanner] = list(scanners or [])
         self.directory: dict[str, PublicIdentity] = {}
-        self.log: list[SeenByServer] = []
+        self.log: MessageLog = []
         self.flags: list[Flag] = []
         #: Message franking (lesson 08): tags each E2EE message's commitment, verifies reports.
         self.franking = franking
-        self.franked: dict[str, Franked] = {}
+        self.franked: FrankedTags = {}
         #: The *reported* messages, one per accepted report (context messages are not listed here).
         self.reports: list[tuple[Franked, bytes]] = []
         #: Every message the platform learned from reports, context included (see :meth:`report_table`).
         self.report_log: list[ReportedRow] = []
         self._mailboxes: dict[str, deque[bytes]] = {}
         self._connections = Connections()
-        self._seen_ids: set[str] = set()
+        self._seen_ids: SeenIds = set()
         self._in_flight: dict[str, list[bytes]] = {}
 
     # ---- key directory ---------------------------------------------------
@@ -271,14 +316,18 @@ class Server:
         self._commitment(envelope)
 
     def _commitment(self, envelope: Envelope) -> bytes | None:
-        """The franking commitment of an E2EE envelope on a franking platform, strictly decoded.
+        """The franking commitment of an envelope on a franking platform: an E2EE envelope's,
+        strictly decoded, or for a plaintext envelope the platform's own
+        (:func:`~toychat.franking.plaintext_commitment`: it reads the text anyway).
 
         A franking platform refuses an E2EE message without one
         (:class:`~toychat.errors.UnreportableMessage`): it could never be
         reported.  Returns ``None`` where franking does not apply.
         """
-        if self.franking is None or envelope.mode != "e2ee":
+        if self.franking is None:
             return None
+        if envelope.mode != "e2ee":
+            return plaintext_commitment(envelope.payload)
         if FRANKING_FIELD not in envelope.extras:
             raise UnreportableMessage(
                 f"message {envelope.short_id} carries no franking commitment, so its recipient could never "
@@ -319,7 +368,20 @@ class Server:
             content_seen=describe_payload(envelope),
             envelope=raw,
         )
+        flags = self._scan(envelope)  # a scanner's refusal (a decompression bomb) comes before storing
         self._commit(envelope, entry, franked)
+        self.flags.extend(flags)
+
+    def _scan(self, envelope: Envelope) -> list[Flag]:
+        """Run every scanner on ``envelope``; the matches, to record once it is stored.
+        A :class:`~toychat.errors.ToyChatError` from a scanner refuses the message."""
+        flags = []
+        for scanner in self.scanners:
+            label = scanner(envelope)
+            if label is not None:
+                name = getattr(scanner, "__name__", type(scanner).__name__)
+                flags.append(Flag(envelope.msg_id, envelope.sender, envelope.recipient, name, str(label)))
+        return flags
 
     def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
         """The one place an accepted message changes the server's state."""
@@ -328,11 +390,6 @@ class Server:
             self.franked[envelope.msg_id] = franked
         self.log.append(entry)
         self._mailboxes[envelope.recipient].append(entry.envelope)
-        for scanner in self.scanners:
-            label = scanner(envelope)
-            if label is not None:
-                name = getattr(scanner, "__name__", type(scanner).__name__)
-                self.flags.append(Flag(envelope.msg_id, envelope.sender, envelope.recipient, name, str(label)))
 
     def inject(self, recipient: str, raw: bytes) -> None:
         """Put ``raw`` bytes straight into a mailbox, skipping every check.
@@ -442,14 +499,13 @@ class Server:
         message = self.franking.verify(report, once=True)  # last: a refused report is not marked as reported
         self.reports.append((main, message))
         number = len(self.reports)
-        ids = {f.tag: msg_id for msg_id, f in self.franked.items()}
         in_order = [(c, CONTEXT) for c in sorted(context, key=lambda c: c.franked.timestamp)] + [(report, REPORTED)]
         rows = [
             ReportedRow(
                 report=number,
                 reporter=main.recipient,
                 reported_sender=main.sender,
-                msg_id=ids.get(r.franked.tag, "?"),
+                msg_id=self._msg_id_of(r.franked.tag),
                 sent_at=r.franked.timestamp,
                 role=role,
                 text=_readable(r.message),
@@ -458,6 +514,12 @@ class Server:
         ]
         self.report_log.extend(rows)
         return rows
+
+    def _msg_id_of(self, tag: bytes) -> str:
+        """The id of the relayed message with this franking ``tag`` (``"?"`` if none)."""
+        franked = self.franked
+        found = [msg_id for msg_id, f in franked.items() if f.tag == tag] if isinstance(franked, dict) else []
+        return found[0] if found else "?"
 
     def report_table(self) -> pd.DataFrame:
         """Everything the platform has learned from abuse reports, one row per revealed message.

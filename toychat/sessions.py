@@ -169,6 +169,24 @@ class BoxSession:
             ) from None
 
 
+#: Older forward-secrecy states kept per contact beside the current one (Signal keeps up to 40).
+MAX_ARCHIVED = 5
+
+
+@dataclass
+class _State:
+    """One Double Ratchet state with a contact, and the contact's ephemeral key that started it
+    (``None`` for a state this phone started itself)."""
+
+    ratchet: DoubleRatchet
+    started_with: bytes | None
+
+    def takes(self, ephemeral: bytes | None) -> bool:
+        """Whether a message carrying ``ephemeral`` (or none) can belong to this state: a
+        message that starts a session belongs only to the state its ephemeral key started."""
+        return ephemeral is None or ephemeral == self.started_with
+
+
 class RatchetSession:
     """Forward secrecy (lesson 05): a :class:`~toychat.ratchet.DoubleRatchet` with one contact.
 
@@ -176,6 +194,13 @@ class RatchetSession:
     starts one on their side (an unstarted session, ``ratchet=None``, is started
     by :meth:`open` from the message's ephemeral key).  The initiator's
     ephemeral key travels with every message until the contact replies.
+
+    Like Signal, a session keeps up to :data:`MAX_ARCHIVED` older states beside
+    the current one and opens a message with whichever state it belongs to; the
+    state that opened the latest message becomes current (the one used to send).
+    So two first messages that cross (both sides start at once) and a contact
+    who starts again (a restarted kernel that reloaded its keys, with no
+    sessions) each start a new state, and no message is lost.
     """
 
     def __init__(
@@ -196,6 +221,8 @@ class RatchetSession:
         self.ephemeral = ephemeral
         #: The ephemeral key that started this session (responder only).
         self.started_with: bytes | None = None
+        #: Older states, newest first (see the class description).
+        self.archived: list[_State] = []
 
     @classmethod
     def initiate(cls, identity: Identity, contact: str, keys: PublicIdentity) -> RatchetSession:
@@ -212,42 +239,57 @@ class RatchetSession:
             extras[EPHEMERAL_FIELD] = base64.b64encode(self.ephemeral).decode()
         return Sealed(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], extras)
 
+    def _states(self) -> list[_State]:
+        """The current state (if started), then the archived ones."""
+        current = [] if self.ratchet is None else [_State(self.ratchet, self.started_with)]
+        return current + self.archived
+
     def open(self, envelope: Envelope) -> Opened:
-        """Decrypt on a trial copy of the ratchet; :attr:`Opened.keep` takes over the new state
-        (so a refused message creates or moves no session)."""
+        """Decrypt on a trial copy of the state the message belongs to; :attr:`Opened.keep`
+        takes over the new state (so a refused message creates or moves no session)."""
         header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
         ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
-        ratchet = self.ratchet
-        started_with = self.started_with
-        if ratchet is not None and ephemeral is not None and started_with is not None and ephemeral != started_with:
-            raise TamperedMessage(
-                f"message {envelope.short_id} claims to start a forward-secrecy session with a different "
-                f"ephemeral key than the one {envelope.sender!r}'s session started with: refused."
+        states = self._states()
+        candidates = [state for state in states if state.takes(ephemeral)]
+        if ephemeral is not None and all(state.started_with != ephemeral for state in states):
+            secret = responder_secret(self.identity, self.keys, ephemeral)  # a new first message
+            candidates.append(_State(DoubleRatchet.responder(secret, self.identity.box_private), ephemeral))
+        if not candidates:
+            raise CannotDecrypt(
+                envelope,
+                "continues a forward-secrecy session this phone does not have (its first message was lost, "
+                "or the phone was reset).",
             )
-        if ratchet is None:
-            if ephemeral is None:
-                raise CannotDecrypt(
-                    envelope,
-                    "continues a forward-secrecy session this phone does not have (its first message was lost, "
-                    "or the phone was reset).",
-                )
-            secret = responder_secret(self.identity, self.keys, ephemeral)
-            ratchet = DoubleRatchet.responder(secret, self.identity.box_private)
         associated = associated_data(self.contact, self.identity.name)
-        try:
-            plaintext, trial = ratchet.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
-        except TamperedMessage as exc:
-            raise CannotDecrypt(envelope, str(exc)) from None
+        first_error: ToyChatError | None = None
+        for state in candidates:
+            try:
+                plaintext, trial = state.ratchet.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
+            except ToyChatError as exc:
+                first_error = first_error or exc
+                continue
+            return Opened(plaintext, self._keeper(state, trial))
+        if isinstance(first_error, TamperedMessage):
+            raise CannotDecrypt(envelope, str(first_error)) from None
+        assert first_error is not None
+        raise first_error
+
+    def _keeper(self, state: _State, trial: DoubleRatchet) -> Callable[[], None]:
+        """What accepting a message opened by ``state`` changes: its new ratchet state, which
+        becomes current (the one sent with); the current one, if another, is archived."""
 
         def keep() -> None:
-            if self.ratchet is not None:
-                self.ratchet.adopt(trial)
-            else:
-                self.ratchet = trial
-                self.started_with = ephemeral
-            self.ephemeral = None  # they have replied: the session is established
+            states = self._states()
+            if any(s.ratchet is state.ratchet for s in states):
+                state.ratchet.adopt(trial)
+                chosen = state.ratchet
+            else:  # a new first message from the contact started this state
+                chosen = trial
+            self.archived = [s for s in states if s.ratchet is not state.ratchet][:MAX_ARCHIVED]
+            self.ratchet, self.started_with = chosen, state.started_with
+            self.ephemeral = None  # they have replied (or started themselves): the session is established
 
-        return Opened(plaintext, keep)
+        return keep
 
     def snapshot(self) -> RatchetSnapshot:
         """Every secret of this session now: what stealing the phone yields (:meth:`DoubleRatchet.snapshot`)."""

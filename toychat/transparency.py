@@ -5,8 +5,9 @@ has these keys", "bob added a laptop" — as a leaf of a **Merkle tree**, and
 signs the tree's root (a *signed tree head*, STH).  Then:
 
 * a client that gets Bob's key from the directory also gets an **inclusion
-  proof** that the binding is in the log the operator signed, so the operator
-  cannot hand out a key it has not published (:func:`verify_lookup`);
+  proof** that the binding is in the log the operator signed, and the
+  entries after it, so the operator cannot hand out a key it has not
+  published, another user's key, or a key revoked since (:func:`verify_lookup`);
 * each user's phone **monitors** the log for bindings of its own name that it
   did not make — a swapped key, or a "ghost" device (:class:`Monitor`);
 * anyone can **audit** that the log only grows, with *consistency proofs*
@@ -28,7 +29,10 @@ What this simplifies
   *prefix* tree (with VRF-hidden names) so that a user can check the bindings
   of one name without downloading everyone's, and so the directory does not
   reveal who is registered; our :class:`Monitor` reads every new entry, which
-  is simple but costs bandwidth in proportion to the whole log's growth.
+  is simple but costs bandwidth in proportion to the whole log's growth, and
+  a lookup downloads every entry after the binding to show none revoked it
+  (a prefix tree proves "this is the latest binding of this name" in
+  O(log n) hashes).
 * No epochs, no third-party auditor signatures, no VRFs; gossip is a direct
   comparison of two tree heads.
 
@@ -43,6 +47,7 @@ import base64
 import copy
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -196,6 +201,44 @@ class MerkleLog:
         return proof
 
 
+#: Largest tree size a verifier takes (2**62 entries: far beyond any real log).
+MAX_TREE_SIZE = 1 << 62
+#: An Ed25519 signature is 64 bytes.
+_SIGNATURE_SIZE = 64
+
+
+def _check_size(value: object, what: str, *, low: int = 0) -> int:
+    """``value`` if it is a whole number from ``low`` to :data:`MAX_TREE_SIZE`, else :class:`InvalidProof`."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidProof(f"{what} must be a whole number, not {type(value).__name__}.")
+    if not low <= value <= MAX_TREE_SIZE:
+        raise InvalidProof(f"{what} is outside {low}..{MAX_TREE_SIZE}.")
+    return value
+
+
+def _check_hash(value: object, what: str) -> bytes:
+    """``value`` if it is a :data:`HASH_SIZE`-byte hash, else :class:`InvalidProof`."""
+    if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+        raise InvalidProof(f"{what} must be a {HASH_SIZE}-byte hash.")
+    return value
+
+
+def _check_head(head: object) -> SignedTreeHead:
+    """``head`` if it is a :class:`SignedTreeHead` with well-typed fields, else :class:`InvalidProof`
+    (so a hostile tree head is a named refusal, never a TypeError from deep inside a check)."""
+    if not isinstance(head, SignedTreeHead):
+        raise InvalidProof(f"a tree head must be a SignedTreeHead, not {type(head).__name__}.")
+    _check_size(head.size, "a tree head's size")
+    _check_hash(head.root, "a tree head's root")
+    try:
+        check_timestamp(head.timestamp, "a tree head's timestamp")
+    except MalformedEnvelope as exc:
+        raise InvalidProof(str(exc)) from None
+    if not isinstance(head.signature, bytes) or len(head.signature) != _SIGNATURE_SIZE:
+        raise InvalidProof(f"a tree head's signature must be {_SIGNATURE_SIZE} bytes.")
+    return head
+
+
 def _check_hashes(proof: object, what: str) -> list[bytes]:
     if not isinstance(proof, (list, tuple)) or not all(isinstance(p, bytes) and len(p) == HASH_SIZE for p in proof):
         raise InvalidProof(f"{what} must be a list of {HASH_SIZE}-byte hashes.")
@@ -206,6 +249,11 @@ def verify_inclusion(data: bytes, index: int, size: int, proof: list[bytes], roo
     """Check that ``data`` is leaf ``index`` of the tree of ``size`` leaves with ``root``
     (RFC 9162 §2.1.3.2).  Returns nothing; raises :class:`InvalidProof` if not."""
     proof = _check_hashes(proof, "an inclusion proof")
+    if not isinstance(data, bytes):
+        raise InvalidProof(f"a leaf is bytes, not {type(data).__name__}.")
+    size = _check_size(size, "a tree size", low=1)
+    index = _check_size(index, "a leaf index")
+    root = _check_hash(root, "a root")
     if not 0 <= index < size:
         raise InvalidProof(f"leaf index {index} is outside a tree of {size} leaves.")
     fn, sn, r = index, size - 1, leaf_hash(data)
@@ -230,11 +278,17 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     """Check that the tree of ``old_size`` leaves is a prefix of the tree of ``new_size``
     leaves (RFC 9162 §2.1.4.2).  Raises :class:`InvalidProof` if not."""
     proof = _check_hashes(proof, "a consistency proof")
+    old_size = _check_size(old_size, "the old tree size")
+    new_size = _check_size(new_size, "the new tree size")
+    old_root = _check_hash(old_root, "the old root")
+    new_root = _check_hash(new_root, "the new root")
     if not 0 <= old_size <= new_size:
         raise InvalidProof(f"a log cannot shrink from {old_size} to {new_size} leaves.")
     if old_size == new_size:
         if proof or old_root != new_root:
             raise InvalidProof("two tree heads of the same size must have the same root and an empty proof.")
+        if old_size == 0 and old_root != EMPTY_ROOT:
+            raise InvalidProof('an empty tree has one root, SHA-256(""); these heads claim another.')
         return
     if old_size == 0:
         # Every log extends the empty one, whose root is SHA-256 of nothing (RFC 9162 §2.1.1):
@@ -367,7 +421,9 @@ class SignedTreeHead:
         ).encode()
 
     def verify(self, log_key: nacl.signing.VerifyKey) -> None:
-        """Check the operator's signature; :class:`InvalidProof` if it does not verify."""
+        """Check the operator's signature; :class:`InvalidProof` if it does not verify
+        (or if a field has the wrong type)."""
+        _check_head(self)
         try:
             log_key.verify(self.signed_bytes(), self.signature)
         except (nacl.exceptions.BadSignatureError, ValueError):
@@ -446,14 +502,90 @@ class KeyDirectoryLog:
         return twin
 
 
+def _root_with_suffix(index: int, size: int, proof: list[bytes], suffix: list[bytes]) -> bytes:
+    """The root of a tree of ``size`` leaves rebuilt from the left-hand hashes of leaf
+    ``index``'s inclusion ``proof`` (which cover leaves ``0 .. index-1``) and the leaf
+    hashes ``suffix`` of leaves ``index .. size-1``.
+
+    Equal to the signed root only if ``suffix`` really is the end of that log, so a
+    client can check the entries after a binding without downloading the whole log.
+    The proof must already have passed :func:`verify_inclusion` (so its length fits).
+    """
+    known: dict[tuple[int, int], bytes] = {}
+    top_down = proof[::-1]
+    start, end, depth = 0, size, 0
+    while end - start > 1:
+        k = _largest_power_of_two_below(end - start)
+        if index < start + k:
+            end = start + k
+        else:
+            known[(start, start + k)] = top_down[depth]
+            start += k
+        depth += 1
+
+    def tree_hash(first: int, last: int) -> bytes:
+        if (first, last) in known:
+            return known[(first, last)]
+        if last - first == 1:
+            return suffix[first - index]
+        k = _largest_power_of_two_below(last - first)
+        return node_hash(tree_hash(first, first + k), tree_hash(first + k, last))
+
+    return tree_hash(0, size)
+
+
 def verify_lookup(
-    binding: Binding, index: int, proof: list[bytes], head: SignedTreeHead, log_key: nacl.signing.VerifyKey
+    binding: Binding,
+    index: int,
+    proof: list[bytes],
+    head: SignedTreeHead,
+    log_key: nacl.signing.VerifyKey,
+    *,
+    name: str,
+    later: Sequence[Binding],
 ) -> None:
-    """A client's check of a key the directory handed out: the tree head is
-    genuinely signed, and the binding is in the log it describes.  Raises
-    :class:`InvalidProof` otherwise (e.g. a key the operator never published)."""
+    """A client's check of a key the directory handed out when asked for ``name``'s keys.
+
+    ``later`` is every entry of the log after the binding (indexes ``index + 1``
+    up to ``head.size``; :meth:`KeyDirectoryLog.entries` serves them).  Checks
+    that the tree head is genuinely signed; that the binding is an ``add`` of a
+    key to ``name`` itself (not Mallory's key handed out as Bob's); that it is
+    in the log the head describes; that ``later`` really is the rest of that
+    log; and that no later entry revoked or replaced that device's key (not Bob's
+    stolen phone after he revoked it).  Raises :class:`InvalidProof` otherwise,
+    e.g. for a key the operator never published.
+    """
+    _check_head(head)
     head.verify(log_key)
+    if not isinstance(binding, Binding):
+        raise InvalidProof(f"a looked-up key must be a Binding, not {type(binding).__name__}.")
+    if binding.user != name:
+        raise InvalidProof(
+            f"you asked for {name!r}'s keys and the directory answered with a binding of {binding.user!r}'s: "
+            f"whoever holds that key is not {name!r}. Refused."
+        )
+    if binding.action != "add":
+        raise InvalidProof(f"the directory answered with the entry that revoked {name!r}'s device {binding.device!r}.")
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise InvalidProof(f"a leaf index is a whole number, not {type(index).__name__}.")
     verify_inclusion(binding.to_bytes(), index, head.size, proof, head.root)
+    if not isinstance(later, (list, tuple)) or not all(isinstance(b, Binding) for b in later):
+        raise InvalidProof("the entries after a binding must be a list of Binding.")
+    if len(later) != head.size - index - 1:
+        raise InvalidProof(
+            f"the log has {head.size - index - 1} entries after entry {index}, not {len(later)}: "
+            "some were left out, so a revocation could be hidden."
+        )
+    suffix = [leaf_hash(binding.to_bytes()), *(leaf_hash(b.to_bytes()) for b in later)]
+    if _root_with_suffix(index, head.size, list(proof), suffix) != head.root:
+        raise InvalidProof("the entries served after the binding are not the rest of the signed log.")
+    for offset, entry in enumerate(later, start=index + 1):
+        if entry.user == name and entry.device == binding.device:
+            what = "revoked" if entry.action == "revoke" else "replaced with another key"
+            raise InvalidProof(
+                f"{name!r}'s device {binding.device!r} with this key was {what} by log entry {offset}: "
+                f"it is no longer {name!r}'s key (a stolen phone, perhaps). Refused."
+            )
 
 
 def proof_bytes(proof: list[bytes]) -> int:
@@ -482,20 +614,22 @@ class Monitor:
 
     def check(self, directory: KeyDirectoryLog) -> SignedTreeHead:
         """Fetch the latest tree head and entries from ``directory`` and check them."""
-        head = directory.tree_head()
+        head = _check_head(directory.tree_head())
         head.verify(self.log_key)
         self.bytes_downloaded += len(head.signed_bytes()) + len(head.signature)
         if self.head is not None:
             if head.size < self.head.size:
                 raise InconsistentLog(f"the log shrank from {self.head.size} to {head.size} entries.")
             proof = directory.prove_consistency(self.head.size, head.size)
-            self.bytes_downloaded += proof_bytes(proof)
             try:
                 verify_consistency(self.head.size, head.size, self.head.root, head.root, proof)
             except InvalidProof as exc:
                 raise InconsistentLog(f"the log rewrote its history since the last check: {exc}") from None
+            self.bytes_downloaded += proof_bytes(proof)
         mirror = copy.deepcopy(self._mirror)
         new_entries = directory.entries(mirror.size, head.size)
+        if not isinstance(new_entries, list) or not all(isinstance(b, Binding) for b in new_entries):
+            raise InconsistentLog("the directory served log entries that are not a list of Binding.")
         for binding in new_entries:
             data = binding.to_bytes()
             self.bytes_downloaded += len(data)
@@ -538,8 +672,8 @@ def gossip(
     smaller tree is a prefix of the larger.  Any failure is a fork or a split
     view: :class:`InconsistentLog`.
     """
-    first.verify(log_key)
-    second.verify(log_key)
+    _check_head(first).verify(log_key)
+    _check_head(second).verify(log_key)
     small, large = sorted((first, second), key=lambda h: h.size)
     if small.size == large.size:
         if small.root != large.root:

@@ -60,6 +60,7 @@ from ..wire import Mode
 from .client import RemoteServer
 from .errors import (
     Forbidden,
+    MailboxFull,
     RateLimited,
     RelayError,
     RelayStorageError,
@@ -71,6 +72,7 @@ from .errors import (
 __all__ = [
     "RELAY_VARIABLE",
     "Forbidden",
+    "MailboxFull",
     "RateLimited",
     "RelayError",
     "RelayStorageError",

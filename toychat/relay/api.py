@@ -37,10 +37,14 @@ class Relay:
     """Everything the handlers share: the platform, its limits and logins."""
 
     server: PersistentServer
+    #: Requests per account (per address for requests without a login).
     limiter: TokenBucket
     admin_token: str
     public_view: bool = False
     hub_auth: Any = None  # a jupyterhub.services.auth.HubOAuth in --hub mode
+    #: Requests per network address, whatever account makes them, so that registering more
+    #: names does not multiply what one address may send (``None``: no per-address limit).
+    address_limiter: TokenBucket | None = None
     _waiters: dict[str, tornado.locks.Condition] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,7 +159,15 @@ class ApiHandler(tornado.web.RequestHandler):
                 if token is not None or relay.hub_auth is None
                 else "log in to JupyterHub first."
             )
-        key = f"user:{self.user}" if self.user else f"ip:{self.request.remote_ip}"
+        address = self.request.remote_ip or ""
+        if relay.address_limiter is not None and not relay.address_limiter.allow(address):
+            self._rate_limiter = relay.address_limiter
+            raise RateLimited(
+                f"too many requests from this network address: the relay allows {relay.address_limiter.burst} "
+                f"at once and {relay.address_limiter.rate:g} per second from one address, however many "
+                "names it registered. Wait a moment and try again."
+            )
+        key = f"user:{self.user}" if self.user else f"ip:{address}"
         if not relay.limiter.allow(key):
             raise RateLimited(
                 f"too many requests from {self.user or 'this address'}: the relay allows "
@@ -183,7 +195,8 @@ class ApiHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, RateLimited):
-            self.set_header("Retry-After", str(self.relay.limiter.retry_after()))
+            limiter = getattr(self, "_rate_limiter", self.relay.limiter)
+            self.set_header("Retry-After", str(limiter.retry_after()))
         if isinstance(exc, ToyChatError):
             body = codec.error_to_json(type(exc).__name__, str(exc))
         elif isinstance(exc, tornado.web.HTTPError) or exc is None:

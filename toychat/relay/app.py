@@ -42,7 +42,7 @@ from .handlers import (
     UserHandler,
     UsersHandler,
 )
-from .limits import MAX_HTTP_BODY, TokenBucket
+from .limits import ADDRESS_SHARE, MAX_HTTP_BODY, Quota, TokenBucket
 from .persistent import PersistentServer
 from .store import Store
 
@@ -100,18 +100,35 @@ def build_relay(
     admin_token: str | None = None,
     public_view: bool = False,
     hub_auth: Any = None,
+    address_rate: float | None = None,
+    address_burst: int | None = None,
+    quota: Quota | None = None,
 ) -> Relay:
     """A :class:`Relay` over the SQLite database ``db`` (``":memory:"`` or a file path).
 
     The stored mode wins over ``mode`` when the database already has one.
+    ``rate`` and ``burst`` limit each account; ``address_rate`` and
+    ``address_burst`` each network address, whatever names it registered
+    (default: :data:`~toychat.relay.limits.ADDRESS_SHARE` accounts' worth; a
+    rate of 0 turns it off).  With ``hub_auth`` there is no per-address limit
+    by default: every request arrives through the hub's proxy, and a name is a
+    hub login, which registering cannot multiply.  ``quota`` bounds what waits
+    undelivered per user (default :class:`~toychat.relay.limits.Quota`).
     """
-    server = PersistentServer(Store(db), mode, franking=franking)
+    server = PersistentServer(Store(db), mode, franking=franking, quota=quota)
+    address_limiter = None
+    if address_rate is None and hub_auth is None:
+        address_rate = rate * ADDRESS_SHARE
+    if address_rate is not None and address_rate > 0:
+        burst_per_address = address_burst if address_burst is not None else burst * ADDRESS_SHARE
+        address_limiter = TokenBucket(rate=address_rate, burst=burst_per_address)
     return Relay(
         server=server,
         limiter=TokenBucket(rate=rate, burst=burst),
         admin_token=admin_token or secrets.token_urlsafe(24),
         public_view=public_view,
         hub_auth=hub_auth,
+        address_limiter=address_limiter,
     )
 
 

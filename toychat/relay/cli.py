@@ -12,8 +12,10 @@ import logging
 import signal
 import sqlite3
 
+from ..errors import InvalidKey
 from ..wire import MODES
 from .app import build_relay, http_server, make_app
+from .limits import ADDRESS_SHARE
 
 __all__ = ["main"]
 
@@ -31,6 +33,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--franking", action="store_true", help="tag messages for verifiable reports (lesson 08)")
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second per user, sustained")
     parser.add_argument("--burst", type=int, default=60, help="requests per user at once")
+    parser.add_argument(
+        "--address-rate",
+        type=float,
+        default=None,
+        help="requests per second per network address, however many names it registered "
+        f"(default: {ADDRESS_SHARE} users' worth; off with --hub; 0 turns it off)",
+    )
+    parser.add_argument("--address-burst", type=int, default=None, help="requests per network address at once")
     parser.add_argument("--admin-token", default=None, help="instructor token (default: random, printed)")
     parser.add_argument("--public-view", action="store_true", help="anyone may read the server view")
     parser.add_argument("--certfile", help="TLS certificate (serve https)")
@@ -52,11 +62,15 @@ def main(argv: list[str] | None = None) -> None:
             franking=args.franking,
             rate=args.rate,
             burst=args.burst,
+            address_rate=args.address_rate,
+            address_burst=args.address_burst,
             admin_token=args.admin_token,
             public_view=args.public_view,
             hub_auth=hub_auth,
         )
-    except sqlite3.Error as exc:
+    except InvalidKey as exc:
+        raise SystemExit(f"toychat relay: {exc}") from None
+    except (sqlite3.Error, OSError) as exc:
         raise SystemExit(
             f"toychat relay: cannot use the database {args.db}: {exc}. Is the disk full, or the file (or its "
             "folder) read-only for this user? Nothing in it was changed."

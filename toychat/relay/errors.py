@@ -14,6 +14,7 @@ The exceptions added here extend the course's one hierarchy
         ├── Unauthenticated   no valid login (401)
         ├── Forbidden         logged in, but not allowed to do this (403)
         ├── RateLimited       too many requests too fast (429)
+        ├── MailboxFull       a mailbox quota is used up: nothing was stored (409)
         ├── RequestTooLarge   the body is over the wire format's limit (413)
         ├── RelayStorageError the relay cannot save to its database: disk full, read-only (503)
         └── RelayUnavailable  the relay cannot be reached at all
@@ -37,6 +38,7 @@ from ..errors import (
 
 __all__ = [
     "Forbidden",
+    "MailboxFull",
     "RateLimited",
     "RelayError",
     "RelayStorageError",
@@ -90,6 +92,14 @@ class RelayStorageError(RelayError):
     """
 
     status = 503
+
+
+class MailboxFull(RelayError):
+    """A mailbox quota is used up: the recipient's mailbox holds as many messages (or bytes)
+    as the relay keeps for one user, or the sender has that much waiting undelivered.
+    Nothing was stored; send it again once the recipient has read their messages."""
+
+    status = 409
 
 
 class RelayUnavailable(RelayError, ServiceUnavailable):

@@ -46,7 +46,7 @@ from ..wire import MAX_ENVELOPE_BYTES
 from . import codec
 from .api import ApiHandler
 from .errors import Forbidden, Unauthenticated
-from .limits import MAX_BATCH, MAX_WAIT_SECONDS, VIEW_ROWS
+from .limits import MAX_BATCH, MAX_REPORT_BODY, MAX_WAIT_SECONDS, VIEW_ROWS
 
 __all__ = [
     "AckHandler",
@@ -179,6 +179,7 @@ class FrankedHandler(ApiHandler):
 
 
 class ReportsHandler(ApiHandler):
+    max_body = MAX_REPORT_BODY  # a report carries the whole message: any message the relay accepted
     login = "user"
 
     def post(self) -> None:

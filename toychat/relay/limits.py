@@ -12,19 +12,42 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..wire import MAX_ENVELOPE_BYTES
+from ..wire import MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES
 
-__all__ = ["MAX_BATCH", "MAX_HTTP_BODY", "MAX_SMALL_BODY", "MAX_WAIT_SECONDS", "VIEW_ROWS", "TokenBucket"]
+__all__ = [
+    "ADDRESS_SHARE",
+    "MAX_BATCH",
+    "MAX_PAGE_BYTES",
+    "Quota",
+    "MAX_HTTP_BODY",
+    "MAX_REPORT_BODY",
+    "MAX_SMALL_BODY",
+    "MAX_WAIT_SECONDS",
+    "VIEW_ROWS",
+    "TokenBucket",
+]
 
-#: Largest body of any request that is not an envelope (registration, acks, reports).
+#: Largest body of any request that carries neither an envelope nor a message (registration, acks).
 MAX_SMALL_BODY = 64 * 1024
+#: Largest abuse report: it carries the whole reported message, which may be as long as an
+#: envelope's payload (:data:`~toychat.wire.MAX_PAYLOAD_BYTES`), in base64 (4 characters per 3
+#: bytes), plus the franking key, the tag and JSON punctuation (well within one small body).
+#: Sized from the message limit, so every message the relay accepted can be reported.
+MAX_REPORT_BODY = 4 * math.ceil(MAX_PAYLOAD_BYTES / 3) + MAX_SMALL_BODY
 #: Bodies up to this size are read (and dropped) before a 413, so the client, still
 #: sending, is not cut off mid-request and can read the answer; larger ones are cut off.
 MAX_HTTP_BODY = 2 * MAX_ENVELOPE_BYTES
+#: By default one network address may make as many requests as this many users together:
+#: enough for a class behind one NAT or proxy, and a cap that registering more names
+#: cannot raise (each account also has its own, smaller limit).
+ADDRESS_SHARE = 50
 #: Longest long-poll wait a client may ask for, in seconds.
 MAX_WAIT_SECONDS = 30.0
 #: Most messages one mailbox request returns.
 MAX_BATCH = 100
+#: Most bytes of envelopes one mailbox request returns (but always at least one message):
+#: a full batch of the largest envelopes would be hundreds of megabytes in one answer.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
 #: How many log rows the server view returns (the newest).
 VIEW_ROWS = 200
 
@@ -69,3 +92,19 @@ class TokenBucket:
     def retry_after(self) -> int:
         """Seconds until one more request is allowed (at least 1)."""
         return max(1, math.ceil(1.0 / self.rate)) if self.rate > 0 else 60
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How much may wait undelivered on the relay: in one user's mailbox, and sent by one
+    user into anyone's (so one sender cannot fill a mailbox alone).  A message over either
+    is refused with :class:`~toychat.relay.errors.MailboxFull` (HTTP 409), stored nowhere.
+
+    >>> Quota().mailbox_messages > Quota().sender_messages
+    True
+    """
+
+    mailbox_messages: int = 5_000
+    mailbox_bytes: int = 256 * 1024 * 1024
+    sender_messages: int = 1_000
+    sender_bytes: int = 64 * 1024 * 1024

@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..errors import MalformedEnvelope
-from ..franking import Franked, FrankingService
+from ..franking import Franked, FrankingService, Report
 from ..keys import PublicIdentity
-from ..server import SeenByServer, Server
+from ..server import REPORTED, ReportedRow, SeenByServer, Server
 from ..wire import MODES, Envelope, Mode, is_mode
-from .errors import RelayStorageError
-from .limits import MAX_BATCH
-from .store import Queued, Store
+from .errors import MailboxFull, RelayStorageError
+from .limits import MAX_BATCH, MAX_PAGE_BYTES, Quota
+from .store import Queued, Store, StoredFranked, StoredIds, StoredLog
 
 __all__ = ["PersistentServer", "saving"]
 
@@ -57,7 +57,9 @@ class PersistentServer(Server):
     again.
     """
 
-    def __init__(self, store: Store, mode: Mode = "e2ee", *, franking: bool = False) -> None:
+    def __init__(
+        self, store: Store, mode: Mode = "e2ee", *, franking: bool = False, quota: Quota | None = None
+    ) -> None:
         stored_mode = store.get_meta("mode")
         mode = stored_mode if is_mode(stored_mode) else mode
         super().__init__(mode=mode, franking=FrankingService(store.franking_key()) if franking else None)
@@ -65,11 +67,19 @@ class PersistentServer(Server):
         store.set_meta("mode", self.mode)
         for public in store.users():
             self.directory[public.name] = public
-        for entry in store.log_entries():
-            self.log.append(entry)
-            self._seen_ids.add(entry.msg_id)
-        for msg_id, franked in store.franked():
-            self.franked[msg_id] = franked
+        # the log and the ids of accepted messages stay in SQLite, read when needed: the relay's
+        # memory does not grow with its history, and a restart loads none of it
+        self.log = StoredLog(store)
+        self._seen_ids = StoredIds(store)
+        #: How much may wait undelivered per user (:class:`~toychat.relay.limits.Quota`).
+        self.quota = quota if quota is not None else Quota()
+        self.franked = StoredFranked(store)
+        for row, reported, message in store.reports():
+            self.report_log.append(row)
+            if row.role == REPORTED:  # reported once: never again, even after a restart
+                self.reports.append((reported, message))
+                if self.franking is not None:
+                    self.franking.remember_reported(reported.tag)
         #: Called with a recipient's name whenever a message is queued for them.
         self.on_queued: list[Callable[[str], None]] = []
         #: Users who replaced their keys since the relay started (shown on the dashboard).
@@ -115,6 +125,33 @@ class PersistentServer(Server):
             return
         self.register_with_token(public, None)
 
+    def _msg_id_of(self, tag: bytes) -> str:
+        return self.store.msg_id_of_tag(tag) or "?"
+
+    def _store(self, envelope: Envelope, raw: bytes) -> None:
+        """Check the quotas (:class:`MailboxFull`), then store as :meth:`Server._store` does."""
+        self._check_quota(envelope, len(raw))
+        super()._store(envelope, raw)
+
+    def _check_quota(self, envelope: Envelope, size: int) -> None:
+        """Refuse a message that would take the recipient's mailbox, or what the sender has
+        waiting undelivered, over :attr:`quota`."""
+        quota = self.quota
+        waiting = self.store.usage(recipient=envelope.recipient)
+        if waiting.messages + 1 > quota.mailbox_messages or waiting.bytes + size > quota.mailbox_bytes:
+            raise MailboxFull(
+                f"{envelope.recipient!r}'s mailbox is full ({waiting.messages} messages, {waiting.bytes:,} bytes "
+                f"waiting; the relay keeps at most {quota.mailbox_messages} messages or {quota.mailbox_bytes:,} "
+                "bytes per user). Nothing was stored: send it again once they have read their messages."
+            )
+        sent = self.store.usage(sender=envelope.sender)
+        if sent.messages + 1 > quota.sender_messages or sent.bytes + size > quota.sender_bytes:
+            raise MailboxFull(
+                f"you have {sent.messages} messages ({sent.bytes:,} bytes) waiting undelivered, the most the relay "
+                f"keeps from one sender ({quota.sender_messages} messages or {quota.sender_bytes:,} bytes). "
+                "Nothing was stored: send it again once your recipients have read their messages."
+            )
+
     def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
         # SQLite first: if it fails (a full disk, a read-only file), memory is unchanged, the
         # message id is not spent, and the sender gets a named RelayStorageError to re-send on.
@@ -126,14 +163,32 @@ class PersistentServer(Server):
         for callback in self.on_queued:
             callback(envelope.recipient)
 
+    def receive_report_with_context(self, report: Report, context: Sequence[Report]) -> list[ReportedRow]:
+        """Verify a report (:meth:`Server.receive_report_with_context`) and keep it in SQLite,
+        so a restart neither forgets it nor lets the same message be reported again.  If it
+        cannot be saved, nothing of it is kept and the reporter gets a :class:`RelayStorageError`."""
+        rows = super().receive_report_with_context(report, context)
+        revealed = [*sorted(context, key=lambda c: c.franked.timestamp), report]  # the rows' order
+        try:
+            with saving(self.store.path, "your report"):
+                self.store.save_report(list(zip(rows, revealed, strict=True)))
+        except RelayStorageError:
+            if self.franking is not None:
+                self.franking.forget_reported(report.franked.tag)
+            del self.reports[-1]
+            del self.report_log[-len(rows) :]
+            raise
+        return rows
+
     def pending(self, name: str) -> int:
         """How many messages wait in ``name``'s mailbox."""
         self.lookup(name)
         return self.store.queued_counts().get(name, 0)
 
     def mailbox(self, name: str, limit: int = MAX_BATCH) -> list[Queued]:
-        """The messages waiting for ``name`` (they stay until acknowledged)."""
-        return self.store.mailbox(name, limit)
+        """The messages waiting for ``name`` (they stay until acknowledged): at most ``limit``
+        of them and :data:`~toychat.relay.limits.MAX_PAGE_BYTES` of envelopes (at least one)."""
+        return self.store.mailbox(name, limit, MAX_PAGE_BYTES)
 
     def acknowledge(self, name: str, ids: list[int]) -> int:
         """Delete the messages ``name`` confirms having received."""
