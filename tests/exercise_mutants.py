@@ -47,6 +47,17 @@ MUTANTS: dict[str, list[Mutant]] = {
             fails_with="UnicodeEncodeError",
         ),
         Mutant(
+            "part-a",
+            "decrypt_text hides a failed decryption behind an empty string",
+            "def encrypt_text(key, text):\n"
+            "    return bytes(nacl.secret.SecretBox(key).encrypt(text.encode('utf-8')))\n\n\n"
+            "def decrypt_text(key, data):\n"
+            "    try:\n"
+            "        return nacl.secret.SecretBox(key).decrypt(data).decode('utf-8')\n"
+            "    except nacl.exceptions.CryptoError:\n"
+            "        return ''\n",
+        ),
+        Mutant(
             "part-b",
             "too-short data treated as 'cannot tell', so not tampered",
             "def is_tampered(key, data):\n"
