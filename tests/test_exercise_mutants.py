@@ -61,6 +61,21 @@ def test_every_autograded_part_has_a_mutant(assignment: str) -> None:
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_autograded_part_says_how_it_is_graded(assignment: str) -> None:
+    """After each part's test cell, a folded note says in words what the hidden tests check."""
+    nb = nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    for part in _autograded_parts(nb):
+        index = ids.index(f"{part}-tests")
+        note = nb.cells[index + 1]
+        assert ids[index + 1] == f"{part}-graded", f"{assignment}: no grading note right after {part}-tests"
+        assert note.cell_type == "markdown"
+        assert note.source.startswith("<details>"), f"{assignment} {part}: the note is folded"
+        assert "How you would be graded" in note.source
+        assert "hidden tests" in note.source, f"{assignment} {part}: the note says what the hidden tests check"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_visible_tests_reject_every_mutant(assignment: str) -> None:
     solution = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     by_id = _cells_by_id(solution)
