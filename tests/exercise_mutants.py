@@ -650,3 +650,56 @@ MUTANTS: dict[str, list[Mutant]] = {
         ),
     ],
 }
+
+
+#: Per exercise, a wrong answer that passes the visible tests and fails only the hidden ones:
+#: no visible test can catch every wrong answer without giving the hidden inputs away.
+#: ``tests/test_exercise_mutants.py`` checks that each passes its visible tests;
+#: ``tests/test_nbgrader_pipeline.py`` grades it and checks that the hidden tests take the part's
+#: points and that the feedback says a hidden test failed.
+HIDDEN_ONLY: dict[str, Mutant] = {
+    "ex01_encryption": Mutant(
+        "part-a",
+        "a length limit the text never asked for: only the first 1,000 characters are kept",
+        "def encrypt_text(key, text):\n"
+        "    return bytes(nacl.secret.SecretBox(key).encrypt(text[:1000].encode('utf-8')))\n\n\n"
+        "def decrypt_text(key, data):\n"
+        "    return nacl.secret.SecretBox(key).decrypt(data).decode('utf-8')\n",
+    ),
+    "ex02_chat": Mutant(
+        "part-f",
+        "TooManySkipped skipped too, although the text says to let it reach the caller",
+        "def read_all(receiver, arrivals):\n"
+        "    from toychat.errors import TooManySkipped\n"
+        "    texts = []\n"
+        "    for header, ciphertext in arrivals:\n"
+        "        try:\n"
+        "            texts.append(receiver.decrypt(header, ciphertext).decode('utf-8'))\n"
+        "        except (ReplayedMessage, TamperedMessage, TooManySkipped):\n"
+        "            continue\n"
+        "    return texts\n",
+    ),
+    "ex03_scanning": Mutant(
+        "part-a",
+        "int8 to avoid uint8 wrap-around, but grey levels above 127 overflow",
+        "def dhash_from_thumbnail(thumb):\n"
+        "    thumb = np.asarray(thumb).astype(np.int8)\n"
+        "    return (thumb[:, 1:] > thumb[:, :-1]).ravel()\n",
+    ),
+    "ex04_reporting_and_metadata": Mutant(
+        "part-c",
+        "only the first 1,000 messages looked at",
+        "def minors_contacted(events, accounts):\n"
+        "    events = events.iloc[:1000]\n"
+        "    minor = accounts['is_minor'].to_numpy()[events['recipient'].to_numpy()]\n"
+        "    counts = events[minor].groupby('sender')['recipient'].nunique()\n"
+        "    return counts.reindex(range(len(accounts)), fill_value=0).astype(int)\n",
+    ),
+    "ex05_claims": Mutant(
+        "part-c",
+        "only the top 20 figures",
+        "def figures(claims):\n"
+        "    shown = claims[claims['value'].notna()][['claim_id', 'value', 'unit']]\n"
+        "    return shown.sort_values('value', ascending=False).head(20).reset_index(drop=True)\n",
+    ),
+}

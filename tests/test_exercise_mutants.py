@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from exercise_mutants import MUTANTS, Mutant
+from exercise_mutants import HIDDEN_ONLY, MUTANTS, Mutant
 from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
@@ -48,6 +48,7 @@ def _errors(cell: nbformat.NotebookNode) -> list[tuple[str, str]]:
 
 def test_every_exercise_has_a_row() -> None:
     assert sorted(MUTANTS) == ASSIGNMENTS
+    assert sorted(HIDDEN_ONLY) == ASSIGNMENTS
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -92,6 +93,12 @@ def test_visible_tests_reject_every_mutant(assignment: str) -> None:
         run.cells.append(nbformat.v4.new_code_cell(_visible(by_id[f"{mutant.part}-tests"].source)))
         run.cells.append(nbformat.v4.new_code_cell(by_id[f"{mutant.part}-answer"].source))  # put it right again
         plan.append((mutant, start))
+    # the wrong answer only the hidden tests catch: it must pass the visible ones
+    hidden_only = HIDDEN_ONLY[assignment]
+    slipping = len(run.cells)
+    run.cells.append(nbformat.v4.new_code_cell(hidden_only.source))
+    run.cells.append(nbformat.v4.new_code_cell(_visible(by_id[f"{hidden_only.part}-tests"].source)))
+    run.cells.append(nbformat.v4.new_code_cell(by_id[f"{hidden_only.part}-answer"].source))
     client = NotebookClient(
         run,
         timeout=120,
@@ -120,3 +127,8 @@ def test_visible_tests_reject_every_mutant(assignment: str) -> None:
     assert passed == [], f"{assignment}: the visible tests pass these wrong answers: {passed}"
     assert wrong_error == [], f"{assignment}: these wrong answers fail with another error than expected: {wrong_error}"
     assert silent == [], f"{assignment}: these wrong answers fail an assertion that says nothing: {silent}"
+    caught = [_errors(c) for c in run.cells[slipping : slipping + 3] if _errors(c)]
+    assert caught == [], (
+        f"{assignment}: HIDDEN_ONLY's wrong answer ({hidden_only.why}) no longer passes the visible tests, "
+        f"so tests/test_nbgrader_pipeline.py cannot show a hidden test failing: choose another ({caught})"
+    )
