@@ -92,6 +92,17 @@ MUTANTS: dict[str, list[Mutant]] = {
             "    return nacl.public.Box(recipient_private, sender_public).decrypt(data).decode('utf-8')\n",
         ),
         Mutant(
+            "part-c",
+            "read_from hides a failed decryption, so someone else's key 'reads' an empty text",
+            "def send_to(sender_private, recipient_public, text):\n"
+            "    return bytes(nacl.public.Box(sender_private, recipient_public).encrypt(text.encode('utf-8')))\n\n\n"
+            "def read_from(recipient_private, sender_public, data):\n"
+            "    try:\n"
+            "        return nacl.public.Box(recipient_private, sender_public).decrypt(data).decode('utf-8')\n"
+            "    except nacl.exceptions.CryptoError:\n"
+            "        return ''\n",
+        ),
+        Mutant(
             "part-d",
             "only BadSignatureError caught: a signature of the wrong length raises",
             "def sign(signing_key, message):\n"
@@ -199,6 +210,32 @@ MUTANTS: dict[str, list[Mutant]] = {
             "    return r\n\n\n"
             "def is_included(data, index, size, proof, root):\n"
             "    return root_from_proof(data, index, size, proof) == root\n",
+        ),
+        Mutant(
+            "part-c",
+            "is_included lets root_from_proof's ValueError escape instead of returning False",
+            "def root_from_proof(data, index, size, proof):\n"
+            "    if not 0 <= index < size:\n"
+            "        raise ValueError('index out of range')\n"
+            "    fn, sn, r = index, size - 1, leaf_hash(data)\n"
+            "    for p in proof:\n"
+            "        if sn == 0:\n"
+            "            raise ValueError('proof too long')\n"
+            "        if fn % 2 == 1 or fn == sn:\n"
+            "            r = node_hash(p, r)\n"
+            "            while fn % 2 == 0 and fn != 0:\n"
+            "                fn >>= 1\n"
+            "                sn >>= 1\n"
+            "        else:\n"
+            "            r = node_hash(r, p)\n"
+            "        fn >>= 1\n"
+            "        sn >>= 1\n"
+            "    if sn != 0:\n"
+            "        raise ValueError('proof too short')\n"
+            "    return r\n\n\n"
+            "def is_included(data, index, size, proof, root):\n"
+            "    return root_from_proof(data, index, size, proof) == root\n",
+            fails_with="ValueError",
         ),
         Mutant(
             "part-d",
