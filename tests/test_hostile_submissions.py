@@ -41,8 +41,9 @@ STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 COURSE_ID = "e2ee-online-safety"
 
 #: Per exercise: a part whose hidden test compares with a reference function from
-#: ``toychat``, a wrong answer that passes that part's visible tests, and code that
-#: replaces the reference with the student's own function before the tests run.
+#: ``toychat``, a wrong answer that the part's hidden tests fail (it once passed the visible
+#: tests too; since issue 30 most such answers fail them, see tests/exercise_mutants.py), and
+#: code that replaces the reference with the student's own function before the tests run.
 REFERENCE_PATCH = {
     "ex01_encryption": (
         "part-e",

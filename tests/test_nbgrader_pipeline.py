@@ -24,9 +24,10 @@ from nbgrader.api import Gradebook
 
 from benchmarks.classroom import assignments, solution_answers, submit
 from benchmarks.classroom import nbgrader as run_nbgrader
+from exercise_mutants import HIDDEN_ONLY
 from support.grading import grade_points
 from support.nbtools import REPO, record_timing
-from test_hostile_submissions import REFERENCE_PATCH, misbehaving_in_hidden_tests
+from test_hostile_submissions import misbehaving_in_hidden_tests
 from toychat.grading import hidden_lines
 
 pytestmark = pytest.mark.nbgrader
@@ -84,7 +85,7 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     assert {"part-a-answer", "part-b-answer"} <= set(answers)
     assert len(answers) >= 5
     written = [g for g, (_, by_hand) in grade_points(assignment).items() if by_hand]
-    part, wrong, _ = REFERENCE_PATCH[assignment]
+    part, wrong = HIDDEN_ONLY[assignment].part, HIDDEN_ONLY[assignment].source  # passes the visible tests
     students = {
         "full": {**answers, **{g: "A written answer, waiting for the grader." for g in written}},
         "blank": {},
