@@ -4,6 +4,7 @@ and executes top to bottom with a real kernel."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import nbformat
 import pytest
 
 from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, execute_notebook, record_timing
+from toychat.prose import anchored_numbers
 
 ALL_NOTEBOOKS = LESSONS + SOLUTIONS + RELEASES
 
@@ -60,9 +62,24 @@ def test_links_between_lessons_resolve(path: Path) -> None:
         assert (path.parent / target).exists(), f"{_id(path)} links to missing {target}"
 
 
+#: Appended to a lesson before it runs: prints what the lesson noted for its prose (toychat.prose).
+_REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LESSONS, ids=_id)
-def test_lesson_executes(path: Path) -> None:
-    nb, seconds = execute_notebook(path, timeout=120)
+def test_lesson_executes(path: Path, tmp_path: Path) -> None:
+    """The lesson runs top to bottom, and every number anchored in its prose is the one its code noted."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_REPORT_NOTED))
+    copy = tmp_path / path.name
+    nbformat.write(nb, copy)
+    nb, seconds = execute_notebook(copy, cwd=path.parent, timeout=120)
     record_timing("lesson", path.name, seconds)
     assert error_outputs(nb) == [], f"{_id(path)} raised errors"
+    noted = json.loads(nb.cells[-1].outputs[0]["text"])
+    anchored = [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
+    unknown = sorted({name for _, name in anchored} - set(noted))
+    assert unknown == [], f"{_id(path)}: prose anchors name figures the code never noted: {unknown}"
+    wrong = [(written, name, noted[name]) for written, name in anchored if written != noted[name]]
+    assert wrong == [], f"{_id(path)}: numbers in the prose differ from the code's (written, name, computed): {wrong}"
