@@ -173,7 +173,7 @@ class Machine:
         return self.run_as(user, [self.python, "-c", textwrap.dedent(code)], self.home(user)).stdout
 
 
-def _python_for_accounts(m: Machine, user: str) -> Path:
+def _python_for_accounts(m: Machine, user: str, *, own: bool = False) -> Path:
     """The prefix of a Python that ``user`` can run and that has the course's packages.
 
     Normally the running virtual environment itself.  Where its interpreter lives
@@ -181,11 +181,13 @@ def _python_for_accounts(m: Machine, user: str) -> Path:
     that same interpreter and standard library (not another Python: the course's
     packages are tested with this one) with a virtual environment on it that
     loads this environment's site-packages and whose scripts point at it — as
-    TLJH keeps the user environment in /opt/tljh/user, readable by everyone.
+    TLJH keeps the user environment in /opt/tljh/user, readable by everyone.  With ``own``, always
+    that copy, whose own site-packages come first (tests/test_class_isolation.py installs the
+    course's wheel there).
     """
     probe = [sys.executable, "-c", "import nbgrader, jupyterhub"]
     try:
-        if (
+        if not own and (
             subprocess.run(
                 probe, user=user, group=user, extra_groups=[], cwd="/", capture_output=True, check=False
             ).returncode

@@ -103,9 +103,44 @@ def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     assert sources, sources
     assert all((REPO / src).exists() for src in sources), sources
     assert not any(src.startswith("solutions") for src in sources), "hidden tests never go into an image"
-    assert "requirements.txt" in sources
+    assert "requirements-course.txt" in sources, "the student image installs the user environment only"
     assert "lessons/" in sources
     assert "exercises/" in sources
+
+
+#: The JupyterHub each deployment target runs, read from its own sources: the Zero to JupyterHub
+#: chart's hub image (images/hub/requirements.txt of the chart's tag) and The Littlest
+#: JupyterHub's hub environment (tljh/requirements-hub-env.txt: jupyterhub>=5.2.0,<6).
+CHART_JUPYTERHUB = {"4.4.0": "5.5.0"}
+TLJH_JUPYTERHUB = ">=5.2.0,<6"
+
+
+def _requirement(path: Path, name: str) -> str:
+    """The version specifier of ``name`` in a requirements file."""
+    [line] = [line for line in path.read_text(encoding="utf-8").splitlines() if re.match(rf"{name}\s*[<>=!~]", line)]
+    return line[len(name) :].strip()
+
+
+def test_one_jupyterhub_series_for_the_chart_tljh_and_the_course() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    values_text = (DEPLOY / "values.yaml").read_text(encoding="utf-8")
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    guide = (REPO / "docs" / "deploying.md").read_text(encoding="utf-8")
+    [chart] = set(re.findall(r"--version (\d+\.\d+\.\d+)", values_text))
+    assert chart in CHART_JUPYTERHUB, f"chart {chart}: which JupyterHub does its hub image run?"
+    assert re.findall(r"FROM quay.io/jupyterhub/k8s-hub:(\S+)", dockerfile) == [chart], "the hub image is the chart's"
+    assert set(re.findall(r"jupyterhub/jupyterhub[^`]*--version (\d+\.\d+\.\d+)", guide)) == {chart}
+    hub = CHART_JUPYTERHUB[chart]
+    user_env = SpecifierSet(_requirement(REPO / "requirements-course.txt", "jupyterhub"))
+    assert hub in user_env, f"the user environment's JupyterHub {user_env} excludes the chart's hub {hub}"
+    # Every version the user environment allows is one TLJH allows too (it re-pins it at upgrades).
+    tljh = SpecifierSet(TLJH_JUPYTERHUB)
+    assert [v for v in ("5.4.0", "5.5.0", "5.5.4", "5.9.0", "6.0.0", "6.1.1") if v in user_env and v not in tljh] == []
+    assert "6.0.0" not in user_env, "JupyterHub 6 is neither TLJH's nor the chart's"
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    [hub_extra] = re.findall(r'^hub = \[.*"jupyterhub([^"]*)"\]', pyproject, flags=re.MULTILINE)
+    assert SpecifierSet(hub_extra) == user_env, "pip install .[hub] asks for the same JupyterHub"
 
 
 def _merge(defaults: dict, override: dict) -> dict:

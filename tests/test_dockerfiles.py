@@ -6,7 +6,8 @@ fresh virtual environment standing in for its Python: ``WORKDIR`` and ``COPY`` (
 repository, as from the build context) for real; every ``pip install`` of a ``RUN`` line is
 resolved against the package index exactly as written (``pip install --dry-run --report``, which
 fails on a file or folder the image lacks, a conflict or a requirement that does not exist), and
-a ``--no-deps`` install (the course's wheel, its Jupyter settings) is performed for real.  The
+the course's own projects (its wheel, its Jupyter settings) are installed for real, without their
+dependencies (those are what the dry run resolved).  The
 other commands of a ``RUN`` line (``rm``, ``mkdir``, ``chmod``) only touch the image's own files
 and are not run on this machine.
 
@@ -147,8 +148,12 @@ def perform(stage: Stage, folder: Path) -> Result:
                     assert dry.returncode == 0, f"{stage.name}: RUN pip install {' '.join(args)}:\n{dry.stderr[-3000:]}"
                     for item in json.loads(report.read_text())["install"]:
                         resolved[item["metadata"]["name"].lower()] = item["metadata"]["version"]
-                    if "--no-deps" in args:
-                        real = _pip(python, ["install", "-q", *args], host(".", cwd))
+                    # Performed for real: a --no-deps install as written; otherwise the local
+                    # projects of the line (their dependencies are the ones resolved above).
+                    local = [a for a in args if a.startswith(".") or a.startswith("/")]
+                    real_args = args if "--no-deps" in args else (["--no-deps", *local] if local else [])
+                    if real_args:
+                        real = _pip(python, ["install", "-q", *real_args], host(".", cwd))
                         assert real.returncode == 0, (
                             f"{stage.name}: RUN pip install {' '.join(args)}:\n{real.stderr[-3000:]}"
                         )
