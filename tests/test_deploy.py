@@ -143,6 +143,47 @@ def test_one_jupyterhub_series_for_the_chart_tljh_and_the_course() -> None:
     assert SpecifierSet(hub_extra) == user_env, "pip install .[hub] asks for the same JupyterHub"
 
 
+#: A profile's keys KubeSpawner 7 knows (its profile_list help); anything else is silently ignored.
+KUBESPAWNER_PROFILE_KEYS = {"display_name", "default", "description", "slug", "kubespawner_override", "profile_options"}
+
+
+def test_server_profiles_follow_the_hub_group(values: dict) -> None:
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    listed = values["singleuser"].get("profileList", [])
+    assert all(set(profile) <= KUBESPAWNER_PROFILE_KEYS for profile in listed), listed
+    c = Config()
+    exec(values["hub"]["extraConfig"]["30-course-profiles"], {"c": c})
+    profiles = c.KubeSpawner.profile_list
+    assert callable(profiles), "KubeSpawner asks a callable profile_list at every spawn"
+
+    def spawner(*groups: str) -> SimpleNamespace:
+        """What the callable reads of KubeSpawner: the user's hub groups."""
+        return SimpleNamespace(user=SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups]))
+
+    student, instructor = profiles(spawner()), profiles(spawner("instructors"))
+    assert [p["slug"] for p in student] == ["course"]
+    assert [p["slug"] for p in instructor] == ["course", "instructor"]
+    assert all(set(profile) <= KUBESPAWNER_PROFILE_KEYS for profile in instructor)
+
+
+def test_exchange_volume_manifest_matches_the_values(values: dict) -> None:
+    import yaml
+
+    claim, job = yaml.safe_load_all((DEPLOY / "exchange-volume.yaml").read_text(encoding="utf-8"))
+    [volume] = values["singleuser"]["storage"]["extraVolumes"]
+    assert claim["kind"] == "PersistentVolumeClaim"
+    assert claim["metadata"]["name"] == volume["persistentVolumeClaim"]["claimName"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    [mount] = container["volumeMounts"]
+    assert f"chmod 1777 {mount['mountPath']}" in " ".join(container["command"]), "the exchange root's sticky bit"
+    [job_volume] = job["spec"]["template"]["spec"]["volumes"]
+    assert job_volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
 def _merge(defaults: dict, override: dict) -> dict:
     merged = dict(defaults)
     for key, value in override.items():

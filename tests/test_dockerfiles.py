@@ -138,7 +138,8 @@ def perform(stage: Stage, folder: Path) -> Result:
                 if command[0] == "cd":
                     cwd = os.path.normpath(os.path.join(cwd, command[1]))
                 elif command[:2] == ["pip", "install"]:
-                    args = [a for a in command[2:] if a != "--no-cache-dir"]
+                    # paths in the image (absolute ones too) are paths in the stand-in folder
+                    args = [str(host(a, cwd)) if a.startswith("/") else a for a in command[2:] if a != "--no-cache-dir"]
                     report = folder / "report.json"
                     dry = _pip(
                         python,
