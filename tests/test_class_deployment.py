@@ -4,7 +4,7 @@ Real Unix accounts (``useradd``: an instructor and five students), a real
 JupyterHub that logs them in with their Unix passwords (PAM) and starts each
 student's JupyterLab *as that student* (``LocalProcessSpawner``), and a
 system-wide nbgrader exchange with the permissions nbgrader documents
-(``chmod ugo+rw`` on the exchange root; nbgrader makes ``inbound`` write-only
+(mode ``1777`` on the exchange root, as docs/deploying.md says; nbgrader makes ``inbound`` write-only
 for students and ``feedback`` unlistable).
 
 The instructor (a Unix account, in a terminal) releases ex01; every student
@@ -272,11 +272,12 @@ def machine() -> Iterator[Machine]:
             check=True,
             capture_output=True,
         )
-        # nbgrader's documented exchange set-up: `mkdir -p /srv/nbgrader/exchange; chmod ugo+rw` it
+        # the course's exchange set-up (docs/deploying.md): `install -d -m 1777 /srv/nbgrader/exchange`,
+        # nbgrader's documented `chmod ugo+rw` plus the sticky bit
         m.exchange.mkdir(parents=True)
         for folder in (base / "srv", base / "srv" / "nbgrader"):
             folder.chmod(0o755)
-        m.exchange.chmod(0o777)
+        m.exchange.chmod(0o1777)
         m.prefix = _python_for_accounts(m, STUDENTS[0])
         probe = m.run_as(STUDENTS[0], [m.python, "-c", "import nbgrader, jupyterhub, toychat"], base, check=False)
         if probe.returncode != 0:
