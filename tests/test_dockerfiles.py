@@ -15,8 +15,8 @@ Then what the image holds is checked: the course package installed from a wheel 
 with its data, the Jupyter settings that enable its server extension, JupyterHub in the series the
 class targets run, and in the student and grading images no test or developer tooling.
 
-It needs the package index (pip's cache makes a second run quicker): skipped with the reason
-when it cannot be reached, failed under ``CI``.
+It needs the package index (the student and grading images share one resolution of
+requirements-course.txt): skipped with the reason when it cannot be reached, failed under ``CI``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,29 @@ def _pip(python: Path, args: list[str], cwd: Path) -> subprocess.CompletedProces
     )
 
 
+#: Resolutions already made in this session, by pip arguments and the requirement files' text:
+#: the student and grading images resolve the same requirements-course.txt once.
+_RESOLVED: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _resolve(stage: str, python: Path, args: list[str], cwd: Path, report: Path) -> dict[str, str]:
+    """What ``pip install ARGS`` would install (name -> version), resolved in ``cwd`` as written."""
+    files = [cwd / args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-r", "--requirement")]
+    local = any(a.startswith((".", "/")) for a in args)
+    key = (*args, *(f.read_text(encoding="utf-8") for f in files if f.is_file()))
+    if not local and key in _RESOLVED:
+        return _RESOLVED[key]
+    dry = _pip(python, ["install", "--dry-run", "--ignore-installed", "--report", str(report), *args], cwd)
+    assert dry.returncode == 0, f"{stage}: RUN pip install {' '.join(args)}:\n{dry.stderr[-3000:]}"
+    found = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+    if not local:
+        _RESOLVED[key] = found
+    return found
+
+
 def perform(stage: Stage, folder: Path) -> Result:
     """Perform ``stage``'s steps in ``folder`` (the image's /) and a fresh virtual environment."""
     root, env_dir = folder / "root", folder / "venv"
@@ -140,15 +163,7 @@ def perform(stage: Stage, folder: Path) -> Result:
                 elif command[:2] == ["pip", "install"]:
                     # paths in the image (absolute ones too) are paths in the stand-in folder
                     args = [str(host(a, cwd)) if a.startswith("/") else a for a in command[2:] if a != "--no-cache-dir"]
-                    report = folder / "report.json"
-                    dry = _pip(
-                        python,
-                        ["install", "--dry-run", "--ignore-installed", "--report", str(report), *args],
-                        host(".", cwd),
-                    )
-                    assert dry.returncode == 0, f"{stage.name}: RUN pip install {' '.join(args)}:\n{dry.stderr[-3000:]}"
-                    for item in json.loads(report.read_text())["install"]:
-                        resolved[item["metadata"]["name"].lower()] = item["metadata"]["version"]
+                    resolved.update(_resolve(stage.name, python, args, host(".", cwd), folder / "report.json"))
                     # Performed for real: a --no-deps install as written; otherwise the local
                     # projects of the line (their dependencies are the ones resolved above).
                     local = [a for a in args if a.startswith(".") or a.startswith("/")]
