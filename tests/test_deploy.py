@@ -6,9 +6,10 @@ No Kubernetes cluster or Docker engine runs here.  What is checked:
   culling, per-user storage, the exchange volume where nbgrader's config looks,
   the relay service and its scopes, formgrader for instructors only);
 * the values against the chart's own JSON schema, merged over the chart's
-  defaults as Helm does — when the chart is at hand: set ``Z2JH_CHART`` to an
-  unpacked chart (``helm pull jupyterhub/jupyterhub --untar``).  The chart is
-  not on PyPI or npm, so without it that check is skipped with the reason;
+  defaults as Helm does: the schema and defaults of the chart version the values
+  are installed with are vendored in ``deploy/z2jh-chart-<version>/`` (the chart
+  is not on PyPI or npm); ``Z2JH_CHART`` may point at another unpacked chart
+  (``helm pull jupyterhub/jupyterhub --untar``);
 * the Dockerfile copies what exists, never ``solutions/``;
 * tests/test_lti.py loads the values' hub configuration into a real JupyterHub.
 """
@@ -193,20 +194,21 @@ def _merge(defaults: dict, override: dict) -> dict:
 
 
 def test_values_validate_against_the_charts_schema(values: dict) -> None:
-    chart = os.environ.get("Z2JH_CHART")
-    if not chart:
-        pytest.skip(
-            "schema validation is blocked offline: the Zero to JupyterHub chart is not on PyPI or npm; "
-            "set Z2JH_CHART to an unpacked chart (helm pull jupyterhub/jupyterhub --untar)"
-        )
     import jsonschema
     import yaml
 
-    chart_dir = Path(chart)
+    # The chart version values.yaml is installed with: its schema and defaults are vendored
+    # (deploy/z2jh-chart-<version>/, see its README), or Z2JH_CHART points at an unpacked chart.
+    [version] = set(re.findall(r"--version (\d+\.\d+\.\d+)", (DEPLOY / "values.yaml").read_text(encoding="utf-8")))
+    chart_dir = Path(os.environ.get("Z2JH_CHART") or DEPLOY / f"z2jh-chart-{version}")
     schema_file = next(p for p in (chart_dir / "values.schema.json", chart_dir / "values.schema.yaml") if p.exists())
     schema = yaml.safe_load(schema_file.read_text(encoding="utf-8"))
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
-    errors = [
-        f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(_merge(defaults, values))
-    ]
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_merge(defaults, values))]
     assert not errors, errors
+    # The schema is strict enough to catch a misspelt key or a wrong type.
+    misspelt = _merge(defaults, _merge(values, {"singleuser": {"memroy": {"limit": "2G"}}}))
+    assert list(validator.iter_errors(misspelt)), "a misspelt key is rejected"
+    wrong_type = _merge(defaults, _merge(values, {"cull": {"timeout": "1800"}}))
+    assert list(validator.iter_errors(wrong_type)), "a string timeout is rejected"
