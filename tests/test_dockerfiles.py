@@ -9,7 +9,9 @@ fails on a file or folder the image lacks, a conflict or a requirement that does
 the course's own projects (its wheel, its Jupyter settings) are installed for real, without their
 dependencies (those are what the dry run resolved).  The
 other commands of a ``RUN`` line (``rm``, ``mkdir``, ``chmod``) only touch the image's own files
-and are not run on this machine.
+and are not run on this machine.  The hub stage's base, the chart's hub image, is stood in for by
+its pinned requirements (``deploy/z2jh-chart-<version>/hub-image-requirements.txt``) as
+constraints: what the stage adds must fit beside the chart's JupyterHub, tornado and traitlets.
 
 Then what the image holds is checked: the course package installed from a wheel (not editable)
 with its data, the Jupyter settings that enable its server extension, JupyterHub in the series the
@@ -45,6 +47,9 @@ DOCKERFILES = {
 }
 #: What a student or grading image must not carry (requirements.txt's test, site and tooling lines).
 DEVELOPER_TOOLS = {"pytest", "hypothesis", "playwright", "ruff", "mypy", "pandas-stubs", "sphinx", "papermill"}
+DEPLOY = REPO / "deploy"
+#: The Zero to JupyterHub chart's hub image, tagged with the chart's version.
+HUB_IMAGE = "quay.io/jupyterhub/k8s-hub:"
 #: Commands a RUN line may hold besides pip: they act on the image's own files only.
 NOT_RUN_HERE = {"rm", "mkdir", "chmod", "chown"}
 
@@ -131,6 +136,13 @@ def perform(stage: Stage, folder: Path) -> Result:
     def host(path: str, cwd: str) -> Path:
         return root / os.path.normpath(os.path.join(cwd, path)).lstrip("/")
 
+    # What the base image already has pins what a pip line may install beside it: the chart's hub
+    # image's own pinned requirements (vendored beside its schema) constrain the hub stage.
+    base: list[str] = []
+    if stage.base.startswith(HUB_IMAGE):
+        pins = DEPLOY / f"z2jh-chart-{stage.base[len(HUB_IMAGE) :]}" / "hub-image-requirements.txt"
+        assert pins.is_file(), f"{stage.name}: the hub image is not the vendored chart's: {stage.base}"
+        base = ["-c", str(pins)]
     resolved: dict[str, str] = {}
     for instruction, rest in stage.steps:
         if instruction == "WORKDIR":
@@ -163,7 +175,9 @@ def perform(stage: Stage, folder: Path) -> Result:
                 elif command[:2] == ["pip", "install"]:
                     # paths in the image (absolute ones too) are paths in the stand-in folder
                     args = [str(host(a, cwd)) if a.startswith("/") else a for a in command[2:] if a != "--no-cache-dir"]
-                    resolved.update(_resolve(stage.name, python, args, host(".", cwd), folder / "report.json"))
+                    resolved.update(
+                        _resolve(stage.name, python, [*base, *args], host(".", cwd), folder / "report.json")
+                    )
                     # Performed for real: a --no-deps install as written; otherwise the local
                     # projects of the line (their dependencies are the ones resolved above).
                     local = [a for a in args if a.startswith(".") or a.startswith("/")]
