@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,39 @@ def test_values_validate_against_the_charts_schema(values: dict) -> None:
     assert list(validator.iter_errors(misspelt)), "a misspelt key is rejected"
     wrong_type = _merge(defaults, _merge(values, {"cull": {"timeout": "1800"}}))
     assert list(validator.iter_errors(wrong_type)), "a string timeout is rejected"
+
+
+def test_kernels_of_closed_tabs_are_culled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real JupyterLab with the role configuration a student gets (values.yaml's
+    "10-course-roles": student, then common) culls kernels nobody is connected to: the policy
+    view's (Voila runs its kernels in the same server's kernel manager) and notebooks' alike."""
+    import urllib.request
+
+    from support.browser import jupyterlab_server
+
+    jupyter = DEPLOY / "jupyter"
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", f"{jupyter / 'student'}{os.pathsep}{jupyter / 'common'}")
+    root = tmp_path / "root"
+    root.mkdir()
+    with jupyterlab_server(root) as url:
+        base, token = url.split("/lab/tree/")[0], url.rsplit("token=", 1)[1]
+        request = urllib.request.Request(f"{base}/api/kernels?token={token}", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 201
+        # The kernel manager starts its culler, and says so, once its first kernel has started.
+        log_file, log = tmp_path / "root-jupyter-state" / "jupyterlab.log", ""
+        for _ in range(40):
+            log = log_file.read_text(errors="replace")
+            if "Culling kernels" in log:
+                break
+            time.sleep(0.5)
+    roles = [
+        json.loads((jupyter / role / "jupyter_server_config.json").read_text()) for role in ("student", "instructor")
+    ]
+    culling = roles[0]["MappingKernelManager"]
+    assert roles[1]["MappingKernelManager"] == culling, "instructors' closed tabs too"
+    assert culling["cull_connected"] is False, "an open tab's kernel is never culled"
+    timeout, interval = culling["cull_idle_timeout"], culling["cull_interval"]
+    assert 0 < timeout <= 1800
+    assert f"Culling kernels with idle durations > {timeout} seconds at {interval} second intervals" in log
+    assert "Culling kernels even with connected clients" not in log
