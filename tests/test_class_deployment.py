@@ -4,7 +4,7 @@ Real Unix accounts (``useradd``: an instructor and five students), a real
 JupyterHub that logs them in with their Unix passwords (PAM) and starts each
 student's JupyterLab *as that student* (``LocalProcessSpawner``), and a
 system-wide nbgrader exchange with the permissions nbgrader documents
-(``chmod ugo+rw`` on the exchange root; nbgrader makes ``inbound`` write-only
+(mode ``1777`` on the exchange root, as docs/deploying.md says; nbgrader makes ``inbound`` write-only
 for students and ``feedback`` unlistable).
 
 The instructor (a Unix account, in a terminal) releases ex01; every student
@@ -173,7 +173,7 @@ class Machine:
         return self.run_as(user, [self.python, "-c", textwrap.dedent(code)], self.home(user)).stdout
 
 
-def _python_for_accounts(m: Machine, user: str) -> Path:
+def _python_for_accounts(m: Machine, user: str, *, own: bool = False) -> Path:
     """The prefix of a Python that ``user`` can run and that has the course's packages.
 
     Normally the running virtual environment itself.  Where its interpreter lives
@@ -181,11 +181,13 @@ def _python_for_accounts(m: Machine, user: str) -> Path:
     that same interpreter and standard library (not another Python: the course's
     packages are tested with this one) with a virtual environment on it that
     loads this environment's site-packages and whose scripts point at it — as
-    TLJH keeps the user environment in /opt/tljh/user, readable by everyone.
+    TLJH keeps the user environment in /opt/tljh/user, readable by everyone.  With ``own``, always
+    that copy, whose own site-packages come first (tests/test_class_isolation.py installs the
+    course's wheel there).
     """
     probe = [sys.executable, "-c", "import nbgrader, jupyterhub"]
     try:
-        if (
+        if not own and (
             subprocess.run(
                 probe, user=user, group=user, extra_groups=[], cwd="/", capture_output=True, check=False
             ).returncode
@@ -270,11 +272,12 @@ def machine() -> Iterator[Machine]:
             check=True,
             capture_output=True,
         )
-        # nbgrader's documented exchange set-up: `mkdir -p /srv/nbgrader/exchange; chmod ugo+rw` it
+        # the course's exchange set-up (docs/deploying.md): `install -d -m 1777 /srv/nbgrader/exchange`,
+        # nbgrader's documented `chmod ugo+rw` plus the sticky bit
         m.exchange.mkdir(parents=True)
         for folder in (base / "srv", base / "srv" / "nbgrader"):
             folder.chmod(0o755)
-        m.exchange.chmod(0o777)
+        m.exchange.chmod(0o1777)
         m.prefix = _python_for_accounts(m, STUDENTS[0])
         probe = m.run_as(STUDENTS[0], [m.python, "-c", "import nbgrader, jupyterhub, toychat"], base, check=False)
         if probe.returncode != 0:

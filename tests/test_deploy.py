@@ -6,9 +6,10 @@ No Kubernetes cluster or Docker engine runs here.  What is checked:
   culling, per-user storage, the exchange volume where nbgrader's config looks,
   the relay service and its scopes, formgrader for instructors only);
 * the values against the chart's own JSON schema, merged over the chart's
-  defaults as Helm does — when the chart is at hand: set ``Z2JH_CHART`` to an
-  unpacked chart (``helm pull jupyterhub/jupyterhub --untar``).  The chart is
-  not on PyPI or npm, so without it that check is skipped with the reason;
+  defaults as Helm does: the schema and defaults of the chart version the values
+  are installed with are vendored in ``deploy/z2jh-chart-<version>/`` (the chart
+  is not on PyPI or npm); ``Z2JH_CHART`` may point at another unpacked chart
+  (``helm pull jupyterhub/jupyterhub --untar``);
 * the Dockerfile copies what exists, never ``solutions/``;
 * tests/test_lti.py loads the values' hub configuration into a real JupyterHub.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -103,9 +105,85 @@ def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     assert sources, sources
     assert all((REPO / src).exists() for src in sources), sources
     assert not any(src.startswith("solutions") for src in sources), "hidden tests never go into an image"
-    assert "requirements.txt" in sources
+    assert "requirements-course.txt" in sources, "the student image installs the user environment only"
     assert "lessons/" in sources
     assert "exercises/" in sources
+
+
+#: The JupyterHub each deployment target runs, read from its own sources: the Zero to JupyterHub
+#: chart's hub image (images/hub/requirements.txt of the chart's tag) and The Littlest
+#: JupyterHub's hub environment (tljh/requirements-hub-env.txt: jupyterhub>=5.2.0,<6).
+CHART_JUPYTERHUB = {"4.4.0": "5.5.0"}
+TLJH_JUPYTERHUB = ">=5.2.0,<6"
+
+
+def _requirement(path: Path, name: str) -> str:
+    """The version specifier of ``name`` in a requirements file."""
+    [line] = [line for line in path.read_text(encoding="utf-8").splitlines() if re.match(rf"{name}\s*[<>=!~]", line)]
+    return line[len(name) :].strip()
+
+
+def test_one_jupyterhub_series_for_the_chart_tljh_and_the_course() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    values_text = (DEPLOY / "values.yaml").read_text(encoding="utf-8")
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    guide = (REPO / "docs" / "deploying.md").read_text(encoding="utf-8")
+    [chart] = set(re.findall(r"--version (\d+\.\d+\.\d+)", values_text))
+    assert chart in CHART_JUPYTERHUB, f"chart {chart}: which JupyterHub does its hub image run?"
+    assert re.findall(r"FROM quay.io/jupyterhub/k8s-hub:(\S+)", dockerfile) == [chart], "the hub image is the chart's"
+    assert set(re.findall(r"jupyterhub/jupyterhub[^`]*--version (\d+\.\d+\.\d+)", guide)) == {chart}
+    hub = CHART_JUPYTERHUB[chart]
+    user_env = SpecifierSet(_requirement(REPO / "requirements-course.txt", "jupyterhub"))
+    assert hub in user_env, f"the user environment's JupyterHub {user_env} excludes the chart's hub {hub}"
+    # Every version the user environment allows is one TLJH allows too (it re-pins it at upgrades).
+    tljh = SpecifierSet(TLJH_JUPYTERHUB)
+    assert [v for v in ("5.4.0", "5.5.0", "5.5.4", "5.9.0", "6.0.0", "6.1.1") if v in user_env and v not in tljh] == []
+    assert "6.0.0" not in user_env, "JupyterHub 6 is neither TLJH's nor the chart's"
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    [hub_extra] = re.findall(r'^hub = \[.*"jupyterhub([^"]*)"\]', pyproject, flags=re.MULTILINE)
+    assert SpecifierSet(hub_extra) == user_env, "pip install .[hub] asks for the same JupyterHub"
+
+
+#: A profile's keys KubeSpawner 7 knows (its profile_list help); anything else is silently ignored.
+KUBESPAWNER_PROFILE_KEYS = {"display_name", "default", "description", "slug", "kubespawner_override", "profile_options"}
+
+
+def test_server_profiles_follow_the_hub_group(values: dict) -> None:
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    listed = values["singleuser"].get("profileList", [])
+    assert all(set(profile) <= KUBESPAWNER_PROFILE_KEYS for profile in listed), listed
+    c = Config()
+    exec(values["hub"]["extraConfig"]["30-course-profiles"], {"c": c})
+    profiles = c.KubeSpawner.profile_list
+    assert callable(profiles), "KubeSpawner asks a callable profile_list at every spawn"
+
+    def spawner(*groups: str) -> SimpleNamespace:
+        """What the callable reads of KubeSpawner: the user's hub groups."""
+        return SimpleNamespace(user=SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups]))
+
+    student, instructor = profiles(spawner()), profiles(spawner("instructors"))
+    assert [p["slug"] for p in student] == ["course"]
+    assert [p["slug"] for p in instructor] == ["course", "instructor"]
+    assert all(set(profile) <= KUBESPAWNER_PROFILE_KEYS for profile in instructor)
+
+
+def test_exchange_volume_manifest_matches_the_values(values: dict) -> None:
+    import yaml
+
+    claim, job = yaml.safe_load_all((DEPLOY / "exchange-volume.yaml").read_text(encoding="utf-8"))
+    [volume] = values["singleuser"]["storage"]["extraVolumes"]
+    assert claim["kind"] == "PersistentVolumeClaim"
+    assert claim["metadata"]["name"] == volume["persistentVolumeClaim"]["claimName"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    [mount] = container["volumeMounts"]
+    assert f"chmod 1777 {mount['mountPath']}" in " ".join(container["command"]), "the exchange root's sticky bit"
+    [job_volume] = job["spec"]["template"]["spec"]["volumes"]
+    assert job_volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
 
 
 def _merge(defaults: dict, override: dict) -> dict:
@@ -117,20 +195,57 @@ def _merge(defaults: dict, override: dict) -> dict:
 
 
 def test_values_validate_against_the_charts_schema(values: dict) -> None:
-    chart = os.environ.get("Z2JH_CHART")
-    if not chart:
-        pytest.skip(
-            "schema validation is blocked offline: the Zero to JupyterHub chart is not on PyPI or npm; "
-            "set Z2JH_CHART to an unpacked chart (helm pull jupyterhub/jupyterhub --untar)"
-        )
     import jsonschema
     import yaml
 
-    chart_dir = Path(chart)
+    # The chart version values.yaml is installed with: its schema and defaults are vendored
+    # (deploy/z2jh-chart-<version>/, see its README), or Z2JH_CHART points at an unpacked chart.
+    [version] = set(re.findall(r"--version (\d+\.\d+\.\d+)", (DEPLOY / "values.yaml").read_text(encoding="utf-8")))
+    chart_dir = Path(os.environ.get("Z2JH_CHART") or DEPLOY / f"z2jh-chart-{version}")
     schema_file = next(p for p in (chart_dir / "values.schema.json", chart_dir / "values.schema.yaml") if p.exists())
     schema = yaml.safe_load(schema_file.read_text(encoding="utf-8"))
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
-    errors = [
-        f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(_merge(defaults, values))
-    ]
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_merge(defaults, values))]
     assert not errors, errors
+    # The schema is strict enough to catch a misspelt key or a wrong type.
+    misspelt = _merge(defaults, _merge(values, {"singleuser": {"memroy": {"limit": "2G"}}}))
+    assert list(validator.iter_errors(misspelt)), "a misspelt key is rejected"
+    wrong_type = _merge(defaults, _merge(values, {"cull": {"timeout": "1800"}}))
+    assert list(validator.iter_errors(wrong_type)), "a string timeout is rejected"
+
+
+def test_kernels_of_closed_tabs_are_culled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real JupyterLab with the role configuration a student gets (values.yaml's
+    "10-course-roles": student, then common) culls kernels nobody is connected to: the policy
+    view's (Voila runs its kernels in the same server's kernel manager) and notebooks' alike."""
+    import urllib.request
+
+    from support.browser import jupyterlab_server
+
+    jupyter = DEPLOY / "jupyter"
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", f"{jupyter / 'student'}{os.pathsep}{jupyter / 'common'}")
+    root = tmp_path / "root"
+    root.mkdir()
+    with jupyterlab_server(root) as url:
+        base, token = url.split("/lab/tree/")[0], url.rsplit("token=", 1)[1]
+        request = urllib.request.Request(f"{base}/api/kernels?token={token}", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 201
+        # The kernel manager starts its culler, and says so, once its first kernel has started.
+        log_file, log = tmp_path / "root-jupyter-state" / "jupyterlab.log", ""
+        for _ in range(40):
+            log = log_file.read_text(errors="replace")
+            if "Culling kernels" in log:
+                break
+            time.sleep(0.5)
+    roles = [
+        json.loads((jupyter / role / "jupyter_server_config.json").read_text()) for role in ("student", "instructor")
+    ]
+    culling = roles[0]["MappingKernelManager"]
+    assert roles[1]["MappingKernelManager"] == culling, "instructors' closed tabs too"
+    assert culling["cull_connected"] is False, "an open tab's kernel is never culled"
+    timeout, interval = culling["cull_idle_timeout"], culling["cull_interval"]
+    assert 0 < timeout <= 1800
+    assert f"Culling kernels with idle durations > {timeout} seconds at {interval} second intervals" in log
+    assert "Culling kernels even with connected clients" not in log

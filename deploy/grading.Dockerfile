@@ -1,0 +1,20 @@
+# The grading container of docs/instructor_guide.md, section 6: nbgrader and the course's
+# libraries, nothing of the course's answers (never solutions/ or .git: autograde takes the
+# hidden tests from the gradebook mounted at run time).  Build from the repository root:
+#
+#   docker build -f deploy/grading.Dockerfile -t e2ee-grader .
+#
+# tests/test_dockerfiles.py performs its COPY and pip RUN steps in a clean folder and a fresh
+# virtual environment when no Docker engine is at hand, and runs `docker build` when one is.
+FROM python:3.11-slim
+
+WORKDIR /tmp/course
+COPY requirements-course.txt ./
+RUN pip install --no-cache-dir -r requirements-course.txt
+COPY pyproject.toml setup.py README.md ./
+COPY data/ ./data/
+COPY toychat/ ./toychat/
+COPY jupyter-config/ ./jupyter-config/
+RUN pip install --no-cache-dir --no-deps . ./jupyter-config
+RUN rm -rf /tmp/course
+WORKDIR /course
