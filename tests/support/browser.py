@@ -247,7 +247,7 @@ _TEXT_PARTS = (
 )
 
 _LOOK_LIKE_A_USER = (
-    """(selector) => {
+    r"""(selector) => {
     const panel = document.querySelector(selector);
     const problems = [];
     const cellOf = (el) => {
@@ -313,6 +313,36 @@ _LOOK_LIKE_A_USER = (
                 + ` (${box.scrollWidth}px in ${box.clientWidth}px)`);
         }
     }
+    // A control drawn smaller than its content: ipywidgets draws a labelled control as a box of
+    // fixed height, and a menu or label that does not fit spills out of it (a drop-down squashed
+    // under the next button) or is drawn too low for one line of its own text.
+    const rect = (r) => `${Math.round(r.width)}x${Math.round(r.height)}px`;
+    for (const box of panel.querySelectorAll('.jupyter-widget-inline-hbox, .widget-inline-hbox')) {
+        if (!box.offsetParent) continue;
+        const outer = box.getBoundingClientRect();
+        for (const part of box.children) {
+            if (!part.offsetParent) continue;
+            const inner = part.getBoundingClientRect();
+            if (inner.width === 0 && inner.height === 0) continue;
+            if (inner.bottom > outer.bottom + 1 || inner.top < outer.top - 1 || inner.right > outer.right + 1) {
+                const text = (box.innerText || '').trim().replace(/\s+/g, ' ').slice(0, 60);
+                problems.push(`${cellOf(box)}: control smaller than its content: "${text}" drawn in`
+                    + ` ${rect(outer)}, its ${part.tagName.toLowerCase()} ${rect(inner)} spills out of it`);
+            }
+        }
+    }
+    const controls = '.jupyter-widgets select, .jupyter-widgets button, .jupyter-widgets textarea, '
+        + '.jupyter-widgets input:not([type=checkbox]):not([type=radio]):not([type=range])';
+    for (const control of panel.querySelectorAll(controls)) {
+        if (!control.offsetParent) continue;
+        const box = control.getBoundingClientRect();
+        const line = parseFloat(getComputedStyle(control).fontSize) * 1.2;
+        if (box.height < line) {
+            const text = (control.innerText || control.value || '').trim().slice(0, 60);
+            problems.push(`${cellOf(control)}: control smaller than its content: "${text}" is`
+                + ` ${Math.round(box.height)}px high for a ${Math.round(line)}px line of text`);
+        }
+    }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
         const mime = out.getAttribute('data-mime-type') || '';
         if (mime.includes('stderr') || mime.includes('error')) {
@@ -333,8 +363,9 @@ def look_like_a_user(page: object) -> list[str]:
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
     shrinks them, so their text becomes too small to read); a table whose prose column (a cell over
     60 characters) is under 1.5 times as wide as a column of short codes (12 characters at most);
-    a course table wider than its box (columns hidden behind a sideways scroll); error outputs;
-    widgets that failed."""
+    a course table wider than its box (columns hidden behind a sideways scroll); a control smaller
+    than its content (a part spilling out of its widget's box, or lower than a line of its text);
+    error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
 
 
