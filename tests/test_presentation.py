@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -16,7 +18,11 @@ def test_table_has_no_index_left_aligned_text_and_full_quotes() -> None:
     assert ">quote</th>" in html
     assert ">7<" not in html, "the row index is not shown"
     assert "<style" not in html, "JupyterLab strips <style> from untrusted output: styles are inline"
-    assert html.count("text-align:left") >= 3
+    # Text left-aligned, header and cell; the number column's header right-aligned over its numbers.
+    assert '<th style="text-align:left;' in html
+    assert '<td style="text-align:left;' in html
+    assert '<th style="text-align:right;' in html
+    assert html.count("text-align:left") == 2, "one text header, one text cell: nothing else left-aligned"
     assert '<td class="num" style="text-align:right;' in html, "numbers align right"
     assert ">3</td>" in html, "numbers align right"
     assert html.count("min-width:") == 1, "the prose column gets room to be read, the others not"
@@ -195,3 +201,59 @@ def test_prose_columns_share_the_width_by_what_they_say() -> None:
     assert "width:59%;min-width:8em" in html, "the quote, saying five times as much, gets more"
     cells = html.split("<td")[1:]
     assert ";width:" not in cells[0], "the id column is not given a share"
+
+
+def _header_and_cells(html: str, column: int) -> tuple[str, list[str]]:
+    """The style of a column's header and of each of its cells (0-based column)."""
+    head = html.split("<thead>")[1].split("</thead>")[0].split("<th ")[1 + column]
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    cells = [row.split("<td ")[1 + column] for row in body.split("<tr>")[1:]]
+    return head, cells
+
+
+def test_every_header_is_aligned_like_its_column() -> None:
+    table = pd.DataFrame({"who": ["NCA", "Meta"], "claims": [12, 7], "recall": [0.5, 0.25], "note": ["a", "b"]})
+    html = show_table(table, percent=["recall"]).data
+    for column in range(4):
+        head, cells = _header_and_cells(html, column)
+        align = head.split("text-align:")[1].split(";")[0]
+        for cell in cells:
+            assert f"text-align:{align};" in cell, f"column {column}: header {align}, a cell not"
+    assert _header_and_cells(html, 1)[0].startswith('style="text-align:right;'), "a number header sits over its numbers"
+
+
+def test_headers_are_words_not_variable_names() -> None:
+    html = show_table(pd.DataFrame({"claim_id": ["C001"], "testable_by": ["a survey"]})).data
+    assert ">claim id</th>" in html
+    assert ">testable by</th>" in html
+    assert "_" not in html.split("<thead>")[1].split("</thead>")[0]
+
+
+def test_tiny_probabilities_are_words_not_e_notation() -> None:
+    html = show_table(pd.DataFrame({"chance": [2.4e-123, 2.4e-5, 0.25]})).data
+    assert not re.search(r"\de-\d", html), "no 2.4e-123"
+    assert ">less than 1 in a billion</td>" in html
+    assert ">about 1 in 42,000</td>" in html
+    assert ">0.25</td>" in html
+
+
+def test_lists_stored_as_text_read_as_lists() -> None:
+    html = show_table(pd.DataFrame({"lessons": ["03;04;06", "09"], "quote": ["a; b", "x"]})).data
+    assert ">03, 04, 06</td>" in html
+    assert ">a; b</td>" in html, "prose with a semicolon and a space is left as written"
+
+
+def test_no_blank_strip_under_a_table() -> None:
+    html = show_table(pd.DataFrame({"n": [1]})).data
+    table_style = html.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert "margin:0;" in table_style, "JupyterLab's 1em under every table would show inside the box"
+
+
+def test_a_scroll_box_shows_its_rows_of_prose_and_keeps_its_header() -> None:
+    quotes = pd.DataFrame({"id": [f"C{i:03}" for i in range(40)], "quote": ["word " * 60] * 40})
+    html = show_table(quotes, max_rows_visible=10, caption="Forty quotes").data
+    height = int(html.split("max-height:")[1].split("px")[0])
+    # Each quote is 300 characters, at least 3 lines at the quote's share of the width.
+    assert height >= 10 * (30 + 2 * 20), "ten quotes of several lines each, not ten lines"
+    assert 'data-rows-visible="10"' in html
+    assert "position:sticky;top:0" in html.split("<thead>")[1], "the header stays in view while rows scroll"
