@@ -313,6 +313,39 @@ _LOOK_LIKE_A_USER = (
                 + ` (${box.scrollWidth}px in ${box.clientWidth}px)`);
         }
     }
+    // A number column under a header aligned otherwise: its values seem to belong to the next column.
+    const side = (el) => ({start: 'left', end: 'right'})[getComputedStyle(el).textAlign] || getComputedStyle(el).textAlign;
+    for (const table of panel.querySelectorAll('table.toychat-table')) {
+        if (!table.offsetParent) continue;
+        const heads = [...table.querySelectorAll('thead th')];
+        const first = table.querySelector('tbody tr');
+        if (!first) continue;
+        [...first.children].forEach((td, i) => {
+            if (heads[i] && side(td) !== side(heads[i])) {
+                problems.push(`${cellOf(table)}: column "${heads[i].innerText.trim()}" aligned ${side(td)}`
+                    + ` under a header aligned ${side(heads[i])}`);
+            }
+        });
+    }
+    // A scroll box sized for more rows than it shows (quotes take several lines each), or whose
+    // header scrolls away with the rows.
+    for (const box of panel.querySelectorAll('.toychat-table-box')) {
+        if (!box.offsetParent || box.scrollHeight <= box.clientHeight + 1) continue;
+        box.scrollTop = 0;
+        const bottom = box.getBoundingClientRect().top + box.clientTop + box.clientHeight;
+        const rows = [...box.querySelectorAll('tbody tr')];
+        const shown = rows.filter((tr) => tr.getBoundingClientRect().bottom <= bottom + 1).length;
+        const meant = Math.min(rows.length, Number(box.dataset.rowsVisible || 15));
+        const caption = box.querySelector('caption');
+        const name = caption ? caption.innerText.trim().slice(0, 60) : '';
+        if (shown < meant / 2) {
+            problems.push(`${cellOf(box)}: scroll box "${name}" shows ${shown} of the ${meant} rows it is meant to`);
+        }
+        const head = box.querySelector('thead th');
+        if (head && getComputedStyle(head).position !== 'sticky') {
+            problems.push(`${cellOf(box)}: scroll box "${name}": its header scrolls away with the rows`);
+        }
+    }
     // A control drawn smaller than its content: ipywidgets draws a labelled control as a box of
     // fixed height, and a menu or label that does not fit spills out of it (a drop-down squashed
     // under the next button) or is drawn too low for one line of its own text.
@@ -363,7 +396,9 @@ def look_like_a_user(page: object) -> list[str]:
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
     shrinks them, so their text becomes too small to read); a table whose prose column (a cell over
     60 characters) is under 1.5 times as wide as a column of short codes (12 characters at most);
-    a course table wider than its box (columns hidden behind a sideways scroll); a control smaller
+    a course table wider than its box (columns hidden behind a sideways scroll); a column aligned
+    otherwise than its header; a scroll box showing fewer than half the rows it is meant to show
+    (``data-rows-visible``, else 15), or whose header scrolls away; a control smaller
     than its content (a part spilling out of its widget's box, or lower than a line of its text);
     error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
