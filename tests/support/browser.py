@@ -314,7 +314,10 @@ _LOOK_LIKE_A_USER = (
         }
     }
     // A number column under a header aligned otherwise: its values seem to belong to the next column.
-    const side = (el) => ({start: 'left', end: 'right'})[getComputedStyle(el).textAlign] || getComputedStyle(el).textAlign;
+    const side = (el) => {
+        const align = getComputedStyle(el).textAlign;
+        return {start: 'left', end: 'right'}[align] || align;
+    };
     for (const table of panel.querySelectorAll('table.toychat-table')) {
         if (!table.offsetParent) continue;
         const heads = [...table.querySelectorAll('thead th')];
