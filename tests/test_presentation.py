@@ -257,3 +257,25 @@ def test_a_scroll_box_shows_its_rows_of_prose_and_keeps_its_header() -> None:
     assert height >= 10 * (30 + 2 * 20), "ten quotes of several lines each, not ten lines"
     assert 'data-rows-visible="10"' in html
     assert "position:sticky;top:0" in html.split("<thead>")[1], "the header stays in view while rows scroll"
+
+
+def test_markdown_tables_on_the_site_look_like_course_tables() -> None:
+    """One table style: the site's CSS gives Markdown tables the course table's text size, header
+    and rules (the course tables carry theirs inline)."""
+    from pathlib import Path
+
+    css = (Path(__file__).parent.parent / "docs" / "_static" / "course.css").read_text()
+    rules = dict(re.findall(r"([^{}]*table:not\(\.toychat-table\)[^{}]*)\{([^}]*)\}", css))
+    table = " ".join(v for k, v in rules.items() if k.strip().endswith(")"))
+    header = " ".join(v for k, v in rules.items() if k.strip().endswith(" th"))
+    cell = " ".join(v for k, v in rules.items() if k.strip().endswith(" td"))
+    course = show_table(pd.DataFrame({"a": ["x"]}), caption="c").data
+    for declaration, where in (
+        ("font-size: 14px", table),
+        ("background: #f0f0f0", header),
+        ("border-bottom: 2px solid #767676", header),
+        ("border-bottom: 1px solid #dcdcdc", cell),
+        ("padding: 4px 8px", cell),
+    ):
+        assert declaration in where, f"Markdown tables on the site lack {declaration}"
+        assert declaration.replace(": ", ":") in course, f"course tables lack {declaration}"
