@@ -279,3 +279,14 @@ def test_markdown_tables_on_the_site_look_like_course_tables() -> None:
     ):
         assert declaration in where, f"Markdown tables on the site lack {declaration}"
         assert declaration.replace(": ", ":") in course, f"course tables lack {declaration}"
+
+
+def test_a_slider_label_sits_above_its_track() -> None:
+    """Every track starts at the left edge, so the sliders of one group line up (a label beside the
+    track pushed each track to wherever its own label ended)."""
+    from toychat.widgets.controls import ChoiceSlider
+
+    css = " ".join(ChoiceSlider._css.split())
+    assert 'grid-template-areas: "label label" "input output"' in css
+    assert "label { grid-area: label; text-align: left; }" in css
+    assert "label.style.width" not in ChoiceSlider._esm, "no label width that moves the track"

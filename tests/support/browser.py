@@ -349,6 +349,19 @@ _LOOK_LIKE_A_USER = (
             problems.push(`${cellOf(box)}: scroll box "${name}": its header scrolls away with the rows`);
         }
     }
+    // Sliders of one group (an interact) whose tracks start at different places.
+    const groups = new Set([...panel.querySelectorAll('.toychat-choice-slider')].map(
+        (slider) => slider.closest('.widget-interact, .jupyter-widget-vbox, .widget-vbox')));
+    for (const group of groups) {
+        if (!group || !group.offsetParent) continue;
+        const tracks = [...group.querySelectorAll('.toychat-choice-slider input[type=range]')]
+            .filter((track) => track.offsetParent);
+        const starts = tracks.map((track) => Math.round(track.getBoundingClientRect().left));
+        if (starts.length > 1 && Math.max(...starts) - Math.min(...starts) > 1) {
+            problems.push(`${cellOf(group)}: the sliders of one group start at different places`
+                + ` (${starts.join(', ')} px from the left)`);
+        }
+    }
     // A control drawn smaller than its content: ipywidgets draws a labelled control as a box of
     // fixed height, and a menu or label that does not fit spills out of it (a drop-down squashed
     // under the next button) or is drawn too low for one line of its own text.
@@ -401,7 +414,8 @@ def look_like_a_user(page: object) -> list[str]:
     60 characters) is under 1.5 times as wide as a column of short codes (12 characters at most);
     a course table wider than its box (columns hidden behind a sideways scroll); a column aligned
     otherwise than its header; a scroll box showing fewer than half the rows it is meant to show
-    (``data-rows-visible``, else 15), or whose header scrolls away; a control smaller
+    (``data-rows-visible``, else 15), or whose header scrolls away; sliders of one group whose
+    tracks start at different places; a control smaller
     than its content (a part spilling out of its widget's box, or lower than a line of its text);
     error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
