@@ -290,3 +290,29 @@ def test_a_slider_label_sits_above_its_track() -> None:
     assert 'grid-template-areas: "label label" "input output"' in css
     assert "label { grid-area: label; text-align: left; }" in css
     assert "label.style.width" not in ChoiceSlider._esm, "no label width that moves the track"
+
+
+def test_figures_carry_their_description_as_alt_text_and_show_a_short_caption() -> None:
+    """The long description of a figure is its alt text, set on the image by the cell that draws it;
+    under the figure the reader sees a short caption, not a paragraph headed "alt text"."""
+    from pathlib import Path
+
+    import nbformat
+
+    figures = 0
+    for lesson in sorted((Path(__file__).parent.parent / "lessons").glob("*.ipynb")):
+        cells = nbformat.read(lesson, as_version=4).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type == "markdown":
+                assert not re.search(r"Figure:\s*alt text", cell.source), f"{lesson.stem}: a visible alt-text paragraph"
+            if cell.cell_type != "code" or "plt.show()" not in cell.source:
+                continue
+            figures += 1
+            assert "set_alt_text(" in cell.source.split("plt.show()")[0], f"{lesson.stem} cell {index}: no alt text"
+            following = cells[index + 1] if index + 1 < len(cells) else None
+            assert following is not None, f"{lesson.stem} cell {index}: no caption"
+            assert following.cell_type == "markdown", f"{lesson.stem} cell {index}: no caption"
+            caption = following.source.strip().split("\n\n")[0]
+            assert caption.startswith("*Figure: "), f"{lesson.stem} cell {index}: no caption under the figure"
+            assert len(caption) <= 120, f"{lesson.stem} cell {index}: the caption is a paragraph, not a caption"
+    assert figures >= 20

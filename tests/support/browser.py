@@ -392,6 +392,12 @@ _LOOK_LIKE_A_USER = (
                 + ` ${Math.round(box.height)}px high for a ${Math.round(line)}px line of text`);
         }
     }
+    // A figure's description belongs in its alt text, not in a paragraph under it.
+    for (const text of panel.querySelectorAll('.jp-RenderedMarkdown')) {
+        if (text.offsetParent && /Figure:\s*alt text/.test(text.innerText)) {
+            problems.push(`${cellOf(text)}: a visible alt-text paragraph: "${text.innerText.trim().slice(0, 60)}"`);
+        }
+    }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
         const mime = out.getAttribute('data-mime-type') || '';
         if (mime.includes('stderr') || mime.includes('error')) {
@@ -415,7 +421,7 @@ def look_like_a_user(page: object) -> list[str]:
     a course table wider than its box (columns hidden behind a sideways scroll); a column aligned
     otherwise than its header; a scroll box showing fewer than half the rows it is meant to show
     (``data-rows-visible``, else 15), or whose header scrolls away; sliders of one group whose
-    tracks start at different places; a control smaller
+    tracks start at different places; a figure's alt text shown as a paragraph; a control smaller
     than its content (a part spilling out of its widget's box, or lower than a line of its text);
     error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
