@@ -316,3 +316,15 @@ def test_figures_carry_their_description_as_alt_text_and_show_a_short_caption() 
             assert caption.startswith("*Figure: "), f"{lesson.stem} cell {index}: no caption under the figure"
             assert len(caption) <= 120, f"{lesson.stem} cell {index}: the caption is a paragraph, not a caption"
     assert figures >= 20
+
+
+def test_numbers_stored_as_text_get_one_number_of_decimals() -> None:
+    """A column of mixed types (a transposed table, a list of results) that holds only numbers is
+    shown as a number column: right-aligned, one number of decimals, never "1" beside "2.50"."""
+    table = pd.DataFrame({"measure": ["a", "b", "c"], "value": pd.Series([1, 2.5, None], dtype=object)})
+    html = show_table(table).data
+    assert ">1.00</td>" in html, "a whole number keeps its column's decimals"
+    assert ">2.50</td>" in html
+    assert ">1</td>" not in html
+    assert f">{EMPTY}</td>" in html
+    assert html.count('<td class="num"') == 3, "the numbers are right-aligned as numbers"

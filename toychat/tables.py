@@ -173,6 +173,18 @@ def header_text(column: Any) -> str:
     return " ".join(str(column).replace("_", " ").split())
 
 
+def _as_numbers(series: pd.Series) -> pd.Series:
+    """A text-typed (object) column that holds only numbers and blanks, as a number column, so it
+    is aligned and given decimals like one (1 and 2.5 stored together read "1.00" and "2.50", not
+    "1" beside "2.50"); any other column unchanged."""
+    if not pd.api.types.is_object_dtype(series):
+        return series
+    values = [value for value in series if not _is_missing(value)]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return series
+    return pd.to_numeric(series.map(lambda v: None if _is_missing(v) else v), errors="coerce")
+
+
 def _numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
@@ -236,6 +248,14 @@ def show_table(
         table = table.to_frame()
         index = True
     frame = table.reset_index() if index else table
+    # Columns by position: a table may repeat a column name.
+    texts_typed = [i for i in range(frame.shape[1]) if pd.api.types.is_object_dtype(frame.dtypes.iloc[i])]
+    changed = {i: _as_numbers(frame.iloc[:, i]) for i in texts_typed}
+    changed = {i: series for i, series in changed.items() if not pd.api.types.is_object_dtype(series)}
+    if changed:
+        frame = frame.copy()
+        for i, series in changed.items():
+            frame.isetitem(i, series.to_numpy())
     as_percent = {str(name) for name in percent}
     unknown = as_percent - {str(column) for column in frame.columns}
     if unknown:
