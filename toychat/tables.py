@@ -7,8 +7,9 @@ read it: text left-aligned and wrapped in full, no index, times in UTC words,
 fractions as percentages, empty cells as a dash, column names as words
 ("claim id", not ``claim_id``), each header aligned like its column, tiny
 probabilities in words rather than e-notation, and a long table in a
-scrollable box (with a header that stays in view) rather than cut.  The HTML is self-contained (inline styles, no
-script), so it looks the same in JupyterLab, in Voilà and on the static site.
+scrollable box (with a header that stays in view) rather than cut.  The HTML is
+self-contained (inline styles, no script), so it looks the same in JupyterLab,
+in Voilà and on the static site.
 
 >>> import pandas as pd
 >>> table = pd.DataFrame({"claim": ["E2EE hides abuse"], "share": [0.125], "lessons": [["03", "09"]]})
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import html as _html
 import math
+import numbers
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
@@ -180,7 +183,7 @@ def _as_numbers(series: pd.Series) -> pd.Series:
     if not pd.api.types.is_object_dtype(series):
         return series
     values = [value for value in series if not _is_missing(value)]
-    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if not values or not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
         return series
     return pd.to_numeric(series.map(lambda v: None if _is_missing(v) else v), errors="coerce")
 
