@@ -328,3 +328,24 @@ def test_numbers_stored_as_text_get_one_number_of_decimals() -> None:
     assert ">1</td>" not in html
     assert f">{EMPTY}</td>" in html
     assert html.count('<td class="num"') == 3, "the numbers are right-aligned as numbers"
+
+
+def test_policy_view_draws_markdown_tables_like_course_tables() -> None:
+    """Voilà draws a Markdown table smaller and unbordered; the course's hook gives it the course
+    table's style, keeping the alignment the Markdown asks for."""
+    import nbformat
+
+    from toychat.policy_view import prelaunch_hook
+
+    nb = nbformat.v4.new_notebook()
+    table = "| measurement | value |\n|---|--:|\n| recall | 81% |\n| precision | 4% |"
+    nb.cells = [nbformat.v4.new_markdown_cell(f"## Key measurements\n\n{table}\n\nSimulated.")]
+    out = prelaunch_hook(None, nb, ".").cells[0].source
+    assert out.startswith('## Key measurements\n\n<div class="toychat-table-box"')
+    assert out.endswith("</div>\n\nSimulated.")
+    course = show_table(pd.DataFrame({"a": ["x"]})).data
+    table_style = course.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert f'<table class="toychat-table" style="{table_style}">' in out, "the course table's text size and rules"
+    assert '<th style="text-align:right;background:#f0f0f0;' in out, "the header aligned like its column"
+    assert '<td style="text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;' in out
+    assert "|---|" not in out
