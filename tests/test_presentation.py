@@ -349,3 +349,15 @@ def test_policy_view_draws_markdown_tables_like_course_tables() -> None:
     assert '<th style="text-align:right;background:#f0f0f0;' in out, "the header aligned like its column"
     assert '<td style="text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;' in out
     assert "|---|" not in out
+
+
+def test_short_text_columns_keep_room_beside_prose() -> None:
+    """A short label beside a long quote keeps room for a line or two, not a word a line."""
+    table = pd.DataFrame(
+        {"attempt": ["replay the report to another platform", "edit"], "quote": ["word " * 80, "x"], "n": [1, 2]}
+    )
+    html = show_table(table).data
+    first_row = html.split("<tbody><tr>")[1].split("</tr>")[0].split("<td ")[1:]
+    assert "min-width:24ch;" in first_row[0], "the attempt column keeps 24 characters' room"
+    assert "min-width:8em;" in first_row[1], "the quote keeps its share"
+    assert "min-width" not in first_row[2], "numbers never wrap and need no room kept"

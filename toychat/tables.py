@@ -287,6 +287,13 @@ def show_table(
             if any(len(row[i]) > _PROSE_CHARS for row in texts)
         }
     )
+    # A short-text column (a label, a name, an attempt) keeps room for its text on a line or two,
+    # so that the prose beside it does not squeeze it to a word a line.
+    short = {
+        i: f"min-width:{min(_SHORT_CHARS, max((len(row[i]) for row in texts), default=0))}ch;"
+        for i, column in enumerate(columns)
+        if i not in prose and not aligned_right[column]
+    }
     rows = []
     for row in texts:
         cells = []
@@ -294,7 +301,7 @@ def show_table(
             if aligned_right[column]:
                 cells.append(f'<td class="num" style="{_TD_NUM}">{_html.escape(text)}</td>')
             else:
-                wide = _prose_style(prose[i]) if i in prose else ""
+                wide = _prose_style(prose[i]) if i in prose else short.get(i, "")
                 cells.append(f'<td style="{_TD}{wide}">{_html.escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f'<caption style="{_CAPTION}">{_html.escape(caption)}</caption>' if caption else ""

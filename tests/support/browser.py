@@ -304,6 +304,26 @@ _LOOK_LIKE_A_USER = (
             });
         });
     }
+    // A short label squeezed to a word a line beside the prose.
+    for (const table of panel.querySelectorAll('table.toychat-table')) {
+        if (!table.offsetParent) continue;
+        const heads = [...table.querySelectorAll('thead th')];
+        const reported = new Set();
+        for (const row of table.querySelectorAll('tbody tr')) {
+            [...row.children].forEach((td, i) => {
+                const text = td.innerText.trim();
+                if (td.classList.contains('num') || text.length > 40 || reported.has(i)) return;
+                const range = document.createRange();
+                range.selectNodeContents(td);
+                const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+                if (lines > 3) {
+                    reported.add(i);
+                    problems.push(`${cellOf(table)}: column "${heads[i] ? heads[i].innerText.trim() : i}" squeezed:`
+                        + ` "${text}" drawn on ${lines} lines`);
+                }
+            });
+        }
+    }
     // A table wider than its box hides columns behind a sideways scroll few readers find.
     for (const box of panel.querySelectorAll('.toychat-table-box')) {
         if (!box.offsetParent) continue;
@@ -421,7 +441,8 @@ def look_like_a_user(page: object) -> list[str]:
     a course table wider than its box (columns hidden behind a sideways scroll); a column aligned
     otherwise than its header; a scroll box showing fewer than half the rows it is meant to show
     (``data-rows-visible``, else 15), or whose header scrolls away; sliders of one group whose
-    tracks start at different places; a figure's alt text shown as a paragraph; a control smaller
+    tracks start at different places; a short label (40 characters at most) squeezed onto more
+    than three lines; a figure's alt text shown as a paragraph; a control smaller
     than its content (a part spilling out of its widget's box, or lower than a line of its text);
     error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
