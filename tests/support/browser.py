@@ -413,7 +413,7 @@ _LOOK_LIKE_A_USER = (
         }
     }
     // A figure's description belongs in its alt text, not in a paragraph under it.
-    for (const text of panel.querySelectorAll('.jp-RenderedMarkdown')) {
+    for (const text of panel.querySelectorAll('.jp-MarkdownCell .myst, .jp-MarkdownCell .jp-RenderedMarkdown')) {
         if (text.offsetParent && /Figure:\s*alt text/.test(text.innerText)) {
             problems.push(`${cellOf(text)}: a visible alt-text paragraph: "${text.innerText.trim().slice(0, 60)}"`);
         }
