@@ -352,12 +352,16 @@ def test_policy_view_draws_markdown_tables_like_course_tables() -> None:
 
 
 def test_short_text_columns_keep_room_beside_prose() -> None:
-    """A short label beside a long quote keeps room for a line or two, not a word a line."""
+    """A short label beside a long quote keeps room for a line or two, not a word a line; in a
+    table of many prose columns it keeps only what is left once they have their minimum."""
     table = pd.DataFrame(
         {"attempt": ["replay the report to another platform", "edit"], "quote": ["word " * 80, "x"], "n": [1, 2]}
     )
     html = show_table(table).data
     first_row = html.split("<tbody><tr>")[1].split("</tr>")[0].split("<td ")[1:]
-    assert "min-width:24ch;" in first_row[0], "the attempt column keeps 24 characters' room"
+    assert "min-width:8.0em;" in first_row[0], "the attempt column keeps room for 16 characters a line"
     assert "min-width:8em;" in first_row[1], "the quote keeps its share"
     assert "min-width" not in first_row[2], "numbers never wrap and need no room kept"
+    crowded = pd.DataFrame({f"prose {i}": ["word " * 20] for i in range(6)} | {"label": ["a short label text"]})
+    label = show_table(crowded).data.split("<td ")[-1]
+    assert "min-width:8.0em" not in label, "six prose columns at their minimum leave less room"

@@ -59,6 +59,13 @@ _LINE_PX = 20
 _LINE_CHARS = 100
 #: Characters a line of a short-text column holds (it wraps between words).
 _SHORT_CHARS = 24
+#: Characters of a short-text column kept on one line beside prose (the rest wraps).
+_SHORT_KEEP_CHARS = 16
+#: Average width (em) of a character of 14-px text, and the padding (em) of a cell.
+_EM_PER_CHAR = 0.5
+_PAD_EM = 1.15
+#: Width (em) of the narrowest table the short columns are fitted to (a notebook at 1280 px).
+_TABLE_EM = 60
 #: Below this, a fraction would be printed in e-notation ("2.4e-05"); it is put in words instead.
 _TINY = 1e-4
 
@@ -212,6 +219,26 @@ def _prose_style(share: float) -> str:
     return f"width:{share:.0f}%;min-width:{_PROSE_MIN_EM}em;{_PROSE_WRAP}"
 
 
+def _short_widths(
+    texts: Sequence[Sequence[str]], columns: Sequence[Any], prose: dict[int, float], aligned_right: dict[Any, bool]
+) -> dict[int, str]:
+    """The style of each short-text column (a label, a name, an attempt): room for its longest text
+    on a line or two, so that the prose beside it does not squeeze it to a word a line — as much
+    of that room as the table has once its prose and number columns have theirs."""
+    longest = {i: max((len(row[i]) for row in texts), default=0) for i in range(len(columns))}
+    wanted = {
+        i: min(_SHORT_KEEP_CHARS, longest[i]) * _EM_PER_CHAR
+        for i, column in enumerate(columns)
+        if i not in prose and not aligned_right[column]
+    }
+    taken = len(prose) * (_PROSE_MIN_EM + _PAD_EM) + sum(
+        longest[i] * _EM_PER_CHAR + _PAD_EM for i, column in enumerate(columns) if aligned_right[column]
+    )
+    room = _TABLE_EM - taken - _PAD_EM * len(wanted)
+    scale = min(1.0, max(0.0, room / sum(wanted.values()))) if wanted and sum(wanted.values()) else 1.0
+    return {i: f"min-width:{em * scale:.1f}em;" for i, em in wanted.items() if em * scale >= 1}
+
+
 def _row_px(row: Sequence[str], prose: dict[int, float], wrapping: set[int]) -> int:
     """About how tall (px) a row is drawn: one line, plus a line for each time its longest
     cell wraps (prose at its share of the width, short text between words, numbers never)."""
@@ -287,13 +314,7 @@ def show_table(
             if any(len(row[i]) > _PROSE_CHARS for row in texts)
         }
     )
-    # A short-text column (a label, a name, an attempt) keeps room for its text on a line or two,
-    # so that the prose beside it does not squeeze it to a word a line.
-    short = {
-        i: f"min-width:{min(_SHORT_CHARS, max((len(row[i]) for row in texts), default=0))}ch;"
-        for i, column in enumerate(columns)
-        if i not in prose and not aligned_right[column]
-    }
+    short = _short_widths(texts, columns, prose, aligned_right)
     rows = []
     for row in texts:
         cells = []
