@@ -1,5 +1,5 @@
 """Lesson 03 in a real JupyterLab, in real headless Chromium: run every cell,
-then use the chat widget as a student would."""
+then use the chat widget as a student would (the Send button, then Enter)."""
 
 from __future__ import annotations
 
@@ -44,9 +44,9 @@ def test_lesson_03_chat_in_jupyterlab(tmp_path: Path) -> None:
         # The same message on the plaintext platform: now the server's view shows it.
         chat.locator(".toychat-mode button", has_text="Plaintext platform").click()
         chat.locator(".toychat-status").get_by_text("New conversation").wait_for(timeout=30_000)
+        # This time sent with Enter, as in any chat app.
         chat.locator(".toychat-alice-input input").fill(message)
-        chat.locator(".toychat-alice-input input").press("Tab")
-        chat.locator("button.toychat-send").click()
+        chat.locator(".toychat-alice-input input").press("Enter")
         try:
             server.get_by_text(message).wait_for(timeout=30_000)
         finally:

@@ -363,3 +363,34 @@ def test_with_evidence_pairs_claims_with_measurements() -> None:
     assert table.loc[second, "result"] == "0.9"
     with pytest.raises(ValueError, match="C999"):
         with_evidence(claims, {"C999": Evidence(1, "x", "y")})
+
+
+def test_speaker_label_of_no_claims_is_an_empty_column(claims: pd.DataFrame) -> None:
+    from toychat.claims import speaker_label
+
+    labels = speaker_label(claims.iloc[:0])
+    assert isinstance(labels, pd.Series), "an empty frame still gives one column, which assign() can take"
+    assert claims.iloc[:0].assign(who=labels).empty
+
+
+def test_lesson_10_explorer_answers_every_filter_combination(claims: pd.DataFrame) -> None:
+    """Every side × voice × type the explorer's drop-downs offer (192, with "(all)") gives a table,
+    an empty one where no claim matches, never a traceback."""
+    import itertools
+
+    from toychat.claims import ALL, EXPLORER_COLUMNS, explore_claims
+    from toychat.tables import show_table
+
+    sides = [ALL, *sorted(claims["side"].unique())]
+    voices = [ALL, *VOICES]
+    types = [ALL, *CLAIM_TYPES]
+    combinations = list(itertools.product(sides, voices, types))
+    assert len(combinations) == 192
+    empty = 0
+    for side, voice, claim_type in combinations:
+        table = explore_claims(claims, side=side, voice=voice, claim_type=claim_type)
+        assert list(table.columns) == list(EXPLORER_COLUMNS), (side, voice, claim_type)
+        assert "<table" in show_table(table, caption=f"{len(table)} claims").data
+        empty += table.empty
+    assert empty > 0, "some combinations match no claim: the case the explorer must survive"
+    assert len(explore_claims(claims)) == len(claims)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -16,7 +18,11 @@ def test_table_has_no_index_left_aligned_text_and_full_quotes() -> None:
     assert ">quote</th>" in html
     assert ">7<" not in html, "the row index is not shown"
     assert "<style" not in html, "JupyterLab strips <style> from untrusted output: styles are inline"
-    assert html.count("text-align:left") >= 3
+    # Text left-aligned, header and cell; the number column's header right-aligned over its numbers.
+    assert '<th style="text-align:left;' in html
+    assert '<td style="text-align:left;' in html
+    assert '<th style="text-align:right;' in html
+    assert html.count("text-align:left") == 2, "one text header, one text cell: nothing else left-aligned"
     assert '<td class="num" style="text-align:right;' in html, "numbers align right"
     assert ">3</td>" in html, "numbers align right"
     assert html.count("min-width:") == 1, "the prose column gets room to be read, the others not"
@@ -195,3 +201,167 @@ def test_prose_columns_share_the_width_by_what_they_say() -> None:
     assert "width:59%;min-width:8em" in html, "the quote, saying five times as much, gets more"
     cells = html.split("<td")[1:]
     assert ";width:" not in cells[0], "the id column is not given a share"
+
+
+def _header_and_cells(html: str, column: int) -> tuple[str, list[str]]:
+    """The style of a column's header and of each of its cells (0-based column)."""
+    head = html.split("<thead>")[1].split("</thead>")[0].split("<th ")[1 + column]
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    cells = [row.split("<td ")[1 + column] for row in body.split("<tr>")[1:]]
+    return head, cells
+
+
+def test_every_header_is_aligned_like_its_column() -> None:
+    table = pd.DataFrame({"who": ["NCA", "Meta"], "claims": [12, 7], "recall": [0.5, 0.25], "note": ["a", "b"]})
+    html = show_table(table, percent=["recall"]).data
+    for column in range(4):
+        head, cells = _header_and_cells(html, column)
+        align = head.split("text-align:")[1].split(";")[0]
+        for cell in cells:
+            assert f"text-align:{align};" in cell, f"column {column}: header {align}, a cell not"
+    assert _header_and_cells(html, 1)[0].startswith('style="text-align:right;'), "a number header sits over its numbers"
+
+
+def test_headers_are_words_not_variable_names() -> None:
+    html = show_table(pd.DataFrame({"claim_id": ["C001"], "testable_by": ["a survey"]})).data
+    assert ">claim id</th>" in html
+    assert ">testable by</th>" in html
+    assert "_" not in html.split("<thead>")[1].split("</thead>")[0]
+
+
+def test_tiny_probabilities_are_words_not_e_notation() -> None:
+    html = show_table(pd.DataFrame({"chance": [2.4e-123, 2.4e-5, 0.25]})).data
+    assert not re.search(r"\de-\d", html), "no 2.4e-123"
+    assert ">less than 1 in a billion</td>" in html
+    assert ">about 1 in 42,000</td>" in html
+    assert ">0.25</td>" in html
+
+
+def test_lists_stored_as_text_read_as_lists() -> None:
+    html = show_table(pd.DataFrame({"lessons": ["03;04;06", "09"], "quote": ["a; b", "x"]})).data
+    assert ">03, 04, 06</td>" in html
+    assert ">a; b</td>" in html, "prose with a semicolon and a space is left as written"
+
+
+def test_no_blank_strip_under_a_table() -> None:
+    html = show_table(pd.DataFrame({"n": [1]})).data
+    table_style = html.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert "margin:0;" in table_style, "JupyterLab's 1em under every table would show inside the box"
+
+
+def test_a_scroll_box_shows_its_rows_of_prose_and_keeps_its_header() -> None:
+    quotes = pd.DataFrame({"id": [f"C{i:03}" for i in range(40)], "quote": ["word " * 60] * 40})
+    html = show_table(quotes, max_rows_visible=10, caption="Forty quotes").data
+    height = int(html.split("max-height:")[1].split("px")[0])
+    # Each quote is 300 characters, at least 3 lines at the quote's share of the width.
+    assert height >= 10 * (30 + 2 * 20), "ten quotes of several lines each, not ten lines"
+    assert 'data-rows-visible="10"' in html
+    assert "position:sticky;top:0" in html.split("<thead>")[1], "the header stays in view while rows scroll"
+
+
+def test_markdown_tables_on_the_site_look_like_course_tables() -> None:
+    """One table style: the site's CSS gives Markdown tables the course table's text size, header
+    and rules (the course tables carry theirs inline)."""
+    from pathlib import Path
+
+    css = (Path(__file__).parent.parent / "docs" / "_static" / "course.css").read_text()
+    rules = dict(re.findall(r"([^{}]*table:not\(\.toychat-table\)[^{}]*)\{([^}]*)\}", css))
+    table = " ".join(v for k, v in rules.items() if k.strip().endswith(")"))
+    header = " ".join(v for k, v in rules.items() if k.strip().endswith(" th"))
+    cell = " ".join(v for k, v in rules.items() if k.strip().endswith(" td"))
+    course = show_table(pd.DataFrame({"a": ["x"]}), caption="c").data
+    for declaration, where in (
+        ("font-size: 14px", table),
+        ("background: #f0f0f0", header),
+        ("border-bottom: 2px solid #767676", header),
+        ("border-bottom: 1px solid #dcdcdc", cell),
+        ("padding: 4px 8px", cell),
+    ):
+        assert declaration in where, f"Markdown tables on the site lack {declaration}"
+        assert declaration.replace(": ", ":") in course, f"course tables lack {declaration}"
+
+
+def test_a_slider_label_sits_above_its_track() -> None:
+    """Every track starts at the left edge, so the sliders of one group line up (a label beside the
+    track pushed each track to wherever its own label ended)."""
+    from toychat.widgets.controls import ChoiceSlider
+
+    css = " ".join(ChoiceSlider._css.split())
+    assert 'grid-template-areas: "label label" "input output"' in css
+    assert "label { grid-area: label; text-align: left; }" in css
+    assert "label.style.width" not in ChoiceSlider._esm, "no label width that moves the track"
+
+
+def test_figures_carry_their_description_as_alt_text_and_show_a_short_caption() -> None:
+    """The long description of a figure is its alt text, set on the image by the cell that draws it;
+    under the figure the reader sees a short caption, not a paragraph headed "alt text"."""
+    from pathlib import Path
+
+    import nbformat
+
+    figures = 0
+    for lesson in sorted((Path(__file__).parent.parent / "lessons").glob("*.ipynb")):
+        cells = nbformat.read(lesson, as_version=4).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type == "markdown":
+                assert not re.search(r"Figure:\s*alt text", cell.source), f"{lesson.stem}: a visible alt-text paragraph"
+            if cell.cell_type != "code" or "plt.show()" not in cell.source:
+                continue
+            figures += 1
+            assert "set_alt_text(" in cell.source.split("plt.show()")[0], f"{lesson.stem} cell {index}: no alt text"
+            following = cells[index + 1] if index + 1 < len(cells) else None
+            assert following is not None, f"{lesson.stem} cell {index}: no caption"
+            assert following.cell_type == "markdown", f"{lesson.stem} cell {index}: no caption"
+            caption = following.source.strip().split("\n\n")[0]
+            assert caption.startswith("*Figure: "), f"{lesson.stem} cell {index}: no caption under the figure"
+            assert len(caption) <= 120, f"{lesson.stem} cell {index}: the caption is a paragraph, not a caption"
+    assert figures >= 20
+
+
+def test_numbers_stored_as_text_get_one_number_of_decimals() -> None:
+    """A column of mixed types (a transposed table, a list of results) that holds only numbers is
+    shown as a number column: right-aligned, one number of decimals, never "1" beside "2.50"."""
+    table = pd.DataFrame({"measure": ["a", "b", "c"], "value": pd.Series([1, 2.5, None], dtype=object)})
+    html = show_table(table).data
+    assert ">1.00</td>" in html, "a whole number keeps its column's decimals"
+    assert ">2.50</td>" in html
+    assert ">1</td>" not in html
+    assert f">{EMPTY}</td>" in html
+    assert html.count('<td class="num"') == 3, "the numbers are right-aligned as numbers"
+
+
+def test_policy_view_draws_markdown_tables_like_course_tables() -> None:
+    """Voilà draws a Markdown table smaller and unbordered; the course's hook gives it the course
+    table's style, keeping the alignment the Markdown asks for."""
+    import nbformat
+
+    from toychat.policy_view import prelaunch_hook
+
+    nb = nbformat.v4.new_notebook()
+    table = "| measurement | value |\n|---|--:|\n| recall | 81% |\n| precision | 4% |"
+    nb.cells = [nbformat.v4.new_markdown_cell(f"## Key measurements\n\n{table}\n\nSimulated.")]
+    out = prelaunch_hook(None, nb, ".").cells[0].source
+    assert out.startswith('## Key measurements\n\n<div class="toychat-table-box"')
+    assert out.endswith("</div>\n\nSimulated.")
+    course = show_table(pd.DataFrame({"a": ["x"]})).data
+    table_style = course.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert f'<table class="toychat-table" style="{table_style}">' in out, "the course table's text size and rules"
+    assert '<th style="text-align:right;background:#f0f0f0;' in out, "the header aligned like its column"
+    assert '<td style="text-align:right;padding:4px 8px;border-bottom:1px solid #dcdcdc;' in out
+    assert "|---|" not in out
+
+
+def test_short_text_columns_keep_room_beside_prose() -> None:
+    """A short label beside a long quote keeps room for a line or two, not a word a line; in a
+    table of many prose columns it keeps only what is left once they have their minimum."""
+    table = pd.DataFrame(
+        {"attempt": ["replay the report to another platform", "edit"], "quote": ["word " * 80, "x"], "n": [1, 2]}
+    )
+    html = show_table(table).data
+    first_row = html.split("<tbody><tr>")[1].split("</tr>")[0].split("<td ")[1:]
+    assert "min-width:8.0em;" in first_row[0], "the attempt column keeps room for 16 characters a line"
+    assert "min-width:8em;" in first_row[1], "the quote keeps its share"
+    assert "min-width" not in first_row[2], "numbers never wrap and need no room kept"
+    crowded = pd.DataFrame({f"prose {i}": ["word " * 20] for i in range(6)} | {"label": ["a short label text"]})
+    label = show_table(crowded).data.split("<td ")[-1]
+    assert "min-width:8.0em" not in label, "six prose columns at their minimum leave less room"

@@ -166,3 +166,34 @@ def test_server_rows_stay_one_line_high() -> None:
 def test_mitm_view_separates_label_and_text() -> None:
     chat = ChatWidget(mode="mitm")
     assert "handed out:</b> <div><i>nothing yet</i>" in chat.server_view.value
+
+
+def test_enter_in_the_message_box_sends() -> None:
+    chat = ChatWidget()
+    chat.message.value = "sent with Enter"
+    # What the browser's text box sends when the reader presses Enter.
+    chat.message._handle_custom_msg({"event": "submit"}, [])
+    assert "sent with Enter" in chat.bob_view.value
+    assert chat.message.value == ""
+    assert len(chat.server.log) == 1
+
+
+def test_a_long_unbroken_message_wraps_inside_each_column() -> None:
+    url = "https://example.org/" + "a" * 300
+    chat = ChatWidget(mode="plaintext")
+    chat.send(url)
+    for view in (chat.alice_view, chat.bob_view):
+        line = view.value[: view.value.index(url)]
+        assert "overflow-wrap:anywhere" in line, "a URL breaks inside the phone, not at its edge"
+    cell = chat.server_view.value[: chat.server_view.value.index(url)].rsplit("<td", 1)[1]
+    assert "overflow-wrap:anywhere" in cell, "the server's readable copy wraps too"
+
+
+def test_report_menu_box_grows_to_hold_its_label_and_menu() -> None:
+    """ipywidgets draws a drop-down as a one-line box of fixed height; a layout that puts the label
+    above the menu must let the box grow, or the menu is squashed to a line under the button."""
+    chat = ChatWidget(reporting=True)
+    layout = chat.report_scope.layout
+    stacked = layout.display == "grid" or "column" in (layout.flex_flow or "") or "wrap" in (layout.flex_flow or "")
+    assert stacked, "the label sits above the menu, where Bob's narrow column has room for both"
+    assert layout.height == "auto", "the box grows to hold the label and the menu"

@@ -65,6 +65,9 @@ __all__ = [
     "quote_in_source",
     "claims_for_lesson",
     "speaker_label",
+    "ALL",
+    "EXPLORER_COLUMNS",
+    "explore_claims",
     "summary_by",
     "Evidence",
     "with_evidence",
@@ -391,13 +394,50 @@ def speaker_label(claims: pd.DataFrame) -> pd.Series:
     ...                      "side": ["child-safety charity", "platform"]})
     >>> speaker_label(rows).tolist()
     ['Jane Doe, NSPCC (child-safety charity)', 'Meta (platform)']
+
+    An empty table gives an empty Series (``DataFrame.apply`` would give an empty
+    DataFrame, which ``assign`` cannot put in one column):
+
+    >>> speaker_label(rows.iloc[:0]).tolist()
+    []
     """
+    labels = [
+        f"{', '.join(part for part in (speaker, organisation) if part)} ({side})"
+        for speaker, organisation, side in zip(claims["speaker"], claims["organisation"], claims["side"], strict=True)
+    ]
+    return pd.Series(labels, index=claims.index, dtype=str, name="who")
 
-    def label(row: pd.Series) -> str:
-        names = ", ".join(part for part in (row["speaker"], row["organisation"]) if part)
-        return f"{names} ({row['side']})"
 
-    return claims.apply(label, axis=1).astype(str)
+#: The explorer's "no filter" choice.
+ALL = "(all)"
+
+#: The columns lesson 10's explorer shows, ``who`` being :func:`speaker_label`.
+EXPLORER_COLUMNS: tuple[str, ...] = ("claim_id", "who", "voice", "claim_type", "quote", "testable_by", "note")
+
+
+def explore_claims(
+    claims: pd.DataFrame,
+    *,
+    side: str = ALL,
+    voice: str = ALL,
+    claim_type: str = ALL,
+    source: str = ALL,
+) -> pd.DataFrame:
+    """The claims matching every filter that is not :data:`ALL`, with the explorer's columns
+    (:data:`EXPLORER_COLUMNS`).  A combination no claim matches gives an empty table with the
+    same columns, never an error: lesson 10's drop-downs reach all of them.
+
+    >>> claims = load_claims()
+    >>> list(explore_claims(claims, side="journalist", voice="quoted").columns) == list(EXPLORER_COLUMNS)
+    True
+    >>> len(explore_claims(claims, side="journalist", voice="quoted"))
+    0
+    """
+    shown = claims
+    for column, value in (("side", side), ("voice", voice), ("claim_type", claim_type), ("source_id", source)):
+        if value != ALL:
+            shown = shown[shown[column] == value]
+    return shown.assign(who=speaker_label(shown))[list(EXPLORER_COLUMNS)]
 
 
 def summary_by(claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type") -> pd.DataFrame:

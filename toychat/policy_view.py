@@ -29,7 +29,7 @@ from typing import Any
 
 from toychat import kernel_wakeup
 
-__all__ = ["admonitions_to_html", "prelaunch_hook"]
+__all__ = ["admonitions_to_html", "markdown_tables_to_html", "prelaunch_hook"]
 
 #: Border and background for each admonition class (Okabe-Ito colours; text stays black).
 _COLOURS = {
@@ -60,11 +60,30 @@ def admonitions_to_html(markdown: str) -> str:
     return _ADMONITION.sub(_box, markdown)
 
 
+#: A Markdown pipe table: a header row, a separator row of dashes (and colons), then its rows.
+_PIPE_TABLE = re.compile(r"^\|.*\|[ \t]*\n\|[ \t:|-]*-[ \t:|-]*\|[ \t]*\n(?:\|.*\|[ \t]*(?:\n|$))*", re.M)
+
+
+def markdown_tables_to_html(markdown: str) -> str:
+    """``markdown`` with each pipe table turned into an HTML table in the course's table style
+    (:func:`toychat.tables.markdown_table_html`): Voilà would otherwise draw Markdown tables
+    smaller and unbordered beside the course's own tables.
+
+    >>> out = markdown_tables_to_html("Before.\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\n\\nAfter.")
+    >>> out.startswith("Before.\\n\\n<div class=\\"toychat-table-box\\"") and out.endswith("</div>\\n\\nAfter.")
+    True
+    """
+    from toychat.tables import markdown_table_html  # pandas: loaded when a lesson is shown, not at start
+
+    return _PIPE_TABLE.sub(lambda match: markdown_table_html(match.group(0)) + "\n", markdown)
+
+
 def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
-    """Voilà's pre-launch hook: the lesson with its admonitions as HTML boxes."""
+    """Voilà's pre-launch hook: the lesson with its admonitions as HTML boxes and its Markdown
+    tables in the course's table style."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            cell.source = admonitions_to_html(cell.source)
+            cell.source = markdown_tables_to_html(admonitions_to_html(cell.source))
     return notebook
 
 

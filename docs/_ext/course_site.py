@@ -1,8 +1,10 @@
 """Sphinx extension for the course site: what the lessons need that MyST-NB does not do by itself.
 
 * **Lessons prepared at build time, never edited** (:func:`prepare_notebook`, on ``source-read``):
-  every code cell gets the ``hide-input`` tag (code folded, output shown), every figure gets the
-  alt text written in the "*Figure: alt text — …*" cell after it, and the "For policy readers" and
+  every code cell gets the ``hide-input`` tag (code folded, output shown); a figure followed by a
+  "*Figure: alt text — …*" cell gets that text as its alt (the lessons now set the alt text in the
+  cell that draws the figure, ``toychat.figures.set_alt_text``, and follow it with a short caption);
+  and the "For policy readers" and
   "Content note" boxes written as Markdown block quotes become the same admonitions that the
   colon-fence syntax gives.
 * **Widgets at their default state** (:func:`static_widget_html`, on ``doctree-read``): the state

@@ -247,7 +247,7 @@ _TEXT_PARTS = (
 )
 
 _LOOK_LIKE_A_USER = (
-    """(selector) => {
+    r"""(selector) => {
     const panel = document.querySelector(selector);
     const problems = [];
     const cellOf = (el) => {
@@ -304,6 +304,26 @@ _LOOK_LIKE_A_USER = (
             });
         });
     }
+    // A short label squeezed to a word a line beside the prose.
+    for (const table of panel.querySelectorAll('table.toychat-table')) {
+        if (!table.offsetParent) continue;
+        const heads = [...table.querySelectorAll('thead th')];
+        const reported = new Set();
+        for (const row of table.querySelectorAll('tbody tr')) {
+            [...row.children].forEach((td, i) => {
+                const text = td.innerText.trim();
+                if (td.classList.contains('num') || text.length > 40 || reported.has(i)) return;
+                const range = document.createRange();
+                range.selectNodeContents(td);
+                const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+                if (lines > 3) {
+                    reported.add(i);
+                    problems.push(`${cellOf(table)}: column "${heads[i] ? heads[i].innerText.trim() : i}" squeezed:`
+                        + ` "${text}" drawn on ${lines} lines`);
+                }
+            });
+        }
+    }
     // A table wider than its box hides columns behind a sideways scroll few readers find.
     for (const box of panel.querySelectorAll('.toychat-table-box')) {
         if (!box.offsetParent) continue;
@@ -311,6 +331,91 @@ _LOOK_LIKE_A_USER = (
             const caption = box.querySelector('caption');
             problems.push(`${cellOf(box)}: table wider than its box: "${caption ? caption.innerText.trim() : ''}"`
                 + ` (${box.scrollWidth}px in ${box.clientWidth}px)`);
+        }
+    }
+    // A number column under a header aligned otherwise: its values seem to belong to the next column.
+    const side = (el) => {
+        const align = getComputedStyle(el).textAlign;
+        return {start: 'left', end: 'right'}[align] || align;
+    };
+    for (const table of panel.querySelectorAll('table.toychat-table')) {
+        if (!table.offsetParent) continue;
+        const heads = [...table.querySelectorAll('thead th')];
+        const first = table.querySelector('tbody tr');
+        if (!first) continue;
+        [...first.children].forEach((td, i) => {
+            if (heads[i] && side(td) !== side(heads[i])) {
+                problems.push(`${cellOf(table)}: column "${heads[i].innerText.trim()}" aligned ${side(td)}`
+                    + ` under a header aligned ${side(heads[i])}`);
+            }
+        });
+    }
+    // A scroll box sized for more rows than it shows (quotes take several lines each), or whose
+    // header scrolls away with the rows.
+    for (const box of panel.querySelectorAll('.toychat-table-box')) {
+        if (!box.offsetParent || box.scrollHeight <= box.clientHeight + 1) continue;
+        box.scrollTop = 0;
+        const bottom = box.getBoundingClientRect().top + box.clientTop + box.clientHeight;
+        const rows = [...box.querySelectorAll('tbody tr')];
+        const shown = rows.filter((tr) => tr.getBoundingClientRect().bottom <= bottom + 1).length;
+        const meant = Math.min(rows.length, Number(box.dataset.rowsVisible || 15));
+        const caption = box.querySelector('caption');
+        const name = caption ? caption.innerText.trim().slice(0, 60) : '';
+        if (shown < meant / 2) {
+            problems.push(`${cellOf(box)}: scroll box "${name}" shows ${shown} of the ${meant} rows it is meant to`);
+        }
+        const head = box.querySelector('thead th');
+        if (head && getComputedStyle(head).position !== 'sticky') {
+            problems.push(`${cellOf(box)}: scroll box "${name}": its header scrolls away with the rows`);
+        }
+    }
+    // Sliders of one group (an interact) whose tracks start at different places.
+    const groups = new Set([...panel.querySelectorAll('.toychat-choice-slider')].map(
+        (slider) => slider.closest('.widget-interact, .jupyter-widget-vbox, .widget-vbox')));
+    for (const group of groups) {
+        if (!group || !group.offsetParent) continue;
+        const tracks = [...group.querySelectorAll('.toychat-choice-slider input[type=range]')]
+            .filter((track) => track.offsetParent);
+        const starts = tracks.map((track) => Math.round(track.getBoundingClientRect().left));
+        if (starts.length > 1 && Math.max(...starts) - Math.min(...starts) > 1) {
+            problems.push(`${cellOf(group)}: the sliders of one group start at different places`
+                + ` (${starts.join(', ')} px from the left)`);
+        }
+    }
+    // A control drawn smaller than its content: ipywidgets draws a labelled control as a box of
+    // fixed height, and a menu or label that does not fit spills out of it (a drop-down squashed
+    // under the next button) or is drawn too low for one line of its own text.
+    const rect = (r) => `${Math.round(r.width)}x${Math.round(r.height)}px`;
+    for (const box of panel.querySelectorAll('.jupyter-widget-inline-hbox, .widget-inline-hbox')) {
+        if (!box.offsetParent) continue;
+        const outer = box.getBoundingClientRect();
+        for (const part of box.children) {
+            if (!part.offsetParent) continue;
+            const inner = part.getBoundingClientRect();
+            if (inner.width === 0 && inner.height === 0) continue;
+            if (inner.bottom > outer.bottom + 1 || inner.top < outer.top - 1 || inner.right > outer.right + 1) {
+                const text = (box.innerText || '').trim().replace(/\s+/g, ' ').slice(0, 60);
+                problems.push(`${cellOf(box)}: control smaller than its content: "${text}" drawn in`
+                    + ` ${rect(outer)}, its ${part.tagName.toLowerCase()} ${rect(inner)} spills out of it`);
+            }
+        }
+    }
+    const controls = '.jupyter-widgets select, .jupyter-widgets button, .jupyter-widgets textarea, '
+        + '.jupyter-widgets input:not([type=checkbox]):not([type=radio]):not([type=range])';
+    for (const control of panel.querySelectorAll(controls)) {
+        if (!control.offsetParent) continue;
+        const box = control.getBoundingClientRect();
+        const line = parseFloat(getComputedStyle(control).fontSize) * 1.2;
+        if (box.height < line) {
+            const text = (control.innerText || control.value || '').trim().slice(0, 60);
+            problems.push(`${cellOf(control)}: control smaller than its content: "${text}" is`
+                + ` ${Math.round(box.height)}px high for a ${Math.round(line)}px line of text`);
+        }
+    }
+    // A figure's description belongs in its alt text, not in a paragraph under it.
+    for (const text of panel.querySelectorAll('.jp-MarkdownCell .myst, .jp-MarkdownCell .jp-RenderedMarkdown')) {
+        if (text.offsetParent && /Figure:\s*alt text/.test(text.innerText)) {
+            problems.push(`${cellOf(text)}: a visible alt-text paragraph: "${text.innerText.trim().slice(0, 60)}"`);
         }
     }
     for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
@@ -333,8 +438,13 @@ def look_like_a_user(page: object) -> list[str]:
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
     shrinks them, so their text becomes too small to read); a table whose prose column (a cell over
     60 characters) is under 1.5 times as wide as a column of short codes (12 characters at most);
-    a course table wider than its box (columns hidden behind a sideways scroll); error outputs;
-    widgets that failed."""
+    a course table wider than its box (columns hidden behind a sideways scroll); a column aligned
+    otherwise than its header; a scroll box showing fewer than half the rows it is meant to show
+    (``data-rows-visible``, else 15), or whose header scrolls away; sliders of one group whose
+    tracks start at different places; a short label (40 characters at most) squeezed onto more
+    than three lines; a figure's alt text shown as a paragraph; a control smaller
+    than its content (a part spilling out of its widget's box, or lower than a line of its text);
+    error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
 
 

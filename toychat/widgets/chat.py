@@ -1,6 +1,6 @@
 """The three-view chat: Alice's phone, what the server stores, Bob's phone.
 
-Type a message as Alice and press *Send*: the middle column shows the row the
+Type a message as Alice and press Enter (or *Send*): the middle column shows the row the
 server keeps for it, and Bob's column shows what his phone decrypts.  The
 toggle at the top switches between the *end-to-end encrypted* platform and a
 *plaintext platform* (transport encryption only), starting a fresh
@@ -46,12 +46,35 @@ def _column(grow: float) -> widgets.Layout:
     return widgets.Layout(flex=f"{grow} 1 0", min_width="0", padding="6px", border="1px solid #767676")
 
 
+def _label_above() -> widgets.Layout:
+    """The layout of a labelled control (a drop-down) whose label sits above it, full width.
+
+    ipywidgets draws a labelled control as a one-line flex box of fixed height (28 px); turned
+    into a column, that box keeps its height, the label fills it, and the menu shrinks to a grey
+    line drawn under whatever comes next.  A one-column grid whose height follows its content
+    gives the label its line and the menu a row of the usual control height.
+    """
+    return widgets.Layout(
+        width="calc(100% - 4px)",  # the widget's 2-px margins fit too
+        height="auto",
+        display="grid",
+        grid_template_columns="minmax(0, 1fr)",
+        grid_template_rows="auto var(--jp-widgets-inline-height, 28px)",
+        align_items="stretch",
+    )
+
+
 #: Table style of the server and report views: compact rows, 13 px (10 pt) text.
 _TABLE = "style='border-collapse:collapse;width:100%;font-size:13px;line-height:1.35'"
 _CELL = "style='padding:1px 4px;vertical-align:top'"
+#: A cell of readable message text, which may break anywhere (see ``_LINES``).
+_TEXT_CELL = "style='padding:1px 4px;vertical-align:top;overflow-wrap:anywhere'"
 _NOWRAP = "style='padding:1px 4px;vertical-align:top;white-space:nowrap'"
-#: Message lists at normal text spacing (ipywidgets sets a 28-px line height).
-_LINES = "<div style='line-height:1.4'>{}</div>"
+#: Message lists at normal text spacing (ipywidgets sets a 28-px line height).  A message may
+#: break anywhere: one long unbroken word (a URL) wraps inside its phone instead of running past
+#: the column's edge, where the column cuts it off.
+_WRAP = "overflow-wrap:anywhere"
+_LINES = f"<div style='line-height:1.4;{_WRAP}'>{{}}</div>"
 #: Hex digits of a ciphertext the server view shows (the rest is elided).
 _HEX_SHOWN = 8
 _MODE_LABELS = {
@@ -84,7 +107,7 @@ def _content_cell(content_seen: str) -> str:
     if content_seen.startswith("ciphertext "):
         digits = content_seen.split()[1].rstrip("…")[:_HEX_SHOWN]
         return f"<td {_NOWRAP}><code>ciphertext {html.escape(digits)}…</code></td>"
-    return f"<td {_CELL}><code>{html.escape(content_seen)}</code></td>"
+    return f"<td {_TEXT_CELL}><code>{html.escape(content_seen)}</code></td>"
 
 
 class ChatWidget:
@@ -134,7 +157,7 @@ class ChatWidget:
         )
         self.mode_toggle.add_class("toychat-mode")
         self.message = widgets.Text(
-            placeholder="Type here, then Send",
+            placeholder="Type here, then press Enter",
             layout=widgets.Layout(width="calc(100% - 4px)"),  # the widget's 2-px margins fit too
         )
         self.message.add_class("toychat-alice-input")
@@ -155,6 +178,9 @@ class ChatWidget:
         self.status.add_class("toychat-status")
 
         self.send_button.on_click(lambda _: self._send_from_box())
+        # Enter in the text box sends, as in every chat app: the browser's text box reports it as a
+        # "submit" message (Text.on_submit, which does the same, is deprecated in ipywidgets 8).
+        self.message.on_msg(self._message_box_event)
         self.mode_toggle.observe(lambda change: self.reset(change["new"]), names="value")
 
         alice_col = widgets.VBox(
@@ -175,13 +201,13 @@ class ChatWidget:
         )
         self.report_button.add_class("toychat-report")
         # The description is the menu's own <label>, so a screen reader names the menu; the
-        # column layout puts it above the menu, where Bob's narrow column has room for both.
+        # layout puts it above the menu, where Bob's narrow column has room for both.
         self.report_scope = widgets.Dropdown(
             options=list(_REPORT_SCOPES),
             value=0,
             description="What a report sends",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width="calc(100% - 4px)", flex_flow="column", align_items="stretch"),
+            layout=_label_above(),
         )
         self.report_scope.add_class("toychat-report-scope")
         self.reports_view = widgets.HTML()
@@ -266,6 +292,10 @@ class ChatWidget:
             )
         self._render()
 
+    def _message_box_event(self, _widget: object, content: object, _buffers: object) -> None:
+        if isinstance(content, dict) and content.get("event") == "submit":
+            self._send_from_box()
+
     def _send_from_box(self) -> None:
         text = self.message.value
         if text:
@@ -308,7 +338,7 @@ class ChatWidget:
             reported = "".join(
                 f"<tr><td {_CELL}>{row.report}</td><td {_NOWRAP}>{_time(row.sent_at)}</td>"
                 f"<td {_CELL}>{html.escape(row.reported_sender)}</td><td {_CELL}>{html.escape(row.role)}</td>"
-                f"<td {_CELL}><b>{html.escape(row.text)}</b></td></tr>"
+                f"<td {_TEXT_CELL}><b>{html.escape(row.text)}</b></td></tr>"
                 for row in self.server.report_log
             )
             self.reports_view.value = (

@@ -7,7 +7,9 @@ their handle (noUiSlider) with no accessible name, so a screen reader announces
 ``<input type="range">`` (through anywidget, a small, well-kept library for
 custom widgets) with a ``<label>`` that names it, a readout in words with
 units, and ``aria-valuetext`` carrying the same words; the keyboard moves it
-one stop at a time.  :func:`choice_slider` makes one.
+one stop at a time.  The label has its own line above the track, so the sliders
+of one group all start at the same place, however long their labels.
+:func:`choice_slider` makes one.
 
 >>> s = choice_slider("Report rate (% of victims who report)", [0.001, 0.01, 0.1], value=0.01, fmt="{:.1%}")
 >>> s.value, s.label
@@ -53,7 +55,6 @@ function render({ model, el }) {
   };
   const sync = () => {
     label.textContent = model.get("description");
-    label.style.width = model.get("description_width");
     input.max = String(model.get("labels").length - 1);
     input.value = String(model.get("index"));
     show(model.get("index"));
@@ -74,13 +75,18 @@ function render({ model, el }) {
 export default { render };
 """
 
+#: The label sits above its slider, so every slider's track starts at the same place, whatever
+#: the length of its label: the sliders of one group (an ``interact``) line up, and their stops can
+#: be compared by eye.  (Beside a label, each track started where its own label ended.)
 _CSS = """
-.toychat-choice-slider { display: flex; align-items: center; gap: 0.75em; margin: 4px 0;
+.toychat-choice-slider { display: grid; grid-template-columns: 16em minmax(6em, max-content);
+  grid-template-areas: "label label" "input output"; column-gap: 0.75em; row-gap: 2px;
+  align-items: center; margin: 4px 0 8px;
   font-size: var(--jp-widgets-font-size, 13px); color: var(--jp-widgets-label-color, inherit); }
-.toychat-choice-slider label { flex: none; text-align: right; }
-.toychat-choice-slider input[type=range] { flex: none; width: 16em; accent-color: #0072B2; }
-.toychat-choice-slider output { flex: none; min-width: 6em; font-variant-numeric: tabular-nums;
-  font-weight: 600; }
+.toychat-choice-slider label { grid-area: label; text-align: left; }
+.toychat-choice-slider input[type=range] { grid-area: input; width: 16em; max-width: 100%; margin: 0;
+  accent-color: #0072B2; }
+.toychat-choice-slider output { grid-area: output; font-variant-numeric: tabular-nums; font-weight: 600; }
 """
 
 
@@ -105,6 +111,7 @@ class ChoiceSlider(anywidget.AnyWidget, widgets.ValueWidget):
     _esm = _ESM
     _css = _CSS
     description = traitlets.Unicode("").tag(sync=True)
+    #: The width the description needs (it has its own line above the track, so it is never cut).
     description_width = traitlets.Unicode("8em").tag(sync=True)
     labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     index = traitlets.Int(0).tag(sync=True)
