@@ -468,7 +468,7 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     # Reading and writing outside the submission: the sandboxed kernel (GuardedExecute.sandbox,
     # tests/test_sealed_grading.py) does not even find the course, so the answer cell fails.
     assert not (course / "gradebook_tamper").exists()
-    assert "READ SOURCE NOTEBOOK" not in _outputs(course, "file_access", assignment)
+    assert "READ SOURCE NOTEBOOK, hidden tests inside: True" not in _outputs(course, "file_access", assignment)
     assert "StopIteration" in _outputs(course, "file_access", assignment)
     assert scores["file_access"] == full - part_a
     # What still gets through (documented in the guide, with mitigations):
