@@ -23,6 +23,7 @@ Before this milestone ``c_snoop`` read and wrote all of it, and ``d_display`` an
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 from pathlib import Path
@@ -213,6 +214,9 @@ def test_malformed_notebook_is_flagged_and_the_class_is_graded(graded: Graded) -
             s: gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, s).flagged for s in ("a_correct", "b_malformed")
         }
     assert flags == {"a_correct": False, "b_malformed": True}
+    with open(graded.course / "grades.csv", newline="") as fh:
+        flagged = {row["student_id"]: row["flagged"] for row in csv.DictReader(fh)}
+    assert {s for s, flag in flagged.items() if flag == "yes"} == {"b_malformed"}
     # graded around it: the students before and after keep their marks; it loses the deleted part
     assert graded.scores["a_correct"] == _full()
     assert graded.scores["c_snoop"] == _full()

@@ -617,10 +617,13 @@ class ScrubHiddenTests(ClearHiddenTests):
 
 
 class FlaggingCsvExport(CsvExportPlugin):
-    """nbgrader's CSV export plus two columns: ``needs_manual_grade`` (``yes`` while any
-    part of a submission waits for a grader, ``no`` otherwise, empty for no submission)
-    and ``ungraded_parts`` (those parts' cell ids, e.g. ``ex01_encryption:part-f-answer``,
-    separated by spaces).  Use with ``ExportApp.plugin_class``."""
+    """nbgrader's CSV export plus three columns: ``flagged`` (``yes`` if a notebook of the
+    submission is flagged in the gradebook — by :class:`CheckTestCells` for a malformed
+    notebook, whose reason is in autograde's log, or by a grader), ``needs_manual_grade``
+    (``yes`` while any part of a submission waits for a grader, ``no`` otherwise; both
+    empty for no submission) and ``ungraded_parts`` (those parts' cell ids, e.g.
+    ``ex01_encryption:part-f-answer``, separated by spaces).  Use with
+    ``ExportApp.plugin_class``."""
 
     def export(self, gradebook: Gradebook) -> None:
         super().export(gradebook)
@@ -631,8 +634,9 @@ class FlaggingCsvExport(CsvExportPlugin):
             try:
                 submission = gradebook.find_submission(row["assignment"], row["student_id"])
             except MissingEntry:
-                row["needs_manual_grade"], row["ungraded_parts"] = "", ""
+                row["flagged"], row["needs_manual_grade"], row["ungraded_parts"] = "", "", ""
                 continue
+            row["flagged"] = "yes" if any(notebook.flagged for notebook in submission.notebooks) else "no"
             waiting = [
                 f"{notebook.name}:{grade.name}"
                 for notebook in submission.notebooks
