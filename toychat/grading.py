@@ -213,9 +213,14 @@ class SandboxedKernelManager(AsyncKernelManager):
                 args += ["--ro-bind", top, top]
         args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
         seen: set[str] = set()
-        for place in (sys.base_prefix, sys.prefix, *map(str, _course_package_dirs())):
+        # The interpreter, its environment, every site-packages folder the grader's own Python
+        # uses (a .pth may add one from another environment), and the course package: never
+        # a sys.path entry that is a course or repository folder.
+        site_dirs = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+        for place in (sys.base_prefix, sys.prefix, *site_dirs, *map(str, _course_package_dirs())):
             real = os.path.realpath(place)
-            if real not in seen and not real.startswith("/usr/"):
+            inside = [bound for bound in seen if real.startswith(bound + "/")]
+            if real not in seen and not real.startswith("/usr/") and not inside:
                 seen.add(real)
                 # Folders on the way are made traversable (the host's /root, say, is not).
                 for parent in reversed(Path(real).parents[:-1]):
@@ -233,8 +238,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             "PYTHONPATH": package_parent,
             "MPLCONFIGDIR": "/tmp/matplotlib",
         }
-        if "MPLBACKEND" in os.environ:
-            environment["MPLBACKEND"] = os.environ["MPLBACKEND"]
+        for name in ("MPLBACKEND", "LD_LIBRARY_PATH"):  # how to draw; where a copied interpreter's libpython is
+            if name in os.environ:
+                environment[name] = os.environ[name]
         args.append("--clearenv")
         for name, value in environment.items():
             args += ["--setenv", name, value]
