@@ -105,6 +105,22 @@ def hidden_lines(source: str) -> list[tuple[int, str]]:
 
 #: The unprivileged account the student's kernel runs as (Debian's ``nobody``).
 SANDBOX_UID = 65534
+#: What of ``/etc`` the kernel sees: the dynamic linker's cache, account names, time zone,
+#: the ``/usr/bin`` alternatives' links, fonts and MIME types.
+SANDBOX_ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "localtime",
+    "timezone",
+    "alternatives",
+    "fonts",
+    "mime.types",
+    "hosts",
+)
 
 
 def _course_package_dirs() -> list[Path]:
@@ -119,9 +135,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that starts the kernel inside bubblewrap (``bwrap``), as an
     unprivileged account, seeing only what it needs.
 
-    * **Files.** A new mount namespace with read-only binds of the system (``/usr``,
-      ``/etc``, the ``/bin``-style links), the Python installation and virtualenv, and the
-      course package (:func:`_course_package_dirs`); a fresh ``/tmp``; and one private,
+    * **Files.** A new mount namespace with read-only binds of the system (``/usr``, a few
+      files of ``/etc`` (:data:`SANDBOX_ETC`), the ``/bin``-style links), the Python
+      installation and virtualenv, and the course package (:func:`_course_package_dirs`);
+      a fresh ``/tmp``; and one private,
       writable folder created for this kernel, holding its working directory (a copy of
       the submission's notebooks only, not the files submitted beside them) and its
       connection file and sockets.  The course folder, ``solutions/``, ``gradebook.db``,
@@ -172,8 +189,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                 (self._private / name).mkdir()
                 self._owned(self._private / name, 0o700)
             # The submission's notebooks only: files submitted beside them stay outside.
-            source = Path(kw.get("cwd") or os.getcwd())
-            for notebook in source.glob("*.ipynb"):
+            source = kw.get("cwd")  # the notebook's folder, from nbclient; without it, copy nothing
+            for notebook in Path(source).glob("*.ipynb") if source else []:
                 copied = self._private / "work" / notebook.name
                 shutil.copyfile(notebook, copied)
                 self._owned(copied, 0o600)
@@ -202,10 +219,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             "--ro-bind",
             "/usr",
             "/usr",
-            "--ro-bind",
-            "/etc",
-            "/etc",
         ]
+        for name in SANDBOX_ETC:  # not all of /etc: a server's configuration may hold secrets
+            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 args += ["--symlink", os.readlink(top), top]
