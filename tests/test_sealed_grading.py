@@ -8,7 +8,8 @@ shared by every test below:
 * ``b_malformed``: the model answers in a notebook with a test cell duplicated, one moved
   and one deleted (flagged with the reasons; the students sorted after it are still graded);
 * ``c_snoop``: the model answers, plus code that tries to read ``solutions/``,
-  ``gradebook.db``, ``.git`` and ``nbgrader_config.py`` by their absolute paths and to write
+  ``gradebook.db``, ``.git`` and ``nbgrader_config.py`` by their absolute paths, the
+  notebook in its working directory (autograde's copy holds the hidden tests), and to write
   into the course and the course package, printing what happened; its written answer and a
   displayed output carry ``<script>``;
 * ``d_display``: nothing answered; an IPython ``pre_run_cell`` event puts a value through
@@ -64,6 +65,11 @@ _door("gradebook", lambda: (_course / "gradebook.db").read_bytes())
 _door("git", lambda: _os.listdir({repo_git!r}))
 _door("config", lambda: (_course / "nbgrader_config.py").read_text())
 _door("repo-solutions", lambda: _os.listdir({repo_solutions!r}))
+def _hidden_beside():
+    if not [p for p in _Path.cwd().rglob("*.ipynb") if "HIDDEN TESTS" in p.read_text()]:
+        raise FileNotFoundError("no notebook with hidden tests here")
+
+_door("hidden-beside", _hidden_beside)
 _door("write-course", lambda: (_course / "written_by_student").write_text("x"))
 _door("write-package", lambda: (_Path({package!r}) / "written_by_student.py").write_text("x"))
 print("UID", _os.getuid())
@@ -178,6 +184,7 @@ def test_the_kernel_cannot_reach_the_course(graded: Graded) -> None:
         "git",
         "config",
         "repo-solutions",
+        "hidden-beside",
         "write-course",
         "write-package",
     }

@@ -139,10 +139,11 @@ class SandboxedKernelManager(AsyncKernelManager):
       files of ``/etc`` (:data:`SANDBOX_ETC`), the ``/bin``-style links), the Python
       installation and virtualenv, and the course package (:func:`_course_package_dirs`);
       a fresh ``/tmp``; and one private,
-      writable folder created for this kernel, holding its working directory (a copy of
-      the submission's notebooks only, not the files submitted beside them) and its
-      connection file and sockets.  The course folder, ``solutions/``, ``gradebook.db``,
-      ``nbgrader_config.py``, ``.git`` and other submissions do not exist in there.
+      writable folder created for this kernel, holding its working directory (empty: not
+      the files submitted beside the notebook, nor the notebook, into which autograde has
+      put the hidden tests back) and its connection file and sockets.  The course folder,
+      ``solutions/``, ``gradebook.db``, ``nbgrader_config.py``, ``.git`` and other
+      submissions do not exist in there.
     * **Account.** Run as root (as CI and a grading container do), bwrap is privileged
       (no user namespace) and ``setpriv`` drops the kernel to uid/gid :data:`SANDBOX_UID`
       with no capabilities and no new privileges, so even a path bound in by mistake is
@@ -188,12 +189,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             for name in ("work", "kernel"):
                 (self._private / name).mkdir()
                 self._owned(self._private / name, 0o700)
-            # The submission's notebooks only: files submitted beside them stay outside.
-            source = kw.get("cwd")  # the notebook's folder, from nbclient; without it, copy nothing
-            for notebook in Path(source).glob("*.ipynb") if source else []:
-                copied = self._private / "work" / notebook.name
-                shutil.copyfile(notebook, copied)
-                self._owned(copied, 0o600)
+            # The working directory starts empty: not the files submitted beside the notebook,
+            # and not the notebook either (autograde has put its hidden tests back into it).
             self.transport = "ipc"
             self.connection_file = str(self._private / "kernel" / "connection.json")
             self.ip = str(self._private / "kernel" / "ipc")
