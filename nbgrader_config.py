@@ -35,13 +35,17 @@ from toychat.grading import exercise_header  # noqa: E402
 
 c.IncludeHeaderFooter.header = exercise_header(os.path.dirname(os.path.abspath(__file__)))
 
-# Autograde: test cells are put back from the gradebook without a false
-# "checksum has changed" warning for every untouched cell (a changed cell is
-# still reported), and IPython is reset before every test cell, so that a
-# student's cell cannot rewrite the tests (input or AST transformers, patched
-# shell methods, shadowed built-ins).  These are nbgrader's default lists with
-# those two preprocessors swapped in.
+# Autograde: a submission whose graded cells were deleted, duplicated or moved is
+# flagged (gradebook and log, with the reason) and graded as far as it can be,
+# never stopping the class's run; test cells are put back from the gradebook
+# without a false "checksum has changed" warning for every untouched cell (a
+# changed cell is still reported); IPython is reset before every test cell, so
+# that a student's cell cannot rewrite the tests (input or AST transformers,
+# patched shell methods, shadowed built-ins); and a test cell scores all or
+# nothing (no partial credit read from its output).  These are nbgrader's
+# default lists with the course's preprocessors swapped or added in.
 c.Autograde.sanitize_preprocessors = [
+    "toychat.grading.CheckTestCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -53,18 +57,31 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "toychat.grading.PassFailTests",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Sealed execution: the student's kernel runs in bubblewrap as the unprivileged
+# account nobody, seeing only the Python installation and the course package
+# (no course folder, solutions/, gradebook.db, .git, this file or other
+# submissions), with no network, a clean environment and bounded resources.
+# Needs bwrap, prlimit and setpriv (Debian: bubblewrap, util-linux); see the
+# instructor guide, "How grading is sealed".
+c.GuardedExecute.sandbox = True
+
 # Feedback: scores, visible tests and the student's own code, but no line of
-# any hidden test (not even in a traceback) and none of the grader's paths.
+# any hidden test (not even in a traceback) and none of the grader's paths;
+# HTML a student wrote (markdown, displayed outputs) is escaped, not rendered.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "toychat.grading.ScrubHiddenTests",
+    "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+c.SanitizeHTML.enabled = True  # nbconvert's preprocessors run only when enabled
 
 # Export: nbgrader's CSV plus which submissions still have parts to grade by hand.
 c.ExportApp.plugin_class = "toychat.grading.FlaggingCsvExport"

@@ -8,6 +8,11 @@
 # virtual environment when no Docker engine is at hand, and runs `docker build` when one is.
 FROM python:3.11-slim
 
+# The sealed grader starts each student's kernel with bubblewrap, prlimit and setpriv
+# (docs/instructor_guide.md, section 6.1); run the container with a seccomp profile that lets
+# bwrap create namespaces, or grade with --GuardedExecute.sandbox=False, one student a container.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap util-linux && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /tmp/course
 COPY requirements-course.txt ./
 RUN pip install --no-cache-dir -r requirements-course.txt

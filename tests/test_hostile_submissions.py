@@ -6,10 +6,10 @@ Each test asserts what nbgrader, with the course's ``nbgrader_config.py``, *actu
 does with the trick.  Answers that only pretend (objects whose comparisons lie,
 lying subclasses of ``bytes``/``str``/``float``/…, patched reference functions or
 check helpers, cells that rewrite later cells) score nothing; tricks that stop the
-kernel cost the part or the notebook; what still gets through (reading files
-outside the submission, huge output) is documented, with its mitigations, in
-``docs/instructor_guide.md`` ("What autograding cannot stop").  Everything runs under pytest's ``tmp_path``:
-the file-access trick can reach the temporary course, never the repository.
+kernel cost the part or the notebook; reading files outside the submission fails (the
+kernel runs sealed, see ``tests/test_sealed_grading.py``); what still gets through (huge
+output) is documented, with its mitigations, in ``docs/instructor_guide.md`` ("What
+autograding cannot stop").  Everything runs under pytest's ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -466,12 +466,14 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     assert scores["wrong_no_patch"] == full - patched_part
     assert scores["reference_patch"] == full - patched_part
 
+    # Reading and writing outside the submission: the sandboxed kernel (GuardedExecute.sandbox,
+    # tests/test_sealed_grading.py) does not even find the course, so the answer cell fails.
+    assert not (course / "gradebook_tamper").exists()
+    assert "READ SOURCE NOTEBOOK, hidden tests inside: True" not in _outputs(course, "file_access", assignment)
+    assert "StopIteration" in _outputs(course, "file_access", assignment)
+    assert scores["file_access"] == full - part_a
     # What still gets through (documented in the guide, with mitigations):
-    # 1. reading and writing outside the submission: nbgrader does not stop it;
-    assert (course / "gradebook_tamper").read_text() == "written by a student's answer"
-    assert "READ SOURCE NOTEBOOK, hidden tests inside: True" in _outputs(course, "file_access", assignment)
-    assert scores["file_access"] == full
-    # 2. huge output: graded normally, but the 50 MB line is kept whole (LimitOutput counts lines, not bytes).
+    # huge output: graded normally, but the 50 MB line is kept whole (LimitOutput counts lines, not bytes).
     assert scores["huge_output"] == full
     huge = course / "autograded" / "huge_output" / assignment / f"{assignment}.ipynb"
     assert huge.stat().st_size > HUGE_OUTPUT_BYTES

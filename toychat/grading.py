@@ -3,6 +3,16 @@
 The course's ``nbgrader_config.py`` plugs these into nbgrader; nothing here runs
 in a student's notebook.
 
+* :class:`SandboxedKernelManager` starts the student's kernel sealed: in bubblewrap, as
+  ``nobody``, seeing only the Python installation and the course package (no course
+  folder, ``solutions/``, gradebook, ``.git`` or configuration), with no network (the
+  grader talks to it over Unix sockets), a clean environment (``PYTHONSAFEPATH=1``, no
+  ``NBGRADER_*``) and resource limits.  :class:`GuardedExecute` uses it when its
+  ``sandbox`` option is on, as the course's configuration has it.
+* :class:`CheckTestCells` flags a submission whose test cells were deleted, duplicated
+  or moved (log and gradebook) and lets the class's grading go on.
+* :class:`PassFailTests` makes a test cell score only pass (full points) or fail (0):
+  nbgrader would read a displayed value as partial credit.
 * :class:`GuardedExecute` runs the notebook like nbgrader's ``Execute``, but just
   before every test cell it resets what a student's earlier cell could have
   changed in IPython itself: input and AST transformers (which can rewrite a test
@@ -30,24 +40,35 @@ from __future__ import annotations
 
 import copy
 import csv
+import os
 import re
+import shutil
+import sys
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins.export import CsvExportPlugin
-from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
-from traitlets import List, Unicode
+from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor, OverwriteCells
+from traitlets import Bool, Integer, List, Unicode
 
 __all__ = [
     "EXERCISE_HEADER",
+    "CheckTestCells",
     "FlaggingCsvExport",
     "GuardedExecute",
+    "PassFailTests",
     "RestoreTestCells",
+    "SandboxedKernelManager",
     "ScrubHiddenTests",
     "exercise_header",
     "hidden_lines",
@@ -78,6 +99,212 @@ def hidden_lines(source: str) -> list[tuple[int, str]]:
         if END in line:
             inside = False
     return found
+
+
+# --------------------------------------------------------------------------- sandbox
+
+#: The unprivileged account the student's kernel runs as (Debian's ``nobody``).
+SANDBOX_UID = 65534
+#: What of ``/etc`` the kernel sees: the dynamic linker's cache, account names, time zone,
+#: the ``/usr/bin`` alternatives' links, fonts and MIME types.
+SANDBOX_ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "localtime",
+    "timezone",
+    "alternatives",
+    "fonts",
+    "mime.types",
+    "hosts",
+)
+
+
+def _course_package_dirs() -> list[Path]:
+    """What of the course the kernel may read: the ``toychat`` package and its public
+    ``data/`` folder (``toychat.claims`` reads the claims beside the package), nothing else
+    of the repository (no ``solutions/``, no ``.git``, no configuration)."""
+    package = Path(__file__).resolve().parent
+    return [package] + [p for p in (package.parent / "data",) if p.is_dir()]
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that starts the kernel inside bubblewrap (``bwrap``), as an
+    unprivileged account, seeing only what it needs.
+
+    * **Files.** A new mount namespace with read-only binds of the system (``/usr``, a few
+      files of ``/etc`` (:data:`SANDBOX_ETC`), the ``/bin``-style links), the Python
+      installation and virtualenv, and the course package (:func:`_course_package_dirs`);
+      a fresh ``/tmp``; and one private,
+      writable folder created for this kernel, holding its working directory (empty: not
+      the files submitted beside the notebook, nor the notebook, into which autograde has
+      put the hidden tests back) and its connection file and sockets.  The course folder,
+      ``solutions/``, ``gradebook.db``, ``nbgrader_config.py``, ``.git`` and other
+      submissions do not exist in there.
+    * **Account.** Run as root (as CI and a grading container do), bwrap is privileged
+      (no user namespace) and ``setpriv`` drops the kernel to uid/gid :data:`SANDBOX_UID`
+      with no capabilities and no new privileges, so even a path bound in by mistake is
+      read as ``nobody``.  Run as anyone else, bwrap uses a user namespace (the kernel
+      keeps that user's uid, with no access beyond the binds).
+    * **Network.** None: ``--unshare-net`` leaves the kernel only its own loopback.  The
+      grader reaches it through ZeroMQ's ``ipc`` transport (Unix sockets in the private
+      folder, which work across network namespaces), never TCP.
+    * **Processes.** Own PID namespace, ``--die-with-parent``: when the grader stops the
+      kernel, every process the student started dies with it.  Interrupts are sent as
+      ``interrupt_request`` messages, so no signal goes to bwrap's process group.
+    * **Environment.** Cleared, then a fixed minimal one: no ``NBGRADER_*``,
+      ``PYTHONSAFEPATH=1`` (the working directory is never on ``sys.path``, so a submitted
+      ``ipykernel_launcher.py`` cannot replace Jupyter's).
+    * **Limits.** ``prlimit``: address space, CPU seconds, processes, file size, no core.
+
+    Configure through :class:`GuardedExecute` (``GuardedExecute.sandbox = True``).
+    """
+
+    sandbox_uid = Integer(SANDBOX_UID, help="uid and gid the kernel runs as when the grader is root.").tag(config=True)
+    memory_limit = Integer(4 * 1024**3, help="Address-space limit of the kernel, in bytes.").tag(config=True)
+    cpu_limit = Integer(1800, help="CPU seconds the kernel may use in all (the whole notebook).").tag(config=True)
+    process_limit = Integer(256, help="Processes the sandbox account may have.").tag(config=True)
+    file_size_limit = Integer(256 * 1024**2, help="Largest file the kernel may write, in bytes.").tag(config=True)
+
+    _private: Path | None = None
+    _cleanup: weakref.finalize[Any, Any] | None = None
+
+    @property
+    def _as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def _owned(self, path: Path, mode: int) -> None:
+        path.chmod(mode)
+        if self._as_root:
+            os.chown(path, self.sandbox_uid, self.sandbox_uid)
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        if self._private is None:
+            self._private = Path(tempfile.mkdtemp(prefix="toychat-sandbox-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._private), ignore_errors=True)
+            self._private.chmod(0o711)  # others may pass through to their own folders, not list it
+            for name in ("work", "kernel"):
+                (self._private / name).mkdir()
+                self._owned(self._private / name, 0o700)
+            # The working directory starts empty: not the files submitted beside the notebook,
+            # and not the notebook either (autograde has put its hidden tests back into it).
+            self.transport = "ipc"
+            self.connection_file = str(self._private / "kernel" / "connection.json")
+            self.ip = str(self._private / "kernel" / "ipc")
+        kw["cwd"] = str(self._private / "work")
+        kw["env"] = {"PATH": os.defpath}
+        return await super()._async_pre_start_kernel(**kw)
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        self._owned(Path(self.connection_file), 0o400)
+
+    def _bwrap(self) -> list[str]:
+        """bwrap's arguments up to (not including) the command."""
+        assert self._private is not None
+        args = [
+            shutil.which("bwrap") or "bwrap",
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
+        for name in SANDBOX_ETC:  # not all of /etc: a server's configuration may hold secrets
+            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                args += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+        seen: set[str] = set()
+        # The interpreter, its environment, every site-packages folder the grader's own Python
+        # uses (a .pth may add one from another environment), and the course package: never
+        # a sys.path entry that is a course or repository folder.
+        site_dirs = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+        for place in (sys.base_prefix, sys.prefix, *site_dirs, *map(str, _course_package_dirs())):
+            real = os.path.realpath(place)
+            inside = [bound for bound in seen if real.startswith(bound + "/")]
+            if real not in seen and not real.startswith("/usr/") and not inside:
+                seen.add(real)
+                # Folders on the way are made traversable (the host's /root, say, is not).
+                for parent in reversed(Path(real).parents[:-1]):
+                    args += ["--perms", "0755", "--dir", str(parent)]
+                args += ["--ro-bind", real, real]
+        args += ["--bind", str(self._private), str(self._private), "--chdir", str(self._private / "work")]
+        package_parent = str(_course_package_dirs()[0].parent)
+        environment = {
+            "PATH": f"{os.path.join(sys.prefix, 'bin')}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self._private / "work"),
+            "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8",
+            "PYTHONSAFEPATH": "1",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONPATH": package_parent,
+            "MPLCONFIGDIR": "/tmp/matplotlib",
+        }
+        for name in ("MPLBACKEND", "LD_LIBRARY_PATH"):  # how to draw; where a copied interpreter's libpython is
+            if name in os.environ:
+                environment[name] = os.environ[name]
+        args.append("--clearenv")
+        for name, value in environment.items():
+            args += ["--setenv", name, value]
+        if self._as_root:
+            args += ["--cap-add", "CAP_SETUID,CAP_SETGID"]
+        else:
+            args.append("--unshare-user")
+        return args
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        kernel = super().format_kernel_cmd(extra_arguments)
+        limits = [
+            shutil.which("prlimit") or "prlimit",
+            f"--as={self.memory_limit}",
+            f"--cpu={self.cpu_limit}",
+            f"--nproc={self.process_limit}",
+            f"--fsize={self.file_size_limit}",
+            "--core=0",
+            "--",
+        ]
+        drop = []
+        if self._as_root:
+            drop = [
+                "setpriv",
+                f"--reuid={self.sandbox_uid}",
+                f"--regid={self.sandbox_uid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ]
+        return [*limits, *self._bwrap(), "--", *drop, *kernel]
+
+    async def _async_interrupt_kernel(self) -> None:
+        # A signal to the process group would reach bwrap itself; the kernel interrupts
+        # itself on request instead (ipykernel's control thread).
+        assert self.kernel_spec is not None
+        self.kernel_spec.interrupt_mode = "message"
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        if not restart and self._cleanup is not None:
+            self._cleanup()
+            self._private = None
+
+    pre_start_kernel = _async_pre_start_kernel
+    cleanup_resources = _async_cleanup_resources
 
 
 # --------------------------------------------------------------------------- autograde
@@ -143,7 +370,26 @@ GUARD_EXPRESSION = (
 class GuardedExecute(Execute):
     """nbgrader's ``Execute``, resetting IPython before every test cell (see the module
     docstring).  Configure it in place of ``Execute`` in ``Autograde.autograde_preprocessors``;
-    ``Execute.timeout`` and the other ``Execute`` settings still apply."""
+    ``Execute.timeout`` and the other ``Execute`` settings still apply.  With ``sandbox``
+    on, the kernel runs in :class:`SandboxedKernelManager`'s sandbox."""
+
+    sandbox = Bool(
+        False,
+        help="Run the student's kernel in bubblewrap as an unprivileged account (SandboxedKernelManager).",
+    ).tag(config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # nbgrader's Execute passes its kernel manager as an argument, so configuring
+        # kernel_manager_class would be ignored: choose it here.
+        if self.sandbox:
+            missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+            if missing:  # never fall back to grading unsealed
+                raise RuntimeError(
+                    f"GuardedExecute.sandbox is on but {', '.join(missing)} is not installed "
+                    "(Debian: apt-get install bubblewrap util-linux)"
+                )
+            self.kernel_manager_class = SandboxedKernelManager
 
     async def _guard(self, cell: NotebookNode) -> str | None:
         """Reset the kernel for a test cell; None if that worked, else why not."""
@@ -184,6 +430,82 @@ class GuardedExecute(Execute):
 
     # nbclient binds the synchronous wrapper to its own coroutine: bind it to ours.
     execute_cell = run_sync(async_execute_cell)
+
+
+class PassFailTests(NbGraderPreprocessor):
+    """Test cells score all or nothing: every ``execute_result`` of a test cell becomes a
+    ``display_data`` with the same content, so nbgrader's rule that a test cell's first
+    ``execute_result`` is a partial-credit score (and a non-numeric one full points) never
+    applies.  Anything a student's code displays while a test runs (an IPython
+    ``pre_run_cell`` event, a display hook called from inside their function) is still
+    shown, and earns nothing: a test cell scores its points when it raises no error,
+    and 0 otherwise.  Configure it just before ``SaveAutoGrades`` in
+    ``Autograde.autograde_preprocessors``."""
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            for output in cell.get("outputs", []):
+                if output.output_type == "execute_result":
+                    output.output_type = "display_data"
+                    output.pop("execution_count", None)
+        return cell, resources
+
+
+class CheckTestCells(NbGraderPreprocessor):
+    """One malformed notebook never stops the class's grading.  Before anything else
+    sanitises a submission, its graded cells are compared with the gradebook (and with
+    the release, for their order): a test cell deleted, duplicated or moved, or any
+    graded cell duplicated, marks the submitted notebook *flagged* in the gradebook
+    (formgrader shows the flag) and logs a warning naming the student and the reason.
+    A later copy of a duplicated cell loses its nbgrader metadata (nbgrader would
+    otherwise stop the whole ``autograde`` run, every student sorted after this one
+    ungraded); the rest is graded as usual (a deleted test scores nothing).
+    Configure it first in ``Autograde.sanitize_preprocessors``."""
+
+    def _release_order(self, assignment: str, notebook: str) -> list[str] | None:
+        """The graded cells' ids in the release notebook, if the course folder has it."""
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / f"{notebook}.ipynb"
+        if not path.is_file():
+            return None
+        released = nbformat.read(path, as_version=4)
+        return [c.metadata["nbgrader"]["grade_id"] for c in released.cells if utils.is_grade(c)]
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            answers = {cell.name for cell in notebook.solution_cells}
+            tests = [cell.name for cell in notebook.grade_cells if cell.name not in answers]
+        reasons, seen = [], set()
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id is None:
+                continue
+            if grade_id in seen:
+                reasons.append(f"cell {grade_id} appears more than once (later copies not graded)")
+                del cell.metadata["nbgrader"]
+            seen.add(grade_id)
+        reasons += [f"test cell {name} was deleted" for name in sorted(set(tests) - seen)]
+        release = self._release_order(info["assignment"], info["notebook"])
+        if release is not None:
+            graded = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if utils.is_grade(c)]
+            present = [name for name in release if name in graded]
+            if [name for name in graded if name in release] != present:
+                reasons.append("graded cells are not in the released order")
+        if reasons:
+            why = "; ".join(reasons)
+            self.log.warning(
+                "FLAGGED submission of %s (%s/%s): %s", info["student"], info["assignment"], info["notebook"], why
+            )
+            resources["nbgrader"]["flagged"] = why
+            with Gradebook(info["db_url"]) as gb:
+                submitted = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+                submitted.flagged = True
+                gb.db.commit()
+        return nb, resources
 
 
 class RestoreTestCells(OverwriteCells):
@@ -314,10 +636,13 @@ class ScrubHiddenTests(ClearHiddenTests):
 
 
 class FlaggingCsvExport(CsvExportPlugin):
-    """nbgrader's CSV export plus two columns: ``needs_manual_grade`` (``yes`` while any
-    part of a submission waits for a grader, ``no`` otherwise, empty for no submission)
-    and ``ungraded_parts`` (those parts' cell ids, e.g. ``ex01_encryption:part-f-answer``,
-    separated by spaces).  Use with ``ExportApp.plugin_class``."""
+    """nbgrader's CSV export plus three columns: ``flagged`` (``yes`` if a notebook of the
+    submission is flagged in the gradebook — by :class:`CheckTestCells` for a malformed
+    notebook, whose reason is in autograde's log, or by a grader), ``needs_manual_grade``
+    (``yes`` while any part of a submission waits for a grader, ``no`` otherwise; both
+    empty for no submission) and ``ungraded_parts`` (those parts' cell ids, e.g.
+    ``ex01_encryption:part-f-answer``, separated by spaces).  Use with
+    ``ExportApp.plugin_class``."""
 
     def export(self, gradebook: Gradebook) -> None:
         super().export(gradebook)
@@ -328,8 +653,9 @@ class FlaggingCsvExport(CsvExportPlugin):
             try:
                 submission = gradebook.find_submission(row["assignment"], row["student_id"])
             except MissingEntry:
-                row["needs_manual_grade"], row["ungraded_parts"] = "", ""
+                row["flagged"], row["needs_manual_grade"], row["ungraded_parts"] = "", "", ""
                 continue
+            row["flagged"] = "yes" if any(notebook.flagged for notebook in submission.notebooks) else "no"
             waiting = [
                 f"{notebook.name}:{grade.name}"
                 for notebook in submission.notebooks
