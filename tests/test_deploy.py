@@ -215,6 +215,7 @@ def test_values_validate_against_the_charts_schema(values: dict) -> None:
     assert list(validator.iter_errors(wrong_type)), "a string timeout is rejected"
 
 
+@pytest.mark.integration
 def test_kernels_of_closed_tabs_are_culled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real JupyterLab with the role configuration a student gets (values.yaml's
     "10-course-roles": student, then common) culls kernels nobody is connected to: the policy
