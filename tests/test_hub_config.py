@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from support.browser import free_port, require
-from support.hub import running_hub
+from support.hub import local_hub_lines, running_hub
 from support.nbtools import REPO, record_timing, venv_env
 
 TLJH_FILES = REPO / "deploy" / "tljh" / "jupyterhub_config.d"
@@ -54,14 +54,7 @@ import os
 from glob import glob
 
 c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {free_port()}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
-c.JupyterHub.db_url = "sqlite:///{tmp_path / "jupyterhub.sqlite"}"
-c.JupyterHub.cookie_secret_file = {str(tmp_path / "cookie_secret")!r}
+{local_hub_lines(tmp_path, port, proxy_command)}
 c.JupyterHub.services = []
 c.JupyterHub.load_roles = []
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from support.browser import free_port
-from support.hub import running_hub
+from support.hub import local_hub_lines, running_hub
 from support.nbtools import REPO, record_timing, venv_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.hub]
@@ -156,14 +156,7 @@ def test_two_students_chat_e2ee_through_the_hub_service(tmp_path: Path, proxy_co
     config.write_text(
         f"""
 c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {free_port()}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
-c.JupyterHub.db_url = "sqlite:///{tmp_path / "jupyterhub.sqlite"}"
-c.JupyterHub.cookie_secret_file = {str(tmp_path / "cookie_secret")!r}
+{local_hub_lines(tmp_path, port, proxy_command)}
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = {{"student1", "student2", "teacher"}}

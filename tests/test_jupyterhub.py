@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from support.browser import chromium_page, chromium_path, free_port, wait_for_kernel_idle
-from support.hub import running_hub
+from support.hub import local_hub_lines, running_hub
 from support.nbtools import ARTIFACTS, REPO, record_timing, venv_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub]
@@ -45,14 +45,7 @@ def test_two_students_open_lesson_and_exercise_through_jupyterhub(tmp_path: Path
     config.write_text(
         f"""
 c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {free_port()}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-c.ConfigurableHTTPProxy.command = [{proxy_command!r}]
-c.JupyterHub.db_url = "sqlite:///{tmp_path / "jupyterhub.sqlite"}"
-c.JupyterHub.cookie_secret_file = {str(tmp_path / "cookie_secret")!r}
+{local_hub_lines(tmp_path, port, proxy_command)}
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allowed_users = set({list(STUDENTS)!r})

@@ -21,7 +21,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .browser import npm_install, require
+from .browser import free_port, npm_install, require
+
+
+def local_hub_lines(folder: Path, port: int, proxy_command: str) -> str:
+    """The configuration lines every test hub shares: loopback only, the public ``port``, free
+    ports for the hub and the proxy's API, the proxy from npm, and the database and cookie
+    secret in ``folder``."""
+    return "\n".join(
+        [
+            'c.JupyterHub.ip = "127.0.0.1"',
+            f"c.JupyterHub.port = {port}",
+            'c.JupyterHub.hub_ip = "127.0.0.1"',
+            f"c.JupyterHub.hub_port = {free_port()}",
+            f'c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"',
+            f"c.ConfigurableHTTPProxy.command = [{proxy_command!r}]",
+            f'c.JupyterHub.db_url = "sqlite:///{folder / "jupyterhub.sqlite"}"',
+            f"c.JupyterHub.cookie_secret_file = {str(folder / 'cookie_secret')!r}",
+        ]
+    )
+
 
 #: Seconds the hub has to answer after it starts, and to stop after SIGTERM before it is killed.
 START_TIMEOUT = 120.0
