@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -17,9 +18,11 @@ LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("*.ipynb
 
 
 @pytest.fixture(autouse=True)
-def shell() -> InteractiveShell:
-    """An IPython shell, as in a kernel: display() goes to its display publisher."""
-    return InteractiveShell.instance()
+def shell() -> Iterator[InteractiveShell]:
+    """An IPython shell, as in a kernel: display() goes to its display publisher.  Cleared
+    afterwards, so later tests run outside IPython as before."""
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()
 
 
 def test_outputs_keep_what_was_printed_displayed_and_returned() -> None:

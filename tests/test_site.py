@@ -178,7 +178,7 @@ def test_widgets_show_their_default_state_truthfully(site: tuple[Path, str]) -> 
     folder, _ = site
     for lesson in LESSONS:
         uses = any(
-            "widgets." in c.source or "Widget(" in c.source
+            "widgets." in c.source or "Widget(" in c.source or "interact(" in c.source
             for c in nbformat.read(lesson, as_version=4).cells
             if c.cell_type == "code"
         )

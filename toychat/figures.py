@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
@@ -85,4 +86,31 @@ def register() -> bool:
 
     plt._get_backend_mod()  # noqa: SLF001 - the one way to load the backend without a figure
     shell.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
+    # The PNG keeps its own representation, with the alt text in its metadata: the course site
+    # takes the PNG, and MyST-NB reads an image's alt from the output's image/png metadata.
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        current = png.lookup_by_type(Figure)
+    except KeyError:
+        return True
+    if not getattr(current, "_toychat_alt", False):
+        png.for_type(Figure, _png_with_alt(current))
     return True
+
+
+def _png_with_alt(png: Callable[[Figure], object]) -> Callable[[Figure], object]:
+    """IPython's PNG formatter for figures, returning ``(png, {"alt": alt_text(fig)})``."""
+
+    def formatter(fig: Figure) -> object:
+        data = png(fig)
+        if data is None:
+            return None
+        metadata: dict[str, object] = {}
+        if isinstance(data, tuple) and len(data) == 2:
+            data, extra = data
+            metadata.update(extra or {})
+        metadata["alt"] = alt_text(fig)
+        return data, metadata
+
+    formatter._toychat_alt = True  # type: ignore[attr-defined]
+    return formatter
