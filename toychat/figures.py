@@ -26,11 +26,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+import struct
+import zlib
 from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
-__all__ = ["alt_text", "figure_html", "register", "set_alt_text"]
+__all__ = ["alt_text", "figure_html", "png_with_description", "register", "set_alt_text"]
 
 _ATTRIBUTE = "_toychat_alt_text"
 
@@ -98,6 +100,26 @@ def register() -> bool:
     return True
 
 
+def png_with_description(png: bytes, text: str) -> bytes:
+    """``png`` with ``text`` in an iTXt "Description" chunk (UTF-8), inserted before its end.
+
+    The course site writes each figure's PNG to a file; its Sphinx extension reads this chunk to
+    give the ``<img>`` its alt text, since MyST-NB takes only a size from an output's metadata.
+
+    >>> from PIL import Image
+    >>> import io
+    >>> buffer = io.BytesIO(); Image.new("RGB", (2, 2)).save(buffer, format="PNG")
+    >>> Image.open(io.BytesIO(png_with_description(buffer.getvalue(), "Two → one"))).text["Description"]
+    'Two → one'
+    """
+    end = png.rfind(b"IEND") - 4
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or end < 8:
+        return png
+    data = b"Description\x00\x00\x00\x00\x00" + text.encode("utf-8")
+    chunk = struct.pack(">I", len(data)) + b"iTXt" + data + struct.pack(">I", zlib.crc32(b"iTXt" + data))
+    return png[:end] + chunk + png[end:]
+
+
 def _png_with_alt(png: Callable[[Figure], object]) -> Callable[[Figure], object]:
     """IPython's PNG formatter for figures, returning ``(png, {"alt": alt_text(fig)})``."""
 
@@ -109,7 +131,12 @@ def _png_with_alt(png: Callable[[Figure], object]) -> Callable[[Figure], object]
         if isinstance(data, tuple) and len(data) == 2:
             data, extra = data
             metadata.update(extra or {})
-        metadata["alt"] = alt_text(fig)
+        alt = alt_text(fig)
+        metadata["alt"] = alt
+        if isinstance(data, bytes):
+            data = png_with_description(data, alt)
+        elif isinstance(data, str):  # IPython hands the PNG over base64-encoded
+            data = base64.b64encode(png_with_description(base64.b64decode(data), alt)).decode("ascii")
         return data, metadata
 
     formatter._toychat_alt = True  # type: ignore[attr-defined]

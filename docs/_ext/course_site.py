@@ -7,6 +7,8 @@
   and the "For policy readers" and
   "Content note" boxes written as Markdown block quotes become the same admonitions that the
   colon-fence syntax gives.
+* **Figures with their alt text** (:func:`figure_description`, on ``doctree-read``): the
+  description a lesson set in code travels inside the figure's PNG, and becomes the image's alt.
 * **Widgets at their default state** (:func:`static_widget_html`, on ``doctree-read``): the state
   ipywidgets saved when the lesson ran is rendered as plain HTML (each control with its value, each
   output area with what it showed), with a note saying the control is live in the policy view or
@@ -232,6 +234,10 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             view = json.loads(view)
         raw.replace_self(nodes.raw("", static_widget_html(view["model_id"], state), format="html"))
         widgets += 1
+    for image in doctree.findall(nodes.image):
+        described = figure_description(app, docname, image.get("uri", ""))
+        if described:
+            image["alt"] = described
     exec_data = doc_data.get("exec_data") or {}
     seconds = time.perf_counter() - getattr(env, "course_read_start", time.perf_counter())
     cached = _from_cache(exec_data)
@@ -244,6 +250,22 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def figure_description(app: Sphinx, docname: str, uri: str) -> str | None:
+    """The alt text a lesson set for a figure (``toychat.figures.set_alt_text``), which the kernel
+    wrote into the PNG as an iTXt "Description" chunk (``toychat.figures.png_with_description``);
+    None for an image without one."""
+    from PIL import Image
+
+    candidates = [Path(uri)] if Path(uri).is_absolute() else []
+    candidates += [Path(app.srcdir) / Path(docname).parent / uri, Path(app.srcdir) / uri]
+    for path in candidates:
+        if path.suffix == ".png" and path.is_file():
+            with Image.open(path) as picture:
+                text = getattr(picture, "text", {}).get("Description")
+            return text if isinstance(text, str) and text.strip() else None
+    return None
 
 
 def _from_cache(exec_data: dict[str, Any]) -> bool:
