@@ -34,6 +34,7 @@ envelope check is the platform's own (:class:`~toychat.relay.persistent.Persiste
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import math
@@ -79,6 +80,8 @@ class InfoHandler(ApiHandler):
                 "auth": "hub" if relay.hub_auth is not None else "token",
                 "max_envelope_bytes": MAX_ENVELOPE_BYTES,
                 "max_wait_seconds": MAX_WAIT_SECONDS,
+                # what may wait undelivered per user: a sender can tell a full mailbox is expected
+                "quota": dataclasses.asdict(relay.server.quota),
                 "user": self.user,
             }
         )
