@@ -33,6 +33,7 @@ supervisor would; senders re-send the *same* envelope until the relay answers
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -55,13 +56,14 @@ from typing import Any
 
 from toychat import Client, Envelope
 from toychat.errors import ReplayedMessage
-from toychat.relay import RateLimited, RelayUnavailable, RemoteServer
+from toychat.relay import MailboxFull, RateLimited, RelayUnavailable, RemoteServer
+from toychat.relay.limits import Quota
 
 from .core import Result
 
 REPO = Path(__file__).resolve().parent.parent
 
-__all__ = ["LoadReport", "RelayProcess", "class_groups", "run", "run_load"]
+__all__ = ["LoadReport", "RelayProcess", "class_groups", "relay_file_modes", "run", "run_load"]
 
 
 # ---- the relay, as its own process ---------------------------------------------------------
@@ -91,6 +93,12 @@ def _proc_memory_mib(pid: int) -> tuple[float, float]:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0]) / 1024
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+def relay_file_modes(db: Path) -> dict[str, str]:
+    """The modes of the relay's folder (``"folder"``) and of its files beside ``db``, by name."""
+    paths = [db.parent, *sorted(p for p in db.parent.iterdir() if p.name.startswith(db.name))]
+    return {("folder" if p == db.parent else p.name): oct(p.stat().st_mode & 0o777) for p in paths}
 
 
 @dataclass
@@ -251,6 +259,7 @@ class _Student:
     received: list[tuple[str, str, float]] = field(default_factory=list)  # msg_id, text, t1
     retries: int = 0
     outage_errors: int = 0
+    refused_by_quota: int = 0
     done_sending: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -284,6 +293,12 @@ class LoadReport:
     restart_seconds: float | None
     drain_seconds: float
     errors: list[str]
+    #: The mailbox quotas the relay announced (``/api/info``): a deployment's defaults.
+    quota: dict[str, int] = field(default_factory=dict)
+    #: Messages the relay refused with MailboxFull (409): never accepted, so neither lost nor counted.
+    refused_by_quota: int = 0
+    #: The modes of the relay's folder and files at the end of the run (``"0o600"``, ...).
+    file_modes: dict[str, str] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         """The ``q``-th percentile of delivery latency, in seconds."""
@@ -318,6 +333,7 @@ def _send(student: _Student, rng: random.Random, counter: int) -> None:
         text = f"{student.name}->{to} #{counter} {rng.getrandbits(64):016x}"
         t0 = time.time()
         envelope: Envelope | None = None
+        refused = False
         while True:  # re-send the same envelope (same msg_id) until the relay has it
             try:
                 if envelope is None:  # composing asks the relay for its mode (and keys, the first time)
@@ -326,11 +342,17 @@ def _send(student: _Student, rng: random.Random, counter: int) -> None:
                 break
             except ReplayedMessage:
                 break  # the first copy was stored just before the relay went down
+            except MailboxFull:
+                refused = True  # refused by name and stored nowhere: not accepted, so not lost either
+                break
             except (RelayUnavailable, RateLimited) as exc:
                 student.retries += 1
                 if isinstance(exc, RelayUnavailable):
                     student.outage_errors += 1
                 time.sleep(0.2)
+        if refused:
+            student.refused_by_quota += 1
+            continue
         student.client.sent.append(envelope)
         student.sent.append((envelope.msg_id, to, text, t0))
 
@@ -381,9 +403,11 @@ def run_load(
     """Run one class against a fresh relay process; see the module docstring."""
     owned = tempfile.TemporaryDirectory(prefix="relay-load-") if workdir is None else None
     folder = Path(owned.name) if owned else Path(workdir)  # type: ignore[union-attr]
-    relay = RelayProcess(db=folder / "class.sqlite", log_path=folder / "relay.log")
+    # a folder the relay creates, as on a fresh deployment (it makes it 0700, its files 0600)
+    relay = RelayProcess(db=folder / "relay" / "class.sqlite", log_path=folder / "relay.log")
     relay.start()
     try:
+        quota = RemoteServer(relay.url).info(fresh=True).get("quota", {})
         groups = class_groups(students, seed)
         roster = [
             _Student(name, [n for n in group if n != name], CountingRemote(relay.url, timeout=10.0))
@@ -432,6 +456,7 @@ def run_load(
         cpu1, peak = relay.sample()
         client_cpu = _client_cpu_seconds() - load0
         load_average = os.getloadavg()[0]
+        file_modes = relay_file_modes(relay.db)
     finally:
         relay.stop()
         if owned is not None:
@@ -474,11 +499,30 @@ def run_load(
         restart_seconds=restart_seconds,
         drain_seconds=drain_seconds,
         errors=[e for s in roster for e in s.errors],
+        quota=quota,
+        refused_by_quota=sum(s.refused_by_quota for s in roster),
+        file_modes=file_modes,
     )
 
 
 # ---- the benchmark -----------------------------------------------------------------------------
 NAME = "Classroom relay under load (loopback)"
+
+
+def _quota_text(quota: dict[str, int]) -> str:
+    """The quotas as the results file states them.
+
+    >>> _quota_text(dataclasses.asdict(Quota()))
+    'per mailbox 5,000 messages or 256 MiB, per sender 1,000 messages or 64 MiB waiting'
+    >>> _quota_text({})
+    '**not the defaults: none announced; check**'
+    """
+    if quota != dataclasses.asdict(Quota()):
+        return f"**not the defaults: {quota or 'none announced'}; check**"
+    return (
+        f"per mailbox {quota['mailbox_messages']:,} messages or {quota['mailbox_bytes'] // 2**20:,} MiB, "
+        f"per sender {quota['sender_messages']:,} messages or {quota['sender_bytes'] // 2**20:,} MiB waiting"
+    )
 
 
 def _rows(report: LoadReport, label: str, *, target: bool) -> list[Result]:
@@ -496,7 +540,12 @@ def _rows(report: LoadReport, label: str, *, target: bool) -> list[Result]:
             f"(exponential gaps, seeded) to every other member; {report.seconds:.0f} s including the drain; "
             f"{report.accepted:,} envelopes accepted by the relay, {report.delivered:,} delivered to a "
             f"learner's inbox. The simulated students used {report.client_cpu_seconds:.1f} CPU seconds; "
-            f"machine load average {report.load_average:.1f} on {os.cpu_count()} cores (shared)",
+            f"machine load average {report.load_average:.1f} on {os.cpu_count()} cores (shared). "
+            f"The relay ran with a deployment's default mailbox quotas ({_quota_text(report.quota)}; "
+            f"{report.refused_by_quota} sends refused by them, HTTP 409) and private files "
+            f"({', '.join(f'{k} {v}' for k, v in report.file_modes.items())}"
+            + ("" if set(report.file_modes.values()) <= {"0o600", "0o700"} else ": **check**")
+            + ")",
         ),
         Result(
             NAME,

@@ -2,21 +2,26 @@
 ``Client`` over its own ``RemoteServer``, against a real relay process on loopback.
 
 Counts only, never speed: every message the relay accepted reaches its
-recipient's inbox exactly once with the text sent.  The full run (200 students)
-is ``python -m benchmarks --only relay``; its figures are in benchmarks/RESULTS.md.
+recipient's inbox exactly once with the text sent, on a relay as a deployment
+gets it (default mailbox quotas, private files).  The full run (200 students)
+is ``python -m benchmarks --only relay_load``; its figures are in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks.relay_load import LoadReport, RelayProcess, class_groups, run_load
+from benchmarks.relay_load import CountingRemote, LoadReport, RelayProcess, _send, _Student, class_groups, run_load
 from toychat import Client
 from toychat.relay import RemoteServer
+from toychat.relay.limits import Quota
+from toychat.relay.runner import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +51,27 @@ def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     report = run_load(students=24, seconds=4.0, seed=3, mean_gap=1.0, workdir=tmp_path)
     assert_exactly_once(report)
     assert report.resent_after_lost_ack == 0  # nothing was lost on the way, so nothing was re-sent
+    assert report.quota == dataclasses.asdict(Quota())  # the quotas were on: a deployment's defaults
+    assert report.refused_by_quota == 0  # a class's pace comes nowhere near them
+    assert report.file_modes["folder"] == "0o700"
+    assert report.file_modes["class.sqlite"] == "0o600"
+    assert set(report.file_modes.values()) <= {"0o600", "0o700"}
+
+
+def test_a_send_the_quota_refuses_is_counted_as_refused_not_accepted() -> None:
+    """With quotas on, a full mailbox is a named 409 the harness counts; the message was stored
+    nowhere, so it is neither accepted nor lost, and the student goes on to the next recipient."""
+    with serve_in_thread(quota=Quota(mailbox_messages=1), rate=1_000, burst=1_000) as running:
+        alice = _Student("alice", ["bob", "carol"], CountingRemote(running.url))
+        alice.client = Client("alice", alice.remote)
+        for name in ("bob", "carol"):
+            Client(name, RemoteServer(running.url))
+        rng = random.Random(0)
+        _send(alice, rng, 0)
+        _send(alice, rng, 1)  # both mailboxes hold their one message: both refused
+        assert alice.refused_by_quota == 2
+        assert [to for _, to, _, _ in alice.sent] == ["bob", "carol"]
+        assert alice.errors == []
 
 
 @pytest.fixture
