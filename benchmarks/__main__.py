@@ -19,6 +19,7 @@ BENCHMARKS = (
     "platform_scale",
     "autograde",
     "relay_load",
+    "relay_memory",
     "sizing",
     "site",
     "headless",

@@ -33,6 +33,8 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert "scaling exponent" in text
     assert "Classroom relay under load" in text
     assert "SIGKILLed" in text
+    assert "Classroom relay: memory over a long history and a restart" in text
+    assert "just after SIGKILL and restart on the same files" in text
     assert "Sizing: memory and CPU per student" in text
     assert "single-user server" in text
     assert "Course site (Sphinx + MyST-NB)" in text
