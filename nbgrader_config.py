@@ -39,11 +39,13 @@ c.IncludeHeaderFooter.header = exercise_header(os.path.dirname(os.path.abspath(_
 # flagged (gradebook and log, with the reason) and graded as far as it can be,
 # never stopping the class's run; test cells are put back from the gradebook
 # without a false "checksum has changed" warning for every untouched cell (a
-# changed cell is still reported); IPython is reset before every test cell, so
-# that a student's cell cannot rewrite the tests (input or AST transformers,
-# patched shell methods, shadowed built-ins); and a test cell scores all or
-# nothing (no partial credit read from its output).  These are nbgrader's
-# default lists with the course's preprocessors swapped or added in.
+# changed cell is still reported); the student's cells run in a sandboxed
+# kernel and the test cells, visible and hidden, in a second, trusted kernel
+# that calls the student's functions across the process boundary and gets back
+# only plain data (SealedExecute, toychat/sealed.py), so no student code sees,
+# skips or fools a test; and a test cell scores all or nothing (no partial
+# credit read from its output).  These are nbgrader's default lists with the
+# course's preprocessors swapped or added in.
 c.Autograde.sanitize_preprocessors = [
     "toychat.grading.CheckTestCells",
     "nbgrader.preprocessors.ClearOutput",
@@ -53,7 +55,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "toychat.grading.GuardedExecute",
+    "toychat.grading.SealedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -31,7 +31,7 @@ from benchmarks.classroom import (
     submit,
 )
 from benchmarks.classroom import nbgrader as run_nbgrader
-from support.grading import grade_points
+from support.grading import grade_points, hidden_test_lines, page_text, with_decoded_blobs
 from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
@@ -121,6 +121,12 @@ REFERENCE_PATCH = {
         ),
     ),
 }
+
+#: Parts the reference patch breaks in the student's *own* code: the tests run in a trusted
+#: kernel, but the student's functions run in theirs, where the patch applies.  In ex02, Part F's
+#: receiver is a DoubleRatchet sent to the student's kernel, whose patched ``kdf_ck`` (with the
+#: wrong chain step) derives other keys than the sender's, so the student's read_all fails.
+ALSO_BROKEN = {"ex02_chat": ("part-f",)}
 
 #: Finds the course root (where gradebook.db lives) from the kernel's working
 #: directory, leaves a file there, and reads the instructor's source notebook.
@@ -255,7 +261,8 @@ def cheat_answers(answers: dict[str, str], body: str, prelude: str = "") -> dict
 
 #: Wraps a function so that it misbehaves only when called from a hidden test: it walks
 #: up to the test cell's frame and reads the cell's source from linecache, where
-#: IPython keeps it.  Used to make submissions that pass the visible tests and fail hidden ones.
+#: IPython keeps it: an oracle of issue 25's class 3.  Under the sealed grader the tests run in
+#: another process, so it never finds a hidden test (tests/test_nbgrader_pipeline.py shows it).
 MISBEHAVE = """import linecache
 import sys as _sys
 
@@ -297,6 +304,178 @@ def misbehaving_in_hidden_tests(answers: dict[str, str], mode: str) -> dict[str,
         changed[grade_id] = answer + "\n\n" + wraps
     changed["part-a-answer"] = MISBEHAVE + "\n\n" + changed["part-a-answer"]
     return changed
+
+
+# --------------------------------------------------------------------------- issue 25's classes
+# Generic attacks: the same code attacks every exercise.  Each goes in front of part A's
+# answer (``{course}`` is the course folder's absolute path), with every answer blank or, for
+# the oracle, every function replaced by one.
+
+#: Class 1, points through output: a value through the display hook before every cell, from a
+#: background thread, and from inside every answer function.
+C1_DISPLAY = """import threading as _threading, time as _time
+get_ipython().events.register("pre_run_cell", lambda *a: get_ipython().displayhook("full marks"))
+def _shout():
+    while True:
+        try:
+            get_ipython().displayhook(100)
+        except Exception:
+            pass
+        _time.sleep(0.02)
+_threading.Thread(target=_shout, daemon=True).start()
+"""
+C1_BODY = "(get_ipython().displayhook(100), None)[1]"
+
+#: Class 2, tampering a per-test reset would not undo: IPython's classes (not instances)
+#: rewrite every cell to ``pass``, the compiler strips ``assert``, ``toychat.fresh`` hands
+#: back the patched modules, built-in names are rebound in ``builtins`` itself, and finally
+#: the kernel's ``do_execute`` answers "ok" without running anything.
+C2_TAMPER = """import ast as _ast, builtins as _builtins
+import IPython.core.interactiveshell as _shell
+import IPython.core.compilerop as _compilerop
+from IPython.core.inputtransformer2 import TransformerManager as _TM
+class _NoAssert(_ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return _ast.Pass()
+_parse = _compilerop.CachingCompiler.ast_parse
+def _parse_without_asserts(self, source, filename="<unknown>", symbol="exec"):
+    return _NoAssert().visit(_parse(self, source, filename, symbol))
+_compilerop.CachingCompiler.ast_parse = _parse_without_asserts
+_TM.transform_cell = lambda self, cell: "pass\\n"
+_shell.InteractiveShell.transform_cell = lambda self, raw_cell: "pass\\n"
+import toychat.fresh as _fresh
+_fresh.fresh_import = lambda name: __import__(name, fromlist=["_"])
+_builtins.AssertionError = type("AssertionError", (Exception,), {})
+_builtins.type = lambda *a: object
+import ipykernel.ipkernel as _ipkernel
+async def _do_nothing(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kw):
+    return {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
+_ipkernel.IPythonKernel.do_execute = _do_nothing
+"""
+
+#: Class 3, oracles: each answer function walks up the stack to its caller's line (from
+#: linecache, where IPython keeps every cell) and returns what that line compares with, or
+#: raises what the caller's ``except`` expects.
+C3_ORACLE = """import linecache as _linecache, re as _re, sys as _sys
+def _oracle(*args, **kwargs):
+    frame = _sys._getframe(1)
+    while frame is not None:
+        lines = _linecache.getlines(frame.f_code.co_filename)
+        here = lines[frame.f_lineno - 1] if 0 < frame.f_lineno <= len(lines) else ""
+        match = _re.search(r"==\\s*(.+?)\\s*(?:,|$)", here)
+        if match:
+            try:
+                return eval(match.group(1), frame.f_globals, frame.f_locals)
+            except Exception:
+                pass
+        following = "".join(lines[frame.f_lineno:frame.f_lineno + 3])
+        caught = _re.search(r"except\\s+([\\w.]+)", following)
+        if caught:
+            try:
+                raise eval(caught.group(1), frame.f_globals, frame.f_locals)("oracle")
+            except TypeError:
+                pass
+        frame = frame.f_back
+    return None
+"""
+C3_BODY = "_oracle(*args, **kwargs)"
+
+#: Class 4, reading secrets without a file: the input history, every cell linecache holds,
+#: and the notebook beside the kernel, printed after every cell and carried, base64-encoded,
+#: in the message of an exception every answer function raises.
+C4_LEAK = """import base64 as _base64, linecache as _linecache, pathlib as _pathlib
+def _loot():
+    ip = get_ipython()
+    texts = list(ip.user_ns.get("In", [])) + list(ip.user_ns.get("_ih", []))
+    texts += ["".join(entry[2]) for entry in list(_linecache.cache.values()) if len(entry) > 2]
+    for path in _pathlib.Path.cwd().rglob("*.ipynb"):
+        texts.append(path.read_text())
+    return _base64.b64encode("\\n".join(texts).encode()).decode()
+get_ipython().events.register("post_run_cell", lambda *a: print("LOOT", _loot()))
+class Loot(Exception):
+    pass
+"""
+C4_BODY = "(_ for _ in ()).throw(ValueError('LOOT ' + _loot()))"
+
+#: Class 5, writing: into the course directly, and from a detached process that waits for
+#: autograde to finish and then writes the gradebook, the configuration and a marker.
+C5_WRITE = """import os as _os, subprocess as _subprocess, sys as _sys
+_course = {course!r}
+_targets = [_course + "/gradebook.db", _course + "/nbgrader_config.py", _course + "/written_by_detached"]
+_script = (
+    "import time, pathlib\\ntime.sleep(6)\\nfor p in %r:\\n"
+    "    try:\\n        pathlib.Path(p).write_text('x')\\n    except Exception:\\n        pass\\n"
+) % (_targets,)
+_subprocess.Popen([_sys.executable, "-c", _script], start_new_session=True)
+for _target in _targets:
+    try:
+        open(_target, "a").write("x")
+    except Exception as _error:
+        print("WRITE", _target, type(_error).__name__)
+"""
+
+#: Class 7, the class and not only the cheater: kill every process in sight (the grader, if
+#: it could be reached), and cheat only when graded (``NBGRADER_EXECUTION`` set).
+C7_KILLER = """import os as _os, signal as _signal
+for _pid in range(1, 4096):
+    if _pid != _os.getpid():
+        try:
+            _os.kill(_pid, _signal.SIGKILL)
+        except Exception:
+            pass
+"""
+C7_GRADED_ONLY = "import os as _os\nif _os.environ.get('NBGRADER_EXECUTION'):\n" + "\n".join(
+    "    " + line for line in (C2_TAMPER).splitlines()
+) + "\n"
+
+#: Class 6, files beside the notebook (written next to it in ``submitted/``): a launcher that
+#: turns every cell into ``pass``, a ``toychat`` package and a ``sitecustomize`` that say yes.
+BESIDE_FILES = {
+    "ipykernel_launcher.py": (
+        "import IPython.core.interactiveshell as _shell\n"
+        "_shell.InteractiveShell.transform_cell = lambda self, raw_cell: 'pass\\n'\n"
+        "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n"
+    ),
+    "toychat/__init__.py": "raise SystemExit('a toychat from beside the notebook')\n",
+    "sitecustomize.py": "import builtins\nbuiltins.AssertionError = Exception\n",
+}
+
+#: Students of issue 25's classes: expected to score 0, except ``c7_malformed`` (correct
+#: answers in a notebook with a test cell duplicated: flagged, graded in full) and
+#: ``zz_correct``, graded after every other student, who keeps full marks.
+CLASS_STUDENTS = (
+    "c1_display",
+    "c2_tamper",
+    "c3_oracle",
+    "c4_leak",
+    "c5_write",
+    "c6_beside",
+    "c7_killer",
+    "c7_graded_only",
+)
+
+
+def class_students(assignment: str, course: Path) -> dict[str, dict[str, str]]:
+    """student -> answers for issue 25's classes (see the constants above)."""
+    answers = solution_answers(assignment)
+    blank = {grade_id: STUB for grade_id in answers}
+
+    def first(code: str, body: str | None = None) -> dict[str, str]:
+        base = cheat_answers(answers, body) if body else dict(blank)
+        return {**base, "part-a-answer": code + "\n" + base["part-a-answer"]}
+
+    return {
+        "c1_display": first(C1_DISPLAY, C1_BODY),
+        "c2_tamper": first(C2_TAMPER),
+        "c3_oracle": first(C3_ORACLE, C3_BODY),
+        "c4_leak": first(C4_LEAK, C4_BODY),
+        "c5_write": first(C5_WRITE.format(course=str(course))),
+        "c6_beside": dict(blank),
+        "c7_killer": first(C7_KILLER),
+        "c7_graded_only": first(C7_GRADED_ONLY, C3_BODY),
+        "c7_malformed": dict(answers),
+        "zz_correct": dict(answers),
+    }
 
 
 def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
@@ -355,6 +534,15 @@ def _tamper_test_cell(path: Path, grade_id: str, *, delete: bool) -> None:
     nbformat.write(nb, path)
 
 
+def _duplicate_test_cell(path: Path, grade_id: str) -> None:
+    nb = nbformat.read(path, as_version=4)
+    [index] = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    copy = nbformat.from_dict(dict(nb.cells[index]))
+    copy.id = f"copy-of-{grade_id}"
+    nb.cells.insert(index + 1, copy)
+    nbformat.write(nb, path)
+
+
 def _outputs(course: Path, student: str, assignment: str) -> str:
     """All text the autograded notebook's cells printed or raised."""
     nb = nbformat.read(course / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
@@ -377,7 +565,7 @@ def _grade_class(assignment: str, root: Path) -> tuple[Path, dict[str, float], s
     and exported: the course, the scores, and autograde's log."""
     start = time.perf_counter()
     course = make_course(root / "course", assignment)
-    students = hostile_students(assignment)
+    students = {**hostile_students(assignment), **class_students(assignment, course)}
     manual = [g for g, (_, by_hand) in grade_points(assignment).items() if by_hand]
     for student, answers in students.items():
         if student == "correct":  # a written answer too, for the grader to mark by hand
@@ -385,7 +573,15 @@ def _grade_class(assignment: str, root: Path) -> tuple[Path, dict[str, float], s
         path = submit(course, assignment, student, answers)
         if student in ("deleted_test_cell", "edited_test_cell"):
             _tamper_test_cell(path, "part-a-tests", delete=student == "deleted_test_cell")
+        if student == "c6_beside":
+            for name, text in BESIDE_FILES.items():
+                (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
+                (path.parent / name).write_text(text)
+        if student == "c7_malformed":
+            _duplicate_test_cell(path, "part-a-tests")
     autograde = run_nbgrader(course, "autograde", assignment, "--force", cell_timeout=TIMEOUT, check=False)
+    time.sleep(7)  # longer than c5_write's detached process waits before it writes
+    run_nbgrader(course, "generate_feedback", assignment, "--force", check=False)
     run_nbgrader(course, "export", "--to", "grades.csv")
     record_timing(
         "nbgrader", f"{assignment}: autograde of {len(students)} hostile submissions", time.perf_counter() - start
@@ -461,10 +657,12 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
         "patched_helpers",
     ):
         assert scores[student] == 0.0, student
-    # Replacing the reference function a hidden test used to compare with gains nothing:
-    # the tests compare with known answers, so the patched student scores as the unpatched one.
+    # Replacing the reference function a hidden test used to compare with gains nothing: the
+    # tests compare with known answers in their own kernel, so the patched student scores as the
+    # unpatched one, less what the patch breaks in their own code (ALSO_BROKEN).
     assert scores["wrong_no_patch"] == full - patched_part
-    assert scores["reference_patch"] == full - patched_part
+    broken = sum(points[f"{p}-tests"][0] for p in ALSO_BROKEN.get(assignment, ()))
+    assert scores["reference_patch"] == full - patched_part - broken
 
     # Reading and writing outside the submission: the sandboxed kernel (GuardedExecute.sandbox,
     # tests/test_sealed_grading.py) does not even find the course, so the answer cell fails.
@@ -477,6 +675,38 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     assert scores["huge_output"] == full
     huge = course / "autograded" / "huge_output" / assignment / f"{assignment}.ipynb"
     assert huge.stat().st_size > HUGE_OUTPUT_BYTES
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_issue_25_classes_score_nothing_and_leak_nothing(assignment: str, graded) -> None:
+    """Issue 25's seven classes, on this exercise, through the same autograde run: each scores 0
+    (the malformed notebook is flagged and graded), a correct student graded after all of them
+    keeps full marks, nothing reached the course, and no feedback holds a line of a hidden test,
+    not even base64-encoded."""
+    course, scores, log = graded(assignment)
+    points = grade_points(assignment)
+    full = sum(p for p, by_hand in points.values() if not by_hand)
+    assert {student: scores[student] for student in CLASS_STUDENTS} == dict.fromkeys(CLASS_STUDENTS, 0.0)
+    assert scores["zz_correct"] == full, "a correct student graded after every attack keeps full marks"
+    assert scores["c7_malformed"] == full
+    assert "FLAGGED submission of c7_malformed" in log
+    assert "appears more than once" in log
+    # Class 5: nothing written, not even by the detached process after autograde returned.
+    assert not (course / "written_by_detached").exists()
+    assert (course / "nbgrader_config.py").read_bytes() == (REPO / "nbgrader_config.py").read_bytes()
+    assert (course / "gradebook.db").read_bytes()[:16] == b"SQLite format 3\x00"
+    # Class 4: what the kernel could loot holds no hidden test (nor does any feedback page).
+    feedback = course / "feedback"
+    for student in (*hostile_students(assignment), *class_students(assignment, course)):
+        page = feedback / student / assignment / f"{assignment}.html"
+        if not page.exists():  # the notebooks whose kernel died have no feedback
+            assert scores[student] == 0.0, student
+            continue
+        text = with_decoded_blobs(page_text(page.read_text(encoding="utf-8")))
+        submitted = (course / "submitted" / student / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
+        leaked = [line for line in hidden_test_lines(assignment, exclude=submitted) if line in text]
+        assert leaked == [], f"hidden-test lines in {student}'s feedback: {leaked}"
+    assert "LOOT" in _outputs(course, "c4_leak", assignment), "the looting code ran (and found nothing)"
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -518,6 +748,14 @@ SCREENED = {
     "patched_helpers",
     "reference_patch",
     "file_access",
+    # issue 25's classes (c6_beside's files are not notebooks; c7_malformed is the model answer)
+    "c1_display",
+    "c2_tamper",
+    "c3_oracle",
+    "c4_leak",
+    "c5_write",
+    "c7_killer",
+    "c7_graded_only",
 }
 
 

@@ -10,8 +10,6 @@ submissions with written parts still to grade."""
 from __future__ import annotations
 
 import csv
-import html as html_lib
-import re
 import shutil
 import subprocess
 import sys
@@ -25,10 +23,9 @@ from nbgrader.api import Gradebook
 from benchmarks.classroom import assignments, solution_answers, submit
 from benchmarks.classroom import nbgrader as run_nbgrader
 from exercise_mutants import HIDDEN_ONLY
-from support.grading import grade_points
+from support.grading import grade_points, hidden_test_lines, page_text
 from support.nbtools import REPO, record_timing
 from test_hostile_submissions import misbehaving_in_hidden_tests
-from toychat.grading import hidden_lines
 
 pytestmark = pytest.mark.nbgrader
 
@@ -126,8 +123,11 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
         "looping": 0.0,
     }
     assert scores["hidden_wrong"] == full - points[f"{part}-tests"]
-    assert scores["hidden_raise"] == 0.0, "every part's hidden test calls the student's function"
-    assert scores["hidden_type"] < full
+    # Functions that misbehave only when a hidden test calls them look for the test's source
+    # in their caller's frame: the tests run in another process (SealedExecute), so they never
+    # find it, behave, and score what the model answer scores.
+    assert scores["hidden_raise"] == full, "a student's function cannot tell a hidden test from a visible one"
+    assert scores["hidden_type"] == full, "a student's function cannot tell a hidden test from a visible one"
     assert {float(row["max_score"]) for row in rows.values()} == {maximum}
     assert sum(points.values()) == maximum
     assert points["part-a-tests"] + points["part-b-tests"] == partial
@@ -145,18 +145,18 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
     for student in scores:
         feedback = course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")
         assert feedback.exists(), f"no feedback for {student}"
-        page = _page_text(feedback.read_text(encoding="utf-8"))
+        page = page_text(feedback.read_text(encoding="utf-8"))
         assert f"Score: {scores[student]} / {maximum}" in page, f"{student}'s feedback shows the exported score"
         submitted = (course / "submitted" / student / assignment / notebook).read_text(encoding="utf-8")
-        leaked = [line for line in _hidden_test_lines(assignment, exclude=submitted) if line in page]
+        leaked = [line for line in hidden_test_lines(assignment, exclude=submitted) if line in page]
         assert leaked == [], f"hidden-test lines in {student}'s feedback: {leaked}"
         for path in (str(course), str(REPO), sys.prefix, "site-packages"):
             assert path not in page, f"the grader's path {path} in {student}'s feedback"
-    for student in ("hidden_wrong", "hidden_raise", "hidden_type"):
+    for student in ("hidden_wrong",):
         page = (course / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")).read_text(
             encoding="utf-8"
         )
-        assert "A hidden test failed" in _page_text(page), student
+        assert "A hidden test failed" in page_text(page), student
 
     # Export: the full student's written parts wait for a grader, and the export says so.
     assert rows["full"]["needs_manual_grade"] == "yes"
@@ -173,30 +173,3 @@ def test_generate_autograde_feedback_export(assignment: str, tmp_path: Path) -> 
         after = {row["student_id"]: row for row in csv.DictReader(fh)}
     assert (after["full"]["needs_manual_grade"], after["full"]["ungraded_parts"]) == ("no", "")
     assert float(after["full"]["score"]) == full + len(written)
-
-
-def _page_text(page: str) -> str:
-    """The text a student reads in a feedback page: tags removed, entities decoded."""
-    return html_lib.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body") :]))
-
-
-def _hidden_test_lines(assignment: str, exclude: str) -> list[str]:
-    """Every line (stripped) of every hidden-test region of the exercise, delimiters
-    included, except those that also occur in the release or in ``exclude`` (a
-    student's submission): those are no secret."""
-    release = (REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
-    release = nbformat.reads(release, as_version=4)
-    public = (
-        "\n".join(c.source for c in release.cells)
-        + "\n"
-        + "\n".join(c.source for c in nbformat.reads(exclude, as_version=4).cells)
-    )
-    source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-    lines = {
-        text.strip()
-        for cell in source.cells
-        for _, text in hidden_lines(cell.source)
-        if len(text.strip()) >= 3 and text.strip() not in public
-    }
-    assert len(lines) >= 10, f"{assignment}: too few hidden lines to scan for"
-    return sorted(lines)

@@ -3,6 +3,11 @@
 The course's ``nbgrader_config.py`` plugs these into nbgrader; nothing here runs
 in a student's notebook.
 
+* :class:`SealedExecute` runs the notebook like nbgrader's ``Execute``, but with the
+  test cells *outside* the student's process: the student's cells in a sandboxed kernel,
+  the test cells (their text taken from the gradebook) in a second, trusted kernel whose
+  tests reach the student's functions through :mod:`toychat.sealed` and get back only
+  plain data.  The course's configuration uses it.
 * :class:`SandboxedKernelManager` starts the student's kernel sealed: in bubblewrap, as
   ``nobody``, seeing only the Python installation and the course package (no course
   folder, ``solutions/``, gradebook, ``.git`` or configuration), with no network (the
@@ -13,8 +18,9 @@ in a student's notebook.
   or moved (log and gradebook) and lets the class's grading go on.
 * :class:`PassFailTests` makes a test cell score only pass (full points) or fail (0):
   nbgrader would read a displayed value as partial credit.
-* :class:`GuardedExecute` runs the notebook like nbgrader's ``Execute``, but just
-  before every test cell it resets what a student's earlier cell could have
+* :class:`GuardedExecute` (the base of :class:`SealedExecute`, and the grader to use
+  only where a second kernel cannot be had) runs the notebook like nbgrader's
+  ``Execute``, but just before every test cell it resets what a student's earlier cell could have
   changed in IPython itself: input and AST transformers (which can rewrite a test
   into ``pass``), methods replaced on the shell, trace functions, and global names
   that shadow the built-ins the tests use (``type``, ``len``, …).  The reset is
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import os
 import re
 import shutil
@@ -69,6 +76,7 @@ __all__ = [
     "PassFailTests",
     "RestoreTestCells",
     "SandboxedKernelManager",
+    "SealedExecute",
     "ScrubHiddenTests",
     "exercise_header",
     "hidden_lines",
@@ -429,6 +437,169 @@ class GuardedExecute(Execute):
         return cell
 
     # nbclient binds the synchronous wrapper to its own coroutine: bind it to ours.
+    execute_cell = run_sync(async_execute_cell)
+
+
+class SealedExecute(GuardedExecute):
+    """Autograde with the hidden tests *outside* the student's process.
+
+    The student's kernel (sandboxed, :class:`SandboxedKernelManager`) runs every cell a
+    student could write.  A second, *trusted* kernel, started here with a clean
+    environment and a private empty folder, runs the exercise's locked setup cells and its
+    test cells, visible and hidden, taking their text from the gradebook (never from the
+    submission, whose metadata a student can edit).  A test cell reaches the student's
+    functions through :mod:`toychat.sealed`: a call crosses into the student's kernel and
+    only plain data comes back.  So the student's code never sees a line of a test (not
+    in a frame, ``In``, a traceback or a file), cannot change how a test runs (the test
+    runs in a process it cannot reach), and cannot hand a test a live object.
+
+    The outputs of a test cell are those of the trusted kernel; nbgrader records its score
+    from them as usual, and :class:`PassFailTests` still makes it all or nothing.  A locked
+    setup cell runs in both kernels (the student's copy is what their later cells see).
+    Configure it in place of ``Execute`` in ``Autograde.autograde_preprocessors`` with
+    ``GuardedExecute.sandbox = True``."""
+
+    call_timeout = Integer(50, help="Seconds one call into the student's code may take before its test fails.").tag(
+        config=True
+    )
+
+    _trusted_km: AsyncKernelManager | None = None
+    _trusted_kc: Any = None
+    _trusted_cells: dict[str, str] = {}
+    _test_cells: frozenset[str] = frozenset()
+    _trusted_sent: set[str] = set()
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict, *args: Any, **kwargs: Any) -> Any:
+        info = resources.get("nbgrader", {})
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            answers = {cell.name for cell in notebook.solution_cells}
+            graded = {cell.name for cell in notebook.grade_cells}
+            tests = graded - answers
+            self._trusted_cells = {
+                cell.name: cell.source
+                for cell in notebook.source_cells
+                if cell.cell_type == "code"
+                and (cell.name in tests or (cell.locked and cell.name not in graded | answers))
+            }
+        self._test_cells = frozenset(tests)
+        self._trusted_sent = set()
+        try:
+            return super().preprocess(nb, resources, *args, **kwargs)
+        finally:
+            run_sync(self._stop_trusted)()
+
+    async def _start_trusted(self) -> None:
+        """Start the trusted kernel and connect it to the student's."""
+        assert self.km is not None
+        private = Path(tempfile.mkdtemp(prefix="toychat-trusted-"))
+        private.chmod(0o700)
+        km = AsyncKernelManager(kernel_name=self.km.kernel_name)
+        km.transport = "ipc"
+        km.ip = str(private / "ipc")
+        km.connection_file = str(private / "connection.json")
+        package_parent = str(_course_package_dirs()[0].parent)
+        environment = {
+            "PATH": f"{os.path.join(sys.prefix, 'bin')}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(private),
+            "LANG": "C.UTF-8",
+            "PYTHONSAFEPATH": "1",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONPATH": package_parent,
+            "MPLCONFIGDIR": str(private / "matplotlib"),
+            "MPLBACKEND": "agg",
+        }
+        if "LD_LIBRARY_PATH" in os.environ:
+            environment["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        await ensure_async(km.start_kernel(extra_arguments=self.extra_arguments, cwd=str(private), env=environment))
+        kc = km.client()
+        await ensure_async(kc.start_channels())
+        await ensure_async(kc.wait_for_ready(timeout=self.startup_timeout))
+        self._trusted_km, self._trusted_kc = km, kc
+        self._trusted_private = private
+        connection = self.km.get_connection_info(session=False)
+        connection = {k: (v.decode("ascii") if isinstance(v, bytes) else v) for k, v in connection.items()}
+        code = (
+            "import toychat.sealed as __sealed__\n"
+            f"__sealed__.connect({json.dumps(connection)!r}, timeout={self._call_deadline()!r})"
+        )
+        reply = await self._trusted_run(code)
+        if reply is None or reply["content"].get("status") != "ok":
+            raise RuntimeError("the grader's trusted kernel could not connect to the student's kernel")
+
+    def _call_deadline(self) -> float:
+        """Seconds a call into the student's code may take: ``call_timeout``, and less than the
+        test cell's own ``Execute.timeout``, so that the test fails with the reason."""
+        cell = self.timeout if self.timeout and self.timeout > 0 else None
+        return float(self.call_timeout if cell is None else max(1, min(self.call_timeout, cell - 2)))
+
+    async def _trusted_run(self, code: str, wait: bool = True) -> dict[str, Any] | None:
+        """Run ``code`` silently in the trusted kernel; its reply, if ``wait``."""
+        kc = self._trusted_kc
+        msg_id = await ensure_async(kc.execute(code, silent=True, store_history=False))
+        if not wait:
+            return None
+        deadline = self.startup_timeout + (self.timeout or 60)
+        while True:
+            reply = await ensure_async(kc.get_shell_msg(timeout=deadline))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
+
+    async def _stop_trusted(self) -> None:
+        km, kc = self._trusted_km, self._trusted_kc
+        self._trusted_km = self._trusted_kc = None
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            try:
+                await ensure_async(km.shutdown_kernel(now=True))
+            finally:
+                await ensure_async(km.cleanup_resources())
+                shutil.rmtree(self._trusted_private, ignore_errors=True)
+
+    async def async_execute_cell(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
+    ) -> NotebookNode:
+        run_student = super(GuardedExecute, self).async_execute_cell
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type != "code" or grade_id not in self._trusted_cells:
+            return await run_student(cell, cell_index, execution_count, store_history)
+        if self._trusted_km is None:
+            await self._start_trusted()
+        if grade_id not in self._test_cells:  # a locked setup cell: both kernels run it
+            if grade_id not in self._trusted_sent:
+                self._trusted_sent.add(grade_id)
+                await self._trusted_run(self._trusted_cells[grade_id], wait=False)
+            return await run_student(cell, cell_index, execution_count, store_history)
+        source = self._trusted_cells[grade_id]
+        reply = await self._trusted_run(f"__sealed__.prepare({source!r})")
+        problem = None
+        if reply is None or reply["content"].get("status") != "ok":
+            problem = (
+                f"{reply['content'].get('ename', 'error')}: {reply['content'].get('evalue', '')}"
+                if reply
+                else "no reply"
+            )
+        cell.source = source
+        student = (self.km, self.kc)
+        self.km, self.kc = self._trusted_km, self._trusted_kc
+        try:
+            cell = await run_student(cell, cell_index, execution_count, store_history)
+        finally:
+            self.km, self.kc = student
+        if problem is not None:
+            cell.outputs.append(
+                NotebookNode(
+                    output_type="error",
+                    ename="GradingError",
+                    evalue=f"the grader could not reach the student's code for this test ({problem})",
+                    traceback=[
+                        f"GradingError: the grader could not reach the student's code for this test ({problem})"
+                    ],
+                )
+            )
+        return cell
+
     execute_cell = run_sync(async_execute_cell)
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import html as html_lib
+import re
+
 import nbformat
+
+from toychat.grading import hidden_lines
 
 from .nbtools import REPO
 
@@ -15,3 +22,42 @@ def grade_points(assignment: str) -> dict[str, tuple[float, bool]]:
         for meta in (cell.metadata.get("nbgrader", {}) for cell in nb.cells)
         if meta.get("grade")
     }
+
+
+def page_text(page: str) -> str:
+    """The text a student reads in a feedback page: tags removed, entities decoded."""
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body") :]))
+
+
+def hidden_test_lines(assignment: str, exclude: str) -> list[str]:
+    """Every line (stripped) of every hidden-test region of the exercise, delimiters
+    included, except those that also occur in the release or in ``exclude`` (a
+    student's submission): those are no secret."""
+    release = (REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
+    release = nbformat.reads(release, as_version=4)
+    public = (
+        "\n".join(c.source for c in release.cells)
+        + "\n"
+        + "\n".join(c.source for c in nbformat.reads(exclude, as_version=4).cells)
+    )
+    source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    lines = {
+        text.strip()
+        for cell in source.cells
+        for _, text in hidden_lines(cell.source)
+        if len(text.strip()) >= 3 and text.strip() not in public
+    }
+    assert len(lines) >= 10, f"{assignment}: too few hidden lines to scan for"
+    return sorted(lines)
+
+
+def with_decoded_blobs(text: str) -> str:
+    """``text`` followed by every base64 blob in it (40 characters or more) decoded as UTF-8,
+    so that a scan for hidden lines also finds one a submission smuggled out encoded."""
+    decoded = []
+    for blob in re.findall(r"[A-Za-z0-9+/]{40,}={0,2}", text):
+        try:
+            decoded.append(base64.b64decode(blob + "=" * (-len(blob) % 4)).decode("utf-8", errors="replace"))
+        except (binascii.Error, ValueError):
+            continue
+    return "\n".join([text, *decoded])
