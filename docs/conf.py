@@ -33,6 +33,7 @@ include_patterns = [
     "docs/index.md",
     "docs/references.md",
     "docs/glossary.md",
+    "docs/key_numbers.md",
     "docs/deploying.md",
     "docs/instructor_guide.md",
     "lessons/[0-9][0-9]_*.ipynb",
