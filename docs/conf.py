@@ -34,6 +34,7 @@ include_patterns = [
     "docs/references.md",
     "docs/glossary.md",
     "docs/key_numbers.md",
+    "docs/policy_summaries.md",
     "docs/deploying.md",
     "docs/instructor_guide.md",
     "lessons/[0-9][0-9]_*.ipynb",
