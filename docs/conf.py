@@ -33,6 +33,8 @@ include_patterns = [
     "docs/index.md",
     "docs/references.md",
     "docs/glossary.md",
+    "docs/key_numbers.md",
+    "docs/policy_summaries.md",
     "docs/deploying.md",
     "docs/instructor_guide.md",
     "lessons/[0-9][0-9]_*.ipynb",

@@ -32,8 +32,10 @@ _STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d"
 
 
 def _reader_texts() -> list[tuple[str, str]]:
-    """(file, text) for the README and every lesson's cells, quotes straightened."""
+    """(file, text) for the README, the site's own pages (docs/*.md: the summaries, key numbers,
+    glossary, guides) and every lesson's cells, quotes straightened."""
     out = [("README.md", (REPO / "README.md").read_text(encoding="utf-8"))]
+    out += [(f"docs/{path.name}", path.read_text(encoding="utf-8")) for path in sorted((REPO / "docs").glob("*.md"))]
     for path in sorted((REPO / "lessons").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         out.append((path.name, "\n".join("".join(cell["source"]) for cell in cells)))

@@ -13,8 +13,9 @@
   ipywidgets saved when the lesson ran is rendered as plain HTML (each control with its value, each
   output area with what it showed), with a note saying the control is live in the policy view or
   JupyterLab.  No widget JavaScript, so nothing is fetched from a CDN.
-* **Citations land on their entry**: a link to the bibliography page with an entry key as its
-  fragment points at the ``<a id="key">`` anchor of the bibliography page (:class:`BibliographyLinks`).
+* **Citations and glossary links land on their entry**: a link to the bibliography or the glossary
+  with an entry key as its fragment points at that page's ``<a id="key">`` anchor
+  (:class:`BibliographyLinks`).
 * **Progress per lesson**: one line on stderr for each lesson read, saying whether it was executed
   or taken from the cache, and how long it took.
 """
@@ -282,43 +283,54 @@ _BUILD_START = time.time()
 
 
 class BibliographyLinks(SphinxPostTransform):
-    """Point links to the bibliography page with a key fragment at the entry's anchor on the bibliography page.
+    """Point links to a page of anchored entries (the bibliography, the glossary) with an entry's key
+    as fragment at that entry's anchor.
 
     MyST resolves a link to a Markdown file's heading, and the entries are not headings but
-    ``<a id="key"></a>`` anchors, so the fragment would be dropped (and a warning given).
-    This runs before the reference resolver and turns such links into plain ones to
-    ``references.html#key``, relative to the page they are on."""
+    ``<a id="key"></a>`` anchors, so MyST warns that it cannot find the fragment (and older
+    versions drop it).  This runs before the reference resolver and turns such links into plain
+    ones to ``references.html#key`` or ``glossary.html#term``, relative to the page they are on."""
 
     default_priority = 5  # before ReferencesResolver (10)
 
     def run(self, **kwargs: Any) -> None:
         from sphinx import addnodes
 
-        anchors = bibliography_anchors(self.env)
+        anchors = {page: page_anchors(self.env, page) for page in ANCHORED_PAGES}
         for node in list(self.document.findall(addnodes.pending_xref)):
-            if node.get("reftype") != "myst" or node.get("reftarget") != BIBLIOGRAPHY:
+            page = node.get("reftarget")
+            if node.get("reftype") != "myst" or page not in anchors:
                 continue
             key = node.get("reftargetid")
-            if not key or key not in anchors:
+            if not key or key not in anchors[page]:
                 continue  # left to MyST, which warns about an unknown anchor
-            uri = self.app.builder.get_relative_uri(self.env.docname, BIBLIOGRAPHY) + "#" + key
-            link = nodes.reference("", "", internal=True, refuri=uri, classes=["citation-link"])
+            uri = self.app.builder.get_relative_uri(self.env.docname, page) + "#" + key
+            link = nodes.reference("", "", internal=True, refuri=uri, classes=[ANCHORED_PAGES[page]])
             link.extend(child.deepcopy() for child in node.children)
             node.replace_self(link)
 
 
 #: The bibliography page (generated from data/references.csv by scripts/references.py).
 BIBLIOGRAPHY = "docs/references"
+#: The glossary page: one ``<a id="term"></a>`` anchor per entry.
+GLOSSARY = "docs/glossary"
+#: Pages whose entries are ``<a id>`` anchors -> the class a link to one of their entries gets.
+ANCHORED_PAGES = {BIBLIOGRAPHY: "citation-link", GLOSSARY: "glossary-link"}
 
 
-def bibliography_anchors(env: Any) -> set[str]:
-    """The entry keys of the bibliography page: its ``<a id="key"></a>`` anchors."""
-    path = env.doc2path(BIBLIOGRAPHY)
+def page_anchors(env: Any, page: str) -> set[str]:
+    """The entry keys of an anchored page: its ``<a id="key"></a>`` anchors (none if it is absent)."""
+    path = env.doc2path(page)
     try:
         text = open(path, encoding="utf-8").read()
     except OSError:
         return set()
     return set(re.findall(r'<a id="([^"]+)"></a>', text))
+
+
+def bibliography_anchors(env: Any) -> set[str]:
+    """The entry keys of the bibliography page: its ``<a id="key"></a>`` anchors."""
+    return page_anchors(env, BIBLIOGRAPHY)
 
 
 # --------------------------------------------------------------------------- the code toggle

@@ -1,0 +1,58 @@
+"""Helpers for tests that read the course's reader pages as text: the lessons' Markdown cells,
+Markdown tables, and the bibliography's keys (no kernel, no build)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
+
+
+def references_module() -> ModuleType:
+    """``scripts/references.py`` loaded as a module (the bibliography's loader and citation pattern)."""
+    if "course_references" in sys.modules:
+        return sys.modules["course_references"]
+    spec = importlib.util.spec_from_file_location("course_references", REPO / "scripts" / "references.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["course_references"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def reference_keys() -> set[str]:
+    """Every key in ``data/references.csv``."""
+    return {ref.key for ref in references_module().load()}
+
+
+def markdown_cells(lesson: Path) -> list[str]:
+    """The source of each Markdown cell of a lesson, in order."""
+    cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+    return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
+
+
+def table_rows(markdown: str, first_header: str) -> list[list[str]]:
+    """The body rows (cells stripped) of every Markdown table whose first header cell is
+    ``first_header``; a row's cells are split on ``|`` (no table here escapes one)."""
+    rows: list[list[str]] = []
+    inside = header_seen = False
+    for line in markdown.splitlines():
+        if not line.startswith("|"):
+            inside = False
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not inside:
+            inside = cells[0] == first_header
+            header_seen = inside
+            continue
+        if header_seen and set(line.replace("|", "").strip()) <= {"-", " ", ":"}:
+            header_seen = False
+            continue
+        rows.append(cells)
+    return rows
