@@ -24,7 +24,8 @@ running anything (``tests/test_prose_numbers.py``).  Exempt without a mark:
 * citations: a year (``2023``, written without a comma), a day of a month (``20 Sept``), a
   version (``1.6.2``), anything inside double quotation marks (a quotation), and every number in
   a sentence or table cell that carries a link (a cited, real-world figure);
-* code: inline ``code`` and fenced blocks, and a power written with superscripts (``2¹⁹²``).
+* code and notation: inline ``code`` and fenced blocks, a power written with superscripts
+  (``2¹⁹²``), a one-to-one (``1:1``) chat.
 
 A number fixed by a standard, a definition or arithmetic on such numbers (``a 32-byte key``,
 ``8 bits per byte``) that is not in a cited sentence is marked ``32<!-- fixed -->``, and a
@@ -70,6 +71,7 @@ _EXEMPT = [
     re.compile(r"(?<![0-9,.])(?:19|20)[0-9]{2}(?![0-9]|[,.][0-9])"),  # a year
     re.compile(r"\b[0-9]+\.[0-9]+\.[0-9]+\b"),  # a version
     re.compile(r"[0-9]+[⁰¹²³⁴⁵⁶⁷⁸⁹]+"),  # a power written with superscripts
+    re.compile(r"\b1:1\b"),  # a one-to-one chat
 ]
 
 #: A link: a sentence or table cell holding one cites a source for its numbers.
