@@ -79,7 +79,10 @@ def test_lesson_executes(path: Path, tmp_path: Path) -> None:
     assert error_outputs(nb) == [], f"{_id(path)} raised errors"
     noted = json.loads(nb.cells[-1].outputs[0]["text"])
     anchored = [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
-    unknown = sorted({name for _, name in anchored} - set(noted))
+    # A figure named after another lesson (`l07.…` in lesson 06) is checked where that lesson runs, and
+    # against this prose by tests/test_prose_numbers.py (one name, one value, course-wide).
+    own = f"l{path.name[:2]}."
+    unknown = sorted({name for _, name in anchored if name.startswith(own)} - set(noted))
     assert unknown == [], f"{_id(path)}: prose anchors name figures the code never noted: {unknown}"
-    wrong = [(written, name, noted[name]) for written, name in anchored if written != noted[name]]
+    wrong = [(written, name, noted[name]) for written, name in anchored if name in noted and written != noted[name]]
     assert wrong == [], f"{_id(path)}: numbers in the prose differ from the code's (written, name, computed): {wrong}"
