@@ -62,6 +62,12 @@ def test_links_between_lessons_resolve(path: Path) -> None:
         assert (path.parent / target).exists(), f"{_id(path)} links to missing {target}"
 
 
+def _anchors(path: Path) -> list[tuple[str, str]]:
+    """Every (number as written, name) anchored in a notebook's Markdown."""
+    nb = nbformat.read(path, as_version=4)
+    return [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
+
+
 #: Appended to a lesson before it runs: prints what the lesson noted for its prose (toychat.prose).
 _REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
 
@@ -78,10 +84,14 @@ def test_lesson_executes(path: Path, tmp_path: Path) -> None:
     record_timing("lesson", path.name, seconds)
     assert error_outputs(nb) == [], f"{_id(path)} raised errors"
     noted = json.loads(nb.cells[-1].outputs[0]["text"])
-    anchored = [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
-    # A figure named after another lesson (`l07.…` in lesson 06) is checked where that lesson runs, and
-    # against this prose by tests/test_prose_numbers.py (one name, one value, course-wide).
+    # This lesson's prose, and every other notebook's anchors that name this lesson's figures (`l07.…` in
+    # lesson 06 or in an exercise): one figure has one name and one value course-wide.  A figure this
+    # lesson quotes from another is checked where that one runs.
     own = f"l{path.name[:2]}."
+    anchored = [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
+    anchored += [
+        pair for other in ALL_NOTEBOOKS if other != path for pair in _anchors(other) if pair[1].startswith(own)
+    ]
     unknown = sorted({name for _, name in anchored if name.startswith(own)} - set(noted))
     assert unknown == [], f"{_id(path)}: prose anchors name figures the code never noted: {unknown}"
     wrong = [(written, name, noted[name]) for written, name in anchored if name in noted and written != noted[name]]

@@ -20,7 +20,7 @@ running anything (``tests/test_prose_numbers.py``).  Exempt without a mark:
 
 * structure: a heading's or a numbered list's number, a lesson, section, part or exercise
   number (``lesson 07``, ``sections 2 and 3``), a link's text (``[Jain et al. 2022](…)``), the
-  ``*Time: about 35 minutes.*`` line;
+  ``*Time: about 35 minutes.*`` line, an exercise's marks (``2 points``);
 * citations: a year (``2023``, written without a comma), a day of a month (``20 Sept``), a
   version (``1.6.2``), anything inside double quotation marks (a quotation), and every number in
   a sentence or table cell that carries a link (a cited, real-world figure);
@@ -63,10 +63,13 @@ _EXEMPT = [
     re.compile(r"^#{1,6} (?:Lesson )?[0-9]+(?:\.[0-9]+)*\.?", re.M),  # a heading's number
     re.compile(r"^\s*[0-9]+\.(?:\s|$)", re.M),  # a numbered list's number
     re.compile(r"^\*Time: about [0-9]+ minutes\.", re.M),  # the lesson's time estimate
+    re.compile(r"\b[0-9]+ points?\b"),  # an exercise's marks
     re.compile(r"\[[^\]\n]*\](?=\()"),  # a link's text
     re.compile(r"\]\([^)\s]*\)"),  # a link's target
-    re.compile(r"(?:\b(?:[Ll]essons?|[Ss]ections?|[Pp]arts?|[Ee]xercises?|[Qq]uestions?)|§+)\s*[0-9]+"
-               r"(?:(?:\s*[-–,]\s*|\s+(?:and|or|to)\s+)[0-9]+)*"),  # the course's own structure
+    re.compile(
+        r"(?:\b(?:[Ll]essons?|[Ss]ections?|[Pp]arts?|[Ee]xercises?|[Qq]uestions?)|§+)\s*[0-9]+"
+        r"(?:(?:\s*[-–,]\s*|\s+(?:and|or|to)\s+)[0-9]+)*"
+    ),  # the course's own structure
     re.compile(r"\b[0-9]{1,2}(?:[-–][0-9]{1,2})? (?:" + _MONTHS + r")[a-z]*\b"),  # a day of a month
     re.compile(r"(?<![0-9,.])(?:19|20)[0-9]{2}(?![0-9]|[,.][0-9])"),  # a year
     re.compile(r"\b[0-9]+\.[0-9]+\.[0-9]+\b"),  # a version
