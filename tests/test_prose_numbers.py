@@ -1,0 +1,109 @@
+"""Every number in a lesson's or exercise's Markdown is the code's (anchored), or of a kind the
+code cannot produce, or marked as typed on purpose: a hand-typed simulated figure cannot slip in.
+
+The rule is ``toychat.prose.unanchored_numbers`` (stated in CONTRIBUTING.md).  This test reads the
+notebooks without running them; whether an anchored number equals what the code noted is checked
+where the lesson runs anyway (``tests/test_notebooks.py::test_lesson_executes``).
+
+``prose_numbers_todo.json`` lists, per notebook, the numbers not yet anchored when the rule came in
+(how many times each occurs).  It may only shrink: a number that is not in it fails, and so does an
+entry that no longer occurs (delete it, so that it cannot cover a new one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS
+from toychat.prose import _CODE, _UNITS, anchored_numbers, cited_sources, unanchored_numbers
+
+TODO = Path(__file__).with_name("prose_numbers_todo.json")
+CHECKED = LESSONS + SOLUTIONS
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def _markdown(path: Path) -> list[str]:
+    return [cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"]
+
+
+def _where(markdown: list[str], numbers: set[str]) -> list[str]:
+    """The sentences (or table cells) that hold ``numbers``, to show in a failure."""
+    units = [unit.strip() for source in markdown for unit in _UNITS.split(_CODE.sub(" ", source))]
+    return [unit[:160] for unit in units if numbers & set(unanchored_numbers(unit))]
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=_id)
+def test_every_number_in_the_markdown_is_anchored_or_exempt(path: Path) -> None:
+    markdown = _markdown(path)
+    found = Counter(number for source in markdown for number in unanchored_numbers(source))
+    allowed = Counter(json.loads(TODO.read_text(encoding="utf-8")).get(_id(path), {}))
+    new = found - allowed
+    assert not new, (
+        f"{_id(path)}: numbers neither anchored to the code (`N<!-- = name -->`, toychat.prose.note) "
+        f"nor exempt nor marked fixed/source (CONTRIBUTING.md): {dict(new)} in {_where(markdown, set(new))}"
+    )
+    gone = allowed - found
+    assert not gone, f"{_id(path)}: remove these from tests/{TODO.name}, they no longer occur: {dict(gone)}"
+
+
+def test_the_todo_list_names_only_checked_notebooks() -> None:
+    named = set(json.loads(TODO.read_text(encoding="utf-8")))
+    assert named <= {_id(path) for path in CHECKED}
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=_id)
+def test_source_marks_name_a_reference(path: Path) -> None:
+    with open(REPO / "data" / "references.csv", encoding="utf-8") as fh:
+        keys = {row["key"] for row in csv.DictReader(fh)}
+    unknown = {key for source in _markdown(path) for key in cited_sources(source)} - keys
+    assert not unknown, f"{_id(path)}: <!-- source: … --> names no reference in data/references.csv: {unknown}"
+
+
+def _anchors() -> dict[str, set[tuple[str, str]]]:
+    """name -> {(number as written, notebook)} for every anchor in the course's Markdown."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for path in CHECKED + RELEASES:
+        for source in _markdown(path):
+            for written, name in anchored_numbers(source):
+                found.setdefault(name, set()).add((written, _id(path)))
+    return found
+
+
+def test_every_anchor_names_a_lesson_that_computes_it() -> None:
+    """`l07.evaded` is lesson 07's: its run (test_lesson_executes) checks the anchor wherever it is."""
+    lessons = {f"l{path.name[:2]}" for path in LESSONS}
+    homeless = sorted(name for name in _anchors() if name.split(".")[0] not in lessons)
+    assert not homeless, f"anchors must be named lNN.… after the lesson that notes them: {homeless}"
+
+
+def test_one_figure_has_one_value_course_wide() -> None:
+    """A figure quoted in several places (lessons, exercises) is written the same everywhere."""
+    differing = {name: sorted(uses) for name, uses in _anchors().items() if len({w for w, _ in uses}) > 1}
+    assert not differing, f"one name, several values: {differing}"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "flagged"),
+    [
+        ("29 of 30 pictures evaded.", ["29", "30"]),  # a simulated figure typed by hand
+        ("29<!-- = l07.evaded --> of 30<!-- = l07.tried --> pictures evaded.", []),
+        ("a 32<!-- fixed -->-byte key", []),
+        ("92% of referrals could be lost ([Home Office 2023](../docs/references.md#homeoffice2023)).", []),
+        ("92% of referrals could be lost. Lesson 06 measured 5% ([a](x.md)).", ["92%"]),
+        ('the NCA said "92% could be lost"', []),
+        ("## 7. Section seven, as lesson 06 §7 and sections 2 and 3 say, in 2023 (4 Dec)", []),
+        ("| measured | 0.76% |", ["0.76%"]),
+        ("`seed=33` and 2¹⁹² values", []),
+    ],
+)
+def test_the_rule_flags_typed_figures_only(markdown: str, flagged: list[str]) -> None:
+    assert unanchored_numbers(markdown) == flagged
