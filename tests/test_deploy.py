@@ -5,11 +5,13 @@ No Kubernetes cluster or Docker engine runs here.  What is checked:
 * the values' structure and the choices docs/deploying.md promises (HTTPS, idle
   culling, per-user storage, the exchange volume where nbgrader's config looks,
   the relay service and its scopes, formgrader for instructors only);
-* the values against the chart's own JSON schema, merged over the chart's
-  defaults as Helm does: the schema and defaults of the chart version the values
-  are installed with are vendored in ``deploy/z2jh-chart-<version>/`` (the chart
-  is not on PyPI or npm); ``Z2JH_CHART`` may point at another unpacked chart
-  (``helm pull jupyterhub/jupyterhub --untar``);
+* every key the values set, and its type, against the course's own statement of
+  the chart's configuration reference (``tests/support/chart.py``; the chart is
+  not on PyPI, Debian or npm, so its schema cannot be installed offline).  The
+  check against the chart's own JSON schema and defaults needs the chart, which
+  only the network brings: with ``Z2JH_CHART`` pointing at an unpacked chart
+  (``helm pull jupyterhub/jupyterhub --version 4.4.0 --untar``) the same test
+  runs it too;
 * the Dockerfile copies what exists, never ``solutions/``;
 * tests/test_lti.py loads the values' hub configuration into a real JupyterHub.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from support import chart
 from support.nbtools import REPO
 
 DEPLOY = REPO / "deploy"
@@ -110,10 +113,10 @@ def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     assert "exercises/" in sources
 
 
-#: The JupyterHub each deployment target runs, read from its own sources: the Zero to JupyterHub
-#: chart's hub image (images/hub/requirements.txt of the chart's tag) and The Littlest
-#: JupyterHub's hub environment (tljh/requirements-hub-env.txt: jupyterhub>=5.2.0,<6).
-CHART_JUPYTERHUB = {"4.4.0": "5.5.0"}
+#: The JupyterHub each deployment target runs: the Zero to JupyterHub chart's hub image
+#: (tests/support/chart.py, HUB_IMAGE, our pins of the chart's images/hub/requirements.txt) and
+#: The Littlest JupyterHub's hub environment (tljh/requirements-hub-env.txt: jupyterhub>=5.2.0,<6).
+CHART_JUPYTERHUB = {version: pins["jupyterhub"] for version, pins in chart.HUB_IMAGE.items()}
 TLJH_JUPYTERHUB = ">=5.2.0,<6"
 
 
@@ -194,25 +197,36 @@ def _merge(defaults: dict, override: dict) -> dict:
     return merged
 
 
-def test_values_validate_against_the_charts_schema(values: dict) -> None:
-    import jsonschema
-    import yaml
+def test_values_match_the_charts_documented_keys_and_types(values: dict) -> None:
+    """Every key deploy/values.yaml sets is one the chart's configuration reference documents,
+    with the type it documents (tests/support/chart.py states them; no network needed).
 
-    # The chart version values.yaml is installed with: its schema and defaults are vendored
-    # (deploy/z2jh-chart-<version>/, see its README), or Z2JH_CHART points at an unpacked chart.
+    The chart's own JSON schema is checked as well only where the chart is at hand: it is not
+    installable from PyPI, Debian or npm, so ``Z2JH_CHART`` must point at a chart unpacked with
+    ``helm pull jupyterhub/jupyterhub --version <the values' version> --untar`` (online)."""
     [version] = set(re.findall(r"--version (\d+\.\d+\.\d+)", (DEPLOY / "values.yaml").read_text(encoding="utf-8")))
-    chart_dir = Path(os.environ.get("Z2JH_CHART") or DEPLOY / f"z2jh-chart-{version}")
-    schema_file = next(p for p in (chart_dir / "values.schema.json", chart_dir / "values.schema.yaml") if p.exists())
-    schema = yaml.safe_load(schema_file.read_text(encoding="utf-8"))
-    defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
-    validator = jsonschema.Draft7Validator(schema)
-    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_merge(defaults, values))]
-    assert not errors, errors
-    # The schema is strict enough to catch a misspelt key or a wrong type.
-    misspelt = _merge(defaults, _merge(values, {"singleuser": {"memroy": {"limit": "2G"}}}))
-    assert list(validator.iter_errors(misspelt)), "a misspelt key is rejected"
-    wrong_type = _merge(defaults, _merge(values, {"cull": {"timeout": "1800"}}))
-    assert list(validator.iter_errors(wrong_type)), "a string timeout is rejected"
+    assert version in chart.HUB_IMAGE, f"chart {version}: check its reference and state it in tests/support/chart.py"
+    assert chart.problems(values) == []
+    # The check is strict enough to catch a misspelt key, a wrong type or an unknown choice.
+    misspelt = _merge(values, {"singleuser": {"memroy": {"limit": "2G"}}})
+    assert chart.problems(misspelt) == ["singleuser.memroy: not a key the course checked in the reference"]
+    assert chart.problems(_merge(values, {"cull": {"timeout": "1800"}})) == ["cull.timeout: expected int, got str"]
+    assert chart.problems(_merge(values, {"cull": {"enabled": "yes"}})) == ["cull.enabled: expected bool, got str"]
+    assert chart.problems(_merge(values, {"proxy": {"https": {"type": "university"}}}))
+    assert chart.problems(_merge(values, {"hub": {"extraConfig": {"x": ["not", "code"]}}}))
+
+    unpacked = os.environ.get("Z2JH_CHART")
+    if unpacked:
+        import jsonschema
+        import yaml
+
+        chart_dir = Path(unpacked)
+        schema = yaml.safe_load((chart_dir / "values.schema.json").read_text(encoding="utf-8"))
+        assert yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8"))["version"] == version
+        defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
+        validator = jsonschema.Draft7Validator(schema)
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_merge(defaults, values))]
+        assert not errors, errors
 
 
 @pytest.mark.integration
