@@ -20,6 +20,7 @@ import pytest
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
+from support.grading import COURSE, small_gradebook  # noqa: E402
 from support.nbtools import venv_env  # noqa: E402
 from toychat.lms_export import (  # noqa: E402
     CanvasCsvExport,
@@ -28,7 +29,6 @@ from toychat.lms_export import (  # noqa: E402
     roster_row,
 )
 
-COURSE = "e2ee-online-safety"
 #: Canvas's fixed leading columns, in order, before the assignment columns.
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -37,37 +37,6 @@ CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 def _alembic_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new gradebook stamps its schema version with the ``alembic`` executable from PATH."""
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-
-
-def _gradebook(path: Path) -> str:
-    """A gradebook: two assignments; ada graded on both, grace's written part still ungraded on
-    ex01, alan never submitted anything.  Returns its URL."""
-    url = f"sqlite:///{path}"
-    with nbgrader_api.Gradebook(url, COURSE) as gb:
-        for name in ("ex01_encryption", "ex02_chat"):
-            gb.add_assignment(name)
-            gb.add_notebook(name, name)
-            gb.add_grade_cell("auto", name, name, max_score=10, cell_type="code")
-            gb.add_grade_cell("essay", name, name, max_score=3, cell_type="markdown")
-        gb.add_student("sub-ada", first_name="Ada", last_name="Lovelace", email="ada@example.edu", lms_user_id="4021")
-        gb.add_student(
-            "sub-grace", first_name="Grace", last_name="Hopper", email="grace@example.edu", lms_user_id="4022"
-        )
-        gb.add_student("sub-alan", first_name="Alan", last_name="Turing", email="", lms_user_id="")
-        for student, assignment, auto, essay in (
-            ("sub-ada", "ex01_encryption", 10, 2.5),
-            ("sub-ada", "ex02_chat", 7, 3),
-            ("sub-grace", "ex01_encryption", 8, None),
-            ("sub-grace", "ex02_chat", 9, 1),
-        ):
-            gb.add_submission(assignment, student)
-            for cell, score in (("auto", auto), ("essay", essay)):
-                grade = gb.find_grade(cell, assignment, assignment, student)
-                grade.auto_score = score if cell == "auto" else None
-                grade.manual_score = score if cell == "essay" else None
-                grade.needs_manual_grade = score is None
-        gb.db.commit()
-    return url
 
 
 def _export(plugin_class: type, url: str, dest: Path, **options: object) -> list[list[str]]:
@@ -114,7 +83,7 @@ def moodle_import(table: list[list[str]], key: str, map_to: str, users: dict[str
 
 
 def test_canvas_layout_imports_each_learner_by_lms_id(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    url = _gradebook(tmp_path / "gradebook.db")
+    url = small_gradebook(tmp_path / "gradebook.db")
     columns = {"ex01_encryption": "Exercise 1 (77)"}
     table = _export(CanvasCsvExport, url, tmp_path / "canvas.csv", columns=columns)
     assert table[0] == [*CANVAS_FIXED, "Exercise 1 (77)", "ex02_chat"]
@@ -130,7 +99,7 @@ def test_canvas_layout_imports_each_learner_by_lms_id(tmp_path: Path, caplog: py
 
 
 def test_moodle_layout_imports_by_user_id_or_email(tmp_path: Path) -> None:
-    url = _gradebook(tmp_path / "gradebook.db")
+    url = small_gradebook(tmp_path / "gradebook.db")
     table = _export(MoodleCsvExport, url, tmp_path / "moodle.csv")
     assert table[0] == ["First name", "Last name", "Email address", "Moodle user id", "ex01_encryption", "ex02_chat"]
     users = {
@@ -153,7 +122,7 @@ def test_moodle_layout_imports_by_user_id_or_email(tmp_path: Path) -> None:
 
 
 def test_export_restricted_to_an_assignment_and_a_student(tmp_path: Path) -> None:
-    url = _gradebook(tmp_path / "gradebook.db")
+    url = small_gradebook(tmp_path / "gradebook.db")
     with nbgrader_api.Gradebook(url, COURSE) as gb:
         names, rows = collect_scores(gb, ["ex02_chat"], ["sub-grace"])
     assert names == ["ex02_chat"]
@@ -172,7 +141,7 @@ def test_roster_row_from_launch_claims() -> None:
 @pytest.mark.nbgrader
 def test_nbgrader_export_loads_the_plugins(tmp_path: Path) -> None:
     """The real ``nbgrader export --exporter=...`` finds and runs both plug-ins."""
-    url = _gradebook(tmp_path / "gradebook.db")
+    url = small_gradebook(tmp_path / "gradebook.db")
     for plugin, header in (("CanvasCsvExport", "Student"), ("MoodleCsvExport", "First name")):
         dest = tmp_path / f"{plugin}.csv"
         done = subprocess.run(
