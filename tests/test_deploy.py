@@ -174,6 +174,71 @@ def test_server_profiles_follow_the_hub_group(values: dict) -> None:
     assert all(set(profile) <= KUBESPAWNER_PROFILE_KEYS for profile in instructor)
 
 
+def test_instructors_own_volume_holds_the_course_directory_for_instructors_only(values: dict) -> None:
+    """The instructor profile adds the instructors' volume to the chart's volumes (home,
+    exchange), once however often the profile is applied; students' servers never mount it; it
+    belongs to the instructors' shared uid, which no student has, with mode 0700."""
+    from types import SimpleNamespace
+
+    import yaml
+    from traitlets.config import Config
+
+    c = Config()
+    scope: dict = {"c": c}
+    exec(values["hub"]["extraConfig"]["20-exchange-uids"], scope)
+    exec(values["hub"]["extraConfig"]["30-course-profiles"], {"c": c})
+
+    def spawner(uid: int, *groups: str) -> SimpleNamespace:
+        user = SimpleNamespace(id=uid, groups=[SimpleNamespace(name=g) for g in groups])
+        home = {"name": "home", "persistentVolumeClaim": {"claimName": "claim-x"}}
+        return SimpleNamespace(
+            user=user,
+            volumes=[home, *values["singleuser"]["storage"]["extraVolumes"]],
+            volume_mounts=[{"name": "home", "mountPath": "/home/jovyan"}],
+        )
+
+    instructor, student = spawner(7, "instructors"), spawner(8)
+    [profile] = [p for p in c.KubeSpawner.profile_list(instructor) if p["slug"] == "instructor"]
+    for _ in range(2):  # KubeSpawner keeps the spawner between starts and applies the profile again
+        for key in ("volumes", "volume_mounts"):
+            setattr(instructor, key, profile["kubespawner_override"][key](instructor))
+    names = [v["name"] for v in instructor.volumes]
+    assert names == ["home", "nbgrader-exchange", "course-directory"]
+    [mount] = [m for m in instructor.volume_mounts if m["name"] == "course-directory"]
+    assert mount["mountPath"].startswith(values["singleuser"]["storage"]["homeMountPath"] + "/")
+    for p in c.KubeSpawner.profile_list(student):
+        assert "volumes" not in p.get("kubespawner_override", {}), "a student's profile mounts no course volume"
+
+    claim, job = yaml.safe_load_all((DEPLOY / "instructor-volume.yaml").read_text(encoding="utf-8"))
+    [course_volume] = [v for v in instructor.volumes if v["name"] == "course-directory"]
+    assert claim["metadata"]["name"] == course_volume["persistentVolumeClaim"]["claimName"]
+    course_uid = scope["course_uid"]
+    assert course_uid(instructor) == course_uid(spawner(99, "instructors")) == scope["INSTRUCTOR_UID"]
+    assert course_uid(student) != scope["INSTRUCTOR_UID"]
+    assert all(course_uid(spawner(uid)) != scope["INSTRUCTOR_UID"] for uid in (1, 2, 10**6))
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    command = " ".join(container["command"])
+    assert f"chown {scope['INSTRUCTOR_UID']}:" in command
+    assert "chmod 0700" in command
+    [job_volume] = job["spec"]["template"]["spec"]["volumes"]
+    assert job_volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def test_university_certificate_overlay(values: dict) -> None:
+    """deploy/values-university-tls.yaml over values.yaml: the chart's "secret" HTTPS type with
+    the TLS secret the overlay's own kubectl command creates; the relay keeps its address."""
+    import yaml
+
+    text = (DEPLOY / "values-university-tls.yaml").read_text(encoding="utf-8")
+    merged = _merge(values, yaml.safe_load(text))
+    assert chart.problems(merged) == []
+    https = merged["proxy"]["https"]
+    assert https["type"] == "secret"
+    assert https["hosts"] == values["proxy"]["https"]["hosts"]
+    assert re.search(rf"kubectl create secret tls {https['secret']['name']} ", text)
+    assert merged["hub"]["services"] == values["hub"]["services"]
+
+
 def test_exchange_volume_manifest_matches_the_values(values: dict) -> None:
     import yaml
 
