@@ -5,11 +5,13 @@ No Kubernetes cluster or Docker engine runs here.  What is checked:
 * the values' structure and the choices docs/deploying.md promises (HTTPS, idle
   culling, per-user storage, the exchange volume where nbgrader's config looks,
   the relay service and its scopes, formgrader for instructors only);
-* the values against the chart's own JSON schema, merged over the chart's
-  defaults as Helm does: the schema and defaults of the chart version the values
-  are installed with are vendored in ``deploy/z2jh-chart-<version>/`` (the chart
-  is not on PyPI or npm); ``Z2JH_CHART`` may point at another unpacked chart
-  (``helm pull jupyterhub/jupyterhub --untar``);
+* every key the values set, and its type, against the course's own statement of
+  the chart's configuration reference (``tests/support/chart.py``; the chart is
+  not on PyPI, Debian or npm, so its schema cannot be installed offline).  The
+  check against the chart's own JSON schema and defaults needs the chart, which
+  only the network brings: with ``Z2JH_CHART`` pointing at an unpacked chart
+  (``helm pull jupyterhub/jupyterhub --version 4.4.0 --untar``) the same test
+  runs it too;
 * the Dockerfile copies what exists, never ``solutions/``;
 * tests/test_lti.py loads the values' hub configuration into a real JupyterHub.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from support import chart
 from support.nbtools import REPO
 
 DEPLOY = REPO / "deploy"
@@ -110,10 +113,10 @@ def test_dockerfile_copies_existing_paths_and_never_the_solutions() -> None:
     assert "exercises/" in sources
 
 
-#: The JupyterHub each deployment target runs, read from its own sources: the Zero to JupyterHub
-#: chart's hub image (images/hub/requirements.txt of the chart's tag) and The Littlest
-#: JupyterHub's hub environment (tljh/requirements-hub-env.txt: jupyterhub>=5.2.0,<6).
-CHART_JUPYTERHUB = {"4.4.0": "5.5.0"}
+#: The JupyterHub each deployment target runs: the Zero to JupyterHub chart's hub image
+#: (tests/support/chart.py, HUB_IMAGE, our pins of the chart's images/hub/requirements.txt) and
+#: The Littlest JupyterHub's hub environment (tljh/requirements-hub-env.txt: jupyterhub>=5.2.0,<6).
+CHART_JUPYTERHUB = {version: pins["jupyterhub"] for version, pins in chart.HUB_IMAGE.items()}
 TLJH_JUPYTERHUB = ">=5.2.0,<6"
 
 
@@ -171,6 +174,71 @@ def test_server_profiles_follow_the_hub_group(values: dict) -> None:
     assert all(set(profile) <= KUBESPAWNER_PROFILE_KEYS for profile in instructor)
 
 
+def test_instructors_own_volume_holds_the_course_directory_for_instructors_only(values: dict) -> None:
+    """The instructor profile adds the instructors' volume to the chart's volumes (home,
+    exchange), once however often the profile is applied; students' servers never mount it; it
+    belongs to the instructors' shared uid, which no student has, with mode 0700."""
+    from types import SimpleNamespace
+
+    import yaml
+    from traitlets.config import Config
+
+    c = Config()
+    scope: dict = {"c": c}
+    exec(values["hub"]["extraConfig"]["20-exchange-uids"], scope)
+    exec(values["hub"]["extraConfig"]["30-course-profiles"], {"c": c})
+
+    def spawner(uid: int, *groups: str) -> SimpleNamespace:
+        user = SimpleNamespace(id=uid, groups=[SimpleNamespace(name=g) for g in groups])
+        home = {"name": "home", "persistentVolumeClaim": {"claimName": "claim-x"}}
+        return SimpleNamespace(
+            user=user,
+            volumes=[home, *values["singleuser"]["storage"]["extraVolumes"]],
+            volume_mounts=[{"name": "home", "mountPath": "/home/jovyan"}],
+        )
+
+    instructor, student = spawner(7, "instructors"), spawner(8)
+    [profile] = [p for p in c.KubeSpawner.profile_list(instructor) if p["slug"] == "instructor"]
+    for _ in range(2):  # KubeSpawner keeps the spawner between starts and applies the profile again
+        for key in ("volumes", "volume_mounts"):
+            setattr(instructor, key, profile["kubespawner_override"][key](instructor))
+    names = [v["name"] for v in instructor.volumes]
+    assert names == ["home", "nbgrader-exchange", "course-directory"]
+    [mount] = [m for m in instructor.volume_mounts if m["name"] == "course-directory"]
+    assert mount["mountPath"].startswith(values["singleuser"]["storage"]["homeMountPath"] + "/")
+    for p in c.KubeSpawner.profile_list(student):
+        assert "volumes" not in p.get("kubespawner_override", {}), "a student's profile mounts no course volume"
+
+    claim, job = yaml.safe_load_all((DEPLOY / "instructor-volume.yaml").read_text(encoding="utf-8"))
+    [course_volume] = [v for v in instructor.volumes if v["name"] == "course-directory"]
+    assert claim["metadata"]["name"] == course_volume["persistentVolumeClaim"]["claimName"]
+    course_uid = scope["course_uid"]
+    assert course_uid(instructor) == course_uid(spawner(99, "instructors")) == scope["INSTRUCTOR_UID"]
+    assert course_uid(student) != scope["INSTRUCTOR_UID"]
+    assert all(course_uid(spawner(uid)) != scope["INSTRUCTOR_UID"] for uid in (1, 2, 10**6))
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    command = " ".join(container["command"])
+    assert f"chown {scope['INSTRUCTOR_UID']}:" in command
+    assert "chmod 0700" in command
+    [job_volume] = job["spec"]["template"]["spec"]["volumes"]
+    assert job_volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def test_university_certificate_overlay(values: dict) -> None:
+    """deploy/values-university-tls.yaml over values.yaml: the chart's "secret" HTTPS type with
+    the TLS secret the overlay's own kubectl command creates; the relay keeps its address."""
+    import yaml
+
+    text = (DEPLOY / "values-university-tls.yaml").read_text(encoding="utf-8")
+    merged = _merge(values, yaml.safe_load(text))
+    assert chart.problems(merged) == []
+    https = merged["proxy"]["https"]
+    assert https["type"] == "secret"
+    assert https["hosts"] == values["proxy"]["https"]["hosts"]
+    assert re.search(rf"kubectl create secret tls {https['secret']['name']} ", text)
+    assert merged["hub"]["services"] == values["hub"]["services"]
+
+
 def test_exchange_volume_manifest_matches_the_values(values: dict) -> None:
     import yaml
 
@@ -194,25 +262,36 @@ def _merge(defaults: dict, override: dict) -> dict:
     return merged
 
 
-def test_values_validate_against_the_charts_schema(values: dict) -> None:
-    import jsonschema
-    import yaml
+def test_values_match_the_charts_documented_keys_and_types(values: dict) -> None:
+    """Every key deploy/values.yaml sets is one the chart's configuration reference documents,
+    with the type it documents (tests/support/chart.py states them; no network needed).
 
-    # The chart version values.yaml is installed with: its schema and defaults are vendored
-    # (deploy/z2jh-chart-<version>/, see its README), or Z2JH_CHART points at an unpacked chart.
+    The chart's own JSON schema is checked as well only where the chart is at hand: it is not
+    installable from PyPI, Debian or npm, so ``Z2JH_CHART`` must point at a chart unpacked with
+    ``helm pull jupyterhub/jupyterhub --version <the values' version> --untar`` (online)."""
     [version] = set(re.findall(r"--version (\d+\.\d+\.\d+)", (DEPLOY / "values.yaml").read_text(encoding="utf-8")))
-    chart_dir = Path(os.environ.get("Z2JH_CHART") or DEPLOY / f"z2jh-chart-{version}")
-    schema_file = next(p for p in (chart_dir / "values.schema.json", chart_dir / "values.schema.yaml") if p.exists())
-    schema = yaml.safe_load(schema_file.read_text(encoding="utf-8"))
-    defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
-    validator = jsonschema.Draft7Validator(schema)
-    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_merge(defaults, values))]
-    assert not errors, errors
-    # The schema is strict enough to catch a misspelt key or a wrong type.
-    misspelt = _merge(defaults, _merge(values, {"singleuser": {"memroy": {"limit": "2G"}}}))
-    assert list(validator.iter_errors(misspelt)), "a misspelt key is rejected"
-    wrong_type = _merge(defaults, _merge(values, {"cull": {"timeout": "1800"}}))
-    assert list(validator.iter_errors(wrong_type)), "a string timeout is rejected"
+    assert version in chart.HUB_IMAGE, f"chart {version}: check its reference and state it in tests/support/chart.py"
+    assert chart.problems(values) == []
+    # The check is strict enough to catch a misspelt key, a wrong type or an unknown choice.
+    misspelt = _merge(values, {"singleuser": {"memroy": {"limit": "2G"}}})
+    assert chart.problems(misspelt) == ["singleuser.memroy: not a key the course checked in the reference"]
+    assert chart.problems(_merge(values, {"cull": {"timeout": "1800"}})) == ["cull.timeout: expected int, got str"]
+    assert chart.problems(_merge(values, {"cull": {"enabled": "yes"}})) == ["cull.enabled: expected bool, got str"]
+    assert chart.problems(_merge(values, {"proxy": {"https": {"type": "university"}}}))
+    assert chart.problems(_merge(values, {"hub": {"extraConfig": {"x": ["not", "code"]}}}))
+
+    unpacked = os.environ.get("Z2JH_CHART")
+    if unpacked:
+        import jsonschema
+        import yaml
+
+        chart_dir = Path(unpacked)
+        schema = yaml.safe_load((chart_dir / "values.schema.json").read_text(encoding="utf-8"))
+        assert yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8"))["version"] == version
+        defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8"))
+        validator = jsonschema.Draft7Validator(schema)
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_merge(defaults, values))]
+        assert not errors, errors
 
 
 @pytest.mark.integration

@@ -10,8 +10,10 @@ the course's own projects (its wheel, its Jupyter settings) are installed for re
 dependencies (those are what the dry run resolved).  The
 other commands of a ``RUN`` line (``rm``, ``mkdir``, ``chmod``) only touch the image's own files
 and are not run on this machine.  The hub stage's base, the chart's hub image, is stood in for by
-its pinned requirements (``deploy/z2jh-chart-<version>/hub-image-requirements.txt``) as
-constraints: what the stage adds must fit beside the chart's JupyterHub, tornado and traitlets.
+the packages the course relies on in it, pinned to the versions that image carries
+(``tests/support/chart.py``, ``HUB_IMAGE``): every pip line of the stage is resolved together
+with them, so what the stage adds must install beside the chart's JupyterHub, LTI authenticator
+and KubeSpawner (and what those pull in).  The rest of that image is taken on trust.
 
 Then what the image holds is checked: the course package installed from a wheel (not editable)
 with its data, the Jupyter settings that enable its server extension, JupyterHub in the series the
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from support import chart
 from support.browser import require
 from support.nbtools import REPO, record_timing
 
@@ -137,13 +140,14 @@ def perform(stage: Stage, folder: Path) -> Result:
     def host(path: str, cwd: str) -> Path:
         return root / os.path.normpath(os.path.join(cwd, path)).lstrip("/")
 
-    # What the base image already has pins what a pip line may install beside it: the chart's hub
-    # image's own pinned requirements (vendored beside its schema) constrain the hub stage.
+    # What the base image already has must stay installable beside what a pip line adds: the
+    # chart's hub image's JupyterHub, LTI authenticator and KubeSpawner, at the versions it pins,
+    # are resolved with every pip line of the hub stage.
     base: list[str] = []
     if stage.base.startswith(HUB_IMAGE):
-        pins = DEPLOY / f"z2jh-chart-{stage.base[len(HUB_IMAGE) :]}" / "hub-image-requirements.txt"
-        assert pins.is_file(), f"{stage.name}: the hub image is not the vendored chart's: {stage.base}"
-        base = ["-c", str(pins)]
+        version = stage.base[len(HUB_IMAGE) :]
+        assert version in chart.HUB_IMAGE, f"{stage.name}: which packages does {stage.base} carry?"
+        base = [f"{name}=={pin}" for name, pin in chart.HUB_IMAGE[version].items()]
     resolved: dict[str, str] = {}
     for instruction, rest in stage.steps:
         if instruction == "WORKDIR":
@@ -239,8 +243,12 @@ def test_each_image_builds(dockerfile: str, name: str, tmp_path: Path) -> None:
     assert sorted(p.name for p in (package / "data").glob("*.csv")) == ["claims.csv", "references.csv", "sources.csv"]
     assert not list(result.site_packages.glob("__editable__*toychat*")), f"{name}: toychat is an editable install"
     if name == "hub":
-        # the relay's only needs beyond the chart's hub image (which has JupyterHub and tornado)
-        assert "jupyterhub" not in result.resolved, "the hub image keeps the chart's own JupyterHub"
+        # the relay's only needs beyond the chart's hub image, which keeps its own JupyterHub:
+        # the stage names none of the image's packages, and its additions resolved beside them
+        pins = chart.HUB_IMAGE[stage.base[len(HUB_IMAGE) :]]
+        for instruction, rest in stage.steps:
+            assert instruction != "RUN" or not any(p in rest for p in pins), f"hub: RUN {rest} reinstalls the base's"
+        assert {n: result.resolved[n] for n in pins} == pins, "the hub stage's additions fit the chart's pins"
     else:
         server_config = result.venv / "etc" / "jupyter" / "jupyter_server_config.d" / "toychat.json"
         assert server_config.is_file(), f"{name}: the course's server extension is not enabled"
