@@ -188,3 +188,62 @@ def test_errors_are_toychat_errors_and_value_errors() -> None:
         Envelope.from_bytes(b"{")
     with pytest.raises(MalformedEnvelope):
         Envelope.from_bytes("text, not bytes")  # type: ignore[arg-type]
+
+
+@settings(max_examples=300)
+@given(envelopes())
+def test_the_bytes_built_in_parts_are_the_canonical_json_of_the_fields(envelope: Envelope) -> None:
+    """to_bytes/signed_bytes build the canonical JSON from cached parts (each field encoded once);
+    they must equal the definition, json.dumps of every field (sorted keys, no spaces, UTF-8),
+    for every envelope, including extras with quotes, backslashes, control and non-ASCII characters."""
+    from toychat.wire import _canonical
+
+    fields = envelope.to_dict()
+    assert envelope.to_bytes() == _canonical(fields)
+    del fields["signature"]
+    assert envelope.signed_bytes() == _canonical(fields)
+    parsed = Envelope.from_bytes(envelope.to_bytes())
+    assert parsed.signed_bytes() == envelope.signed_bytes()
+
+
+def test_the_cached_bytes_follow_a_change_to_the_extras() -> None:
+    """The extras dict is the envelope's one mutable field: bytes made before a change must not be reused."""
+    envelope = Envelope.from_dict(_valid())
+    before = envelope.to_bytes()
+    envelope.extras["note"] = 'a "quoted" \\ value'
+    assert envelope.to_bytes() != before
+    assert json.loads(envelope.to_bytes())["extras"]["note"] == 'a "quoted" \\ value'
+
+
+def test_a_signature_added_later_is_checked_like_any_field() -> None:
+    envelope = Envelope.from_dict(_valid())
+    with pytest.raises(MalformedEnvelope, match="signature"):
+        envelope.with_signature(b"short")
+    with pytest.raises(MalformedEnvelope, match="signature"):
+        envelope.with_signature("x" * SIGNATURE_SIZE)  # type: ignore[arg-type]
+    signed = envelope.with_signature(b"t" * SIGNATURE_SIZE)
+    assert Envelope.from_bytes(signed.to_bytes()).signature == b"t" * SIGNATURE_SIZE
+    assert signed.signed_bytes() == envelope.signed_bytes()
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=QRwxAE \n", max_size=14))
+def test_base64_is_accepted_only_in_its_one_canonical_form(text: str) -> None:
+    """The strict base64 check re-encodes only the last group; it must accept exactly the texts
+    that decode strictly and re-encode to themselves."""
+    import base64
+    import binascii
+
+    from toychat.wire import _unb64
+
+    try:
+        reference = base64.b64encode(base64.b64decode(text, validate=True)).decode() == text
+    except (binascii.Error, ValueError):
+        reference = False
+    try:
+        _unb64(text, "field")
+    except MalformedEnvelope:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == reference, text

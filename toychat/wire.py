@@ -49,8 +49,8 @@ import binascii
 import json
 import re
 import secrets
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
 import nacl.exceptions
@@ -116,6 +116,7 @@ _FIELDS = (
     "timestamp",
     "version",
 )
+_FIELD_SET = frozenset(_FIELDS)
 #: The fields that hold bytes (base64 text on the wire).
 _BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
@@ -141,13 +142,20 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: object, name: str) -> bytes:
+    """Strict, canonical base64 of field ``name``, or :class:`MalformedEnvelope`.
+
+    Only the last group of four characters can be written in more than one way (the
+    spare bits of a short last group), so only that group is encoded again to check
+    the text is the one canonical encoding; the rest is decoded once and never re-encoded.
+    """
     if not isinstance(text, str):
         raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
-    if _b64(data) != text:
+    short = len(data) % 3
+    if len(text) != 4 * -(-len(data) // 3) or (short and _b64(data[-short:]) != text[-4:]):
         raise MalformedEnvelope(f"field '{name}' is not in canonical base64.")
     return data
 
@@ -190,14 +198,14 @@ class Envelope:
             raise bad("msg_id must be 32 lower-case hex digits.")
         if self.mode not in MODES:
             raise bad(f"mode must be one of {MODES}, got {self.mode!r}.")
-        for name in ("sender", "recipient"):
-            value = getattr(self, name)
+        for name, value in (("sender", self.sender), ("recipient", self.recipient)):
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise bad(f"{name} {value!r} is not a valid user name.")
         check_timestamp(self.timestamp, "malformed envelope: timestamp")
-        for name in _BYTES_FIELDS:
-            if not isinstance(getattr(self, name), bytes):
-                raise bad(f"{name} must be bytes.")
+        if type(self.nonce) is not bytes or type(self.payload) is not bytes or type(self.signature) is not bytes:
+            for name in _BYTES_FIELDS:
+                if not isinstance(getattr(self, name), bytes):
+                    raise bad(f"{name} must be bytes.")
         if self.mode == "e2ee":
             if len(self.nonce) != NONCE_SIZE:
                 raise bad(f"an e2ee envelope needs a {NONCE_SIZE}-byte nonce, got {len(self.nonce)}.")
@@ -225,14 +233,45 @@ class Envelope:
                 raise bad(f"extras[{key!r}] is not valid Unicode text (it holds an unpaired surrogate).")
 
     # ---- serialisation ----------------------------------------------------
-    @cached_property
+    @property
     def _encoded(self) -> dict[str, str]:
         """The bytes fields in base64, computed once per envelope (the envelope is
         frozen and bytes are immutable, so they cannot go stale).  A server and a
         phone serialise each envelope several times (canonical check, signed bytes,
         storage), and base64 of the payload was the largest non-cryptographic cost
-        in ``python -m benchmarks``."""
-        return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+        in ``python -m benchmarks``.  (Kept in ``__dict__`` by hand: ``cached_property``
+        takes a lock on every read in Python 3.11.)"""
+        encoded: dict[str, str] | None = self.__dict__.get("_b64")
+        if encoded is None:
+            encoded = self.__dict__["_b64"] = {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+        return encoded
+
+    def _canonical_parts(self) -> tuple[bytes, bytes]:
+        """The canonical JSON before and after the signature member, built once per envelope.
+
+        ``to_bytes()`` is ``head + signature member + tail`` and ``signed_bytes()`` is
+        ``head + tail``: the keys sort as ``… sender, signature, timestamp …``, so both
+        are exactly :func:`_canonical` of :meth:`to_dict` with and without the signature
+        (``tests/test_wire.py`` checks this against :func:`_canonical`).  The base64 fields
+        go in as their text (base64 needs no JSON escaping), and so do the names, the id
+        and the mode, which validation restricted to characters JSON never escapes; the
+        extras' strings go through the JSON encoder's own escaping, the numbers through
+        the ``repr`` it uses.  The extras dict is the one mutable field, so the parts are
+        rebuilt if it changed.
+        """
+        key = tuple(self.extras.items())
+        cached = self.__dict__.get("_parts")
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        encoded, text = self._encoded, str.__str__  # the characters themselves, even of a str subclass
+        head = (
+            f'{{"extras":{_json_extras(self.extras)},"mode":"{text(self.mode)}","msg_id":"{text(self.msg_id)}",'
+            f'"nonce":"{encoded["nonce"]}","payload":"{encoded["payload"]}","recipient":"{text(self.recipient)}",'
+            f'"sender":"{text(self.sender)}"'
+        ).encode()
+        tail = f',"timestamp":{_json_number(self.timestamp)},"version":{_json_number(self.version)}}}'.encode()
+        self.__dict__["_parts"] = (key, head, tail)
+        return head, tail
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as a JSON-ready dict (bytes in base64)."""
@@ -251,8 +290,9 @@ class Envelope:
         }
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON bytes: what travels on the wire."""
-        return _canonical(self.to_dict())
+        """Canonical JSON bytes: what travels on the wire (sorted keys, no spaces, UTF-8)."""
+        head, tail = self._canonical_parts()
+        return b"".join((head, b',"signature":"', self._encoded["signature"].encode("ascii"), b'"', tail))
 
     def to_json(self, indent: int | None = 2) -> str:
         """Pretty JSON text, for reading (not canonical; use :meth:`to_bytes` to send)."""
@@ -260,9 +300,8 @@ class Envelope:
 
     def signed_bytes(self) -> bytes:
         """The bytes the sender signs: the canonical JSON of every field but the signature."""
-        data = self.to_dict()
-        del data["signature"]
-        return _canonical(data)
+        head, tail = self._canonical_parts()
+        return head + tail
 
     def check_signature(self, verify_key: nacl.signing.VerifyKey, *, outcome: str) -> None:
         """Raise :class:`~toychat.errors.TamperedMessage` unless the envelope is signed
@@ -278,9 +317,23 @@ class Envelope:
             ) from None
 
     def with_signature(self, signature: bytes) -> Envelope:
-        """A copy of this envelope carrying ``signature``."""
-        signed = replace(self, signature=signature)
-        signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
+        """A copy of this envelope carrying ``signature``.
+
+        Every other field was validated when this envelope was made and is the same
+        object in the copy, so only the signature is checked (as construction would);
+        the copy keeps this envelope's base64 and canonical JSON, so signing and
+        sending encode the envelope once.
+        """
+        if not isinstance(signature, bytes):
+            raise MalformedEnvelope("malformed envelope: signature must be bytes.")
+        if signature and len(signature) != SIGNATURE_SIZE:
+            raise MalformedEnvelope(
+                f"malformed envelope: signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}."
+            )
+        signed = object.__new__(Envelope)
+        signed.__dict__.update(self.__dict__)
+        object.__setattr__(signed, "signature", signature)
+        signed.__dict__["_b64"] = {**self._encoded, "signature": _b64(signature)}
         return signed
 
     @classmethod
@@ -288,11 +341,11 @@ class Envelope:
         """Build an envelope from a dict as produced by :meth:`to_dict`, validating it."""
         if not isinstance(data, dict):
             raise MalformedEnvelope("malformed envelope: expected a JSON object.")
-        missing = sorted(set(_FIELDS) - set(data))
-        extra = sorted(set(data) - set(_FIELDS))
-        if missing:
-            raise MalformedEnvelope(f"malformed envelope: missing field(s) {', '.join(missing)}.")
-        if extra:
+        if data.keys() != _FIELD_SET:
+            missing = sorted(_FIELD_SET - set(data))
+            extra = sorted(set(data) - _FIELD_SET)
+            if missing:
+                raise MalformedEnvelope(f"malformed envelope: missing field(s) {', '.join(missing)}.")
             raise MalformedEnvelope(f"malformed envelope: unknown field(s) {', '.join(map(str, extra))}.")
         if not isinstance(data["extras"], dict):
             raise MalformedEnvelope("malformed envelope: extras must be a JSON object.")
@@ -307,7 +360,7 @@ class Envelope:
             version=data["version"],
         )
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_encoded"] = {name: data[name] for name in _BYTES_FIELDS}
+        envelope.__dict__["_b64"] = {name: data[name] for name in _BYTES_FIELDS}
         return envelope
 
     @classmethod
@@ -325,7 +378,7 @@ class Envelope:
                 f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
             )
         try:
-            parsed = json.loads(bytes(data).decode("utf-8"), parse_constant=_reject_constant)
+            parsed = _DECODER.decode(bytes(data).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
             raise MalformedEnvelope(
                 "malformed envelope: the bytes are not valid UTF-8 JSON, so the message was cut "
@@ -368,5 +421,29 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
 
 
+#: One strict JSON decoder for every envelope (``json.loads`` with options builds one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+#: The canonical JSON settings: sorted keys, no spaces, UTF-8 text (not ``\\u`` escapes).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: How that encoder writes a string (with ``ensure_ascii=False``): quoted, only ``"``, ``\\`` and
+#: control characters escaped.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _json_number(value: float) -> str:
+    """A validated timestamp or version as JSON writes it (``float.__repr__`` / ``int.__repr__``)."""
+    return float.__repr__(value) if isinstance(value, float) else int.__repr__(int(value))
+
+
+def _json_extras(extras: dict[str, str]) -> str:
+    """Validated extras (keys ``[a-z][a-z0-9_]*``, text values) as canonical JSON: sorted, no spaces."""
+    if not extras:
+        return "{}"
+    return "{" + ",".join(f"{_json_string(k)}:{_json_string(extras[k])}" for k in sorted(extras)) + "}"
+
+
 def _canonical(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The canonical JSON of ``data``: the definition :meth:`Envelope.to_bytes` builds in parts."""
+    return _ENCODER.encode(data).encode("utf-8")
