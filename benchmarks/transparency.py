@@ -21,6 +21,7 @@ from toychat.transparency import Binding, KeyDirectoryLog, MerkleLog, verify_con
 
 from .core import Result, median_seconds
 
+NAME = "Key transparency (flat Merkle log)"
 FLOOR = "bare SHA-256 (of each leaf; of a node's 65 bytes) and an Ed25519 check, measured in the same run"
 
 
