@@ -247,3 +247,50 @@ def test_base64_is_accepted_only_in_its_one_canonical_form(text: str) -> None:
     else:
         accepted = True
     assert accepted == reference, text
+
+
+class _Name(str):
+    """A str subclass: the quick check leaves such a field to the full one."""
+
+
+#: For each field, values the full validation refuses or that only it may judge (str subclasses).
+HOSTILE = {
+    "msg_id": ["A" * 32, "0" * 31, _Name("0" * 32), 7, None],
+    "mode": ["E2EE", _Name("e2ee"), _Name("plaintext"), None, "plaintext"],
+    "sender": ["", "bad name", "x" * 65, _Name("alice"), b"alice"],
+    "recipient": ["", "-x", _Name("bob"), 3],
+    "timestamp": [True, float("nan"), float("inf"), -1, -0.5, MAX_TIMESTAMP + 1, "1", None],
+    "nonce": [b"", bytes(23), bytes(25), bytearray(24), "n" * 24],
+    "payload": [b"", bytes(MAC_SIZE - 1), bytes(MAX_PAYLOAD_BYTES + 1), bytearray(20), "text"],
+    "signature": [bytes(63), bytes(65), bytearray(64), "s" * 64],
+    "extras": [{"Bad": "x"}, {"k": 3}, {"k": "\ud800"}, {"k": "x" * 5000}, {str(i): "v" for i in range(20)}, []],
+    "version": [2, True, 1.0, "1", 0],
+}
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(sorted(HOSTILE)), st.data())
+def test_the_quick_check_accepts_nothing_the_full_validation_refuses(field: str, data: st.DataObject) -> None:
+    """Envelope construction runs a one-pass quick check and only falls back to the full,
+    error-naming validation when it fails; the quick check must never let through a field
+    the full validation would refuse (each field in turn made hostile in a valid envelope)."""
+    fields = {
+        "msg_id": new_msg_id(),
+        "mode": "e2ee",
+        "sender": "alice",
+        "recipient": "bob",
+        "timestamp": 1.5,
+        "nonce": bytes(NONCE_SIZE),
+        "payload": bytes(MAC_SIZE + 3),
+        "signature": bytes(SIGNATURE_SIZE),
+        "extras": {"franking": "A" * 44},
+        "version": 1,
+    }
+    value = fields[field] = data.draw(st.sampled_from(HOSTILE[field]))
+    envelope = object.__new__(Envelope)
+    envelope.__dict__.update(fields)
+    if envelope._plainly_valid():
+        envelope._validate()  # must not raise
+    elif not isinstance(value, _Name):  # a str subclass is the full validation's to judge
+        with pytest.raises(ToyChatError):
+            envelope._validate()

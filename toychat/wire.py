@@ -44,7 +44,6 @@ messages are deniable (lesson 02).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -138,7 +137,8 @@ def short_id(msg_id: str) -> str:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    """Standard base64 with padding (as :func:`base64.b64encode`, without its wrapper)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _unb64(text: object, name: str) -> bytes:
@@ -151,7 +151,7 @@ def _unb64(text: object, name: str) -> bytes:
     if not isinstance(text, str):
         raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
     try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
+        data = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # b64decode(validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
     short = len(data) % 3
@@ -185,13 +185,56 @@ class Envelope:
         return short_id(self.msg_id)
 
     def __post_init__(self) -> None:
-        self._validate()
+        if not self._plainly_valid():
+            self._validate()  # names the bad field (or accepts what only the quick check refused)
 
     # ---- validation -------------------------------------------------------
-    def _validate(self, *, require_signature: bool = False) -> None:
-        def bad(msg: str) -> MalformedEnvelope:
-            return MalformedEnvelope(f"malformed envelope: {msg}")
+    def _plainly_valid(self) -> bool:
+        """The quick check every envelope from the wire or a phone takes: exact types, one
+        pass.  It accepts nothing :meth:`_validate` refuses (it is the same rules, stricter
+        about types); anything it does not accept goes to :meth:`_validate`, which names
+        the bad field or accepts it."""
+        timestamp, nonce, payload, signature, extras = (
+            self.timestamp,
+            self.nonce,
+            self.payload,
+            self.signature,
+            self.extras,
+        )
+        if not (
+            type(self.version) is int
+            and self.version == WIRE_VERSION
+            and type(self.msg_id) is str
+            and _MSG_ID.fullmatch(self.msg_id)
+            and type(self.sender) is str
+            and NAME_PATTERN.fullmatch(self.sender)
+            and type(self.recipient) is str
+            and NAME_PATTERN.fullmatch(self.recipient)
+            and type(timestamp) in (int, float)
+            and 0 <= timestamp <= MAX_TIMESTAMP
+            and type(nonce) is bytes
+            and type(payload) is bytes
+            and type(signature) is bytes
+            and len(payload) <= MAX_PAYLOAD_BYTES
+            and (not signature or len(signature) == SIGNATURE_SIZE)
+            and type(extras) is dict
+            and len(extras) <= MAX_EXTRAS
+        ):
+            return False
+        if self.mode == "e2ee" and type(self.mode) is str:
+            if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
+                return False
+        elif self.mode != "plaintext" or type(self.mode) is not str or nonce:
+            return False
+        for key, value in extras.items():
+            if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
+                return False
+            if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
+                return False
+        return True
 
+    def _validate(self, *, require_signature: bool = False) -> None:
+        bad = _bad
         if type(self.version) is not int or self.version != WIRE_VERSION:
             raise bad(f"version must be {WIRE_VERSION}, got {self.version!r}.")
         if not isinstance(self.msg_id, str) or not _MSG_ID.fullmatch(self.msg_id):
@@ -201,7 +244,9 @@ class Envelope:
         for name, value in (("sender", self.sender), ("recipient", self.recipient)):
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise bad(f"{name} {value!r} is not a valid user name.")
-        check_timestamp(self.timestamp, "malformed envelope: timestamp")
+        timestamp = self.timestamp
+        if not (type(timestamp) in (int, float) and 0 <= timestamp <= MAX_TIMESTAMP):  # NaN fails too
+            check_timestamp(timestamp, "malformed envelope: timestamp")  # the one rule, and its error
         if type(self.nonce) is not bytes or type(self.payload) is not bytes or type(self.signature) is not bytes:
             for name in _BYTES_FIELDS:
                 if not isinstance(getattr(self, name), bytes):
@@ -259,9 +304,8 @@ class Envelope:
         the ``repr`` it uses.  The extras dict is the one mutable field, so the parts are
         rebuilt if it changed.
         """
-        key = tuple(self.extras.items())
         cached = self.__dict__.get("_parts")
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == self.extras:
             return cached[1], cached[2]
         encoded, text = self._encoded, str.__str__  # the characters themselves, even of a str subclass
         head = (
@@ -269,8 +313,10 @@ class Envelope:
             f'"nonce":"{encoded["nonce"]}","payload":"{encoded["payload"]}","recipient":"{text(self.recipient)}",'
             f'"sender":"{text(self.sender)}"'
         ).encode()
-        tail = f',"timestamp":{_json_number(self.timestamp)},"version":{_json_number(self.version)}}}'.encode()
-        self.__dict__["_parts"] = (key, head, tail)
+        timestamp = self.timestamp  # as JSON writes numbers: float.__repr__ or int.__repr__
+        number = float.__repr__(timestamp) if isinstance(timestamp, float) else int.__repr__(int(timestamp))
+        tail = f',"timestamp":{number},"version":{int.__repr__(int(self.version))}}}'.encode()
+        self.__dict__["_parts"] = (dict(self.extras), head, tail)
         return head, tail
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,16 +395,22 @@ class Envelope:
             raise MalformedEnvelope(f"malformed envelope: unknown field(s) {', '.join(map(str, extra))}.")
         if not isinstance(data["extras"], dict):
             raise MalformedEnvelope("malformed envelope: extras must be a JSON object.")
-        envelope = cls(
+        # Built as the dataclass's __init__ would (every field, then __post_init__'s validation),
+        # without its ten frozen-attribute calls.
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(
             msg_id=data["msg_id"],
             mode=data["mode"],
             sender=data["sender"],
             recipient=data["recipient"],
             timestamp=data["timestamp"],
-            **{name: _unb64(data[name], name) for name in _BYTES_FIELDS},
+            nonce=_unb64(data["nonce"], "nonce"),
+            payload=_unb64(data["payload"], "payload"),
+            signature=_unb64(data["signature"], "signature"),
             extras=dict(data["extras"]),
             version=data["version"],
         )
+        envelope.__post_init__()
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
         envelope.__dict__["_b64"] = {name: data[name] for name in _BYTES_FIELDS}
         return envelope
@@ -385,7 +437,7 @@ class Envelope:
                 f"short or corrupted ({exc})."
             ) from None
         envelope = cls.from_dict(parsed)
-        if envelope.to_bytes() != bytes(data):
+        if envelope.to_bytes() != data:
             raise MalformedEnvelope(
                 "malformed envelope: valid JSON, but not in the canonical encoding "
                 "(sorted keys, no spaces); it may have been altered."
@@ -406,6 +458,11 @@ class Envelope:
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
             f"t={self.timestamp}, id={self.short_id}, payload={len(self.payload)} bytes)"
         )
+
+
+def _bad(message: str) -> MalformedEnvelope:
+    """The error for one bad field of an envelope."""
+    return MalformedEnvelope(f"malformed envelope: {message}")
 
 
 def _encodable(text: str) -> bool:
@@ -430,11 +487,6 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 #: How that encoder writes a string (with ``ensure_ascii=False``): quoted, only ``"``, ``\\`` and
 #: control characters escaped.
 _json_string: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def _json_number(value: float) -> str:
-    """A validated timestamp or version as JSON writes it (``float.__repr__`` / ``int.__repr__``)."""
-    return float.__repr__(value) if isinstance(value, float) else int.__repr__(int(value))
 
 
 def _json_extras(extras: dict[str, str]) -> str:
