@@ -50,6 +50,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, TypeGuard
 
 import nacl.exceptions
@@ -278,18 +279,14 @@ class Envelope:
                 raise bad(f"extras[{key!r}] is not valid Unicode text (it holds an unpaired surrogate).")
 
     # ---- serialisation ----------------------------------------------------
-    @property
+    @cached_property
     def _encoded(self) -> dict[str, str]:
         """The bytes fields in base64, computed once per envelope (the envelope is
         frozen and bytes are immutable, so they cannot go stale).  A server and a
         phone serialise each envelope several times (canonical check, signed bytes,
         storage), and base64 of the payload was the largest non-cryptographic cost
-        in ``python -m benchmarks``.  (Kept in ``__dict__`` by hand: ``cached_property``
-        takes a lock on every read in Python 3.11.)"""
-        encoded: dict[str, str] | None = self.__dict__.get("_b64")
-        if encoded is None:
-            encoded = self.__dict__["_b64"] = {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
-        return encoded
+        in ``python -m benchmarks``.  Parsing and signing set it directly."""
+        return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
 
     def _canonical_parts(self) -> tuple[bytes, bytes]:
         """The canonical JSON before and after the signature member, built once per envelope.
@@ -379,7 +376,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_b64"] = {**self._encoded, "signature": _b64(signature)}
+        signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
         return signed
 
     @classmethod
@@ -412,7 +409,7 @@ class Envelope:
         )
         envelope.__post_init__()
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_b64"] = {name: data[name] for name in _BYTES_FIELDS}
+        envelope.__dict__["_encoded"] = {name: data[name] for name in _BYTES_FIELDS}
         return envelope
 
     @classmethod
