@@ -117,6 +117,11 @@ _FIELDS = (
     "version",
 )
 _FIELD_SET = frozenset(_FIELDS)
+#: The exact types :meth:`Envelope._plainly_valid` takes (version, msg_id, mode, sender, recipient),
+#: (nonce, payload, signature, extras) and (timestamp).
+_PLAIN_TYPES = (int, str, str, str, str)
+_PLAIN_DATA = (bytes, bytes, bytes, dict)
+_PLAIN_NUMBERS = (int, float)
 #: The fields that hold bytes (base64 text on the wire).
 _BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
@@ -195,6 +200,7 @@ class Envelope:
         pass.  It accepts nothing :meth:`_validate` refuses (it is the same rules, stricter
         about types); anything it does not accept goes to :meth:`_validate`, which names
         the bad field or accepts it."""
+        version, msg_id, mode, sender, recipient = self.version, self.msg_id, self.mode, self.sender, self.recipient
         timestamp, nonce, payload, signature, extras = (
             self.timestamp,
             self.nonce,
@@ -202,30 +208,25 @@ class Envelope:
             self.signature,
             self.extras,
         )
+        types = (type(version), type(msg_id), type(mode), type(sender), type(recipient))
+        if types != _PLAIN_TYPES or (type(nonce), type(payload), type(signature), type(extras)) != _PLAIN_DATA:
+            return False
         if not (
-            type(self.version) is int
-            and self.version == WIRE_VERSION
-            and type(self.msg_id) is str
-            and _MSG_ID.fullmatch(self.msg_id)
-            and type(self.sender) is str
-            and NAME_PATTERN.fullmatch(self.sender)
-            and type(self.recipient) is str
-            and NAME_PATTERN.fullmatch(self.recipient)
-            and type(timestamp) in (int, float)
+            version == WIRE_VERSION
+            and _MSG_ID.fullmatch(msg_id)
+            and NAME_PATTERN.fullmatch(sender)
+            and NAME_PATTERN.fullmatch(recipient)
+            and type(timestamp) in _PLAIN_NUMBERS
             and 0 <= timestamp <= MAX_TIMESTAMP
-            and type(nonce) is bytes
-            and type(payload) is bytes
-            and type(signature) is bytes
             and len(payload) <= MAX_PAYLOAD_BYTES
             and (not signature or len(signature) == SIGNATURE_SIZE)
-            and type(extras) is dict
             and len(extras) <= MAX_EXTRAS
         ):
             return False
-        if self.mode == "e2ee" and type(self.mode) is str:
+        if mode == "e2ee":
             if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
                 return False
-        elif self.mode != "plaintext" or type(self.mode) is not str or nonce:
+        elif mode != "plaintext" or nonce:
             return False
         for key, value in extras.items():
             if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
@@ -334,7 +335,8 @@ class Envelope:
 
     def to_bytes(self) -> bytes:
         """Canonical JSON bytes: what travels on the wire (sorted keys, no spaces, UTF-8)."""
-        head, tail = self._canonical_parts()
+        cached = self.__dict__.get("_parts")
+        head, tail = cached[1:] if cached is not None and cached[0] == self.extras else self._canonical_parts()
         return b"".join((head, b',"signature":"', self._encoded["signature"].encode("ascii"), b'"', tail))
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -343,7 +345,8 @@ class Envelope:
 
     def signed_bytes(self) -> bytes:
         """The bytes the sender signs: the canonical JSON of every field but the signature."""
-        head, tail = self._canonical_parts()
+        cached = self.__dict__.get("_parts")
+        head, tail = cached[1:] if cached is not None and cached[0] == self.extras else self._canonical_parts()
         return head + tail
 
     def check_signature(self, verify_key: nacl.signing.VerifyKey, *, outcome: str) -> None:
@@ -409,7 +412,11 @@ class Envelope:
         )
         envelope.__post_init__()
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_encoded"] = {name: data[name] for name in _BYTES_FIELDS}
+        envelope.__dict__["_encoded"] = {
+            "nonce": data["nonce"],
+            "payload": data["payload"],
+            "signature": data["signature"],
+        }
         return envelope
 
     @classmethod
