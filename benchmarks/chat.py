@@ -33,6 +33,8 @@ from toychat import Client, Server
 
 from .core import Result, median_seconds, paired_median_seconds
 
+NAME = "Chat throughput (E2EE, signed)"
+FLOOR = "raw PyNaCl (and hmac) calls doing the same cryptography on buffers of the same lengths (the baseline column)"
 SIZES = (100, 1024, 65536)
 TARGET_RATIO = 1.5
 _AEAD_NONCE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES

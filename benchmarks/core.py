@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import statistics
@@ -19,7 +20,11 @@ kernel_wakeup.install()
 
 __all__ = [
     "LAB_REPORT",
+    "LOAD_LIMIT_ON_TWO_CORES",
+    "LoadStamp",
     "Result",
+    "failed",
+    "load_limit",
     "keep_lab_report",
     "machine_info",
     "median_seconds",
@@ -46,6 +51,8 @@ class Result:
     met: bool | None = None
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    #: Why the case failed (its exception, one line); empty for a measured figure.
+    error: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -53,6 +60,71 @@ class Result:
         if self.baseline_value in (None, 0):
             return None
         return self.value / self.baseline_value
+
+
+def failed(benchmark: str, case: str, error: BaseException) -> Result:
+    """A case that raised instead of measuring: recorded as failed, so the run goes on
+    and the results file says what broke (the exception's type and its last line)."""
+    lines = str(error).strip().splitlines()
+    return Result(benchmark, case, math.nan, "", error=f"{type(error).__name__}: {lines[-1] if lines else ''}"[:300])
+
+
+#: The 1-minute load average above which a 2-core machine counts as loaded (issue 31).
+LOAD_LIMIT_ON_TWO_CORES = 1.5
+
+
+def load_limit(cores: int | None = None) -> float:
+    """The load limit for a machine of ``cores`` cores (default: this one's), scaled from
+    :data:`LOAD_LIMIT_ON_TWO_CORES`: 0.75 runnable processes a core.
+
+    >>> load_limit(2), load_limit(8)
+    (1.5, 6.0)
+    """
+    return LOAD_LIMIT_ON_TWO_CORES * (cores or os.cpu_count() or 1) / 2
+
+
+@dataclass
+class LoadStamp:
+    """The machine's 1-minute load average before and after one benchmark module ran.
+
+    A section's own processes add to the load it ends with: one busy process pushes the
+    1-minute average towards 1 within a minute or two.  So the machine counts as loaded if
+    the load was over the limit before the section started, or ended above the limit plus
+    the number of processes the section itself keeps busy (``own``).
+    """
+
+    when: str
+    before: float
+    after: float
+    limit: float
+    cores: int
+    own: int = 1
+    floor: str = ""
+    waited_s: float = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        """Whether another load than the section's own shared the machine."""
+        return self.before > self.limit or self.after > self.limit + self.own
+
+    def text(self, section_floor: str = "") -> str:
+        """The section's stamp line in the results file (no ``|``: table parsers skip it)."""
+        verdict = (
+            "**loaded: these figures measure the machine's other work as much as the code**" if self.loaded else "quiet"
+        )
+        own = "1 process" if self.own == 1 else f"{self.own} processes"
+        parts = [
+            f"Measured {self.when} UTC at a 1-minute load average of {self.before:.2f} before and "
+            f"{self.after:.2f} after, on {self.cores} cores: {verdict} (limit {self.limit:g} before; "
+            f"{self.limit + self.own:g} after, as this section keeps {own} busy)."
+        ]
+        if self.waited_s:
+            parts.append(f"The run waited {self.waited_s:.0f} s for the load to fall first.")
+        if self.floor:
+            parts.append(f"Machine floor, measured just before: {self.floor}.")
+        if section_floor:
+            parts.append(f"This section's own floor: {section_floor}.")
+        return " ".join(parts)
 
 
 def median_seconds(fn: Callable[[], object], *, repeat: int = 5, number: int = 1) -> float:
@@ -106,22 +178,30 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def render_markdown(results: list[Result], info: dict[str, str], *, quick: bool) -> str:
-    """The results file: machine, versions, then one table per benchmark."""
+def render_markdown(
+    results: list[Result], info: dict[str, str], *, quick: bool, stamps: dict[str, str] | None = None
+) -> str:
+    """The results file: machine, versions, then one table per benchmark, each under its
+    stamp (``stamps``, by section title: when, at what load, against which floor)."""
     lines = ["# Benchmark results", ""]
     if quick:
         lines += ["**Quick mode**: tiny sizes, to check the benchmarks run. These figures say nothing about speed.", ""]
     lines += ["Written by `python -m benchmarks`. Medians of repeated runs; ratio = value / baseline.", ""]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()] + [""]
     for name in dict.fromkeys(r.benchmark for r in results):
+        lines += [f"## {name}", ""]
+        if stamps and stamps.get(name):
+            lines += [stamps[name], ""]
         lines += [
-            f"## {name}",
-            "",
             "| case | value | unit | baseline | baseline value | ratio | target | met |",
             "|---|---|---|---|---|---|---|---|",
         ]
         notes = []
         for r in (r for r in results if r.benchmark == name):
+            if r.error:
+                lines.append(f"| {r.case} | failed |  |  |  |  | {r.target} | **failed** |")
+                notes.append(f"- {r.case}: **failed**: {r.error.replace('|', '/')}")
+                continue
             met = "" if r.met is None else ("yes" if r.met else "**no**")
             lines.append(
                 f"| {r.case} | {_fmt(r.value)} | {r.unit} | {r.baseline} | {_fmt(r.baseline_value)} | "
@@ -170,3 +250,61 @@ def keep_lab_report(old: str, new: str) -> str:
     head, sections = _sections(new)
     sections.pop(LAB_REPORT, None)
     return head.rstrip("\n") + "\n\n" + "\n\n".join([report, *sections.values()]) + "\n"
+
+
+def assemble(old: str | None, new: str, refused: set[str], *, partial: bool) -> str:
+    r"""The results file to write after a run whose rendering is ``new``.
+
+    Sections in ``refused`` (measured on a loaded machine) never replace a section of
+    ``old``, nor are they added.  A full run takes ``new``'s header and keeps ``old``'s lab
+    report, then each section in the run's order: the new one, or for a refused one the
+    old one, marked as kept; a partial run (``--only``) keeps ``old``'s header and replaces
+    only the sections it measured.
+
+    >>> old = f"# R\n\nold\n\n## {LAB_REPORT}\n\nprose\n\n## a\n\n1\n\n## b\n\n2\n"
+    >>> print(assemble(old, "# R\n\nnew\n\n## a\n\n10\n\n## b\n\n20\n", {"b"}, partial=False))
+    # R
+    <BLANKLINE>
+    new
+    <BLANKLINE>
+    ## Lab report: what the figures mean
+    <BLANKLINE>
+    prose
+    <BLANKLINE>
+    ## a
+    <BLANKLINE>
+    10
+    <BLANKLINE>
+    ## b
+    <BLANKLINE>
+    *Kept from an earlier run: this run measured the section on a loaded machine.*
+    <BLANKLINE>
+    2
+    <BLANKLINE>
+    """
+    head, sections = _sections(new)
+    if old is None:
+        kept = {title: body for title, body in sections.items() if title not in refused}
+        return head.rstrip("\n") + "\n\n" + "\n\n".join(kept.values()) + "\n"
+    old_head, old_sections = _sections(old)
+    if partial:
+        for title in refused:
+            sections.pop(title, None)
+        merged = dict(old_sections)
+        merged.update(sections)
+        return old_head.rstrip("\n") + "\n\n" + "\n\n".join(merged.values()) + "\n"
+    out = [old_sections[LAB_REPORT]] if LAB_REPORT in old_sections else []
+    for title, body in sections.items():
+        if title == LAB_REPORT:
+            continue
+        if title not in refused:
+            out.append(body)
+        elif title in old_sections:
+            heading, rest = old_sections[title].split("\n", 1)
+            if _KEPT not in rest:
+                rest = f"\n{_KEPT}\n{rest}"
+            out.append(f"{heading}\n{rest}")
+    return head.rstrip("\n") + "\n\n" + "\n\n".join(out) + "\n"
+
+
+_KEPT = "*Kept from an earlier run: this run measured the section on a loaded machine.*"

@@ -20,6 +20,8 @@ from nbclient import NotebookClient
 from .core import Result
 
 REPO = Path(__file__).resolve().parent.parent
+NAME = "Course site (Sphinx + MyST-NB)"
+FLOOR = "executing the same lessons once with nbclient, in the same run (the baseline column)"
 COLD_TARGET_RATIO = 1.5
 WARM_TARGET_S = 20.0
 #: The lesson a reader edits in the warm rebuilds (a short one: the rebuild re-executes it).

@@ -101,3 +101,163 @@ def test_sizing_table_reads_the_measured_figures_and_grows_with_the_class() -> N
     assert [row.split("|")[1].strip() for row in rows] == ["30", "200", "1000"]
     assert memory == sorted(memory)
     assert memory[0] == round(30 * (150 + 300 + 120) / 1024 + 1, 1)
+
+
+# ---- one honest run: load stamps, refusals, failures (no timing: fake modules, fake load) ----
+OLD_RESULTS = (
+    "# Benchmark results\n\nold header\n\n## Lab report: what the figures mean\n\nwhat it means\n\n"
+    "## Fake speed\n\n| case | value |\n|---|---|\n| old case | 1 |\n\n"
+    "## Fake other\n\n| case | value |\n|---|---|\n| untouched | 2 |\n"
+)
+
+
+def _fake_benchmarks(monkeypatch: pytest.MonkeyPatch, **modules: object) -> None:
+    """Install benchmark modules ``benchmarks.<name>`` whose ``run`` is the given callable, and
+    a fixed machine floor and load limit (1.5, as on 2 cores), so nothing is timed."""
+    import sys
+    import types
+
+    import benchmarks.__main__ as entry
+
+    for name, run in modules.items():
+        module = types.ModuleType(f"benchmarks.{name}")
+        module.run = run  # type: ignore[attr-defined]
+        module.FLOOR = f"{name}'s baseline"  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, f"benchmarks.{name}", module)
+    monkeypatch.setattr(entry, "BENCHMARKS", tuple(modules))
+    monkeypatch.setattr(entry, "machine_floor", lambda: {"sha256_mb_s": 500.0, "ed25519_checks_s": 0.0})
+    monkeypatch.setattr(entry, "describe", lambda floor: "SHA-256 500 MB/s (fake)")
+    monkeypatch.setattr(entry, "load_limit", lambda: 1.5)
+
+
+def _speed(quick: bool = False) -> list:
+    from benchmarks.core import Result
+
+    return [Result("Fake speed", "new case", 42.0, "ops/s", "floor", 84.0)]
+
+
+def _readings(*values: float):  # noqa: ANN202
+    """A fake load average: the given readings in turn, then the last one for ever."""
+    it = iter(values)
+    last = [values[-1]]
+
+    def load() -> float:
+        last[0] = next(it, last[0])
+        return last[0]
+
+    return load
+
+
+def test_a_section_measured_on_a_loaded_machine_does_not_replace_the_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "RESULTS.md"
+    output.write_text(OLD_RESULTS)
+    _fake_benchmarks(monkeypatch, fake_speed=_speed)
+    status = main(["--output", str(output), "--settle", "0"], load=_readings(3.2), sleep=lambda s: None)
+    text = output.read_text()
+    assert status == 1
+    assert "| old case | 1 |" in text
+    assert "new case" not in text
+    assert "Kept from an earlier run" in text
+    assert "what it means" in text
+    assert "NOT written" in capsys.readouterr().err
+
+
+def test_told_to_it_writes_a_loaded_section_stamped_as_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = tmp_path / "RESULTS.md"
+    output.write_text(OLD_RESULTS)
+    _fake_benchmarks(monkeypatch, fake_speed=_speed)
+    status = main(
+        ["--output", str(output), "--settle", "0", "--allow-loaded"], load=_readings(3.2), sleep=lambda s: None
+    )
+    text = output.read_text()
+    assert status == 0
+    assert "| new case | 42 |" in text
+    assert "| old case |" not in text
+    assert "load average of 3.20 before and 3.20 after" in text
+    assert "**loaded" in text
+
+
+def test_a_quiet_section_is_written_with_its_load_and_its_floors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "RESULTS.md"
+    output.write_text(OLD_RESULTS)
+    _fake_benchmarks(monkeypatch, fake_speed=_speed)
+    assert main(["--output", str(output)], load=_readings(0.4, 0.4, 1.1), sleep=lambda s: None) == 0
+    section = output.read_text().split("## Fake speed", 1)[1]
+    assert "load average of 0.40 before and 1.10 after" in section
+    assert ": quiet" in section
+    assert "Machine floor, measured just before: SHA-256 500 MB/s (fake)" in section
+    assert "This section's own floor: fake_speed's baseline" in section
+    assert "| new case | 42 |" in section
+    assert "what it means" in output.read_text()
+
+
+def test_the_run_waits_for_the_load_to_fall_before_a_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    _fake_benchmarks(monkeypatch, fake_speed=_speed)
+    output = tmp_path / "RESULTS.md"
+    status = main(["--output", str(output)], load=_readings(4.0, 2.0, 1.2), sleep=slept.append)
+    assert status == 0
+    assert len(slept) == 2
+    assert "waited 20 s" in output.read_text()
+
+
+def test_a_failing_benchmark_is_recorded_as_failed_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(quick: bool = False) -> list:
+        raise RuntimeError("the kernel died\nCellExecutionError: ex04 hidden test failed")
+
+    _fake_benchmarks(monkeypatch, fake_broken=broken, fake_speed=_speed)
+    output = tmp_path / "RESULTS.md"
+    status = main(["--output", str(output)], load=_readings(0.3), sleep=lambda s: None)
+    text = output.read_text()
+    assert status == 1
+    assert "| new case | 42 |" in text
+    assert "| the whole benchmark | failed |" in text
+    assert "RuntimeError: CellExecutionError: ex04 hidden test failed" in text
+
+
+def test_a_failing_notebook_is_one_failed_row_and_the_course_benchmark_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import course
+
+    def execute(path: Path) -> float:
+        if "ex04" in path.name:
+            raise RuntimeError("hidden test failed on this CPU")
+        return 1.0
+
+    monkeypatch.setattr(course, "_execute", execute)
+    monkeypatch.setattr(course, "_bare_kernel", lambda: None)
+    rows = course.run(quick=False)
+    failures = [r for r in rows if r.error]
+    assert [r.case for r in failures] == ["solutions/ex04_reporting_and_metadata/ex04_reporting_and_metadata.ipynb"]
+    assert any(r.case.startswith("solutions/ex05") and not r.error for r in rows)
+    assert rows[-1].met is None
+    assert "1 notebook(s) failed" in rows[-1].note
+
+
+def test_a_sections_own_processes_do_not_count_as_load() -> None:
+    """One busy process pushes the 1-minute load towards 1 by the section's end: the limit after
+    a section is the limit plus what the section itself keeps busy."""
+    from benchmarks.core import LoadStamp, load_limit
+
+    assert load_limit(2) == 1.5
+    assert load_limit(8) == 6.0
+    assert not LoadStamp("t", 0.5, 2.4, 1.5, 2, own=1).loaded
+    assert LoadStamp("t", 0.5, 2.6, 1.5, 2, own=1).loaded
+    assert not LoadStamp("t", 0.5, 3.4, 1.5, 2, own=2).loaded
+    assert LoadStamp("t", 1.6, 0.1, 1.5, 2).loaded
+
+
+def test_a_partial_run_on_a_loaded_machine_leaves_the_file_as_it_was() -> None:
+    from benchmarks.core import assemble
+
+    new = "# Benchmark results\n\nnew header\n\n## Fake speed\n\nnew\n"
+    assert assemble(OLD_RESULTS, new, {"Fake speed"}, partial=True) == OLD_RESULTS
+    merged = assemble(OLD_RESULTS, new, set(), partial=True)
+    assert "old header" in merged
+    assert "## Fake speed\n\nnew" in merged
+    assert "untouched" in merged

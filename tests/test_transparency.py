@@ -257,3 +257,47 @@ def test_malformed_binding() -> None:
         Binding.from_bytes(b"{}")
     with pytest.raises(MalformedEnvelope):
         Binding("bob", "phone", b"short", bytes(32))
+
+
+def _rfc_mth(leaves: list[bytes]) -> bytes:
+    """MTH(D[n]) written as RFC 9162 §2.1.1 states it (recursive, nothing cached)."""
+    if not leaves:
+        return h(b"")
+    if len(leaves) == 1:
+        return leaf_hash(leaves[0])
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return node_hash(_rfc_mth(leaves[:k]), _rfc_mth(leaves[k:]))
+
+
+def _rfc_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) written as RFC 9162 §2.1.3.1 states it."""
+    if len(leaves) == 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m < k:
+        return [*_rfc_path(m, leaves[:k]), _rfc_mth(leaves[k:])]
+    return [*_rfc_path(m - k, leaves[k:]), _rfc_mth(leaves[:k])]
+
+
+def _rfc_proof(m: int, leaves: list[bytes], complete: bool = True) -> list[bytes]:
+    """SUBPROOF(m, D[n], b) written as RFC 9162 §2.1.4.1 states it."""
+    if m == len(leaves):
+        return [] if complete else [_rfc_mth(leaves)]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m <= k:
+        return [*_rfc_proof(m, leaves[:k], complete), _rfc_mth(leaves[k:])]
+    return [*_rfc_proof(m - k, leaves[k:], False), _rfc_mth(leaves[:k])]
+
+
+def test_roots_and_proofs_equal_the_rfc_definitions_for_every_small_tree() -> None:
+    """The log's cached, bottom-up proofs are exactly RFC 9162's recursive definitions, for
+    every leaf and every earlier size of a 70-leaf log (sizes around several powers of two)."""
+    n = 70
+    log = build(n)
+    data = [f"leaf {i}".encode() for i in range(n)]
+    for size in range(1, n + 1):
+        assert log.root(size) == _rfc_mth(data[:size]), size
+        for index in range(size):
+            assert log.inclusion_proof(index, size) == _rfc_path(index, data[:size]), (index, size)
+        for old in range(1, size):
+            assert log.consistency_proof(old, size) == _rfc_proof(old, data[:size]), (old, size)

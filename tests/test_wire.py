@@ -188,3 +188,109 @@ def test_errors_are_toychat_errors_and_value_errors() -> None:
         Envelope.from_bytes(b"{")
     with pytest.raises(MalformedEnvelope):
         Envelope.from_bytes("text, not bytes")  # type: ignore[arg-type]
+
+
+@settings(max_examples=300)
+@given(envelopes())
+def test_the_bytes_built_in_parts_are_the_canonical_json_of_the_fields(envelope: Envelope) -> None:
+    """to_bytes/signed_bytes build the canonical JSON from cached parts (each field encoded once);
+    they must equal the definition, json.dumps of every field (sorted keys, no spaces, UTF-8),
+    for every envelope, including extras with quotes, backslashes, control and non-ASCII characters."""
+    from toychat.wire import _canonical
+
+    fields = envelope.to_dict()
+    assert envelope.to_bytes() == _canonical(fields)
+    del fields["signature"]
+    assert envelope.signed_bytes() == _canonical(fields)
+    parsed = Envelope.from_bytes(envelope.to_bytes())
+    assert parsed.signed_bytes() == envelope.signed_bytes()
+
+
+def test_the_cached_bytes_follow_a_change_to_the_extras() -> None:
+    """The extras dict is the envelope's one mutable field: bytes made before a change must not be reused."""
+    envelope = Envelope.from_dict(_valid())
+    before = envelope.to_bytes()
+    envelope.extras["note"] = 'a "quoted" \\ value'
+    assert envelope.to_bytes() != before
+    assert json.loads(envelope.to_bytes())["extras"]["note"] == 'a "quoted" \\ value'
+
+
+def test_a_signature_added_later_is_checked_like_any_field() -> None:
+    envelope = Envelope.from_dict(_valid())
+    with pytest.raises(MalformedEnvelope, match="signature"):
+        envelope.with_signature(b"short")
+    with pytest.raises(MalformedEnvelope, match="signature"):
+        envelope.with_signature("x" * SIGNATURE_SIZE)  # type: ignore[arg-type]
+    signed = envelope.with_signature(b"t" * SIGNATURE_SIZE)
+    assert Envelope.from_bytes(signed.to_bytes()).signature == b"t" * SIGNATURE_SIZE
+    assert signed.signed_bytes() == envelope.signed_bytes()
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=QRwxAE \n", max_size=14))
+def test_base64_is_accepted_only_in_its_one_canonical_form(text: str) -> None:
+    """The strict base64 check re-encodes only the last group; it must accept exactly the texts
+    that decode strictly and re-encode to themselves."""
+    import base64
+    import binascii
+
+    from toychat.wire import _unb64
+
+    try:
+        reference = base64.b64encode(base64.b64decode(text, validate=True)).decode() == text
+    except (binascii.Error, ValueError):
+        reference = False
+    try:
+        _unb64(text, "field")
+    except MalformedEnvelope:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == reference, text
+
+
+class _Name(str):
+    """A str subclass: the quick check leaves such a field to the full one."""
+
+
+#: For each field, values the full validation refuses or that only it may judge (str subclasses).
+HOSTILE = {
+    "msg_id": ["A" * 32, "0" * 31, _Name("0" * 32), 7, None],
+    "mode": ["E2EE", _Name("e2ee"), _Name("plaintext"), None, "plaintext"],
+    "sender": ["", "bad name", "x" * 65, _Name("alice"), b"alice"],
+    "recipient": ["", "-x", _Name("bob"), 3],
+    "timestamp": [True, float("nan"), float("inf"), -1, -0.5, MAX_TIMESTAMP + 1, "1", None],
+    "nonce": [b"", bytes(23), bytes(25), bytearray(24), "n" * 24],
+    "payload": [b"", bytes(MAC_SIZE - 1), bytes(MAX_PAYLOAD_BYTES + 1), bytearray(20), "text"],
+    "signature": [bytes(63), bytes(65), bytearray(64), "s" * 64],
+    "extras": [{"Bad": "x"}, {"k": 3}, {"k": "\ud800"}, {"k": "x" * 5000}, {str(i): "v" for i in range(20)}, []],
+    "version": [2, True, 1.0, "1", 0],
+}
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(sorted(HOSTILE)), st.data())
+def test_the_quick_check_accepts_nothing_the_full_validation_refuses(field: str, data: st.DataObject) -> None:
+    """Envelope construction runs a one-pass quick check and only falls back to the full,
+    error-naming validation when it fails; the quick check must never let through a field
+    the full validation would refuse (each field in turn made hostile in a valid envelope)."""
+    fields = {
+        "msg_id": new_msg_id(),
+        "mode": "e2ee",
+        "sender": "alice",
+        "recipient": "bob",
+        "timestamp": 1.5,
+        "nonce": bytes(NONCE_SIZE),
+        "payload": bytes(MAC_SIZE + 3),
+        "signature": bytes(SIGNATURE_SIZE),
+        "extras": {"franking": "A" * 44},
+        "version": 1,
+    }
+    value = fields[field] = data.draw(st.sampled_from(HOSTILE[field]))
+    envelope = object.__new__(Envelope)
+    envelope.__dict__.update(fields)
+    if envelope._plainly_valid():
+        envelope._validate()  # must not raise
+    elif not isinstance(value, _Name):  # a str subclass is the full validation's to judge
+        with pytest.raises(ToyChatError):
+            envelope._validate()

@@ -45,7 +45,6 @@ What this simplifies compared with the specification and Signal
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import struct
@@ -256,7 +255,7 @@ class DoubleRatchet:
         the state after it, for :meth:`adopt` once the caller's own checks pass too."""
         if not isinstance(header, Header):
             raise MalformedEnvelope("decrypt() needs a ratchet Header.")
-        trial = copy.deepcopy(self)
+        trial = self._clone()
         return trial._decrypt(header, ciphertext, associated_data), trial
 
     def adopt(self, trial: DoubleRatchet) -> None:
@@ -325,8 +324,16 @@ class DoubleRatchet:
         self.root_key, self.sending = kdf_rk(self.root_key, _dh(self.dh_self, self.dh_remote))
 
     def __deepcopy__(self, memo: dict[int, object]) -> DoubleRatchet:
-        clone = copy.copy(self)
-        clone.skipped = dict(self.skipped)  # bounded by MAX_STORED; `_retired` is shared (never changed in place)
+        return self._clone()
+
+    def _clone(self) -> DoubleRatchet:
+        """An independent copy of this state, made for every message received (so without
+        :mod:`copy`'s generic machinery): every attribute is an immutable value or a key object
+        never changed in place, except ``skipped``, which is copied; ``_retired`` is shared
+        (it is only ever replaced, never changed in place)."""
+        clone = object.__new__(DoubleRatchet)
+        clone.__dict__.update(self.__dict__)
+        clone.skipped = dict(self.skipped)  # bounded by MAX_STORED
         return clone
 
     # ---- what a thief gets -------------------------------------------------------------

@@ -137,15 +137,27 @@ class MerkleLog:
         return self.size - 1
 
     def _subtree(self, start: int, end: int) -> bytes:
-        """MTH(D[start:end]) for the ranges RFC 9162's recursions produce."""
+        """MTH(D[start:end]) for the ranges RFC 9162's recursions produce: ``start`` is a
+        multiple of a power of two at least ``end - start``, so the range is one complete
+        cached subtree per set bit of its width, largest first, and its hash folds them
+        from the right (RFC 9162 §2.1.1 splits at the largest power of two below the width).
+        Only the folds are hashed: one node hash fewer than the width has set bits."""
         width = end - start
         if width == 0:
             return EMPTY_ROOT
-        height = width.bit_length() - 1
-        if width == 1 << height and start % width == 0:
-            return self._levels[height][start >> height]
-        k = _largest_power_of_two_below(width)
-        return node_hash(self._subtree(start, start + k), self._subtree(start + k, end))
+        levels, position = self._levels, start
+        pieces: list[bytes] = []
+        while width:
+            height = width.bit_length() - 1
+            if position & ((1 << height) - 1):
+                raise ValueError(f"leaves {start}..{end} are not a range of RFC 9162's tree.")
+            pieces.append(levels[height][position >> height])
+            position += 1 << height
+            width -= 1 << height
+        root = pieces.pop()
+        while pieces:
+            root = node_hash(pieces.pop(), root)
+        return root
 
     def _check_size(self, size: int | None) -> int:
         size = self.size if size is None else size
@@ -162,17 +174,20 @@ class MerkleLog:
         size = self._check_size(size)
         if not 0 <= index < size:
             raise InvalidProof(f"leaf {index} is not in a tree of {size} leaves.")
+        # Bottom up: at height h the tree's nodes are 0 .. last, each the complete subtree of
+        # 2**h leaves cached in _levels[h], except the last one when it is cut short by the
+        # tree's size; a node with no sibling is carried up unchanged (RFC 9162 §2.1.3.2).
+        levels = self._levels
         path: list[bytes] = []
-        start, end = 0, size
-        while end - start > 1:
-            k = _largest_power_of_two_below(end - start)
-            if index < start + k:
-                path.append(self._subtree(start + k, end))
-                end = start + k
-            else:
-                path.append(self._subtree(start, start + k))
-                start = start + k
-        return path[::-1]
+        node, last, height = index, size - 1, 0
+        while last:
+            sibling = node ^ 1
+            if sibling < last or (sibling == last and (last + 1) << height <= size):
+                path.append(levels[height][sibling])
+            elif sibling == last:
+                path.append(self._subtree(sibling << height, size))
+            node, last, height = node >> 1, last >> 1, height + 1
+        return path
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """PROOF(old_size, D[0:new_size]): shows the first tree is a prefix of the second."""

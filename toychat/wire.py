@@ -44,12 +44,12 @@ messages are deniable (lesson 02).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
 import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, TypeGuard
 
@@ -116,6 +116,12 @@ _FIELDS = (
     "timestamp",
     "version",
 )
+_FIELD_SET = frozenset(_FIELDS)
+#: The exact types :meth:`Envelope._plainly_valid` takes (version, msg_id, mode, sender, recipient),
+#: (nonce, payload, signature, extras) and (timestamp).
+_PLAIN_TYPES = (int, str, str, str, str)
+_PLAIN_DATA = (bytes, bytes, bytes, dict)
+_PLAIN_NUMBERS = (int, float)
 #: The fields that hold bytes (base64 text on the wire).
 _BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
@@ -137,17 +143,25 @@ def short_id(msg_id: str) -> str:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    """Standard base64 with padding (as :func:`base64.b64encode`, without its wrapper)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _unb64(text: object, name: str) -> bytes:
+    """Strict, canonical base64 of field ``name``, or :class:`MalformedEnvelope`.
+
+    Only the last group of four characters can be written in more than one way (the
+    spare bits of a short last group), so only that group is encoded again to check
+    the text is the one canonical encoding; the rest is decoded once and never re-encoded.
+    """
     if not isinstance(text, str):
         raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
     try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
+        data = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # b64decode(validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
-    if _b64(data) != text:
+    short = len(data) % 3
+    if len(text) != 4 * -(-len(data) // 3) or (short and _b64(data[-short:]) != text[-4:]):
         raise MalformedEnvelope(f"field '{name}' is not in canonical base64.")
     return data
 
@@ -177,27 +191,68 @@ class Envelope:
         return short_id(self.msg_id)
 
     def __post_init__(self) -> None:
-        self._validate()
+        if not self._plainly_valid():
+            self._validate()  # names the bad field (or accepts what only the quick check refused)
 
     # ---- validation -------------------------------------------------------
-    def _validate(self, *, require_signature: bool = False) -> None:
-        def bad(msg: str) -> MalformedEnvelope:
-            return MalformedEnvelope(f"malformed envelope: {msg}")
+    def _plainly_valid(self) -> bool:
+        """The quick check every envelope from the wire or a phone takes: exact types, one
+        pass.  It accepts nothing :meth:`_validate` refuses (it is the same rules, stricter
+        about types); anything it does not accept goes to :meth:`_validate`, which names
+        the bad field or accepts it."""
+        version, msg_id, mode, sender, recipient = self.version, self.msg_id, self.mode, self.sender, self.recipient
+        timestamp, nonce, payload, signature, extras = (
+            self.timestamp,
+            self.nonce,
+            self.payload,
+            self.signature,
+            self.extras,
+        )
+        types = (type(version), type(msg_id), type(mode), type(sender), type(recipient))
+        if types != _PLAIN_TYPES or (type(nonce), type(payload), type(signature), type(extras)) != _PLAIN_DATA:
+            return False
+        if not (
+            version == WIRE_VERSION
+            and _MSG_ID.fullmatch(msg_id)
+            and NAME_PATTERN.fullmatch(sender)
+            and NAME_PATTERN.fullmatch(recipient)
+            and type(timestamp) in _PLAIN_NUMBERS
+            and 0 <= timestamp <= MAX_TIMESTAMP
+            and len(payload) <= MAX_PAYLOAD_BYTES
+            and (not signature or len(signature) == SIGNATURE_SIZE)
+            and len(extras) <= MAX_EXTRAS
+        ):
+            return False
+        if mode == "e2ee":
+            if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
+                return False
+        elif mode != "plaintext" or nonce:
+            return False
+        for key, value in extras.items():
+            if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
+                return False
+            if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
+                return False
+        return True
 
+    def _validate(self, *, require_signature: bool = False) -> None:
+        bad = _bad
         if type(self.version) is not int or self.version != WIRE_VERSION:
             raise bad(f"version must be {WIRE_VERSION}, got {self.version!r}.")
         if not isinstance(self.msg_id, str) or not _MSG_ID.fullmatch(self.msg_id):
             raise bad("msg_id must be 32 lower-case hex digits.")
         if self.mode not in MODES:
             raise bad(f"mode must be one of {MODES}, got {self.mode!r}.")
-        for name in ("sender", "recipient"):
-            value = getattr(self, name)
+        for name, value in (("sender", self.sender), ("recipient", self.recipient)):
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise bad(f"{name} {value!r} is not a valid user name.")
-        check_timestamp(self.timestamp, "malformed envelope: timestamp")
-        for name in _BYTES_FIELDS:
-            if not isinstance(getattr(self, name), bytes):
-                raise bad(f"{name} must be bytes.")
+        timestamp = self.timestamp
+        if not (type(timestamp) in (int, float) and 0 <= timestamp <= MAX_TIMESTAMP):  # NaN fails too
+            check_timestamp(timestamp, "malformed envelope: timestamp")  # the one rule, and its error
+        if type(self.nonce) is not bytes or type(self.payload) is not bytes or type(self.signature) is not bytes:
+            for name in _BYTES_FIELDS:
+                if not isinstance(getattr(self, name), bytes):
+                    raise bad(f"{name} must be bytes.")
         if self.mode == "e2ee":
             if len(self.nonce) != NONCE_SIZE:
                 raise bad(f"an e2ee envelope needs a {NONCE_SIZE}-byte nonce, got {len(self.nonce)}.")
@@ -231,8 +286,36 @@ class Envelope:
         frozen and bytes are immutable, so they cannot go stale).  A server and a
         phone serialise each envelope several times (canonical check, signed bytes,
         storage), and base64 of the payload was the largest non-cryptographic cost
-        in ``python -m benchmarks``."""
+        in ``python -m benchmarks``.  Parsing and signing set it directly."""
         return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+
+    def _canonical_parts(self) -> tuple[bytes, bytes]:
+        """The canonical JSON before and after the signature member, built once per envelope.
+
+        ``to_bytes()`` is ``head + signature member + tail`` and ``signed_bytes()`` is
+        ``head + tail``: the keys sort as ``… sender, signature, timestamp …``, so both
+        are exactly :func:`_canonical` of :meth:`to_dict` with and without the signature
+        (``tests/test_wire.py`` checks this against :func:`_canonical`).  The base64 fields
+        go in as their text (base64 needs no JSON escaping), and so do the names, the id
+        and the mode, which validation restricted to characters JSON never escapes; the
+        extras' strings go through the JSON encoder's own escaping, the numbers through
+        the ``repr`` it uses.  The extras dict is the one mutable field, so the parts are
+        rebuilt if it changed.
+        """
+        cached = self.__dict__.get("_parts")
+        if cached is not None and cached[0] == self.extras:
+            return cached[1], cached[2]
+        encoded, text = self._encoded, str.__str__  # the characters themselves, even of a str subclass
+        head = (
+            f'{{"extras":{_json_extras(self.extras)},"mode":"{text(self.mode)}","msg_id":"{text(self.msg_id)}",'
+            f'"nonce":"{encoded["nonce"]}","payload":"{encoded["payload"]}","recipient":"{text(self.recipient)}",'
+            f'"sender":"{text(self.sender)}"'
+        ).encode()
+        timestamp = self.timestamp  # as JSON writes numbers: float.__repr__ or int.__repr__
+        number = float.__repr__(timestamp) if isinstance(timestamp, float) else int.__repr__(int(timestamp))
+        tail = f',"timestamp":{number},"version":{int.__repr__(int(self.version))}}}'.encode()
+        self.__dict__["_parts"] = (dict(self.extras), head, tail)
+        return head, tail
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as a JSON-ready dict (bytes in base64)."""
@@ -251,8 +334,10 @@ class Envelope:
         }
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON bytes: what travels on the wire."""
-        return _canonical(self.to_dict())
+        """Canonical JSON bytes: what travels on the wire (sorted keys, no spaces, UTF-8)."""
+        cached = self.__dict__.get("_parts")
+        head, tail = cached[1:] if cached is not None and cached[0] == self.extras else self._canonical_parts()
+        return b"".join((head, b',"signature":"', self._encoded["signature"].encode("ascii"), b'"', tail))
 
     def to_json(self, indent: int | None = 2) -> str:
         """Pretty JSON text, for reading (not canonical; use :meth:`to_bytes` to send)."""
@@ -260,9 +345,9 @@ class Envelope:
 
     def signed_bytes(self) -> bytes:
         """The bytes the sender signs: the canonical JSON of every field but the signature."""
-        data = self.to_dict()
-        del data["signature"]
-        return _canonical(data)
+        cached = self.__dict__.get("_parts")
+        head, tail = cached[1:] if cached is not None and cached[0] == self.extras else self._canonical_parts()
+        return head + tail
 
     def check_signature(self, verify_key: nacl.signing.VerifyKey, *, outcome: str) -> None:
         """Raise :class:`~toychat.errors.TamperedMessage` unless the envelope is signed
@@ -278,8 +363,22 @@ class Envelope:
             ) from None
 
     def with_signature(self, signature: bytes) -> Envelope:
-        """A copy of this envelope carrying ``signature``."""
-        signed = replace(self, signature=signature)
+        """A copy of this envelope carrying ``signature``.
+
+        Every other field was validated when this envelope was made and is the same
+        object in the copy, so only the signature is checked (as construction would);
+        the copy keeps this envelope's base64 and canonical JSON, so signing and
+        sending encode the envelope once.
+        """
+        if not isinstance(signature, bytes):
+            raise MalformedEnvelope("malformed envelope: signature must be bytes.")
+        if signature and len(signature) != SIGNATURE_SIZE:
+            raise MalformedEnvelope(
+                f"malformed envelope: signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}."
+            )
+        signed = object.__new__(Envelope)
+        signed.__dict__.update(self.__dict__)
+        object.__setattr__(signed, "signature", signature)
         signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
         return signed
 
@@ -288,26 +387,36 @@ class Envelope:
         """Build an envelope from a dict as produced by :meth:`to_dict`, validating it."""
         if not isinstance(data, dict):
             raise MalformedEnvelope("malformed envelope: expected a JSON object.")
-        missing = sorted(set(_FIELDS) - set(data))
-        extra = sorted(set(data) - set(_FIELDS))
-        if missing:
-            raise MalformedEnvelope(f"malformed envelope: missing field(s) {', '.join(missing)}.")
-        if extra:
+        if data.keys() != _FIELD_SET:
+            missing = sorted(_FIELD_SET - set(data))
+            extra = sorted(set(data) - _FIELD_SET)
+            if missing:
+                raise MalformedEnvelope(f"malformed envelope: missing field(s) {', '.join(missing)}.")
             raise MalformedEnvelope(f"malformed envelope: unknown field(s) {', '.join(map(str, extra))}.")
         if not isinstance(data["extras"], dict):
             raise MalformedEnvelope("malformed envelope: extras must be a JSON object.")
-        envelope = cls(
+        # Built as the dataclass's __init__ would (every field, then __post_init__'s validation),
+        # without its ten frozen-attribute calls.
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(
             msg_id=data["msg_id"],
             mode=data["mode"],
             sender=data["sender"],
             recipient=data["recipient"],
             timestamp=data["timestamp"],
-            **{name: _unb64(data[name], name) for name in _BYTES_FIELDS},
+            nonce=_unb64(data["nonce"], "nonce"),
+            payload=_unb64(data["payload"], "payload"),
+            signature=_unb64(data["signature"], "signature"),
             extras=dict(data["extras"]),
             version=data["version"],
         )
+        envelope.__post_init__()
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_encoded"] = {name: data[name] for name in _BYTES_FIELDS}
+        envelope.__dict__["_encoded"] = {
+            "nonce": data["nonce"],
+            "payload": data["payload"],
+            "signature": data["signature"],
+        }
         return envelope
 
     @classmethod
@@ -325,14 +434,14 @@ class Envelope:
                 f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
             )
         try:
-            parsed = json.loads(bytes(data).decode("utf-8"), parse_constant=_reject_constant)
+            parsed = _DECODER.decode(bytes(data).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
             raise MalformedEnvelope(
                 "malformed envelope: the bytes are not valid UTF-8 JSON, so the message was cut "
                 f"short or corrupted ({exc})."
             ) from None
         envelope = cls.from_dict(parsed)
-        if envelope.to_bytes() != bytes(data):
+        if envelope.to_bytes() != data:
             raise MalformedEnvelope(
                 "malformed envelope: valid JSON, but not in the canonical encoding "
                 "(sorted keys, no spaces); it may have been altered."
@@ -355,6 +464,11 @@ class Envelope:
         )
 
 
+def _bad(message: str) -> MalformedEnvelope:
+    """The error for one bad field of an envelope."""
+    return MalformedEnvelope(f"malformed envelope: {message}")
+
+
 def _encodable(text: str) -> bool:
     """Whether ``text`` can be written as UTF-8 (JSON's ``"\\ud800"`` escapes parse to text that cannot)."""
     try:
@@ -368,5 +482,24 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
 
 
+#: One strict JSON decoder for every envelope (``json.loads`` with options builds one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+#: The canonical JSON settings: sorted keys, no spaces, UTF-8 text (not ``\\u`` escapes).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: How that encoder writes a string (with ``ensure_ascii=False``): quoted, only ``"``, ``\\`` and
+#: control characters escaped.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _json_extras(extras: dict[str, str]) -> str:
+    """Validated extras (keys ``[a-z][a-z0-9_]*``, text values) as canonical JSON: sorted, no spaces."""
+    if not extras:
+        return "{}"
+    return "{" + ",".join(f"{_json_string(k)}:{_json_string(extras[k])}" for k in sorted(extras)) + "}"
+
+
 def _canonical(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The canonical JSON of ``data``: the definition :meth:`Envelope.to_bytes` builds in parts."""
+    return _ENCODER.encode(data).encode("utf-8")
