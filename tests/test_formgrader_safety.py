@@ -12,10 +12,16 @@ Markdown outputs, a PNG output whose "data" breaks out of its attribute, widget 
 payload carries the token ``pwn``: the page must show the student's text, and no token may sit
 in an attribute, a script or a dangerous element.  The same notebook rendered by the
 configuration without those lines shows that each check can fail.
+
+The last test does it for real (marked ``nbgrader`` and ``integration``): an ex01 submission
+whose answer cell displays HTML, JavaScript and Markdown and whose written answer is the same
+hostile text, autograded by nbgrader, served by a running Jupyter server's formgrader, and
+turned into feedback.
 """
 
 from __future__ import annotations
 
+import urllib.request
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,8 +30,12 @@ import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 from nbformat.notebooknode import NotebookNode
+from nbgrader.api import Gradebook
 from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
 
+from benchmarks.classroom import make_course, solution_answers, submit
+from benchmarks.classroom import nbgrader as run_nbgrader
+from support.browser import jupyterlab_server
 from support.nbtools import REPO
 from toychat.formgrader_safety import CONFIG_LINES, clean_html, clean_markdown
 
@@ -229,3 +239,55 @@ def test_clean_html_escapes_what_it_does_not_allow() -> None:
     html = clean_html('<img src="https://tracker.example/x.png"><img src="data:image/png;base64,iVBORw0KGgo=">')
     page = Page(html)
     assert [value for tag, name, value in page.attributes if name == "src"] == ["data:image/png;base64,iVBORw0KGgo="]
+
+
+#: An answer cell that displays active content while it is graded (the model answer follows).
+DISPLAYS = f"""from IPython.display import HTML, Javascript, Markdown, display
+display(HTML("<img src=x onerror=\\"alert('{TOKEN}-live-html')\\">shown-html"))
+display(Javascript("alert('{TOKEN}-live-js')"))
+display(Markdown("[shown-markdown](javascript:alert('{TOKEN}-live-md'))"))
+print("<script>alert('{TOKEN}-live-print')</script>")
+"""
+
+
+@pytest.mark.nbgrader
+@pytest.mark.integration
+def test_real_formgrader_serves_a_real_submission_sanitised(tmp_path: Path) -> None:
+    """The real thing: an ex01 submission autograded by nbgrader with the course's configuration,
+    then served by a real Jupyter server's formgrader (nbgrader's server extension), and its
+    feedback generated."""
+    course = make_course(tmp_path / "course", "ex01_encryption")
+    config = (course / "nbgrader_config.py").read_text(encoding="utf-8")
+    if not all(line in config for line in CONFIG_LINES.splitlines() if line):
+        (course / "nbgrader_config.py").write_text(config + "\n" + CONFIG_LINES, encoding="utf-8")
+    answers = solution_answers("ex01_encryption")
+    submit(
+        course,
+        "ex01_encryption",
+        "mallory",
+        {**answers, "part-a-answer": DISPLAYS + answers["part-a-answer"], "part-f-answer": WRITTEN},
+    )
+    run_nbgrader(course, "autograde", "ex01_encryption", "--force", cell_timeout=30)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "e2ee-online-safety") as gb:
+        submission_id = gb.find_submission_notebook("ex01_encryption", "ex01_encryption", "mallory").id
+    with jupyterlab_server(course) as url:
+        base, token = url.split("/lab/tree/")[0], url.rsplit("token=", 1)[1]
+        with urllib.request.urlopen(f"{base}/formgrader/submissions/{submission_id}/?token={token}", timeout=120) as r:
+            served = r.read().decode("utf-8")
+    page = Page(served)
+    assert "Submission 1 / 1" in served, "formgrader's own page"
+    assert page.live() == []
+    text = "".join(page.text)
+    for shown in ("Nonce reuse leaks", "-script", "shown-html", "shown-markdown", "-live-print"):
+        assert shown in text, f"the grader still reads {shown!r}"
+
+    # Feedback is built from the same configuration: the student's own page is as clean, and
+    # the release's folded "How you would be graded" notes still fold.
+    run_nbgrader(course, "generate_feedback", "ex01_encryption", "--force", cell_timeout=30)
+    feedback = (course / "feedback" / "mallory" / "ex01_encryption" / "ex01_encryption.html").read_text(
+        encoding="utf-8"
+    )
+    page = Page(feedback)
+    assert page.live() == []
+    assert "Nonce reuse leaks" in "".join(page.text)
+    assert page.elements["details"] >= 5

@@ -11,7 +11,7 @@ not help there: the ``formgrade`` template renders markdown cells without it.
 
 :class:`SanitizeSubmission` is an nbconvert preprocessor, configured for every
 ``HTMLExporter`` the course's nbgrader builds (:data:`CONFIG_LINES`: formgrader and
-``generate_feedback``), that rewrites the notebook before any template sees it:
+``generate_feedback``), rewrites the notebook before any template sees it:
 
 * a **markdown** cell (a written answer, or any cell a student added) is rendered to HTML
   here and cleaned with bleach (an allow-list of text tags; links only to ``http``,
@@ -54,10 +54,16 @@ __all__ = [
     "clean_markdown",
 ]
 
-#: The lines the course's ``nbgrader_config.py`` needs (formgrader builds its exporter from it).
+#: The lines the course's ``nbgrader_config.py`` needs, at its end (formgrader builds its
+#: exporter from it).  ``generate_feedback`` builds an ``HTMLExporter`` from it too, and runs the
+#: exporter's preprocessors first: nbconvert's ``SanitizeHTML`` after this one would escape the
+#: clean HTML into visible tags, so the last line takes it out of feedback's list (feedback is
+#: then cleaned here: nbconvert's left a Markdown ``javascript:`` link live, and showed the
+#: release's own ``<details>`` as text).
 CONFIG_LINES = (
     'c.HTMLExporter.preprocessors = ["toychat.formgrader_safety.SanitizeSubmission"]\n'
     "c.HTMLExporter.sanitize_html = True\n"
+    'c.GenerateFeedback.preprocessors = [p for p in c.GenerateFeedback.preprocessors if "SanitizeHTML" not in p]\n'
 )
 
 #: Tags a student's Markdown or HTML may produce: text structure, no scripts, frames, forms,
