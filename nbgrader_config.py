@@ -43,7 +43,9 @@ c.IncludeHeaderFooter.header = exercise_header(os.path.dirname(os.path.abspath(_
 # kernel and the test cells, visible and hidden, in a second, trusted kernel
 # that calls the student's functions across the process boundary and gets back
 # only plain data (SealedExecute, toychat/sealed.py), so no student code sees,
-# skips or fools a test; and a test cell scores all or nothing (no partial
+# skips or fools a test; output is bounded while it arrives (1 MB a cell, 4 MB a
+# notebook: more is discarded, the cell stopped and the submission flagged,
+# toychat/output_bound.py); and a test cell scores all or nothing (no partial
 # credit read from its output).  These are nbgrader's default lists with the
 # course's preprocessors swapped or added in.
 c.Autograde.sanitize_preprocessors = [
@@ -55,7 +57,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "toychat.grading.SealedExecute",
+    "toychat.output_bound.BoundedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -79,11 +81,17 @@ c.GuardedExecute.sandbox = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "toychat.grading.ScrubHiddenTests",
-    "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-c.SanitizeHTML.enabled = True  # nbconvert's preprocessors run only when enabled
+# Formgrader and feedback render submissions through an HTML exporter built from
+# this file: a submission is rewritten before any template sees it (Markdown and
+# written answers rendered and cleaned with an allow-list, raw cells and
+# scriptable outputs shown as text; toychat/formgrader_safety.py).  nbconvert's
+# own SanitizeHTML is not used after it: it would turn the cleaned HTML into
+# visible tags.
+c.HTMLExporter.preprocessors = ["toychat.formgrader_safety.SanitizeSubmission"]
+c.HTMLExporter.sanitize_html = True
 
 # Export: nbgrader's CSV plus which submissions still have parts to grade by hand.
 c.ExportApp.plugin_class = "toychat.grading.FlaggingCsvExport"

@@ -57,13 +57,12 @@ __all__ = [
 #: The lines the course's ``nbgrader_config.py`` needs, at its end (formgrader builds its
 #: exporter from it).  ``generate_feedback`` builds an ``HTMLExporter`` from it too, and runs the
 #: exporter's preprocessors first: nbconvert's ``SanitizeHTML`` after this one would escape the
-#: clean HTML into visible tags, so the last line takes it out of feedback's list (feedback is
-#: then cleaned here: nbconvert's left a Markdown ``javascript:`` link live, and showed the
-#: release's own ``<details>`` as text).
+#: clean HTML into visible tags, so ``GenerateFeedback.preprocessors`` must not list it (the
+#: course's does not: feedback is cleaned here; nbconvert's left a Markdown ``javascript:`` link
+#: live, and showed the release's own ``<details>`` as text).
 CONFIG_LINES = (
     'c.HTMLExporter.preprocessors = ["toychat.formgrader_safety.SanitizeSubmission"]\n'
     "c.HTMLExporter.sanitize_html = True\n"
-    'c.GenerateFeedback.preprocessors = [p for p in c.GenerateFeedback.preprocessors if "SanitizeHTML" not in p]\n'
 )
 
 #: Tags a student's Markdown or HTML may produce: text structure, no scripts, frames, forms,

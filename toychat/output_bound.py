@@ -39,7 +39,7 @@ from nbgrader.api import Gradebook
 from traitlets import Integer
 from traitlets.config import Configurable
 
-from .grading import GuardedExecute
+from .grading import SealedExecute
 
 __all__ = ["BoundedExecute", "OutputBound", "output_size"]
 
@@ -167,7 +167,8 @@ class OutputBound(Configurable):
             gb.db.commit()
 
 
-class BoundedExecute(OutputBound, GuardedExecute):
-    """The course's :class:`toychat.grading.GuardedExecute` (sealed kernel, per-test reset),
-    with :class:`OutputBound`'s limits.  Configure it in its place in
-    ``Autograde.autograde_preprocessors``; ``GuardedExecute``'s options apply to it."""
+class BoundedExecute(OutputBound, SealedExecute):
+    """The course's :class:`toychat.grading.SealedExecute` (sandboxed student kernel, tests in a
+    trusted kernel), with :class:`OutputBound`'s limits.  Configure it in its place in
+    ``Autograde.autograde_preprocessors``; ``SealedExecute``'s and ``GuardedExecute``'s options
+    apply to it."""
