@@ -424,9 +424,11 @@ for _pid in range(1, 4096):
         except Exception:
             pass
 """
-C7_GRADED_ONLY = "import os as _os\nif _os.environ.get('NBGRADER_EXECUTION'):\n" + "\n".join(
-    "    " + line for line in (C2_TAMPER).splitlines()
-) + "\n"
+C7_GRADED_ONLY = (
+    "import os as _os\nif _os.environ.get('NBGRADER_EXECUTION'):\n"
+    + "\n".join("    " + line for line in (C2_TAMPER).splitlines())
+    + "\n"
+)
 
 #: Class 6, files beside the notebook (written next to it in ``submitted/``): a launcher that
 #: turns every cell into ``pass``, a ``toychat`` package and a ``sitecustomize`` that say yes.

@@ -491,10 +491,11 @@ class SealedExecute(GuardedExecute):
 
     async def _start_trusted(self) -> None:
         """Start the trusted kernel and connect it to the student's."""
-        assert self.km is not None
+        student_km: Any = self.km  # nbclient's attribute, untyped here
+        assert student_km is not None
         private = Path(tempfile.mkdtemp(prefix="toychat-trusted-"))
         private.chmod(0o700)
-        km = AsyncKernelManager(kernel_name=self.km.kernel_name)
+        km = AsyncKernelManager(kernel_name=student_km.kernel_name)
         km.transport = "ipc"
         km.ip = str(private / "ipc")
         km.connection_file = str(private / "connection.json")
@@ -512,12 +513,12 @@ class SealedExecute(GuardedExecute):
         if "LD_LIBRARY_PATH" in os.environ:
             environment["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
         await ensure_async(km.start_kernel(extra_arguments=self.extra_arguments, cwd=str(private), env=environment))
-        kc = km.client()
-        await ensure_async(kc.start_channels())
-        await ensure_async(kc.wait_for_ready(timeout=self.startup_timeout))
+        kc: Any = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=self.startup_timeout)
         self._trusted_km, self._trusted_kc = km, kc
         self._trusted_private = private
-        connection = self.km.get_connection_info(session=False)
+        connection = student_km.get_connection_info(session=False)
         connection = {k: (v.decode("ascii") if isinstance(v, bytes) else v) for k, v in connection.items()}
         code = (
             "import toychat.sealed as __sealed__\n"
@@ -581,12 +582,13 @@ class SealedExecute(GuardedExecute):
                 else "no reply"
             )
         cell.source = source
-        student = (self.km, self.kc)
-        self.km, self.kc = self._trusted_km, self._trusted_kc
+        executor: Any = self  # nbclient's km and kc, swapped for the trusted kernel's for this cell
+        student = (executor.km, executor.kc)
+        executor.km, executor.kc = self._trusted_km, self._trusted_kc
         try:
             cell = await run_student(cell, cell_index, execution_count, store_history)
         finally:
-            self.km, self.kc = student
+            executor.km, executor.kc = student
         if problem is not None:
             cell.outputs.append(
                 NotebookNode(

@@ -351,7 +351,7 @@ def _decode_index(data: Any, depth: int) -> Any:
         bounds = [data["start"], data["stop"], data["step"]]
         if not all(type(n) is int for n in bounds) or bounds[2] == 0:
             raise ValueError("bad range")
-        return pandas.RangeIndex(*bounds, name=decode(data["name"], depth + 1))
+        return pandas.RangeIndex(start=bounds[0], stop=bounds[1], step=bounds[2], name=decode(data["name"], depth + 1))
     if tag == "index":
         return pandas.Index(_decode_column(data["values"], depth), name=decode(data["name"], depth + 1), copy=False)
     if tag == "multiindex":
@@ -458,10 +458,10 @@ class StudentKernel:
     """The trusted side's line to the student's kernel (a Jupyter client on its sockets)."""
 
     def __init__(self, connection: dict[str, Any], timeout: float = 50.0) -> None:
-        from jupyter_client import BlockingKernelClient
+        from jupyter_client.blocking.client import BlockingKernelClient
 
         self.client = BlockingKernelClient()
-        self.client.load_connection_info(connection)
+        self.client.load_connection_info(connection)  # type: ignore[arg-type]
         self.client.start_channels(iopub=False, stdin=False, hb=False, control=True)
         self.timeout = timeout
         self._sent: dict[int, tuple[int, Any]] = {}  # id(obj) -> (handle, obj kept alive)
