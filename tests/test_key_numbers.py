@@ -1,5 +1,6 @@
-"""The key-numbers page (docs/key_numbers.md): every headline figure of the course in one table,
-each marked with its kind, so that a reader never takes a toy measurement for a count of the world.
+"""The key-numbers page (docs/key_numbers.md): every headline figure of the course,
+grouped by lesson, each marked with its kind, so that a reader never takes a toy measurement for
+a count of the world.
 
 * a real-world figure or a side's estimate names a shipped reference and a date;
 * a simulated figure, or arithmetic on assumed rates, says what it assumes;
@@ -7,7 +8,10 @@ each marked with its kind, so that a reader never takes a toy measurement for a 
 * a toy or simulated number on the page is the number its lesson prints (the same anchor, the
   same text; the lesson's own test ties that text to the code);
 * every anchored figure in the key-measurements tables and policy boxes of lessons 04-10 is on
-  the page (lessons 01-03 measure the cryptography on the reader's machine and anchor none);
+  the page (lessons 01-03 measure the cryptography on the reader's machine and anchor none).
+  That includes the settings a figure rests on (a sample size, a threshold, an assumed rate):
+  the page anchors them beside their figure, in the column naming what it rests on, so a
+  changed setting fails here as a changed finding does, and neither is left off;
 * the page is part of the site.
 """
 
