@@ -365,3 +365,40 @@ def test_short_text_columns_keep_room_beside_prose() -> None:
     crowded = pd.DataFrame({f"prose {i}": ["word " * 20] for i in range(6)} | {"label": ["a short label text"]})
     label = show_table(crowded).data.split("<td ")[-1]
     assert "min-width:8.0em" not in label, "six prose columns at their minimum leave less room"
+
+
+def test_short_labels_and_times_stay_on_one_line() -> None:
+    """Lesson 08 at 1280 px drew "2024-01-08 09:05" over "UTC" and "reported" over "message"
+    beside a column with room to spare (issue 29)."""
+    table = pd.DataFrame(
+        {
+            "role": ["reported message", "context"],
+            "sent_at": pd.to_datetime(["2024-01-08 09:05", "2024-01-08 09:07"]).tz_localize("UTC"),
+            "text": ["word " * 20, "hi"],
+        }
+    )
+    html = show_table(table).data
+    head, roles = _header_and_cells(html, 0)
+    _, times = _header_and_cells(html, 1)
+    _, texts = _header_and_cells(html, 2)
+    assert all("white-space:nowrap;" in cell for cell in roles + times)
+    assert "white-space:nowrap;" in head, "a short header stays on one line over its column"
+    assert all("white-space:nowrap;" not in cell for cell in texts), "prose wraps"
+
+
+def test_keeping_labels_whole_never_widens_a_table_past_its_box() -> None:
+    """Twelve columns of 24-character labels cannot all be kept on one line in 56 em."""
+    table = pd.DataFrame({f"column {i}": ["a label of 24 characters"] for i in range(12)})
+    html = show_table(table).data
+    whole = html.split("<tbody>")[1].count("white-space:nowrap;")
+    assert 0 < whole < 12
+
+
+def test_a_table_without_prose_is_as_wide_as_its_columns() -> None:
+    """A count beside a name is read across a short gap, not across the output area."""
+    compact = show_table(pd.DataFrame({"share assumed": [0.0, 0.25], "flagged": [0.8, 0.6]})).data
+    assert "width:auto;" in compact.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert "width:fit-content;" in compact.split('class="toychat-table-box" style="')[1].split('"')[0]
+    wide = show_table(pd.DataFrame({"id": ["C1"], "quote": ["word " * 30]})).data
+    assert "width:100%;" in wide.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert "fit-content" not in wide
