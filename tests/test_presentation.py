@@ -402,3 +402,44 @@ def test_a_table_without_prose_is_as_wide_as_its_columns() -> None:
     wide = show_table(pd.DataFrame({"id": ["C1"], "quote": ["word " * 30]})).data
     assert "width:100%;" in wide.split('<table class="toychat-table" style="')[1].split('"')[0]
     assert "fit-content" not in wide
+
+
+def test_the_course_stylesheet_reaches_jupyterlab_and_the_policy_view() -> None:
+    """Prose at a readable measure in JupyterLab (its custom.css, turned on and served by the
+    course's server extension) and in the policy view (a raw HTML cell Voila writes as it is)."""
+    import logging
+    from types import SimpleNamespace
+
+    import nbformat
+
+    from toychat import policy_view
+
+    css = policy_view.STYLESHEET.read_text(encoding="utf-8")
+    assert "max-width: 68ch" in css
+    assert "word-break: normal" in css
+    # JupyterLab: custom.css turned on unless a deployment chose, and served from the course's folder.
+    chosen = SimpleNamespace(config={"LabApp": {"custom_css": False}}, custom_css=False)
+    unset = SimpleNamespace(config={}, custom_css=False)
+    paths = ["/home/user/.jupyter/custom", "/jupyter_server/static/custom"]
+    server = SimpleNamespace(
+        extension_manager=SimpleNamespace(extension_apps={"jupyterlab": [chosen, unset]}),
+        web_app=SimpleNamespace(settings={"static_custom_path": paths}),
+        log=logging.getLogger("test"),
+    )
+    policy_view._link_jupyter_server_extension(server)
+    assert unset.custom_css is True
+    assert chosen.custom_css is False, "a deployment's own choice stands"
+    policy_view._serve_stylesheet(server)
+    policy_view._serve_stylesheet(server)
+    assert paths == [
+        "/home/user/.jupyter/custom",
+        str(policy_view.STYLESHEET.parent),
+        "/jupyter_server/static/custom",
+    ], "after the user's own custom.css, once"
+    # The policy view: the stylesheet is the lesson's last cell, raw HTML.
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Text.")]
+    last = policy_view.prelaunch_hook(None, nb, ".").cells[-1]
+    assert last.cell_type == "raw"
+    assert last.metadata["raw_mimetype"] == "text/html"
+    assert last.source == f"<style>\n{css}</style>"
