@@ -132,6 +132,11 @@ def test_policy_view_hides_code_and_widgets_are_live(
             page.screenshot(path=str(ARTIFACTS / f"policy_view_{stem}_FAILED.png"))
             raise
         record_timing("policy view", f"{lesson} (render in Voilà)", time.perf_counter() - start)
+        # While it ran, the reader saw how far it had got and which section was running.
+        progress = page.evaluate("() => window.toychatProgress || []")
+        assert progress, "no progress shown while the lesson ran"
+        assert progress[-1].startswith("Running the lesson: "), progress[-1]
+        assert any("(now: " in line for line in progress), progress[:3]
         text = page.inner_text("body")
         assert "Traceback" not in text, "a cell failed in the policy view"
         errors = page.locator(ERROR_OUTPUT).all_inner_texts()

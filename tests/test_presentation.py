@@ -164,13 +164,14 @@ def test_policy_view_turns_myst_boxes_into_html_boxes() -> None:
         nbformat.v4.new_code_cell(":::{admonition} not markdown\n:::"),
     ]
     out = prelaunch_hook(None, nb, ".")
-    box = out.cells[0].source
+    assert "window.voila_process" in out.cells[0].source, "first, the progress display"
+    box = out.cells[1].source
     assert box.startswith('<div class="admonition warning" role="note" style="border-left:6px solid #E69F00;')
     assert ">Content note</p>" in box
     assert "\n\nNo real material.\n\n</div>" in box
     assert ":::" not in box
-    assert out.cells[1].source == "Text with :::colons::: stays text."
-    assert out.cells[2].source.startswith(":::"), "code cells are left alone"
+    assert out.cells[2].source == "Text with :::colons::: stays text."
+    assert out.cells[3].source.startswith(":::"), "code cells are left alone"
 
 
 def test_the_policy_view_extension_is_enabled_by_the_install() -> None:
@@ -340,7 +341,7 @@ def test_policy_view_draws_markdown_tables_like_course_tables() -> None:
     nb = nbformat.v4.new_notebook()
     table = "| measurement | value |\n|---|--:|\n| recall | 81% |\n| precision | 4% |"
     nb.cells = [nbformat.v4.new_markdown_cell(f"## Key measurements\n\n{table}\n\nSimulated.")]
-    out = prelaunch_hook(None, nb, ".").cells[0].source
+    out = prelaunch_hook(None, nb, ".").cells[1].source  # after the progress display
     assert out.startswith('## Key measurements\n\n<div class="toychat-table-box"')
     assert out.endswith("</div>\n\nSimulated.")
     course = show_table(pd.DataFrame({"a": ["x"]})).data
@@ -436,10 +437,44 @@ def test_the_course_stylesheet_reaches_jupyterlab_and_the_policy_view() -> None:
         str(policy_view.STYLESHEET.parent),
         "/jupyter_server/static/custom",
     ], "after the user's own custom.css, once"
-    # The policy view: the stylesheet is the lesson's last cell, raw HTML.
+    # The policy view: the stylesheet is the lesson's last cell, an HTML block (Voila escapes raw cells).
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("Text.")]
     last = policy_view.prelaunch_hook(None, nb, ".").cells[-1]
-    assert last.cell_type == "raw"
-    assert last.metadata["raw_mimetype"] == "text/html"
-    assert last.source == f"<style>\n{css}</style>"
+    assert last.cell_type == "markdown"
+    assert last.source.startswith(f'<style id="toychat-style">\n{css}')
+    assert last.source.endswith("</style>")
+
+
+def test_the_policy_view_says_how_far_a_lesson_has_run() -> None:
+    """Voila's "Executing 27 of 55" counts Markdown cells and stalls on a heavy one; the policy
+    view shows a bar, the share run and the section running (issue 29: lesson 09's spinner)."""
+    import json
+
+    import nbformat
+
+    from toychat.policy_view import prelaunch_hook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Lesson\n\nIntro."),
+        nbformat.v4.new_code_cell("setup()"),
+        nbformat.v4.new_markdown_cell("## 1. A synthetic platform\n\nText."),
+        nbformat.v4.new_code_cell("simulate()"),
+        nbformat.v4.new_markdown_cell("## Summary"),
+    ]
+    out = prelaunch_hook(None, nb, ".")
+    script = out.cells[0].source
+    assert out.cells[0].cell_type == "markdown"
+    assert script.startswith('<script id="toychat-progress">')
+    assert "$" not in script, "the Markdown renderer would read a dollar as mathematics"
+    sections = json.loads(script.split("const SECTIONS = ")[1].split(";\n")[0])
+    # Voila calls voila_process(k, n) once cell k - 1 has run: k = 3 (the lesson's setup done)
+    # means the platform's code runs next.
+    assert len(sections) == len(out.cells) + 1
+    assert sections[1] == "Lesson"
+    assert sections[3] == "1. A synthetic platform"
+    assert sections[-1] == ""
+    assert 'createElement("progress")' in script
+    assert "textContent" in script
+    assert "innerHTML" not in script, "headings are set as text, never as HTML"
