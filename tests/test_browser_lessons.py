@@ -65,6 +65,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]
     root = tmp_path_factory.mktemp("lab") / "course"
     for lesson in LESSONS:
         copy_with_sentinel(lesson, root / "lessons" / lesson.name)
+    _write_broken_controls(root / "probe")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with jupyterlab_server(root) as url, chromium_page(executable) as page:
         yield url, page
@@ -122,23 +123,26 @@ BROKEN_CONTROLS = [
 ]
 
 
-def test_driving_the_controls_finds_every_break(tmp_path: Path) -> None:
-    """drive_every_control reports a traceback from a slider's extreme, a button and a drop-down
-    option, each named by its action; and nothing from the controls that work."""
+def _write_broken_controls(folder: Path) -> None:
+    """``folder/broken_controls.ipynb``: :data:`BROKEN_CONTROLS`, with the sentinel cell."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in BROKEN_CONTROLS]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    root = tmp_path / "course"
-    root.mkdir()
-    nbformat.write(nb, root / "source.ipynb")
-    copy_with_sentinel(root / "source.ipynb", root / "broken.ipynb")
-    with jupyterlab_server(root) as url, chromium_page(chromium_path()) as page:
-        page.goto(url.format(path="broken.ipynb"))
-        try:
-            run_all_cells(page, timeout_ms=90_000)
-            problems = drive_every_control(page)
-        finally:
-            shut_down_kernels(url)
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "source.ipynb")
+    copy_with_sentinel(folder / "source.ipynb", folder / "broken_controls.ipynb")
+
+
+def test_driving_the_controls_finds_every_break(lab: tuple[str, object]) -> None:
+    """drive_every_control reports a traceback from a slider's extreme, a button and a drop-down
+    option, each named by its action; and nothing from the controls that work."""
+    url, page = lab
+    page.goto(url.format(path="probe/broken_controls.ipynb").replace("/lab/tree/", "/lab/workspaces/wprobe/tree/"))
+    try:
+        run_all_cells(page, timeout_ms=90_000)
+        problems = drive_every_control(page)
+    finally:
+        shut_down_kernels(url)
     found = "\n".join(problems)
     assert len(problems) == 4, found  # the button is pressed twice: before and after typing
     assert "slider 'Stop' at its max" in found
