@@ -115,7 +115,7 @@ def style_cell() -> Any:
     import nbformat
 
     css = STYLESHEET.read_text(encoding="utf-8") + _HIDE_OWN_CELLS
-    return nbformat.v4.new_markdown_cell(f'<style id="toychat-style">\n{css}</style>')
+    return nbformat.v4.new_markdown_cell(f'<style id="toychat-style">\n{css}</style>')  # type: ignore[no-untyped-call]
 
 
 _HEADING = re.compile(r"^#{1,3}[ \t]+(?P<title>.+?)[ \t#]*$", re.M)
@@ -183,7 +183,7 @@ def progress_cell(cells: Any) -> Any:
     for k in range(len(kinds) + 1):
         following = next((i for i in range(k, len(kinds)) if kinds[i] == "code"), None)
         sections.append(section[following] if following is not None else "")
-    return nbformat.v4.new_markdown_cell(_PROGRESS_SCRIPT % json.dumps(sections, ensure_ascii=False))
+    return nbformat.v4.new_markdown_cell(_PROGRESS_SCRIPT % json.dumps(sections, ensure_ascii=False))  # type: ignore[no-untyped-call]
 
 
 def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
