@@ -64,9 +64,10 @@ _SHORT_KEEP_CHARS = 16
 #: Average width (em) of a character of 14-px text, and the padding (em) of a cell.
 _EM_PER_CHAR = 0.5
 _PAD_EM = 1.15
-#: Width (em) of the narrowest table the short columns are fitted to: a table box at 1280 px
-#: (about 826 px inside JupyterLab's 848-px output area, with room for the border and padding).
-_TABLE_EM = 56
+#: Width (em) of the narrowest table the short columns are fitted to: a table box at 1280 px is
+#: about 826 px inside JupyterLab's 848-px output area; 54 em (756 px) leaves room for padding and
+#: for characters wider than the estimate (at 56 em lesson 10's evidence table overflowed by 5 px).
+_TABLE_EM = 54
 #: A short-text column whose longest cell has at most this many characters (a time in UTC, a
 #: platform's name, "reported message") is kept on one line, while the table has room for it:
 #: "2024-01-08 09:05" over "UTC" reads as two values.
