@@ -2,8 +2,12 @@
 
 For each lesson: Run All through JupyterLab's menu; then no error output, every widget rendered,
 no widget label, button, dropdown, readout or placeholder cut off, no figure wider than its output
-area, and axe-core finds no serious or critical violation in the course's own outputs and widgets
-(violations in JupyterLab's own interface are listed in the report, not failed).  A full-length
+area or taller than the notebook's visible area, no line of prose over 100 characters, and axe-core
+finds no serious or critical violation in the course's own outputs and widgets (violations in
+JupyterLab's own interface are listed in the report, not failed).  Then every control is driven
+through its empty and extreme states (support.browser.drive_every_control: buttons with nothing
+typed, empty and over-long text, each slider's first and last stop, every drop-down option and
+toggle), and no action may cause a traceback or an error, on the page or from the kernel.  A full-length
 screenshot of each executed lesson and the axe report go to tests/artifacts/."""
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from support.browser import (
     chromium_page,
     chromium_path,
     copy_with_sentinel,
+    drive_every_control,
     jupyterlab_server,
     look_like_a_user,
     notebook_screenshot,
@@ -60,6 +65,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]
     root = tmp_path_factory.mktemp("lab") / "course"
     for lesson in LESSONS:
         copy_with_sentinel(lesson, root / "lessons" / lesson.name)
+    _write_broken_controls(root / "probe")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with jupyterlab_server(root) as url, chromium_page(executable) as page:
         yield url, page
@@ -92,7 +98,56 @@ def test_lesson_in_jupyterlab(lesson: Path, lab: tuple[str, object], axe_script:
             if v["impact"] in ("serious", "critical")
         ]
         notebook_screenshot(page, ARTIFACTS / f"browser_{lesson.stem}.png")
+        # Then every control through its empty and extreme states: no traceback, no error.
+        driven = time.perf_counter()
+        problems += drive_every_control(page)
+        record_timing("browser", f"{lesson.name} (every control driven)", time.perf_counter() - driven)
     finally:
         shut_down_kernels(url)
     record_timing("browser", f"{lesson.name} (run all in JupyterLab)", time.perf_counter() - start)
     assert not problems, f"{lesson.name}:\n" + "\n".join(problems)
+
+
+#: A notebook whose controls break: the driver must find each break (a check that cannot fail is
+#: no check).  A slider whose last stop raises inside the course's interact (a traceback in the
+#: widget's output), a button whose callback raises (sent by the kernel to no cell), and a
+#: drop-down option that raises.
+BROKEN_CONTROLS = [
+    "import ipywidgets as widgets\nfrom IPython.display import display\n"
+    "from toychat.widgets import choice_slider, interact",
+    "def at(stop: int) -> None:\n    if stop == 3:\n        raise ValueError('the last stop breaks')\n"
+    "    print('stop', stop)\n\n\ninteract(at, stop=choice_slider('Stop', [0, 1, 2, 3], value=1));",
+    "button = widgets.Button(description='Break')\nbutton.on_click(lambda _: 1 / 0)\ndisplay(button)",
+    "def pick(choice: str) -> None:\n    if choice == 'bad':\n        raise KeyError('a choice that matches nothing')\n"
+    "    print(choice)\n\n\ninteract(pick, choice=widgets.Dropdown(options=['good', 'bad']));",
+]
+
+
+def _write_broken_controls(folder: Path) -> None:
+    """``folder/broken_controls.ipynb``: :data:`BROKEN_CONTROLS`, with the sentinel cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in BROKEN_CONTROLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "source.ipynb")
+    copy_with_sentinel(folder / "source.ipynb", folder / "broken_controls.ipynb")
+
+
+def test_driving_the_controls_finds_every_break(lab: tuple[str, object]) -> None:
+    """drive_every_control reports a traceback from a slider's extreme, a button and a drop-down
+    option, each named by its action; and nothing from the controls that work."""
+    url, page = lab
+    page.goto(url.format(path="probe/broken_controls.ipynb").replace("/lab/tree/", "/lab/workspaces/wprobe/tree/"))
+    try:
+        run_all_cells(page, timeout_ms=90_000)
+        problems = drive_every_control(page)
+    finally:
+        shut_down_kernels(url)
+    found = "\n".join(problems)
+    assert len(problems) == 4, found  # the button is pressed twice: before and after typing
+    assert "slider 'Stop' at its max" in found
+    assert "the last stop breaks" in found
+    assert "button 'Break'" in found
+    assert "ZeroDivisionError" in found
+    assert "drop-down option 'bad'" in found
+    assert "a choice that matches nothing" in found

@@ -14,13 +14,23 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from support.browser import chromium_page, chromium_path, jupyterlab_server, require, shut_down_kernels
+from support.browser import (
+    PROSE,
+    chromium_page,
+    chromium_path,
+    jupyterlab_server,
+    prose_lines_too_long,
+    require,
+    shut_down_kernels,
+)
 from support.nbtools import ARTIFACTS, REPO, record_timing
 
 pytestmark = pytest.mark.browser
 
 #: How long Voilà may take to run a whole lesson before showing it.
 RENDER_TIMEOUT_MS = 300_000
+#: The browser window's height (px): figures must fit in it.
+PAGE_HEIGHT = 1000
 #: How long one widget callback may take to redraw its output.
 UPDATE_TIMEOUT_MS = 60_000
 
@@ -113,7 +123,7 @@ def test_policy_view_hides_code_and_widgets_are_live(
     shutil.copytree(REPO / "lessons", root / "lessons")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = lesson.removesuffix(".ipynb")
-    with jupyterlab_server(root) as url, chromium_page(executable) as page:
+    with jupyterlab_server(root) as url, chromium_page(executable, height=PAGE_HEIGHT) as page:
         start = time.perf_counter()
         page.goto(policy_view_url(url, f"lessons/{lesson}"), timeout=RENDER_TIMEOUT_MS)
         try:
@@ -122,6 +132,11 @@ def test_policy_view_hides_code_and_widgets_are_live(
             page.screenshot(path=str(ARTIFACTS / f"policy_view_{stem}_FAILED.png"))
             raise
         record_timing("policy view", f"{lesson} (render in Voilà)", time.perf_counter() - start)
+        # While it ran, the reader saw how far it had got and which section was running.
+        progress = page.evaluate("() => window.toychatProgress || []")
+        assert progress, "no progress shown while the lesson ran"
+        assert progress[-1].startswith("Running the lesson: "), progress[-1]
+        assert any("(now: " in line for line in progress), progress[:3]
         text = page.inner_text("body")
         assert "Traceback" not in text, "a cell failed in the policy view"
         errors = page.locator(ERROR_OUTPUT).all_inner_texts()
@@ -141,6 +156,15 @@ def test_policy_view_hides_code_and_widgets_are_live(
         assert page.locator(".jp-OutputArea-output img:not([alt])").count() == 0, "a figure without alt text"
         assert ":::" not in text, "a MyST box shown as raw text (toychat.policy_view not enabled?)"
         assert page.locator("h1").count() >= 1
+        # Prose at a readable measure (the course's stylesheet), and figures a screen can show whole.
+        assert page.locator(PROSE).count() > 0, "no prose found to measure"
+        too_long = prose_lines_too_long(page, "body")
+        assert not too_long, f"lines of prose too long in the policy view: {too_long[:3]}"
+        tall = page.evaluate(
+            "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+            ".filter((img) => img.naturalHeight > window.innerHeight).map((img) => img.naturalHeight)"
+        )
+        assert not tall, f"figures taller than the {PAGE_HEIGHT}px window: {tall}"
 
         target = page.locator(watched).first
         target.scroll_into_view_if_needed()

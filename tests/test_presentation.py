@@ -164,13 +164,14 @@ def test_policy_view_turns_myst_boxes_into_html_boxes() -> None:
         nbformat.v4.new_code_cell(":::{admonition} not markdown\n:::"),
     ]
     out = prelaunch_hook(None, nb, ".")
-    box = out.cells[0].source
+    assert "window.voila_process" in out.cells[0].source, "first, the progress display"
+    box = out.cells[1].source
     assert box.startswith('<div class="admonition warning" role="note" style="border-left:6px solid #E69F00;')
     assert ">Content note</p>" in box
     assert "\n\nNo real material.\n\n</div>" in box
     assert ":::" not in box
-    assert out.cells[1].source == "Text with :::colons::: stays text."
-    assert out.cells[2].source.startswith(":::"), "code cells are left alone"
+    assert out.cells[2].source == "Text with :::colons::: stays text."
+    assert out.cells[3].source.startswith(":::"), "code cells are left alone"
 
 
 def test_the_policy_view_extension_is_enabled_by_the_install() -> None:
@@ -341,7 +342,7 @@ def test_policy_view_draws_markdown_tables_like_course_tables() -> None:
     nb = nbformat.v4.new_notebook()
     table = "| measurement | value |\n|---|--:|\n| recall | 81% |\n| precision | 4% |"
     nb.cells = [nbformat.v4.new_markdown_cell(f"## Key measurements\n\n{table}\n\nSimulated.")]
-    out = prelaunch_hook(None, nb, ".").cells[0].source
+    out = prelaunch_hook(None, nb, ".").cells[1].source  # after the progress display
     assert out.startswith('## Key measurements\n\n<div class="toychat-table-box"')
     assert out.endswith("</div>\n\nSimulated.")
     course = show_table(pd.DataFrame({"a": ["x"]})).data
@@ -366,3 +367,115 @@ def test_short_text_columns_keep_room_beside_prose() -> None:
     crowded = pd.DataFrame({f"prose {i}": ["word " * 20] for i in range(6)} | {"label": ["a short label text"]})
     label = show_table(crowded).data.split("<td ")[-1]
     assert "min-width:8.0em" not in label, "six prose columns at their minimum leave less room"
+
+
+def test_short_labels_and_times_stay_on_one_line() -> None:
+    """Lesson 08 at 1280 px drew "2024-01-08 09:05" over "UTC" and "reported" over "message"
+    beside a column with room to spare (issue 29)."""
+    table = pd.DataFrame(
+        {
+            "role": ["reported message", "context"],
+            "sent_at": pd.to_datetime(["2024-01-08 09:05", "2024-01-08 09:07"]).tz_localize("UTC"),
+            "text": ["word " * 20, "hi"],
+        }
+    )
+    html = show_table(table).data
+    head, roles = _header_and_cells(html, 0)
+    _, times = _header_and_cells(html, 1)
+    _, texts = _header_and_cells(html, 2)
+    assert all("white-space:nowrap;" in cell for cell in roles + times)
+    assert "white-space:nowrap;" in head, "a short header stays on one line over its column"
+    assert all("white-space:nowrap;" not in cell for cell in texts), "prose wraps"
+
+
+def test_keeping_labels_whole_never_widens_a_table_past_its_box() -> None:
+    """Twelve columns of 24-character labels cannot all be kept on one line in 56 em."""
+    table = pd.DataFrame({f"column {i}": ["a label of 24 characters"] for i in range(12)})
+    html = show_table(table).data
+    whole = html.split("<tbody>")[1].count("white-space:nowrap;")
+    assert 0 < whole < 12
+
+
+def test_a_table_without_prose_is_as_wide_as_its_columns() -> None:
+    """A count beside a name is read across a short gap, not across the output area."""
+    compact = show_table(pd.DataFrame({"share assumed": [0.0, 0.25], "flagged": [0.8, 0.6]})).data
+    assert "width:auto;" in compact.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert "width:fit-content;" in compact.split('class="toychat-table-box" style="')[1].split('"')[0]
+    wide = show_table(pd.DataFrame({"id": ["C1"], "quote": ["word " * 30]})).data
+    assert "width:100%;" in wide.split('<table class="toychat-table" style="')[1].split('"')[0]
+    assert "fit-content" not in wide
+
+
+def test_the_course_stylesheet_reaches_jupyterlab_and_the_policy_view() -> None:
+    """Prose at a readable measure in JupyterLab (its custom.css, turned on and served by the
+    course's server extension) and in the policy view (a raw HTML cell Voila writes as it is)."""
+    import logging
+    from types import SimpleNamespace
+
+    import nbformat
+
+    from toychat import policy_view
+
+    css = policy_view.STYLESHEET.read_text(encoding="utf-8")
+    assert "max-width: 68ch" in css
+    assert "word-break: normal" in css
+    # JupyterLab: custom.css turned on unless a deployment chose, and served from the course's folder.
+    chosen = SimpleNamespace(config={"LabApp": {"custom_css": False}}, custom_css=False)
+    unset = SimpleNamespace(config={}, custom_css=False)
+    paths = ["/home/user/.jupyter/custom", "/jupyter_server/static/custom"]
+    server = SimpleNamespace(
+        extension_manager=SimpleNamespace(extension_apps={"jupyterlab": [chosen, unset]}),
+        web_app=SimpleNamespace(settings={"static_custom_path": paths}),
+        log=logging.getLogger("test"),
+    )
+    policy_view._link_jupyter_server_extension(server)
+    assert unset.custom_css is True
+    assert chosen.custom_css is False, "a deployment's own choice stands"
+    policy_view._serve_stylesheet(server)
+    policy_view._serve_stylesheet(server)
+    assert paths == [
+        "/home/user/.jupyter/custom",
+        str(policy_view.STYLESHEET.parent),
+        "/jupyter_server/static/custom",
+    ], "after the user's own custom.css, once"
+    # The policy view: the stylesheet is the lesson's last cell, an HTML block (Voila escapes raw cells).
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Text.")]
+    last = policy_view.prelaunch_hook(None, nb, ".").cells[-1]
+    assert last.cell_type == "markdown"
+    assert last.source.startswith(f'<style id="toychat-style">\n{css}')
+    assert last.source.endswith("</style>")
+
+
+def test_the_policy_view_says_how_far_a_lesson_has_run() -> None:
+    """Voila's "Executing 27 of 55" counts Markdown cells and stalls on a heavy one; the policy
+    view shows a bar, the share run and the section running (issue 29: lesson 09's spinner)."""
+    import json
+
+    import nbformat
+
+    from toychat.policy_view import prelaunch_hook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Lesson\n\nIntro."),
+        nbformat.v4.new_code_cell("setup()"),
+        nbformat.v4.new_markdown_cell("## 1. A synthetic platform\n\nText."),
+        nbformat.v4.new_code_cell("simulate()"),
+        nbformat.v4.new_markdown_cell("## Summary"),
+    ]
+    out = prelaunch_hook(None, nb, ".")
+    script = out.cells[0].source
+    assert out.cells[0].cell_type == "markdown"
+    assert script.startswith('<script id="toychat-progress">')
+    assert "$" not in script, "the Markdown renderer would read a dollar as mathematics"
+    sections = json.loads(script.split("const SECTIONS = ")[1].split(";\n")[0])
+    # Voila calls voila_process(k, n) once cell k - 1 has run: k = 3 (the lesson's setup done)
+    # means the platform's code runs next.
+    assert len(sections) == len(out.cells) + 1
+    assert sections[1] == "Lesson"
+    assert sections[3] == "1. A synthetic platform"
+    assert sections[-1] == ""
+    assert 'createElement("progress")' in script
+    assert "textContent" in script
+    assert "innerHTML" not in script, "headings are set as text, never as HTML"

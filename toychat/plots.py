@@ -35,9 +35,14 @@ __all__ = [
     "PALETTE",
     "COURSE_STYLE",
     "MAX_WIDTH_IN",
+    "FIGURE_WIDTH_IN",
+    "FIGURE_HEIGHT_IN",
+    "MAX_HEIGHT_IN",
+    "subplots",
     "use_course_style",
     "wrap_title",
     "readable",
+    "bar_labels",
     "byte_entropy",
     "byte_histogram",
     "compare_byte_histograms",
@@ -65,15 +70,24 @@ PALETTE: dict[str, str] = {
 #: Maximum entropy of a byte: 8 bits (all 256 values equally likely).
 MAX_BYTE_ENTROPY = 8.0
 
-#: Widest figure (inches, at the notebook's 100 dpi) that fits JupyterLab's output
-#: area in a 1400-pixel window (about 900 px) without a horizontal scroll bar.
-MAX_WIDTH_IN = 8.6
+#: The course's one figure width (inches, at the notebook's 100 dpi): 800 px, which fits
+#: JupyterLab's output area in a 1280-pixel window with the file browser open (848 px) without
+#: being shrunk, so every figure's text is drawn at the same size in every lesson.
+FIGURE_WIDTH_IN = 8.0
+#: The default height: a figure a lesson draws without a reason to be taller or shorter.
+FIGURE_HEIGHT_IN = 4.5
+#: The tallest figure (inches): 560 px, inside the notebook area of a 1280x720 screen (about
+#: 600 px between JupyterLab's toolbars), so a reader never scrolls through one figure.
+MAX_HEIGHT_IN = 5.6
+#: Widest figure (inches): the course's one width.  (Kept under this name for the helpers that
+#: fit text or a grid of pictures to it.)
+MAX_WIDTH_IN = FIGURE_WIDTH_IN
 
 #: The course's matplotlib style: text no smaller than 10 pt, figures that fit the
 #: output area.  Applied when this module is imported (every lesson's figures go
 #: through it); :func:`use_course_style` applies it again after a reset.
 COURSE_STYLE: dict[RcKeyType, Any] = {
-    "figure.figsize": (8.0, 4.5),
+    "figure.figsize": (FIGURE_WIDTH_IN, FIGURE_HEIGHT_IN),
     "font.size": 11,
     "axes.titlesize": 12,
     "axes.labelsize": 11,
@@ -92,6 +106,25 @@ def use_course_style() -> None:
 use_course_style()
 
 
+def subplots(nrows: int = 1, ncols: int = 1, *, height: float = FIGURE_HEIGHT_IN, **kwargs: Any) -> tuple[Figure, Any]:
+    """``plt.subplots`` at the course's one width (:data:`FIGURE_WIDTH_IN`), with constrained
+    layout; every lesson's figure is drawn through it, so none is wider than the output area or
+    drawn at another scale.  ``height`` (inches) is for a figure whose content asks for more or
+    less room than :data:`FIGURE_HEIGHT_IN` (a strip of rows, several panels); it is capped at
+    :data:`MAX_HEIGHT_IN`, so no figure is taller than a small screen.
+
+    >>> fig, ax = subplots(height=20)
+    >>> tuple(fig.get_size_inches()) == (FIGURE_WIDTH_IN, MAX_HEIGHT_IN)
+    True
+    >>> plt.close(fig)
+    """
+    if "figsize" in kwargs:
+        raise TypeError("subplots() sets the course's figure width; give only a height")
+    kwargs.setdefault("layout", "constrained")
+    size = (FIGURE_WIDTH_IN, min(max(height, 1.0), MAX_HEIGHT_IN))
+    return plt.subplots(nrows, ncols, figsize=size, **kwargs)
+
+
 def wrap_title(title: str, width_in: float = MAX_WIDTH_IN, points: float = 12) -> str:
     """Break ``title`` into lines that fit a figure ``width_in`` inches wide.
 
@@ -103,6 +136,17 @@ def wrap_title(title: str, width_in: float = MAX_WIDTH_IN, points: float = 12) -
     """
     per_line = max(20, int(width_in * 120 / points))
     return "\n".join(textwrap.fill(part, per_line) for part in title.split("\n"))
+
+
+def bar_labels(shares: Sequence[float]) -> list[str]:
+    """Labels for bars of percentages: each as a whole percent, and none for a bar of zero,
+    which is not drawn (a "0%" floating beside nothing reads as a missing bar; the axis and
+    the figure's description say that no bar means none).
+
+    >>> bar_labels([0.0, 0.4, 62.0])
+    ['', '0%', '62%']
+    """
+    return [f"{v:.0f}%" if v > 0 else "" for v in shares]
 
 
 def readable(label: str) -> str:
@@ -142,7 +186,7 @@ def byte_histogram(
 ) -> Axes:
     """Bar chart of how often each byte value 0-255 occurs in ``data``."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3))
+        _, ax = subplots(height=3.0)
     counts = Counter(data)
     ax.bar(range(256), [counts.get(v, 0) for v in range(256)], width=1.0, color=color)
     ax.set_xlim(-4, 259)  # room so bars at 0 and 255 are not hidden by the axes
@@ -163,7 +207,7 @@ def compare_byte_histograms(
 
     With the default labels the title states the finding lesson 01 measures.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True, layout="constrained")
+    fig, axes = subplots(1, 2, height=3.8, sharey=True)
     byte_histogram(first, ax=axes[0], label=labels[0], color=PALETTE["vermillion"])
     byte_histogram(second, ax=axes[1], label=labels[1], color=PALETTE["blue"])
     axes[1].set_ylabel("")
@@ -197,7 +241,7 @@ def message_timeline(table: pd.DataFrame, *, title: str | None = None) -> Figure
     pairs = (table["sender"] + " → " + table["recipient"]).tolist()
     order = sorted(set(pairs))
     colours = [PALETTE[name] for name in _TIMELINE_COLOURS]
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 1.8), layout="constrained")
+    fig, ax = subplots(height=0.6 * len(order) + 1.8)
     for index, pair in enumerate(order):
         rows = table[[p == pair for p in pairs]]
         ax.scatter(
@@ -282,7 +326,7 @@ def distance_histogram(
     if n_bits < 1:
         raise ValueError("n_bits must be at least 1.")
     colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["bluish_green"], PALETTE["reddish_purple"]]
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 4.4), layout="constrained")
+    fig, ax = subplots(height=4.4)
     lowest = min(min(values) for values in groups.values())
     highest = max(max(values) for values in groups.values())
     bins = [b - 0.5 for b in range(lowest, highest + 2)]
@@ -319,7 +363,7 @@ def key_strip(keys: list[bytes], *, labels: list[str] | None = None, title: str 
     if not keys:
         raise ValueError("key_strip needs at least one key")
     grid = np.array([list(k) for k in keys], dtype=float)
-    fig, ax = plt.subplots(figsize=(9, 0.32 * len(keys) + 1.4), layout="constrained")
+    fig, ax = subplots(height=0.32 * len(keys) + 1.4)
     image = ax.imshow(grid, aspect="auto", cmap="cividis", vmin=0, vmax=255, interpolation="nearest")
     fig.colorbar(image, ax=ax, label="byte value (0-255)", ticks=[0, 64, 128, 192, 255])
     ax.set_yticks(range(len(keys)), labels or [f"key {i + 1}" for i in range(len(keys))])
@@ -340,9 +384,7 @@ def image_grid(
     n = len(images)
     rows = (n + columns - 1) // columns
     cell = min(1.9, MAX_WIDTH_IN / columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(cell * columns, (cell + 0.55) * rows + 0.7), layout="constrained", squeeze=False
-    )
+    fig, axes = subplots(rows, columns, height=(cell + 0.55) * rows + 0.7, squeeze=False)
     per_line = max(12, int(cell * 14.4))  # 10-pt characters per caption line
     for index, ax in enumerate(axes.ravel()):
         ax.axis("off")
@@ -373,21 +415,19 @@ def detection_bars(
     categories = list(dict.fromkeys(table[category]))
     groups = list(dict.fromkeys(table[group]))
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
-    fig, ax = plt.subplots(
-        figsize=(MAX_WIDTH_IN, 0.24 * len(categories) * max(1, len(groups)) + 2.2), layout="constrained"
-    )
+    fig, ax = subplots(height=0.24 * len(categories) * max(1, len(groups)) + 2.2)
     height = 0.8 / len(groups)
     positions = np.arange(len(categories))
     for index, name in enumerate(groups):
         rows = table[table[group] == name].set_index(category).reindex(categories)
         shares = rows[value].fillna(0) * 100
         bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=str(name))
-        ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
+        ax.bar_label(bars, labels=bar_labels(list(shares)), padding=2, fontsize=10)
     ax.set_yticks(positions + height * (len(groups) - 1) / 2, [readable(str(c)) for c in categories])
     ax.invert_yaxis()
     ax.set_xlim(0, 115)
     ax.set_xticks(range(0, 101, 20))
-    ax.set_xlabel("share flagged (%)")
+    ax.set_xlabel("share flagged (%; no bar: none)")
     ax.set_ylabel(ylabel)
     fig.suptitle(wrap_title(title))  # centred on the figure, so a long title never spills past it
     ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.12), ncols=len(groups), frameon=False)
@@ -406,7 +446,7 @@ def pr_plot(
     ``name: (recall, precision)``; a dotted line marks the base rate (chance)."""
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["reddish_purple"]]
     markers = ["o", "s", "^", "D", "v"]
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    fig, ax = subplots(height=5.0)
     for index, (name, curve) in enumerate(curves.items()):
         ap = curve.attrs.get("average_precision")
         label = f"{name} (average precision {ap:.2f})" if ap is not None else name
@@ -436,8 +476,8 @@ def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
     """One panel per platform: for each technique, the share of each harm's accounts
     caught (the table :func:`toychat.metadata.technique_table` returns).
 
-    Sized for the notebook's output area (9 inches wide); the title is wrapped onto
-    at most two lines above the panel titles, and bar labels are 10 pt."""
+    Drawn at the course's width and its tallest height; the title is wrapped onto at most two
+    lines above the panel titles, and bar labels are 10 pt (none on a bar of zero)."""
     import textwrap
 
     import numpy as np
@@ -445,7 +485,7 @@ def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
     platforms = list(dict.fromkeys(table.index.get_level_values(0)))
     harms = list(table.columns)
     colours = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["bluish_green"], PALETTE["orange"]]
-    fig, axes = plt.subplots(1, len(platforms), figsize=(9, 5.6), sharey=True, layout="constrained")
+    fig, axes = subplots(1, len(platforms), height=MAX_HEIGHT_IN, sharey=True)
     axes = np.atleast_1d(axes)
     for ax, platform in zip(axes, platforms, strict=True):
         rows = table.loc[platform]
@@ -454,17 +494,17 @@ def technique_chart(table: pd.DataFrame, *, title: str) -> Figure:
         for index, harm in enumerate(harms):
             shares = rows[harm].fillna(0).to_numpy() * 100
             bars = ax.barh(positions + index * height, shares, height=height, color=colours[index % 4], label=harm)
-            ax.bar_label(bars, labels=[f"{v:.0f}%" for v in shares], padding=2, fontsize=10)
+            ax.bar_label(bars, labels=bar_labels(list(shares)), padding=2, fontsize=10)
         ax.set_yticks(positions + height * (len(harms) - 1) / 2, list(rows.index))
         ax.set_xlim(0, 130)
         ax.set_xticks([0, 25, 50, 75, 100])
-        ax.set_xlabel("share of that harm's\naccounts caught (%)")
+        ax.set_xlabel("share of that harm's accounts\ncaught (%; no bar: none)")
         ax.set_title(platform, pad=10)
     axes[0].invert_yaxis()
     axes[0].set_ylabel("technique")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(harms), fontsize=10)
-    fig.suptitle("\n".join(textwrap.wrap(title, 80)[:2]))
+    fig.suptitle("\n".join(textwrap.wrap(title, int(FIGURE_WIDTH_IN * 10))[:2]))
     engine = fig.get_layout_engine()
     assert isinstance(engine, ConstrainedLayoutEngine)  # made with layout="constrained" above
     engine.set(h_pad=0.12)

@@ -64,8 +64,17 @@ _SHORT_KEEP_CHARS = 16
 #: Average width (em) of a character of 14-px text, and the padding (em) of a cell.
 _EM_PER_CHAR = 0.5
 _PAD_EM = 1.15
-#: Width (em) of the narrowest table the short columns are fitted to (a notebook at 1280 px).
-_TABLE_EM = 60
+#: Width (em) of the narrowest table the short columns are fitted to: a table box at 1280 px is
+#: about 826 px inside JupyterLab's 848-px output area; 54 em (756 px) leaves room for padding and
+#: for characters wider than the estimate (at 56 em lesson 10's evidence table overflowed by 5 px).
+_TABLE_EM = 54
+#: A short-text column whose longest cell has at most this many characters (a time in UTC, a
+#: platform's name, "reported message") is kept on one line, while the table has room for it:
+#: "2024-01-08 09:05" over "UTC" reads as two values.
+_NOWRAP_CHARS = 24
+#: Average width (em) of a character kept on one line: generous, so that the room reserved for
+#: such columns is not underestimated.
+_NOWRAP_EM_PER_CHAR = 0.58
 #: Below this, a fraction would be printed in e-notation ("2.4e-05"); it is put in words instead.
 _TINY = 1e-4
 
@@ -83,6 +92,13 @@ _BOX = "overflow:auto;max-width:100%;border:1px solid #c4c4c4;margin:0.5em 0;"
 _TABLE = (
     "border-collapse:separate;border-spacing:0;table-layout:auto;font-size:14px;line-height:1.4;width:100%;margin:0;"
 )
+#: A table with no prose is as wide as its columns need, not the whole output area: a count beside
+#: a name is read across a short gap, not across the screen.
+_TABLE_COMPACT = _TABLE.replace("width:100%;", "width:auto;")
+#: ... and so is its box (the frame around it), so the frame does not run on past the table.
+_BOX_COMPACT = "width:fit-content;"
+#: A cell, or a short header, kept on one line.
+_NOWRAP = "white-space:nowrap;"
 _CAPTION = "caption-side:top;text-align:left;font-weight:600;padding:4px 6px;"
 # The header stays in view while a long table scrolls in its box (sticky to the box's top).
 _TH_BASE = (
@@ -219,8 +235,48 @@ def _prose_style(share: float) -> str:
     return f"width:{share:.0f}%;min-width:{_PROSE_MIN_EM}em;{_PROSE_WRAP}"
 
 
-def _short_widths(
+def _one_line(
     texts: Sequence[Sequence[str]], columns: Sequence[Any], prose: dict[int, float], aligned_right: dict[Any, bool]
+) -> set[int]:
+    """The short-text columns kept on one line (longest cell at most :data:`_NOWRAP_CHARS`
+    characters): the shortest first, while the table still has room for them beside its number
+    columns and its prose at their minimum width, so keeping them whole never widens the table
+    past its box.
+
+    >>> left = {"at": False, "who": False, "what": False}
+    >>> sorted(_one_line([["2024-01-08 09:05 UTC", "bob", "x" * 30]], ["at", "who", "what"], {}, left))
+    [0, 1]
+    """
+    longest = {i: max((len(row[i]) for row in texts), default=0) for i in range(len(columns))}
+    room = _TABLE_EM - len(prose) * (_PROSE_MIN_EM + _PAD_EM)
+    room -= sum(longest[i] * _EM_PER_CHAR + _PAD_EM for i, column in enumerate(columns) if aligned_right[column])
+    candidates = [
+        i
+        for i, column in enumerate(columns)
+        if i not in prose and not aligned_right[column] and 0 < longest[i] <= _NOWRAP_CHARS
+    ]
+    # Columns that may wrap keep a few characters of room too.
+    room -= sum(
+        min(_SHORT_KEEP_CHARS, longest[i]) * _EM_PER_CHAR * 0.5 + _PAD_EM
+        for i, column in enumerate(columns)
+        if i not in prose and not aligned_right[column] and i not in candidates
+    )
+    kept: set[int] = set()
+    for i in sorted(candidates, key=lambda i: longest[i]):
+        need = longest[i] * _NOWRAP_EM_PER_CHAR + _PAD_EM
+        if need > room:
+            break
+        kept.add(i)
+        room -= need
+    return kept
+
+
+def _short_widths(
+    texts: Sequence[Sequence[str]],
+    columns: Sequence[Any],
+    prose: dict[int, float],
+    aligned_right: dict[Any, bool],
+    one_line: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> dict[int, str]:
     """The style of each short-text column (a label, a name, an attempt): room for its longest text
     on a line or two, so that the prose beside it does not squeeze it to a word a line — as much
@@ -229,11 +285,12 @@ def _short_widths(
     wanted = {
         i: min(_SHORT_KEEP_CHARS, longest[i]) * _EM_PER_CHAR
         for i, column in enumerate(columns)
-        if i not in prose and not aligned_right[column]
+        if i not in prose and not aligned_right[column] and i not in one_line
     }
     taken = len(prose) * (_PROSE_MIN_EM + _PAD_EM) + sum(
         longest[i] * _EM_PER_CHAR + _PAD_EM for i, column in enumerate(columns) if aligned_right[column]
     )
+    taken += sum(longest[i] * _NOWRAP_EM_PER_CHAR + _PAD_EM for i in one_line)
     room = _TABLE_EM - taken - _PAD_EM * len(wanted)
     scale = min(1.0, max(0.0, room / sum(wanted.values()))) if wanted and sum(wanted.values()) else 1.0
     return {i: f"min-width:{em * scale:.1f}em;" for i, em in wanted.items() if em * scale >= 1}
@@ -294,10 +351,6 @@ def show_table(
     numeric = {column: _numeric(frame[column]) for column in columns}
     fractional = {column: _shows_decimals(frame[column]) for column in columns}
     aligned_right = {column: numeric[column] or str(column) in as_percent for column in columns}
-    head = "".join(
-        f'<th style="{_TH_NUM if aligned_right[column] else _TH}">{_html.escape(header_text(column))}</th>'
-        for column in columns
-    )
     texts = [
         [
             format_cell(value, percent=str(column) in as_percent, decimals=fractional[column])
@@ -314,7 +367,14 @@ def show_table(
             if any(len(row[i]) > _PROSE_CHARS for row in texts)
         }
     )
-    short = _short_widths(texts, columns, prose, aligned_right)
+    one_line = _one_line(texts, columns, prose, aligned_right)
+    short = _short_widths(texts, columns, prose, aligned_right, one_line)
+    head = "".join(
+        f'<th style="{_TH_NUM if aligned_right[column] else _TH}'
+        f'{_NOWRAP if i in one_line and len(header_text(column)) <= _SHORT_KEEP_CHARS else ""}">'
+        f"{_html.escape(header_text(column))}</th>"
+        for i, column in enumerate(columns)
+    )
     rows = []
     for row in texts:
         cells = []
@@ -322,22 +382,23 @@ def show_table(
             if aligned_right[column]:
                 cells.append(f'<td class="num" style="{_TD_NUM}">{_html.escape(text)}</td>')
             else:
-                wide = _prose_style(prose[i]) if i in prose else short.get(i, "")
+                wide = _prose_style(prose[i]) if i in prose else _NOWRAP if i in one_line else short.get(i, "")
                 cells.append(f'<td style="{_TD}{wide}">{_html.escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f'<caption style="{_CAPTION}">{_html.escape(caption)}</caption>' if caption else ""
     # Only a long table scrolls; a short one is shown whole.  The box is as tall as its first
     # max_rows_visible rows are drawn (a quote takes several lines), not max_rows_visible lines.
-    box = _BOX
+    box = _BOX if prose else _BOX + _BOX_COMPACT
+    table_style = _TABLE if prose else _TABLE_COMPACT
     if len(rows) > max_rows_visible:
-        wrapping = {i for i, column in enumerate(columns) if not aligned_right[column]}
+        wrapping = {i for i, column in enumerate(columns) if not aligned_right[column] and i not in one_line}
         height = _box_height(texts[:max_rows_visible], prose, wrapping, caption=bool(caption))
         box += f"max-height:{height}px;"
     body = (
         f'<div class="toychat-table-box" style="{box}" tabindex="0" role="region"'
         + f' data-rows-visible="{min(max_rows_visible, len(rows))}"'
         + f' aria-label="{_html.escape(caption or "table")}">'
-        + f'<table class="toychat-table" style="{_TABLE}">{cap}<thead><tr>{head}</tr></thead>'
+        + f'<table class="toychat-table" style="{table_style}">{cap}<thead><tr>{head}</tr></thead>'
         + f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     return HTML(body)
@@ -365,7 +426,9 @@ def markdown_table_html(markdown: str) -> str:
         tag, align = match.group(1), match.group(2) or "left"
         return f'<{tag} style="text-align:{align};{_TH_BASE if tag == "th" else _MD_TD}">'
 
+    # Full width only for a table of prose, as show_table does.
+    prose = any(len(cell.strip()) > _PROSE_CHARS for line in markdown.splitlines() for cell in line.split("|"))
     rendered = _MARKDOWN_CELL.sub(style, rendered).replace(
-        "<table>", f'<table class="toychat-table" style="{_TABLE}">', 1
+        "<table>", f'<table class="toychat-table" style="{_TABLE if prose else _TABLE_COMPACT}">', 1
     )
-    return f'<div class="toychat-table-box" style="{_BOX}">{rendered.strip()}</div>'
+    return f'<div class="toychat-table-box" style="{_BOX if prose else _BOX + _BOX_COMPACT}">{rendered.strip()}</div>'

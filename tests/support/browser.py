@@ -97,6 +97,8 @@ def jupyterlab_server(root: Path, *, timeout: float = 90.0) -> Iterator[str]:
         f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        # The page's JupyterLab as window.jupyterapp, so a test can follow the kernel's messages.
+        "--LabApp.expose_app_in_browser=True",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -412,6 +414,14 @@ _LOOK_LIKE_A_USER = (
                 + ` ${Math.round(box.height)}px high for a ${Math.round(line)}px line of text`);
         }
     }
+    // A figure taller than the notebook's visible area: the reader never sees it whole.
+    const scroller = panel.querySelector('.jp-WindowedPanel-outer');
+    for (const img of panel.querySelectorAll('.jp-OutputArea-output img')) {
+        if (scroller && img.offsetParent && img.naturalHeight > scroller.clientHeight) {
+            problems.push(`${cellOf(img)}: figure ${img.naturalHeight}px tall, taller than the`
+                + ` ${scroller.clientHeight}px the notebook shows at once`);
+        }
+    }
     // A figure's description belongs in its alt text, not in a paragraph under it.
     for (const text of panel.querySelectorAll('.jp-MarkdownCell .myst, .jp-MarkdownCell .jp-RenderedMarkdown')) {
         if (text.offsetParent && /Figure:\s*alt text/.test(text.innerText)) {
@@ -433,6 +443,45 @@ _LOOK_LIKE_A_USER = (
 )
 
 
+#: The longest line of prose a reader should meet (characters); a readable measure is 60-90.
+MAX_PROSE_CHARS = 100
+#: The Markdown's own blocks of prose, in JupyterLab (jupyterlab-myst renders into ``.myst``) and in
+#: Voilà (``.jp-RenderedMarkdown``).
+PROSE = (
+    ".jp-MarkdownCell :is(.myst, .jp-RenderedMarkdown) > p, "
+    ".jp-MarkdownCell :is(.myst, .jp-RenderedMarkdown) > :is(ul, ol) > li, "
+    ".jp-MarkdownCell :is(.myst, .jp-RenderedMarkdown) > :is(aside, .admonition) p"
+)
+
+_PROSE_LINES = r"""([root, selector, limit]) => {
+    const scope = document.querySelector(root);
+    if (!scope) return [`no ${root} on the page`];
+    const canvas = document.createElement('canvas').getContext('2d');
+    const problems = [];
+    for (const block of scope.querySelectorAll(selector)) {
+        if (!block.offsetParent) continue;
+        const text = block.innerText.replace(/\s+/g, ' ').trim();
+        if (text.length < 120) continue;  // one line in any layout: no measure to judge
+        const style = getComputedStyle(block);
+        canvas.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        const perChar = canvas.measureText(text).width / text.length;
+        const width = block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        const chars = Math.round(width / perChar);
+        if (chars > limit) {
+            problems.push(`prose ${chars} characters a line (${Math.round(width)}px): "${text.slice(0, 60)}…"`);
+        }
+    }
+    return problems;
+}"""
+
+
+def prose_lines_too_long(page: object, root: str) -> list[str]:
+    """Blocks of prose (paragraphs, list items, a box's paragraphs) inside ``root`` whose lines hold
+    more than :data:`MAX_PROSE_CHARS` characters: the block's width over the average width of its
+    own characters in its own font.  Only blocks long enough to fill a line are judged."""
+    return page.evaluate(_PROSE_LINES, [root, PROSE, MAX_PROSE_CHARS])
+
+
 def look_like_a_user(page: object) -> list[str]:
     """What a learner would see wrong in the visible, executed notebook: widget labels, buttons,
     dropdowns, readouts or placeholders cut off; figures wider than their output area (JupyterLab
@@ -442,10 +491,11 @@ def look_like_a_user(page: object) -> list[str]:
     otherwise than its header; a scroll box showing fewer than half the rows it is meant to show
     (``data-rows-visible``, else 15), or whose header scrolls away; sliders of one group whose
     tracks start at different places; a short label (40 characters at most) squeezed onto more
-    than three lines; a figure's alt text shown as a paragraph; a control smaller
+    than three lines; a figure taller than the notebook's visible area; prose lines longer than
+    :data:`MAX_PROSE_CHARS` characters; a figure's alt text shown as a paragraph; a control smaller
     than its content (a part spilling out of its widget's box, or lower than a line of its text);
     error outputs; widgets that failed."""
-    return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK)
+    return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK) + prose_lines_too_long(page, VISIBLE_NOTEBOOK)
 
 
 def axe_in_jupyterlab(page: object, axe_script: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
@@ -512,3 +562,155 @@ def notebook_screenshot(page: object, path: Path) -> Path:
     image.save(path)
     page.evaluate("(s) => { document.querySelector(s).scrollTop = 0; }", scroller)
     return path
+
+
+#: Follows the visible notebook's kernel: counts its busy and idle states, and keeps every error
+#: and every line on stderr it sends, whichever cell or widget they belong to.  (An exception in a
+#: button's callback goes to no cell: JupyterLab shows it only in its log console.)
+_WATCH_KERNEL = """() => {
+    const app = window.jupyterapp;
+    const panel = app && app.shell.currentWidget;
+    const session = panel && panel.sessionContext && panel.sessionContext.session;
+    const kernel = session && session.kernel;
+    if (!kernel) return false;
+    const seen = window.__toychatKernel = {busy: 0, idle: 0, errors: []};
+    kernel.iopubMessage.connect((_, msg) => {
+        const type = msg.header.msg_type;
+        if (type === 'status' && msg.content.execution_state === 'busy') seen.busy += 1;
+        if (type === 'status' && msg.content.execution_state === 'idle') seen.idle += 1;
+        if (type === 'error') seen.errors.push(`${msg.content.ename}: ${msg.content.evalue}`);
+        if (type === 'stream' && msg.content.name === 'stderr') seen.errors.push(msg.content.text.slice(0, 300));
+    });
+    return true;
+}"""
+
+#: Every error shown in the visible notebook now: error and stderr outputs (a widget's output area
+#: included), and widgets that failed to draw.
+_SHOWN_ERRORS = """(selector) => {
+    const panel = document.querySelector(selector);
+    const found = [];
+    for (const out of panel.querySelectorAll('.jp-OutputArea-output')) {
+        if (out.querySelector('.jp-OutputArea-output')) continue;  // a widget's: its own outputs are judged
+        const mime = out.getAttribute('data-mime-type') || '';
+        if (mime.includes('stderr') || mime.includes('error') || out.innerText.includes('Traceback')) {
+            found.push(out.innerText.trim().slice(0, 300));
+        }
+        if (out.innerText.includes('Error displaying widget')) found.push('a widget failed to draw');
+    }
+    return found;
+}"""
+
+#: A text far longer than a line, with no space to break at (a pasted link): the extreme of a box.
+LONG_TEXT = "https://example.org/" + "a" * 280
+
+
+def _settle(page: object, before: int, *, timeout_ms: int) -> None:
+    """Wait until the kernel has answered what the last action sent (its idle count has passed
+    ``before``) and stays idle for a moment."""
+    page.wait_for_function("(n) => window.__toychatKernel.idle > n", arg=before, timeout=timeout_ms)
+    quiet = "() => { const k = window.__toychatKernel; return k.busy === k.idle ? k.idle : -1; }"
+    last = -2
+    while True:
+        now = page.evaluate(quiet)
+        if now >= 0 and now == last:
+            return
+        last = now
+        page.wait_for_timeout(200)
+
+
+def drive_every_control(page: object, *, timeout_ms: int = 60_000) -> list[str]:
+    """Use every control of the visible, executed notebook through its empty and extreme states,
+    as a learner exploring would, and return what went wrong: each error or traceback an action
+    caused (on the page, or sent by the kernel to no cell), named by the action.
+
+    Buttons are pressed first with nothing typed (the empty state: "Report" before any message),
+    text boxes get nothing and then :data:`LONG_TEXT`, each followed by Enter, buttons are pressed
+    again, every slider goes to its first and last stop, every drop-down through every option,
+    and every toggle through every choice.  Each action waits for the kernel to finish it; a
+    slider that is already at a stop is not moved again, so no callback runs twice for the same
+    state."""
+    if not page.evaluate(_WATCH_KERNEL):
+        return ["drive_every_control: no kernel to follow (is JupyterLab started with expose_app_in_browser?)"]
+    panel = page.locator(VISIBLE_NOTEBOOK).first
+    outputs = ".jp-OutputArea-output"
+    problems: list[str] = []
+    baseline = set(page.evaluate(_SHOWN_ERRORS, VISIBLE_NOTEBOOK))
+
+    def act(what: str, action: object) -> None:
+        before = page.evaluate("() => window.__toychatKernel.idle")
+        errors_before = page.evaluate("() => window.__toychatKernel.errors.length")
+        try:
+            action()  # type: ignore[operator]
+            _settle(page, before, timeout_ms=timeout_ms)
+        except Exception as error:  # noqa: BLE001 - a control that does not answer is a finding
+            problems.append(f"{what}: no answer from the kernel ({type(error).__name__})")
+            return
+        sent = page.evaluate("(n) => window.__toychatKernel.errors.slice(n)", errors_before)
+        shown = [text for text in page.evaluate(_SHOWN_ERRORS, VISIBLE_NOTEBOOK) if text not in baseline]
+        problems.extend(f"{what}: {text}" for text in [*sent, *shown])
+        baseline.update(shown)
+
+    def cell_of(locator: object) -> str:
+        return locator.evaluate(  # type: ignore[attr-defined]
+            "(el) => { const cells = [...el.closest('.jp-Notebook').querySelectorAll('.jp-Cell')];"
+            " return 'cell ' + cells.indexOf(el.closest('.jp-Cell')); }"
+        )
+
+    buttons = panel.locator(f"{outputs} button.jupyter-button:not(.widget-toggle-button)")
+    texts = panel.locator(f"{outputs} .jupyter-widgets input[type=text], {outputs} .jupyter-widgets textarea")
+
+    def press_buttons(state: str) -> None:
+        for i in range(buttons.count()):
+            button = buttons.nth(i)
+            if button.is_visible() and button.is_enabled():
+                name = button.inner_text().strip() or button.get_attribute("title") or "button"
+                act(f"{cell_of(button)}: button {name!r} ({state})", lambda b=button: b.click())
+
+    press_buttons("nothing typed")
+    for i in range(texts.count()):
+        box = texts.nth(i)
+        if not box.is_visible() or not box.is_editable():
+            continue
+        for label, text in (("empty", ""), ("a 300-character link", LONG_TEXT)):
+            act(f"{cell_of(box)}: text box, {label}, Enter", lambda b=box, t=text: (b.fill(t), b.press("Enter")))
+    press_buttons("after typing")
+
+    sliders = panel.locator(f"{outputs} .toychat-choice-slider input[type=range]")
+    for i in range(sliders.count()):
+        slider = sliders.nth(i)
+        if not slider.is_visible():
+            continue
+        name = slider.evaluate("(el) => el.labels.length ? el.labels[0].innerText : el.id")
+        for end in ("min", "max"):
+            if slider.evaluate(f"(el) => el.value === el.{end}"):
+                continue
+            act(
+                f"{cell_of(slider)}: slider {name!r} at its {end}",
+                lambda s=slider, e=end: s.evaluate(
+                    f"(el) => {{ el.value = el.{e}; el.dispatchEvent(new Event('input', {{bubbles: true}}));"
+                    " el.dispatchEvent(new Event('change', {bubbles: true})); }"
+                ),
+            )
+
+    menus = panel.locator(f"{outputs} .jupyter-widgets select")
+    for i in range(menus.count()):
+        menu = menus.nth(i)
+        if not menu.is_visible():
+            continue
+        values = menu.locator("option").evaluate_all("(options) => options.map((o) => o.value)")
+        for value in values:
+            if menu.input_value() == value:
+                continue
+            label = menu.locator(f"option[value='{value}']").inner_text()
+            act(f"{cell_of(menu)}: drop-down option {label!r}", lambda m=menu, v=value: m.select_option(v))
+
+    toggles = panel.locator(f"{outputs} .widget-toggle-buttons")
+    for i in range(toggles.count()):
+        group = toggles.nth(i)
+        choices = group.locator("button")
+        for j in range(choices.count()):
+            choice = choices.nth(j)
+            if not choice.is_visible() or "mod-active" in (choice.get_attribute("class") or ""):
+                continue
+            act(f"{cell_of(choice)}: toggle {choice.inner_text().strip()!r}", lambda c=choice: c.click())
+    return problems
