@@ -1,24 +1,26 @@
-"""One malformed notebook never costs the class (issue 25): 200 submissions of ex01, graded by
-ONE real ``nbgrader autograde`` run with the course's ``nbgrader_config.py`` (sealed kernel and
-all the course's preprocessors).
+"""One malformed notebook never costs the class (issue 25): a class of ex01 submissions (40 in
+the suite; ``TOYCHAT_CLASS_SIZE=200`` for the issue's 200), graded by ONE real ``nbgrader
+autograde`` run with the course's ``nbgrader_config.py`` (sealed grading and all the course's
+preprocessors).
 
-Half the class submits the model answers, half the release untouched; one student,
-``s050`` (so that 149 students are sorted after it), submits the model answers with a test
-cell duplicated, which made nbgrader stop the whole run before ``CheckTestCells``.  The run
-must end without a failure, every one of the 199 others scored exactly (full marks or 0) and
-not flagged, and the malformed one flagged in the gradebook and in the export's ``flagged``
-column, with its reason in the log.
+Half the class submits the model answers, half the release untouched; one student, ``s010``
+(so that most of the class is sorted after it), submits the model answers with a test cell
+duplicated, which made nbgrader stop the whole run before ``CheckTestCells``.  The run must end
+without a failure, every other student scored exactly (full marks or 0) and not flagged, and the
+malformed one flagged in the gradebook and in the export's ``flagged`` column, with its reason
+in the log.
 
-ex01 is the cheapest exercise to grade: the fewest cells (ex02 has more), and PyNaCl the only
-import (ex03 to ex05 import numpy or pandas).  The course's configuration is used unchanged: the sandbox costs
-no measurable time, and starting and stopping one kernel per submission is most of it.  On the
-shared 2-core machine at load average 7 to 11 (5 Dec 2026) the ``autograde`` run took 561 s
-(2.8 s a submission) and the whole test 597 s, hence the ``slow`` marker.
+ex01 is the cheapest exercise to grade: the fewest cells, and PyNaCl the only import.  Most of
+the cost is starting and stopping the kernels of each submission (the student's, sandboxed, and
+the trusted one that runs the tests).  Before the tests moved to a trusted kernel, 200
+submissions took 561 s of ``autograde`` on the shared 2-core machine at load average 7 to 11
+(5 Dec 2026), hence the ``slow`` marker.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
 
@@ -34,8 +36,11 @@ from support.nbtools import record_timing
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 
 ASSIGNMENT, COURSE_ID = "ex01_encryption", "e2ee-online-safety"
-CLASS_SIZE = 200
-MALFORMED = "s050"
+#: 200, the issue's class, when ``TOYCHAT_CLASS_SIZE`` says so; 40 in the suite, which CI runs on 2
+#: cores: the property (one notebook cannot stop the run; everyone sorted after it is graded) does
+#: not depend on the size, and 200 sealed submissions would cost CI about 8 minutes.
+CLASS_SIZE = int(os.environ.get("TOYCHAT_CLASS_SIZE", "40"))
+MALFORMED = "s010"
 TIMEOUT = 30
 
 
@@ -49,7 +54,7 @@ def _duplicate_a_test_cell(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def test_one_malformed_notebook_among_200_is_flagged_and_199_are_graded(tmp_path: Path) -> None:
+def test_one_malformed_notebook_among_many_is_flagged_and_the_rest_are_graded(tmp_path: Path) -> None:
     course = make_course(tmp_path / "course", ASSIGNMENT)
     answers = solution_answers(ASSIGNMENT)
     students = [f"s{i:03d}" for i in range(CLASS_SIZE)]

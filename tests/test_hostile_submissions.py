@@ -15,6 +15,7 @@ autograding cannot stop").  Everything runs under pytest's ``tmp_path``.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -521,7 +522,8 @@ def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
         "patched_helpers": cheat_answers(answers, "{lie}", prelude=PATCHED_HELPERS),
         "reference_patch": {**answers, f"{part}-answer": wrong + patch},
         "wrong_no_patch": {**answers, f"{part}-answer": wrong},
-        "huge_output": {**answers, "part-a-answer": f'print("x" * {HUGE_OUTPUT_BYTES})\n' + part_a},
+        # after part A's functions are defined, so that stopping the cell costs nothing else
+        "huge_output": {**answers, "part-a-answer": part_a + f'\nprint("x" * {HUGE_OUTPUT_BYTES})\n'},
         "file_access": {**answers, "part-a-answer": FILE_ACCESS + part_a},
     }
 
@@ -567,6 +569,7 @@ def _grade_class(assignment: str, root: Path) -> tuple[Path, dict[str, float], s
     and exported: the course, the scores, and autograde's log."""
     start = time.perf_counter()
     course = make_course(root / "course", assignment)
+    shutil.copy(course / "nbgrader_config.py", root / "config.at_start")  # what c5_write must not change
     students = {**hostile_students(assignment), **class_students(assignment, course)}
     manual = [g for g, (_, by_hand) in grade_points(assignment).items() if by_hand]
     for student, answers in students.items():
@@ -675,9 +678,12 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
     assert scores["file_access"] == full - part_a
     # What still gets through (documented in the guide, with mitigations):
     # huge output: graded normally, but the 50 MB line is kept whole (LimitOutput counts lines, not bytes).
+    # Huge output: discarded past the course's bound while it arrives (toychat/output_bound.py), so
+    # the autograded notebook stays small; the submission is flagged, and graded as usual.
     assert scores["huge_output"] == full
     huge = course / "autograded" / "huge_output" / assignment / f"{assignment}.ipynb"
-    assert huge.stat().st_size > HUGE_OUTPUT_BYTES
+    assert huge.stat().st_size < HUGE_OUTPUT_BYTES // 10
+    assert "FLAGGED submission of huge_output" in log
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -696,7 +702,7 @@ def test_issue_25_classes_score_nothing_and_leak_nothing(assignment: str, graded
     assert "appears more than once" in log
     # Class 5: nothing written, not even by the detached process after autograde returned.
     assert not (course / "written_by_detached").exists()
-    assert (course / "nbgrader_config.py").read_bytes() == (REPO / "nbgrader_config.py").read_bytes()
+    assert (course / "nbgrader_config.py").read_bytes() == (course.parent / "config.at_start").read_bytes()
     assert (course / "gradebook.db").read_bytes()[:16] == b"SQLite format 3\x00"
     # Class 4: what the kernel could loot holds no hidden test (nor does any feedback page).
     feedback = course / "feedback"

@@ -732,8 +732,14 @@ _FRAME = re.compile(r"Cell In\s*\[(\d+)\],\s*line (\d+)")
 
 
 def scrub_paths(text: str) -> str:
-    """``text`` with the folders of every absolute path removed (file names kept)."""
-    return _PATH.sub("", text)
+    r"""``text`` with the folders of every absolute path removed (file names kept), also where a
+    colour code comes just before the path (as in IPython's tracebacks).
+
+    >>> scrub_paths("File \x1b[0;32m/srv/course/toychat/sealed.py:573\x1b[0m, in call")
+    'File \x1b[0;32msealed.py:573\x1b[0m, in call'
+    """
+    parts = re.split(r"(\x1b\[[0-9;]*[A-Za-z])", text)
+    return "".join(part if part.startswith("\x1b[") else _PATH.sub("", part) for part in parts)
 
 
 class ScrubHiddenTests(ClearHiddenTests):

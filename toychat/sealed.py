@@ -378,6 +378,7 @@ def exception_class(module: Any, name: Any) -> type[Exception]:
 
 
 def _raise(module: Any, name: Any, message: Any) -> None:
+    __tracebackhide__ = True  # IPython shows the test's line, not the grader's plumbing
     cls = exception_class(module, name)
     text = str(message)[:2000]
     for candidate in cls.__mro__:
@@ -521,6 +522,7 @@ class StudentKernel:
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call the student's ``name`` with these arguments; its result as plain data, or
         its exception raised here as the nearest class that crosses (see the module)."""
+        __tracebackhide__ = True  # IPython shows the test's line, not the grader's plumbing
         new: list[Any] = []
         register: list[int] = []
         fresh: list[Any] = []
@@ -570,6 +572,7 @@ class StudentFunction:
         self.__name__ = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # IPython shows the test's line, not the grader's plumbing
         return self._kernel.call(self.__name__, args, kwargs)
 
     def __repr__(self) -> str:
