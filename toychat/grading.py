@@ -109,6 +109,12 @@ def hidden_lines(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    """An error output the grader adds to a cell, as the kernel would have written it: a test
+    cell carrying one scores 0."""
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
 # --------------------------------------------------------------------------- sandbox
 
 #: The unprivileged account the student's kernel runs as (Debian's ``nobody``).
@@ -425,13 +431,8 @@ class GuardedExecute(Execute):
         cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if problem is not None:
             cell.outputs.append(
-                NotebookNode(
-                    output_type="error",
-                    ename="GradingGuardError",
-                    evalue=f"the grader could not reset the notebook before this test ({problem})",
-                    traceback=[
-                        f"GradingGuardError: the grader could not reset the notebook before this test ({problem})"
-                    ],
+                error_output(
+                    "GradingGuardError", f"the grader could not reset the notebook before this test ({problem})"
                 )
             )
         return cell
@@ -591,14 +592,7 @@ class SealedExecute(GuardedExecute):
             executor.km, executor.kc = student
         if problem is not None:
             cell.outputs.append(
-                NotebookNode(
-                    output_type="error",
-                    ename="GradingError",
-                    evalue=f"the grader could not reach the student's code for this test ({problem})",
-                    traceback=[
-                        f"GradingError: the grader could not reach the student's code for this test ({problem})"
-                    ],
-                )
+                error_output("GradingError", f"the grader could not reach the student's code for this test ({problem})")
             )
         return cell
 
