@@ -11,3 +11,9 @@ c = get_config()  # noqa: F821
 
 c.CourseDirectory.course_id = "e2ee-online-safety"
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+
+# Formgrader builds its HTML exporter from this configuration (not from the course
+# folder's, on a hub): submissions are cleaned before any template renders them
+# (toychat/formgrader_safety.py; instructor guide §6.1).
+c.HTMLExporter.preprocessors = ["toychat.formgrader_safety.SanitizeSubmission"]
+c.HTMLExporter.sanitize_html = True
