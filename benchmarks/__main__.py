@@ -33,6 +33,7 @@ BENCHMARKS = (
     "transparency",
     "platform_scale",
     "autograde",
+    "sealed",
     "relay_load",
     "relay_memory",
     "sizing",

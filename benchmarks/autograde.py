@@ -59,16 +59,6 @@ PARALLEL = SHARDS
 BARE_SAMPLE = 15
 #: The exercise also graded serially, for the speed-up of the parallel recipe.
 SERIAL_EXERCISE = "ex01_encryption"
-#: Submissions per exercise graded both sealed and unsealed (a multiple of 3).
-SEALED_SAMPLE = 9
-#: Appended to a copy of the course's configuration: nbgrader's own ``Execute`` in place of the
-#: course's ``SealedExecute`` (tests in the student's kernel, no sandbox), for comparison only.
-UNSEALED = """
-c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute" if name == "toychat.grading.SealedExecute" else name
-    for name in c.Autograde.autograde_preprocessors
-]
-"""
 
 
 def _students(course: Path, assignment: str, n: int) -> list[str]:
@@ -139,37 +129,6 @@ def _check_kinds(assignment: str, grades: dict[str, float], students: list[str])
             raise RuntimeError(f"{assignment}: identical submissions got different scores {sorted(scores)}")
 
 
-def _sealed_against_unsealed(root: Path, assignment: str, n: int) -> Result:
-    """Serial ``nbgrader autograde`` of the same ``n`` submissions with the course's sealed
-    grader and with nbgrader's own ``Execute``, in two copies of one course."""
-    sealed_course = make_course(root / "sealed", assignment)
-    _students(sealed_course, assignment, n)
-    unsealed_course = root / "unsealed"
-    shutil.copytree(sealed_course, unsealed_course)
-    with open(unsealed_course / "nbgrader_config.py", "a", encoding="utf-8") as config:
-        config.write(UNSEALED)
-    times = {}
-    for name, course in (("unsealed", unsealed_course), ("sealed", sealed_course)):
-        start = time.perf_counter()
-        nbgrader(course, "autograde", assignment, "--force")
-        times[name] = (time.perf_counter() - start) / n
-    if _grades(sealed_course, "sealed.csv") != _grades(unsealed_course, "unsealed.csv"):
-        raise RuntimeError(f"{assignment}: sealed and unsealed grading gave different grades")
-    ratio = times["sealed"] / times["unsealed"]
-    return Result(
-        "Sealed grading",
-        f"{assignment}: {n} submissions, nbgrader autograde serially, sealed (SealedExecute)",
-        times["sealed"],
-        "s/submission",
-        "unsealed: nbgrader's Execute, tests in the student's kernel",
-        times["unsealed"],
-        target=f"≤ {TARGET_RATIO}× unsealed",
-        met=ratio <= TARGET_RATIO,
-        note=f"{ratio:.2f}× unsealed: a sandboxed student kernel plus a trusted kernel for the tests per "
-        "notebook, and every call to the student's code sent across; same grades both ways",
-    )
-
-
 def run(quick: bool = False) -> list[Result]:
     n = 3 if quick else 50
     sample = 3 if quick else BARE_SAMPLE
@@ -234,6 +193,4 @@ def _grade_one(assignment: str, n: int, sample: int, quick: bool) -> list[Result
                 "the merged gradebook's grades equal the serial run's: yes",
             )
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        results.append(_sealed_against_unsealed(Path(tmp), assignment, 3 if quick else SEALED_SAMPLE))
     return results
