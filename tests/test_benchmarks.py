@@ -29,6 +29,8 @@ def test_quick_mode_runs_every_benchmark_and_writes_the_results_file(tmp_path: P
     assert "Autograding a class" in text
     assert "in 2 shards" in text
     assert "serially" in text
+    assert "Sealed grading" in text
+    assert "sealed (SealedExecute)" in text
     assert "Platform simulation and detection" in text
     assert "scaling exponent" in text
     assert "Classroom relay under load" in text
