@@ -52,8 +52,10 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import weakref
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
@@ -469,6 +471,7 @@ class SealedExecute(GuardedExecute):
     _trusted_cells: dict[str, str] = {}
     _test_cells: frozenset[str] = frozenset()
     _trusted_sent: set[str] = set()
+    _tested_since_drain = False
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict, *args: Any, **kwargs: Any) -> Any:
         info = resources.get("nbgrader", {})
@@ -529,6 +532,21 @@ class SealedExecute(GuardedExecute):
         if reply is None or reply["content"].get("status") != "ok":
             raise RuntimeError("the grader's trusted kernel could not connect to the student's kernel")
 
+    async def _drain_student_output(self) -> None:
+        """Discard what the student's kernel sent while a test called it (output with another
+        client's request as its parent, which nothing reads), so that a flood there cannot
+        make the next student cell wait past its timeout.  Bounded by ``Execute.timeout``."""
+        if not self._tested_since_drain:
+            return  # no test has called the student's code since the last drain
+        self._tested_since_drain = False
+        executor: Any = self
+        deadline = time.monotonic() + (self.timeout or 60)
+        while time.monotonic() < deadline:
+            try:
+                await ensure_async(executor.kc.iopub_channel.get_msg(timeout=0.1))
+            except Empty:
+                return
+
     def _call_deadline(self) -> float:
         """Seconds a call into the student's code may take: ``call_timeout``, and less than the
         test cell's own ``Execute.timeout``, so that the test fails with the reason."""
@@ -565,6 +583,7 @@ class SealedExecute(GuardedExecute):
         run_student = super(GuardedExecute, self).async_execute_cell
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.cell_type != "code" or grade_id not in self._trusted_cells:
+            await self._drain_student_output()
             return await run_student(cell, cell_index, execution_count, store_history)
         if self._trusted_km is None:
             await self._start_trusted()
@@ -583,6 +602,7 @@ class SealedExecute(GuardedExecute):
                 else "no reply"
             )
         cell.source = source
+        self._tested_since_drain = True
         executor: Any = self  # nbclient's km and kc, swapped for the trusted kernel's for this cell
         student = (executor.km, executor.kc)
         executor.km, executor.kc = self._trusted_km, self._trusted_kc

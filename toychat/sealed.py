@@ -39,7 +39,9 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import contextlib
 import importlib
+import io
 import json
 import math
 import pickle
@@ -393,6 +395,20 @@ def _raise(module: Any, name: Any, message: Any) -> None:
 
 # --------------------------------------------------------------------------- the student's side
 
+
+class _Discard(io.TextIOBase):
+    """Where a student's function prints while a test calls it: nowhere (the feedback does not
+    show it, and a flood of it must not reach the grader)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_DISCARD = _Discard()
+
 #: Objects the trusted side sent, by handle, kept for later calls (student's side only).
 _HANDLES: dict[int, Any] = {}
 
@@ -437,7 +453,8 @@ def serve(request: str) -> str:
     try:
         if message["name"] not in namespace:
             raise NameError(f"name {message['name']!r} is not defined")
-        result = namespace[message["name"]](*args, **kwargs)
+        with contextlib.redirect_stdout(_DISCARD), contextlib.redirect_stderr(_DISCARD):
+            result = namespace[message["name"]](*args, **kwargs)
     except BaseException as error:  # everything the student's code raises goes back as data
         module, name = _exception_name(error)
         return json.dumps({"raise": [module, name, str(error)[:2000]]})
