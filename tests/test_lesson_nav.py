@@ -4,20 +4,15 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.pages import script_module
+
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("course_lesson_nav", REPO / "scripts" / "lesson_nav.py")
-assert _spec
-assert _spec.loader
-lesson_nav = importlib.util.module_from_spec(_spec)
-sys.modules["course_lesson_nav"] = lesson_nav  # dataclasses look their module up
-_spec.loader.exec_module(lesson_nav)
+lesson_nav = script_module("lesson_nav")
 
 
 @pytest.fixture

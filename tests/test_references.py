@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.pages import script_module
+
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("course_references", REPO / "scripts" / "references.py")
-assert _spec
-assert _spec.loader
-references = importlib.util.module_from_spec(_spec)
-sys.modules["course_references"] = references  # dataclasses look their module up
-_spec.loader.exec_module(references)
+references = script_module("references")
 
 #: Every place a reader meets a citation.
 CITING = ["README.md", "lessons", "solutions", "exercises", "docs", "toychat", "benchmarks", "scripts"]

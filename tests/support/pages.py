@@ -13,17 +13,23 @@ REPO = Path(__file__).resolve().parents[2]
 LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 
 
-def references_module() -> ModuleType:
-    """``scripts/references.py`` loaded as a module (the bibliography's loader and citation pattern)."""
-    if "course_references" in sys.modules:
-        return sys.modules["course_references"]
-    spec = importlib.util.spec_from_file_location("course_references", REPO / "scripts" / "references.py")
+def script_module(name: str) -> ModuleType:
+    """``scripts/<name>.py`` loaded as the module ``course_<name>`` (once per test session)."""
+    key = f"course_{name}"
+    if key in sys.modules:
+        return sys.modules[key]
+    spec = importlib.util.spec_from_file_location(key, REPO / "scripts" / f"{name}.py")
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["course_references"] = module  # dataclasses look their module up
+    sys.modules[key] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def references_module() -> ModuleType:
+    """``scripts/references.py`` loaded as a module (the bibliography's loader and citation pattern)."""
+    return script_module("references")
 
 
 def reference_keys() -> set[str]:
