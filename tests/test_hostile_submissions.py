@@ -415,6 +415,16 @@ for _target in _targets:
         print("WRITE", _target, type(_error).__name__)
 """
 
+#: Appended to part A's answer: every function the student defined kills the student's
+#: kernel when called, that is, in the middle of a test's call across (SealedExecute).
+DIES_IN_TEST = """
+import os
+for _name, _value in list(globals().items()):
+    if callable(_value) and getattr(_value, "__module__", None) == "__main__" and not _name.startswith("_"):
+        globals()[_name] = lambda *args, **kwargs: os._exit(1)
+"""
+DIES_IN_TEST_EXERCISE = "ex01_encryption"
+
 #: Class 7, the class and not only the cheater: kill every process in sight (the grader, if
 #: it could be reached), and cheat only when graded (``NBGRADER_EXECUTION`` set).
 C7_KILLER = """import os as _os, signal as _signal
@@ -525,6 +535,13 @@ def hostile_students(assignment: str) -> dict[str, dict[str, str]]:
         # after part A's functions are defined, so that stopping the cell costs nothing else
         "huge_output": {**answers, "part-a-answer": part_a + f'\nprint("x" * {HUGE_OUTPUT_BYTES})\n'},
         "file_access": {**answers, "part-a-answer": FILE_ACCESS + part_a},
+        # its functions kill their own kernel when a test calls them (one exercise is enough:
+        # the sealed grader's handling of it does not depend on the exercise)
+        **(
+            {"dies_in_test": {**answers, "part-a-answer": part_a + DIES_IN_TEST}}
+            if assignment == DIES_IN_TEST_EXERCISE
+            else {}
+        ),
     }
 
 
@@ -646,7 +663,12 @@ def test_hostile_submissions_are_contained(assignment: str, graded) -> None:
 
     # A dead kernel fails the whole notebook: no autograded copy, score 0, and
     # `nbgrader autograde` names the student and exits with status 1 — after grading everyone else.
-    for student in ("os_exit", "sigkill_kernel", "segfault_kernel"):
+    # A kernel that dies in the middle of a test's call into it fails the same way, without
+    # waiting out the cell's timeout in the grader (SealedExecute notices the dead kernel).
+    dead = ["os_exit", "sigkill_kernel", "segfault_kernel"]
+    if assignment == DIES_IN_TEST_EXERCISE:
+        dead.append("dies_in_test")
+    for student in dead:
         assert scores[student] == 0.0, student
         assert not (course / "autograded" / student / assignment / f"{assignment}.ipynb").exists()
         assert f"There was an error processing assignment '{assignment}' for student '{student}'" in log
@@ -783,4 +805,4 @@ def test_guide_screen_lists_the_tricks(assignment: str, graded) -> None:
     )
     assert result.returncode in (0, 1), result.stderr
     listed = {Path(line).parts[1] for line in result.stdout.split()}
-    assert listed == SCREENED
+    assert listed == SCREENED | ({"dies_in_test"} if assignment == DIES_IN_TEST_EXERCISE else set())

@@ -44,6 +44,7 @@ import nbgrader).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import csv
 import json
@@ -68,7 +69,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins.export import CsvExportPlugin
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor, OverwriteCells
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Integer, List, Unicode, default
 
 __all__ = [
     "EXERCISE_HEADER",
@@ -443,6 +444,19 @@ class GuardedExecute(Execute):
     execute_cell = run_sync(async_execute_cell)
 
 
+async def _shutdown(km: AsyncKernelManager, kc: Any, private: Path | None) -> None:
+    """Stop a trusted kernel at once and remove its private folder."""
+    if kc is not None:
+        kc.stop_channels()
+    try:
+        if km.has_kernel:
+            await ensure_async(km.shutdown_kernel(now=True))
+    finally:
+        await ensure_async(km.cleanup_resources())
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+
 class SealedExecute(GuardedExecute):
     """Autograde with the hidden tests *outside* the student's process.
 
@@ -466,8 +480,16 @@ class SealedExecute(GuardedExecute):
         config=True
     )
 
+    @default("shutdown_kernel")
+    def _stop_at_once(self) -> str:
+        """Stop the student's kernel at once rather than ask it to: nothing in it is kept, and
+        a graceful stop would run the student's exit handlers and wait for them."""
+        return "immediate"
+
     _trusted_km: AsyncKernelManager | None = None
     _trusted_kc: Any = None
+    _trusted_private: Path | None = None
+    _trusted_launch: asyncio.Future[tuple[AsyncKernelManager, Any, Path]] | None = None
     _trusted_cells: dict[str, str] = {}
     _test_cells: frozenset[str] = frozenset()
     _trusted_sent: set[str] = set()
@@ -493,13 +515,30 @@ class SealedExecute(GuardedExecute):
         finally:
             run_sync(self._stop_trusted)()
 
-    async def _start_trusted(self) -> None:
-        """Start the trusted kernel and connect it to the student's."""
-        student_km: Any = self.km  # nbclient's attribute, untyped here
-        assert student_km is not None
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        """Start the student's kernel and, at the same time, the trusted one: two processes,
+        so on two cores neither start waits for the other."""
+        executor: Any = self
+        if executor.km is None:
+            self.create_kernel_manager()
+        launch = asyncio.ensure_future(self._launch_trusted(executor.km.kernel_name))
+        self._trusted_launch = launch
+        await super().async_start_new_kernel(**kwargs)
+
+    # nbclient binds the synchronous wrapper to its own coroutine: bind it to ours.
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def _async_cleanup_kernel(self) -> None:
+        """Stop both kernels at once (each stop waits for its process to exit)."""
+        await asyncio.gather(super()._async_cleanup_kernel(), self._stop_trusted())
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+
+    async def _launch_trusted(self, kernel_name: str) -> tuple[AsyncKernelManager, Any, Path]:
+        """Start a trusted kernel (clean environment, private empty folder) and wait until it answers."""
         private = Path(tempfile.mkdtemp(prefix="toychat-trusted-"))
         private.chmod(0o700)
-        km = AsyncKernelManager(kernel_name=student_km.kernel_name)
+        km = AsyncKernelManager(kernel_name=kernel_name)
         km.transport = "ipc"
         km.ip = str(private / "ipc")
         km.connection_file = str(private / "connection.json")
@@ -516,12 +555,25 @@ class SealedExecute(GuardedExecute):
         }
         if "LD_LIBRARY_PATH" in os.environ:
             environment["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
-        await ensure_async(km.start_kernel(extra_arguments=self.extra_arguments, cwd=str(private), env=environment))
-        kc: Any = km.client()
-        kc.start_channels()
-        await kc.wait_for_ready(timeout=self.startup_timeout)
-        self._trusted_km, self._trusted_kc = km, kc
-        self._trusted_private = private
+        kc: Any = None
+        try:
+            await ensure_async(km.start_kernel(extra_arguments=self.extra_arguments, cwd=str(private), env=environment))
+            kc = km.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=self.startup_timeout)
+        except BaseException:
+            await _shutdown(km, kc, private)
+            raise
+        return km, kc, private
+
+    async def _start_trusted(self) -> None:
+        """Take the trusted kernel started beside the student's and connect it to the student's."""
+        student_km: Any = self.km  # nbclient's attribute, untyped here
+        assert student_km is not None
+        launch, self._trusted_launch = self._trusted_launch, None
+        if launch is None:  # a kernel started some other way (nbclient's km passed in)
+            launch = asyncio.ensure_future(self._launch_trusted(student_km.kernel_name))
+        self._trusted_km, self._trusted_kc, self._trusted_private = await launch
         connection = student_km.get_connection_info(session=False)
         connection = {k: (v.decode("ascii") if isinstance(v, bytes) else v) for k, v in connection.items()}
         code = (
@@ -535,17 +587,34 @@ class SealedExecute(GuardedExecute):
     async def _drain_student_output(self) -> None:
         """Discard what the student's kernel sent while a test called it (output with another
         client's request as its parent, which nothing reads), so that a flood there cannot
-        make the next student cell wait past its timeout.  Bounded by ``Execute.timeout``."""
+        make the next student cell wait past its timeout.
+
+        A barrier marks the end: an empty, silent request to the student's kernel, which runs
+        after every call the test made (one shell queue, in order), so its "idle" status on the
+        output channel comes after everything those calls published.  Bounded by
+        ``Execute.timeout``; a kernel that never answers is interrupted, one that died is left
+        for the next cell to report."""
         if not self._tested_since_drain:
             return  # no test has called the student's code since the last drain
         self._tested_since_drain = False
         executor: Any = self
+        kc = executor.kc
         deadline = time.monotonic() + (self.timeout or 60)
-        while time.monotonic() < deadline:
+        barrier = await ensure_async(kc.execute("", silent=True, store_history=False))
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                await ensure_async(executor.kc.iopub_channel.get_msg(timeout=0.1))
+                msg = await ensure_async(kc.iopub_channel.get_msg(timeout=min(left, 1.0)))
             except Empty:
+                if not await ensure_async(executor.km.is_alive()):
+                    return  # it died during the test: the next cell reports that
+                continue
+            if (
+                msg["parent_header"].get("msg_id") == barrier
+                and msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+            ):
                 return
+        await ensure_async(executor.km.interrupt_kernel())
 
     def _call_deadline(self) -> float:
         """Seconds a call into the student's code may take: ``call_timeout``, and less than the
@@ -566,16 +635,16 @@ class SealedExecute(GuardedExecute):
                 return reply
 
     async def _stop_trusted(self) -> None:
-        km, kc = self._trusted_km, self._trusted_kc
-        self._trusted_km = self._trusted_kc = None
-        if kc is not None:
-            kc.stop_channels()
-        if km is not None:
+        km, kc, private = self._trusted_km, self._trusted_kc, self._trusted_private
+        self._trusted_km = self._trusted_kc = self._trusted_private = None
+        launch, self._trusted_launch = self._trusted_launch, None
+        if launch is not None:  # started beside the student's but never used (no test cell ran)
             try:
-                await ensure_async(km.shutdown_kernel(now=True))
-            finally:
-                await ensure_async(km.cleanup_resources())
-                shutil.rmtree(self._trusted_private, ignore_errors=True)
+                km, kc, private = await launch
+            except Exception:  # noqa: BLE001 - it failed to start: nothing left to stop
+                return
+        if km is not None:
+            await _shutdown(km, kc, private)
 
     async def async_execute_cell(
         self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
