@@ -229,6 +229,8 @@ def run(quick: bool = False) -> list[Result]:
 #: Assumptions of the sizing table (docs/deploying.md states them next to it).
 KERNELS_PER_STUDENT = 2  # the lesson open now and one left running (an exercise, an earlier lesson)
 ACTIVE_SHARE = {30: 1.0, 200: 0.5, 1000: 0.25}  # share of the class with a server at the busiest hour
+#: The class as the guide teaches it: every student of a class of 200 in one in-class session.
+IN_CLASS_SHARE = {200: 1.0}
 RUN_ALL_SHARE = 0.25  # share of active students running the heaviest notebook in the same minute
 RUN_ALL_WINDOW_S = 60.0
 SYSTEM_GIB = 1.0  # hub, proxy and operating system (hub + proxy measured at ~0.2 GiB)
@@ -258,9 +260,16 @@ def figures_from_results(text: str) -> dict[str, float]:
     }
 
 
-def class_table(server_mib: float, kernel_mib: float, median_kernel_mib: float, heaviest_cpu_s: float) -> str:
+def class_table(
+    server_mib: float,
+    kernel_mib: float,
+    median_kernel_mib: float,
+    heaviest_cpu_s: float,
+    shares: dict[int, float] | None = None,
+) -> str:
     """The deploying guide's sizing table, from the measured figures and the assumptions above:
-    per student with a server, the server, one kernel at the largest peak and the others at the median."""
+    per student with a server, the server, one kernel at the largest peak and the others at the median.
+    ``shares`` (class size → share active at once) defaults to :data:`ACTIVE_SHARE`."""
     import math
 
     per_student_gib = (server_mib + kernel_mib + (KERNELS_PER_STUDENT - 1) * median_kernel_mib) / 1024
@@ -268,7 +277,7 @@ def class_table(server_mib: float, kernel_mib: float, median_kernel_mib: float, 
         "| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) |",
         "|---|---|---|---|---|---|",
     ]
-    for size, share in ACTIVE_SHARE.items():
+    for size, share in (ACTIVE_SHARE if shares is None else shares).items():
         active = math.ceil(size * share)
         memory = active * per_student_gib + SYSTEM_GIB
         cores = max(2, math.ceil(active * RUN_ALL_SHARE * heaviest_cpu_s / RUN_ALL_WINDOW_S))
@@ -284,3 +293,4 @@ if __name__ == "__main__":
     figures = figures_from_results(results)
     print(", ".join(f"{k} = {v:g}" for k, v in figures.items()))
     print(class_table(**figures))
+    print(class_table(**figures, shares=IN_CLASS_SHARE).splitlines()[-1])

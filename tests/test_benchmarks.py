@@ -105,6 +105,17 @@ def test_sizing_table_reads_the_measured_figures_and_grows_with_the_class() -> N
     assert memory[0] == round(30 * (150 + 300 + 120) / 1024 + 1, 1)
 
 
+def test_sizing_for_a_whole_class_at_once_doubles_the_half_class_memory() -> None:
+    from benchmarks.sizing import IN_CLASS_SHARE, SYSTEM_GIB, class_table
+
+    figures = {"server_mib": 150.0, "kernel_mib": 300.0, "median_kernel_mib": 120.0, "heaviest_cpu_s": 12.0}
+    [half] = [r for r in class_table(**figures).splitlines()[2:] if r.startswith("| 200 |")]
+    [whole] = class_table(**figures, shares=IN_CLASS_SHARE).splitlines()[2:]
+    assert whole.split("|")[2].strip() == "200 (100%)"
+    gib = [float(row.split("|")[3].split()[0]) for row in (half, whole)]
+    assert gib[1] - SYSTEM_GIB == pytest.approx(2 * (gib[0] - SYSTEM_GIB), abs=0.15)  # each rounded to 0.1
+
+
 # ---- one honest run: load stamps, refusals, failures (no timing: fake modules, fake load) ----
 OLD_RESULTS = (
     "# Benchmark results\n\nold header\n\n## Lab report: what the figures mean\n\nwhat it means\n\n"

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from toychat import hashing
-from toychat.images import EDITS, apply_edit, generate_images, lookalikes, stand_in_set
+from toychat.images import EDITS, apply_edit, generate_images, lookalike_chunks, lookalikes, stand_in_set
 
 REFERENCE = {"average": imagehash.average_hash, "difference": imagehash.dhash, "dct": imagehash.phash}
 
@@ -82,3 +82,11 @@ def test_matcher_thresholds() -> None:
 def test_bad_image_input() -> None:
     with pytest.raises(ValueError, match="uint8"):
         hashing.average_hash([np.zeros((8, 8), dtype=np.float32)])
+
+
+def test_hashing_a_chunk_at_a_time_gives_the_bits_of_hashing_all_at_once() -> None:
+    chunks = list(lookalike_chunks(600, seed=4, size=64))
+    assert [len(c) for c in chunks] == [512, 88]  # more than one chunk, so the seams are tested
+    for hasher in (hashing.dct_hash, hashing.average_hash, hashing.difference_hash):
+        expected = hasher(lookalikes(600, seed=4, size=64))
+        assert np.array_equal(hashing.hash_in_chunks(hasher, iter(chunks)), expected)

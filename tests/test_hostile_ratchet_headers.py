@@ -6,7 +6,14 @@ with real replies whose ratchet header she rewrites and signs again: the key
 is her identity key, Bob's identity key, Bob's own current ratchet key, the
 zero key, a low-order point, one of her earlier (replaced) ratchet keys, or a
 random key, with drawn counters.  Alice's good messages and Mallory's good
-replies are interleaved, and Bob fetches at random points.  On both
+replies are interleaved, and Bob fetches at random points.
+
+Everything the test chooses comes from Hypothesis (``derandomize=True``): the
+steps, each key kind, the "random" key's bytes, the counters, and the seed of
+the three identities (:meth:`~toychat.keys.Identity.from_seed`).  A failure is
+therefore printed as its draws and replays exactly.  Only the ratchet's own
+fresh key pairs and nonces, which the library draws, differ between runs; no
+assertion depends on their values.  On both
 transports (the in-process :class:`~toychat.server.Server` and the HTTP relay
 through :class:`~toychat.relay.RemoteServer`) it asserts:
 
@@ -19,8 +26,8 @@ through :class:`~toychat.relay.RemoteServer`) it asserts:
 from __future__ import annotations
 
 import base64
+import itertools
 import json
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,6 +37,7 @@ from hypothesis import strategies as st
 
 from toychat import Client, Envelope, Server
 from toychat.errors import ToyChatError
+from toychat.keys import SEED_SIZE, Identity
 from toychat.relay import RemoteServer
 from toychat.relay.runner import RunningRelay, serve_in_thread
 
@@ -42,6 +50,8 @@ LOW_ORDER = [
     bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
 ]
 KEY_KINDS = ["sender identity", "recipient identity", "recipient own ratchet", "low order", "replayed", "random"]
+#: Names must differ between examples on the module's one relay; a counter keeps them replayable.
+WORLD_NUMBER = itertools.count()
 
 
 def b64(data: bytes) -> str:
@@ -75,10 +85,19 @@ def relay() -> Iterator[RunningRelay]:
     running.stop()
 
 
-def make_world(relay: RunningRelay, transport: str) -> World:
-    suffix = secrets.token_hex(4)
+def make_world(relay: RunningRelay, transport: str, data: st.DataObject) -> World:
+    suffix = next(WORLD_NUMBER)
+    seed = data.draw(st.binary(min_size=SEED_SIZE, max_size=SEED_SIZE), label="identity seed")
     server: Server | RemoteServer = Server() if transport == "in-process" else RemoteServer(relay.url)
-    people = {n: Client(f"{n}-{suffix}", server, forward_secrecy=True) for n in ("alice", "mallory", "bob")}
+    people = {
+        n: Client(
+            f"{n}-{suffix}",
+            server,
+            identity=Identity.from_seed(f"{n}-{suffix}", bytes([i]) + seed[1:]),
+            forward_secrecy=True,
+        )
+        for i, n in enumerate(("alice", "mallory", "bob"))
+    }
     world = World(server, people["alice"], people["mallory"], people["bob"], transport == "in-process")
     # Bob sends first: his session has a sending chain and no receiving chain yet.
     world.bob.send(world.mallory.name, "hello Mallory")
@@ -97,10 +116,10 @@ def hostile_key(world: World, kind: str, data: st.DataObject) -> bytes:
         assert bob_session.ratchet is not None
         return bytes(bob_session.ratchet.dh_self.public_key)
     if kind == "low order":
-        return data.draw(st.sampled_from(LOW_ORDER))
+        return data.draw(st.sampled_from(LOW_ORDER), label="low-order key")
     if kind == "replayed" and world.mallory_keys:
-        return data.draw(st.sampled_from(world.mallory_keys))
-    return secrets.token_bytes(32)
+        return data.draw(st.sampled_from(world.mallory_keys), label="replayed key")
+    return data.draw(st.binary(min_size=32, max_size=32), label="random key")
 
 
 def hostile_reply(world: World, data: st.DataObject) -> bytes:
@@ -115,8 +134,8 @@ def hostile_reply(world: World, data: st.DataObject) -> bytes:
         st.sampled_from([header[32:], bytes(8), (1).to_bytes(8, "big"), (5).to_bytes(4, "big") * 2]), label="counters"
     )
     new_header = hostile_key(world, kind, data) + counters
-    if new_header == header:  # the one rewrite that is no rewrite
-        new_header = secrets.token_bytes(32) + counters
+    if new_header == header:  # the one rewrite that is no rewrite: flip a bit of the key
+        new_header = bytes([new_header[0] ^ 1]) + new_header[1:]
     extras["ratchet"] = b64(new_header)
     d["extras"] = extras
     return sign_dict(world.mallory, d)
@@ -133,7 +152,7 @@ def hostile_reply(world: World, data: st.DataObject) -> bytes:
 def test_hostile_ratchet_headers_never_cost_a_good_message(
     relay: RunningRelay, transport: str, data: st.DataObject
 ) -> None:
-    world = make_world(relay, transport)
+    world = make_world(relay, transport, data)
     steps = data.draw(
         st.lists(
             st.sampled_from(["hostile", "alice good", "mallory good", "bob replies", "receive"]), min_size=1, max_size=8

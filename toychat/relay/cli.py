@@ -15,16 +15,47 @@ import sqlite3
 from ..errors import InvalidKey
 from ..wire import MODES
 from .app import build_relay, http_server, make_app
-from .limits import ADDRESS_SHARE
+from .limits import ADDRESS_SHARE, Quota
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "parse_size", "quota_from_args"]
 
 #: What ``--help`` says the program is.
 DESCRIPTION = "The classroom relay: the toy platform's :class:`~toychat.server.Server` behind HTTP."
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m toychat.relay``: run the classroom relay until interrupted."""
+#: Binary multipliers a size on the command line may end with (``256M`` is 256 MiB).
+SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2, "G": 1024**3, "GIB": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """A positive number of bytes from ``text``: digits, optionally followed by
+    ``K``/``KiB``, ``M``/``MiB`` or ``G``/``GiB`` (powers of 1024); ``_`` and ``,``
+    may group digits.
+
+    >>> parse_size("256M"), parse_size("64MiB"), parse_size("1_000")
+    (268435456, 67108864, 1000)
+    """
+    cleaned = text.strip().replace("_", "").replace(",", "")
+    digits = cleaned.rstrip("KMGIBkmgib ")
+    unit = cleaned[len(digits) :].strip().upper()
+    if not digits.isdigit() or unit not in SIZE_UNITS or int(digits) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: write e.g. 256M, 64MiB or 1048576 (bytes, > 0)")
+    return int(digits) * SIZE_UNITS[unit]
+
+
+def positive_int(text: str) -> int:
+    """A whole number above zero (a quota of 0 messages would refuse every message)."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The relay's command line (``python -m toychat.relay --help``)."""
     parser = argparse.ArgumentParser(prog="python -m toychat.relay", description=DESCRIPTION)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=8765)
@@ -46,7 +77,50 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--certfile", help="TLS certificate (serve https)")
     parser.add_argument("--keyfile", help="TLS private key")
     parser.add_argument("--hub", action="store_true", help="run as a JupyterHub service: hub logins, no tokens")
-    args = parser.parse_args(argv)
+    default = Quota()
+    quotas = parser.add_argument_group(
+        "quotas", "how much may wait undelivered; a message over any is refused with MailboxFull (HTTP 409)"
+    )
+    quotas.add_argument(
+        "--mailbox-messages",
+        type=positive_int,
+        default=default.mailbox_messages,
+        help="messages waiting in one user's mailbox (default: %(default)s)",
+    )
+    quotas.add_argument(
+        "--mailbox-bytes",
+        type=parse_size,
+        default=default.mailbox_bytes,
+        help="bytes waiting in one user's mailbox, e.g. 256M (default: %(default)s)",
+    )
+    quotas.add_argument(
+        "--sender-messages",
+        type=positive_int,
+        default=default.sender_messages,
+        help="messages from one sender waiting in anyone's mailboxes (default: %(default)s)",
+    )
+    quotas.add_argument(
+        "--sender-bytes",
+        type=parse_size,
+        default=default.sender_bytes,
+        help="bytes from one sender waiting in anyone's mailboxes, e.g. 64M (default: %(default)s)",
+    )
+    return parser
+
+
+def quota_from_args(args: argparse.Namespace) -> Quota:
+    """The :class:`~toychat.relay.limits.Quota` the parsed command line asks for."""
+    return Quota(
+        mailbox_messages=args.mailbox_messages,
+        mailbox_bytes=args.mailbox_bytes,
+        sender_messages=args.sender_messages,
+        sender_bytes=args.sender_bytes,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m toychat.relay``: run the classroom relay until interrupted."""
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     hub_auth = None
@@ -67,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             admin_token=args.admin_token,
             public_view=args.public_view,
             hub_auth=hub_auth,
+            quota=quota_from_args(args),
         )
     except InvalidKey as exc:
         raise SystemExit(f"toychat relay: {exc}") from None

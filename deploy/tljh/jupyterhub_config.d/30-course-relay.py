@@ -15,6 +15,12 @@ c = get_config()  # noqa: F821
 # TLJH's own setting for where it is installed (tljh.config.INSTALL_PREFIX).
 TLJH = os.environ.get("TLJH_INSTALL_PREFIX", "/opt/tljh")
 RELAY_PORT = 10101
+# How much may wait undelivered on the relay (docs/deploying.md, "Classroom relay (stand-alone)",
+# the quota options): these are its defaults, written out so a course can change them.
+RELAY_QUOTA = [
+    *("--mailbox-messages", "5000", "--mailbox-bytes", "256M"),
+    *("--sender-messages", "1000", "--sender-bytes", "64M"),
+]
 
 c.JupyterHub.services.append(
     {
@@ -27,6 +33,7 @@ c.JupyterHub.services.append(
             "--hub",
             "--db",
             os.path.join(TLJH, "state", "toychat-relay.sqlite"),
+            *RELAY_QUOTA,
         ],
         "oauth_no_confirm": True,
         "display": True,
