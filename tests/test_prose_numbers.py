@@ -5,16 +5,14 @@ The rule is ``toychat.prose.unanchored_numbers`` (stated in CONTRIBUTING.md).  T
 notebooks without running them; whether an anchored number equals what the code noted is checked
 where the lesson runs anyway (``tests/test_notebooks.py::test_lesson_executes``).
 
-``prose_numbers_todo.json`` lists, per notebook, the numbers not yet anchored when the rule came in
-(how many times each occurs).  It may only shrink: a number that is not in it fails, and so does an
-entry that no longer occurs (delete it, so that it cannot cover a new one).
+An exercise's model answer (instructors' copy) anchors its figures under the exercise's name
+(``ex04.precision``); ``tests/test_exercises.py::test_solution_passes_every_test`` runs the solution
+and checks them against what it noted.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -23,7 +21,6 @@ import pytest
 from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS
 from toychat.prose import _CODE, _UNITS, anchored_numbers, cited_sources, unanchored_numbers
 
-TODO = Path(__file__).with_name("prose_numbers_todo.json")
 CHECKED = LESSONS + SOLUTIONS
 
 
@@ -44,20 +41,11 @@ def _where(markdown: list[str], numbers: set[str]) -> list[str]:
 @pytest.mark.parametrize("path", CHECKED, ids=_id)
 def test_every_number_in_the_markdown_is_anchored_or_exempt(path: Path) -> None:
     markdown = _markdown(path)
-    found = Counter(number for source in markdown for number in unanchored_numbers(source))
-    allowed = Counter(json.loads(TODO.read_text(encoding="utf-8")).get(_id(path), {}))
-    new = found - allowed
-    assert not new, (
+    found = [number for source in markdown for number in unanchored_numbers(source)]
+    assert not found, (
         f"{_id(path)}: numbers neither anchored to the code (`N<!-- = name -->`, toychat.prose.note) "
-        f"nor exempt nor marked fixed/source (CONTRIBUTING.md): {dict(new)} in {_where(markdown, set(new))}"
+        f"nor exempt nor marked fixed/source (CONTRIBUTING.md): {found} in {_where(markdown, set(found))}"
     )
-    gone = allowed - found
-    assert not gone, f"{_id(path)}: remove these from tests/{TODO.name}, they no longer occur: {dict(gone)}"
-
-
-def test_the_todo_list_names_only_checked_notebooks() -> None:
-    named = set(json.loads(TODO.read_text(encoding="utf-8")))
-    assert named <= {_id(path) for path in CHECKED}
 
 
 @pytest.mark.parametrize("path", CHECKED, ids=_id)
@@ -79,10 +67,20 @@ def _anchors() -> dict[str, set[tuple[str, str]]]:
 
 
 def test_every_anchor_names_a_lesson_that_computes_it() -> None:
-    """`l07.evaded` is lesson 07's: its run (test_lesson_executes) checks the anchor wherever it is."""
+    """`l07.evaded` is lesson 07's: its run (test_lesson_executes) checks the anchor wherever it is.
+    `ex04.recall` is exercise 4's solution's, checked where the solution runs, and only in it: the
+    release and the lessons cannot run the solution's code."""
     lessons = {f"l{path.name[:2]}" for path in LESSONS}
-    homeless = sorted(name for name in _anchors() if name.split(".")[0] not in lessons)
-    assert not homeless, f"anchors must be named lNN.… after the lesson that notes them: {homeless}"
+    exercises = {path.parent.name[:4]: path for path in SOLUTIONS}
+    homeless = sorted(name for name in _anchors() if name.split(".")[0] not in lessons | set(exercises))
+    assert not homeless, f"anchors must be named lNN.… (or exNN.…) after the notebook that notes them: {homeless}"
+    astray = sorted(
+        (name, where)
+        for name, uses in _anchors().items()
+        for _, where in uses
+        if name.split(".")[0] in exercises and where != _id(exercises[name.split(".")[0]])
+    )
+    assert not astray, f"an exercise's figures are anchored only in its own solution: {astray}"
 
 
 def test_one_figure_has_one_value_course_wide() -> None:
