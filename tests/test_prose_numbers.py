@@ -13,12 +13,14 @@ and checks them against what it noted.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS
+from support.pages import table_rows
 from toychat.prose import _CODE, _UNITS, anchored_numbers, cited_sources, unanchored_numbers
 
 CHECKED = LESSONS + SOLUTIONS
@@ -56,11 +58,19 @@ def test_source_marks_name_a_reference(path: Path) -> None:
     assert not unknown, f"{_id(path)}: <!-- source: … --> names no reference in data/references.csv: {unknown}"
 
 
-def _anchors() -> dict[str, set[tuple[str, str]]]:
-    """name -> {(number as written, notebook)} for every anchor in the course's Markdown."""
+#: The site's pages and the README: a figure they quote is anchored under the lesson's name for it.
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+#: The kinds of docs/key_numbers.md rows whose numbers are the course's own (see tests/test_key_numbers.py).
+COMPUTED_KINDS = ("measured on the toy", "simulated", "arithmetic on assumptions")
+
+
+def _anchors(paths: list[Path] | None = None) -> dict[str, set[tuple[str, str]]]:
+    """name -> {(number as written, file)} for every anchor in the course's Markdown: lessons,
+    exercises (sources and releases) and the site's pages."""
     found: dict[str, set[tuple[str, str]]] = {}
-    for path in CHECKED + RELEASES:
-        for source in _markdown(path):
+    for path in CHECKED + RELEASES + PAGES if paths is None else paths:
+        sources = [path.read_text(encoding="utf-8")] if path.suffix == ".md" else _markdown(path)
+        for source in sources:
             for written, name in anchored_numbers(source):
                 found.setdefault(name, set()).add((written, _id(path)))
     return found
@@ -84,9 +94,41 @@ def test_every_anchor_names_a_lesson_that_computes_it() -> None:
 
 
 def test_one_figure_has_one_value_course_wide() -> None:
-    """A figure quoted in several places (lessons, exercises) is written the same everywhere."""
+    """A figure quoted in several places (lessons, exercises, the site's pages) is written the same
+    everywhere; a lesson's run checks the value it writes (test_lesson_executes), so all of them."""
     differing = {name: sorted(uses) for name, uses in _anchors().items() if len({w for w, _ in uses}) > 1}
     assert not differing, f"one name, several values: {differing}"
+
+
+def test_the_sites_pages_quote_only_figures_a_lesson_shows() -> None:
+    """A page's anchor names a figure some lesson writes, so the lesson's run checks the value."""
+    in_lessons = set(_anchors(LESSONS))
+    stray = sorted(
+        (name, where) for name, uses in _anchors(PAGES).items() for _, where in uses if name not in in_lessons
+    )
+    assert not stray, f"anchors on the site's pages that no lesson shows: {stray}"
+
+
+def _course_measured(page: Path) -> list[str]:
+    """The passages of a site page that state the course's own figures: policy summaries' "What the
+    course measured" paragraphs, and the key-numbers rows of a computed kind (all but the lesson link)."""
+    text = page.read_text(encoding="utf-8")
+    if page.name == "policy_summaries.md":
+        return re.findall(r"^\*\*What the course measured\*\*.*$", text, re.M)
+    if page.name == "key_numbers.md":
+        rows = [row for row in table_rows(text, "figure") if row[2] in COMPUTED_KINDS]
+        return [cell for row in rows for cell in row[:4]]
+    return []
+
+
+@pytest.mark.parametrize("page", ["policy_summaries.md", "key_numbers.md"])
+def test_the_sites_course_figures_are_anchored(page: str) -> None:
+    passages = _course_measured(REPO / "docs" / page)
+    assert passages, f"docs/{page}: found no passage stating the course's figures"
+    typed = [(number, passage[:120]) for passage in passages for number in unanchored_numbers(passage)]
+    assert typed == [], (
+        f"docs/{page}: course figures typed, not anchored to a lesson's (`N<!-- = lNN.name -->`): {typed}"
+    )
 
 
 @pytest.mark.parametrize(
