@@ -16,8 +16,15 @@ import nbformat
 import numpy as np
 import pytest
 
-from support.nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_env
-from toychat.prose import anchored_numbers
+from support.nbtools import (
+    REPO,
+    REPORT_NOTED,
+    error_outputs,
+    execute_notebook,
+    record_timing,
+    venv_env,
+    wrongly_anchored,
+)
 
 pytestmark = pytest.mark.nbgrader
 
@@ -42,27 +49,12 @@ def test_there_are_exercises() -> None:
     assert "ex01_encryption" in ASSIGNMENTS
 
 
-#: Appended to a solution before it runs: prints what it noted for its model answer (toychat.prose).
-_REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
-
-
-def wrongly_anchored(nb: nbformat.NotebookNode, own: str, noted: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(written, name, computed) for every number in ``nb``'s Markdown anchored to a figure named
-    ``own…`` that differs from what the code noted (``computed`` is "never noted" if it noted none)."""
-    anchored = [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
-    return [
-        (written, name, noted.get(name, "never noted"))
-        for written, name in anchored
-        if name.startswith(own) and written != noted.get(name)
-    ]
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_passes_every_test(assignment: str, tmp_path: Path) -> None:
     """The solution passes every test, and its model answer's numbers (`ex04.…`) are the ones it computed."""
     for path in _notebooks("solutions", assignment):
         nb = nbformat.read(path, as_version=4)
-        nb.cells.append(nbformat.v4.new_code_cell(_REPORT_NOTED))
+        nb.cells.append(nbformat.v4.new_code_cell(REPORT_NOTED))
         nbformat.write(nb, tmp_path / path.name)
         nb, seconds = execute_notebook(tmp_path / path.name, cwd=path.parent, timeout=120, allow_errors=True)
         record_timing("solution", path.name, seconds)
