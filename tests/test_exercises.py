@@ -4,6 +4,7 @@ ex03 Part F's hint, followed literally, reaches an answer."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,15 @@ import nbformat
 import numpy as np
 import pytest
 
-from support.nbtools import REPO, error_outputs, execute_notebook, record_timing, venv_env
+from support.nbtools import (
+    REPO,
+    REPORT_NOTED,
+    error_outputs,
+    execute_notebook,
+    record_timing,
+    venv_env,
+    wrongly_anchored,
+)
 
 pytestmark = pytest.mark.nbgrader
 
@@ -41,12 +50,19 @@ def test_there_are_exercises() -> None:
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_passes_every_test(assignment: str) -> None:
+def test_solution_passes_every_test(assignment: str, tmp_path: Path) -> None:
+    """The solution passes every test, and its model answer's numbers (`ex04.…`) are the ones it computed."""
     for path in _notebooks("solutions", assignment):
-        nb, seconds = execute_notebook(path, timeout=120, allow_errors=True)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(REPORT_NOTED))
+        nbformat.write(nb, tmp_path / path.name)
+        nb, seconds = execute_notebook(tmp_path / path.name, cwd=path.parent, timeout=120, allow_errors=True)
         record_timing("solution", path.name, seconds)
         errors = error_outputs(nb)
         assert errors == [], f"{path.name}: the solution raised {errors}"
+        noted = json.loads(nb.cells.pop().outputs[0]["text"])
+        wrong = wrongly_anchored(nb, f"{assignment[:4]}.", noted)
+        assert wrong == [], f"{path.name}: numbers in the model answer differ from the code's: {wrong}"
         graded = _graded_cells(nb)
         assert len(graded) >= 5, "each exercise has at least five autograded parts"
         assert all(nb.cells[i].execution_count for i, _ in graded), "every test cell ran"

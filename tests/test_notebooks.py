@@ -70,19 +70,26 @@ def _anchors(path: Path) -> list[tuple[str, str]]:
 
 #: Appended to a lesson before it runs: prints what the lesson noted for its prose (toychat.prose).
 _REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
+#: Appended after it: prints each figure's alt text and the numbers in it the figure does not show.
+_REPORT_SHOWN = "import json as _json, toychat.figures as _figures; print(_json.dumps(_figures.SHOWN))"
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LESSONS, ids=_id)
-def test_lesson_executes(path: Path, tmp_path: Path) -> None:
-    """The lesson runs top to bottom, and every number anchored in its prose is the one its code noted."""
+def test_lesson_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lesson runs top to bottom, every number anchored in its prose is the one its code noted,
+    and every number in a figure's alt text is one the figure shows (toychat.figures.unsupported_numbers)."""
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(_REPORT_NOTED))
+    nb.cells += [nbformat.v4.new_code_cell(_REPORT_NOTED), nbformat.v4.new_code_cell(_REPORT_SHOWN)]
     copy = tmp_path / path.name
     nbformat.write(nb, copy)
+    monkeypatch.setenv("TOYCHAT_CHECK_ALT_TEXT", "1")  # the kernel inherits it: figures are checked as shown
     nb, seconds = execute_notebook(copy, cwd=path.parent, timeout=120)
     record_timing("lesson", path.name, seconds)
     assert error_outputs(nb) == [], f"{_id(path)} raised errors"
+    shown = json.loads(nb.cells.pop().outputs[0]["text"])
+    astray = [(numbers, alt[:200]) for alt, numbers in shown if numbers]
+    assert astray == [], f"{_id(path)}: alt texts state numbers their figures do not show: {astray}"
     noted = json.loads(nb.cells[-1].outputs[0]["text"])
     # This lesson's prose, and every other notebook's anchors that name this lesson's figures (`l07.…` in
     # lesson 06 or in an exercise): one figure has one name and one value course-wide.  A figure this

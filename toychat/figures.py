@@ -26,22 +26,53 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
+import os
+import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
-__all__ = ["alt_text", "figure_html", "png_with_description", "register", "set_alt_text"]
+__all__ = [
+    "SHOWN",
+    "alt_text",
+    "figure_html",
+    "figure_numbers",
+    "png_with_description",
+    "register",
+    "set_alt_text",
+    "unsupported_numbers",
+]
 
 _ATTRIBUTE = "_toychat_alt_text"
+_DATA = "_toychat_alt_data"
+
+#: Every figure this kernel has shown while the environment variable ``TOYCHAT_CHECK_ALT_TEXT`` is
+#: set: its alt text, and the numbers in it that the figure does not show
+#: (:func:`unsupported_numbers`).  ``tests/test_notebooks.py`` sets it and reads this after a lesson runs.
+SHOWN: list[tuple[str, list[str]]] = []
+
+#: A number as an alt text writes it: digits with ``,`` and ``.`` inside, an optional ``%``.
+_NUMBER = re.compile(r"(?<![\w.])[0-9](?:[0-9,.]*[0-9])?%?")
 
 
-def set_alt_text(fig: Figure, text: str) -> None:
-    """Give ``fig`` the alt text a screen reader reads in place of the picture."""
+def set_alt_text(fig: Figure, text: str, data: Iterable[object] = ()) -> None:
+    """Give ``fig`` the alt text a screen reader reads in place of the picture.
+
+    ``data`` are the values behind marks that do not show them one by one (each a sequence: a
+    histogram's raw values), or a figure the description derives from what is drawn (an
+    extrapolation); :func:`figure_numbers` counts them, and their summaries, as shown.
+    """
     if not text.strip():
         raise ValueError("alt text must describe the figure; it cannot be empty")
     setattr(fig, _ATTRIBUTE, text.strip())
+    setattr(fig, _DATA, [np.ravel(np.asarray(values, dtype=float)) for values in data])
 
 
 def alt_text(fig: Figure) -> str:
@@ -69,7 +100,10 @@ def figure_html(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    alt = html.escape(alt_text(fig), quote=True)
+    described = alt_text(fig)
+    if os.environ.get("TOYCHAT_CHECK_ALT_TEXT"):
+        SHOWN.append((described, unsupported_numbers(described, fig)))
+    alt = html.escape(described, quote=True)
     return f'<img class="toychat-figure" alt="{alt}" src="data:image/png;base64,{data}"/>'
 
 
@@ -141,3 +175,109 @@ def _png_with_alt(png: Callable[[Figure], object]) -> Callable[[Figure], object]
 
     formatter._toychat_alt = True  # type: ignore[attr-defined]
     return formatter
+
+
+def _finite(values: object) -> Iterator[float]:
+    """The finite numbers in ``values`` (an array, a list, a masked array; anything else: none)."""
+    try:
+        array: np.ndarray = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
+    except (TypeError, ValueError):
+        return
+    yield from (float(v) for v in array[np.isfinite(array)][:100_000])
+
+
+def figure_numbers(fig: Figure) -> set[float]:
+    """Every number ``fig`` shows: in its text (titles, axis and tick labels, legends, annotations,
+    bar labels), in its data (bars' edges and sizes, lines' and scatters' points, images' values and
+    sizes) and its axes' limits.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.bar(["a", "b"], [3, 12]); _ = ax.set_title("12 of 15")
+    >>> {3.0, 12.0, 15.0} <= figure_numbers(fig)
+    True
+    >>> plt.close(fig)
+    """
+    fig.draw_without_rendering()  # tick labels are chosen when the figure is drawn
+    found: set[float] = set()
+    for text in fig.findobj(Text):
+        if isinstance(text, Text):  # findobj is typed as returning any artist
+            for number in _NUMBER.findall(text.get_text().replace("\u2212", "-")):
+                found |= set(_values(number))
+    for x, width in _bars(fig):
+        found |= {x, width, x + width, x + width / 2}
+    for y, height in _bars(fig, across=True):
+        found |= {y, height, y + height, y + height / 2}
+    for artist in fig.findobj():
+        if hasattr(artist, "get_xydata"):
+            found |= set(_finite(artist.get_xydata()))
+        if hasattr(artist, "get_offsets"):
+            found |= set(_finite(artist.get_offsets()))
+        if hasattr(artist, "get_array") and artist.get_array() is not None:
+            data = np.ma.asarray(artist.get_array())
+            found |= set(_finite(data)) | {float(n) for n in data.shape}
+    for ax in fig.get_axes():
+        found |= set(_finite([*ax.get_xlim(), *ax.get_ylim()]))
+    lines = [float(np.asarray(line.get_xdata(), dtype=float)[0]) for line in fig.findobj(Line2D) if _vertical(line)]
+    for values in getattr(fig, _DATA, []):
+        values = values[np.isfinite(values)]
+        found |= set(_finite(values)) | {float(len(values))}
+        if len(values):
+            found |= set(_finite([values.min(), values.max(), np.median(values), values.sum()]))
+        for x in lines:
+            found |= {float((values > x).sum()), float((values >= x).sum()), float((values < x).sum())}
+            found |= {float((values <= x).sum())}
+            found |= {float((values > x).mean()), float((values <= x).mean())} if len(values) else set()
+    return found
+
+
+def _bars(fig: Figure, across: bool = False) -> Iterator[tuple[float, float]]:
+    """Every rectangle's (x, width), or (y, height) ``across``: a bar's centre is where it stands."""
+    for patch in fig.findobj(Rectangle):
+        if isinstance(patch, Rectangle):  # findobj is typed as returning any artist
+            yield (patch.get_y(), patch.get_height()) if across else (patch.get_x(), patch.get_width())
+
+
+def _vertical(line: Line2D) -> bool:
+    """Whether ``line`` is a vertical line across the axes (a threshold ``axvline``)."""
+    xs = np.asarray(line.get_xdata(), dtype=float)
+    return len(xs) == 2 and xs[0] == xs[1]
+
+
+def _values(written: str) -> list[float]:
+    """What a number as written may stand for: ``76%`` is 76 or the share 0.76."""
+    value = float(written.rstrip("%").replace(",", ""))
+    return [value, value / 100] if written.endswith("%") else [value]
+
+
+def _supports(shown: float, written: str) -> bool:
+    """Whether ``written`` is ``shown`` at the precision it is written, or rounded to its trailing
+    zeros (``about 1,240`` for 1,238; ``76%`` for 0.7612)."""
+    digits = written.rstrip("%").replace(",", "")
+    decimals = len(digits.partition(".")[2])
+    zeros = 0 if decimals else len(digits) - len(digits.rstrip("0"))
+    value = float(digits)
+    for candidate in (shown, shown * 100) if written.endswith("%") else (shown,):
+        for places in range(-zeros, decimals + 1):
+            if math.isclose(round(candidate, places), value, rel_tol=1e-9, abs_tol=1e-9):
+                return True
+    return False
+
+
+def unsupported_numbers(text: str, fig: Figure) -> list[str]:
+    """The numbers in ``text`` (a figure's alt text) that ``fig`` shows nowhere, at the precision
+    written: a description that disagrees with the figure's data, or states what it does not draw.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.bar(["kept", "lost"], [0.924, 0.076])
+    >>> unsupported_numbers("Two bars: 92% kept and 8% lost; 12 lost.", fig)
+    ['12']
+    >>> plt.close(fig)
+    """
+    shown = figure_numbers(fig)
+    return [written for written in _NUMBER.findall(text) if not any(_supports(x, written) for x in shown)]

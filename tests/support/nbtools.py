@@ -12,6 +12,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from toychat import kernel_wakeup
+from toychat.prose import anchored_numbers
 
 # nbclient waits for replies on an asyncio socket: guard it against lost wake-ups
 # (toychat.kernel_wakeup; without it a lesson with an interact cell can stall until its timeout).
@@ -22,6 +23,20 @@ LESSONS = sorted((REPO / "lessons").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 RELEASES = sorted((REPO / "exercises").glob("*/*.ipynb"))
 ARTIFACTS = REPO / "tests" / "artifacts"
+
+#: Appended to a notebook before it runs: prints what its code noted for its prose (toychat.prose).
+REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
+
+
+def wrongly_anchored(nb: nbformat.NotebookNode, own: str, noted: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(written, name, computed) for every number in ``nb``'s Markdown anchored to a figure named
+    ``own…`` that differs from what the code noted (``computed`` is "never noted" if it noted none)."""
+    anchored = [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
+    return [
+        (written, name, noted.get(name, "never noted"))
+        for written, name in anchored
+        if name.startswith(own) and written != noted.get(name)
+    ]
 
 
 def venv_env(**extra: str) -> dict[str, str]:
