@@ -69,12 +69,22 @@ def make_course(root: Path, assignment: str) -> Path:
     return root
 
 
+#: A solution cell whose grade_id ends so holds the instructors' working behind a model
+#: *written* answer (ex04's ``part-h-working`` computes the figures its model answer quotes,
+#: which the solution's own run checks): not something a student must write, so the simulated
+#: students below leave it as released, and grading them costs no extra simulation.
+WORKING_SUFFIX = "-working"
+
+
 def solution_answers(assignment: str) -> dict[str, str]:
-    """The model answers of the source notebook, by grade_id (solution fences removed)."""
+    """The model answers of the source notebook, by grade_id (solution fences removed),
+    without the instructors' working cells (:data:`WORKING_SUFFIX`)."""
     nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     answers = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
+        if str(meta.get("grade_id", "")).endswith(WORKING_SUFFIX):
+            continue
         if meta.get("solution") and cell.cell_type == "code":
             answers[meta["grade_id"]] = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", cell.source, flags=re.M)
     return answers
