@@ -7,6 +7,7 @@ command, then check what a reader gets, in real headless Chromium where it matte
   caption ("Figure: …") under it, not the description again;
 * code is folded by default with a toggle, and outputs are visible;
 * widgets show their default state with a truthful note, and no widget JavaScript;
+* no notebook instructions ("press Shift+Enter") in the text of a page, beyond a shrinking list;
 * reader boxes ("For policy readers", "Content note") are distinct admonitions, whether the
   lesson writes them as block quotes or as MyST colon-fence admonitions;
 * search finds "franking" on lesson 08; a citation link lands on its bibliography entry;
@@ -33,7 +34,7 @@ from support.nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
 from support.pages import script_module
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
-from course_site import blockquote_boxes_to_admonitions, prepare_notebook  # noqa: E402
+from course_site import blockquote_boxes_to_admonitions, notebook_instructions, prepare_notebook  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -175,6 +176,23 @@ def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -
             elif not beside.startswith("Figure:") or len(beside) > 120:
                 problems.append(f"{lesson.stem}: no short caption under a figure: {beside[:60]!r}")
     assert total >= 20, f"only {total} figures drawn in all the lessons: is matplotlib's inline backend in use?"
+    assert not problems, "\n".join(problems)
+
+
+def test_pages_give_no_notebook_instructions(site: tuple[Path, str]) -> None:
+    """No "press Shift+Enter", "double-click the cell" or "move the slider" in what a lesson page
+    shows, beyond those still listed in tests/site_instructions_todo.json (see test_site_text.py,
+    which reads the same text without a build)."""
+    from test_site_text import TODO, unexpected
+
+    folder, _ = site
+    todo = json.loads(TODO.read_text(encoding="utf-8"))
+    problems = []
+    for lesson in LESSONS:
+        article = _soup(lesson_page(folder, lesson)).select_one("article")
+        new, _ = unexpected(notebook_instructions(article.get_text(" ")), todo.get(lesson.stem, {}))
+        if new:
+            problems.append(f"{lesson.stem}: notebook instructions on the page: {new}")
     assert not problems, "\n".join(problems)
 
 
