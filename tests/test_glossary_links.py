@@ -2,9 +2,9 @@
 entry in docs/glossary.md.
 
 A *use* is the term in the lesson's own prose: headings, code, HTML comments, the text of other
-links and quotations (someone's words, which the course does not mark up) are not uses.  Exempt
-for now: lessons 01-03 (their numbers are being reworked on another branch) and lesson 10 §5, whose
-uses are skipped (so a term first used there must be linked at its first use outside §5).
+links and quotations (someone's words, which the course does not mark up) are not uses.  Every lesson
+is checked; lesson 10 §5's uses are skipped (so a term first used there must be linked at its first
+use outside §5).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ TERMS = {
     "server-side-scanning": r"server-side scanning",
     "threshold": r"thresholds?",
 }
-EXEMPT = ("01", "02", "03")
 SKIPPED_SECTIONS = {"10": "## 5."}
 
 GLOSSARY_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\(\.\./docs/glossary\.md#(?P<anchor>[a-z-]+)\)")
@@ -105,7 +104,7 @@ def test_every_term_has_an_entry() -> None:
     )
 
 
-@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.name[:2] not in EXEMPT], ids=lambda p: p.name[:2])
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name[:2])
 def test_first_use_links_to_the_glossary(lesson: Path) -> None:
     text = lesson_prose(lesson.name, markdown_cells(lesson))
     unlinked = [

@@ -7,17 +7,21 @@ command, then check what a reader gets, in real headless Chromium where it matte
   caption ("Figure: …") under it, not the description again;
 * code is folded by default with a toggle, and outputs are visible;
 * widgets show their default state with a truthful note, and no widget JavaScript;
+* no notebook instructions ("press Shift+Enter") in the text of a page, beyond a shrinking list;
 * reader boxes ("For policy readers", "Content note") are distinct admonitions, whether the
   lesson writes them as block quotes or as MyST colon-fence admonitions;
 * search finds "franking" on lesson 08; a citation link lands on its bibliography entry;
 * a rebuild after changing one lesson re-executes only that lesson, printing one line per lesson;
-* axe-core (from npm) finds no serious or critical violation on any page.
+* axe-core (from npm) finds no serious or critical violation on any page;
+* the whole course and the policy summaries print to PDF (``scripts/build_pdf.py``) with every
+  lesson, every picture and an outline, and no "alt text" caption.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +31,10 @@ import pytest
 
 from support.browser import chromium_page, chromium_path, npm_install
 from support.nbtools import ARTIFACTS, LESSONS, REPO, record_timing, venv_env
+from support.pages import script_module
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
-from course_site import blockquote_boxes_to_admonitions, prepare_notebook  # noqa: E402
+from course_site import blockquote_boxes_to_admonitions, notebook_instructions, prepare_notebook  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -171,6 +176,23 @@ def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -
             elif not beside.startswith("Figure:") or len(beside) > 120:
                 problems.append(f"{lesson.stem}: no short caption under a figure: {beside[:60]!r}")
     assert total >= 20, f"only {total} figures drawn in all the lessons: is matplotlib's inline backend in use?"
+    assert not problems, "\n".join(problems)
+
+
+def test_pages_give_no_notebook_instructions(site: tuple[Path, str]) -> None:
+    """No "press Shift+Enter", "double-click the cell" or "move the slider" in what a lesson page
+    shows, beyond those still listed in tests/site_instructions_todo.json (see test_site_text.py,
+    which reads the same text without a build)."""
+    from test_site_text import TODO, unexpected
+
+    folder, _ = site
+    todo = json.loads(TODO.read_text(encoding="utf-8"))
+    problems = []
+    for lesson in LESSONS:
+        article = _soup(lesson_page(folder, lesson)).select_one("article")
+        new, _ = unexpected(notebook_instructions(article.get_text(" ")), todo.get(lesson.stem, {}))
+        if new:
+            problems.append(f"{lesson.stem}: notebook instructions on the page: {new}")
     assert not problems, "\n".join(problems)
 
 
@@ -404,3 +426,102 @@ def test_pages_open_without_errors_and_pass_axe(site: tuple[Path, str], axe: Pat
         assert not page.locator(".bd-sidebar-primary").is_visible(), "the sidebar is printed"
     (ARTIFACTS / "axe_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     assert not failures, "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- the printed course
+
+CAPTION_WORDS = re.compile(r"alt\s*text", re.I)
+
+
+def pdf_problems(pdf: Path, titles: list[str], images: int) -> list[str]:
+    """What is wrong with a printed PDF: a title in ``titles`` missing from its text, a number of
+    images other than ``images`` (the pictures of the pages printed), or an "alt text" caption
+    printed for the reader to see."""
+    import pypdf
+
+    reader = pypdf.PdfReader(pdf)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    # A title counts where the page prints it as a heading: Chromium's outline is built from the
+    # headings it printed (the front page's table of contents lists the titles too).
+    outline = re.sub(r"\s+", "", "".join(_outline_titles(reader.outline)))
+    problems = [f"{pdf.name}: no heading {title!r}" for title in titles if re.sub(r"\s+", "", title) not in outline]
+    printed = sum(len(page.images) for page in reader.pages)
+    if printed != images:
+        problems.append(f"{pdf.name}: {printed} images printed, the pages have {images}")
+    for match in CAPTION_WORDS.finditer(text):
+        problems.append(
+            f"{pdf.name}: an alt text printed as a caption: {text[max(0, match.start() - 40) : match.end() + 60]!r}"
+        )
+    return problems
+
+
+def _outline_titles(outline: list[object]) -> list[str]:
+    """Every title in a PDF outline (bookmarks), nested entries included."""
+    titles: list[str] = []
+    for entry in outline:
+        titles += _outline_titles(entry) if isinstance(entry, list) else [str(getattr(entry, "title", ""))]
+    return titles
+
+
+def run_build_pdf(site: Path) -> subprocess.CompletedProcess[str]:
+    """``python scripts/build_pdf.py`` as a reader runs it, on the built site ``site``."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "build_pdf.py"), "--site", str(site)],
+        cwd=REPO,
+        env=venv_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def _lesson_title(lesson: Path) -> str:
+    first = nbformat.read(lesson, as_version=4).cells[0].source
+    return next(line[2:].strip() for line in first.splitlines() if line.startswith("# "))
+
+
+def test_the_whole_course_prints_to_one_pdf(site: tuple[Path, str]) -> None:
+    """The course and the policy summaries print offline to PDF (headless Chromium): every lesson
+    and reference page is in the course PDF, with every picture, an outline, and no "alt text"
+    caption; the summary PDF holds the summaries.  Last in this module: the printed files are
+    removed afterwards, so no other test sees them."""
+    folder, _ = site
+    chromium_path()  # skip (fail under CI) without Chromium, with the reason
+    try:
+        run_build_pdf(folder)
+        printed = folder / "print"
+        document = (printed / "course.html").read_text(encoding="utf-8")
+        titles = [_lesson_title(lesson) for lesson in LESSONS] + ["Glossary", "References"]
+        images = len(re.findall(r"<img\b", document))
+        assert images >= 20, f"only {images} pictures in the print document"
+        problems = pdf_problems(printed / "course.pdf", titles, images)
+        problems += pdf_problems(printed / "summary.pdf", ["Summaries for policy readers"], 0)
+        assert not problems, "\n".join(problems)
+    finally:
+        shutil.rmtree(folder / "print", ignore_errors=True)
+
+
+def test_the_pdf_check_catches_a_printed_alt_text_and_a_missing_page(tmp_path: Path) -> None:
+    """The check above can fail: a page whose figure description is printed as a visible
+    "Figure: alt text — …" paragraph, and a lesson the PDF does not hold, are both reported."""
+    chromium = chromium_path()
+    build_pdf = script_module("build_pdf")
+    site = tmp_path / "site"
+    (site / "docs").mkdir(parents=True)
+    (site / "lessons").mkdir()
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+        '<body><article class="bd-article">{}</article></body></html>'
+    )
+    (site / "docs" / "index.html").write_text(page.format("<h1>Mini course</h1>"), encoding="utf-8")
+    (site / "lessons" / "00_only.html").write_text(
+        page.format("<h1>Lesson 00</h1><p><em>Figure: alt text — a bar chart of three bars.</em></p>"),
+        encoding="utf-8",
+    )
+    made = build_pdf.build(site, chromium=chromium)
+    problems = pdf_problems(made["course"], ["Mini course", "Lesson 00", "Lesson 01"], 0)
+    assert any("heading 'Lesson 01'" in p for p in problems), problems
+    assert any("alt text printed as a caption" in p for p in problems), problems
+    assert not any("heading 'Lesson 00'" in p for p in problems), problems

@@ -7,6 +7,9 @@
   and the "For policy readers" and
   "Content note" boxes written as Markdown block quotes become the same admonitions that the
   colon-fence syntax gives.
+* **Notebook-only text left out** (:func:`strip_notebook_only`): how to run or edit a cell means
+  nothing on a page, so a passage between ``<!-- notebook-only -->`` and ``<!-- /notebook-only -->``
+  is shown in JupyterLab and dropped from the site.
 * **Figures with their alt text** (:func:`figure_description`, on ``doctree-read``): the
   description a lesson set in code travels inside the figure's PNG, and becomes the image's alt.
 * **Widgets at their default state** (:func:`static_widget_html`, on ``doctree-read``): the state
@@ -48,7 +51,30 @@ _BOX_QUOTE = re.compile(
 )
 
 
+#: Text for the notebook only (how to run a cell, edit one, move a slider), between two comments
+#: that JupyterLab does not show: ``<!-- notebook-only -->press Shift+Enter<!-- /notebook-only -->``.
+#: The site leaves it out, since there is nothing to run on a page.
+_NOTEBOOK_ONLY = re.compile(r"<!--\s*notebook-only\s*-->.*?<!--\s*/notebook-only\s*-->", re.S)
+#: Words that tell a reader to work the notebook: on the site they are instructions that cannot be
+#: followed.  Matched case-insensitively in the text a page shows.
+NOTEBOOK_INSTRUCTIONS = re.compile(
+    r"shift\s*\+\s*enter|ctrl\s*\+\s*enter|⌘\s*\+\s*enter|double-click|restart kernel|run all cells"
+    r"|\b(?:move|drag) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b",
+    re.I,
+)
+
+
 # --------------------------------------------------------------------------- lessons at build time
+
+
+def strip_notebook_only(markdown: str) -> str:
+    """``markdown`` without its notebook-only passages (see :data:`_NOTEBOOK_ONLY`)."""
+    return _NOTEBOOK_ONLY.sub("", markdown)
+
+
+def notebook_instructions(text: str) -> list[str]:
+    """The notebook instructions in ``text`` (each as matched, lower-cased), in order."""
+    return [" ".join(m.group(0).lower().split()) for m in NOTEBOOK_INSTRUCTIONS.finditer(text)]
 
 
 def blockquote_boxes_to_admonitions(markdown: str) -> str:
@@ -73,11 +99,11 @@ def alt_text(cell: nbformat.NotebookNode) -> str | None:
 
 def prepare_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The lesson as the site shows it (changed in place and returned): code folded, figures with
-    their alt text, the reader boxes as admonitions.  Code is unchanged, so the execution cache
-    (which hashes the code) is shared with an unprepared copy."""
+    their alt text, the reader boxes as admonitions, notebook-only passages left out.  Code is
+    unchanged, so the execution cache (which hashes the code) is shared with an unprepared copy."""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            cell.source = blockquote_boxes_to_admonitions(cell.source)
+            cell.source = blockquote_boxes_to_admonitions(strip_notebook_only(cell.source))
             continue
         if cell.cell_type != "code":
             continue
