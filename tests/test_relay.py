@@ -274,7 +274,7 @@ def test_post_mailbox_acknowledges_then_answers_like_get(relay: RunningRelay, re
     status, body = raw_request(
         relay.url, "POST", "/api/mailbox", json.dumps({"ids": [second]}).encode(), bearer(remote.tokens[alice.name])
     )
-    assert (status, body) == (200, {"messages": []})
+    assert (status, body["messages"]) == (200, [])
     assert [i for i, _, _ in remote.fetch_envelopes(bob.name)] == [second]
     status, body = raw_request(relay.url, "POST", "/api/mailbox", b'{"ids": [0]}', token)
     assert (status, body["error"]) == (400, "MalformedEnvelope")
@@ -295,6 +295,47 @@ def test_a_device_reads_each_batch_with_one_request(relay: RunningRelay) -> None
     assert counting.wait_for_messages(bob.name, 0.1) is False  # acknowledged the last round: nothing left
     assert counting.fetch_envelopes(bob.name) == []
     assert [m.text for m in bob.inbox] == ["round 0", "round 1", "round 2"]
+
+
+def test_a_mailbox_answer_tells_the_device_the_mode(relay: RunningRelay, remote: RemoteServer) -> None:
+    """Composing right after a long poll asks nothing more (the answer named the mode), and switching
+    the mode answers every waiting long poll at once, so a waiting device follows at once too."""
+    counting = _Counting(relay.url, info_ttl=0.3)
+    alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
+    alice.send(bob.name, "hello")
+    time.sleep(0.4)  # the cached /api/info answer is stale now
+    counting.calls.clear()
+    assert counting.wait_for_messages(bob.name, 0.1) is True
+    bob.receive()
+    alice.send(bob.name, "no look-up of the mode before this one")
+    assert "GET /api/info" not in counting.calls
+    time.sleep(0.4)
+    counting.calls.clear()
+    alice.send(bob.name, "a stale answer is asked again")
+    assert counting.calls.count("GET /api/info") == 1
+
+    woke: list[tuple[bool, float]] = []
+
+    def waiting_device() -> None:
+        started = time.monotonic()
+        found = counting.wait_for_messages(alice.name, 20)
+        woke.append((found, time.monotonic() - started))
+
+    thread = threading.Thread(target=waiting_device)
+    thread.start()
+    time.sleep(0.5)  # the long poll is waiting at the relay
+    try:
+        remote.mode = "plaintext"
+        thread.join(timeout=10)
+        assert len(woke) == 1
+        assert woke[0][0] is False  # answered with no message ...
+        assert woke[0][1] < 5  # ... long before its 20 s
+        counting.calls.clear()
+        assert counting.mode == "plaintext"  # ... and naming the new mode
+        assert counting.calls == []
+    finally:
+        remote.mode = "e2ee"
+    assert remote.mode == "e2ee"
 
 
 def test_an_older_relay_without_post_mailbox_gets_separate_acknowledgements(

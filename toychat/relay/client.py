@@ -232,6 +232,14 @@ class RemoteServer:
                 # platform this is, so messages already fetched are opened, not refused for the outage.
         return dict(self._info[1])
 
+    def _note_mode(self, answer: object) -> None:
+        """A mailbox answer names the relay's mode as it answered: as fresh as an :meth:`info`
+        answer, so the next message composed needs no request of its own to ask (the relay
+        answers every waiting long poll at once when the instructor switches the mode)."""
+        mode = answer.get("mode") if isinstance(answer, dict) else None
+        if self._info is not None and is_mode(mode):
+            self._info = (time.monotonic(), {**self._info[1], "mode": mode})
+
     @property
     def mode(self) -> Mode:
         """The platform the relay runs now: ``"e2ee"`` or ``"plaintext"`` (asked each time)."""
@@ -334,6 +342,7 @@ class RemoteServer:
         answer = self.request(
             "GET", f"/api/mailbox?wait={float(wait):g}", user=name, timeout=self.timeout + max(0.0, wait)
         )
+        self._note_mode(answer)
         return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
 
     def _acknowledge_and_fetch(self, name: str, wait: float) -> list[tuple[int, str, bytes]]:
@@ -356,6 +365,7 @@ class RemoteServer:
                 self._combined_ack = False  # an older relay: acknowledge separately from now on
             else:
                 self._unacked[name] = []
+                self._note_mode(answer)
                 return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
         self.acknowledge(name)
         return self.fetch_envelopes(name, wait=wait)

@@ -11,7 +11,7 @@ GET      ``/api/users``               —           the registered names
 GET      ``/api/users/<name>``        —           look up someone's public keys
 GET      ``/api/users/<name>/devices`` —          their extra devices (an honest relay: none)
 POST     ``/api/messages``            user        submit one canonical envelope (the body)
-GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages (long-poll up to 30 s)
+GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages and the mode (long-poll up to 30 s)
 POST     ``/api/mailbox?wait=&limit=`` user       ``{"ids": [...]}``: acknowledge, then as ``GET``
 POST     ``/api/mailbox/ack``         user        ``{"ids": [...]}``: delete delivered messages
 GET      ``/api/franked/<msg_id>``    user        the franking tag of a message to you
@@ -177,7 +177,8 @@ class MailboxHandler(ApiHandler):
         if not queued and wait > 0:
             await self.relay.condition(name).wait(timeout=datetime.timedelta(seconds=wait))
             queued = server.mailbox(name, limit)
-        self.reply(codec.mailbox_to_json(queued))
+        # the mode as of this answer: a device then knows it without asking /api/info again
+        self.reply({**codec.mailbox_to_json(queued), "mode": server.mode})
 
 
 class AckHandler(ApiHandler):
@@ -231,6 +232,7 @@ class ModeHandler(ApiHandler):
     def post(self) -> None:
         mode = codec.mode_from_json(self.json_body())
         self.relay.server.set_mode(mode)
+        self.relay.notify_all()  # every waiting long poll answers now, naming the new mode
         log.info("platform mode switched to %s", mode)
         self.reply(codec.mode_to_json(self.relay.server.mode))
 
