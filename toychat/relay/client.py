@@ -236,8 +236,8 @@ class RemoteServer:
         """A mailbox answer names the relay's mode as it answered: as fresh as an :meth:`info`
         answer, so the next message composed needs no request of its own to ask (the relay
         answers every waiting long poll at once when the instructor switches the mode)."""
-        mode = answer.get("mode") if isinstance(answer, dict) else None
-        if self._info is not None and is_mode(mode):
+        mode = codec.mailbox_mode(answer)
+        if self._info is not None and mode is not None:
             self._info = (time.monotonic(), {**self._info[1], "mode": mode})
 
     @property

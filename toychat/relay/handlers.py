@@ -178,7 +178,7 @@ class MailboxHandler(ApiHandler):
             await self.relay.condition(name).wait(timeout=datetime.timedelta(seconds=wait))
             queued = server.mailbox(name, limit)
         # the mode as of this answer: a device then knows it without asking /api/info again
-        self.reply({**codec.mailbox_to_json(queued), "mode": server.mode})
+        self.reply(codec.mailbox_to_json(queued, server.mode))
 
 
 class AckHandler(ApiHandler):
