@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import secrets
 import threading
 import time
@@ -244,6 +245,135 @@ def test_acknowledging_someone_elses_ids_deletes_nothing(relay: RunningRelay, re
     assert [m.text for m in bob.receive()] == ["for Bob only"]
 
 
+class _Counting(RemoteServer):
+    """A RemoteServer that records each request it makes (method and path)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.calls.append(f"{method} {path.split('?')[0]}")
+        return super().request(method, path, **kwargs)
+
+
+def test_post_mailbox_acknowledges_then_answers_like_get(relay: RunningRelay, remote: RemoteServer) -> None:
+    alice, bob = pair(remote)
+    alice.send(bob.name, "first")
+    alice.send(bob.name, "second")
+    [(first, _, _), (second, _, _)] = remote.fetch_envelopes(bob.name)
+    token = bearer(remote.tokens[bob.name])
+    status, body = raw_request(relay.url, "POST", "/api/mailbox?wait=0", json.dumps({"ids": [first]}).encode(), token)
+    assert status == 200
+    assert [item["id"] for item in body["messages"]] == [second]  # the acknowledged one is gone
+    # a malformed query is refused before anything is acknowledged
+    status, body = raw_request(relay.url, "POST", "/api/mailbox?wait=x", json.dumps({"ids": [second]}).encode(), token)
+    assert (status, body["error"]) == (400, "MalformedEnvelope")
+    assert [i for i, _, _ in remote.fetch_envelopes(bob.name)] == [second]
+    # as with /api/mailbox/ack, someone else's ids delete nothing
+    status, body = raw_request(
+        relay.url, "POST", "/api/mailbox", json.dumps({"ids": [second]}).encode(), bearer(remote.tokens[alice.name])
+    )
+    assert (status, body["messages"]) == (200, [])
+    assert [i for i, _, _ in remote.fetch_envelopes(bob.name)] == [second]
+    status, body = raw_request(relay.url, "POST", "/api/mailbox", b'{"ids": [0]}', token)
+    assert (status, body["error"]) == (400, "MalformedEnvelope")
+
+
+def test_a_device_reads_each_batch_with_one_request(relay: RunningRelay) -> None:
+    """wait_for_messages() then receive(): one long poll that also acknowledges the batch before,
+    and no second request for the messages it found (the relay's CPU goes per request)."""
+    counting = _Counting(relay.url)
+    alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
+    for round_ in range(3):
+        alice.send(bob.name, f"round {round_}")
+        counting.calls.clear()
+        assert counting.wait_for_messages(bob.name, 5) is True
+        assert [m.text for m in bob.receive()] == [f"round {round_}"]
+        expected = ["GET /api/mailbox"] if round_ == 0 else ["POST /api/mailbox"]  # + the ack of the last round
+        assert [c for c in counting.calls if "/api/mailbox" in c] == expected
+    assert counting.wait_for_messages(bob.name, 0.1) is False  # acknowledged the last round: nothing left
+    assert counting.fetch_envelopes(bob.name) == []
+    assert [m.text for m in bob.inbox] == ["round 0", "round 1", "round 2"]
+
+
+def test_a_mailbox_answer_tells_the_device_the_mode(relay: RunningRelay, remote: RemoteServer) -> None:
+    """Composing right after a long poll asks nothing more (the answer named the mode), and switching
+    the mode answers every waiting long poll at once, so a waiting device follows at once too."""
+    counting = _Counting(relay.url, info_ttl=0.3)
+    alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
+    alice.send(bob.name, "hello")
+    time.sleep(0.4)  # the cached /api/info answer is stale now
+    counting.calls.clear()
+    assert counting.wait_for_messages(bob.name, 0.1) is True
+    bob.receive()
+    alice.send(bob.name, "no look-up of the mode before this one")
+    assert "GET /api/info" not in counting.calls
+    time.sleep(0.4)
+    counting.calls.clear()
+    alice.send(bob.name, "a stale answer is asked again")
+    assert counting.calls.count("GET /api/info") == 1
+
+    woke: list[tuple[bool, float]] = []
+
+    def waiting_device() -> None:
+        started = time.monotonic()
+        found = counting.wait_for_messages(alice.name, 20)
+        woke.append((found, time.monotonic() - started))
+
+    thread = threading.Thread(target=waiting_device)
+    thread.start()
+    time.sleep(0.5)  # the long poll is waiting at the relay
+    try:
+        remote.mode = "plaintext"
+        thread.join(timeout=10)
+        assert len(woke) == 1
+        assert woke[0][0] is False  # answered with no message ...
+        assert woke[0][1] < 5  # ... long before its 20 s
+        counting.calls.clear()
+        assert counting.mode == "plaintext"  # ... and naming the new mode
+        assert counting.calls == []
+    finally:
+        remote.mode = "e2ee"
+    assert remote.mode == "e2ee"
+
+
+def test_an_older_relay_without_post_mailbox_gets_separate_acknowledgements(
+    relay: RunningRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toychat.relay.handlers import MailboxHandler
+
+    monkeypatch.delattr(MailboxHandler, "post")  # what a relay from before POST /api/mailbox answers: 405
+    counting = _Counting(relay.url)
+    alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
+    alice.send(bob.name, "one")
+    assert [m.text for m in bob.receive()] == ["one"]
+    alice.send(bob.name, "two")
+    counting.calls.clear()
+    assert [m.text for m in bob.receive()] == ["two"]
+    assert counting.calls == ["POST /api/mailbox", "POST /api/mailbox/ack", "GET /api/mailbox"]
+    counting.calls.clear()
+    alice.send(bob.name, "three")
+    assert [m.text for m in bob.receive()] == ["three"]
+    assert "POST /api/mailbox" not in counting.calls  # it remembers: no second 405
+    assert bob.receive() == []
+    assert counting.fetch_envelopes(bob.name) == []
+
+
+def test_answered_requests_are_logged_at_debug_and_refusals_as_warnings(
+    relay: RunningRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The access log keeps what an instructor needs (refusals, errors) without a line per answered request."""
+    with caplog.at_level(logging.DEBUG, logger="tornado.access"):
+        assert raw_request(relay.url, "GET", "/api/info")[0] == 200
+        assert raw_request(relay.url, "GET", "/api/mailbox")[0] == 401
+        deadline = time.monotonic() + 5
+        while len([r for r in caplog.records if r.name == "tornado.access"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the relay logs from its own thread
+    levels = {r.getMessage().split(" ")[0]: r.levelno for r in caplog.records if r.name == "tornado.access"}
+    assert levels == {"200": logging.DEBUG, "401": logging.WARNING}
+
+
 # ---- every error, as HTTP and as the named exception ------------------------------------------------
 def test_malformed_json_is_400(relay: RunningRelay, remote: RemoteServer) -> None:
     alice, _ = pair(remote)
@@ -419,6 +549,7 @@ ENDPOINTS = [
     ("POST", "/api/messages"),
     ("GET", "/api/mailbox"),
     ("POST", "/api/mailbox/ack"),
+    ("POST", "/api/mailbox"),
     ("GET", "/api/franked/{name}"),
     ("POST", "/api/reports"),
     ("GET", "/api/server-view"),

@@ -60,6 +60,11 @@ class Relay:
         if condition is not None:
             condition.notify_all()
 
+    def notify_all(self) -> None:
+        """Wake every long-polling request (the instructor switched the mode)."""
+        for condition in self._waiters.values():
+            condition.notify_all()
+
 
 @tornado.web.stream_request_body
 class ApiHandler(tornado.web.RequestHandler):

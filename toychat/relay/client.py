@@ -148,6 +148,10 @@ class RemoteServer:
         self._delivered: dict[str, set[str]] = {}
         self._unacked: dict[str, list[int]] = {}
         self._batches: dict[str, list[tuple[int, str]]] = {}
+        #: What the last :meth:`wait_for_messages` received, for the :meth:`fetch` that follows it.
+        self._peeked: dict[str, list[tuple[int, str, bytes]]] = {}
+        #: Whether the relay acknowledges and fetches in one request (``POST /api/mailbox``).
+        self._combined_ack = True
         self._registered: set[str] = set(self.tokens)
 
     # ---- HTTP ----------------------------------------------------------------------
@@ -227,6 +231,14 @@ class RemoteServer:
                 # The relay is down for a moment (a restart): its last answer still says which
                 # platform this is, so messages already fetched are opened, not refused for the outage.
         return dict(self._info[1])
+
+    def _note_mode(self, answer: object) -> None:
+        """A mailbox answer names the relay's mode as it answered: as fresh as an :meth:`info`
+        answer, so the next message composed needs no request of its own to ask (the relay
+        answers every waiting long poll at once when the instructor switches the mode)."""
+        mode = codec.mailbox_mode(answer)
+        if self._info is not None and mode is not None:
+            self._info = (time.monotonic(), {**self._info[1], "mode": mode})
 
     @property
     def mode(self) -> Mode:
@@ -330,7 +342,42 @@ class RemoteServer:
         answer = self.request(
             "GET", f"/api/mailbox?wait={float(wait):g}", user=name, timeout=self.timeout + max(0.0, wait)
         )
+        self._note_mode(answer)
         return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
+
+    def _acknowledge_and_fetch(self, name: str, wait: float) -> list[tuple[int, str, bytes]]:
+        """:meth:`acknowledge`, then :meth:`fetch_envelopes`, in one request when there is
+        something to acknowledge (``POST /api/mailbox``): the relay's cost per message is
+        mostly its cost per request.  A relay from before that endpoint gets the two requests."""
+        ids = [] if self.drop_acks else self._unacked.get(name, [])
+        if ids and self._combined_ack:
+            try:
+                answer = self.request(
+                    "POST",
+                    f"/api/mailbox?wait={float(wait):g}",
+                    data=codec.ack_to_json(ids),
+                    user=name,
+                    timeout=self.timeout + max(0.0, wait),
+                )
+            except RelayError as exc:
+                if getattr(exc, "status", None) != 405:
+                    raise
+                self._combined_ack = False  # an older relay: acknowledge separately from now on
+            else:
+                self._unacked[name] = []
+                self._note_mode(answer)
+                return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
+        self.acknowledge(name)
+        return self.fetch_envelopes(name, wait=wait)
+
+    def _page(self, name: str, wait: float) -> list[tuple[int, str, bytes]]:
+        """The envelopes :meth:`fetch` hands over: what :meth:`wait_for_messages` just saw, if it
+        saw something and ``wait`` is 0 (those are still queued: nothing has acknowledged them
+        since), otherwise a new page from the relay."""
+        peeked = self._peeked.pop(name, None)
+        if peeked is not None and wait <= 0:
+            return peeked
+        return self._acknowledge_and_fetch(name, wait)
 
     def fetch(self, name: str, *, wait: float = 0.0) -> list[bytes]:
         """New messages for ``name``, sealed for its channel (what :meth:`Client.receive` calls).
@@ -338,16 +385,18 @@ class RemoteServer:
         First acknowledges the previous batch (the Client has handled it by
         now), then fetches; a message whose ``msg_id`` was already handed
         over is dropped (and acknowledged again), so the learner sees it once.
+        Right after :meth:`wait_for_messages` found messages, it hands over the
+        page that call received instead of asking the relay again.
         """
         channel = self._connections.end(name)
         if self._info is None:
             self.info()  # know the platform before taking messages: opening them then needs no network
-        self.acknowledge(name)
+        page = self._page(name, wait)
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
         records = []
         batch: list[tuple[int, str]] = []
-        for mailbox_id, msg_id, raw in self.fetch_envelopes(name, wait=wait):
+        for mailbox_id, msg_id, raw in page:
             unacked.append(mailbox_id)
             if msg_id in seen:
                 continue  # sent again because an acknowledgement was lost: already shown once
@@ -383,9 +432,13 @@ class RemoteServer:
         the relay answers a long poll at once while anything is queued, so
         without that, messages already read would end every wait immediately.
         """
-        self.acknowledge(name)
+        self._peeked.pop(name, None)
+        page = self._acknowledge_and_fetch(name, timeout)
         seen = self._delivered.get(name, set())
-        return any(msg_id not in seen for _, msg_id, _ in self.fetch_envelopes(name, wait=timeout))
+        if any(msg_id not in seen for _, msg_id, _ in page):
+            self._peeked[name] = page  # the next fetch() hands these over without asking again
+            return True
+        return False
 
     def pending(self, name: str) -> int:
         """How many messages the relay holds for ``name`` (including any not yet acknowledged)."""

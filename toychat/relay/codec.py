@@ -31,6 +31,7 @@ from ..errors import ForgedReport, MalformedEnvelope, RegistrationError, Timesta
 from ..franking import Franked, Report
 from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import SeenByServer
+from ..wire import Mode, is_mode
 from .errors import error_class
 from .limits import MAX_BATCH
 from .store import Queued
@@ -46,6 +47,7 @@ __all__ = [
     "franked_from_json",
     "franked_to_json",
     "mailbox_from_json",
+    "mailbox_mode",
     "mailbox_to_json",
     "mode_from_json",
     "mode_to_json",
@@ -188,16 +190,30 @@ def verified_from_json(data: object) -> bytes:
 
 
 # ---- mailboxes ----------------------------------------------------------------------------------
-def mailbox_to_json(queued: Iterable[Queued]) -> dict[str, Any]:
-    """A batch of waiting messages: mailbox id, message id and the envelope as text.
+def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None) -> dict[str, Any]:
+    """A batch of waiting messages: mailbox id, message id and the envelope as text; and, from
+    the relay, the platform's ``mode`` as it answered (:func:`mailbox_mode` reads it).
 
     >>> batch = [Queued(7, "m1", b'{"toy":1}')]
     >>> mailbox_to_json(batch)
     {'messages': [{'id': 7, 'msg_id': 'm1', 'envelope': '{"toy":1}'}]}
     >>> mailbox_from_json(mailbox_to_json(batch)) == batch
     True
+    >>> mailbox_mode(mailbox_to_json(batch, "e2ee")), mailbox_mode(mailbox_to_json(batch))
+    ('e2ee', None)
     """
-    return {"messages": [{"id": q.id, "msg_id": q.msg_id, "envelope": q.envelope.decode("utf-8")} for q in queued]}
+    data: dict[str, Any] = {
+        "messages": [{"id": q.id, "msg_id": q.msg_id, "envelope": q.envelope.decode("utf-8")} for q in queued]
+    }
+    if mode is not None:
+        data["mode"] = mode
+    return data
+
+
+def mailbox_mode(data: object) -> Mode | None:
+    """The mode a :func:`mailbox_to_json` answer names, or ``None`` (none, or not a mode)."""
+    mode = data.get("mode") if isinstance(data, dict) else None
+    return mode if is_mode(mode) else None
 
 
 def mailbox_from_json(data: object) -> list[Queued]:

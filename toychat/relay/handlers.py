@@ -11,7 +11,8 @@ GET      ``/api/users``               —           the registered names
 GET      ``/api/users/<name>``        —           look up someone's public keys
 GET      ``/api/users/<name>/devices`` —          their extra devices (an honest relay: none)
 POST     ``/api/messages``            user        submit one canonical envelope (the body)
-GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages (long-poll up to 30 s)
+GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages and the mode (long-poll up to 30 s)
+POST     ``/api/mailbox?wait=&limit=`` user       ``{"ids": [...]}``: acknowledge, then as ``GET``
 POST     ``/api/mailbox/ack``         user        ``{"ids": [...]}``: delete delivered messages
 GET      ``/api/franked/<msg_id>``    user        the franking tag of a message to you
 POST     ``/api/reports``             user        report a message (message franking)
@@ -155,15 +156,29 @@ class MailboxHandler(ApiHandler):
         return min(max(value, low), high)
 
     async def get(self) -> None:
+        await self._page(self.require_user(), *self._wait_and_limit())
+
+    async def post(self) -> None:
+        """Acknowledge ``{"ids": [...]}`` (as ``/api/mailbox/ack`` does), then answer as ``GET``
+        does: one request where a device would otherwise make two for every batch it reads."""
         name = self.require_user()
-        wait = self._number("wait", 0.0, 0.0, MAX_WAIT_SECONDS)
-        limit = int(self._number("limit", MAX_BATCH, 1, MAX_BATCH))
+        wait, limit = self._wait_and_limit()  # a malformed query acknowledges nothing
+        self.relay.server.acknowledge(name, codec.ack_from_json(self.json_body()))
+        await self._page(name, wait, limit)
+
+    def _wait_and_limit(self) -> tuple[float, int]:
+        """The ``wait`` (seconds) and ``limit`` (messages) query parameters, clamped."""
+        return self._number("wait", 0.0, 0.0, MAX_WAIT_SECONDS), int(self._number("limit", MAX_BATCH, 1, MAX_BATCH))
+
+    async def _page(self, name: str, wait: float, limit: int) -> None:
+        """Answer with ``name``'s waiting messages, long-polling up to ``wait`` seconds for one."""
         server = self.relay.server
         queued = server.mailbox(name, limit)
         if not queued and wait > 0:
             await self.relay.condition(name).wait(timeout=datetime.timedelta(seconds=wait))
             queued = server.mailbox(name, limit)
-        self.reply(codec.mailbox_to_json(queued))
+        # the mode as of this answer: a device then knows it without asking /api/info again
+        self.reply(codec.mailbox_to_json(queued, server.mode))
 
 
 class AckHandler(ApiHandler):
@@ -217,6 +232,7 @@ class ModeHandler(ApiHandler):
     def post(self) -> None:
         mode = codec.mode_from_json(self.json_body())
         self.relay.server.set_mode(mode)
+        self.relay.notify_all()  # every waiting long poll answers now, naming the new mode
         log.info("platform mode switched to %s", mode)
         self.reply(codec.mode_to_json(self.relay.server.mode))
 
