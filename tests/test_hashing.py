@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from toychat import hashing
-from toychat.images import EDITS, apply_edit, generate_images, lookalike_chunks, lookalikes, stand_in_set
+from toychat.images import EDITS, apply_edit, generate_images, lookalikes, stand_in_set
+from toychat.scanning import lookalike_hashes, stand_in_hashes
 
 REFERENCE = {"average": imagehash.average_hash, "difference": imagehash.dhash, "dct": imagehash.phash}
 
@@ -84,9 +85,10 @@ def test_bad_image_input() -> None:
         hashing.average_hash([np.zeros((8, 8), dtype=np.float32)])
 
 
-def test_hashing_a_chunk_at_a_time_gives_the_bits_of_hashing_all_at_once() -> None:
-    chunks = list(lookalike_chunks(600, seed=4, size=64))
-    assert [len(c) for c in chunks] == [512, 88]  # more than one chunk, so the seams are tested
-    for hasher in (hashing.dct_hash, hashing.average_hash, hashing.difference_hash):
-        expected = hasher(lookalikes(600, seed=4, size=64))
-        assert np.array_equal(hashing.hash_in_chunks(hasher, iter(chunks)), expected)
+def test_hashing_a_batch_at_a_time_gives_the_bits_of_hashing_all_at_once() -> None:
+    """scanning.lookalike_hashes / stand_in_hashes hash a batch at a time (images.generate_batches,
+    512 a batch): 600 pictures cross a batch's seam."""
+    assert np.array_equal(lookalike_hashes(600, seed=4), hashing.dct_hash(lookalikes(600, seed=4)))
+    assert np.array_equal(
+        stand_in_hashes(600, seed=4, hasher="average"), hashing.average_hash(stand_in_set(600, seed=4))
+    )

@@ -65,6 +65,8 @@ __all__ = [
     "quote_in_source",
     "claims_for_lesson",
     "speaker_label",
+    "speaker_and_voice",
+    "VOICE_WORDS",
     "ALL",
     "EXPLORER_COLUMNS",
     "explore_claims",
@@ -408,11 +410,32 @@ def speaker_label(claims: pd.DataFrame) -> pd.Series:
     return pd.Series(labels, index=claims.index, dtype=str, name="who")
 
 
+#: How the explorer says whose words a quote is (:data:`VOICES`), after the speaker.
+VOICE_WORDS: dict[str, str] = {"quoted": "own words", "reported": "paraphrased", "journalist": "journalist's words"}
+
+
+def speaker_and_voice(claims: pd.DataFrame) -> pd.Series:
+    """:func:`speaker_label` with whose words the quote is, so one column says both.
+
+    >>> rows = pd.DataFrame({"speaker": ["Jane Doe", ""], "organisation": ["NSPCC", "Meta"],
+    ...                      "side": ["child-safety charity", "platform"], "voice": ["quoted", "reported"]})
+    >>> speaker_and_voice(rows).tolist()
+    ['Jane Doe, NSPCC (child-safety charity): own words', 'Meta (platform): paraphrased']
+    >>> speaker_and_voice(rows.iloc[:0]).tolist()
+    []
+    """
+    voices = [VOICE_WORDS[voice] for voice in claims["voice"]]
+    labels = [f"{label}: {voice}" for label, voice in zip(speaker_label(claims), voices, strict=True)]
+    return pd.Series(labels, index=claims.index, dtype=str, name="who")
+
+
 #: The explorer's "no filter" choice.
 ALL = "(all)"
 
-#: The columns lesson 10's explorer shows, ``who`` being :func:`speaker_label`.
-EXPLORER_COLUMNS: tuple[str, ...] = ("claim_id", "who", "voice", "claim_type", "quote", "testable_by", "note")
+#: The columns lesson 10's explorer shows, ``who`` being :func:`speaker_and_voice`.  Five, so
+#: the quote keeps room to be read at 1280 px: the voice is folded into ``who``, and the
+#: notes (some of several sentences) stay in the lesson's notes table and ``data/claims.csv``.
+EXPLORER_COLUMNS: tuple[str, ...] = ("claim_id", "who", "claim_type", "quote", "testable_by")
 
 
 def explore_claims(
@@ -437,7 +460,7 @@ def explore_claims(
     for column, value in (("side", side), ("voice", voice), ("claim_type", claim_type), ("source_id", source)):
         if value != ALL:
             shown = shown[shown[column] == value]
-    return shown.assign(who=speaker_label(shown))[list(EXPLORER_COLUMNS)]
+    return shown.assign(who=speaker_and_voice(shown))[list(EXPLORER_COLUMNS)]
 
 
 def summary_by(claims: pd.DataFrame, column: str = "side", by: str | None = "claim_type") -> pd.DataFrame:

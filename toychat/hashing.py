@@ -29,7 +29,7 @@ collisions) carry over.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,7 +44,6 @@ __all__ = [
     "difference_hash",
     "dct_hash",
     "HASHERS",
-    "hash_in_chunks",
     "hamming",
     "to_hex",
     "Matcher",
@@ -116,17 +115,6 @@ def dct_hash(images: Sequence[ImageLike] | np.ndarray, hash_size: int = 8, highf
 
 #: The perceptual hashers by name.
 HASHERS = {"average": average_hash, "difference": difference_hash, "dct": dct_hash}
-
-
-def hash_in_chunks(hasher: Callable[[np.ndarray], np.ndarray], chunks: Iterable[np.ndarray]) -> np.ndarray:
-    """``hasher`` over pictures that arrive a chunk at a time (e.g.
-    :func:`toychat.images.lookalike_chunks`), as one ``(n, bits)`` array.
-
-    Each picture is hashed on its own, so the bits equal ``hasher`` over all of
-    them at once; only one chunk's pixels are held at a time.
-    """
-    hashes = [hasher(chunk) for chunk in chunks]
-    return np.concatenate(hashes) if hashes else np.zeros((0, 0), dtype=bool)
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:

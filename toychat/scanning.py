@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,8 +40,9 @@ from .images import (
     decode_png,
     encode_png,
     generate_images,
-    lookalike_chunks,
+    lookalike_batches,
     lookalikes,
+    stand_in_batches,
     stand_in_set,
 )
 from .keys import Identity
@@ -62,6 +63,8 @@ __all__ = [
     "force_collision",
     "search_summary",
     "false_positive_table",
+    "stand_in_hashes",
+    "lookalike_hashes",
     "binomial_tail",
     "account_false_flag_probability",
     "meme_set",
@@ -131,17 +134,26 @@ def detection_batches(n_images: int, edits: Sequence[str], seed: int) -> tuple[n
     return listed, batches
 
 
-def _send_pictures(
-    server: Server, images: Sequence[np.ndarray], outgoing_hooks: list[OutgoingHook] | None = None
-) -> None:
-    """Alice sends every picture to Bob as a PNG on ``server``."""
+@lru_cache(maxsize=2)
+def _encoded_batches(
+    n_images: int, edits: tuple[str, ...], seed: int
+) -> tuple[np.ndarray, dict[str, tuple[bytes, ...]]]:
+    """:func:`detection_batches` with every picture encoded as PNG once, for both studies and
+    both platforms to send (encoding was most of their time).  Read-only: callers must not
+    change what it returns."""
+    listed, batches = detection_batches(n_images, edits, seed)
+    return listed, {what: tuple(encode_png(image) for image in images) for what, images in batches.items()}
+
+
+def _send_pictures(server: Server, pngs: Sequence[bytes], outgoing_hooks: list[OutgoingHook] | None = None) -> None:
+    """Alice sends every picture (PNG bytes) to Bob on ``server``."""
     alice = Client("alice", server, identity=Identity.from_label("alice", "scanning"), outgoing_hooks=outgoing_hooks)
     Client("bob", server, identity=Identity.from_label("bob", "scanning"))
-    for image in images:
-        alice.send("bob", encode_png(image), content_type="image/png")
+    for png in pngs:
+        alice.send("bob", png, content_type="image/png")
 
 
-def _row(platform: str, what: str, images: Sequence[np.ndarray], flagged: int) -> dict[str, object]:
+def _row(platform: str, what: str, images: Sequence[object], flagged: int) -> dict[str, object]:
     return {
         "platform": platform,
         "sent": what,
@@ -165,7 +177,7 @@ def server_side_detection(
     Returns one row per (platform, what was sent): images sent, images flagged,
     and the detection rate (for the look-alikes, the false-positive rate).
     """
-    listed, batches = detection_batches(n_images, edits, seed)
+    listed, batches = _encoded_batches(n_images, tuple(edits), seed)
     rows = []
     for mode in ("plaintext", "e2ee"):
         for what, images in batches.items():
@@ -240,7 +252,7 @@ def client_side_detection(
 ) -> pd.DataFrame:
     """Stand-in images (plain and edited) and look-alikes sent on the **E2EE**
     platform by a phone with a client-side scanner: the share matched per kind."""
-    listed, batches = detection_batches(n_images, edits, seed)
+    listed, batches = _encoded_batches(n_images, tuple(edits), seed)
     rows = []
     for what, images in batches.items():
         scanner = ClientSideScanner(listed, threshold=threshold, account_threshold=1)
@@ -272,6 +284,15 @@ def _low_frequency_patterns(size: int, count: int = 8) -> np.ndarray:
     return patterns
 
 
+def _perturbed(planes: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The picture whose channels are ``planes`` (channel first) plus ``delta``, rounded and
+    clipped to uint8, as an ordinary ``(size, size, 3)`` picture."""
+    picture = np.empty((*delta.shape, len(planes)), dtype=np.uint8)
+    for channel, plane in enumerate(planes):
+        picture[..., channel] = np.clip(np.rint(plane + delta), 0, 255)  # truncated to uint8
+    return picture
+
+
 def _search(
     image: np.ndarray,
     target: np.ndarray,
@@ -291,7 +312,11 @@ def _search(
     hash_fn = hashing.HASHERS[hasher]
     patterns = _low_frequency_patterns(image.shape[0])
     original = image.astype(np.float32)
-    delta = np.zeros_like(original)
+    # The change is the same in every colour channel, so it is kept as one (size, size) plane and
+    # added to the picture's channels as planes (channel first): the same float64 sums, bit for
+    # bit, as broadcasting it over (size, size, 3), whose 3-long inner loop made this slow.
+    planes = np.ascontiguousarray(original.transpose(2, 0, 1))
+    delta = np.zeros(image.shape[:2])
     distance = start = int(hashing.hamming(hash_fn([image])[0], target))
     steps = 0
     while not goal(distance) and steps < max_steps:
@@ -299,15 +324,15 @@ def _search(
         picks = rng.integers(0, len(patterns), candidates)
         signs = rng.choice([-1.0, 1.0], candidates)
         trial_deltas = [
-            np.clip(delta + (sign * step_size * patterns[p])[..., None], -max_change, max_change)
+            np.clip(delta + sign * step_size * patterns[p], -max_change, max_change)
             for p, sign in zip(picks, signs, strict=True)
         ]
-        trials = [np.clip(np.rint(original + d), 0, 255).astype(np.uint8) for d in trial_deltas]
+        trials = [_perturbed(planes, d) for d in trial_deltas]
         distances = hashing.hamming(hash_fn(trials), target)
         best = int(np.argmax(distances) if better(1, 0) else np.argmin(distances))
         if better(int(distances[best]), distance) or (distances[best] == distance and rng.random() < 0.3):
             distance, delta = int(distances[best]), trial_deltas[best]
-    final = np.clip(np.rint(original + delta), 0, 255).astype(np.uint8)
+    final = np.clip(np.rint(original + delta[..., None]), 0, 255).astype(np.uint8)
     change = np.abs(final.astype(np.float32) - original)
     return SearchResult(goal(distance), start, distance, steps, float(change.mean()), float(change.max()), final)
 
@@ -403,6 +428,29 @@ def search_summary(results: Sequence[SearchResult]) -> dict[str, float]:
 
 
 # ---- false positives at scale ----------------------------------------------------------------
+def _hash_batches(batches: Iterable[np.ndarray], hasher: str) -> np.ndarray:
+    hash_fn = hashing.HASHERS[hasher]
+    return np.concatenate([hash_fn(batch) for batch in batches] or [np.zeros((0, 64), dtype=bool)])
+
+
+def stand_in_hashes(n: int, seed: int = 0, *, hasher: str = "dct") -> np.ndarray:
+    """The perceptual hashes of ``stand_in_set(n, seed)``, computed a batch at a time.
+
+    Equal to ``hashing.HASHERS[hasher](stand_in_set(n, seed))``, without holding ``n``
+    pictures in memory (5,000 pictures are 245 MB).
+    """
+    return _hash_batches(stand_in_batches(n, seed), hasher)
+
+
+def lookalike_hashes(n: int, seed: int = 0, *, hasher: str = "dct") -> np.ndarray:
+    """The perceptual hashes of ``lookalikes(n, seed)``, computed a batch at a time.
+
+    >>> bool(np.array_equal(lookalike_hashes(3, 1), hashing.dct_hash(lookalikes(3, 1))))
+    True
+    """
+    return _hash_batches(lookalike_batches(n, seed), hasher)
+
+
 def false_positive_table(
     n_listed: int = 500,
     n_innocent: int = 5000,
@@ -413,9 +461,9 @@ def false_positive_table(
 ) -> pd.DataFrame:
     """For each threshold, the share of innocent look-alikes within that many bits
     of some listed image: the per-image false-positive rate on this synthetic corpus."""
-    hash_fn = hashing.HASHERS[hasher]
-    innocent = hashing.hash_in_chunks(hash_fn, lookalike_chunks(n_innocent, seed))  # one chunk's pixels at a time
-    distances = hashing.Matcher(hash_fn(stand_in_set(n_listed, seed)), 0).distances(innocent)
+    distances = hashing.Matcher(stand_in_hashes(n_listed, seed, hasher=hasher), 0).distances(
+        lookalike_hashes(n_innocent, seed, hasher=hasher)
+    )
     rows = [
         {
             "threshold": t,

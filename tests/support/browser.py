@@ -340,7 +340,8 @@ _LOOK_LIKE_A_USER = (
         const align = getComputedStyle(el).textAlign;
         return {start: 'left', end: 'right'}[align] || align;
     };
-    for (const table of panel.querySelectorAll('table.toychat-table')) {
+    const allTables = 'table.toychat-table, .jp-MarkdownCell :is(.myst, .jp-RenderedMarkdown) table';
+    for (const table of panel.querySelectorAll(allTables)) {
         if (!table.offsetParent) continue;
         const heads = [...table.querySelectorAll('thead th')];
         const first = table.querySelector('tbody tr');
@@ -422,6 +423,42 @@ _LOOK_LIKE_A_USER = (
                 + ` ${scroller.clientHeight}px the notebook shows at once`);
         }
     }
+    // One table style: a Markdown table drawn like the course's own tables (toychat.tables): the
+    // same text size, header shading and rules, and cell padding as a course table on the page,
+    // or, on a page without one, as show_table's inline styles.
+    const styleOf = (table) => {
+        const th = table.querySelector('th');
+        const td = table.querySelector('td');
+        if (!th || !td) return null;
+        const h = getComputedStyle(th);
+        const d = getComputedStyle(td);
+        return {
+            'text size': d.fontSize,
+            'header shading': h.backgroundColor,
+            'rule under the header': `${h.borderBottomWidth} ${h.borderBottomStyle}`,
+            'rule under a row': `${d.borderBottomWidth} ${d.borderBottomStyle}`,
+            'cell padding': `${d.paddingTop} ${d.paddingLeft}`,
+        };
+    };
+    const reference = [...panel.querySelectorAll('table.toychat-table')]
+        .filter((table) => table.offsetParent).map(styleOf).find((style) => style) || {
+            'text size': '14px',
+            'header shading': 'rgb(240, 240, 240)',
+            'rule under the header': '2px solid',
+            'rule under a row': '1px solid',
+            'cell padding': '4px 8px',
+        };
+    const markdownTables = '.jp-MarkdownCell :is(.myst, .jp-RenderedMarkdown) table:not(.toychat-table)';
+    for (const table of panel.querySelectorAll(markdownTables)) {
+        if (!table.offsetParent) continue;
+        const style = styleOf(table);
+        if (!style) continue;
+        const differ = Object.keys(reference).filter((key) => style[key] !== reference[key])
+            .map((key) => `${key} ${style[key]}, not ${reference[key]}`);
+        if (differ.length) {
+            problems.push(`${cellOf(table)}: a Markdown table not in the course's table style: ${differ.join('; ')}`);
+        }
+    }
     // A figure's description belongs in its alt text, not in a paragraph under it.
     for (const text of panel.querySelectorAll('.jp-MarkdownCell .myst, .jp-MarkdownCell .jp-RenderedMarkdown')) {
         if (text.offsetParent && /Figure:\s*alt text/.test(text.innerText)) {
@@ -494,7 +531,8 @@ def look_like_a_user(page: object) -> list[str]:
     than three lines; a figure taller than the notebook's visible area; prose lines longer than
     :data:`MAX_PROSE_CHARS` characters; a figure's alt text shown as a paragraph; a control smaller
     than its content (a part spilling out of its widget's box, or lower than a line of its text);
-    error outputs; widgets that failed."""
+    a Markdown table whose text size, header shading, rules or padding differ from the course's
+    tables (one table style); error outputs; widgets that failed."""
     return page.evaluate(_LOOK_LIKE_A_USER, VISIBLE_NOTEBOOK) + prose_lines_too_long(page, VISIBLE_NOTEBOOK)
 
 
