@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, execute_notebook, record_timing
+from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, executed_lesson
 from toychat.prose import anchored_numbers
 
 ALL_NOTEBOOKS = LESSONS + SOLUTIONS + RELEASES
@@ -68,20 +68,13 @@ def _anchors(path: Path) -> list[tuple[str, str]]:
     return [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
 
 
-#: Appended to a lesson before it runs: prints what the lesson noted for its prose (toychat.prose).
-_REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LESSONS, ids=_id)
-def test_lesson_executes(path: Path, tmp_path: Path) -> None:
-    """The lesson runs top to bottom, and every number anchored in its prose is the one its code noted."""
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(_REPORT_NOTED))
-    copy = tmp_path / path.name
-    nbformat.write(nb, copy)
-    nb, seconds = execute_notebook(copy, cwd=path.parent, timeout=120)
-    record_timing("lesson", path.name, seconds)
+def test_lesson_executes(path: Path) -> None:
+    """The lesson runs top to bottom, and every number anchored in its prose is the one its code noted.
+    The run is the session's one execution of the lesson (support.nbtools.executed_lesson), which the
+    site test reads too."""
+    nb, _ = executed_lesson(path)
     assert error_outputs(nb) == [], f"{_id(path)} raised errors"
     noted = json.loads(nb.cells[-1].outputs[0]["text"])
     # This lesson's prose, and every other notebook's anchors that name this lesson's figures (`l07.…` in

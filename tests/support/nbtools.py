@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -39,16 +43,62 @@ def execute_notebook(
 ) -> tuple[nbformat.NotebookNode, float]:
     """Run a notebook top to bottom with a real kernel; return it and the seconds taken."""
     nb = nbformat.read(path, as_version=4)
+    return run_notebook(nb, cwd=cwd or path.parent, timeout=timeout, allow_errors=allow_errors)
+
+
+def run_notebook(
+    nb: nbformat.NotebookNode, *, cwd: Path, timeout: int = 120, allow_errors: bool = False
+) -> tuple[nbformat.NotebookNode, float]:
+    """Run an in-memory notebook top to bottom in ``cwd`` with a real kernel; return it and the seconds taken."""
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         allow_errors=allow_errors,
-        resources={"metadata": {"path": str(cwd or path.parent)}},
+        resources={"metadata": {"path": str(cwd)}},
     )
     start = time.perf_counter()
     client.execute()
     return nb, time.perf_counter() - start
+
+
+#: Appended to a lesson before it runs: prints what the lesson noted for its prose (toychat.prose),
+#: as JSON, in the notebook's last cell (read by tests/test_notebooks.py; prints no figure).
+REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
+
+#: Seconds a lesson's cell may take in :func:`executed_lesson` (its readers: the notebook test, the site test).
+LESSON_CELL_TIMEOUT = 120
+
+
+@contextmanager
+def _inline_backend() -> Iterator[None]:
+    """Kernels inherit the environment: without ``MPLBACKEND`` they use the inline backend, as a
+    reader's kernel does, so every figure a lesson draws is an image output."""
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+
+
+@functools.cache
+def _executed_lesson(path: Path) -> tuple[nbformat.NotebookNode, float]:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(REPORT_NOTED))
+    with _inline_backend():
+        nb, seconds = run_notebook(nb, cwd=path.parent, timeout=LESSON_CELL_TIMEOUT)
+    record_timing("lesson", path.name, seconds)
+    return nb, seconds
+
+
+def executed_lesson(path: Path) -> tuple[nbformat.NotebookNode, float]:
+    """A lesson executed once per test session (inline backend, in its own folder, errors raised), with
+    :data:`REPORT_NOTED` appended as its last cell; a fresh copy to every caller, and the seconds the one
+    execution took.  The checks that only read an executed lesson share this run instead of each
+    starting a kernel for it.  A failed execution is not kept: the next caller runs it again and fails too."""
+    nb, seconds = _executed_lesson(path.resolve())
+    return copy.deepcopy(nb), seconds
 
 
 def record_timing(kind: str, name: str, seconds: float) -> None:
