@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, execute_notebook, record_timing
+from support.nbtools import LESSONS, RELEASES, REPO, SOLUTIONS, error_outputs, executed_lesson
 from toychat.prose import anchored_numbers
 
 ALL_NOTEBOOKS = LESSONS + SOLUTIONS + RELEASES
@@ -68,24 +68,14 @@ def _anchors(path: Path) -> list[tuple[str, str]]:
     return [pair for cell in nb.cells if cell.cell_type == "markdown" for pair in anchored_numbers(cell.source)]
 
 
-#: Appended to a lesson before it runs: prints what the lesson noted for its prose (toychat.prose).
-_REPORT_NOTED = "import json as _json, toychat.prose as _prose; print(_json.dumps(_prose.NOTED))"
-#: Appended after it: prints each figure's alt text and the numbers in it the figure does not show.
-_REPORT_SHOWN = "import json as _json, toychat.figures as _figures; print(_json.dumps(_figures.SHOWN))"
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", LESSONS, ids=_id)
-def test_lesson_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lesson_executes(path: Path) -> None:
     """The lesson runs top to bottom, every number anchored in its prose is the one its code noted,
-    and every number in a figure's alt text is one the figure shows (toychat.figures.unsupported_numbers)."""
-    nb = nbformat.read(path, as_version=4)
-    nb.cells += [nbformat.v4.new_code_cell(_REPORT_NOTED), nbformat.v4.new_code_cell(_REPORT_SHOWN)]
-    copy = tmp_path / path.name
-    nbformat.write(nb, copy)
-    monkeypatch.setenv("TOYCHAT_CHECK_ALT_TEXT", "1")  # the kernel inherits it: figures are checked as shown
-    nb, seconds = execute_notebook(copy, cwd=path.parent, timeout=120)
-    record_timing("lesson", path.name, seconds)
+    and every number in a figure's alt text is one the figure shows (toychat.figures.unsupported_numbers).
+    The run is the session's one execution of the lesson (support.nbtools.executed_lesson), which the
+    site test reads too."""
+    nb, _ = executed_lesson(path)
     assert error_outputs(nb) == [], f"{_id(path)} raised errors"
     shown = json.loads(nb.cells.pop().outputs[0]["text"])
     astray = [(numbers, alt[:200]) for alt, numbers in shown if numbers]

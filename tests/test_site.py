@@ -145,17 +145,16 @@ def test_code_is_folded_and_outputs_are_shown(site: tuple[Path, str]) -> None:
 def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -> None:
     """Figures drawn by a separate execution of each lesson (inline backend, as a reader's kernel)
     against the images on its page; each image's alt is the description its cell set
-    (toychat.figures.set_alt_text), and under it is a short caption, not that description."""
-    import os
-
-    from support.nbtools import execute_notebook
+    (toychat.figures.set_alt_text), and under it is a short caption, not that description.
+    The separate execution is the session's one run of the lesson (support.nbtools.executed_lesson),
+    shared with tests/test_notebooks.py: a second kernel run would draw the same figures."""
+    from support.nbtools import executed_lesson
 
     folder, _ = site
-    os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep the inline backend
     problems = []
     total = 0
     for lesson in LESSONS:
-        executed, _ = execute_notebook(lesson, timeout=600)
+        executed, _ = executed_lesson(lesson)
         drawn = figures_drawn(executed)
         total += drawn
         soup = _soup(lesson_page(folder, lesson))
