@@ -260,6 +260,14 @@ def figures_from_results(text: str) -> dict[str, float]:
     }
 
 
+def per_student_mib(server_mib: float, kernel_mib: float, median_kernel_mib: float, **_: float) -> float:
+    """Memory of one student with a server, as the table counts it: the single-user server, one
+    kernel at the largest peak and the others (``KERNELS_PER_STUDENT - 1``) at the median peak.
+    ``deploy/values.yaml``'s per-pod memory guarantee must be at least this, or Kubernetes packs
+    more students on a node than the table's node count allows (tests/test_deploy.py)."""
+    return server_mib + kernel_mib + (KERNELS_PER_STUDENT - 1) * median_kernel_mib
+
+
 def class_table(
     server_mib: float,
     kernel_mib: float,
@@ -272,7 +280,7 @@ def class_table(
     ``shares`` (class size → share active at once) defaults to :data:`ACTIVE_SHARE`."""
     import math
 
-    per_student_gib = (server_mib + kernel_mib + (KERNELS_PER_STUDENT - 1) * median_kernel_mib) / 1024
+    per_student_gib = per_student_mib(server_mib, kernel_mib, median_kernel_mib) / 1024
     lines = [
         "| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) |",
         "|---|---|---|---|---|---|",
