@@ -43,7 +43,7 @@ import pytest
 from benchmarks.classroom import read_grades, solution_answers
 from support.browser import free_port, require
 from support.grading import grade_points
-from support.hub import configurable_http_proxy, running_hub
+from support.hub import configurable_http_proxy, loopback_browser_session, running_hub
 from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
@@ -352,10 +352,8 @@ class Student:
     """One student in a browser-like HTTP session: hub login, then their own server's APIs."""
 
     def __init__(self, base: str, name: str) -> None:
-        import requests
-
         self.base, self.name = base, name
-        self.http = requests.Session()
+        self.http = loopback_browser_session()  # the hub's cookies may be Secure (inside an LMS frame)
         self.server = f"{base}/user/{name}"
 
     def _xsrf(self, path: str) -> str:

@@ -39,6 +39,14 @@ def test_the_tljh_roles_hook_is_the_values_own() -> None:
     assert (TLJH_FILES / "20-course-roles.py").read_text(encoding="utf-8").endswith(block)
 
 
+def test_the_tljh_lms_frame_is_the_values_own() -> None:
+    import yaml
+
+    values = yaml.safe_load((REPO / "deploy" / "values.yaml").read_text(encoding="utf-8"))
+    block = values["hub"]["extraConfig"]["05-course-lms-frame"]
+    assert (TLJH_FILES / "15-course-lms-frame.py").read_text(encoding="utf-8").endswith(block)
+
+
 def test_the_shipped_tljh_configuration_starts_with_its_relay(tmp_path: Path, proxy_command: str) -> None:
     # A stand-in for /opt/tljh: its config folder holds the shipped files, its user environment
     # is the course's (this virtual environment), its state folder the relay's database.

@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from support.browser import free_port, require
-from support.hub import configurable_http_proxy, running_hub
+from support.hub import configurable_http_proxy, loopback_browser_session, running_hub
 from support.nbtools import REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
@@ -96,6 +96,9 @@ class LMS:
                 url = urllib.parse.urlsplit(self.path)
                 if url.path == "/jwks":
                     body, kind = json.dumps(lms.jwks()).encode(), "application/json"
+                elif url.path == "/frame":  # the LMS's course page, with the tool in an iframe
+                    src = html.escape(dict(urllib.parse.parse_qsl(url.query))["src"])
+                    body, kind = f'<title>Course page</title><iframe src="{src}"></iframe>'.encode(), "text/html"
                 elif url.path == "/authorize":
                     query = dict(urllib.parse.parse_qsl(url.query))
                     try:
@@ -231,8 +234,14 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     port, token = free_port(), secrets.token_hex(16)
     allow_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     config = state / "jupyterhub_config.py"
+    # The LMS that may frame the hub is this one (its origin is the block's one setting).
+    values = load_values()
+    frame = values["hub"]["extraConfig"]["05-course-lms-frame"]
+    shipped = f'LMS_ORIGIN = "{lms_origin()}"'
+    assert shipped in frame
+    values["hub"]["extraConfig"]["05-course-lms-frame"] = frame.replace(shipped, f'LMS_ORIGIN = "{lms.issuer}"')
     config.write_text(
-        chart_config_code(load_values())
+        chart_config_code(values)
         + textwrap.dedent(f"""
         # --- this machine instead of the cluster and the real LMS
         c.JupyterHub.ip = "127.0.0.1"
@@ -253,7 +262,7 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
         c.Spawner.args = {allow_root!r}
         c.Spawner.default_url = "/lab"
-        c.Spawner.environment = {{"NBGRADER_EXCHANGE_ROOT": {str(exchange)!r}}}
+        c.Spawner.environment.update({{"NBGRADER_EXCHANGE_ROOT": {str(exchange)!r}}})
         c.Spawner.start_timeout = 120
         c.Spawner.http_timeout = 120
         c.JupyterHub.services = [{{"name": "test-admin", "api_token": {token!r}}}]
@@ -284,6 +293,18 @@ def _release(exchange: Path, course: Path) -> None:
         )
 
 
+def lms_origin() -> str:
+    """The LMS origin deploy/values.yaml allows to frame the hub (its one setting)."""
+    block = load_values()["hub"]["extraConfig"]["05-course-lms-frame"]
+    return re.search(r'^LMS_ORIGIN = "([^"]+)"', block, re.MULTILINE).group(1)
+
+
+def _cross_site(cookie: object) -> bool:
+    """Does the browser send this cookie inside another site's frame (``SameSite=None; Secure``)?"""
+    attributes = {k.lower(): v for k, v in cookie._rest.items()}
+    return bool(cookie.secure) and str(attributes.get("samesite", "")).lower() == "none"
+
+
 def _disabled_plugins(user: object) -> list[str]:
     """The JupyterLab plugins the user's server turns off (from the page's config data)."""
     page = user.call("GET", "lab").text
@@ -310,6 +331,21 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
     assert user["name"] == STUDENT["sub"], user
     assert user["groups"] == [], user
 
+    # Inside the LMS page: the hub's pages and the student's own server (JupyterLab, Voila) may be
+    # framed by the LMS origin and by nobody else, and every cookie the launch left is sent there.
+    policy = f"frame-ancestors {lms.issuer}"
+    login = requests.get(f"{base}/hub/login", timeout=30)
+    assert login.headers["Content-Security-Policy"] == policy
+    assert [c.name for c in login.cookies if not _cross_site(c)] == [], "the hub's XSRF cookie"
+    for page in ("lab", "voila/tree"):
+        assert student.call("GET", page).headers["Content-Security-Policy"] == policy, page
+    home = student.http.get(f"{base}/hub/home", timeout=30)
+    assert home.url == f"{base}/hub/home", "the launch's hub login is sent back"
+    assert home.headers["Content-Security-Policy"] == policy
+    cookies = {(c.name, c.path) for c in student.http.cookies}
+    assert {c.path for c in student.http.cookies} >= {"/hub/", f"/user/{STUDENT['sub']}/"}, cookies
+    assert [(c.name, c.path) for c in student.http.cookies if not _cross_site(c)] == [], cookies
+
     # The LMS user id is the nbgrader student id: the submission in the exchange carries it.
     student.nbgrader("fetch")
     assert student.nbgrader("submit").get("success")
@@ -333,7 +369,8 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
 
     lms.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     try:
-        forged = lms.launch(requests.Session(), base, {**TEACHER, "sub": "mallory"})
+        # (a session that keeps the launch's Secure cookies: refused for its key, not for lost cookies)
+        forged = lms.launch(loopback_browser_session(), base, {**TEACHER, "sub": "mallory"})
     finally:
         lms.signing_key = lms.key
     assert forged.status_code in (400, 401), forged.status_code
@@ -341,3 +378,24 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
     record_timing(
         "nbgrader", "LTI 1.3 launches (student, instructor, forged) into the values' hub", time.perf_counter() - start
     )
+
+
+@pytest.mark.browser
+def test_only_the_lms_page_can_frame_the_hub(lms: LMS, hub: tuple[str, str, Path]) -> None:
+    """Headless Chromium opens the LMS's course page, which frames the hub, and the same page on
+    another origin (another port of 127.0.0.1): the first shows the hub inside, the second is
+    refused.  Both are the same *site* as the hub (ports do not count), so this checks the frame
+    policy only; the cookies' SameSite=None is checked in the test above, by its attributes."""
+    from support.browser import chromium_page, chromium_path
+
+    base = hub[0]
+    executable = chromium_path()
+    inside: dict[str, str] = {}
+    with LMS(key_id="another-site") as stranger, chromium_page(executable) as page:
+        for name, site in (("lms", lms), ("stranger", stranger)):
+            page.goto(f"{site.issuer}/frame?src={urllib.parse.quote(base + '/hub/login')}", wait_until="load")
+            page.wait_for_timeout(1000)
+            [frame] = [f for f in page.frames if f != page.main_frame]
+            inside[name] = frame.url
+    assert inside["lms"].startswith(f"{base}/hub/"), inside
+    assert inside["stranger"].startswith("chrome-error://"), inside
