@@ -13,7 +13,10 @@ Checked: a student lands in their own server under their LMS user id, which is
 also their nbgrader student id (their submission in the exchange carries it);
 an instructor launch puts that user in the hub group ``instructors`` and gives
 them formgrader, which students do not get; a launch signed with another key is
-refused.
+refused.  Inside the LMS page (docs/deploying.md, "Inside the LMS page"): the hub's pages and the
+student's server (JupyterLab, Voila) may be framed by the LMS's origin and nobody else, every
+cookie the launch leaves is ``SameSite=None; Secure``, and headless Chromium shows the hub inside
+the LMS's page but refuses it inside another origin's.
 """
 
 from __future__ import annotations
