@@ -1,25 +1,34 @@
-"""A real class on one machine, as The Littlest JupyterHub runs it.
+"""A real class on one machine, as The Littlest JupyterHub runs it, with the configuration the
+course ships for it.
 
-Real Unix accounts (``useradd``: an instructor and five students), a real
-JupyterHub that logs them in with their Unix passwords (PAM) and starts each
-student's JupyterLab *as that student* (``LocalProcessSpawner``), and a
-system-wide nbgrader exchange with the permissions nbgrader documents
-(mode ``1777`` on the exchange root, as docs/deploying.md says; nbgrader makes ``inbound`` write-only
-for students and ``feedback`` unlistable).
+Real Unix accounts (``useradd``: an instructor and five students) and a real JupyterHub that
+loads exactly ``deploy/tljh/jupyterhub_config.d/`` the way TLJH's own ``jupyterhub_config.py``
+does (``load_subconfig`` of each file, in name order, last), with ``TLJH_INSTALL_PREFIX``
+(TLJH's own setting) pointing at a stand-in ``/opt/tljh`` whose ``user`` environment is the
+course's: the LTI 1.3 login with groups from the LMS role, the LMS frame policy, the role
+folders, and the classroom relay as a hub service run by the user environment's Python.  Only
+the addresses (ports, database, proxy, the LMS's URLs) and the spawner are the test's: each
+server runs *as its Unix account* (``LocalProcessSpawner``).  Everyone logs in by clicking the
+course link in a simulated LMS (tests/support/lms.py), whose LTI user ids are the Unix names.
+The hub is ready only when the relay answers behind it, authenticating through the hub; the log
+shows the LTI authenticator and the relay started with the user environment's Python.  (This
+was tests/test_hub_config.py's start-up test, folded in here so that CI starts this hub once.)
 
-The instructor (a Unix account, in a terminal) releases ex01; every student
-logs in through the hub and fetches, answers, saves and submits through their
-own server (nbgrader's server-extension HTTP API and Jupyter's contents API,
-what JupyterLab's Assignments tab calls).  One student submits in another's
-name and ``nbgrader collect``'s ownership check catches it.  Isolation is
-checked *as the students*: nobody can list the inbound or feedback folders or
-read another's home.  The instructor grades with ``scripts/grade_in_parallel.py``
-and releases feedback; every student fetches their own, and the impostor
-cannot fetch the victim's.
+The exchange has the permissions nbgrader documents (mode ``1777`` on the exchange root, as
+docs/deploying.md says; nbgrader makes ``inbound`` write-only for students and ``feedback``
+unlistable).  The instructor (a Unix account, in a terminal) releases ex01; the LMS's
+instructor gets formgrader and the relay's server view, a student neither; Voila runs a
+notebook as the student.  Every student fetches, answers, saves and submits through their own
+server (nbgrader's server-extension HTTP API and Jupyter's contents API, what JupyterLab's
+Assignments tab calls).  One student submits in another's name and ``nbgrader collect``'s
+ownership check catches it.  Isolation is checked *as the students*: nobody can list the
+inbound or feedback folders or read another's home.  The instructor grades with
+``scripts/grade_in_parallel.py`` and releases feedback; every student fetches their own, and
+the impostor cannot fetch the victim's.
 
-It needs root (accounts, and a hub that switches users): skipped otherwise,
-and failed under ``CI`` (which runs as root).  Accounts and files are removed
-afterwards.  docs/deploying.md describes the same set-up.
+It needs root (accounts, and a hub that switches users): skipped otherwise, and failed under
+``CI`` (which runs as root).  Accounts and files are removed afterwards.  docs/deploying.md
+describes the same set-up.
 """
 
 from __future__ import annotations
@@ -27,15 +36,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,7 +53,8 @@ import pytest
 from benchmarks.classroom import read_grades, solution_answers
 from support.browser import free_port, require
 from support.grading import grade_points
-from support.hub import configurable_http_proxy, running_hub
+from support.hub import configurable_http_proxy, local_hub_lines, loopback_browser_session, running_hub
+from support.lms import LMS, ROLE, hub_lms_lines
 from support.nbtools import REPO, record_timing
 
 pytestmark = pytest.mark.nbgrader
@@ -57,6 +68,8 @@ ANSWERING = {"tcs-stu1", "tcs-stu3", "tcs-stu5"}
 #: The impostor and the classmate whose name they use.
 IMPOSTOR, VICTIM = "tcs-stu5", "tcs-stu1"
 HIDDEN_MESSAGE = "a different key must not decrypt"
+#: The hub configuration the course ships for The Littlest JupyterHub.
+TLJH_FILES = REPO / "deploy" / "tljh" / "jupyterhub_config.d"
 
 
 # --------------------------------------------------------------------------- the machine
@@ -65,14 +78,13 @@ HIDDEN_MESSAGE = "a different key must not decrypt"
 def _require_root_and_tools() -> None:
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         require("the class test creates Unix accounts and runs a hub that switches users: it needs root")
-    for tool in ("useradd", "userdel", "chpasswd"):
+    for tool in ("useradd", "userdel"):
         if shutil.which(tool) is None:
             require(f"{tool} is not installed (the passwd package); the class test creates real accounts")
     try:
-        import pamela  # noqa: F401
         import requests  # noqa: F401
     except ImportError as exc:
-        require(f"{exc.name} is not installed (a JupyterHub dependency); the class test logs in with PAM over HTTP")
+        require(f"{exc.name} is not installed (a JupyterHub dependency); the class test logs in over HTTP")
 
 
 def _userdel(name: str) -> None:
@@ -105,10 +117,9 @@ def _account_exists(name: str) -> bool:
 
 @dataclass
 class Machine:
-    """The class's server: accounts with passwords, the exchange, the class-wide Jupyter config."""
+    """The class's server: accounts, the exchange, the class-wide Jupyter config."""
 
     base: Path
-    passwords: dict[str, str] = field(default_factory=dict)
     #: The course's Python as the accounts run it (see :func:`_python_for_accounts`).
     prefix: Path = Path(sys.prefix)
     #: Where that Python's shared library is, when it is a copy.
@@ -121,6 +132,11 @@ class Machine:
     @property
     def exchange(self) -> Path:
         return self.base / "srv" / "nbgrader" / "exchange"
+
+    @property
+    def course_jupyter(self) -> Path:
+        """The role folders of deploy/jupyter/ (TLJH: /srv/course/jupyter), readable by everyone."""
+        return self.base / "srv" / "course" / "jupyter"
 
     @property
     def etc_jupyter(self) -> Path:
@@ -264,14 +280,6 @@ def machine() -> Iterator[Machine]:
                 capture_output=True,
             )
             m.home(user).chmod(0o700)  # TLJH's and Debian's default: nobody else reads a home
-            m.passwords[user] = secrets.token_urlsafe(12)
-        subprocess.run(
-            ["chpasswd"],
-            input="".join(f"{u}:{p}\n" for u, p in m.passwords.items()),
-            text=True,
-            check=True,
-            capture_output=True,
-        )
         # the course's exchange set-up (docs/deploying.md): `install -d -m 1777 /srv/nbgrader/exchange`,
         # nbgrader's documented `chmod ugo+rw` plus the sticky bit
         m.exchange.mkdir(parents=True)
@@ -298,6 +306,10 @@ def machine() -> Iterator[Machine]:
         (m.etc_jupyter / "labconfig").chmod(0o755)
         for path in m.etc_jupyter.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
+        # the role folders the shipped 20-course-roles.py puts on each server's JUPYTER_CONFIG_PATH
+        shutil.copytree(deploy, m.course_jupyter)
+        for path in [m.course_jupyter.parent, m.course_jupyter, *m.course_jupyter.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
         yield m
     finally:
         _stop_processes_of(users)
@@ -310,52 +322,100 @@ def machine() -> Iterator[Machine]:
 
 
 @pytest.fixture(scope="module")
-def hub(machine: Machine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A JupyterHub as root: PAM login, each server as its own user; yields its base URL and pid."""
+def lms() -> Iterator[LMS]:
+    """The university's LMS, simulated on 127.0.0.1 (tests/support/lms.py)."""
+    try:
+        import jwt  # noqa: F401
+        import ltiauthenticator  # noqa: F401
+    except ImportError as exc:
+        require(f"{exc.name} is not installed (requirements.txt); the class logs in through the LMS")
+    with LMS() as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def hub(machine: Machine, lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """JupyterHub as root with the shipped TLJH files, loaded as TLJH loads them; yields its URL,
+    pid and log.
+
+    A stand-in for /opt/tljh (``TLJH_INSTALL_PREFIX``, TLJH's own setting): its config folder holds
+    deploy/tljh/jupyterhub_config.d/ (LTI login, LMS frame, roles, relay service), its user
+    environment is the course's Python as the accounts run it, its state folder the relay's
+    database; the role folders of deploy/jupyter/ are in the machine's /srv/course/jupyter.  Only
+    the addresses (ports, database, proxy, the LMS's URLs) and the spawner are the test's: each
+    server runs as its Unix account (``LocalProcessSpawner``; TLJH's systemd spawner also creates
+    the account, which the machine fixture has done).  Ready when the relay service answers
+    behind the hub, authenticating through it.
+    """
     proxy = configurable_http_proxy(tmp_path_factory.mktemp("chp"))
     state = tmp_path_factory.mktemp("hub")
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 10101)) == 0:
+            require("port 10101, where the shipped relay service listens, is taken on this machine")
+    tljh = machine.base / "tljh"
+    shutil.copytree(TLJH_FILES, tljh / "config" / "jupyterhub_config.d")
+    (tljh / "state").mkdir()
+    (tljh / "user").symlink_to(machine.prefix)
     port = free_port()
-    # PATH with the course's Python first, the class config, and the rest; the spawner sets HOME and USER
-    spawner_env = {k: v for k, v in machine.env(STUDENTS[0]).items() if k not in ("HOME", "USER", "LOGNAME")}
+    # PATH with the course's Python first and the exchange; the spawner sets HOME and USER, and
+    # 20-course-roles.py JUPYTER_CONFIG_PATH (the role folders)
+    spawner_env = {
+        k: v for k, v in machine.env(STUDENTS[0]).items() if k not in ("HOME", "USER", "LOGNAME", "JUPYTER_CONFIG_PATH")
+    }
     config = state / "jupyterhub_config.py"
     config.write_text(
         textwrap.dedent(f"""
+        import os
+        from glob import glob
+
         c = get_config()  # noqa
-        c.JupyterHub.ip = "127.0.0.1"
-        c.JupyterHub.port = {port}
-        c.JupyterHub.hub_ip = "127.0.0.1"
-        c.JupyterHub.hub_port = {free_port()}
-        c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-        c.ConfigurableHTTPProxy.command = [{proxy!r}]
-        c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
-        c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
-        c.JupyterHub.authenticator_class = "pam"            # the students' Unix passwords
-        c.Authenticator.allowed_users = set({list(STUDENTS)!r})
-        c.Authenticator.admin_users = {{{INSTRUCTOR!r}}}
-        c.JupyterHub.load_groups = {{"instructors": {{"users": [{INSTRUCTOR!r}]}}}}
+        {{hub_lines}}
+        c.JupyterHub.services = []
+        c.JupyterHub.load_roles = []
         c.JupyterHub.spawner_class = "localprocess"          # each server runs as its user, as in TLJH
         c.Spawner.cmd = [{str(machine.prefix / "bin" / "jupyterhub-singleuser")!r}]
         c.Spawner.environment = {spawner_env!r}
         c.Spawner.default_url = "/lab"
         c.Spawner.start_timeout = 120
         c.Spawner.http_timeout = 120
+
+        # ---- the end of TLJH's own jupyterhub_config.py, verbatim ----
+        CONFIG_DIR = os.path.join(os.environ["TLJH_INSTALL_PREFIX"], "config")
+        extra_configs = sorted(glob(os.path.join(CONFIG_DIR, "jupyterhub_config.d", "*.py")))
+        for ec in extra_configs:
+            load_subconfig(ec)
+
+        # ---- the LMS is the test's (10-course-lti.py's values are Canvas's) ----
+        {{lms_lines}}
     """)
+        .replace("{hub_lines}", local_hub_lines(state, port, proxy))
+        .replace("{lms_lines}", hub_lms_lines(lms))
     )
-    # The hub's own environment (its servers get Spawner.environment above): this interpreter's bin/ first on PATH
+    # The hub's own environment (its servers get Spawner.environment above): this interpreter's
+    # bin/ first on PATH, TLJH's prefix, and the role folders
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND",)}
     env["PATH"] = f"{sys.prefix}/bin:" + env.get("PATH", "/usr/bin:/bin")
-    with running_hub(config, port=port, env=env) as running:
-        yield running.url, running.process.pid
+    env["TLJH_INSTALL_PREFIX"] = str(tljh)
+    env["COURSE_JUPYTER_CONFIG"] = str(machine.course_jupyter)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")  # the relay's toychat
+
+    def relay_service_answers(url: str) -> bool:
+        """Ready when the relay service answers behind the hub, authenticating through it."""
+        with urllib.request.urlopen(f"{url}/services/toychat-relay/api/info", timeout=2) as response:
+            return bool(json.load(response).get("auth") == "hub")
+
+    with running_hub(
+        config, port=port, env=env, ready=relay_service_answers, what="JupyterHub with the shipped TLJH files"
+    ) as running:
+        yield running.url, running.process.pid, running.log_path
 
 
 class Student:
     """One student in a browser-like HTTP session: hub login, then their own server's APIs."""
 
     def __init__(self, base: str, name: str) -> None:
-        import requests
-
         self.base, self.name = base, name
-        self.http = requests.Session()
+        self.http = loopback_browser_session()  # the hub's cookies may be Secure (inside an LMS frame)
         self.server = f"{base}/user/{name}"
 
     def _xsrf(self, path: str) -> str:
@@ -364,17 +424,11 @@ class Student:
                 return cookie.value
         raise AssertionError(f"no _xsrf cookie for {path}: {[(c.name, c.path) for c in self.http.cookies]}")
 
-    def log_in(self, password: str) -> None:
-        """The hub's login form, then ask for the server (as the hub's home page does)."""
-        self.http.get(f"{self.base}/hub/login", timeout=30).raise_for_status()
-        response = self.http.post(
-            f"{self.base}/hub/login",
-            timeout=120,
-            allow_redirects=False,
-            data={"username": self.name, "password": password, "_xsrf": self._xsrf("/hub/")},
-        )
-        assert response.status_code == 302, f"{self.name} could not log in: {response.status_code}"
-        self.http.get(f"{self.base}/hub/spawn", timeout=120)
+    def log_in(self, lms: LMS, role: str = "Learner") -> None:
+        """Click the course link in the LMS: the LTI launch logs in (the LMS user id is the Unix
+        name) and lands on the hub's spawn page, which starts the server."""
+        landed = lms.launch(self.http, self.base, {"sub": self.name, "name": self.name, "roles": [ROLE + role]})
+        assert landed.status_code == 200, f"{self.name} could not log in through the LMS: {landed.status_code}"
 
     def wait_for_server(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -419,6 +473,13 @@ class Student:
         self.call("PUT", f"api/contents/{path}", json={"type": "notebook", "content": notebook})
 
 
+def _notebook(code: str) -> dict:
+    """A one-cell notebook (nbformat 4) as JSON."""
+    import nbformat
+
+    return dict(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]))
+
+
 def _submitted_timestamps(listing: list[dict]) -> set[str]:
     return {s["timestamp"] for a in listing if a["status"] == "submitted" for s in a.get("submissions", [])}
 
@@ -443,9 +504,14 @@ def _listing_denied(machine: Machine, user: str, folders: list[Path]) -> list[bo
     return [line == "denied" for line in out.split()]
 
 
-def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: Machine, hub: tuple[str, int]) -> None:
+def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(
+    machine: Machine, lms: LMS, hub: tuple[str, int, Path]
+) -> None:
     start = time.perf_counter()
-    base, hub_pid = hub
+    base, hub_pid, hub_log = hub
+    log = hub_log.read_text(errors="replace")
+    assert "LTI13Authenticator" in log, "the LMS login is the hub's authenticator"
+    assert f"{machine.base}/tljh/user/bin/python" in log, "the relay runs with the user environment's Python"
     teach = machine.home(INSTRUCTOR)
     course = teach / "course"
 
@@ -470,12 +536,14 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
     inbound = machine.exchange / COURSE_ID / "inbound"
     assert inbound.stat().st_mode & 0o7777 == 0o2733, "nbgrader makes inbound write-only for students"
 
-    # Every student logs in with their Unix password; the hub starts their server as them.
+    # Everyone clicks the course link in the LMS; the hub starts each server as its Unix account.
     students = {name: Student(base, name) for name in STUDENTS}
-    for name, student in students.items():
-        student.log_in(machine.passwords[name])
+    teacher = Student(base, INSTRUCTOR)
+    teacher.log_in(lms, "Instructor")
     for student in students.values():
-        student.wait_for_server()
+        student.log_in(lms)
+    for person in (teacher, *students.values()):
+        person.wait_for_server()
     import psutil
 
     uids = [
@@ -483,9 +551,28 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(machine: M
         for p in psutil.Process(hub_pid).children(recursive=True)
         if "jupyterhub-singleuser" in " ".join(p.cmdline())
     ]
-    assert sorted(uids) == sorted(STUDENTS), f"one server per student, each running as that student: {uids}"
+    assert sorted(uids) == sorted([INSTRUCTOR, *STUDENTS]), f"one server per person, running as them: {uids}"
     with pytest.raises(Exception, match="404"):
         students[VICTIM].call("GET", "formgrader")  # the gradebook UI is the instructor's only
+    assert "<title>nbgrader formgrade</title>" in teacher.call("GET", "formgrader").text  # the LMS role's
+
+    # The relay service knows them by their hub login (OAuth through the hub, then its dashboard):
+    # what the server stores is for the LMS's instructor, not for a student.
+    relay = f"{base}/services/toychat-relay"
+    for person in (teacher, students[VICTIM]):
+        dashboard = person.http.get(f"{relay}/login", timeout=60)
+        assert dashboard.status_code == 200, (person.name, dashboard.status_code)
+        assert dashboard.url == f"{relay}/dashboard", (person.name, dashboard.url)
+    assert teacher.http.get(f"{relay}/api/server-view", timeout=60).status_code == 200
+    assert students[VICTIM].http.get(f"{relay}/api/server-view", timeout=60).status_code == 403
+    # Voila (the policy view) runs a notebook in a kernel of the student's own.
+    students[VICTIM].call(
+        "PUT",
+        "api/contents/whoami.ipynb",
+        json={"type": "notebook", "content": _notebook("import getpass; print('voila runs as', getpass.getuser())")},
+    )
+    assert f"voila runs as {VICTIM}" in students[VICTIM].call("GET", "voila/render/whoami.ipynb").text
+    students[VICTIM].call("DELETE", "api/contents/whoami.ipynb")
 
     # Fetch, answer and submit, through the student's own server.
     answers = solution_answers(ASSIGNMENT)

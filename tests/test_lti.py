@@ -1,6 +1,6 @@
 """LTI 1.3 login from the university's LMS, with the hub configuration of deploy/values.yaml.
 
-The test plays the LMS on 127.0.0.1: its own RSA signing key and JWKS endpoint,
+The test plays the LMS on 127.0.0.1 (tests/support/lms.py): its own RSA signing key and JWKS endpoint,
 the OIDC login initiation an LMS sends when a student clicks the course link,
 and the authorization endpoint that answers the hub with a signed ``id_token``
 (auto-submitted form, as a browser would post it).  The hub is a real JupyterHub
@@ -13,12 +13,14 @@ Checked: a student lands in their own server under their LMS user id, which is
 also their nbgrader student id (their submission in the exchange carries it);
 an instructor launch puts that user in the hub group ``instructors`` and gives
 them formgrader, which students do not get; a launch signed with another key is
-refused.
+refused.  Inside the LMS page (docs/deploying.md, "Inside the LMS page"): the hub's pages and the
+student's server (JupyterLab, Voila) may be framed by the LMS's origin and nobody else, every
+cookie the launch leaves is ``SameSite=None; Secure``, and headless Chromium shows the hub inside
+the LMS's page but refuses it inside another origin's.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -27,26 +29,22 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from support.browser import free_port, require
-from support.hub import configurable_http_proxy, running_hub
+from support.hub import configurable_http_proxy, loopback_browser_session, running_hub
+from support.lms import LMS, ROLE, hub_lms_lines
 from support.nbtools import REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 
 VALUES = REPO / "deploy" / "values.yaml"
-CLIENT_ID = "10000000000042"
-DEPLOYMENT_ID = "1:course-deployment"
 ASSIGNMENT, COURSE_ID = "ex01_encryption", "e2ee-online-safety"
-ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 STUDENT = {"sub": "5f0c1a2e-8d3b-4b8e-9a51-0c6f3e2d7a10", "name": "Ada Student", "roles": [ROLE + "Learner"]}
 TEACHER = {"sub": "0b7e9c44-2f6a-4c1d-8e3b-91a2d5c6f708", "name": "Tom Teacher", "roles": [ROLE + "Instructor"]}
 
@@ -68,140 +66,6 @@ def chart_config_code(values: dict) -> str:
         for _key, _code in sorted(_hub["extraConfig"].items()):
             exec(_code)
     """)
-
-
-# --------------------------------------------------------------------------- the LMS
-
-
-class LMS:
-    """An LTI 1.3 platform on loopback: signing key, JWKS, authorization endpoint."""
-
-    def __init__(self, *, key_id: str = "lms-key-1") -> None:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.key_id = key_id
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        self.launches: dict[str, dict] = {}  # login_hint -> the user being launched
-        self.signing_key = self.key  # what the next id_token is signed with
-        self.refusals: list[str] = []
-        lms = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                if url.path == "/jwks":
-                    body, kind = json.dumps(lms.jwks()).encode(), "application/json"
-                elif url.path == "/authorize":
-                    query = dict(urllib.parse.parse_qsl(url.query))
-                    try:
-                        body, kind = lms.authorize(query).encode(), "text/html"
-                    except ValueError as exc:
-                        lms.refusals.append(str(exc))
-                        self.send_error(400, str(exc))
-                        return
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LMS:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def jwks(self) -> dict:
-        from jwt.algorithms import RSAAlgorithm
-
-        jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-        return {"keys": [{**jwk, "kid": self.key_id, "alg": "RS256", "use": "sig"}]}
-
-    def authorize(self, query: dict[str, str]) -> str:
-        """The OIDC authorization endpoint: check the tool's request, answer with a signed id_token."""
-        import jwt
-
-        expected = {
-            "response_type": "id_token",
-            "scope": "openid",
-            "response_mode": "form_post",
-            "prompt": "none",
-            "client_id": CLIENT_ID,
-        }
-        for name, value in expected.items():
-            if query.get(name) != value:
-                raise ValueError(f"{name}={query.get(name)!r}")
-        user = self.launches.get(query.get("login_hint", ""))
-        if user is None:
-            raise ValueError("unknown login_hint")
-        if not query["redirect_uri"].endswith("/hub/lti13/oauth_callback"):
-            raise ValueError("redirect_uri is not the registered one")
-        now = int(time.time())
-        claims = {
-            "iss": self.issuer,
-            "aud": CLIENT_ID,
-            "sub": user["sub"],
-            "iat": now,
-            "exp": now + 300,
-            "nonce": query["nonce"],
-            "name": user["name"],
-            "https://purl.imsglobal.org/spec/lti/claim/message_type": "LtiResourceLinkRequest",
-            "https://purl.imsglobal.org/spec/lti/claim/version": "1.3.0",
-            "https://purl.imsglobal.org/spec/lti/claim/deployment_id": DEPLOYMENT_ID,
-            "https://purl.imsglobal.org/spec/lti/claim/target_link_uri": user["target"],
-            "https://purl.imsglobal.org/spec/lti/claim/resource_link": {"id": "course-link-1"},
-            "https://purl.imsglobal.org/spec/lti/claim/context": {
-                "id": "c-101",
-                "label": "E2EE101",
-                "title": "E2EE and online safety",
-            },
-            "https://purl.imsglobal.org/spec/lti/claim/roles": user["roles"],
-        }
-        token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.key_id})
-        fields = {"id_token": token, "state": query["state"]}
-        inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items())
-        return (
-            f'<form id="launch" method="post" action="{html.escape(query["redirect_uri"])}">{inputs}</form>'
-            '<script>document.getElementById("launch").submit()</script>'
-        )
-
-    def launch(self, http: object, hub: str, user: dict) -> object:
-        """A user clicks the course link: login initiation, authorization, form post to the hub."""
-        hint = secrets.token_hex(8)
-        target = f"{hub}/hub/spawn"
-        self.launches[hint] = {**user, "target": target}
-        init = http.post(
-            f"{hub}/hub/lti13/oauth_login",
-            allow_redirects=False,
-            timeout=60,
-            data={
-                "iss": self.issuer,
-                "login_hint": hint,
-                "target_link_uri": target,
-                "client_id": CLIENT_ID,
-                "lti_deployment_id": DEPLOYMENT_ID,
-                "lti_message_hint": secrets.token_hex(4),
-            },
-        )
-        assert init.status_code == 302, init.text[:500]
-        page = http.get(init.headers["Location"], timeout=60)
-        page.raise_for_status()
-        action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))
-        fields = {k: html.unescape(v) for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', page.text)}
-        return http.post(action, data=fields, timeout=120)
 
 
 # --------------------------------------------------------------------------- the hub
@@ -231,8 +95,14 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     port, token = free_port(), secrets.token_hex(16)
     allow_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     config = state / "jupyterhub_config.py"
+    # The LMS that may frame the hub is this one (its origin is the block's one setting).
+    values = load_values()
+    frame = values["hub"]["extraConfig"]["05-course-lms-frame"]
+    shipped = f'LMS_ORIGIN = "{lms_origin()}"'
+    assert shipped in frame
+    values["hub"]["extraConfig"]["05-course-lms-frame"] = frame.replace(shipped, f'LMS_ORIGIN = "{lms.issuer}"')
     config.write_text(
-        chart_config_code(load_values())
+        chart_config_code(values)
         + textwrap.dedent(f"""
         # --- this machine instead of the cluster and the real LMS
         c.JupyterHub.ip = "127.0.0.1"
@@ -243,23 +113,20 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         c.ConfigurableHTTPProxy.command = [{proxy!r}]
         c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
         c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
-        c.LTI13Authenticator.issuer = {lms.issuer!r}
-        c.LTI13Authenticator.authorize_url = "{lms.issuer}/authorize"
-        c.LTI13Authenticator.jwks_endpoint = "{lms.issuer}/jwks"
-        c.LTI13Authenticator.client_id = [{CLIENT_ID!r}]
-        c.LTI13Authenticator.uri_scheme = "http"
         c.JupyterHub.spawner_class = "simple"
         c.SimpleLocalProcessSpawner.home_dir_template = {str(homes / "{username}")!r}
         c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
         c.Spawner.args = {allow_root!r}
         c.Spawner.default_url = "/lab"
-        c.Spawner.environment = {{"NBGRADER_EXCHANGE_ROOT": {str(exchange)!r}}}
+        c.Spawner.environment.update({{"NBGRADER_EXCHANGE_ROOT": {str(exchange)!r}}})
         c.Spawner.start_timeout = 120
         c.Spawner.http_timeout = 120
         c.JupyterHub.services = [{{"name": "test-admin", "api_token": {token!r}}}]
         c.JupyterHub.load_roles = [{{"name": "test-admin", "scopes": ["admin:users", "admin:groups"],
                                      "services": ["test-admin"]}}]
     """)
+        + hub_lms_lines(lms)
+        + "\n"
     )
     env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"))
     env.pop("MPLBACKEND", None)
@@ -282,6 +149,18 @@ def _release(exchange: Path, course: Path) -> None:
             capture_output=True,
             timeout=600,
         )
+
+
+def lms_origin() -> str:
+    """The LMS origin deploy/values.yaml allows to frame the hub (its one setting)."""
+    block = load_values()["hub"]["extraConfig"]["05-course-lms-frame"]
+    return re.search(r'^LMS_ORIGIN = "([^"]+)"', block, re.MULTILINE).group(1)
+
+
+def _cross_site(cookie: object) -> bool:
+    """Does the browser send this cookie inside another site's frame (``SameSite=None; Secure``)?"""
+    attributes = {k.lower(): v for k, v in cookie._rest.items()}
+    return bool(cookie.secure) and str(attributes.get("samesite", "")).lower() == "none"
 
 
 def _disabled_plugins(user: object) -> list[str]:
@@ -310,6 +189,21 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
     assert user["name"] == STUDENT["sub"], user
     assert user["groups"] == [], user
 
+    # Inside the LMS page: the hub's pages and the student's own server (JupyterLab, Voila) may be
+    # framed by the LMS origin and by nobody else, and every cookie the launch left is sent there.
+    policy = f"frame-ancestors {lms.issuer}"
+    login = requests.get(f"{base}/hub/login", timeout=30)
+    assert login.headers["Content-Security-Policy"] == policy
+    assert [c.name for c in login.cookies if not _cross_site(c)] == [], "the hub's XSRF cookie"
+    for page in ("lab", "voila/tree"):
+        assert student.call("GET", page).headers["Content-Security-Policy"] == policy, page
+    home = student.http.get(f"{base}/hub/home", timeout=30)
+    assert home.url == f"{base}/hub/home", "the launch's hub login is sent back"
+    assert home.headers["Content-Security-Policy"] == policy
+    cookies = {(c.name, c.path) for c in student.http.cookies}
+    assert {c.path for c in student.http.cookies} >= {"/hub/", f"/user/{STUDENT['sub']}/"}, cookies
+    assert [(c.name, c.path) for c in student.http.cookies if not _cross_site(c)] == [], cookies
+
     # The LMS user id is the nbgrader student id: the submission in the exchange carries it.
     student.nbgrader("fetch")
     assert student.nbgrader("submit").get("success")
@@ -333,7 +227,8 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
 
     lms.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     try:
-        forged = lms.launch(requests.Session(), base, {**TEACHER, "sub": "mallory"})
+        # (a session that keeps the launch's Secure cookies: refused for its key, not for lost cookies)
+        forged = lms.launch(loopback_browser_session(), base, {**TEACHER, "sub": "mallory"})
     finally:
         lms.signing_key = lms.key
     assert forged.status_code in (400, 401), forged.status_code
@@ -341,3 +236,24 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
     record_timing(
         "nbgrader", "LTI 1.3 launches (student, instructor, forged) into the values' hub", time.perf_counter() - start
     )
+
+
+@pytest.mark.browser
+def test_only_the_lms_page_can_frame_the_hub(lms: LMS, hub: tuple[str, str, Path]) -> None:
+    """Headless Chromium opens the LMS's course page, which frames the hub, and the same page on
+    another origin (another port of 127.0.0.1): the first shows the hub inside, the second is
+    refused.  Both are the same *site* as the hub (ports do not count), so this checks the frame
+    policy only; the cookies' SameSite=None is checked in the test above, by its attributes."""
+    from support.browser import chromium_page, chromium_path
+
+    base = hub[0]
+    executable = chromium_path()
+    inside: dict[str, str] = {}
+    with LMS(key_id="another-site") as stranger, chromium_page(executable) as page:
+        for name, site in (("lms", lms), ("stranger", stranger)):
+            page.goto(f"{site.issuer}/frame?src={urllib.parse.quote(base + '/hub/login')}", wait_until="load")
+            page.wait_for_timeout(1000)
+            [frame] = [f for f in page.frames if f != page.main_frame]
+            inside[name] = frame.url
+    assert inside["lms"].startswith(f"{base}/hub/"), inside
+    assert inside["stranger"].startswith("chrome-error://"), inside

@@ -10,11 +10,13 @@ runs in (the spawner passes it on to the single-user servers and hub services) a
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -125,3 +127,37 @@ def running_hub(
                 process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+class LoopbackIsSecure(http.cookiejar.DefaultCookiePolicy):
+    """A cookie policy that sends ``Secure`` cookies to ``http://127.0.0.1`` as well as over HTTPS.
+
+    Browsers count loopback addresses as potentially trustworthy (W3C Secure Contexts), so a test
+    hub on ``http://127.0.0.1`` whose cookies are ``Secure`` (the shipped LMS-frame configuration,
+    ``SameSite=None; Secure``) still logs its users in; Python's default policy would drop those
+    cookies from every plain-HTTP request.  Anywhere else the default policy decides.
+    """
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        if urllib.parse.urlsplit(request.get_full_url()).hostname == "127.0.0.1":
+            return True
+        return bool(super().return_ok_secure(cookie, request))
+
+
+def loopback_browser_session() -> object:
+    """A ``requests.Session`` that sends cookies as a browser does to ``http://127.0.0.1``: ``Secure``
+    ones too (:class:`LoopbackIsSecure`).  requests copies the session's cookies into a fresh jar
+    with the default policy for every request, so the policy is put back on that jar here."""
+    import requests
+    from requests.cookies import RequestsCookieJar
+
+    class LoopbackSession(requests.Session):
+        def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+            prepared = super().prepare_request(request)
+            jar = RequestsCookieJar(policy=LoopbackIsSecure())
+            jar.update(prepared._cookies)
+            prepared.headers.pop("Cookie", None)
+            prepared.prepare_cookies(jar)  # also the jar that redirects re-use
+            return prepared
+
+    return LoopbackSession()
