@@ -18,7 +18,8 @@
   JupyterLab.  No widget JavaScript, so nothing is fetched from a CDN.
 * **Citations and glossary links land on their entry**: a link to the bibliography or the glossary
   with an entry key as its fragment points at that page's ``<a id="key">`` anchor
-  (:class:`BibliographyLinks`).
+  (:class:`BibliographyLinks`), and a link to a lesson's heading written the JupyterLab way
+  (``#The-Online-Safety-Act-…``) lands on that heading (:class:`NotebookHeadingLinks`).
 * **Progress per lesson**: one line on stderr for each lesson read, saying whether it was executed
   or taken from the cache, and how long it took.
 """
@@ -30,6 +31,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +338,42 @@ class BibliographyLinks(SphinxPostTransform):
             node.replace_self(link)
 
 
+def heading_slug(fragment: str, slugs: Iterable[str]) -> str | None:
+    """The site's anchor for a heading linked the JupyterLab way, or None if there is none.
+
+    JupyterLab names a heading's anchor after its text with spaces as hyphens, case and punctuation
+    kept (``#The-Online-Safety-Act-and-accredited-technology``); MyST lower-cases it and drops the
+    punctuation (``#the-online-safety-act-and-accredited-technology``), so such a link would land at
+    the top of the page.  ``slugs`` are the target page's MyST heading slugs.
+
+    >>> heading_slug("Going-further-(optional):-what-kind-of-it?", {"going-further-optional-what-kind-of-it"})
+    'going-further-optional-what-kind-of-it'
+    >>> heading_slug("No-such-heading", {"intro"}) is None
+    True
+    """
+    slug = re.sub(r"[^\w-]", "", fragment.lower())
+    return slug if slug in set(slugs) else None
+
+
+class NotebookHeadingLinks(SphinxPostTransform):
+    """Make a link to a lesson's heading, written with JupyterLab's anchor (which a lesson's own links
+    must use to work in JupyterLab), land on that heading on the site too (:func:`heading_slug`).
+    A fragment MyST already knows, or one no heading matches, is left to MyST."""
+
+    default_priority = 5  # before MyST's reference resolver (9)
+
+    def run(self, **kwargs: Any) -> None:
+        from sphinx import addnodes
+
+        for node in self.document.findall(addnodes.pending_xref):
+            fragment = node.get("reftargetid")
+            if node.get("reftype") != "myst" or not fragment or node.get("reftarget") not in self.env.metadata:
+                continue
+            slugs = self.env.metadata[node["reftarget"]].get("myst_slugs", {})
+            if fragment not in slugs:
+                node["reftargetid"] = heading_slug(fragment, slugs) or fragment
+
+
 #: The bibliography page (generated from data/references.csv by scripts/references.py).
 BIBLIOGRAPHY = "docs/references"
 #: The glossary page: one ``<a id="term"></a>`` anchor per entry.
@@ -392,4 +430,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", _on_doctree_read)
     app.connect("builder-inited", _executed_notebooks_beside_the_cache, priority=600)
     app.add_post_transform(BibliographyLinks)
+    app.add_post_transform(NotebookHeadingLinks)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,86 @@
+"""A link to a lesson's heading lands on that heading on the site, not at the top of the page.
+
+A lesson links to another lesson's section the way JupyterLab names it
+(``00_start_here.ipynb#The-Online-Safety-Act-and-accredited-technology``: the heading's text, case and
+punctuation kept), since that is the link that works in the notebook.  MyST names the same heading
+``the-online-safety-act-and-accredited-technology``, so without ``course_site.NotebookHeadingLinks``
+the site's link pointed at an id the page does not have and landed at the top of lesson 00 (issue 28).
+This builds a two-page site (one notebook, nothing executed) in a few seconds, not the course.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from support.pages import REPO
+
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+from course_site import heading_slug  # noqa: E402
+
+HEADING = "The Online Safety Act and accredited technology"
+OPTIONAL = "Going further (optional): what kind of claim is it?"
+
+
+def test_a_jupyterlab_fragment_becomes_the_sites_slug() -> None:
+    slugs = {"the-online-safety-act-and-accredited-technology", "going-further-optional-what-kind-of-claim-is-it"}
+    assert heading_slug("The-Online-Safety-Act-and-accredited-technology", slugs) == (
+        "the-online-safety-act-and-accredited-technology"
+    )
+    assert heading_slug("Going-further-(optional):-what-kind-of-claim-is-it?", slugs) == (
+        "going-further-optional-what-kind-of-claim-is-it"
+    )
+    assert heading_slug("No-such-heading", slugs) is None
+
+
+def test_the_link_lands_on_its_heading_in_a_built_page(tmp_path: Path) -> None:
+    source, output = tmp_path / "source", tmp_path / "html"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO / 'docs' / '_ext')!r})\n"
+        'extensions = ["course_site"]\nmyst_heading_anchors = 3\nnb_execution_mode = "off"\n',
+        encoding="utf-8",
+    )
+    lesson = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                f"# Lesson\n\n## Intro\n\ntext\n\n## {HEADING}\n\ntext\n\n## {OPTIONAL}\n\ntext"
+            )
+        ]
+    )
+    lesson.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(lesson, source / "lesson.ipynb")
+    (source / "index.md").write_text(
+        "# Index\n\n[the Act](lesson.ipynb#The-Online-Safety-Act-and-accredited-technology), "
+        "[optional](lesson.ipynb#Going-further-(optional):-what-kind-of-claim-is-it?), "
+        "[intro](lesson.ipynb#intro)\n\n```{toctree}\nlesson\n```\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(source), str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "local id not found" not in result.stderr, result.stderr
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert 'href="lesson.html#the-online-safety-act-and-accredited-technology"' in page
+    assert 'href="lesson.html#going-further-optional-what-kind-of-claim-is-it"' in page
+    assert 'href="lesson.html#intro"' in page
+    target = (output / "lesson.html").read_text(encoding="utf-8")
+    assert 'id="the-online-safety-act-and-accredited-technology"' in target
+
+
+def test_lesson_07_links_to_a_heading_lesson_00_has() -> None:
+    """The lesson's own link (JupyterLab's anchor) names a heading lesson 00 really has."""
+    lesson_07 = json.loads((REPO / "lessons" / "07_client_side_scanning.ipynb").read_text(encoding="utf-8"))
+    lesson_00 = json.loads((REPO / "lessons" / "00_start_here.ipynb").read_text(encoding="utf-8"))
+    links = "".join("".join(cell["source"]) for cell in lesson_07["cells"])
+    headings = "".join("".join(cell["source"]) for cell in lesson_00["cells"])
+    assert "00_start_here.ipynb#The-Online-Safety-Act-and-accredited-technology" in links
+    assert f"## {HEADING}\n" in headings
