@@ -5,7 +5,8 @@ A lesson links to another lesson's section the way JupyterLab names it
 punctuation kept), since that is the link that works in the notebook.  MyST names the same heading
 ``the-online-safety-act-and-accredited-technology``, so without ``course_site.NotebookHeadingLinks``
 the site's link pointed at an id the page does not have and landed at the top of lesson 00 (issue 28).
-This builds a two-page site (one notebook, nothing executed) in a few seconds, not the course.
+The same small build checks the build's progress lines ("lesson 1 of 2", time elapsed).
+This builds a three-page site (two notebooks, nothing executed) in a few seconds, not the course.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import nbformat
 from support.pages import REPO
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
-from course_site import heading_slug  # noqa: E402
+from course_site import heading_slug, progress_line  # noqa: E402
 
 HEADING = "The Online Safety Act and accredited technology"
 OPTIONAL = "Going further (optional): what kind of claim is it?"
@@ -53,11 +54,13 @@ def test_the_link_lands_on_its_heading_in_a_built_page(tmp_path: Path) -> None:
         ]
     )
     lesson.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(lesson, source / "lesson.ipynb")
+    (source / "lessons").mkdir()
+    for name in ("01_lesson", "02_lesson"):
+        nbformat.write(lesson, source / "lessons" / f"{name}.ipynb")
     (source / "index.md").write_text(
-        "# Index\n\n[the Act](lesson.ipynb#The-Online-Safety-Act-and-accredited-technology), "
-        "[optional](lesson.ipynb#Going-further-(optional):-what-kind-of-claim-is-it?), "
-        "[intro](lesson.ipynb#intro)\n\n```{toctree}\nlesson\n```\n",
+        "# Index\n\n[the Act](lessons/01_lesson.ipynb#The-Online-Safety-Act-and-accredited-technology), "
+        "[optional](lessons/01_lesson.ipynb#Going-further-(optional):-what-kind-of-claim-is-it?), "
+        "[intro](lessons/01_lesson.ipynb#intro)\n\n```{toctree}\n:glob:\nlessons/*\n```\n",
         encoding="utf-8",
     )
     result = subprocess.run(
@@ -69,11 +72,20 @@ def test_the_link_lands_on_its_heading_in_a_built_page(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "local id not found" not in result.stderr, result.stderr
     page = (output / "index.html").read_text(encoding="utf-8")
-    assert 'href="lesson.html#the-online-safety-act-and-accredited-technology"' in page
-    assert 'href="lesson.html#going-further-optional-what-kind-of-claim-is-it"' in page
-    assert 'href="lesson.html#intro"' in page
-    target = (output / "lesson.html").read_text(encoding="utf-8")
+    assert 'href="lessons/01_lesson.html#the-online-safety-act-and-accredited-technology"' in page
+    assert 'href="lessons/01_lesson.html#going-further-optional-what-kind-of-claim-is-it"' in page
+    assert 'href="lessons/01_lesson.html#intro"' in page
+    target = (output / "lessons" / "01_lesson.html").read_text(encoding="utf-8")
     assert 'id="the-online-safety-act-and-accredited-technology"' in target
+    # the build's progress: one line per lesson, saying which of how many, and the time so far
+    assert "[lesson 1 of 2, " in result.stderr, result.stderr
+    assert "[lesson 2 of 2, " in result.stderr, result.stderr
+    assert " s elapsed] lesson 02_lesson: " in result.stderr, result.stderr
+
+
+def test_progress_line_says_which_lesson_of_how_many_and_the_time_so_far() -> None:
+    line = progress_line(3, 11, "02_public_keys", "executed in 8.2 s", 9.0, 61.4)
+    assert line == "  [lesson 3 of 11, 61 s elapsed] lesson 02_public_keys: executed in 8.2 s; page in 9.0 s"
 
 
 def test_lesson_07_links_to_a_heading_lesson_00_has() -> None:
