@@ -40,12 +40,14 @@ def test_no_notebook_instructions_in_reader_text(lesson: Path) -> None:
 def test_the_check_catches_an_instruction_and_spares_a_notebook_only_one() -> None:
     nb = nbformat.v4.new_notebook(
         cells=[
-            nbformat.v4.new_markdown_cell("Click into the cell and press **Shift+Enter**. Then move the slider."),
+            nbformat.v4.new_markdown_cell(
+                "Click into the cell and press **Shift+Enter**. Then move the slider. Use the sliders."
+            ),
             nbformat.v4.new_markdown_cell(
                 "Each run gives a new key<!-- notebook-only --> (run the cell twice to see it)<!-- /notebook-only -->."
             ),
         ]
     )
     found = notebook_instructions(reader_text(nb))
-    assert found == ["click into", "shift+enter", "move the slider"]
+    assert found == ["click into", "shift+enter", "move the slider", "use the sliders"]
     assert strip_notebook_only(nb.cells[1].source) == "Each run gives a new key."

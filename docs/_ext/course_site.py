@@ -62,7 +62,7 @@ _NOTEBOOK_ONLY = re.compile(r"<!--\s*notebook-only\s*-->.*?<!--\s*/notebook-only
 #: followed.  Matched case-insensitively in the text a page shows.
 NOTEBOOK_INSTRUCTIONS = re.compile(
     r"shift\s*\+\s*enter|ctrl\s*\+\s*enter|⌘\s*\+\s*enter|double-click|restart kernel|run all cells"
-    r"|\b(?:move|drag) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b",
+    r"|\b(?:move|drag|use) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b",
     re.I,
 )
 
