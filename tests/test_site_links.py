@@ -11,7 +11,9 @@ This builds a three-page site (two notebooks, nothing executed) in a few seconds
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +98,42 @@ def test_lesson_07_links_to_a_heading_lesson_00_has() -> None:
     headings = "".join("".join(cell["source"]) for cell in lesson_00["cells"])
     assert "00_start_here.ipynb#The-Online-Safety-Act-and-accredited-technology" in links
     assert f"## {HEADING}\n" in headings
+
+
+def site_pages() -> list[Path]:
+    """The Markdown pages and notebooks the site builds: ``include_patterns`` of ``docs/conf.py``
+    (read without importing the configuration, which installs a kernel guard)."""
+    tree = ast.parse((REPO / "docs" / "conf.py").read_text(encoding="utf-8"))
+    patterns = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "include_patterns" for t in node.targets)
+    )
+    return sorted({path for pattern in patterns for path in REPO.glob(pattern)})
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of the page's Markdown links to other files (no web address, no bare fragment)."""
+    if page.suffix == ".ipynb":
+        cells = json.loads(page.read_text(encoding="utf-8"))["cells"]
+        text = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
+    else:
+        text = page.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_every_link_between_pages_goes_to_a_page_the_site_builds() -> None:
+    """A guide's link to ``../benchmarks/RESULTS.md`` led nowhere on the site, which did not build
+    that page (issue 28); every relative link of every page must name a page the site builds."""
+    pages = site_pages()
+    assert len(pages) > 11, pages
+    built = {page.resolve() for page in pages}
+    missing = [
+        f"{page.relative_to(REPO)} -> {target}"
+        for page in pages
+        for target in relative_links(page)
+        if (page.parent / target).resolve() not in built
+    ]
+    assert missing == [], f"links to pages the site does not build (add them to include_patterns): {missing}"
+    assert REPO / "benchmarks" / "RESULTS.md" in pages
