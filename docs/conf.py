@@ -37,6 +37,8 @@ include_patterns = [
     "docs/policy_summaries.md",
     "docs/deploying.md",
     "docs/instructor_guide.md",
+    # the benchmark figures the guides cite and link to (written by `python -m benchmarks`)
+    "benchmarks/RESULTS.md",
     "lessons/[0-9][0-9]_*.ipynb",
 ]
 exclude_patterns = ["site", "**/.ipynb_checkpoints", ".jupyter_cache", ".site_cache"]

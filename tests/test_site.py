@@ -7,7 +7,7 @@ command, then check what a reader gets, in real headless Chromium where it matte
   caption ("Figure: …") under it, not the description again;
 * code is folded by default with a toggle, and outputs are visible;
 * widgets show their default state with a truthful note, and no widget JavaScript;
-* no notebook instructions ("press Shift+Enter") in the text of a page, beyond a shrinking list;
+* no notebook instructions ("press Shift+Enter") in the text of a page;
 * reader boxes ("For policy readers", "Content note") are distinct admonitions, whether the
   lesson writes them as block quotes or as MyST colon-fence admonitions;
 * search finds "franking" on lesson 08; a citation link lands on its bibliography entry;
@@ -180,18 +180,14 @@ def test_every_figure_is_on_its_page_with_its_alt_text(site: tuple[Path, str]) -
 
 def test_pages_give_no_notebook_instructions(site: tuple[Path, str]) -> None:
     """No "press Shift+Enter", "double-click the cell" or "move the slider" in what a lesson page
-    shows, beyond those still listed in tests/site_instructions_todo.json (see test_site_text.py,
-    which reads the same text without a build)."""
-    from test_site_text import TODO, unexpected
-
+    shows (see test_site_text.py, which reads the same text without a build)."""
     folder, _ = site
-    todo = json.loads(TODO.read_text(encoding="utf-8"))
     problems = []
     for lesson in LESSONS:
         article = _soup(lesson_page(folder, lesson)).select_one("article")
-        new, _ = unexpected(notebook_instructions(article.get_text(" ")), todo.get(lesson.stem, {}))
-        if new:
-            problems.append(f"{lesson.stem}: notebook instructions on the page: {new}")
+        found = notebook_instructions(article.get_text(" "))
+        if found:
+            problems.append(f"{lesson.stem}: notebook instructions on the page: {found}")
     assert not problems, "\n".join(problems)
 
 

@@ -18,9 +18,11 @@
   JupyterLab.  No widget JavaScript, so nothing is fetched from a CDN.
 * **Citations and glossary links land on their entry**: a link to the bibliography or the glossary
   with an entry key as its fragment points at that page's ``<a id="key">`` anchor
-  (:class:`BibliographyLinks`).
-* **Progress per lesson**: one line on stderr for each lesson read, saying whether it was executed
-  or taken from the cache, and how long it took.
+  (:class:`BibliographyLinks`), and a link to a lesson's heading written the JupyterLab way
+  (``#The-Online-Safety-Act-…``) lands on that heading (:class:`NotebookHeadingLinks`).
+* **Progress per lesson**: one line on stderr for each lesson read, saying which of the lessons this
+  build reads it is ("lesson 3 of 11"), how long the build has run, whether the lesson was executed or
+  taken from the cache, and how long it took (:func:`progress_line`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +62,7 @@ _NOTEBOOK_ONLY = re.compile(r"<!--\s*notebook-only\s*-->.*?<!--\s*/notebook-only
 #: followed.  Matched case-insensitively in the text a page shows.
 NOTEBOOK_INSTRUCTIONS = re.compile(
     r"shift\s*\+\s*enter|ctrl\s*\+\s*enter|⌘\s*\+\s*enter|double-click|restart kernel|run all cells"
-    r"|\b(?:move|drag) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b",
+    r"|\b(?:move|drag|use) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b",
     re.I,
 )
 
@@ -271,12 +274,30 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     runtime = exec_data.get("runtime")
     ran = f" in {runtime:.1f} s" if isinstance(runtime, (int, float)) else ""
     how = f"from the cache (executed earlier{ran})" if cached else f"executed{ran}"
-    print(
-        f"  lesson {docname.removeprefix('lessons/')}: {how}; page in {seconds:.1f} s"
-        f"{f'; {widgets} widgets at their default state' if widgets else ''}",
-        file=sys.stderr,
-        flush=True,
+    to_read: list[str] = getattr(env, "course_lessons_to_read", [])
+    position = to_read.index(docname) + 1 if docname in to_read else 0
+    line = progress_line(
+        position, len(to_read), docname.removeprefix("lessons/"), how, seconds, time.time() - _BUILD_START
     )
+    print(f"{line}{f'; {widgets} widgets at their default state' if widgets else ''}", file=sys.stderr, flush=True)
+
+
+def progress_line(position: int, total: int, lesson: str, how: str, page_seconds: float, elapsed: float) -> str:
+    """The build's line for one lesson read: which of the lessons this build reads it is, how long
+    the build has run so far, and whether the lesson was executed or taken from the cache.
+
+    >>> progress_line(3, 11, "02_public_keys", "executed in 8.2 s", 9.0, 61.4)
+    '  [lesson 3 of 11, 61 s elapsed] lesson 02_public_keys: executed in 8.2 s; page in 9.0 s'
+    >>> progress_line(0, 0, "99_extra", "executed", 1.0, 2.0)
+    '  [2 s elapsed] lesson 99_extra: executed; page in 1.0 s'
+    """
+    where = f"lesson {position} of {total}, " if position else ""
+    return f"  [{where}{elapsed:.0f} s elapsed] lesson {lesson}: {how}; page in {page_seconds:.1f} s"
+
+
+def _on_env_before_read_docs(app: Sphinx, env: Any, docnames: list[str]) -> None:
+    """Note the lessons this build will read, in order, for the progress lines' "lesson n of N"."""
+    env.course_lessons_to_read = sorted(name for name in docnames if name.startswith("lessons/"))
 
 
 def figure_description(app: Sphinx, docname: str, uri: str) -> str | None:
@@ -336,6 +357,42 @@ class BibliographyLinks(SphinxPostTransform):
             node.replace_self(link)
 
 
+def heading_slug(fragment: str, slugs: Iterable[str]) -> str | None:
+    """The site's anchor for a heading linked the JupyterLab way, or None if there is none.
+
+    JupyterLab names a heading's anchor after its text with spaces as hyphens, case and punctuation
+    kept (``#The-Online-Safety-Act-and-accredited-technology``); MyST lower-cases it and drops the
+    punctuation (``#the-online-safety-act-and-accredited-technology``), so such a link would land at
+    the top of the page.  ``slugs`` are the target page's MyST heading slugs.
+
+    >>> heading_slug("Going-further-(optional):-what-kind-of-it?", {"going-further-optional-what-kind-of-it"})
+    'going-further-optional-what-kind-of-it'
+    >>> heading_slug("No-such-heading", {"intro"}) is None
+    True
+    """
+    slug = re.sub(r"[^\w-]", "", fragment.lower())
+    return slug if slug in set(slugs) else None
+
+
+class NotebookHeadingLinks(SphinxPostTransform):
+    """Make a link to a lesson's heading, written with JupyterLab's anchor (which a lesson's own links
+    must use to work in JupyterLab), land on that heading on the site too (:func:`heading_slug`).
+    A fragment MyST already knows, or one no heading matches, is left to MyST."""
+
+    default_priority = 5  # before MyST's reference resolver (9)
+
+    def run(self, **kwargs: Any) -> None:
+        from sphinx import addnodes
+
+        for node in self.document.findall(addnodes.pending_xref):
+            fragment = node.get("reftargetid")
+            if node.get("reftype") != "myst" or not fragment or node.get("reftarget") not in self.env.metadata:
+                continue
+            slugs = self.env.metadata[node["reftarget"]].get("myst_slugs", {})
+            if fragment not in slugs:
+                node["reftargetid"] = heading_slug(fragment, slugs) or fragment
+
+
 #: The bibliography page (generated from data/references.csv by scripts/references.py).
 BIBLIOGRAPHY = "docs/references"
 #: The glossary page: one ``<a id="term"></a>`` anchor per entry.
@@ -390,6 +447,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(HideCodeCellNode, override=True, html=(_visit_code_toggle, _depart_code_toggle))
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
+    app.connect("env-before-read-docs", _on_env_before_read_docs)
     app.connect("builder-inited", _executed_notebooks_beside_the_cache, priority=600)
     app.add_post_transform(BibliographyLinks)
+    app.add_post_transform(NotebookHeadingLinks)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
