@@ -11,7 +11,7 @@ It talks HTTP with the standard library only (:mod:`http.client`, or
 Jupyter kernel, and turns the relay's error bodies back into the named
 :mod:`toychat.errors` exceptions.  Each thread keeps one connection to the relay
 open and sends its requests over it (HTTP keep-alive): a new TCP connection per
-request cost the relay about as much CPU as answering it.
+request added accepting and closing it to the relay's CPU for every request.
 
 Two details make delivery reliable:
 
