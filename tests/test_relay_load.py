@@ -53,6 +53,8 @@ def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     assert report.resent_after_lost_ack == 0  # nothing was lost on the way, so nothing was re-sent
     assert report.quota == dataclasses.asdict(Quota())  # the quotas were on: a deployment's defaults
     assert report.refused_by_quota == 0  # a class's pace comes nowhere near them
+    assert report.requests["POST /api/messages"] >= report.accepted  # every accepted envelope was one request
+    assert report.requests["GET /api/users/<name>"] == 0  # look-ups before the measured part are not counted
     assert report.file_modes["folder"] == "0o700"
     assert report.file_modes["class.sqlite"] == "0o600"
     assert set(report.file_modes.values()) <= {"0o600", "0o700"}

@@ -38,7 +38,8 @@ Tornado is the web server Jupyter itself runs on (``jupyter_server`` and
 JupyterHub are tornado applications), so every course environment already has
 it: the relay adds **no new dependency**, and its handlers look like the
 JupyterHub service examples instructors will meet.  The client side needs only
-the standard library (``urllib``), which also works inside a running kernel.
+the standard library (``http.client``, one kept-alive connection per thread;
+``urllib`` where a proxy is configured), which also works inside a running kernel.
 
 What the toy TLS layer is for, here
 -----------------------------------

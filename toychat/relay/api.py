@@ -81,6 +81,11 @@ class ApiHandler(tornado.web.RequestHandler):
         self._size = 0
         self.user: str | None = None
 
+    def compute_etag(self) -> str | None:
+        """No ETag: API answers are never cached (``Cache-Control: no-store``), so hashing
+        each answer for one was work no client used."""
+        return None
+
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")

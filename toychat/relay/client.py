@@ -6,9 +6,12 @@ network::
 
     alice = Client("alice", RemoteServer("http://127.0.0.1:8765"))
 
-It talks HTTP with the standard library only (:mod:`urllib.request`), which
-works inside a running Jupyter kernel, and turns the relay's error bodies back
-into the named :mod:`toychat.errors` exceptions.
+It talks HTTP with the standard library only (:mod:`http.client`, or
+:mod:`urllib.request` where a proxy is configured), which works inside a running
+Jupyter kernel, and turns the relay's error bodies back into the named
+:mod:`toychat.errors` exceptions.  Each thread keeps one connection to the relay
+open and sends its requests over it (HTTP keep-alive): a new TCP connection per
+request added accepting and closing it to the relay's CPU for every request.
 
 Two details make delivery reliable:
 
@@ -30,9 +33,13 @@ never leaves it); the toy layer adds nothing there.
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import os
+import select
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -59,6 +66,13 @@ __all__ = ["RemoteFranking", "RemoteServer"]
 
 #: A request refused with 429 is retried once if the relay asks to wait at most this long (seconds).
 MAX_RETRY_WAIT = 3.0
+#: A kept-alive connection idle longer than this (seconds) is closed rather than reused: a proxy
+#: between the notebook and the relay (JupyterHub's) may close idle connections after a few seconds,
+#: and a request sent just as it does so fails.
+KEEP_ALIVE_IDLE = 4.0
+#: Requests that may be sent again when a reused connection turns out to be closed: sending them
+#: twice changes nothing (reads; acknowledgements, which ignore ids already deleted; the mode).
+_REPEATABLE = ("/api/mailbox", "/api/mode")
 
 
 def _retry_after(exc: urllib.error.HTTPError) -> float | None:
@@ -67,6 +81,48 @@ def _retry_after(exc: urllib.error.HTTPError) -> float | None:
         return max(0.0, float(exc.headers.get("Retry-After", "")))
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends requests to ``url`` through a proxy (``https_proxy`` and
+    friends, minus ``no_proxy``): then :mod:`urllib.request` makes them, as it honours those.
+    (Its answer depends on the environment; ``tests/test_relay_keepalive.py`` sets one.)
+    """
+    parsed = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    return parsed.scheme in proxies and not urllib.request.proxy_bypass(parsed.hostname or "")
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle kept-alive connection was closed by the relay (it restarted, or its idle
+    timeout passed): an idle socket that is readable holds only the end of the stream.  Checked
+    before each reuse, so a request is not sent into a connection the relay no longer reads."""
+    sock = connection.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _send(
+    connection: http.client.HTTPConnection,
+    path: str,
+    method: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+) -> tuple[int, str, Any, bytes]:
+    """One request over ``connection``: (status, reason, headers, body) of the answer, read whole."""
+    connection.timeout = timeout
+    if connection.sock is not None:
+        connection.sock.settimeout(timeout)
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    payload = response.read()
+    return response.status, response.reason, response.headers, payload
 
 
 @dataclass(frozen=True)
@@ -153,6 +209,10 @@ class RemoteServer:
         #: Whether the relay acknowledges and fetches in one request (``POST /api/mailbox``).
         self._combined_ack = True
         self._registered: set[str] = set(self.tokens)
+        #: Each thread's kept-alive connection (``http.client``), unless a proxy is configured.
+        self._local = threading.local()
+        self._direct = not _proxied(self.url)
+        self._path = urllib.parse.urlsplit(self.url).path
 
     # ---- HTTP ----------------------------------------------------------------------
     def request(
@@ -183,19 +243,17 @@ class RemoteServer:
             token = next(iter(self.tokens.values()))
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
         for attempt in (1, 2):
             try:
-                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
-                    return json.loads(response.read().decode("utf-8"))
+                return json.loads(self._exchange(method, path, body, headers, timeout or self.timeout))
             except urllib.error.HTTPError as exc:
                 wait = _retry_after(exc)
                 if exc.code == 429 and attempt == 1 and wait is not None and wait <= MAX_RETRY_WAIT:
                     time.sleep(wait)  # a whole class registering at once: wait our turn, once
                     continue
                 raise self._error(exc) from None
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                reason = exc if isinstance(exc, ssl.SSLCertVerificationError) else getattr(exc, "reason", exc)
                 if isinstance(reason, ssl.SSLCertVerificationError):
                     raise RelayUnavailable(
                         f"the class relay at {self.url} answered, but this computer does not trust its "
@@ -208,6 +266,72 @@ class RemoteServer:
                     "running, and is TOYCHAT_RELAY the address the instructor gave?"
                 ) from None
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _exchange(self, method: str, path: str, body: bytes | None, headers: dict[str, str], timeout: float) -> bytes:
+        """Send one request and return the answer's body; an error status raises
+        :class:`urllib.error.HTTPError` (as :func:`urllib.request.urlopen` does), a failed
+        connection :class:`OSError` or :class:`http.client.HTTPException`.
+
+        Over this thread's kept-alive connection, opened on first use and again after the relay
+        closed it; through :mod:`urllib.request` (a new connection each time) when a proxy is set.
+        A connection that fails is closed; a request that failed on a reused one is sent once more
+        on a new one only if sending it twice changes nothing (a read, an acknowledgement): the
+        relay may have closed it while it was idle.  Any other failure is the caller's to handle.
+        """
+        url = self.url + path
+        if not self._direct:
+            req = urllib.request.Request(url, data=body, method=method, headers=headers)
+            with urllib.request.urlopen(req, timeout=timeout) as response:
+                return bytes(response.read())
+        connection, reused = self._connection()
+        try:
+            status, reason, answer_headers, payload = _send(
+                connection, self._path + path, method, body, headers, timeout
+            )
+        except (OSError, http.client.HTTPException):
+            self.close()
+            if not reused or not (method == "GET" or path.startswith(_REPEATABLE)):
+                raise
+            connection, _ = self._connection()  # closed by the relay while idle: once more, on a new one
+            try:
+                status, reason, answer_headers, payload = _send(
+                    connection, self._path + path, method, body, headers, timeout
+                )
+            except BaseException:
+                self.close()
+                raise
+        except BaseException:  # a notebook's interrupt mid-answer: never reuse a half-read connection
+            self.close()
+            raise
+        self._local.last_used = time.monotonic()
+        if not 200 <= status < 300:
+            self.close()  # the relay drops a connection after refusing a request before reading its body
+            raise urllib.error.HTTPError(url, status, reason, answer_headers, io.BytesIO(payload))
+        return payload
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to the relay, and whether it was used before: a new one
+        unless the last is open, idle for less than :data:`KEEP_ALIVE_IDLE`, and not closed by the relay."""
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is not None and (
+            time.monotonic() - getattr(self._local, "last_used", 0.0) > KEEP_ALIVE_IDLE or _dropped(connection)
+        ):
+            self.close()
+            connection = None
+        if connection is not None and connection.sock is not None:
+            return connection, True
+        parsed = urllib.parse.urlsplit(self.url)
+        kind = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
+        connection = kind(parsed.hostname or "", parsed.port, timeout=self.timeout)
+        self._local.connection = connection
+        return connection, False
+
+    def close(self) -> None:
+        """Close this thread's connection to the relay (the next request opens a new one)."""
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
 
     @staticmethod
     def _error(exc: urllib.error.HTTPError) -> ToyChatError:
