@@ -547,7 +547,7 @@ def _json_extras(extras: dict[str, str]) -> str:
     """Validated extras (keys ``[a-z][a-z0-9_]*``, text values) as canonical JSON: sorted, no spaces."""
     if not extras:
         return "{}"
-    return "{" + ",".join(f"{_json_string(k)}:{_json_string(extras[k])}" for k in sorted(extras)) + "}"
+    return "{" + ",".join([f"{_json_string(k)}:{_json_string(extras[k])}" for k in sorted(extras)]) + "}"
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
