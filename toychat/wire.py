@@ -522,13 +522,17 @@ def _reject_constant(name: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+#: The decoder's scanner (the C one where available): what ``decode`` runs after skipping spaces.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # not in typeshed
+
+
 def _parse_json(text: str) -> Any:
     """``_DECODER.decode(text)``: the decoder's own scanner on the whole text, and the full
     :meth:`~json.JSONDecoder.decode` (which skips surrounding spaces and names what is wrong)
     only for text the scanner does not take whole.  Canonical envelopes have no spaces, so
     every good one takes the first way, without ``decode``'s two Python-level wrappers."""
     try:
-        parsed, end = _DECODER.scan_once(text, 0)
+        parsed, end = _SCAN(text, 0)
     except StopIteration:
         return _DECODER.decode(text)  # raises JSONDecodeError, naming the position
     if end != len(text):
