@@ -356,8 +356,13 @@ class Client:
         if not isinstance(text, (str, bytes, bytearray)):
             raise TypeError(f"a message is a str (text) or bytes (a picture), not {type(text).__name__}")
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
-        key = (recipient, content_type, data, tuple(sorted((extras or {}).items())))
-        envelopes = self._unconfirmed.pop(key, None)
+        # the key of an unconfirmed message: built only when one is kept (hashing the whole
+        # message for every send was a measurable part of sending one, issue 31)
+        key = None
+        envelopes = None
+        if self._unconfirmed:
+            key = self._unconfirmed_key(recipient, content_type, data, extras)
+            envelopes = self._unconfirmed.pop(key, None)
         retry = envelopes is not None
         if envelopes is None:
             for hook in self.outgoing_hooks:
@@ -367,6 +372,8 @@ class Client:
             try:
                 self._submit(envelope, retry=retry)
             except ServiceUnavailable as exc:
+                if key is None:
+                    key = self._unconfirmed_key(recipient, content_type, data, extras)
                 self._unconfirmed[key] = envelopes[position:]
                 exc.add_note(
                     "The message may have arrived anyway. Call send() again with the same message once the "
@@ -375,6 +382,13 @@ class Client:
                 raise
             self.sent.append(envelope)
         return envelopes[0]
+
+    @staticmethod
+    def _unconfirmed_key(
+        recipient: str, content_type: str, data: bytes, extras: dict[str, str] | None
+    ) -> tuple[str, str, bytes, tuple[tuple[str, str], ...]]:
+        """How :attr:`_unconfirmed` knows a message sent again: recipient, type, bytes and extras."""
+        return (recipient, content_type, data, tuple(sorted((extras or {}).items())))
 
     def _compose_for_devices(
         self, recipient: str, text: str | bytes, extras: dict[str, str] | None, content_type: str

@@ -110,6 +110,17 @@ def is_low_order(public: bytes) -> bool:
     return shared == bytes(KEY_SIZE)
 
 
+@functools.lru_cache(maxsize=4096)
+def _verify_key(signing_key: bytes) -> nacl.signing.VerifyKey:
+    """The :class:`~nacl.signing.VerifyKey` of raw Ed25519 public key bytes, made once per key.
+
+    A ``VerifyKey`` holds nothing but the 32 bytes and never changes, so one object can
+    serve every check; building it anew for each message was a measurable part of
+    receiving one (issue 31).
+    """
+    return nacl.signing.VerifyKey(signing_key)
+
+
 def _check_key(value: object, what: str) -> bytes:
     if not isinstance(value, (bytes, bytearray)):
         raise InvalidKey(f"{what} must be bytes, not {type(value).__name__}.")
@@ -147,8 +158,9 @@ class PublicIdentity:
 
     @property
     def verify_key(self) -> nacl.signing.VerifyKey:
-        """The signing key as a PyNaCl :class:`~nacl.signing.VerifyKey`."""
-        return nacl.signing.VerifyKey(self.signing_key)
+        """The signing key as a PyNaCl :class:`~nacl.signing.VerifyKey` (one object per key:
+        the relay and every phone check a signature with it for each message)."""
+        return _verify_key(self.signing_key)
 
     @property
     def fingerprint(self) -> str:

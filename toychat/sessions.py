@@ -67,10 +67,10 @@ def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
     """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
     text = envelope.extras[name]
     try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
+        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII is a ValueError
+    except (binascii.Error, ValueError):
         data = b""
-    if len(data) != size or base64.b64encode(data).decode("ascii") != text:
+    if len(data) != size or binascii.b2a_base64(data, newline=False) != text.encode("ascii"):
         raise MalformedEnvelope(
             f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
         )
@@ -251,7 +251,7 @@ class RatchetSession:
         ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
         states = self._states()
         candidates = [state for state in states if state.takes(ephemeral)]
-        if ephemeral is not None and all(state.started_with != ephemeral for state in states):
+        if ephemeral is not None and ephemeral not in [state.started_with for state in states]:
             secret = responder_secret(self.identity, self.keys, ephemeral)  # a new first message
             candidates.append(_State(DoubleRatchet.responder(secret, self.identity.box_private), ephemeral))
         if not candidates:

@@ -25,6 +25,9 @@ from .errors import MalformedEnvelope, TamperedMessage, UnknownSender
 
 __all__ = ["Connections", "TransportChannel"]
 
+#: The shortest record a channel can open: a nonce and an authenticator, no ciphertext.
+_RECORD_OVERHEAD = nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES
+
 
 class TransportChannel:
     """One device's encrypted connection to the server (a toy TLS session).
@@ -58,7 +61,7 @@ class TransportChannel:
         """Decrypt what the other end sealed; a changed byte raises :class:`TamperedMessage`."""
         if not isinstance(data, (bytes, bytearray)):
             raise MalformedEnvelope(f"transport data must be bytes, not {type(data).__name__}.")
-        overhead = nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES
+        overhead = _RECORD_OVERHEAD
         if len(data) < overhead:
             raise MalformedEnvelope(
                 f"transport record of {len(data)} bytes is shorter than the {overhead}-byte minimum: truncated."

@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import binascii
 import json
+import os
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -129,8 +129,9 @@ _EXTRA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def new_msg_id() -> str:
-    """A fresh random message id: 16 random bytes as 32 hex digits."""
-    return secrets.token_hex(16)
+    """A fresh random message id: 16 random bytes as 32 hex digits (what
+    :func:`secrets.token_hex` gives, from the same :func:`os.urandom`, without its wrappers)."""
+    return os.urandom(16).hex()
 
 
 def short_id(msg_id: str) -> str:
@@ -157,8 +158,8 @@ def _unb64(text: object, name: str) -> bytes:
     if not isinstance(text, str):
         raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
     try:
-        data = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # b64decode(validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
+    except (binascii.Error, ValueError) as exc:
         raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
     short = len(data) % 3
     if len(text) != 4 * -(-len(data) // 3) or (short and _b64(data[-short:]) != text[-4:]):
@@ -289,33 +290,67 @@ class Envelope:
         in ``python -m benchmarks``.  Parsing and signing set it directly."""
         return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
 
-    def _canonical_parts(self) -> tuple[bytes, bytes]:
-        """The canonical JSON before and after the signature member, built once per envelope.
+    def _canonical_pieces(self) -> tuple[str, str, str]:
+        """The canonical JSON's small pieces, as text: everything before the payload's base64,
+        from after it to the sender (the end of ``head``), and ``tail``.
 
-        ``to_bytes()`` is ``head + signature member + tail`` and ``signed_bytes()`` is
-        ``head + tail``: the keys sort as ``… sender, signature, timestamp …``, so both
-        are exactly :func:`_canonical` of :meth:`to_dict` with and without the signature
-        (``tests/test_wire.py`` checks this against :func:`_canonical`).  The base64 fields
-        go in as their text (base64 needs no JSON escaping), and so do the names, the id
-        and the mode, which validation restricted to characters JSON never escapes; the
-        extras' strings go through the JSON encoder's own escaping, the numbers through
-        the ``repr`` it uses.  The extras dict is the one mutable field, so the parts are
-        rebuilt if it changed.
+        Together with the base64 fields they make :meth:`_canonical_parts`; the keys sort as
+        ``… sender, signature, timestamp …``, so ``to_bytes()`` is ``head + signature member +
+        tail`` and ``signed_bytes()`` is ``head + tail``, exactly :func:`_canonical` of
+        :meth:`to_dict` with and without the signature (``tests/test_wire.py`` checks this
+        against :func:`_canonical`).  The base64 fields go in as their text (base64 needs no
+        JSON escaping), and so do the names, the id and the mode, which validation restricted
+        to characters JSON never escapes; the extras' strings go through the JSON encoder's own
+        escaping, the numbers through the ``repr`` it uses.
         """
+        text = str.__str__  # the characters themselves, even of a str subclass
+        before = (
+            f'{{"extras":{_json_extras(self.extras)},"mode":"{text(self.mode)}","msg_id":"{text(self.msg_id)}",'
+            f'"nonce":"{self._encoded["nonce"]}","payload":"'
+        )
+        after = f'","recipient":"{text(self.recipient)}","sender":"{text(self.sender)}"'
+        timestamp = self.timestamp  # as JSON writes numbers: float.__repr__ or int.__repr__
+        number = float.__repr__(timestamp) if isinstance(timestamp, float) else int.__repr__(int(timestamp))
+        tail = f',"timestamp":{number},"version":{int.__repr__(int(self.version))}}}'
+        return before, after, tail
+
+    def _canonical_parts(self) -> tuple[bytes, bytes]:
+        """The canonical JSON before and after the signature member, built once per envelope
+        (from :meth:`_canonical_pieces` and the payload's base64).  The extras dict is the one
+        mutable field, so the parts are rebuilt if it changed."""
         cached = self.__dict__.get("_parts")
         if cached is not None and cached[0] == self.extras:
             return cached[1], cached[2]
-        encoded, text = self._encoded, str.__str__  # the characters themselves, even of a str subclass
-        head = (
-            f'{{"extras":{_json_extras(self.extras)},"mode":"{text(self.mode)}","msg_id":"{text(self.msg_id)}",'
-            f'"nonce":"{encoded["nonce"]}","payload":"{encoded["payload"]}","recipient":"{text(self.recipient)}",'
-            f'"sender":"{text(self.sender)}"'
-        ).encode()
-        timestamp = self.timestamp  # as JSON writes numbers: float.__repr__ or int.__repr__
-        number = float.__repr__(timestamp) if isinstance(timestamp, float) else int.__repr__(int(timestamp))
-        tail = f',"timestamp":{number},"version":{int.__repr__(int(self.version))}}}'.encode()
-        self.__dict__["_parts"] = (dict(self.extras), head, tail)
-        return head, tail
+        before, after, tail = self._canonical_pieces()
+        head = f"{before}{self._encoded['payload']}{after}".encode()
+        self.__dict__["_parts"] = (dict(self.extras), head, tail.encode())
+        return head, self.__dict__["_parts"][2]
+
+    def _is_encoded_as(self, raw: bytes) -> bool:
+        """Whether ``raw`` is exactly :meth:`to_bytes`, compared piece by piece where it lies.
+
+        The same comparison as ``self.to_bytes() == raw`` without building a second copy
+        of the envelope: the small pieces are built and compared, the base64 of the payload
+        (nearly all of the bytes) is compared in place.  If it matches, the canonical parts
+        are ``raw``'s own slices, kept for :meth:`signed_bytes`.
+        """
+        before_text, after_text, tail_text = self._canonical_pieces()
+        before, after, tail = before_text.encode(), after_text.encode(), tail_text.encode()
+        payload = self._encoded["payload"].encode("ascii")  # validated base64: ASCII
+        signature = f',"signature":"{self._encoded["signature"]}"'.encode("ascii")
+        head_end = len(before) + len(payload) + len(after)
+        tail_start = head_end + len(signature)
+        if not (
+            len(raw) == tail_start + len(tail)
+            and raw.startswith(before)
+            and raw.startswith(payload, len(before))
+            and raw.startswith(after, head_end - len(after))
+            and raw.startswith(signature, head_end)
+            and raw.endswith(tail)
+        ):
+            return False
+        self.__dict__["_parts"] = (dict(self.extras), raw[:head_end], raw[tail_start:])
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as a JSON-ready dict (bytes in base64)."""
@@ -433,15 +468,16 @@ class Envelope:
             raise MalformedEnvelope(
                 f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
             )
+        data = bytes(data)  # a bytearray's copy; bytes as they are
         try:
-            parsed = _DECODER.decode(bytes(data).decode("utf-8"))
+            parsed = _parse_json(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
             raise MalformedEnvelope(
                 "malformed envelope: the bytes are not valid UTF-8 JSON, so the message was cut "
                 f"short or corrupted ({exc})."
             ) from None
         envelope = cls.from_dict(parsed)
-        if envelope.to_bytes() != data:
+        if not envelope._is_encoded_as(data):
             raise MalformedEnvelope(
                 "malformed envelope: valid JSON, but not in the canonical encoding "
                 "(sorted keys, no spaces); it may have been altered."
@@ -486,6 +522,24 @@ def _reject_constant(name: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+#: The decoder's scanner (the C one where available): what ``decode`` runs after skipping spaces.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # not in typeshed
+
+
+def _parse_json(text: str) -> Any:
+    """``_DECODER.decode(text)``: the decoder's own scanner on the whole text, and the full
+    :meth:`~json.JSONDecoder.decode` (which skips surrounding spaces and names what is wrong)
+    only for text the scanner does not take whole.  Canonical envelopes have no spaces, so
+    every good one takes the first way, without ``decode``'s two Python-level wrappers."""
+    try:
+        parsed, end = _SCAN(text, 0)
+    except StopIteration:
+        return _DECODER.decode(text)  # raises JSONDecodeError, naming the position
+    if end != len(text):
+        return _DECODER.decode(text)
+    return parsed
+
+
 #: The canonical JSON settings: sorted keys, no spaces, UTF-8 text (not ``\\u`` escapes).
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 #: How that encoder writes a string (with ``ensure_ascii=False``): quoted, only ``"``, ``\\`` and
@@ -497,7 +551,7 @@ def _json_extras(extras: dict[str, str]) -> str:
     """Validated extras (keys ``[a-z][a-z0-9_]*``, text values) as canonical JSON: sorted, no spaces."""
     if not extras:
         return "{}"
-    return "{" + ",".join(f"{_json_string(k)}:{_json_string(extras[k])}" for k in sorted(extras)) + "}"
+    return "{" + ",".join([f"{_json_string(k)}:{_json_string(extras[k])}" for k in sorted(extras)]) + "}"
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
