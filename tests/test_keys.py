@@ -83,3 +83,15 @@ def test_private_keys_not_in_repr() -> None:
     ident = Identity.generate("alice")
     assert "hidden" in repr(ident)
     assert bytes(ident.box_private).hex() not in repr(ident)
+
+
+def test_verify_key_is_cached_per_key_and_takes_a_bytearray() -> None:
+    """``verify_key`` is made once per key (issue 31) and a bytearray key still works: the cache
+    is keyed on plain bytes."""
+    alice, bob = Identity.generate("alice"), Identity.generate("bob")
+    public = alice.public
+    as_bytearray = PublicIdentity(public.name, public.encryption_key, bytearray(public.signing_key))
+    assert as_bytearray.verify_key is public.verify_key
+    assert bob.public.verify_key is not public.verify_key
+    signed = alice.signing_private.sign(b"hello")
+    assert as_bytearray.verify_key.verify(signed) == b"hello"

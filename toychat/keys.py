@@ -160,7 +160,7 @@ class PublicIdentity:
     def verify_key(self) -> nacl.signing.VerifyKey:
         """The signing key as a PyNaCl :class:`~nacl.signing.VerifyKey` (one object per key:
         the relay and every phone check a signature with it for each message)."""
-        return _verify_key(self.signing_key)
+        return _verify_key(bytes(self.signing_key))  # plain bytes: a bytearray is unhashable, a subclass could lie
 
     @property
     def fingerprint(self) -> str:
