@@ -26,6 +26,17 @@ from _pytest.doctest import DoctestItem
 matplotlib.use("Agg")
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With pytest-xdist switched off (``-p no:xdist``), accept and ignore the ``-n 2 --dist
+    loadgroup`` that pyproject.toml's addopts give it, so the suite runs in one process."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "pytest-xdist is switched off: these options are ignored")
+    # _addoption: pytest reserves lowercase short options for plugins, which add them the same way
+    group._addoption("-n", "--numprocesses", dest="numprocesses", default=None, help="ignored without pytest-xdist")
+    group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
+
+
 @pytest.fixture(scope="module")
 def proxy_command(tmp_path_factory: pytest.TempPathFactory) -> str:
     """configurable-http-proxy for the hub tests, installed from npm into a temporary folder."""
@@ -60,8 +71,33 @@ STARTERS = frozenset(
 )
 
 
+#: The pytest-xdist group (``--dist loadgroup``, in pyproject.toml's addopts) of every nbgrader test:
+#: one worker runs them one after another, so at most one nbgrader run shares the machine with one
+#: other test.  The hostile submissions are graded with a 10-second cell timeout, and two gradings
+#: at once (each two kernels) could push a slow but honest cell past it.  The Unix accounts of
+#: tests/test_class_deployment.py and tests/test_class_isolation.py have fixed names, too.
+NBGRADER_GROUP = "nbgrader"
+#: The group of the test modules that read :func:`support.nbtools.executed_lesson`, whose cache
+#: lives in one process: on one worker each lesson is still executed once per run.
+LESSONS_GROUP = "lessons"
+#: The modules that call ``executed_lesson`` (tests/test_test_groups.py checks this list is complete).
+LESSON_READERS = frozenset({"test_notebooks.py", "test_site.py"})
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The pytest-xdist group ``item`` runs in: :data:`NBGRADER_GROUP`, :data:`LESSONS_GROUP`, or
+    its own file (so a module's fixtures, a JupyterLab or a built site, start on one worker only)."""
+    if item.get_closest_marker("nbgrader") is not None:
+        return NBGRADER_GROUP
+    if item.path.name in LESSON_READERS:
+        return LESSONS_GROUP
+    return item.path.name if item.path.parent.name == "tests" else f"{item.path.parent.name}.{item.path.name}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that start a relay through a fixture, and the doctests that start one."""
+    """Mark the tests that start a relay through a fixture, and the doctests that start one; then
+    put every test in its pytest-xdist group (:func:`xdist_group`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & SERVER_FIXTURES:
@@ -71,6 +107,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if isinstance(item, DoctestItem) and item.dtest is not None:
             if any("serve_in_thread(" in example.source for example in item.dtest.examples):
                 item.add_marker(pytest.mark.integration)
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
 
 
 def started_program(args: Any) -> str | None:
