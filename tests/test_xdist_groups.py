@@ -1,5 +1,6 @@
-"""The pytest-xdist groups tests/conftest.py gives the suite (``-n 2 --dist loadgroup`` in
-pyproject.toml): checked on this run's own collection, so a new test lands in the right group."""
+"""The pytest-xdist groups tests/conftest.py gives the suite (``python -m pytest -n 2``; ``--dist
+loadgroup`` is in pyproject.toml): checked on this run's own collection, so a new test lands in the
+right group."""
 
 from __future__ import annotations
 
