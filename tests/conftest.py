@@ -9,6 +9,7 @@ markers that starts one of those anyway fails, naming what it started.
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import subprocess
@@ -24,6 +25,17 @@ from _pytest.doctest import DoctestItem
 # started by the notebook tests inherit the environment, and must keep the
 # inline backend so that executed lessons really draw their figures.
 matplotlib.use("Agg")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With pytest-xdist switched off (``-p no:xdist``), accept and ignore its ``--dist loadgroup``
+    (pyproject.toml's addopts) and a ``-n``, so the suite runs in one process."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "pytest-xdist is switched off: these options are ignored")
+    # _addoption: pytest reserves lowercase short options for plugins, which add them the same way
+    group._addoption("-n", "--numprocesses", dest="numprocesses", default=None, help="ignored without pytest-xdist")
+    group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +72,59 @@ STARTERS = frozenset(
 )
 
 
+#: The pytest-xdist group (``-n 2``; ``--dist loadgroup`` is in pyproject.toml's addopts) of every nbgrader test:
+#: one worker runs them one after another, so at most one nbgrader run shares the machine with one
+#: other test.  The hostile submissions are graded with a 10-second cell timeout, and two gradings
+#: at once (each two kernels) could push a slow but honest cell past it.  The Unix accounts of
+#: tests/test_class_deployment.py and tests/test_class_isolation.py have fixed names, too.
+NBGRADER_GROUP = "nbgrader"
+#: The group of the test modules that read :func:`support.nbtools.executed_lesson`, whose cache
+#: lives in one process: on one worker each lesson is still executed once per run.
+LESSONS_GROUP = "lessons"
+#: The modules that call ``executed_lesson`` (tests/test_xdist_groups.py checks this list is complete).
+LESSON_READERS = frozenset({"test_notebooks.py", "test_site.py"})
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The pytest-xdist group ``item`` runs in: :data:`NBGRADER_GROUP`, :data:`LESSONS_GROUP`, or
+    its own file (so a module's fixtures, a JupyterLab or a built site, start on one worker only)."""
+    if item.get_closest_marker("nbgrader") is not None:
+        return NBGRADER_GROUP
+    if item.path.name in LESSON_READERS:
+        return LESSONS_GROUP
+    return item.path.name if item.path.parent.name == "tests" else f"{item.path.parent.name}.{item.path.name}"
+
+
+#: The CPU priority (``os.nice`` increment) a pytest-xdist worker takes before its first test outside
+#: :data:`NBGRADER_GROUP`; the JupyterLabs, browsers and kernels it starts afterwards inherit it.
+#: The nbgrader worker keeps the normal priority, so that the other worker takes as little of a
+#: grading's CPU as it can (ex04's heaviest test cell, part E, took 17.7 s at load average 10,
+#: against the 8-second call limit under the hostile tests' 10-second cell timeout).
+OTHER_WORKER_NICENESS = 10
+_niced: list[bool] = []
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures start anything (a module's JupyterLab)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under pytest-xdist, lower this worker's CPU priority before its first non-nbgrader test.
+
+    Only the worker that runs the nbgrader group keeps its priority while nbgrader runs: pytest-xdist
+    hands out the largest groups first, one to each worker, and the nbgrader group is one of the
+    suite's two largest (80 tests; the lessons group 69, the largest file 55), so its worker has run
+    nothing else before it.  Were it handed out later, both workers would run at the lower priority:
+    no worse than without this."""
+    if _niced or not hasattr(item.config, "workerinput"):
+        return
+    _niced.append(True)  # decided once per worker: a run without nbgrader (the fast loop) keeps its priority
+    grading = any(xdist_group(other) == NBGRADER_GROUP for other in item.session.items)
+    if grading and xdist_group(item) != NBGRADER_GROUP:
+        os.nice(OTHER_WORKER_NICENESS)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that start a relay through a fixture, and the doctests that start one."""
+    """Mark the tests that start a relay through a fixture, and the doctests that start one; then
+    put every test in its pytest-xdist group (:func:`xdist_group`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & SERVER_FIXTURES:
@@ -71,6 +134,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if isinstance(item, DoctestItem) and item.dtest is not None:
             if any("serve_in_thread(" in example.source for example in item.dtest.examples):
                 item.add_marker(pytest.mark.integration)
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
 
 
 def started_program(args: Any) -> str | None:
