@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from toychat.kernel_transport import IpcKernelManager
+
 from .core import Result
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,8 +45,13 @@ def _execute_all(lessons: list[Path]) -> float:
         start = time.perf_counter()
         for path in lessons:
             nb = nbformat.read(path, as_version=4)
+            # on Unix sockets, as the site build starts its kernels (toychat.kernel_transport)
             NotebookClient(
-                nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+                nb,
+                timeout=600,
+                kernel_name="python3",
+                kernel_manager_class=IpcKernelManager,
+                resources={"metadata": {"path": str(path.parent)}},
             ).execute()
         return time.perf_counter() - start
     finally:

@@ -14,12 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
-from toychat import kernel_wakeup  # noqa: E402
+from toychat import kernel_transport, kernel_wakeup  # noqa: E402
 
 # MyST-NB runs the lessons through nbclient in this process: guard its waits against
 # ZeroMQ's lost wake-ups (a lesson with an interact cell could otherwise stall for the
 # whole execution timeout; toychat.kernel_wakeup explains).
 kernel_wakeup.install()
+# ... and start each lesson's kernel on Unix sockets in a private folder, not TCP, so that no
+# lesson run prints ipykernel's "Kernel is running over TCP without encryption" warning
+# (toychat.kernel_transport explains).
+kernel_transport.install()
 
 project = "End-to-end encryption and online safety"
 author = "the course authors"

@@ -3,9 +3,10 @@ MyST-NB and sphinx-book-theme (the stack Jupyter Book 1 wraps), offline.
 
     python scripts/build_site.py            # writes site/ ; open site/index.html
 
-Readers get every figure, full-text search, a sidebar table of contents, code folded
-under "Show the code" with its output visible, the "For policy readers" and "Content
-note" boxes as admonitions, the bibliography, and a print-friendly layout.  Executed
+Readers get every figure, full-text search (with excerpts, also when opened from disk), a
+sidebar table of contents, code folded under "Show the code" with its output visible, the
+"For policy readers" and "Content note" boxes as admonitions, the bibliography, and a
+print-friendly layout.  Executed
 lessons are cached (jupyter-cache, in ``.site_cache/``): a rebuild after editing one
 lesson re-executes only that lesson.  One progress line is printed per lesson.
 The configuration is ``docs/conf.py``; its extension ``docs/_ext/course_site.py``.

@@ -14,7 +14,9 @@ command, then check what a reader gets, in real headless Chromium where it matte
 * a rebuild after changing one lesson re-executes only that lesson, printing one line per lesson;
 * axe-core (from npm) finds no serious or critical violation on any page;
 * the whole course and the policy summaries print to PDF (``scripts/build_pdf.py``) with every
-  lesson, every picture and an outline, and no "alt text" caption.
+  lesson, every picture and an outline, and no "alt text" caption;
+* a table longer than a page prints to its last row with its header on every page, and a wide
+  one is not cut off at its right edge, in the PDF and in the browser's own printing (``course.css``).
 """
 
 from __future__ import annotations
@@ -494,6 +496,11 @@ def test_the_whole_course_prints_to_one_pdf(site: tuple[Path, str]) -> None:
         problems = pdf_problems(printed / "course.pdf", titles, images)
         problems += pdf_problems(printed / "summary.pdf", ["Summaries for policy readers"], 0)
         assert not problems, "\n".join(problems)
+        # the longest table is printed to its last row, not cut off at the edge of its scrolling box
+        last_row = longest_table_last_row(document)
+        assert last_row in pdf_text(printed / "course.pdf"), (
+            f"the longest table's last row is not printed: {last_row!r}"
+        )
     finally:
         shutil.rmtree(folder / "print", ignore_errors=True)
 
@@ -520,3 +527,107 @@ def test_the_pdf_check_catches_a_printed_alt_text_and_a_missing_page(tmp_path: P
     assert any("heading 'Lesson 01'" in p for p in problems), problems
     assert any("alt text printed as a caption" in p for p in problems), problems
     assert not any("heading 'Lesson 00'" in p for p in problems), problems
+
+
+# --------------------------------------------------------------------------- long tables in print
+
+
+def pdf_text(pdf: Path, page: int | None = None) -> str:
+    """The text of a PDF (or of its page ``page``) without whitespace: a table cell's text is
+    found whichever way the printed line broke it."""
+    import pypdf
+
+    pages = pypdf.PdfReader(pdf).pages
+    chosen = pages if page is None else [pages[page]]
+    return re.sub(r"\s+", "", "".join(p.extract_text() for p in chosen))
+
+
+def longest_table_last_row(document: str) -> str:
+    """The text (without whitespace) of the last row of the longest table a reader sees printed in
+    the HTML ``document``: the table with the most rows outside a folded ``<details>``."""
+    from bs4 import BeautifulSoup
+
+    tables = [t for t in BeautifulSoup(document, "html.parser").find_all("table") if not t.find_parent("details")]
+    longest = max(tables, key=lambda table: len(table.find_all("tr")))
+    return re.sub(r"\s+", "", longest.find_all("tr")[-1].get_text())
+
+
+def _theme_stylesheets() -> list[Path]:
+    """The stylesheets of the site's themes, as installed (pydata-sphinx-theme under sphinx-book-theme)."""
+    import pydata_sphinx_theme
+    import sphinx_book_theme
+
+    return [
+        Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/static/styles/pydata-sphinx-theme.css",
+        Path(sphinx_book_theme.__file__).parent / "theme/sphinx_book_theme/static/styles/sphinx-book-theme.css",
+    ]
+
+
+def test_long_and_wide_tables_print_whole_with_their_header_on_every_page(tmp_path: Path) -> None:
+    """A table longer than a page runs on across pages with its header row repeated on each, and
+    nothing is cut off at the edge of a scrolling box: not a course table's (``show_table``, whose
+    box scrolls after 15 rows), not a wide Markdown table's (the theme's scrolling container).  Both
+    ways a reader prints: the course PDF (``scripts/build_pdf.py``) and the browser's own printing
+    of a page.  A page of a site with the themes' stylesheets and ``course.css``, no build."""
+    import pandas as pd
+    import pypdf
+
+    from toychat.tables import show_table
+
+    chromium = chromium_path()
+    build_pdf = script_module("build_pdf")
+    site = tmp_path / "site"
+    for folder in ("docs", "lessons", "_static"):
+        (site / folder).mkdir(parents=True)
+    sheets = [*_theme_stylesheets(), REPO / "docs" / "_static" / "course.css"]
+    for sheet in sheets:
+        shutil.copy(sheet, site / "_static" / sheet.name)
+    links = "".join(f'<link rel="stylesheet" href="../_static/{sheet.name}" />' for sheet in sheets)
+    rows = 120
+    frame = pd.DataFrame(
+        {
+            "label": [f"row{i:03d}" for i in range(1, rows + 1)],
+            "statement": ["a sentence of prose long enough to wrap onto the next line " * 2] * rows,
+            "count": range(rows),
+        }
+    )
+    long_table = show_table(frame, caption="A long table").data
+    wide_table = (
+        '<div class="pst-scrollable-table-container"><table class="table"><thead><tr>'
+        + "".join(f"<th>heading{j:02d}</th>" for j in range(16))
+        + "</tr></thead><tbody><tr>"
+        + "".join(f"<td>widecell{j:02d}</td>" for j in range(16))
+        + "</tr></tbody></table></div>"
+    )
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{links}</head><body>'
+        '<main class="bd-main"><div class="bd-content"><article class="bd-article">{}</article></div></main>'
+        "</body></html>"
+    )
+    (site / "docs" / "index.html").write_text(page.format("<h1>Mini course</h1>"), encoding="utf-8")
+    lesson = site / "lessons" / "01_tables.html"
+    lesson.write_text(
+        page.format(
+            f'<h1>Tables</h1><div class="cell_output docutils container"><div class="output text_html">'
+            f"{long_table}</div></div>{wide_table}"
+        ),
+        encoding="utf-8",
+    )
+    last_row = longest_table_last_row(lesson.read_text(encoding="utf-8"))
+    assert last_row == f"row{rows}" + frame["statement"].iloc[-1].replace(" ", "") + f"{rows - 1}"
+    made = build_pdf.build(site, chromium=chromium)["course"]
+    direct = tmp_path / "page.pdf"
+    build_pdf.print_pdf(lesson, direct, chromium)
+    for pdf in (made, direct):
+        text = pdf_text(pdf)
+        assert f"row{rows}" in text, f"{pdf.name}: the long table is cut off before its last row"
+        assert last_row in text, f"{pdf.name}: the long table's last row is not printed whole"
+        assert "widecell15" in text, f"{pdf.name}: the wide table is cut off at its right edge"
+        pages = len(pypdf.PdfReader(pdf).pages)
+        holding_rows = [n for n in range(pages) if re.search(r"row\d{3}", pdf_text(pdf, n))]
+        assert len(holding_rows) >= 3, f"{pdf.name}: {rows} rows printed on {holding_rows} pages"
+        assert pages <= 15, f"{pdf.name}: {pages} pages for one table"
+        without_header = [n for n in holding_rows if "labelstatementcount" not in pdf_text(pdf, n)]
+        assert without_header == [], f"{pdf.name}: pages {without_header} continue the table without its header"
+        empty = [n for n in range(pages) if not pdf_text(pdf, n)]
+        assert empty == [], f"{pdf.name}: blank pages {empty}"

@@ -23,6 +23,10 @@
 * **Progress per lesson**: one line on stderr for each lesson read, saying which of the lessons this
   build reads it is ("lesson 3 of 11"), how long the build has run, whether the lesson was executed or
   taken from the cache, and how long it took (:func:`progress_line`).
+* **Search excerpts from disk** (:func:`article_text_html`, on ``build-finished``): Sphinx's search
+  page fetches each result's page to cut an excerpt from it, which a browser refuses for a site
+  opened from disk (``file://``); the build ships each page's article text to the search page, and
+  ``search_from_disk.js`` answers those fetches from it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -440,6 +445,129 @@ def _executed_notebooks_beside_the_cache(app: Sphinx) -> None:
     app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(cache.parent / "jupyter_execute"))
 
 
+# --------------------------------------------------------------------------- search excerpts from disk
+
+#: The search page's script (with every page's article text) that gives excerpts from ``file://``.
+SEARCH_FROM_DISK = "search_from_disk.js"
+#: Elements whose text is no part of an excerpt: code (folded on the page), scripts, the ``#`` of a
+#: heading's permalink.
+_NOT_EXCERPTED = {"script", "style", "template"}
+_NOT_EXCERPTED_CLASSES = {"cell_input", "headerlink", "toggle-details__summary"}
+#: Elements with no end tag.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+#: Elements inside a line of text: no space is put at their edges.
+_INLINE = {
+    "a",
+    "abbr",
+    "b",
+    "cite",
+    "code",
+    "em",
+    "i",
+    "kbd",
+    "mark",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "u",
+}
+
+
+class _ArticleText(HTMLParser):
+    """Collects the text of the first ``<article>`` of a page, keeping its ``<section id>``s."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._open: list[str] = []  # elements open inside the article (the article first)
+        self._skip_at: int | None = None  # depth of the element whose text is left out
+        self._done = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._done or (not self._open and tag != "article"):
+            return
+        if tag in _VOID:
+            self._space(tag)
+            return
+        self._open.append(tag)
+        attributes = dict(attrs)
+        if self._skip_at is None and (
+            tag in _NOT_EXCERPTED or _NOT_EXCERPTED_CLASSES & set((attributes.get("class") or "").split())
+        ):
+            self._skip_at = len(self._open)
+        if self._skip_at is None and tag == "section" and attributes.get("id"):
+            self.parts.append(f'<section id="{html.escape(attributes["id"] or "")}">')
+        self._space(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._done or tag not in self._open:
+            return
+        while self._open:
+            closed = self._open.pop()
+            if self._skip_at is not None and len(self._open) < self._skip_at:
+                self._skip_at = None
+            elif self._skip_at is None and closed == "section":
+                self.parts.append("</section>")
+            if closed == tag:
+                break
+        self._space(tag)
+        self._done = not self._open
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._skip_at is None and not self._done:
+            self.parts.append(html.escape(data, quote=False))
+
+    def _space(self, tag: str) -> None:
+        if tag not in _INLINE and self._skip_at is None:
+            self.parts.append(" ")
+
+
+def article_text_html(page: str) -> str:
+    """The text a reader sees in a built page's ``<article>``, for a search excerpt: in one
+    ``<div role="main">`` (where Sphinx's search looks for it), each section keeping its ``id``
+    (a section's result is excerpted from its section), without code, scripts or permalinks, and
+    with runs of white space made one space.
+
+    >>> article_text_html('<nav>Menu</nav><article><section id="s"><h1>Title<a class="headerlink">#</a>'
+    ...                   '</h1><p>Some <em>franking</em> text.</p><div class="cell_input">x = 1</div>'
+    ...                   '</section></article>')
+    '<div role="main"><section id="s"> Title Some franking text. </section></div>'
+    """
+    parser = _ArticleText()
+    parser.feed(page)
+    parser.close()
+    text = re.sub(r"\s+", " ", "".join(parser.parts))
+    return f'<div role="main">{text.strip()}</div>'
+
+
+def _write_search_from_disk(app: Sphinx, exception: Exception | None) -> None:
+    """Write :data:`SEARCH_FROM_DISK` into the site's ``_static/``: every built page's article text
+    (read from the written pages, so an incremental build ships them all), then the script that
+    answers the search page's fetches from it on ``file://``."""
+    if exception is not None or app.builder.name != "html":
+        return
+    pages = {}
+    for docname in sorted(app.env.found_docs):
+        built = Path(app.builder.get_outfilename(docname))
+        if built.is_file():
+            pages[docname] = article_text_html(built.read_text(encoding="utf-8"))
+    script = (Path(__file__).with_name(SEARCH_FROM_DISK)).read_text(encoding="utf-8")
+    data = json.dumps(pages, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    target = Path(app.outdir) / "_static" / SEARCH_FROM_DISK
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"window.COURSE_PAGE_TEXT = {data};\n{script}", encoding="utf-8")
+
+
+def _search_page_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """The search page, and only it, loads :data:`SEARCH_FROM_DISK` (before searchtools.js runs a query)."""
+    if pagename == "search" and app.builder.name == "html":
+        app.add_js_file(SEARCH_FROM_DISK)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     from myst_nb.sphinx_ import HideCodeCellNode
 
@@ -451,4 +579,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _executed_notebooks_beside_the_cache, priority=600)
     app.add_post_transform(BibliographyLinks)
     app.add_post_transform(NotebookHeadingLinks)
+    app.connect("html-page-context", _search_page_scripts)
+    app.connect("build-finished", _write_search_from_disk)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

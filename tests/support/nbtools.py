@@ -16,6 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from toychat import kernel_wakeup
+from toychat.kernel_transport import IpcKernelManager
 from toychat.prose import anchored_numbers
 
 # nbclient waits for replies on an asyncio socket: guard it against lost wake-ups
@@ -67,11 +68,13 @@ def execute_notebook(
 def run_notebook(
     nb: nbformat.NotebookNode, *, cwd: Path, timeout: int = 120, allow_errors: bool = False
 ) -> tuple[nbformat.NotebookNode, float]:
-    """Run an in-memory notebook top to bottom in ``cwd`` with a real kernel; return it and the seconds taken."""
+    """Run an in-memory notebook top to bottom in ``cwd`` with a real kernel (on Unix sockets, not
+    TCP: toychat.kernel_transport); return it and the seconds taken."""
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
+        kernel_manager_class=IpcKernelManager,
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
