@@ -204,3 +204,27 @@ def test_a_frozen_chat_shows_a_conversation(path: Path) -> None:
         empty = [text for text in EMPTY_VIEWS if text in frozen]
         assert empty == [], f"{_id(path)}: a chat frozen empty on the site: {empty}"
         assert "<td" in frozen, f"{_id(path)}: the frozen chat's server view has no row"
+
+
+#: Lessons whose "Check your understanding" has folded answers; lessons 01-05 are being written.
+ANSWERED = {"00", "06", "07", "08", "09", "10"}
+ANSWERS_SUMMARY = "<summary>Answers (open after you have tried)</summary>"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_check_your_understanding_has_one_folded_answer_per_question(path: Path) -> None:
+    """Where a lesson answers its questions, the answers sit folded in the same cell, after the
+    questions, one numbered answer per question (so a question added later cannot go unanswered)."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [
+        c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Check your understanding")
+    ]
+    assert len(cells) == 1, f"{_id(path)}: {len(cells)} 'Check your understanding' cells"
+    questions, _, answers = cells[0].partition("<details>")
+    if path.name[:2] not in ANSWERED and not answers:
+        pytest.skip("answers not written yet")
+    asked = re.findall(r"^([0-9]+)\. ", questions, flags=re.M)
+    answered = re.findall(r"^([0-9]+)\. ", answers, flags=re.M)
+    assert ANSWERS_SUMMARY in answers, f"{_id(path)}: no folded answers"
+    assert answers.rstrip().endswith("</details>"), f"{_id(path)}: the answers' fold is not closed at the end"
+    assert answered == asked, f"{_id(path)}: questions {asked}, answers {answered}"
