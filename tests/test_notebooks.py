@@ -93,3 +93,138 @@ def test_lesson_executes(path: Path) -> None:
     assert unknown == [], f"{_id(path)}: prose anchors name figures the code never noted: {unknown}"
     wrong = [(written, name, noted[name]) for written, name in anchored if name in noted and written != noted[name]]
     assert wrong == [], f"{_id(path)}: numbers in the prose differ from the code's (written, name, computed): {wrong}"
+
+
+# --------------------------------------------------------------------------- what a reader sees of the outputs
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+#: A variable's name, as a DataFrame column straight from the code has it: ``ghost_read``, ``sent_at``.
+SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def html_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    """Every HTML output a reader of the executed ``nb`` sees: the cells' own, and those a widget
+    (an ``interact`` table) saved in its Output area, which the site shows at its default setting."""
+    found = [
+        "".join(out["data"]["text/html"])
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "text/html" in out.get("data", {})
+    ]
+    for model in nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {}).values():
+        for out in model.get("state", {}).get("outputs", []) or []:
+            if "text/html" in out.get("data", {}):
+                found.append("".join(out["data"]["text/html"]))
+    return found
+
+
+def raw_column_names(html_text: str) -> list[str]:
+    """The snake_case names in the headers (``<th>``) of the tables in ``html_text``."""
+    import html as html_lib
+
+    headers = re.findall(r"<th\b[^>]*>(.*?)</th>", html_text, flags=re.S | re.I)
+    return [
+        name for header in headers for name in SNAKE_CASE.findall(html_lib.unescape(re.sub(r"<[^>]+>", "", header)))
+    ]
+
+
+def test_raw_column_names_are_found_in_a_table_and_show_table_gives_words() -> None:
+    import pandas as pd
+
+    from toychat.tables import show_table
+
+    table = pd.DataFrame({"defence": ["none"], "ghost_read": [1], "sent at": ["09:00"]}).rename_axis("trial_no")
+    assert raw_column_names(table.to_html()) == ["ghost_read", "trial_no"]
+    assert raw_column_names(show_table(table.reset_index()).data) == []
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_no_raw_column_names_in_a_lessons_tables(path: Path) -> None:
+    """A table a lesson shows (a cell's output or a control's, as the site shows it) has words for
+    column headers, never a DataFrame's variable names (``ghost_read``): toychat.tables.show_table
+    gives them.  Reads the session's one execution of the lesson (support.nbtools.executed_lesson)."""
+    nb, _ = executed_lesson(path)
+    found = sorted({name for html_text in html_outputs(nb) for name in raw_column_names(html_text)})
+    assert found == [], f"{_id(path)}: raw column names in the headers of its tables: {found}"
+
+
+def displayed_chats(nb: nbformat.NotebookNode) -> list[str]:
+    """The model ids of the three-view chats (toychat.widgets.ChatWidget) an executed ``nb`` displays."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    shown = [
+        out["data"][WIDGET_VIEW]["model_id"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if WIDGET_VIEW in out.get("data", {})
+    ]
+    return [
+        model_id
+        for model_id in shown
+        if "toychat-chat" in state.get(model_id, {}).get("state", {}).get("_dom_classes", [])
+    ]
+
+
+#: Lessons whose chat is still frozen empty, to be fixed as lesson 08 was (drive the displayed chat
+#: from the cell that shows the same in code).  Lessons 01-05 are another helper's this stop.
+EMPTY_CHAT_TODO = {"03", "04"}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(
+            lesson,
+            marks=pytest.mark.xfail(lesson.name[:2] in EMPTY_CHAT_TODO, reason="chat frozen empty", strict=True),
+        )
+        for lesson in LESSONS
+        if "ChatWidget(" in lesson.read_text(encoding="utf-8")
+    ],
+    ids=_id,
+)
+def test_a_frozen_chat_shows_a_conversation(path: Path) -> None:
+    """The three-view chat, as the course site freezes it (docs/_ext/course_site.static_widget_html
+    over the widget state the lesson's run saved), shows its default result — messages in Alice's,
+    the server's and Bob's views — not an empty window.  Reads the session's one execution."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "docs" / "_ext"))
+    from course_site import static_widget_html
+
+    from toychat.widgets.chat import EMPTY_VIEWS
+
+    nb, _ = executed_lesson(path)
+    chats = displayed_chats(nb)
+    assert chats, f"{_id(path)} displays no three-view chat"
+    state = nb.metadata["widgets"][WIDGET_STATE]["state"]
+    for model_id in chats:
+        frozen = static_widget_html(model_id, state)
+        empty = [text for text in EMPTY_VIEWS if text in frozen]
+        assert empty == [], f"{_id(path)}: a chat frozen empty on the site: {empty}"
+        assert "<td" in frozen, f"{_id(path)}: the frozen chat's server view has no row"
+
+
+#: Lessons whose "Check your understanding" has folded answers; lessons 01-05 are being written.
+ANSWERED = {"00", "06", "07", "08", "09", "10"}
+ANSWERS_SUMMARY = "<summary>Answers (open after you have tried)</summary>"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_id)
+def test_check_your_understanding_has_one_folded_answer_per_question(path: Path) -> None:
+    """Where a lesson answers its questions, the answers sit folded in the same cell, after the
+    questions, one numbered answer per question (so a question added later cannot go unanswered)."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [
+        c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Check your understanding")
+    ]
+    assert len(cells) == 1, f"{_id(path)}: {len(cells)} 'Check your understanding' cells"
+    questions, _, answers = cells[0].partition("<details>")
+    if path.name[:2] not in ANSWERED and not answers:
+        pytest.skip("answers not written yet")
+    asked = re.findall(r"^([0-9]+)\. ", questions, flags=re.M)
+    answered = re.findall(r"^([0-9]+)\. ", answers, flags=re.M)
+    assert ANSWERS_SUMMARY in answers, f"{_id(path)}: no folded answers"
+    assert answers.rstrip().endswith("</details>"), f"{_id(path)}: the answers' fold is not closed at the end"
+    assert answered == asked, f"{_id(path)}: questions {asked}, answers {answered}"

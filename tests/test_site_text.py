@@ -51,3 +51,40 @@ def test_the_check_catches_an_instruction_and_spares_a_notebook_only_one() -> No
     found = notebook_instructions(reader_text(nb))
     assert found == ["click into", "shift+enter", "move the slider", "use the sliders"]
     assert strip_notebook_only(nb.cells[1].source) == "Each run gives a new key."
+
+
+def test_the_check_catches_a_question_that_asks_the_reader_to_work_a_control() -> None:
+    """The forms lessons 07-09 used before they were reworded (a site reader sees the control frozen
+    at its default, so cannot do what they ask); each is caught, and a question answerable from the
+    page, or a mark as notebook-only, is not."""
+    asked = [
+        "3. Take the sliders' numbers at 12 bits and 1,000 million pictures a day.",
+        "3. Using the base-rate widget: at what share of abusive accounts does precision pass 50%?",
+        "4. Lower the report rate to 1%<!-- fixed -->. Which harm's coverage falls most?",
+        "Try other assumptions with the sliders:",
+        "Try your own assumptions:",
+        "Set the threshold to 12 bits and compare.",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text) for text in asked])
+    assert notebook_instructions(reader_text(nb)) == [
+        "take the sliders'",
+        "using the base-rate widget",
+        "lower the report rate to 1",
+        "try other",
+        "with the sliders",
+        "try your own",
+        "set the threshold to 1",
+    ]
+    answerable = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "3. Section 6 shows the detector's precision at several assumed shares, in a table and a curve."
+            ),
+            nbformat.v4.new_markdown_cell(
+                "The same simulation for one setting, shown with its result"
+                "<!-- notebook-only -->; try your own<!-- /notebook-only -->:"
+            ),
+            nbformat.v4.new_markdown_cell("Raise the threshold to catch more edits, and innocent pictures match."),
+        ]
+    )
+    assert notebook_instructions(reader_text(answerable)) == []

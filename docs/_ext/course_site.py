@@ -64,10 +64,17 @@ _BOX_QUOTE = re.compile(
 #: The site leaves it out, since there is nothing to run on a page.
 _NOTEBOOK_ONLY = re.compile(r"<!--\s*notebook-only\s*-->.*?<!--\s*/notebook-only\s*-->", re.S)
 #: Words that tell a reader to work the notebook: on the site they are instructions that cannot be
-#: followed.  Matched case-insensitively in the text a page shows.
+#: followed.  Matched case-insensitively in the text a page shows.  Besides the keys and cells, a
+#: question may ask the reader to work a control: "Using the base-rate widget: …", "Take the
+#: sliders' numbers …", "Lower the report rate to 1% …", "Try other assumptions with the sliders".
 NOTEBOOK_INSTRUCTIONS = re.compile(
     r"shift\s*\+\s*enter|ctrl\s*\+\s*enter|⌘\s*\+\s*enter|double-click|restart kernel|run all cells"
-    r"|\b(?:move|drag|use) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b",
+    r"|\b(?:move|drag|use) the sliders?\b|\bclick into\b|\brun (?:the|this|each|every) cells?\b"
+    # working a control: "using the base-rate widget", "take the sliders' numbers", "with the toggle"
+    r"|\b(?:using|use|with|take|in) the (?:[\w-]+ ){0,2}(?:widgets?|sliders?'?|controls?|toggle|buttons?)(?![\w-])"
+    # setting one to a value: "lower the report rate to 1%", "set the threshold to 12 bits"
+    r"|\b(?:lower|raise|set|increase|decrease|change|turn) the (?:[\w-]+ ){1,3}to [0-9]"
+    r"|\btry (?:your own|other)\b",
     re.I,
 )
 

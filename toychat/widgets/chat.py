@@ -38,7 +38,7 @@ from ..mitm import MitmServer
 from ..reporting import report_with_context
 from ..server import Server
 
-__all__ = ["ChatWidget"]
+__all__ = ["EMPTY_VIEWS", "ChatWidget"]
 
 
 def _column(grow: float) -> widgets.Layout:
@@ -91,6 +91,12 @@ _TOOLTIPS = {
 _REPORT_SCOPES = (("only that message", 0), ("with 5 earlier (WhatsApp-style)", 5))
 #: The platforms a reporting chat offers by default.
 _REPORTING_MODES = ("e2ee", "plaintext")
+#: What Alice's, the server's and Bob's views say before the first message: a chat frozen in this
+#: state (on the course site, where nothing runs) would show an empty window.
+NOTHING_SENT = "Nothing sent yet."
+NOTHING_STORED = "The server has stored nothing yet."
+NO_MESSAGES = "No messages yet."
+EMPTY_VIEWS = (NOTHING_SENT, NOTHING_STORED, NO_MESSAGES)
 
 
 def _time(ts: float) -> str:
@@ -306,7 +312,7 @@ class ChatWidget:
     def _render(self) -> None:
         self.alice_view.value = _LINES.format(
             "".join(f"<div>{_time(ts)} <b>to bob:</b> {html.escape(text)}</div>" for ts, text in self._alice_wrote)
-            or "<i>Nothing sent yet.</i>"
+            or f"<i>{NOTHING_SENT}</i>"
         )
         rows = "".join(
             "<tr>"
@@ -320,7 +326,7 @@ class ChatWidget:
             f"<table {_TABLE}><thead><tr><th>time</th><th>from</th><th>to</th><th>bytes</th>"
             f"<th>content it can read</th></tr></thead><tbody>{rows}</tbody></table>"
             if rows
-            else "<i>The server has stored nothing yet.</i>"
+            else f"<i>{NOTHING_STORED}</i>"
         )
         if isinstance(self.server, MitmServer):
             secretly = (
@@ -352,7 +358,7 @@ class ChatWidget:
                 f"<div>{_time(m.sent_at)} <b>{html.escape(m.sender)}:</b> {html.escape(m.text)}</div>"
                 for m in self.bob.inbox
             )
-            or "<i>No messages yet.</i>"
+            or f"<i>{NO_MESSAGES}</i>"
         )
 
     def _ipython_display_(self) -> None:
