@@ -103,12 +103,12 @@ def _submit(inbound: Path, student_id: str, owner: str, timestamp: str, random_p
 
 
 def tljh_server_environment() -> dict[str, str]:
-    """What the shipped TLJH hub files add to every server's environment (run as TLJH loads them)."""
+    """What the shipped TLJH file 25-course-accounts.py adds to every server's environment."""
     from traitlets.config import Config
 
     config = Config()
-    for path in sorted(TLJH_FILES.glob("*.py")):
-        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), {"get_config": lambda: config, "c": config})
+    path = TLJH_FILES / "25-course-accounts.py"
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), {"get_config": lambda: config})
     return dict(config.Spawner.environment.get_value({}))
 
 
