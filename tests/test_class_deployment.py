@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -355,6 +356,11 @@ def hub(machine: Machine, lms: LMS, tmp_path_factory: pytest.TempPathFactory) ->
     tljh = machine.base / "tljh"
     shutil.copytree(TLJH_FILES, tljh / "config" / "jupyterhub_config.d")
     (tljh / "state").mkdir()
+    # the key that encrypts the launches' claims (auth_state), as 10-course-lti.py documents it: a
+    # root-only file in TLJH's state folder
+    crypt_key = tljh / "state" / "jupyterhub-crypt-key"
+    crypt_key.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+    crypt_key.chmod(0o600)
     (tljh / "user").symlink_to(machine.prefix)
     port = free_port()
     # PATH with the course's Python first and the exchange; the spawner sets HOME and USER, and
@@ -393,7 +399,7 @@ def hub(machine: Machine, lms: LMS, tmp_path_factory: pytest.TempPathFactory) ->
     )
     # The hub's own environment (its servers get Spawner.environment above): this interpreter's
     # bin/ first on PATH, TLJH's prefix, and the role folders
-    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND",)}
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "JUPYTERHUB_CRYPT_KEY")}
     env["PATH"] = f"{sys.prefix}/bin:" + env.get("PATH", "/usr/bin:/bin")
     env["TLJH_INSTALL_PREFIX"] = str(tljh)
     env["COURSE_JUPYTER_CONFIG"] = str(machine.course_jupyter)

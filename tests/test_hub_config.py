@@ -34,3 +34,11 @@ def test_the_tljh_lms_frame_is_the_values_own() -> None:
     values = yaml.safe_load((REPO / "deploy" / "values.yaml").read_text(encoding="utf-8"))
     block = values["hub"]["extraConfig"]["05-course-lms-frame"]
     assert (TLJH_FILES / "15-course-lms-frame.py").read_text(encoding="utf-8").endswith(block)
+
+
+def test_the_tljh_lti_tool_configuration_is_the_values_own() -> None:
+    import yaml
+
+    values = yaml.safe_load((REPO / "deploy" / "values.yaml").read_text(encoding="utf-8"))
+    block = values["hub"]["extraConfig"]["06-course-lti-tool"]
+    assert (TLJH_FILES / "12-course-lti-tool.py").read_text(encoding="utf-8").endswith(block)

@@ -21,6 +21,7 @@ the LMS's page but refuses it inside another origin's.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -43,10 +44,33 @@ from support.nbtools import REPO, record_timing, venv_env
 
 pytestmark = pytest.mark.nbgrader
 
+CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+AGS_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/"
+
 VALUES = REPO / "deploy" / "values.yaml"
 ASSIGNMENT, COURSE_ID = "ex01_encryption", "e2ee-online-safety"
-STUDENT = {"sub": "5f0c1a2e-8d3b-4b8e-9a51-0c6f3e2d7a10", "name": "Ada Student", "roles": [ROLE + "Learner"]}
-TEACHER = {"sub": "0b7e9c44-2f6a-4c1d-8e3b-91a2d5c6f708", "name": "Tom Teacher", "roles": [ROLE + "Instructor"]}
+#: What every launch in the course carries besides who and which role: the LMS's own user id (the
+#: tool configuration's custom field) and the course's AGS endpoint.
+AGS = {"lineitems": "https://lms.example.edu/api/lti/courses/101/line_items", "scope": [AGS_SCOPE + "score"]}
+
+
+def _launch_claims(lms_user_id: str) -> dict:
+    return {CUSTOM_CLAIM: {"lms_user_id": lms_user_id}, ENDPOINT_CLAIM: AGS}
+
+
+STUDENT = {
+    "sub": "5f0c1a2e-8d3b-4b8e-9a51-0c6f3e2d7a10",
+    "name": "Ada Student",
+    "roles": [ROLE + "Learner"],
+    "claims": _launch_claims("4021"),
+}
+TEACHER = {
+    "sub": "0b7e9c44-2f6a-4c1d-8e3b-91a2d5c6f708",
+    "name": "Tom Teacher",
+    "roles": [ROLE + "Instructor"],
+    "claims": _launch_claims("17"),
+}
 
 
 def load_values() -> dict:
@@ -128,7 +152,8 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         + hub_lms_lines(lms)
         + "\n"
     )
-    env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"))
+    # The key that encrypts the launches' claims (auth_state): the chart generates one; here the test.
+    env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"), JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
     env.pop("MPLBACKEND", None)
     with running_hub(config, port=port, env=env) as running:
         yield running.url, token, exchange
@@ -233,6 +258,27 @@ def test_values_hub_config_maps_lms_users_and_roles(lms: LMS, hub: tuple[str, st
         lms.signing_key = lms.key
     assert forged.status_code in (400, 401), forged.status_code
     assert requests.get(f"{base}/hub/api/users/mallory", headers=admin, timeout=30).status_code == 404
+
+    # The launches' claims were kept: the instructor's command reads the class list (LMS user ids)
+    # and the course's AGS endpoint from the hub, with a token that may read auth_state.
+    roster, passback = tmp_path / "students.csv", tmp_path / "passback.json"
+    passback.write_text(json.dumps({"issuer": "https://lms.example.edu", "client_id": "42"}), encoding="utf-8")
+    command = [sys.executable, "-m", "toychat.lms_roster", base, "--students", str(roster), "--passback", str(passback)]
+    subprocess.run(command, env=venv_env(JUPYTERHUB_API_TOKEN=token), check=True, capture_output=True, timeout=120)
+    with roster.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    learners = [(row["id"], row["lms_user_id"]) for row in rows]
+    assert learners == [(STUDENT["sub"], "4021")], "the student, with their LMS id; the instructor is no student"
+    settings = json.loads(passback.read_text(encoding="utf-8"))
+    assert settings == {"issuer": "https://lms.example.edu", "client_id": "42", **AGS}
+
+    # The tool configuration the hub serves to the LMS asks for no names or e-mail (privacy level
+    # anonymous) and keeps the LMS user id field.
+    tool = requests.get(f"{base}/hub/lti13/config", timeout=30).json()
+    assert [extension["privacy_level"] for extension in tool["extensions"]] == ["anonymous"]
+    assert tool["custom_fields"] == {"lms_user_id": "$User.id"}
+    placements = tool["extensions"][0]["settings"]["placements"]
+    assert [p.get("custom_fields", {}) for p in placements] == [{"lms_user_id": "$User.id"}, {}]
     record_timing(
         "nbgrader", "LTI 1.3 launches (student, instructor, forged) into the values' hub", time.perf_counter() - start
     )

@@ -55,6 +55,8 @@ from traitlets import Dict, Unicode
 #: The LTI 1.3 custom properties claim (LTI Core 1.3, https://www.imsglobal.org/spec/lti/v1p3/),
 #: where the LMS puts the tool configuration's custom fields, variables substituted.
 CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+#: The launch claim that carries the course's AGS endpoint (AGS 2.0; used by lms_passback and lms_roster).
+ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 
 
 @dataclass

@@ -40,13 +40,11 @@ from pylti1p3.lineitem import LineItem
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 
-from toychat.lms_export import collect_scores
+from toychat.lms_export import ENDPOINT_CLAIM, collect_scores
 
 if TYPE_CHECKING:
     from pylti1p3.assignments_grades import TAssignmentsGradersData
 
-#: The launch claim that carries the course's AGS endpoint (AGS 2.0).
-ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 #: The media type of a score (AGS 2.0, score publish service).

@@ -140,6 +140,7 @@ class LMS:
                 "title": "E2EE and online safety",
             },
             "https://purl.imsglobal.org/spec/lti/claim/roles": user["roles"],
+            **user.get("claims", {}),  # what else this user's launch carries (custom fields, AGS endpoint)
         }
         token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.key_id})
         fields = {"id_token": token, "state": query["state"]}

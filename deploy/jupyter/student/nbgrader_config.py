@@ -1,9 +1,12 @@
 """nbgrader settings of a student's server.
 
-Every Kubernetes pod runs as a user the image knows by one name, so nbgrader
-cannot take the student's id from the Unix account: it takes the hub name (the
-LMS user id with LTI login), which JupyterHub puts in JUPYTERHUB_USER.  On a
-machine with one Unix account per student (TLJH) the two are the same.
+nbgrader takes the student's id from the hub name (the LMS user id with LTI
+login), which JupyterHub puts in JUPYTERHUB_USER, not from the Unix account:
+every Kubernetes pod runs as a user the image knows by one name, and The
+Littlest JupyterHub's account is ``jupyter-<hub name>``, shortened with a hash
+when long, which cannot be turned back into the LMS id that grade passback
+needs.  On TLJH the instructor's ``collect`` compares each submission's owner
+with that account (deploy/jupyter/instructor/nbgrader_config.py).
 """
 
 import os
