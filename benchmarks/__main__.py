@@ -25,7 +25,8 @@ from .core import LoadStamp, Result, assemble, failed, load_limit, machine_info,
 from .floors import describe, machine_floor
 
 #: Benchmark modules in the order they run; each has ``run(quick) -> list[Result]``, and may
-#: say what its floor is (``FLOOR``) and how many processes it keeps busy (``PARALLEL``, default 1).
+#: say what its floor is (``FLOOR``), how many processes it keeps busy (``PARALLEL``, default 1),
+#: and that it generates its own load (``SELF_LOADING``: judged quiet on the load before it only).
 BENCHMARKS = (
     "chat",
     "course",
@@ -35,6 +36,7 @@ BENCHMARKS = (
     "autograde",
     "sealed",
     "relay_load",
+    "relay_hall",
     "relay_memory",
     "sizing",
     "site",
@@ -73,7 +75,8 @@ def run_section(
         title = getattr(module, "NAME", name)
         rows = [failed(title, "the whole benchmark", exc)]
     own = int(getattr(module, "PARALLEL", 1))
-    stamp = LoadStamp(when, before, load(), limit, os.cpu_count() or 1, own, floor_text, waited)
+    self_loading = bool(getattr(module, "SELF_LOADING", False))
+    stamp = LoadStamp(when, before, load(), limit, os.cpu_count() or 1, own, floor_text, waited, self_loading)
     return rows, stamp, module
 
 

@@ -293,6 +293,56 @@ def test_a_sections_own_processes_do_not_count_as_load() -> None:
     assert LoadStamp("t", 1.6, 0.1, 1.5, 2).loaded
 
 
+def test_a_section_that_makes_its_own_load_is_judged_on_the_load_before_it() -> None:
+    """The lecture hall's 1,000 student threads push the load far past any limit after: a section
+    that declares it makes its own load is judged on the load before only, and says so."""
+    from benchmarks.core import LoadStamp
+
+    hall = LoadStamp("t", 0.9, 28.7, 1.5, 2, own=2, self_loading=True)
+    assert not hall.loaded
+    assert "judged on that alone" in hall.text()
+    assert LoadStamp("t", 1.6, 0.1, 1.5, 2, own=2, self_loading=True).loaded
+    assert LoadStamp("t", 0.9, 28.7, 1.5, 2, own=2).loaded  # without the declaration: loaded
+
+
+def test_the_run_passes_a_sections_own_load_declaration_to_its_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    _fake_benchmarks(monkeypatch, fake_speed=_speed, fake_hall=_hall)
+    monkeypatch.setattr(sys.modules["benchmarks.fake_hall"], "SELF_LOADING", True, raising=False)
+    output = tmp_path / "RESULTS.md"
+    # each section reads the load three times (the wait, before, after): quiet before each, 28 after
+    status = main(["--output", str(output)], load=_readings(0.4, 0.4, 28.0, 0.4, 0.4, 28.0), sleep=lambda s: None)
+    text = output.read_text()
+    assert status == 1  # the ordinary section ended loaded: refused
+    assert "| new case | 42 |" not in text
+    assert "| hall case | 7 |" in text
+    assert "load average of 0.40 before and 28.00 after" in text.split("## Fake hall", 1)[1]
+
+
+def _hall(quick: bool = False) -> list:
+    from benchmarks.core import Result
+
+    return [Result("Fake hall", "hall case", 7.0, "ms")]
+
+
+def test_the_relay_class_and_the_lecture_hall_are_separate_sections() -> None:
+    """``--only relay_load`` measures the 200-student class alone; the hall is its own section,
+    declared as making its own load."""
+    import inspect
+
+    import benchmarks.__main__ as entry
+    from benchmarks import relay_hall, relay_load
+
+    assert entry.BENCHMARKS.index("relay_hall") == entry.BENCHMARKS.index("relay_load") + 1
+    assert relay_hall.SELF_LOADING is True
+    assert not getattr(relay_load, "SELF_LOADING", False)
+    assert relay_hall.NAME != relay_load.NAME
+    assert "HALL_STUDENTS" not in inspect.getsource(relay_load.run)
+
+
 def test_a_partial_run_on_a_loaded_machine_leaves_the_file_as_it_was() -> None:
     from benchmarks.core import assemble
 

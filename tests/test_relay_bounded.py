@@ -25,7 +25,7 @@ from toychat.relay.api import Relay
 from toychat.relay.app import build_relay
 from toychat.relay.limits import MAX_PAGE_BYTES, Quota
 from toychat.relay.runner import serve_in_thread
-from toychat.relay.store import StoredLog
+from toychat.relay.store import Store, StoredLog
 from toychat.wire import MAX_PAYLOAD_BYTES
 
 # Starts the relay (a server on loopback): left out of the fast loop.
@@ -127,12 +127,43 @@ def test_a_database_from_before_gains_the_quota_columns(tmp_path: Path) -> None:
     alice, _ = Client("alice", relay.server), Client("bob", relay.server)
     alice.send("bob", "queued by an older relay")
     store = relay.server.store
-    with store.db:
-        store.db.execute("DROP INDEX mailbox_by_sender")
+    with store.db:  # the schema of that relay: no quota columns, one index on the recipient
+        store.db.execute("DROP INDEX mailbox_by_sender_size")
+        store.db.execute("DROP INDEX mailbox_by_recipient_size")
         store.db.execute("ALTER TABLE mailbox DROP COLUMN sender")
         store.db.execute("ALTER TABLE mailbox DROP COLUMN size")
+        store.db.execute("CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id)")
     store.close()
     again = build_relay(db=db).server
     usage = again.store.usage(sender="alice")
     assert usage.messages == 1
     assert usage.bytes == len(again.mailbox("bob")[0].envelope)
+    assert _mailbox_indexes(again.store) == {"mailbox_by_recipient_size", "mailbox_by_sender_size"}
+
+
+def _mailbox_indexes(store: Store) -> set[str]:
+    rows = store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mailbox'")
+    return {str(name) for (name,) in rows}
+
+
+@pytest.mark.parametrize("column", ["recipient", "sender"])
+def test_the_quota_check_of_a_send_reads_the_index_alone(tmp_path: Path, column: str) -> None:
+    """Every send counts what waits for its recipient and from its sender: from an index that
+    carries the sizes, not by reading each waiting row (with its envelope) from the table."""
+    store = build_relay(db=str(tmp_path / "relay.sqlite")).server.store
+    plan = store.db.execute(
+        f"EXPLAIN QUERY PLAN SELECT COUNT(*), COALESCE(SUM(size), 0) FROM mailbox WHERE {column} = ?", ("x",)
+    ).fetchall()
+    assert f"USING COVERING INDEX mailbox_by_{column}_size" in " ".join(str(row[-1]) for row in plan)
+
+
+def test_a_database_with_the_earlier_indexes_gets_the_covering_ones(tmp_path: Path) -> None:
+    db = str(tmp_path / "relay.sqlite")
+    store = build_relay(db=db).server.store
+    with store.db:  # the indexes of the version before: no sizes in them
+        store.db.execute("DROP INDEX mailbox_by_sender_size")
+        store.db.execute("DROP INDEX mailbox_by_recipient_size")
+        store.db.execute("CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id)")
+        store.db.execute("CREATE INDEX mailbox_by_sender ON mailbox (sender)")
+    store.close()
+    assert _mailbox_indexes(build_relay(db=db).server.store) == {"mailbox_by_recipient_size", "mailbox_by_sender_size"}

@@ -89,7 +89,6 @@ CREATE TABLE IF NOT EXISTS mailbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, msg_id TEXT NOT NULL,
     envelope BLOB NOT NULL, queued_at REAL NOT NULL, sender TEXT NOT NULL DEFAULT '',
     size INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, id);
 CREATE TABLE IF NOT EXISTS franked (
     msg_id TEXT PRIMARY KEY, commitment BLOB NOT NULL, sender TEXT NOT NULL,
     recipient TEXT NOT NULL, timestamp REAL NOT NULL, tag BLOB NOT NULL);
@@ -99,6 +98,18 @@ CREATE TABLE IF NOT EXISTS reports (
     reported_sender TEXT NOT NULL, msg_id TEXT NOT NULL, sent_at REAL NOT NULL, role TEXT NOT NULL,
     text TEXT NOT NULL, commitment BLOB NOT NULL, tag BLOB NOT NULL, message BLOB NOT NULL);
 """
+
+
+#: The mailbox's indexes, by name: each carries ``size``, so that the two quota queries each
+#: send makes (:meth:`Store.usage`) read the index alone, not every waiting row of the table
+#: (where ``size`` sits after the envelope): a send to, or from, someone with a long backlog
+#: stays cheap (issue 31).
+_MAILBOX_INDEXES = {
+    "mailbox_by_recipient_size": "recipient, id, size",
+    "mailbox_by_sender_size": "sender, size",
+}
+#: Indexes of earlier versions, replaced by :data:`_MAILBOX_INDEXES` (their columns are a prefix).
+_OLD_MAILBOX_INDEXES = ("mailbox_by_recipient", "mailbox_by_sender")
 
 
 def token_digest(token: str) -> str:
@@ -222,7 +233,8 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring a database from an earlier version up to this schema: mailbox rows gain
-        their sender and size (for the quotas), found from the log."""
+        their sender and size (for the quotas), found from the log; the mailbox's indexes
+        carry each row's size, so the quota check of every send reads only the index."""
         columns = {str(row[1]) for row in self.db.execute("PRAGMA table_info(mailbox)")}
         with self.db:
             if "sender" not in columns:
@@ -234,7 +246,13 @@ class Store:
             if "size" not in columns:
                 self.db.execute("ALTER TABLE mailbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
                 self.db.execute("UPDATE mailbox SET size = LENGTH(envelope)")
-            self.db.execute("CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox (sender)")
+            # Covering indexes for :meth:`usage` (and the mailbox's page): counting what waits
+            # reads index entries only, not every waiting row of the table, whose size column
+            # comes after the envelope.  They replace the narrower indexes of earlier versions.
+            for index, columns_of in _MAILBOX_INDEXES.items():
+                self.db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON mailbox ({columns_of})")
+            for index in _OLD_MAILBOX_INDEXES:
+                self.db.execute(f"DROP INDEX IF EXISTS {index}")
 
     def close(self) -> None:
         """Close the database (everything is already committed)."""
