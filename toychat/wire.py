@@ -469,6 +469,10 @@ class Envelope:
                 f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
             )
         data = bytes(data)  # a bytearray's copy; bytes as they are
+        envelope = cls._from_canonical(data)
+        if envelope is not None:
+            return envelope
+        # Not taken whole by the one-pass reader: parse it as any JSON, so the error names what is wrong.
         try:
             parsed = _parse_json(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
@@ -482,6 +486,77 @@ class Envelope:
                 "malformed envelope: valid JSON, but not in the canonical encoding "
                 "(sorted keys, no spaces); it may have been altered."
             )
+        return envelope
+
+    @classmethod
+    def _from_canonical(cls, raw: bytes) -> Envelope | None:
+        """Read canonical envelope bytes in one pass, or ``None`` for anything else.
+
+        The canonical JSON has one layout (:meth:`_canonical_pieces`): the extras object, then
+        every other field in sorted order, each string between quotes with nothing JSON would
+        escape.  So the extras are parsed by the JSON decoder where they stand, and the rest is
+        matched in place (:data:`_CANONICAL_HEAD`, the payload's closing quote, then
+        :data:`_CANONICAL_TAIL`): the text is checked to be canonical as it is read, and nothing
+        is encoded again to compare (only the timestamp's ``repr``, and base64's last group in
+        :func:`_unb64`).  Every field rule is then checked once, by :meth:`_plainly_valid`.
+
+        It accepts only what :meth:`from_bytes`' full parse accepts, as the same envelope
+        (``tests/test_wire.py`` checks both ways on good and altered envelopes); anything it
+        does not take (``None``) goes to the full parse, which accepts it or names what is wrong.
+        """
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not text.startswith('{"extras":'):
+            return None
+        try:
+            extras, end = _SCAN(text, 10)
+        except (StopIteration, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            return None
+        if type(extras) is not dict or not _is_canonical_extras(extras, text[10:end]):
+            return None
+        head = _CANONICAL_HEAD.match(text, end)
+        if head is None:
+            return None
+        payload_end = text.find('"', head.end())
+        tail = _CANONICAL_TAIL.fullmatch(text, payload_end) if payload_end >= 0 else None
+        if tail is None:
+            return None
+        number = tail.group(4)
+        if tail.group(5) or tail.group(6):  # a fraction or an exponent: JSON reads a float
+            timestamp: int | float = float(number)
+            if float.__repr__(timestamp) != number:  # the one float text the encoder writes
+                return None
+        else:
+            timestamp = int(number)  # no sign, no leading zero: int's own text
+        nonce_text, payload_text, signature_text = head.group(3), text[head.end() : payload_end], tail.group(3)
+        try:
+            nonce = _unb64(nonce_text, "nonce")
+            payload = _unb64(payload_text, "payload")
+            signature = _unb64(signature_text, "signature")
+        except MalformedEnvelope:
+            return None
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(
+            msg_id=head.group(2),
+            mode=head.group(1),
+            sender=tail.group(2),
+            recipient=tail.group(1),
+            timestamp=timestamp,
+            nonce=nonce,
+            payload=payload,
+            signature=signature,
+            extras=extras,
+            version=WIRE_VERSION,
+        )
+        if not envelope._plainly_valid():
+            return None
+        # Everything after the extras is ASCII (checked names, hex, base64, digits), so a byte's
+        # position there is its character's plus what the extras' UTF-8 added.
+        shift = len(raw) - len(text)
+        envelope.__dict__["_encoded"] = {"nonce": nonce_text, "payload": payload_text, "signature": signature_text}
+        envelope.__dict__["_parts"] = (dict(extras), raw[: tail.end(2) + 1 + shift], raw[tail.end(3) + 1 + shift :])
         return envelope
 
     @classmethod
@@ -538,6 +613,47 @@ def _parse_json(text: str) -> Any:
     if end != len(text):
         return _DECODER.decode(text)
     return parsed
+
+
+#: A canonical envelope after its extras, up to the payload's base64: each string between quotes
+#: holds no quote or backslash (so it is its own JSON text); :meth:`Envelope._plainly_valid` checks
+#: what it holds.  Groups: mode, msg_id, nonce.
+_CANONICAL_HEAD = re.compile(r',"mode":"([^"\\]*)","msg_id":"([^"\\]*)","nonce":"([^"\\]*)","payload":"')
+#: The rest, from the payload's closing quote: recipient, sender, signature, and the timestamp as
+#: JSON writes a number (no sign; a float's ``repr``, checked by the reader), then the version.
+_CANONICAL_TAIL = re.compile(
+    r'","recipient":"([^"\\]*)","sender":"([^"\\]*)","signature":"([^"\\]*)",'
+    r'"timestamp":((?:0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?(e[-+][0-9]{1,3})?),"version":1}'
+)
+
+
+def _is_canonical_extras(extras: dict[str, Any], text: str) -> bool:
+    """Whether ``text``, which the JSON decoder read as ``extras``, is exactly its canonical JSON
+    (:func:`_json_extras`), mostly without writing that JSON to compare.
+
+    Text without a backslash has no escapes, so each string stands in it as its characters
+    between two quotes (the strict decoder refuses raw control characters), and canonical JSON
+    of text values is ``{"k":"v",…}`` in sorted order, ``1 + Σ (len(k) + len(v) + 6)``
+    characters.  Spaces, or a key given twice (the dict keeps one of the pairs), can only make
+    ``text`` longer; so equal lengths and sorted keys mean ``text`` is that JSON.  Text with
+    escapes is compared with :func:`_json_extras` itself.
+
+    >>> _is_canonical_extras({"a": "1", "b": "2"}, '{"a":"1","b":"2"}')
+    True
+    >>> _is_canonical_extras({"a": "1"}, '{"a": "1"}'), _is_canonical_extras({"a": "2"}, '{"a":"1","a":"2"}')
+    (False, False)
+    """
+    if not extras:
+        return text == "{}"
+    size = 1
+    for key, value in extras.items():
+        if type(value) is not str:
+            return False
+        size += len(key) + len(value) + 6
+    if "\\" in text:
+        return text == _json_extras(extras)
+    keys = list(extras)
+    return len(text) == size and keys == sorted(keys)
 
 
 #: The canonical JSON settings: sorted keys, no spaces, UTF-8 text (not ``\\u`` escapes).
