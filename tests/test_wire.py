@@ -357,3 +357,18 @@ def test_the_one_pass_reader_and_the_full_parse_agree_on_each_timestamp_text(num
         assert taken is not None  # canonical and in range: read in one pass
     if number in ("1.50", "1.0e3", "1E3", "01", "1.", "-0", "1e5", " 1"):
         assert isinstance(full, MalformedEnvelope)  # not JSON, or not the encoder's text for it
+
+
+@pytest.mark.parametrize("char", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+def test_the_one_pass_reader_takes_only_the_canonical_last_group_of_the_signature(char: str) -> None:
+    """A 64-byte signature ends in one character and "==": only four of the 64 characters leave the
+    spare bits zero (the one canonical text); the reader agrees with the full parse on each."""
+    raw = Envelope.from_dict(_valid()).to_bytes()
+    spare = raw.index(b'==","timestamp"') - 1
+    edited = raw[:spare] + char.encode() + raw[spare + 1 :]
+    full, taken = _full_parse(edited), Envelope._from_canonical(edited)
+    assert (taken is not None) == (char in "AQgw")
+    if taken is None:
+        assert isinstance(full, MalformedEnvelope)
+    else:
+        assert taken == full

@@ -50,7 +50,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Literal, TypeGuard
 
 import nacl.exceptions
@@ -148,21 +147,35 @@ def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
-def _unb64(text: object, name: str) -> bytes:
-    """Strict, canonical base64 of field ``name``, or :class:`MalformedEnvelope`.
+def _is_canonical_b64(data: bytes, text: str) -> bool:
+    """Whether ``text``, which strict base64 decoding read as ``data``, is its one canonical encoding.
 
     Only the last group of four characters can be written in more than one way (the
-    spare bits of a short last group), so only that group is encoded again to check
-    the text is the one canonical encoding; the rest is decoded once and never re-encoded.
+    spare bits of a short last group), so only that group is encoded again to check;
+    the rest is decoded once and never re-encoded.
     """
+    short = len(data) % 3
+    return len(text) == 4 * -(-len(data) // 3) and (not short or _b64(data[-short:]) == text[-4:])
+
+
+def _read_b64(text: str) -> bytes | None:
+    """The bytes whose canonical base64 is ``text`` (standard alphabet, padded), or ``None``."""
+    try:
+        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
+    except (binascii.Error, ValueError):
+        return None
+    return data if _is_canonical_b64(data, text) else None
+
+
+def _unb64(text: object, name: str) -> bytes:
+    """Strict, canonical base64 of field ``name``, or :class:`MalformedEnvelope` saying which it is not."""
     if not isinstance(text, str):
         raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
     try:
-        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
+        data = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
-    short = len(data) % 3
-    if len(text) != 4 * -(-len(data) // 3) or (short and _b64(data[-short:]) != text[-4:]):
+    if not _is_canonical_b64(data, text):
         raise MalformedEnvelope(f"field '{name}' is not in canonical base64.")
     return data
 
@@ -212,29 +225,14 @@ class Envelope:
         types = (type(version), type(msg_id), type(mode), type(sender), type(recipient))
         if types != _PLAIN_TYPES or (type(nonce), type(payload), type(signature), type(extras)) != _PLAIN_DATA:
             return False
-        if not (
+        return bool(
             version == WIRE_VERSION
             and _MSG_ID.fullmatch(msg_id)
             and NAME_PATTERN.fullmatch(sender)
             and NAME_PATTERN.fullmatch(recipient)
             and type(timestamp) in _PLAIN_NUMBERS
-            and 0 <= timestamp <= MAX_TIMESTAMP
-            and len(payload) <= MAX_PAYLOAD_BYTES
-            and (not signature or len(signature) == SIGNATURE_SIZE)
-            and len(extras) <= MAX_EXTRAS
-        ):
-            return False
-        if mode == "e2ee":
-            if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
-                return False
-        elif mode != "plaintext" or nonce:
-            return False
-        for key, value in extras.items():
-            if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
-                return False
-            if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
-                return False
-        return True
+            and _plain_rules(mode, timestamp, nonce, payload, signature, extras)
+        )
 
     def _validate(self, *, require_signature: bool = False) -> None:
         bad = _bad
@@ -281,14 +279,18 @@ class Envelope:
                 raise bad(f"extras[{key!r}] is not valid Unicode text (it holds an unpaired surrogate).")
 
     # ---- serialisation ----------------------------------------------------
-    @cached_property
+    @property
     def _encoded(self) -> dict[str, str]:
-        """The bytes fields in base64, computed once per envelope (the envelope is
-        frozen and bytes are immutable, so they cannot go stale).  A server and a
-        phone serialise each envelope several times (canonical check, signed bytes,
-        storage), and base64 of the payload was the largest non-cryptographic cost
-        in ``python -m benchmarks``.  Parsing and signing set it directly."""
-        return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+        """The bytes fields in base64, computed once per envelope and kept in its ``__dict__``
+        as ``_base64`` (the envelope is frozen and bytes are immutable, so they cannot go stale).
+        A server and a phone serialise each envelope several times (signed bytes, the wire,
+        storage), and base64 of the payload was the largest non-cryptographic cost in
+        ``python -m benchmarks``.  Parsing and signing set it directly.  (Not a
+        ``functools.cached_property``: on Python 3.11 its every first read takes a lock.)"""
+        encoded = self.__dict__.get("_base64")
+        if encoded is None:
+            encoded = self.__dict__["_base64"] = {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+        return encoded
 
     def _canonical_pieces(self) -> tuple[str, str, str]:
         """The canonical JSON's small pieces, as text: everything before the payload's base64,
@@ -414,7 +416,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
+        signed.__dict__["_base64"] = {**self._encoded, "signature": _b64(signature)}
         return signed
 
     @classmethod
@@ -447,7 +449,7 @@ class Envelope:
         )
         envelope.__post_init__()
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_encoded"] = {
+        envelope.__dict__["_base64"] = {
             "nonce": data["nonce"],
             "payload": data["payload"],
             "signature": data["signature"],
@@ -497,8 +499,9 @@ class Envelope:
         escape.  So the extras are parsed by the JSON decoder where they stand, and the rest is
         matched in place (:data:`_CANONICAL_HEAD`, the payload's closing quote, then
         :data:`_CANONICAL_TAIL`): the text is checked to be canonical as it is read, and nothing
-        is encoded again to compare (only the timestamp's ``repr``, and base64's last group in
-        :func:`_unb64`).  Every field rule is then checked once, by :meth:`_plainly_valid`.
+        is encoded again to compare (only the timestamp's ``repr``, and the payload's last base64 group
+        in :func:`_read_b64`).  Each field is checked once: the version, id, mode, names and the short
+        base64 fields by the patterns, the rest by :func:`_plain_rules`, the quick check's own rules.
 
         It accepts only what :meth:`from_bytes`' full parse accepts, as the same envelope
         (``tests/test_wire.py`` checks both ways on good and altered envelopes); anything it
@@ -523,26 +526,26 @@ class Envelope:
         tail = _CANONICAL_TAIL.fullmatch(text, payload_end) if payload_end >= 0 else None
         if tail is None:
             return None
-        number = tail.group(4)
-        if tail.group(5) or tail.group(6):  # a fraction or an exponent: JSON reads a float
+        mode, msg_id, nonce_text = head.groups()
+        recipient, sender, signature_text, number, fraction, exponent = tail.groups()
+        if fraction or exponent:  # JSON reads a float
             timestamp: int | float = float(number)
             if float.__repr__(timestamp) != number:  # the one float text the encoder writes
                 return None
         else:
             timestamp = int(number)  # no sign, no leading zero: int's own text
-        nonce_text, payload_text, signature_text = head.group(3), text[head.end() : payload_end], tail.group(3)
-        try:
-            nonce = _unb64(nonce_text, "nonce")
-            payload = _unb64(payload_text, "payload")
-            signature = _unb64(signature_text, "signature")
-        except MalformedEnvelope:
+        # the nonce's and the signature's base64 matched the canonical pattern: they decode as they are
+        nonce, signature = binascii.a2b_base64(nonce_text), binascii.a2b_base64(signature_text)
+        payload_text = text[head.end() : payload_end]
+        payload = _read_b64(payload_text)
+        if payload is None or not _plain_rules(mode, timestamp, nonce, payload, signature, extras):
             return None
         envelope = object.__new__(cls)
         envelope.__dict__.update(
-            msg_id=head.group(2),
-            mode=head.group(1),
-            sender=tail.group(2),
-            recipient=tail.group(1),
+            msg_id=msg_id,
+            mode=mode,
+            sender=sender,
+            recipient=recipient,
             timestamp=timestamp,
             nonce=nonce,
             payload=payload,
@@ -550,12 +553,10 @@ class Envelope:
             extras=extras,
             version=WIRE_VERSION,
         )
-        if not envelope._plainly_valid():
-            return None
         # Everything after the extras is ASCII (checked names, hex, base64, digits), so a byte's
         # position there is its character's plus what the extras' UTF-8 added.
         shift = len(raw) - len(text)
-        envelope.__dict__["_encoded"] = {"nonce": nonce_text, "payload": payload_text, "signature": signature_text}
+        envelope.__dict__["_base64"] = {"nonce": nonce_text, "payload": payload_text, "signature": signature_text}
         envelope.__dict__["_parts"] = (dict(extras), raw[: tail.end(2) + 1 + shift], raw[tail.end(3) + 1 + shift :])
         return envelope
 
@@ -573,6 +574,33 @@ class Envelope:
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
             f"t={self.timestamp}, id={self.short_id}, payload={len(self.payload)} bytes)"
         )
+
+
+def _plain_rules(
+    mode: str, timestamp: float, nonce: bytes, payload: bytes, signature: bytes, extras: dict[str, str]
+) -> bool:
+    """The quick check's rules on an envelope's values, once their types are exact and its
+    version, id and names are checked (by :meth:`Envelope._plainly_valid`, or by the pattern
+    :meth:`Envelope._from_canonical` reads them with): the timestamp's range, the sizes, the
+    nonce each mode needs, and the extras."""
+    if not (
+        0 <= timestamp <= MAX_TIMESTAMP
+        and len(payload) <= MAX_PAYLOAD_BYTES
+        and (not signature or len(signature) == SIGNATURE_SIZE)
+        and len(extras) <= MAX_EXTRAS
+    ):
+        return False
+    if mode == "e2ee":
+        if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
+            return False
+    elif mode != "plaintext" or nonce:
+        return False
+    for key, value in extras.items():
+        if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
+            return False
+        if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
+            return False
+    return True
 
 
 def _bad(message: str) -> MalformedEnvelope:
@@ -615,14 +643,20 @@ def _parse_json(text: str) -> Any:
     return parsed
 
 
-#: A canonical envelope after its extras, up to the payload's base64: each string between quotes
-#: holds no quote or backslash (so it is its own JSON text); :meth:`Envelope._plainly_valid` checks
-#: what it holds.  Groups: mode, msg_id, nonce.
-_CANONICAL_HEAD = re.compile(r',"mode":"([^"\\]*)","msg_id":"([^"\\]*)","nonce":"([^"\\]*)","payload":"')
+#: Canonical base64 of a short field: whole groups, then at most one padded group whose spare
+#: bits are zero (the one text :func:`_b64` writes for those bytes).
+_B64_PATTERN = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?"
+#: A canonical envelope after its extras, up to the payload's base64, each field as the quick
+#: check (:meth:`Envelope._plainly_valid`) allows it (none holds a character JSON escapes).
+#: Groups: mode, msg_id, nonce.
+_CANONICAL_HEAD = re.compile(
+    rf',"mode":"(e2ee|plaintext)","msg_id":"({_MSG_ID.pattern})","nonce":"({_B64_PATTERN})","payload":"'
+)
 #: The rest, from the payload's closing quote: recipient, sender, signature, and the timestamp as
-#: JSON writes a number (no sign; a float's ``repr``, checked by the reader), then the version.
+#: JSON writes a number (no sign; a float's ``repr``, checked by the reader: its fraction and
+#: exponent are the last two groups), then the version.
 _CANONICAL_TAIL = re.compile(
-    r'","recipient":"([^"\\]*)","sender":"([^"\\]*)","signature":"([^"\\]*)",'
+    rf'","recipient":"({NAME_PATTERN.pattern})","sender":"({NAME_PATTERN.pattern})","signature":"({_B64_PATTERN})",'
     r'"timestamp":((?:0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?(e[-+][0-9]{1,3})?),"version":1}'
 )
 
