@@ -73,6 +73,7 @@ __all__ = [
     "Envelope",
     "new_msg_id",
     "short_id",
+    "read_base64",
 ]
 
 WIRE_VERSION = 1
@@ -163,8 +164,12 @@ def _is_canonical_b64(data: bytes, text: str) -> bool:
     return len(text) == 4 * -(-len(data) // 3) and (not short or text[short - 4] in _ZERO_SPARE_BITS[short])
 
 
-def _read_b64(text: str) -> bytes | None:
-    """The bytes whose canonical base64 is ``text`` (standard alphabet, padded), or ``None``."""
+def read_base64(text: str) -> bytes | None:
+    """The bytes whose canonical base64 is ``text`` (standard alphabet, padded), or ``None``.
+
+    >>> read_base64("aGk="), read_base64("aGl="), read_base64("aGk"), read_base64("aG k=")
+    (b'hi', None, None, None)
+    """
     try:
         data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
     except (binascii.Error, ValueError):
@@ -505,7 +510,7 @@ class Envelope:
         matched in place (:data:`_CANONICAL_HEAD`, the payload's closing quote, then
         :data:`_CANONICAL_TAIL`): the text is checked to be canonical as it is read, and nothing
         is encoded again to compare (only the timestamp's ``repr``, and the payload's last base64 group
-        in :func:`_read_b64`).  Each field is checked once: the version, id, mode, names and the short
+        in :func:`read_base64`).  Each field is checked once: the version, id, mode, names and the short
         base64 fields by the patterns, the rest by :func:`_plain_rules`, the quick check's own rules.
 
         It accepts only what :meth:`from_bytes`' full parse accepts, as the same envelope
@@ -544,7 +549,7 @@ class Envelope:
         # whole groups in the canonical pattern: the nonce's and the signature's base64 decode as they are
         nonce, signature = binascii.a2b_base64(nonce_text), binascii.a2b_base64(signature_text)
         payload_text = text[head.end() : payload_end]
-        payload = _read_b64(payload_text)
+        payload = read_base64(payload_text)
         if payload is None or not _plain_rules(mode, timestamp, nonce, payload, signature, extras):
             return None
         envelope = object.__new__(cls)
