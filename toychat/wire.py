@@ -299,7 +299,10 @@ class Envelope:
         ``functools.cached_property``: on Python 3.11 its every first read takes a lock.)"""
         encoded = self.__dict__.get("_base64")
         if encoded is None:
-            encoded = self.__dict__["_base64"] = {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+            # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
+            encoded = self.__dict__["_base64"] = {
+                name: _b64(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
+            }
         return encoded
 
     def _canonical_pieces(self) -> tuple[str, str, str]:
