@@ -530,7 +530,7 @@ class Envelope:
             extras, end = _SCAN(text, 10)
         except (StopIteration, ValueError, RecursionError):  # JSONDecodeError is a ValueError
             return None
-        if type(extras) is not dict or not _is_canonical_extras(extras, text[10:end]):
+        if type(extras) is not dict:
             return None
         head = _CANONICAL_HEAD.match(text, end)
         if head is None:
@@ -554,6 +554,8 @@ class Envelope:
         payload_text = text[head.end() : payload_end]
         payload = read_base64(payload_text)
         if payload is None or not _plain_rules(mode, timestamp, nonce, payload, signature, extras):
+            return None
+        if not _is_canonical_extras(extras, text[10:end]):  # after the rules: its values are text
             return None
         envelope = object.__new__(cls)
         envelope.__dict__.update(
@@ -678,9 +680,10 @@ _CANONICAL_TAIL = re.compile(
 )
 
 
-def _is_canonical_extras(extras: dict[str, Any], text: str) -> bool:
-    """Whether ``text``, which the JSON decoder read as ``extras``, is exactly its canonical JSON
-    (:func:`_json_extras`), mostly without writing that JSON to compare.
+def _is_canonical_extras(extras: dict[str, str], text: str) -> bool:
+    """Whether ``text``, which the JSON decoder read as ``extras`` (a dict of text, as the quick
+    check's rules require), is exactly its canonical JSON (:func:`_json_extras`), mostly without
+    writing that JSON to compare.
 
     Text without a backslash has no escapes, so each string stands in it as its characters
     between two quotes (the strict decoder refuses raw control characters), and canonical JSON
@@ -696,14 +699,10 @@ def _is_canonical_extras(extras: dict[str, Any], text: str) -> bool:
     """
     if not extras:
         return text == "{}"
-    size = 1
-    for key, value in extras.items():
-        if type(value) is not str:
-            return False
-        size += len(key) + len(value) + 6
     if "\\" in text:
         return text == _json_extras(extras)
     keys = list(extras)
+    size = 1 + 6 * len(keys) + sum(map(len, keys)) + sum(map(len, extras.values()))
     return len(text) == size and keys == sorted(keys)
 
 
