@@ -332,14 +332,12 @@ class Envelope:
     def _canonical_parts(self) -> tuple[bytes, bytes]:
         """The canonical JSON before and after the signature member, built once per envelope
         (from :meth:`_canonical_pieces` and the payload's base64).  The extras dict is the one
-        mutable field, so the parts are rebuilt if it changed."""
-        cached = self.__dict__.get("_parts")
-        if cached is not None and cached[0] == self.extras:
-            return cached[1], cached[2]
-        before, after, tail = self._canonical_pieces()
-        head = f"{before}{self._encoded['payload']}{after}".encode()
-        self.__dict__["_parts"] = (dict(self.extras), head, tail.encode())
-        return head, self.__dict__["_parts"][2]
+        mutable field, so the parts are rebuilt if it changed (the callers, :meth:`to_bytes` and
+        :meth:`signed_bytes`, use the kept parts while the extras are as they were)."""
+        before, after, tail_text = self._canonical_pieces()
+        head, tail = f"{before}{self._encoded['payload']}{after}".encode(), tail_text.encode()
+        self.__dict__["_parts"] = (dict(self.extras), head, tail)
+        return head, tail
 
     def _is_encoded_as(self, raw: bytes) -> bool:
         """Whether ``raw`` is exactly :meth:`to_bytes`, compared piece by piece where it lies.
