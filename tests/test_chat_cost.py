@@ -83,3 +83,11 @@ def test_base64_once_per_hop(per_message: tuple[bool, dict[str, float]]) -> None
     extras = 2 if ratchet else 0  # the ratchet's header and ephemeral key; Bob reads both
     assert counts.get("<built-in method binascii.b2a_base64>") == 3 + extras  # nonce, payload, signature
     assert counts.get("<built-in method binascii.a2b_base64>") == 2 * 3 + extras  # both readers' three fields
+
+
+def test_no_key_agreement_per_message_on_one_chain(per_message: tuple[bool, dict[str, float]]) -> None:
+    """Messages that continue one ratchet chain carry the same ratchet key: its small-order test
+    (a whole X25519 multiplication, ``keys.is_low_order``, kept per key) runs once for the key,
+    not once per message; without that cache this fails."""
+    _ratchet, counts = per_message
+    assert counts.get("crypto_scalarmult.py:crypto_scalarmult", 0) == 0
