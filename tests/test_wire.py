@@ -294,3 +294,81 @@ def test_the_quick_check_accepts_nothing_the_full_validation_refuses(field: str,
     elif not isinstance(value, _Name):  # a str subclass is the full validation's to judge
         with pytest.raises(ToyChatError):
             envelope._validate()
+
+
+def _full_parse(raw: bytes) -> Envelope | ToyChatError:
+    """What ``Envelope.from_bytes`` gives when its one-pass reader takes nothing: the envelope or the error."""
+    original = Envelope._from_canonical
+    Envelope._from_canonical = classmethod(lambda cls, raw: None)  # type: ignore[method-assign,assignment,arg-type,return-value]
+    try:
+        return Envelope.from_bytes(raw)
+    except ToyChatError as exc:
+        return exc
+    finally:
+        Envelope._from_canonical = original  # type: ignore[method-assign]
+
+
+_EDITS = st.sampled_from(["replace", "insert", "delete"])
+#: Bytes that change what the one-pass reader sees: quotes, escapes, digits, signs, spaces, UTF-8.
+_EDIT_BYTES = st.sampled_from(list(b'"\\{}:,. 0159eE+-=/Aa') + [0xC3, 0x80])
+
+
+@settings(max_examples=600, derandomize=True)
+@given(envelopes(), st.data())
+def test_the_one_pass_reader_takes_only_what_the_full_parse_accepts(envelope: Envelope, data: st.DataObject) -> None:
+    """``from_bytes`` reads canonical bytes in one pass (``Envelope._from_canonical``) and leaves
+    everything else to the full JSON parse.  The reader must take every canonical envelope, as the
+    same envelope with the same signed bytes, and take an edited one (a byte replaced, inserted or
+    deleted) only if the full parse accepts it as the same envelope."""
+    raw = envelope.to_bytes()
+    fast = Envelope._from_canonical(raw)
+    assert fast == envelope
+    assert fast is not None
+    assert fast.signed_bytes() == envelope.signed_bytes()
+    assert fast.to_bytes() == raw
+    position = data.draw(st.integers(0, len(raw) - 1))
+    edit, byte = data.draw(_EDITS), bytes([data.draw(_EDIT_BYTES)])
+    if edit == "replace":
+        edited = raw[:position] + byte + raw[position + 1 :]
+    elif edit == "insert":
+        edited = raw[:position] + byte + raw[position:]
+    else:
+        edited = raw[:position] + raw[position + 1 :]
+    taken, full = Envelope._from_canonical(edited), _full_parse(edited)
+    if taken is not None:
+        assert full == taken
+        assert taken.signed_bytes() == full.signed_bytes()  # type: ignore[union-attr]
+        assert taken.to_bytes() == edited
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1.5", "0", "7", "1e-05", "1e+16", "100.25", "0.1", "1.50", "1.0e3", "1E3", "01", "1.", "-0", "-0.0", "1e5", " 1"],
+)
+def test_the_one_pass_reader_and_the_full_parse_agree_on_each_timestamp_text(number: str) -> None:
+    """A timestamp is canonical only as JSON writes the number (``repr``); the reader agrees with the full parse."""
+    raw = Envelope.from_dict(_valid()).to_bytes()
+    start = raw.index(b'"timestamp":') + len(b'"timestamp":')
+    edited = raw[:start] + number.encode() + raw[raw.index(b",", start) :]
+    full, taken = _full_parse(edited), Envelope._from_canonical(edited)
+    if taken is not None:
+        assert full == taken
+    if number in ("1.5", "0", "7", "1e-05", "100.25", "0.1"):
+        assert taken is not None  # canonical and in range: read in one pass
+    if number in ("1.50", "1.0e3", "1E3", "01", "1.", "-0", "1e5", " 1"):
+        assert isinstance(full, MalformedEnvelope)  # not JSON, or not the encoder's text for it
+
+
+@pytest.mark.parametrize("char", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+def test_the_one_pass_reader_takes_only_the_canonical_last_group_of_the_signature(char: str) -> None:
+    """A 64-byte signature ends in one character and "==": only four of the 64 characters leave the
+    spare bits zero (the one canonical text); the reader agrees with the full parse on each."""
+    raw = Envelope.from_dict(_valid()).to_bytes()
+    spare = raw.index(b'==","timestamp"') - 1
+    edited = raw[:spare] + char.encode() + raw[spare + 1 :]
+    full, taken = _full_parse(edited), Envelope._from_canonical(edited)
+    assert (taken is not None) == (char in "AQgw")
+    if taken is None:
+        assert isinstance(full, MalformedEnvelope)
+    else:
+        assert taken == full

@@ -53,7 +53,7 @@ from .errors import (
     UnknownSender,
     UnknownUser,
 )
-from .franking import PLAINTEXT_FRANKING_KEY
+from .franking import FRANKING_FIELD, PLAINTEXT_FRANKING_KEY
 from .keys import Identity, PublicIdentity, safety_number
 from .protocols import ServerAPI
 from .sessions import (
@@ -247,9 +247,18 @@ class Client:
             self._boxes[cache_key] = BoxSession(self.identity, keys)
         return self._boxes[cache_key]
 
-    def _franked(self, session: Session) -> Session:
-        """``session`` inside the message-franking layer, which the platform requires or not."""
-        return FrankedSession(session, required=self.server.franking is not None)
+    def _franked(self, session: Session, envelope: Envelope | None = None) -> Session:
+        """``session`` inside the message-franking layer, which the platform requires or not;
+        to open ``envelope``, or to seal if none is given.
+
+        Where the platform does not require franking, the layer seals as ``session`` does and
+        opens a message without a commitment as ``session`` does, so then ``session`` itself is
+        returned (one wrapper less per message, issue 31); a commitment is always checked.
+        """
+        required = self.server.franking is not None
+        if not required and (envelope is None or FRANKING_FIELD not in envelope.extras):
+            return session
+        return FrankedSession(session, required=required)
 
     def _sending_session(self, recipient: str, device: PublicIdentity | None = None) -> Session:
         """The session that seals messages to ``recipient`` (or to one of their extra devices, ``device``).
@@ -279,16 +288,16 @@ class Client:
         if envelope.mode != "e2ee":
             return _PLAINTEXT, _register_nothing
         if RATCHET_FIELD not in envelope.extras:
-            return self._franked(self._box_session(envelope.sender, sender)), _register_nothing
+            return self._franked(self._box_session(envelope.sender, sender), envelope), _register_nothing
         session = self.sessions.get(envelope.sender)
         if session is not None:
-            return self._franked(session), _register_nothing
+            return self._franked(session, envelope), _register_nothing
         new = RatchetSession(self.identity, envelope.sender, sender)
 
         def register() -> None:
             self.sessions[envelope.sender] = new
 
-        return self._franked(new), register
+        return self._franked(new, envelope), register
 
     # ---- sending -----------------------------------------------------------------
     def compose(

@@ -23,7 +23,6 @@ other check on the message has passed, so a refused message moves nothing.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -36,7 +35,7 @@ from .errors import MalformedEnvelope, TamperedMessage, ToyChatError, Unreportab
 from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, commit, decode_commitment
 from .keys import Identity, PublicIdentity
 from .ratchet import DoubleRatchet, Header, RatchetSnapshot, initiator_secret, responder_secret
-from .wire import NONCE_SIZE, Envelope
+from .wire import NONCE_SIZE, Envelope, read_base64
 
 __all__ = [
     "EPHEMERAL_FIELD",
@@ -64,13 +63,10 @@ def associated_data(sender: str, recipient: str) -> bytes:
 
 
 def _b64_field(envelope: Envelope, name: str, size: int) -> bytes:
-    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`."""
-    text = envelope.extras[name]
-    try:
-        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII is a ValueError
-    except (binascii.Error, ValueError):
-        data = b""
-    if len(data) != size or binascii.b2a_base64(data, newline=False) != text.encode("ascii"):
+    """``extras[name]`` decoded: canonical base64 of exactly ``size`` bytes, or :class:`MalformedEnvelope`.
+    (Checked as the envelope's own base64 fields are, by :func:`toychat.wire.read_base64`: nothing encoded again.)"""
+    data = read_base64(envelope.extras[name])
+    if data is None or len(data) != size:
         raise MalformedEnvelope(
             f"message {envelope.short_id} has a malformed {name!r} field (not {size} bytes in canonical base64)."
         )

@@ -50,7 +50,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Literal, TypeGuard
 
 import nacl.exceptions
@@ -74,6 +73,7 @@ __all__ = [
     "Envelope",
     "new_msg_id",
     "short_id",
+    "read_base64",
 ]
 
 WIRE_VERSION = 1
@@ -148,21 +148,44 @@ def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
-def _unb64(text: object, name: str) -> bytes:
-    """Strict, canonical base64 of field ``name``, or :class:`MalformedEnvelope`.
+#: The characters that can end a canonical short last group of base64, before its padding: those
+#: whose spare bits are zero (4 of them after one byte, before "=="; 2 after two bytes, before "=").
+_ZERO_SPARE_BITS = {1: "AQgw", 2: "AEIMQUYcgkosw048"}
 
-    Only the last group of four characters can be written in more than one way (the
-    spare bits of a short last group), so only that group is encoded again to check
-    the text is the one canonical encoding; the rest is decoded once and never re-encoded.
+
+def _is_canonical_b64(data: bytes, text: str) -> bool:
+    """Whether ``text``, which strict base64 decoding read as ``data``, is its one canonical encoding.
+
+    Strict decoding already refused stray characters and misplaced padding; what remains is
+    the length and, in a short last group, the spare bits of the character before the padding,
+    which must be zero.  Nothing is encoded again.
     """
+    short = len(data) % 3
+    return len(text) == 4 * -(-len(data) // 3) and (not short or text[short - 4] in _ZERO_SPARE_BITS[short])
+
+
+def read_base64(text: str) -> bytes | None:
+    """The bytes whose canonical base64 is ``text`` (standard alphabet, padded), or ``None``.
+
+    >>> read_base64("aGk="), read_base64("aGl="), read_base64("aGk"), read_base64("aG k=")
+    (b'hi', None, None, None)
+    """
+    try:
+        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
+    except (binascii.Error, ValueError):
+        return None
+    return data if _is_canonical_b64(data, text) else None
+
+
+def _unb64(text: object, name: str) -> bytes:
+    """Strict, canonical base64 of field ``name``, or :class:`MalformedEnvelope` saying which it is not."""
     if not isinstance(text, str):
         raise MalformedEnvelope(f"field '{name}' must be a base64 string, not {type(text).__name__}.")
     try:
-        data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
+        data = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedEnvelope(f"field '{name}' is not valid base64 ({exc}).") from None
-    short = len(data) % 3
-    if len(text) != 4 * -(-len(data) // 3) or (short and _b64(data[-short:]) != text[-4:]):
+    if not _is_canonical_b64(data, text):
         raise MalformedEnvelope(f"field '{name}' is not in canonical base64.")
     return data
 
@@ -212,29 +235,14 @@ class Envelope:
         types = (type(version), type(msg_id), type(mode), type(sender), type(recipient))
         if types != _PLAIN_TYPES or (type(nonce), type(payload), type(signature), type(extras)) != _PLAIN_DATA:
             return False
-        if not (
+        return bool(
             version == WIRE_VERSION
             and _MSG_ID.fullmatch(msg_id)
             and NAME_PATTERN.fullmatch(sender)
             and NAME_PATTERN.fullmatch(recipient)
             and type(timestamp) in _PLAIN_NUMBERS
-            and 0 <= timestamp <= MAX_TIMESTAMP
-            and len(payload) <= MAX_PAYLOAD_BYTES
-            and (not signature or len(signature) == SIGNATURE_SIZE)
-            and len(extras) <= MAX_EXTRAS
-        ):
-            return False
-        if mode == "e2ee":
-            if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
-                return False
-        elif mode != "plaintext" or nonce:
-            return False
-        for key, value in extras.items():
-            if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
-                return False
-            if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
-                return False
-        return True
+            and _plain_rules(mode, timestamp, nonce, payload, signature, extras)
+        )
 
     def _validate(self, *, require_signature: bool = False) -> None:
         bad = _bad
@@ -281,14 +289,21 @@ class Envelope:
                 raise bad(f"extras[{key!r}] is not valid Unicode text (it holds an unpaired surrogate).")
 
     # ---- serialisation ----------------------------------------------------
-    @cached_property
+    @property
     def _encoded(self) -> dict[str, str]:
-        """The bytes fields in base64, computed once per envelope (the envelope is
-        frozen and bytes are immutable, so they cannot go stale).  A server and a
-        phone serialise each envelope several times (canonical check, signed bytes,
-        storage), and base64 of the payload was the largest non-cryptographic cost
-        in ``python -m benchmarks``.  Parsing and signing set it directly."""
-        return {name: _b64(getattr(self, name)) for name in _BYTES_FIELDS}
+        """The bytes fields in base64, computed once per envelope and kept in its ``__dict__``
+        as ``_base64`` (the envelope is frozen and bytes are immutable, so they cannot go stale).
+        A server and a phone serialise each envelope several times (signed bytes, the wire,
+        storage), and base64 of the payload was the largest non-cryptographic cost in
+        ``python -m benchmarks``.  Parsing and signing set it directly.  (Not a
+        ``functools.cached_property``: on Python 3.11 its every first read takes a lock.)"""
+        encoded = self.__dict__.get("_base64")
+        if encoded is None:
+            # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
+            encoded = self.__dict__["_base64"] = {
+                name: _b64(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
+            }
+        return encoded
 
     def _canonical_pieces(self) -> tuple[str, str, str]:
         """The canonical JSON's small pieces, as text: everything before the payload's base64,
@@ -317,14 +332,12 @@ class Envelope:
     def _canonical_parts(self) -> tuple[bytes, bytes]:
         """The canonical JSON before and after the signature member, built once per envelope
         (from :meth:`_canonical_pieces` and the payload's base64).  The extras dict is the one
-        mutable field, so the parts are rebuilt if it changed."""
-        cached = self.__dict__.get("_parts")
-        if cached is not None and cached[0] == self.extras:
-            return cached[1], cached[2]
-        before, after, tail = self._canonical_pieces()
-        head = f"{before}{self._encoded['payload']}{after}".encode()
-        self.__dict__["_parts"] = (dict(self.extras), head, tail.encode())
-        return head, self.__dict__["_parts"][2]
+        mutable field, so the parts are rebuilt if it changed (the callers, :meth:`to_bytes` and
+        :meth:`signed_bytes`, use the kept parts while the extras are as they were)."""
+        before, after, tail_text = self._canonical_pieces()
+        head, tail = f"{before}{self._encoded['payload']}{after}".encode(), tail_text.encode()
+        self.__dict__["_parts"] = (dict(self.extras), head, tail)
+        return head, tail
 
     def _is_encoded_as(self, raw: bytes) -> bool:
         """Whether ``raw`` is exactly :meth:`to_bytes`, compared piece by piece where it lies.
@@ -414,7 +427,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_encoded"] = {**self._encoded, "signature": _b64(signature)}
+        signed.__dict__["_base64"] = {**self._encoded, "signature": _b64(signature)}
         return signed
 
     @classmethod
@@ -447,7 +460,7 @@ class Envelope:
         )
         envelope.__post_init__()
         # _unb64 accepted only canonical base64, so the text is what _b64 would give
-        envelope.__dict__["_encoded"] = {
+        envelope.__dict__["_base64"] = {
             "nonce": data["nonce"],
             "payload": data["payload"],
             "signature": data["signature"],
@@ -469,6 +482,10 @@ class Envelope:
                 f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
             )
         data = bytes(data)  # a bytearray's copy; bytes as they are
+        envelope = cls._from_canonical(data)
+        if envelope is not None:
+            return envelope
+        # Not taken whole by the one-pass reader: parse it as any JSON, so the error names what is wrong.
         try:
             parsed = _parse_json(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
@@ -485,6 +502,80 @@ class Envelope:
         return envelope
 
     @classmethod
+    def _from_canonical(cls, raw: bytes) -> Envelope | None:
+        """Read canonical envelope bytes in one pass, or ``None`` for anything else.
+
+        The canonical JSON has one layout (:meth:`_canonical_pieces`): the extras object, then
+        every other field in sorted order, each string between quotes with nothing JSON would
+        escape.  So the extras are parsed by the JSON decoder where they stand, and the rest is
+        matched in place (:data:`_CANONICAL_HEAD`, the payload's closing quote, then
+        :data:`_CANONICAL_TAIL`): the text is checked to be canonical as it is read, and nothing
+        is encoded again to compare (only the timestamp's ``repr``, and the payload's last base64 group
+        in :func:`read_base64`).  Each field is checked once: the version, id, mode, names and the short
+        base64 fields by the patterns, the rest by :func:`_plain_rules`, the quick check's own rules.
+
+        It accepts only what :meth:`from_bytes`' full parse accepts, as the same envelope
+        (``tests/test_wire.py`` checks both ways on good and altered envelopes); anything it
+        does not take (``None``) goes to the full parse, which accepts it or names what is wrong.
+        """
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not text.startswith('{"extras":'):
+            return None
+        try:
+            extras, end = _SCAN(text, 10)
+        except (StopIteration, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            return None
+        if type(extras) is not dict:
+            return None
+        head = _CANONICAL_HEAD.match(text, end)
+        if head is None:
+            return None
+        payload_end = text.find('"', head.end())
+        tail = _CANONICAL_TAIL.fullmatch(text, payload_end) if payload_end >= 0 else None
+        if tail is None:
+            return None
+        mode, msg_id, nonce_text = head.groups()
+        recipient, sender, signature_text, number, fraction, exponent = tail.groups()
+        if fraction or exponent:  # JSON reads a float
+            timestamp: int | float = float(number)
+            if float.__repr__(timestamp) != number:  # the one float text the encoder writes
+                return None
+        else:
+            timestamp = int(number)  # no sign, no leading zero: int's own text
+        if len(nonce_text) % 4 or len(signature_text) % 4:
+            return None
+        # whole groups in the canonical pattern: the nonce's and the signature's base64 decode as they are
+        nonce, signature = binascii.a2b_base64(nonce_text), binascii.a2b_base64(signature_text)
+        payload_text = text[head.end() : payload_end]
+        payload = read_base64(payload_text)
+        if payload is None or not _plain_rules(mode, timestamp, nonce, payload, signature, extras):
+            return None
+        if not _is_canonical_extras(extras, text[10:end]):  # after the rules: its values are text
+            return None
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(
+            msg_id=msg_id,
+            mode=mode,
+            sender=sender,
+            recipient=recipient,
+            timestamp=timestamp,
+            nonce=nonce,
+            payload=payload,
+            signature=signature,
+            extras=extras,
+            version=WIRE_VERSION,
+        )
+        # Everything after the extras is ASCII (checked names, hex, base64, digits), so a byte's
+        # position there is its character's plus what the extras' UTF-8 added.
+        shift = len(raw) - len(text)
+        envelope.__dict__["_base64"] = {"nonce": nonce_text, "payload": payload_text, "signature": signature_text}
+        envelope.__dict__["_parts"] = (dict(extras), raw[: tail.end(2) + 1 + shift], raw[tail.end(3) + 1 + shift :])
+        return envelope
+
+    @classmethod
     def from_json(cls, text: str) -> Envelope:
         """Parse envelope JSON text (any formatting, e.g. from :meth:`to_json`)."""
         try:
@@ -498,6 +589,33 @@ class Envelope:
             f"Envelope({self.mode}, {self.sender!r} → {self.recipient!r}, "
             f"t={self.timestamp}, id={self.short_id}, payload={len(self.payload)} bytes)"
         )
+
+
+def _plain_rules(
+    mode: str, timestamp: float, nonce: bytes, payload: bytes, signature: bytes, extras: dict[str, str]
+) -> bool:
+    """The quick check's rules on an envelope's values, once their types are exact and its
+    version, id and names are checked (by :meth:`Envelope._plainly_valid`, or by the pattern
+    :meth:`Envelope._from_canonical` reads them with): the timestamp's range, the sizes, the
+    nonce each mode needs, and the extras."""
+    if not (
+        0 <= timestamp <= MAX_TIMESTAMP
+        and len(payload) <= MAX_PAYLOAD_BYTES
+        and (not signature or len(signature) == SIGNATURE_SIZE)
+        and len(extras) <= MAX_EXTRAS
+    ):
+        return False
+    if mode == "e2ee":
+        if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
+            return False
+    elif mode != "plaintext" or nonce:
+        return False
+    for key, value in extras.items():
+        if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
+            return False
+        if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
+            return False
+    return True
 
 
 def _bad(message: str) -> MalformedEnvelope:
@@ -538,6 +656,52 @@ def _parse_json(text: str) -> Any:
     if end != len(text):
         return _DECODER.decode(text)
     return parsed
+
+
+#: Base64 of a short field whose length is a multiple of 4 (checked by the reader) in the one
+#: canonical form: the alphabet, then at most one padded last group whose spare bits are zero
+#: (the text :func:`_b64` writes for those bytes).  One character class, not groups of four:
+#: the regular-expression engine runs a class in one loop.
+_B64_PATTERN = r"[A-Za-z0-9+/]*(?:[AQgw]==|[AEIMQUYcgkosw048]=)?"
+#: A canonical envelope after its extras, up to the payload's base64, each field as the quick
+#: check (:meth:`Envelope._plainly_valid`) allows it (none holds a character JSON escapes).
+#: Groups: mode, msg_id, nonce.
+_CANONICAL_HEAD = re.compile(
+    rf',"mode":"(e2ee|plaintext)","msg_id":"({_MSG_ID.pattern})","nonce":"({_B64_PATTERN})","payload":"'
+)
+#: The rest, from the payload's closing quote: recipient, sender, signature, and the timestamp as
+#: JSON writes a number (no sign; a float's ``repr``, checked by the reader: its fraction and
+#: exponent are the last two groups), then the version.
+_CANONICAL_TAIL = re.compile(
+    rf'","recipient":"({NAME_PATTERN.pattern})","sender":"({NAME_PATTERN.pattern})","signature":"({_B64_PATTERN})",'
+    r'"timestamp":((?:0|[1-9][0-9]{0,20})(\.[0-9]{1,20})?(e[-+][0-9]{1,3})?),"version":1}'
+)
+
+
+def _is_canonical_extras(extras: dict[str, str], text: str) -> bool:
+    """Whether ``text``, which the JSON decoder read as ``extras`` (a dict of text, as the quick
+    check's rules require), is exactly its canonical JSON (:func:`_json_extras`), mostly without
+    writing that JSON to compare.
+
+    Text without a backslash has no escapes, so each string stands in it as its characters
+    between two quotes (the strict decoder refuses raw control characters), and canonical JSON
+    of text values is ``{"k":"v",…}`` in sorted order, ``1 + Σ (len(k) + len(v) + 6)``
+    characters.  Spaces, or a key given twice (the dict keeps one of the pairs), can only make
+    ``text`` longer; so equal lengths and sorted keys mean ``text`` is that JSON.  Text with
+    escapes is compared with :func:`_json_extras` itself.
+
+    >>> _is_canonical_extras({"a": "1", "b": "2"}, '{"a":"1","b":"2"}')
+    True
+    >>> _is_canonical_extras({"a": "1"}, '{"a": "1"}'), _is_canonical_extras({"a": "2"}, '{"a":"1","a":"2"}')
+    (False, False)
+    """
+    if not extras:
+        return text == "{}"
+    if "\\" in text:
+        return text == _json_extras(extras)
+    keys = list(extras)
+    size = 1 + 6 * len(keys) + sum(map(len, keys)) + sum(map(len, extras.values()))
+    return len(text) == size and keys == sorted(keys)
 
 
 #: The canonical JSON settings: sorted keys, no spaces, UTF-8 text (not ``\\u`` escapes).

@@ -1,0 +1,93 @@
+"""What one chat message costs the toy besides its cryptography, counted in calls, not time.
+
+Issue 31 asked the chat to cost at most 1.5 times the same cryptography at 1 KiB, and named the
+toy's layers as the gap: canonical JSON encoded several times per message, a whole parse per hop
+and a second pass to check it, base64 per hop, every field validated again.  Timings depend on
+the machine and its load; the number of times each step runs does not.  So these tests count
+(with :mod:`cProfile`, which counts every call of a Python function and of a built-in) what one
+message does on its way from Alice's send to Bob's receive, and fail if a change makes a message
+encode, parse, validate or format anything more often than once per hop.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+
+import pytest
+
+from toychat import Client, Server
+
+#: Messages counted (after one that sets up the sessions); every count is divided by this.
+MESSAGES = 10
+
+
+def _calls_per_message(forward_secrecy: bool) -> dict[str, float]:
+    """Calls per message of every function, by ``file:function`` (built-ins by their name)."""
+    server = Server()
+    alice = Client("alice", server, forward_secrecy=forward_secrecy)
+    bob = Client("bob", server, forward_secrecy=forward_secrecy)
+    text = "x" * 1024
+    alice.send("bob", text)
+    bob.receive()
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(MESSAGES):
+        alice.send("bob", text)
+        received = bob.receive()
+    profile.disable()
+    assert [message.text for message in received] == [text]
+    counts: dict[str, float] = {}
+    for (path, _line, name), (_primitive, calls, *_rest) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        key = f"{path.rsplit('/', 1)[-1]}:{name}" if path != "~" else name
+        counts[key] = counts.get(key, 0) + calls / MESSAGES
+    return counts
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["box", "ratchet"])
+def per_message(request: pytest.FixtureRequest) -> tuple[bool, dict[str, float]]:
+    return request.param, _calls_per_message(request.param)
+
+
+def test_one_parse_per_hop_and_never_the_full_json_parse(per_message: tuple[bool, dict[str, float]]) -> None:
+    """The server and Bob's phone each read the envelope once, in one pass; a good message never
+    takes the full JSON parse (kept for anything else, to name what is wrong)."""
+    _ratchet, counts = per_message
+    assert counts.get("wire.py:_from_canonical") == 2
+    assert counts.get("wire.py:_parse_json", 0) == 0
+    assert counts.get("wire.py:from_dict", 0) == 0
+    assert counts.get("wire.py:_is_encoded_as", 0) == 0
+
+
+def test_the_sender_encodes_the_canonical_json_once(per_message: tuple[bool, dict[str, float]]) -> None:
+    """Alice builds the canonical pieces once and signs those bytes; nobody re-encodes to compare."""
+    _ratchet, counts = per_message
+    assert counts.get("wire.py:_canonical_pieces") == 1
+    assert counts.get("wire.py:_json_extras") == 1
+    assert counts.get("wire.py:_canonical", 0) == 0
+
+
+def test_each_field_is_validated_once_per_hop(per_message: tuple[bool, dict[str, float]]) -> None:
+    """The field rules run once at each of the three hops (Alice's phone, the server, Bob's phone)."""
+    _ratchet, counts = per_message
+    assert counts.get("wire.py:_plain_rules") == 3
+    assert counts.get("wire.py:_plainly_valid") == 1  # Alice's new envelope; the readers check as they read
+    assert counts.get("wire.py:_validate", 0) == 0
+
+
+def test_base64_once_per_hop(per_message: tuple[bool, dict[str, float]]) -> None:
+    """Base64 is written once for each field (three, and with the ratchet its header and the
+    ephemeral key, sent until Bob replies) and read once per reading hop, never written again
+    to check what was read."""
+    ratchet, counts = per_message
+    extras = 2 if ratchet else 0  # the ratchet's header and ephemeral key; Bob reads both
+    assert counts.get("<built-in method binascii.b2a_base64>") == 3 + extras  # nonce, payload, signature
+    assert counts.get("<built-in method binascii.a2b_base64>") == 2 * 3 + extras  # both readers' three fields
+
+
+def test_no_key_agreement_per_message_on_one_chain(per_message: tuple[bool, dict[str, float]]) -> None:
+    """Messages that continue one ratchet chain carry the same ratchet key: its small-order test
+    (a whole X25519 multiplication, ``keys.is_low_order``, kept per key) runs once for the key,
+    not once per message; without that cache this fails."""
+    _ratchet, counts = per_message
+    assert counts.get("crypto_scalarmult.py:crypto_scalarmult", 0) == 0
