@@ -97,3 +97,19 @@ def test_a_shared_address_is_named(tmp_path: Path) -> None:
     path.write_text(",".join(references.FIELDS) + "\n" + "\n".join(rows) + "\n")
     assert shared_addresses(references.load(path)) == {"e.org/page": ["a2020", "b2021"]}
 
+
+#: An RFC named anywhere in the package (a docstring or a comment).
+RFC_RE = re.compile(r"\bRFC ?(\d{3,5})\b")
+
+
+def test_every_rfc_the_package_names_has_an_entry() -> None:
+    """A standard a docstring leans on ("RFC 9162 §2.1") is a source like any other: the
+    bibliography must carry it, so that a reader of the code can follow it too."""
+    listed = {number for ref in references.load() for number in RFC_RE.findall(ref.venue)}
+    named = {
+        (str(path.relative_to(REPO)), number)
+        for path in sorted((REPO / "toychat").rglob("*.py"))
+        for number in RFC_RE.findall(path.read_text(encoding="utf-8"))
+    }
+    missing = sorted(f"{name}: RFC {number}" for name, number in named if number not in listed)
+    assert missing == [], "RFCs the package names with no entry in data/references.csv:\n" + "\n".join(missing)
