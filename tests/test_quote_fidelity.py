@@ -22,6 +22,9 @@ REWORDED = {
     "as a result of our industry-leading work": 'BBC News: "due to our industry leading work"',
     "The vast majority of Britons already rely": 'BBC News: "The overwhelming majority of Brits already rely"',
     "We are not requesting new or additional": 'BBC News: "We are not asking for new or additional"',
+    "They must create adequate protections": (
+        'BBC News: "They must develop appropriate safeguards to sit alongside their plans for end-to-end encryption"'
+    ),
     '"would result in the loss of the vast majority of reports': (
         "Police Professional's own sentence; the Home Office: the NCA \"estimates 92 per cent of Facebook "
         'Messenger and 85 per cent of Instagram Direct referrals could be lost"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,46 @@ def test_a_duplicate_key_is_named(tmp_path: Path) -> None:
     path.write_text(",".join(references.FIELDS) + "\n" + row + row)
     with pytest.raises(references.BadReference, match="twice"):
         references.load(path)
+
+
+def _address(url: str) -> str:
+    """A URL reduced to what identifies the page: no scheme, no ``www.``, no trailing slash."""
+    return re.sub(r"^https?://(www\.)?", "", url.strip()).rstrip("/").lower()
+
+
+def shared_addresses(refs: list[references.Reference]) -> dict[str, list[str]]:
+    """Addresses that more than one entry gives, with the keys that give them: two keys for one
+    page are one source cited two ways (or two sources, one of them at the wrong address)."""
+    by_address: dict[str, list[str]] = {}
+    for ref in refs:
+        if ref.url:
+            by_address.setdefault(_address(ref.url), []).append(ref.key)
+    return {address: keys for address, keys in by_address.items() if len(keys) > 1}
+
+
+def test_no_two_entries_share_an_address() -> None:
+    assert shared_addresses(references.load()) == {}
+
+
+def test_a_shared_address_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "refs.csv"
+    rows = ["a2020,A,2020,T,V,,https://www.e.org/page/,", "b2021,B,2021,U,V,,http://e.org/page,"]
+    path.write_text(",".join(references.FIELDS) + "\n" + "\n".join(rows) + "\n")
+    assert shared_addresses(references.load(path)) == {"e.org/page": ["a2020", "b2021"]}
+
+
+#: An RFC named anywhere in the package (a docstring or a comment).
+RFC_RE = re.compile(r"\bRFC ?(\d{3,5})\b")
+
+
+def test_every_rfc_the_package_names_has_an_entry() -> None:
+    """A standard a docstring leans on ("RFC 9162 §2.1") is a source like any other: the
+    bibliography must carry it, so that a reader of the code can follow it too."""
+    listed = {number for ref in references.load() for number in RFC_RE.findall(ref.venue)}
+    named = {
+        (str(path.relative_to(REPO)), number)
+        for path in sorted((REPO / "toychat").rglob("*.py"))
+        for number in RFC_RE.findall(path.read_text(encoding="utf-8"))
+    }
+    missing = sorted(f"{name}: RFC {number}" for name, number in named if number not in listed)
+    assert missing == [], "RFCs the package names with no entry in data/references.csv:\n" + "\n".join(missing)

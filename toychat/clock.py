@@ -38,7 +38,8 @@ real_clock: Clock = time.time
 
 #: 2024-01-08 09:00:00 UTC: a Monday morning, used as the lessons' default start.
 DEFAULT_START = 1_704_704_400.0
-#: 9999-12-31 23:59:59 UTC: the latest timestamp accepted anywhere (RFC 3339 dates have four-digit years).
+#: 9999-12-31 23:59:59 UTC: the latest timestamp accepted anywhere (RFC 3339 dates have four-digit
+#: years; see references: docs/references.md#klyne2002).
 MAX_TIMESTAMP = 253_402_300_799
 #: How far (seconds) a message's send time may be from the platform's clock when it arrives: one day.
 MAX_CLOCK_SKEW = 86_400.0

@@ -8,7 +8,8 @@ is what makes scanning useful — and, as lesson 07 measures, what makes it
 possible to evade and to fool.
 
 The three perceptual hashes follow the ``imagehash`` package
-(J. Buchner, https://github.com/JohannesBuchner/imagehash) and agree with
+(J. Buchner, https://github.com/JohannesBuchner/imagehash; see references:
+docs/references.md#buchner2025) and agree with
 it **bit for bit** (the tests check hundreds of images):
 
 * average hash (aHash): greyscale, shrink to 8×8, bit = pixel > mean;
@@ -19,11 +20,12 @@ it **bit for bit** (the tests check hundreds of images):
 
 The shrinking uses Pillow's Lanczos filter, as ``imagehash`` does; the maths
 after it is plain numpy over a whole batch at once.  Real systems use other
-hashes — PhotoDNA (Microsoft, 2009), Meta's PDQ (256 bits, match at distance
-≤ 31; https://github.com/facebook/ThreatExchange/tree/main/pdq), Apple's
-NeuralHash (96 bits, a neural network; as extracted in
-https://github.com/AsuharietYgvar/AppleNeuralHash2ONNX) — but the ideas measured here (thresholds, robustness, evasion,
-collisions) carry over.
+hashes — PhotoDNA (Microsoft, 2009; see references: docs/references.md#farid2021),
+Meta's PDQ (256 bits, match at distance ≤ 31; https://github.com/facebook/ThreatExchange/tree/main/pdq;
+see references: docs/references.md#facebook2019), Apple's NeuralHash (96 bits, a neural
+network; as extracted in https://github.com/AsuharietYgvar/AppleNeuralHash2ONNX; see references:
+docs/references.md#struppek2022) — but the ideas measured here (thresholds, robustness,
+evasion, collisions) carry over.
 """
 
 from __future__ import annotations

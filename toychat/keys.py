@@ -93,8 +93,8 @@ def is_low_order(public: bytes) -> bool:
 
     Diffie-Hellman with such a key gives the same all-zero secret whatever the
     private key, so it must be refused (RFC 7748 §6.1 lets implementations
-    check for the all-zero output; libsodium's ``crypto_scalarmult`` refuses
-    it).  The test is exact: a clamped private scalar is a multiple of the
+    check for the all-zero output; see references: docs/references.md#langley2016;
+    libsodium's ``crypto_scalarmult`` refuses it).  The test is exact: a clamped private scalar is a multiple of the
     curve's cofactor 8, so it sends a point of order dividing 8 -- and only
     such a point -- to zero.
 
