@@ -192,4 +192,3 @@ def test_a_frozen_chat_shows_a_conversation(path: Path) -> None:
         empty = [text for text in EMPTY_VIEWS if text in frozen]
         assert empty == [], f"{_id(path)}: a chat frozen empty on the site: {empty}"
         assert "<td" in frozen, f"{_id(path)}: the frozen chat's server view has no row"
-
