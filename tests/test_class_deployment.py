@@ -5,8 +5,10 @@ Real Unix accounts (``useradd``: an instructor and five students) and a real Jup
 loads exactly ``deploy/tljh/jupyterhub_config.d/`` the way TLJH's own ``jupyterhub_config.py``
 does (``load_subconfig`` of each file, in name order, last), with ``TLJH_INSTALL_PREFIX``
 (TLJH's own setting) pointing at a stand-in ``/opt/tljh`` whose ``user`` environment is the
-course's: the LTI 1.3 login with groups from the LMS role, the LMS frame policy, the role
-folders, and the classroom relay as a hub service run by the user environment's Python.  Only
+course's, with the course package installed as a wheel (docs/deploying.md; no account imports it
+from the checkout, and the hub passes no PYTHONPATH on): the LTI 1.3 login with groups from the LMS
+role, the LMS frame policy, the role folders, and the classroom relay as a hub service run by the
+user environment's Python.  Only
 the addresses (ports, database, proxy, the LMS's URLs) and the spawner are the test's: each
 server runs *as its Unix account* (``LocalProcessSpawner``).  Everyone logs in by clicking the
 course link in a simulated LMS (tests/support/lms.py), whose LTI user ids are the Unix names.
@@ -16,15 +18,15 @@ was tests/test_hub_config.py's start-up test, folded in here so that CI starts t
 
 The exchange has the permissions nbgrader documents (mode ``1777`` on the exchange root, as
 docs/deploying.md says; nbgrader makes ``inbound`` write-only for students and ``feedback``
-unlistable).  The instructor (a Unix account, in a terminal) releases ex01; the LMS's
-instructor gets formgrader and the relay's server view, a student neither; Voila runs a
-notebook as the student.  Every student fetches, answers, saves and submits through their own
-server (nbgrader's server-extension HTTP API and Jupyter's contents API, what JupyterLab's
-Assignments tab calls).  One student submits in another's name and ``nbgrader collect``'s
-ownership check catches it.  Isolation is checked *as the students*: nobody can list the
-inbound or feedback folders or read another's home.  The instructor grades with
-``scripts/grade_in_parallel.py`` and releases feedback; every student fetches their own, and
-the impostor cannot fetch the victim's.
+unlistable).  The instructor (a Unix account, in a terminal) releases ex01; the LMS's instructor
+gets formgrader and the relay's server view, a student neither; Voila runs a notebook as the
+student, whose ``toychat`` is the wheel's, with no ``solutions/`` beside it. Every student
+fetches, answers, saves and submits through their own server (nbgrader's server-extension HTTP API
+and Jupyter's contents API, what JupyterLab's Assignments tab calls).  One student submits in
+another's name and ``nbgrader collect``'s ownership check catches it.  Isolation is checked *as
+the students*: nobody can list the inbound or feedback folders or read another's home.  The
+instructor grades with ``scripts/grade_in_parallel.py`` and releases feedback; every student
+fetches their own, and the impostor cannot fetch the victim's.
 
 It needs root (accounts, and a hub that switches users): skipped otherwise, and failed under
 ``CI`` (which runs as root).  Accounts and files are removed afterwards.  docs/deploying.md
@@ -58,7 +60,7 @@ from support.hub import configurable_http_proxy, local_hub_lines, loopback_brows
 from support.lms import LMS, ROLE, hub_lms_lines
 from support.nbtools import REPO, record_timing
 
-pytestmark = pytest.mark.nbgrader
+pytestmark = [pytest.mark.nbgrader, pytest.mark.hub]  # it starts JupyterHub
 
 ASSIGNMENT = "ex01_encryption"
 COURSE_ID = "e2ee-online-safety"
@@ -159,8 +161,6 @@ class Machine:
             "MPLBACKEND": "Agg",
             "NBGRADER_EXCHANGE_ROOT": str(self.exchange),  # instead of /srv/nbgrader/exchange
         }
-        if os.environ.get("PYTHONPATH"):
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         if self.library_path:
             env["LD_LIBRARY_PATH"] = self.library_path
         return env
@@ -251,6 +251,19 @@ def _python_for_accounts(m: Machine, user: str, *, own: bool = False) -> Path:
     return prefix
 
 
+def install_course_wheel(m: Machine) -> None:
+    """Build the course package's wheel from this checkout and install it into ``m.prefix`` (a
+    Python of :func:`_python_for_accounts` with ``own``), readable by every account: the user
+    environment docs/deploying.md installs, which holds no ``solutions/``."""
+    [site] = m.prefix.glob("lib/python*/site-packages")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(m.base / "wheel"), str(REPO)], check=True)
+    [wheel] = (m.base / "wheel").glob("toychat-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    for path in site.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 @pytest.fixture(scope="module")
 def machine() -> Iterator[Machine]:
     """Accounts, homes, the exchange and the class config; everything removed afterwards."""
@@ -287,7 +300,10 @@ def machine() -> Iterator[Machine]:
         for folder in (base / "srv", base / "srv" / "nbgrader"):
             folder.chmod(0o755)
         m.exchange.chmod(0o1777)
-        m.prefix = _python_for_accounts(m, STUDENTS[0])
+        # the user environment (TLJH: /opt/tljh/user): the course package as a wheel, as
+        # docs/deploying.md installs it, so no account imports it from the checkout
+        m.prefix = _python_for_accounts(m, STUDENTS[0], own=True)
+        install_course_wheel(m)
         probe = m.run_as(STUDENTS[0], [m.python, "-c", "import nbgrader, jupyterhub, toychat"], base, check=False)
         if probe.returncode != 0:
             require(
@@ -403,7 +419,9 @@ def hub(machine: Machine, lms: LMS, tmp_path_factory: pytest.TempPathFactory) ->
     env["PATH"] = f"{sys.prefix}/bin:" + env.get("PATH", "/usr/bin:/bin")
     env["TLJH_INSTALL_PREFIX"] = str(tljh)
     env["COURSE_JUPYTER_CONFIG"] = str(machine.course_jupyter)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")  # the relay's toychat
+    # no PYTHONPATH: JupyterHub passes it on to the relay service and every server (env_keep), which
+    # must import the course from the user environment's wheel, as on TLJH
+    env.pop("PYTHONPATH", None)
 
     def relay_service_answers(url: str) -> bool:
         """Ready when the relay service answers behind the hub, authenticating through it."""
@@ -524,6 +542,9 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(
     # The instructor's course directory, in their own (private) home, and the release.
     course.mkdir()
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    # the header every release starts with: in the course directory (the guide's is a checkout),
+    # since the course package, a wheel, has no repository around it to find it in
+    shutil.copy(REPO / "solutions" / "header.ipynb", course / "solutions")
     from test_instructor_guide import workflow_blocks
 
     guide = workflow_blocks((REPO / "docs" / "instructor_guide.md").read_text(encoding="utf-8"))
@@ -571,13 +592,24 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(
         assert dashboard.url == f"{relay}/dashboard", (person.name, dashboard.url)
     assert teacher.http.get(f"{relay}/api/server-view", timeout=60).status_code == 200
     assert students[VICTIM].http.get(f"{relay}/api/server-view", timeout=60).status_code == 403
-    # Voila (the policy view) runs a notebook in a kernel of the student's own.
-    students[VICTIM].call(
-        "PUT",
-        "api/contents/whoami.ipynb",
-        json={"type": "notebook", "content": _notebook("import getpass; print('voila runs as', getpass.getuser())")},
+    # Voila (the policy view) runs a notebook in a kernel of the student's own, whose course package
+    # is the user environment's wheel: no solutions/ beside it, the checkout out of the picture.
+    code = (
+        "import getpass, pathlib, toychat\n"
+        "print('voila runs as', getpass.getuser())\n"
+        "package = pathlib.Path(toychat.__file__).resolve().parent\n"
+        "print('toychat from', package)\n"
+        "print('solutions beside it:', any((folder / 'solutions').exists() for folder in package.parents))"
     )
-    assert f"voila runs as {VICTIM}" in students[VICTIM].call("GET", "voila/render/whoami.ipynb").text
+    students[VICTIM].call("PUT", "api/contents/whoami.ipynb", json={"type": "notebook", "content": _notebook(code)})
+    page = students[VICTIM].call("GET", "voila/render/whoami.ipynb").text
+    assert f"voila runs as {VICTIM}" in page
+    [package] = re.findall(r"toychat from (\S+?)[\s<\\]", page)
+    assert Path(package).is_relative_to(machine.prefix.resolve()), f"the student's toychat is the wheel's: {package}"
+    assert not Path(package).is_relative_to(REPO.resolve()), (
+        f"a student imports the course from the checkout: {package}"
+    )
+    assert "solutions beside it: False" in page
     students[VICTIM].call("DELETE", "api/contents/whoami.ipynb")
 
     # Fetch, answer and submit, through the student's own server.
@@ -613,6 +645,29 @@ def test_a_class_with_real_accounts_fetches_submits_and_gets_feedback(
     victim_home = machine.home(VICTIM)
     assert _listing_denied(machine, "tcs-stu3", [inbound, victim_home, victim_home / ".local", course]) == [True] * 4
     assert machine.python_as("tcs-stu3", f"import glob; print(len(glob.glob({str(inbound)!r} + '/*')))") == "0\n"
+    # The answers and the gradebook stay the instructor's; the course's exchange folder cannot be
+    # moved aside for one of the student's own (the hijack the exchange root's sticky bit stops).
+    secrets_of_course = [course / "gradebook.db", course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"]
+    hijack = machine.exchange / COURSE_ID, machine.exchange / "tcs-stu3-course"
+    tries = machine.python_as(
+        "tcs-stu3",
+        f"""
+        import os
+        for path in {[str(p) for p in secrets_of_course]!r}:
+            try:
+                open(path, "rb").read(1)
+                print("read")
+            except PermissionError:
+                print("denied")
+        try:
+            os.rename({str(hijack[0])!r}, {str(hijack[1])!r})
+            print("moved")
+        except PermissionError:
+            print("denied")
+    """,
+    ).split()
+    assert tries == ["denied", "denied", "denied"], tries
+    assert (machine.exchange / COURSE_ID / "inbound").is_dir()
     names = machine.python_as(INSTRUCTOR, f"import os; print('\\n'.join(os.listdir({str(inbound)!r})))").splitlines()
     assert len(names) == len(STUDENTS) + 1
     assert all(re.fullmatch(rf"[\w-]+\+{ASSIGNMENT}\+[^+]+\+[\w=-]{{12}}", n) for n in names), (

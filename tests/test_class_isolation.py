@@ -21,7 +21,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -38,6 +37,7 @@ from test_class_deployment import (
     _require_root_and_tools,
     _stop_processes_of,
     _userdel,
+    install_course_wheel,
 )
 
 pytestmark = pytest.mark.nbgrader
@@ -56,25 +56,15 @@ def class_setup_commands() -> list[list[str]]:
     return [c[1:] for c in commands]
 
 
-class Class(Machine):
-    """The machine of tests/test_class_deployment.py, without this process's PYTHONPATH: the
-    accounts import the course from their own environment, never from the checkout."""
-
-    def env(self, user: str) -> dict[str, str]:
-        env = super().env(user)
-        env.pop("PYTHONPATH", None)
-        return env
-
-
 @pytest.fixture(scope="module")
-def machine() -> Iterator[Class]:
+def machine() -> Iterator[Machine]:
     _require_root_and_tools()
     _stop_processes_of(USERS)
     for user in USERS:
         _userdel(user)
     base = Path(tempfile.mkdtemp(prefix="tci-class-"))
     base.chmod(0o755)
-    m = Class(base)
+    m = Machine(base)
     try:
         (base / "home").mkdir(mode=0o755)
         (base / "srv" / "nbgrader").mkdir(parents=True)
@@ -94,13 +84,7 @@ def machine() -> Iterator[Class]:
                 subprocess.run([here(w, INSTRUCTOR) for w in command], check=True)
         # The user environment: the course's Python, with the course package as a wheel.
         m.prefix = _python_for_accounts(m, STUDENT, own=True)
-        [site] = m.prefix.glob("lib/python*/site-packages")
-        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(base / "wheel"), str(REPO)], check=True)
-        [wheel] = (base / "wheel").glob("toychat-*.whl")
-        subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
-        for path in site.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        install_course_wheel(m)
         # The class-wide nbgrader settings (TLJH: /opt/tljh/user/etc/jupyter).
         m.etc_jupyter.mkdir(parents=True)
         for folder in (base / "etc", m.etc_jupyter):
@@ -116,7 +100,7 @@ def machine() -> Iterator[Class]:
 
 
 @pytest.fixture(scope="module")
-def released(machine: Class) -> Path:
+def released(machine: Machine) -> Path:
     """The instructor's course directory after ex01's release; a student has fetched and submitted."""
     course = machine.home(INSTRUCTOR) / "course"
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
@@ -133,7 +117,7 @@ def released(machine: Class) -> Path:
     return course
 
 
-def test_the_documented_modes(machine: Class) -> None:
+def test_the_documented_modes(machine: Machine) -> None:
     assert machine.exchange.stat().st_mode & 0o7777 == 0o1777, "the exchange root has the sticky bit"
     for user in USERS:
         assert machine.home(user).stat().st_mode & 0o777 == 0o700, f"{user}'s home is private"
@@ -142,7 +126,7 @@ def test_the_documented_modes(machine: Class) -> None:
     assert course.owner() == INSTRUCTOR
 
 
-def test_a_student_cannot_reach_the_answers_or_a_classmate(machine: Class, released: Path) -> None:
+def test_a_student_cannot_reach_the_answers_or_a_classmate(machine: Machine, released: Path) -> None:
     start = time.perf_counter()
     assert (released / "gradebook.db").is_file()
     inbound = machine.exchange / COURSE_ID / "inbound"

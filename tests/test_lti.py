@@ -42,7 +42,7 @@ from support.hub import configurable_http_proxy, loopback_browser_session, runni
 from support.lms import LMS, ROLE, hub_lms_lines
 from support.nbtools import REPO, record_timing, venv_env
 
-pytestmark = pytest.mark.nbgrader
+pytestmark = [pytest.mark.nbgrader, pytest.mark.hub]  # it starts JupyterHub
 
 CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
