@@ -97,7 +97,13 @@ def test_sizing_table_reads_the_measured_figures_and_grows_with_the_class() -> N
         "- kernel: lessons/x.ipynb: CPU 12.0 s over 20.0 s wall (60% of one core)\n"
     )
     figures = figures_from_results("# Benchmark results\n\n" + section)
-    assert figures == {"server_mib": 150.0, "kernel_mib": 300.0, "median_kernel_mib": 120.0, "heaviest_cpu_s": 12.0}
+    assert figures == {
+        "server_mib": 150.0,
+        "kernel_mib": 300.0,
+        "second_kernel_mib": 120.0,
+        "median_kernel_mib": 120.0,
+        "heaviest_cpu_s": 12.0,
+    }
     rows = class_table(**figures).splitlines()[2:]
     memory = [float(row.split("|")[3].split()[0]) for row in rows]
     assert [row.split("|")[1].strip() for row in rows] == ["30", "200", "1000"]
@@ -114,6 +120,39 @@ def test_sizing_for_a_whole_class_at_once_doubles_the_half_class_memory() -> Non
     assert whole.split("|")[2].strip() == "200 (100%)"
     gib = [float(row.split("|")[3].split()[0]) for row in (half, whole)]
     assert gib[1] - SYSTEM_GIB == pytest.approx(2 * (gib[0] - SYSTEM_GIB), abs=0.15)  # each rounded to 0.1
+
+
+def test_a_heavy_week_counts_both_kernels_at_the_two_largest_peaks() -> None:
+    from benchmarks.sizing import IN_CLASS_SHARE, SYSTEM_GIB, class_table
+
+    figures = {"server_mib": 150.0, "kernel_mib": 300.0, "median_kernel_mib": 120.0, "heaviest_cpu_s": 12.0}
+    [heavy] = class_table(**figures, shares=IN_CLASS_SHARE, second_kernel_mib=280.0, heavy_week=True).splitlines()[2:]
+    assert float(heavy.split("|")[3].split()[0]) == round(200 * (150 + 300 + 280) / 1024 + SYSTEM_GIB, 1)
+    with pytest.raises(ValueError, match="second_kernel_mib"):
+        class_table(**figures, heavy_week=True)
+
+
+def test_the_guides_sizing_rows_are_the_tables_the_code_prints() -> None:
+    """Every sizing row in docs/deploying.md is a row :func:`class_table` prints from RESULTS.md."""
+    from benchmarks.sizing import IN_CLASS_SHARE, class_table, figures_from_results
+
+    repo = Path(__file__).resolve().parents[1]
+    figures = figures_from_results((repo / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8"))
+    printed = {
+        *class_table(**figures).splitlines()[2:],
+        *class_table(**figures, shares=IN_CLASS_SHARE).splitlines()[2:],
+        *class_table(**figures, shares=IN_CLASS_SHARE, heavy_week=True).splitlines()[2:],
+    }
+    guide = (repo / "docs" / "deploying.md").read_text(encoding="utf-8")
+    header = "| class | active at once | memory |"
+    rows = [
+        line
+        for block in guide.split(header)[1:]
+        for line in block.split("\n\n", 1)[0].splitlines()[2:]
+        if line.startswith("| ")
+    ]
+    assert len(rows) == 5, rows
+    assert set(rows) <= printed, set(rows) - printed
 
 
 # ---- one honest run: load stamps, refusals, failures (no timing: fake modules, fake load) ----
