@@ -338,6 +338,49 @@ def test_a_mailbox_answer_tells_the_device_the_mode(relay: RunningRelay, remote:
     assert remote.mode == "e2ee"
 
 
+def test_a_device_that_long_polls_first_never_asks_for_info(relay: RunningRelay) -> None:
+    """A mailbox answer names the mode and franking, so a device whose first request to the relay
+    after registering is a long poll composes, sends and opens messages without ``GET /api/info``
+    (the load generator's students each made that one request before)."""
+    bob_remote = _Counting(relay.url)
+    alice = Client(fresh("alice"), RemoteServer(relay.url))
+    bob = Client(fresh("bob"), bob_remote)
+    bob_remote.calls.clear()
+    assert bob_remote.wait_for_messages(bob.name, 0.1) is False
+    bob.send(alice.name, "composed on what the poll said")
+    alice.send(bob.name, "and an answer")
+    assert bob_remote.wait_for_messages(bob.name, 5) is True
+    assert [m.text for m in bob.receive()] == ["and an answer"]
+    assert bob_remote.franking is not None  # this relay franks, and the poll said so
+    assert bob_remote.mode == "e2ee"
+    assert "GET /api/info" not in bob_remote.calls
+    assert [m.text for m in alice.receive()] == ["composed on what the poll said"]
+
+
+def test_a_relay_whose_mailbox_answer_names_only_the_mode_is_asked_for_info_once(
+    relay: RunningRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay from before franking was in the mailbox answer: the device asks ``/api/info`` for
+    it once (franking cannot be guessed), then follows the mode from the answers as before."""
+    from toychat.relay import codec
+
+    original = codec.mailbox_to_json
+    monkeypatch.setattr(codec, "mailbox_to_json", lambda queued, mode=None, franking=None: original(queued, mode))
+    bob_remote = _Counting(relay.url, info_ttl=0.3)
+    alice = Client(fresh("alice"), RemoteServer(relay.url))
+    bob = Client(fresh("bob"), bob_remote)
+    bob_remote.calls.clear()
+    assert bob_remote.wait_for_messages(bob.name, 0.1) is False
+    bob.send(alice.name, "one")
+    assert bob_remote.calls.count("GET /api/info") == 1
+    assert bob_remote.franking is not None
+    time.sleep(0.4)  # stale now; the next answer (mode only) refreshes it
+    assert bob_remote.wait_for_messages(bob.name, 0.1) is False
+    bob.send(alice.name, "two")
+    assert bob_remote.calls.count("GET /api/info") == 1
+    assert [m.text for m in alice.receive()] == ["one", "two"]
+
+
 def test_an_older_relay_without_post_mailbox_gets_separate_acknowledgements(
     relay: RunningRelay, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -196,6 +196,9 @@ class RemoteServer:
         self.headers = dict(headers or {})
         self.info_ttl = info_ttl
         self._info: tuple[float, dict[str, Any]] | None = None
+        #: The two facts composing and opening a message need (``mode``, ``franking``), and when
+        #: learnt: from an :meth:`info` answer or, as fresh, from any mailbox answer.
+        self._platform: tuple[float, dict[str, Any]] | None = None
         #: Timestamps for new messages come from this machine's clock.
         self.clock: Clock = real_clock
         #: For lessons and tests: when True, acknowledgements are "lost" (never sent).
@@ -349,6 +352,7 @@ class RemoteServer:
         if fresh or self._info is None or now - self._info[0] > self.info_ttl:
             try:
                 self._info = (now, dict(self.request("GET", "/api/info")))
+                self._platform = (now, {k: self._info[1].get(k) for k in ("mode", "franking")})
             except RelayUnavailable:
                 if fresh or self._info is None:
                     raise
@@ -357,17 +361,37 @@ class RemoteServer:
         return dict(self._info[1])
 
     def _note_mode(self, answer: object) -> None:
-        """A mailbox answer names the relay's mode as it answered: as fresh as an :meth:`info`
-        answer, so the next message composed needs no request of its own to ask (the relay
-        answers every waiting long poll at once when the instructor switches the mode)."""
+        """A mailbox answer names the relay's mode and franking as it answered: as fresh as an
+        :meth:`info` answer, so the next message composed needs no request of its own to ask,
+        not even the first (the relay answers every waiting long poll at once when the
+        instructor switches the mode).  An older relay's answer names only the mode: that
+        refreshes what an earlier :meth:`info` answer said."""
+        now = time.monotonic()
+        platform = codec.mailbox_platform(answer)
         mode = codec.mailbox_mode(answer)
-        if self._info is not None and mode is not None:
-            self._info = (time.monotonic(), {**self._info[1], "mode": mode})
+        if platform is not None:
+            self._platform = (now, platform)
+        elif self._platform is not None and mode is not None:
+            self._platform = (now, {**self._platform[1], "mode": mode})
+
+    def _platform_info(self) -> dict[str, Any]:
+        """``mode`` and ``franking``: from the last answer that named them if it is at most
+        ``info_ttl`` seconds old, otherwise asked with :meth:`info` (while the relay is down
+        for a moment, the last answer is used as :meth:`info` does)."""
+        known = self._platform
+        if known is not None and time.monotonic() - known[0] <= self.info_ttl:
+            return known[1]
+        try:
+            return self.info()
+        except RelayUnavailable:
+            if known is None:
+                raise
+            return known[1]
 
     @property
     def mode(self) -> Mode:
         """The platform the relay runs now: ``"e2ee"`` or ``"plaintext"`` (asked each time)."""
-        mode = self.info()["mode"]
+        mode = self._platform_info()["mode"]
         if not is_mode(mode):
             raise RelayError(f"the relay names an unknown platform {mode!r}; is it a toychat relay?")
         return mode
@@ -377,11 +401,12 @@ class RemoteServer:
         """Switch the platform (instructor only: needs ``admin_token``)."""
         self.request("POST", "/api/mode", data=codec.mode_to_json(mode), admin=True)
         self._info = None
+        self._platform = None
 
     @property
     def franking(self) -> RemoteFranking | None:
         """Whether the relay tags messages for reporting (lesson 08); ``None`` if not."""
-        return RemoteFranking(self.url) if self.info().get("franking") else None
+        return RemoteFranking(self.url) if self._platform_info().get("franking") else None
 
     # ---- key directory ---------------------------------------------------------------------
     def register(self, public: PublicIdentity) -> None:
@@ -513,9 +538,9 @@ class RemoteServer:
         page that call received instead of asking the relay again.
         """
         channel = self._connections.end(name)
-        if self._info is None:
-            self.info()  # know the platform before taking messages: opening them then needs no network
         page = self._page(name, wait)
+        if self._platform is None:
+            self.info()  # an older relay's answer did not say: know the platform before opening messages
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
         records = []

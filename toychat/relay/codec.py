@@ -48,6 +48,7 @@ __all__ = [
     "franked_to_json",
     "mailbox_from_json",
     "mailbox_mode",
+    "mailbox_platform",
     "mailbox_to_json",
     "mode_from_json",
     "mode_to_json",
@@ -190,9 +191,10 @@ def verified_from_json(data: object) -> bytes:
 
 
 # ---- mailboxes ----------------------------------------------------------------------------------
-def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None) -> dict[str, Any]:
+def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None, franking: bool | None = None) -> dict[str, Any]:
     """A batch of waiting messages: mailbox id, message id and the envelope as text; and, from
-    the relay, the platform's ``mode`` as it answered (:func:`mailbox_mode` reads it).
+    the relay, the platform's ``mode`` as it answered (:func:`mailbox_mode` reads it) and whether
+    it tags messages for reporting (``franking``; :func:`mailbox_platform` reads both).
 
     >>> batch = [Queued(7, "m1", b'{"toy":1}')]
     >>> mailbox_to_json(batch)
@@ -201,12 +203,16 @@ def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None) -> dict[s
     True
     >>> mailbox_mode(mailbox_to_json(batch, "e2ee")), mailbox_mode(mailbox_to_json(batch))
     ('e2ee', None)
+    >>> mailbox_platform(mailbox_to_json(batch, "plaintext", True)), mailbox_platform(mailbox_to_json(batch, "e2ee"))
+    ({'mode': 'plaintext', 'franking': True}, None)
     """
     data: dict[str, Any] = {
         "messages": [{"id": q.id, "msg_id": q.msg_id, "envelope": q.envelope.decode("utf-8")} for q in queued]
     }
     if mode is not None:
         data["mode"] = mode
+    if franking is not None:
+        data["franking"] = franking
     return data
 
 
@@ -214,6 +220,17 @@ def mailbox_mode(data: object) -> Mode | None:
     """The mode a :func:`mailbox_to_json` answer names, or ``None`` (none, or not a mode)."""
     mode = data.get("mode") if isinstance(data, dict) else None
     return mode if is_mode(mode) else None
+
+
+def mailbox_platform(data: object) -> dict[str, Any] | None:
+    """What a :func:`mailbox_to_json` answer says of the platform, ``{"mode": ..., "franking": ...}``
+    (the two :class:`~toychat.relay.RemoteServer` needs to compose and open messages), or ``None``
+    unless it names both (a relay from before ``franking`` was added names only the mode)."""
+    mode = mailbox_mode(data)
+    franking = data.get("franking") if isinstance(data, dict) else None
+    if mode is None or not isinstance(franking, bool):
+        return None
+    return {"mode": mode, "franking": franking}
 
 
 def mailbox_from_json(data: object) -> list[Queued]:

@@ -11,7 +11,7 @@ GET      ``/api/users``               —           the registered names
 GET      ``/api/users/<name>``        —           look up someone's public keys
 GET      ``/api/users/<name>/devices`` —          their extra devices (an honest relay: none)
 POST     ``/api/messages``            user        submit one canonical envelope (the body)
-GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages and the mode (long-poll up to 30 s)
+GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages, mode, franking (long-poll up to 30 s)
 POST     ``/api/mailbox?wait=&limit=`` user       ``{"ids": [...]}``: acknowledge, then as ``GET``
 POST     ``/api/mailbox/ack``         user        ``{"ids": [...]}``: delete delivered messages
 GET      ``/api/franked/<msg_id>``    user        the franking tag of a message to you
@@ -177,8 +177,9 @@ class MailboxHandler(ApiHandler):
         if not queued and wait > 0:
             await self.relay.condition(name).wait(timeout=datetime.timedelta(seconds=wait))
             queued = server.mailbox(name, limit)
-        # the mode as of this answer: a device then knows it without asking /api/info again
-        self.reply(codec.mailbox_to_json(queued, server.mode))
+        # the mode as of this answer, and franking: a device then composes and opens messages
+        # without asking /api/info, not even once after it starts
+        self.reply(codec.mailbox_to_json(queued, server.mode, server.franking is not None))
 
 
 class AckHandler(ApiHandler):
