@@ -33,13 +33,15 @@ from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import SeenByServer
 from ..wire import Mode, is_mode
 from .errors import error_class
-from .limits import MAX_BATCH
+from .limits import MAX_BATCH, MAX_SEND_BATCH
 from .store import Queued
 
 __all__ = [
     "MAX_ACK_IDS",
     "ack_from_json",
     "ack_to_json",
+    "batch_from_json",
+    "batch_to_json",
     "b64decode",
     "b64encode",
     "error_from_json",
@@ -245,6 +247,32 @@ def mailbox_from_json(data: object) -> list[Queued]:
         except (KeyError, TypeError, ValueError, OverflowError):
             raise MalformedEnvelope("the relay sent a mailbox entry without id, msg_id and envelope.") from None
     return out
+
+
+def batch_to_json(raws: Sequence[bytes]) -> dict[str, list[str]]:
+    """Several envelopes for ``POST /api/messages/batch``, each as its (UTF-8 JSON) text.
+
+    >>> batch_from_json(batch_to_json([b'{"toy":1}', b'{"toy":2}']))
+    [b'{"toy":1}', b'{"toy":2}']
+    """
+    return {"envelopes": [bytes(raw).decode("utf-8") for raw in raws]}
+
+
+def batch_from_json(data: object) -> list[bytes]:
+    """Parse :func:`batch_to_json`'s output: 1 to :data:`~toychat.relay.limits.MAX_SEND_BATCH`
+    envelopes, each a string (checked as an envelope later, one by one).
+
+    >>> batch_from_json({"envelopes": []})
+    Traceback (most recent call last):
+    ...
+    toychat.errors.MalformedEnvelope: a batch carries 1 to 32 envelopes, not 0.
+    """
+    items = data.get("envelopes") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise MalformedEnvelope('a batch of envelopes is {"envelopes": ["<envelope>", ...]}.')
+    if not 1 <= len(items) <= MAX_SEND_BATCH:
+        raise MalformedEnvelope(f"a batch carries 1 to {MAX_SEND_BATCH} envelopes, not {len(items)}.")
+    return [item.encode("utf-8") for item in items]
 
 
 def ack_to_json(ids: Sequence[int]) -> dict[str, list[int]]:

@@ -11,6 +11,7 @@ GET      ``/api/users``               —           the registered names
 GET      ``/api/users/<name>``        —           look up someone's public keys
 GET      ``/api/users/<name>/devices`` —          their extra devices (an honest relay: none)
 POST     ``/api/messages``            user        submit one canonical envelope (the body)
+POST     ``/api/messages/batch``      user        ``{"envelopes": [...]}``: up to 32, all stored or none
 GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages, mode, franking (long-poll up to 30 s)
 POST     ``/api/mailbox?wait=&limit=`` user       ``{"ids": [...]}``: acknowledge, then as ``GET``
 POST     ``/api/mailbox/ack``         user        ``{"ids": [...]}``: delete delivered messages
@@ -48,10 +49,11 @@ from ..wire import MAX_ENVELOPE_BYTES
 from . import codec
 from .api import ApiHandler
 from .errors import Forbidden, Unauthenticated
-from .limits import MAX_BATCH, MAX_REPORT_BODY, MAX_WAIT_SECONDS, VIEW_ROWS
+from .limits import MAX_BATCH, MAX_HTTP_BODY, MAX_REPORT_BODY, MAX_WAIT_SECONDS, VIEW_ROWS
 
 __all__ = [
     "AckHandler",
+    "BatchMessagesHandler",
     "DashboardHandler",
     "DevicesHandler",
     "FrankedHandler",
@@ -138,6 +140,19 @@ class MessagesHandler(ApiHandler):
     def post(self) -> None:
         msg_id = self.relay.server.accept(self.body, authenticated_as=self.require_user())
         self.reply({"msg_id": msg_id}, status=201)
+
+
+class BatchMessagesHandler(ApiHandler):
+    """Several envelopes from one sender in one request: all stored (one commit) or none."""
+
+    max_body = MAX_HTTP_BODY
+    login = "user"
+
+    def post(self) -> None:
+        raws = codec.batch_from_json(self.json_body())
+        self.charge(len(raws) - 1)  # the request paid for one envelope: the rate limit counts envelopes
+        msg_ids = self.relay.server.accept_batch(raws, authenticated_as=self.require_user())
+        self.reply({"msg_ids": msg_ids}, status=201)
 
 
 class MailboxHandler(ApiHandler):
