@@ -22,14 +22,14 @@ a class on separate machines would see less.
 
 The class pattern (seeded): students work in pairs, some in groups of 3 or
 4; each sends a message to their partner or, in a group, to every other
-member (one envelope per member: the toy has no group encryption), at
-exponentially distributed intervals with a mean of ``mean_gap`` seconds.
+member (one envelope per member: the toy has no group encryption, sent together in one
+request), at exponentially distributed intervals with a mean of ``mean_gap`` seconds.
 Every accepted message (the relay answered 201) is checked end to end:
 it must reach its recipient's ``Client.inbox`` exactly once, with the text
 that was sent.  With ``kill_at``, the relay is killed with SIGKILL that many
 seconds into the run and restarted on the same SQLite file and port, as a
-supervisor would; senders re-send the *same* envelope until the relay answers
-(a ``ReplayedMessage`` then means the first copy was stored before the kill).
+supervisor would; senders re-send the *same* envelopes until the relay answers
+(a ``ReplayedMessage`` then means the first copy of the batch was stored before the kill).
 """
 
 from __future__ import annotations
@@ -361,32 +361,34 @@ def _register(student: _Student) -> int:
 
 
 def _send(student: _Student, rng: random.Random, counter: int) -> None:
-    """One message to every other member of the student's pair or group."""
+    """One message to every other member of the student's pair or group: one envelope per member,
+    sent together in one request (``POST /api/messages/batch``), which the relay stores all or none of."""
     assert student.client is not None
-    for to in student.recipients:
-        text = f"{student.name}->{to} #{counter} {rng.getrandbits(64):016x}"
-        t0 = time.time()
-        envelope: Envelope | None = None
-        refused = False
-        while True:  # re-send the same envelope (same msg_id) until the relay has it
-            try:
-                if envelope is None:  # composing asks the relay for its mode (and keys, the first time)
-                    envelope = student.client.compose(to, text)
-                student.client.submit_raw(envelope.to_bytes())
-                break
-            except ReplayedMessage:
-                break  # the first copy was stored just before the relay went down
-            except MailboxFull:
-                refused = True  # refused by name and stored nowhere: not accepted, so not lost either
-                break
-            except (RelayUnavailable, RateLimited) as exc:
-                student.retries += 1
-                if isinstance(exc, RelayUnavailable):
-                    student.outage_errors += 1
-                time.sleep(0.2)
-        if refused:
-            student.refused_by_quota += 1
-            continue
+    t0 = time.time()
+    texts = [f"{student.name}->{to} #{counter} {rng.getrandbits(64):016x}" for to in student.recipients]
+    envelopes: list[Envelope] = []
+    refused = False
+    while True:  # re-send the same envelopes (same msg_ids) until the relay has them
+        try:
+            while len(envelopes) < len(texts):  # composing asks the relay for its mode (and keys, the first time)
+                to = student.recipients[len(envelopes)]
+                envelopes.append(student.client.compose(to, texts[len(envelopes)]))
+            student.remote.submit_raw_batch(student.name, [e.to_bytes() for e in envelopes])
+            break
+        except ReplayedMessage:
+            break  # the batch was stored (all of it) just before the relay went down
+        except MailboxFull:
+            refused = True  # refused by name and none of it stored: not accepted, so not lost either
+            break
+        except (RelayUnavailable, RateLimited) as exc:
+            student.retries += 1
+            if isinstance(exc, RelayUnavailable):
+                student.outage_errors += 1
+            time.sleep(0.2)
+    if refused:
+        student.refused_by_quota += len(envelopes)
+        return
+    for to, text, envelope in zip(student.recipients, texts, envelopes, strict=True):
         student.client.sent.append(envelope)
         student.sent.append((envelope.msg_id, to, text, t0))
 
