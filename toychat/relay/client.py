@@ -33,6 +33,7 @@ never leaves it); the toy layer adds nothing there.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -44,6 +45,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,6 +202,9 @@ class RemoteServer:
         #: The two facts composing and opening a message need (``mode``, ``franking``), and when
         #: learnt: from an :meth:`info` answer or, as fresh, from any mailbox answer.
         self._platform: tuple[float, dict[str, Any]] | None = None
+        #: Long polls of this object waiting at the relay now (a phone polls in one thread, sends in another).
+        self._polls_open = 0
+        self._poll_lock = threading.Lock()
         #: Timestamps for new messages come from this machine's clock.
         self.clock: Clock = real_clock
         #: For lessons and tests: when True, acknowledgements are "lost" (never sent).
@@ -377,12 +382,35 @@ class RemoteServer:
         elif self._platform is not None and mode is not None:
             self._platform = (now, {**self._platform[1], "mode": mode})
 
+    def _mailbox_query(self, wait: float) -> str:
+        """The mailbox path and query for a page that waits up to ``wait`` seconds, naming the mode
+        this object knows: a relay whose mode differs answers at once instead of waiting."""
+        known = self._platform
+        mode = f"&mode={known[1]['mode']}" if known is not None and is_mode(known[1].get("mode")) else ""
+        return f"/api/mailbox?wait={float(wait):g}{mode}"
+
+    @contextlib.contextmanager
+    def _polling(self, wait: float) -> Iterator[None]:
+        """Count a long poll (``wait`` > 0) as open while the block runs (see :meth:`_platform_info`)."""
+        if wait <= 0:
+            yield
+            return
+        with self._poll_lock:
+            self._polls_open += 1
+        try:
+            yield
+        finally:
+            with self._poll_lock:
+                self._polls_open -= 1
+
     def _platform_info(self) -> dict[str, Any]:
         """``mode`` and ``franking``: from the last answer that named them if it is at most
-        ``info_ttl`` seconds old, otherwise asked with :meth:`info` (while the relay is down
-        for a moment, the last answer is used as :meth:`info` does)."""
+        ``info_ttl`` seconds old, or while a long poll of this object waits at the relay (another
+        thread's: the relay answers every waiting poll at once, naming the new mode, when the
+        instructor switches it, so until then the last answer holds); otherwise asked with
+        :meth:`info` (while the relay is down for a moment, the last answer is used as :meth:`info` does)."""
         known = self._platform
-        if known is not None and time.monotonic() - known[0] <= self.info_ttl:
+        if known is not None and (self._polls_open > 0 or time.monotonic() - known[0] <= self.info_ttl):
             return known[1]
         try:
             return self.info()
@@ -417,6 +445,7 @@ class RemoteServer:
         if not isinstance(public, PublicIdentity):
             raise TypeError("register() takes a PublicIdentity (identity.public).")
         answer = self.request("POST", "/api/users", data=codec.public_to_json(public), user=public.name)
+        self._note_mode(answer)  # it names the platform as a mailbox answer does
         if answer.get("token"):
             self.tokens[public.name] = str(answer["token"])
             self._save_logins()
@@ -508,9 +537,8 @@ class RemoteServer:
         """What the relay has queued for ``name`` now, as ``(mailbox id, msg_id, bytes)``,
         duplicates included (no acknowledgement, no de-duplication).  ``wait`` > 0
         long-polls: the relay answers as soon as a message arrives, or after ``wait`` seconds."""
-        answer = self.request(
-            "GET", f"/api/mailbox?wait={float(wait):g}", user=name, timeout=self.timeout + max(0.0, wait)
-        )
+        with self._polling(wait):
+            answer = self.request("GET", self._mailbox_query(wait), user=name, timeout=self.timeout + max(0.0, wait))
         self._note_mode(answer)
         return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
 
@@ -521,13 +549,14 @@ class RemoteServer:
         ids = [] if self.drop_acks else self._unacked.get(name, [])
         if ids and self._combined_ack:
             try:
-                answer = self.request(
-                    "POST",
-                    f"/api/mailbox?wait={float(wait):g}",
-                    data=codec.ack_to_json(ids),
-                    user=name,
-                    timeout=self.timeout + max(0.0, wait),
-                )
+                with self._polling(wait):
+                    answer = self.request(
+                        "POST",
+                        self._mailbox_query(wait),
+                        data=codec.ack_to_json(ids),
+                        user=name,
+                        timeout=self.timeout + max(0.0, wait),
+                    )
             except RelayError as exc:
                 if getattr(exc, "status", None) != 405:
                     raise
