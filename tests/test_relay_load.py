@@ -58,6 +58,9 @@ def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     sends = report.requests["POST /api/messages"] + report.requests["POST /api/messages/batch"]
     assert sends < report.accepted
     assert report.requests["GET /api/users/<name>"] == 0  # look-ups before the measured part are not counted
+    # registration and every mailbox answer name the platform, and each phone's poll stays open
+    # across its sends: no device asks /api/info
+    assert report.requests["GET /api/info"] == 0
     assert report.file_modes["folder"] == "0o700"
     assert report.file_modes["class.sqlite"] == "0o600"
     assert set(report.file_modes.values()) <= {"0o600", "0o700"}
