@@ -114,13 +114,19 @@ def test_quotas_count_the_batch_itself(tmp_path: Path) -> None:
 
 
 def test_the_rate_limit_counts_envelopes_not_requests() -> None:
-    running = serve_in_thread(rate=0.001, burst=6)
+    running = serve_in_thread(rate=1e-6, burst=1_000)  # (practically) no refill during the test
     try:
-        remote, [alice, *members] = group(running.url, 4)  # registration: 1 request of alice's 6
-        sent = envelopes(alice, members)  # composing looks each member up: 3 + 3 requests
-        with pytest.raises(RateLimited):  # 3 envelopes, no tokens left
-            remote.submit_raw_batch(alice.name, [e.to_bytes() for e in sent])
+        remote, [alice, *members] = group(running.url, 4)
+        sent = [e.to_bytes() for e in envelopes(alice, members)]
+        buckets = running.relay.limiter._buckets  # the relay's thread is idle between requests
+        key = f"user:{alice.name}"
+        buckets[key] = (2.5, buckets[key][1])  # fewer tokens left than the batch's 3 envelopes
+        with pytest.raises(RateLimited):
+            remote.submit_raw_batch(alice.name, sent)
         assert [queued(m) for m in members] == [0, 0, 0]
+        buckets[key] = (3.5, buckets[key][1])  # enough for 3
+        assert len(remote.submit_raw_batch(alice.name, sent)) == 3
+        assert buckets[key][0] < 1  # all 3 were taken
     finally:
         running.stop()
 
