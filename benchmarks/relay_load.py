@@ -22,18 +22,19 @@ a class on separate machines would see less.
 
 The class pattern (seeded): students work in pairs, some in groups of 3 or
 4; each sends a message to their partner or, in a group, to every other
-member (one envelope per member: the toy has no group encryption), at
-exponentially distributed intervals with a mean of ``mean_gap`` seconds.
+member (one envelope per member: the toy has no group encryption, sent together in one
+request), at exponentially distributed intervals with a mean of ``mean_gap`` seconds.
 Every accepted message (the relay answered 201) is checked end to end:
 it must reach its recipient's ``Client.inbox`` exactly once, with the text
 that was sent.  With ``kill_at``, the relay is killed with SIGKILL that many
 seconds into the run and restarted on the same SQLite file and port, as a
-supervisor would; senders re-send the *same* envelope until the relay answers
-(a ``ReplayedMessage`` then means the first copy was stored before the kill).
+supervisor would; senders re-send the *same* envelopes until the relay answers
+(a ``ReplayedMessage`` then means the first copy of the batch was stored before the kill).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -361,42 +362,46 @@ def _register(student: _Student) -> int:
 
 
 def _send(student: _Student, rng: random.Random, counter: int) -> None:
-    """One message to every other member of the student's pair or group."""
+    """One message to every other member of the student's pair or group: one envelope per member,
+    sent together in one request (``POST /api/messages/batch``), which the relay stores all or none of."""
     assert student.client is not None
-    for to in student.recipients:
-        text = f"{student.name}->{to} #{counter} {rng.getrandbits(64):016x}"
-        t0 = time.time()
-        envelope: Envelope | None = None
-        refused = False
-        while True:  # re-send the same envelope (same msg_id) until the relay has it
-            try:
-                if envelope is None:  # composing asks the relay for its mode (and keys, the first time)
-                    envelope = student.client.compose(to, text)
-                student.client.submit_raw(envelope.to_bytes())
-                break
-            except ReplayedMessage:
-                break  # the first copy was stored just before the relay went down
-            except MailboxFull:
-                refused = True  # refused by name and stored nowhere: not accepted, so not lost either
-                break
-            except (RelayUnavailable, RateLimited) as exc:
-                student.retries += 1
-                if isinstance(exc, RelayUnavailable):
-                    student.outage_errors += 1
-                time.sleep(0.2)
-        if refused:
-            student.refused_by_quota += 1
-            continue
+    t0 = time.time()
+    texts = [f"{student.name}->{to} #{counter} {rng.getrandbits(64):016x}" for to in student.recipients]
+    envelopes: list[Envelope] = []
+    refused = False
+    while True:  # re-send the same envelopes (same msg_ids) until the relay has them
+        try:
+            while len(envelopes) < len(texts):  # composing asks the relay for its mode (and keys, the first time)
+                to = student.recipients[len(envelopes)]
+                envelopes.append(student.client.compose(to, texts[len(envelopes)]))
+            student.remote.submit_raw_batch(student.name, [e.to_bytes() for e in envelopes])
+            break
+        except ReplayedMessage:
+            break  # the batch was stored (all of it) just before the relay went down
+        except MailboxFull:
+            refused = True  # refused by name and none of it stored: not accepted, so not lost either
+            break
+        except (RelayUnavailable, RateLimited) as exc:
+            student.retries += 1
+            if isinstance(exc, RelayUnavailable):
+                student.outage_errors += 1
+            time.sleep(0.2)
+    if refused:
+        student.refused_by_quota += len(envelopes)
+        return
+    for to, text, envelope in zip(student.recipients, texts, envelopes, strict=True):
         student.client.sent.append(envelope)
         student.sent.append((envelope.msg_id, to, text, t0))
 
 
-def _receive(student: _Student, wait: float) -> None:
-    """Long-poll up to ``wait`` seconds, then read whatever arrived."""
+def _receive(student: _Student, wait: float, lock: threading.Lock | None = None) -> None:
+    """Long-poll up to ``wait`` seconds, then read whatever arrived (holding ``lock``, if given,
+    while the Client opens it: a device's sending and receiving share its sessions)."""
     assert student.client is not None
     try:
         if student.remote.wait_for_messages(student.name, wait):
-            got = student.client.receive(strict=False)
+            with lock or contextlib.nullcontext():
+                got = student.client.receive(strict=False)
             now = time.time()
             student.received += [(m.msg_id, m.text, now) for m in got]
     except (RelayUnavailable, RateLimited):
@@ -405,6 +410,7 @@ def _receive(student: _Student, wait: float) -> None:
 
 
 def _student_loop(student: _Student, seed: int, mean_gap: float, send_until: float, stop: threading.Event) -> None:
+    """A notebook's loop, one thread: long-poll until the next send is due, send, poll again."""
     rng = random.Random(seed)
     next_send = time.time() + rng.expovariate(1 / mean_gap)
     counter = 0
@@ -429,6 +435,58 @@ def _student_loop(student: _Student, seed: int, mean_gap: float, send_until: flo
         student.errors.append(f"{student.name}: {type(exc).__name__}: {exc}")
 
 
+def _sender_loop(
+    student: _Student, seed: int, mean_gap: float, send_until: float, stop: threading.Event, lock: threading.Lock
+) -> None:
+    """A phone's sending side: sends at the same seeded times as :func:`_student_loop`, while
+    :func:`_poller_loop` keeps its long poll open across each send."""
+    rng = random.Random(seed)
+    next_send = time.time() + rng.expovariate(1 / mean_gap)
+    counter = 0
+    try:
+        while not stop.is_set() and next_send < send_until:
+            if stop.wait(max(0.0, next_send - time.time())):
+                break
+            with lock:
+                _send(student, rng, counter)
+            counter += 1
+            next_send = time.time() + rng.expovariate(1 / mean_gap)
+    except Exception as exc:  # noqa: BLE001  (reported, never hidden)
+        student.errors.append(f"{student.name}: {type(exc).__name__}: {exc}")
+    finally:
+        student.done_sending = True
+
+
+def _poller_loop(student: _Student, send_until: float, stop: threading.Event, lock: threading.Lock) -> None:
+    """A phone's receiving side: one long poll after another (25 s at most, a notebook's cap;
+    until sending stops, then 1 s at a time to see ``stop``), whatever the sending side does."""
+    try:
+        while not stop.is_set():
+            now = time.time()
+            _receive(student, max(0.05, min(send_until - now, 25.0)) if now < send_until else 1.0, lock)
+        _receive(student, 0.05, lock)  # acknowledge the last batch: the relay's mailboxes end empty
+    except Exception as exc:  # noqa: BLE001  (reported, never hidden)
+        student.errors.append(f"{student.name}: {type(exc).__name__}: {exc}")
+
+
+def _student_threads(
+    student: _Student, seed: int, mean_gap: float, send_until: float, stop: threading.Event, *, poll_across_sends: bool
+) -> list[threading.Thread]:
+    """The threads that play one student: a notebook's one loop, or a phone's sender and poller."""
+    if not poll_across_sends:
+        args = (student, seed, mean_gap, send_until, stop)
+        return [threading.Thread(target=_student_loop, args=args, name=student.name, daemon=True)]
+    lock = threading.Lock()
+    return [
+        threading.Thread(
+            target=_sender_loop, args=(student, seed, mean_gap, send_until, stop, lock), name=student.name, daemon=True
+        ),
+        threading.Thread(
+            target=_poller_loop, args=(student, send_until, stop, lock), name=f"{student.name}-poll", daemon=True
+        ),
+    ]
+
+
 def run_load(
     students: int = 200,
     seconds: float = 60.0,
@@ -438,8 +496,14 @@ def run_load(
     kill_at: float | None = None,
     drain_timeout: float = 60.0,
     workdir: Path | None = None,
+    poll_across_sends: bool = True,
 ) -> LoadReport:
-    """Run one class against a fresh relay process; see the module docstring."""
+    """Run one class against a fresh relay process; see the module docstring.
+
+    With ``poll_across_sends`` (the default) each student is a phone: one thread sends at the
+    seeded times while another keeps a long poll open across the sends, so a poll ends when a
+    message arrives (or after 25 s), not at the student's own next send; without it, one thread
+    polls until its next send is due, sends, and polls again, as a notebook's loop would."""
     owned = tempfile.TemporaryDirectory(prefix="relay-load-") if workdir is None else None
     folder = Path(owned.name) if owned else Path(workdir)  # type: ignore[union-attr]
     # a folder the relay creates, as on a fresh deployment (it makes it 0700, its files 0600)
@@ -469,10 +533,11 @@ def run_load(
         t_start = time.time()
         send_until = t_start + seconds
         threads = [
-            threading.Thread(
-                target=_student_loop, args=(s, seed * 100_003 + i, mean_gap, send_until, stop), name=s.name, daemon=True
-            )
+            thread
             for i, s in enumerate(roster)
+            for thread in _student_threads(
+                s, seed * 100_003 + i, mean_gap, send_until, stop, poll_across_sends=poll_across_sends
+            )
         ]
         for thread in threads:
             thread.start()

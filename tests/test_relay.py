@@ -338,6 +338,99 @@ def test_a_mailbox_answer_tells_the_device_the_mode(relay: RunningRelay, remote:
     assert remote.mode == "e2ee"
 
 
+def test_a_device_that_long_polls_first_never_asks_for_info(relay: RunningRelay) -> None:
+    """A mailbox answer names the mode and franking, so a device whose first request to the relay
+    after registering is a long poll composes, sends and opens messages without ``GET /api/info``
+    (the load generator's students each made that one request before)."""
+    bob_remote = _Counting(relay.url)
+    alice = Client(fresh("alice"), RemoteServer(relay.url))
+    bob = Client(fresh("bob"), bob_remote)
+    bob_remote._platform = None  # what registration said is not needed (the next test checks it)
+    bob_remote.calls.clear()
+    assert bob_remote.wait_for_messages(bob.name, 0.1) is False
+    bob.send(alice.name, "composed on what the poll said")
+    alice.send(bob.name, "and an answer")
+    assert bob_remote.wait_for_messages(bob.name, 5) is True
+    assert [m.text for m in bob.receive()] == ["and an answer"]
+    assert bob_remote.franking is not None  # this relay franks, and the poll said so
+    assert bob_remote.mode == "e2ee"
+    assert "GET /api/info" not in bob_remote.calls
+    assert [m.text for m in alice.receive()] == ["composed on what the poll said"]
+
+
+def test_a_relay_whose_mailbox_answer_names_only_the_mode_is_asked_for_info_once(
+    relay: RunningRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay from before franking was in the mailbox answer: the device asks ``/api/info`` for
+    it once (franking cannot be guessed), then follows the mode from the answers as before."""
+    from toychat.relay import codec
+
+    original = codec.mailbox_to_json
+    monkeypatch.setattr(codec, "mailbox_to_json", lambda queued, mode=None, franking=None: original(queued, mode))
+    bob_remote = _Counting(relay.url, info_ttl=0.3)
+    alice = Client(fresh("alice"), RemoteServer(relay.url))
+    bob = Client(fresh("bob"), bob_remote)
+    bob_remote._platform = None  # as if registered before this session (a login file): unknown
+    bob_remote.calls.clear()
+    assert bob_remote.wait_for_messages(bob.name, 0.1) is False
+    bob.send(alice.name, "one")
+    assert bob_remote.calls.count("GET /api/info") == 1
+    assert bob_remote.franking is not None
+    time.sleep(0.4)  # stale now; the next answer (mode only) refreshes it
+    assert bob_remote.wait_for_messages(bob.name, 0.1) is False
+    bob.send(alice.name, "two")
+    assert bob_remote.calls.count("GET /api/info") == 1
+    assert [m.text for m in alice.receive()] == ["one", "two"]
+
+
+def test_registering_tells_the_device_the_platform(relay: RunningRelay) -> None:
+    counting = _Counting(relay.url)
+    bob = Client(fresh("bob"), counting)
+    assert counting.mode == "e2ee"
+    assert counting.franking is not None
+    assert bob.mode == "e2ee"
+    assert counting.calls == ["POST /api/users"]
+
+
+def test_while_a_long_poll_waits_composing_asks_nothing(relay: RunningRelay) -> None:
+    """A phone polls in one thread and sends in another: while its long poll waits at the relay
+    (which answers it at once, naming the new mode, if the instructor switches), the mode it
+    last heard holds however old; once no poll is open, the ``info_ttl`` applies again."""
+    bob_remote = _Counting(relay.url, info_ttl=0.1)
+    alice = Client(fresh("alice"), RemoteServer(relay.url))
+    bob = Client(fresh("bob"), bob_remote)
+    found: list[bool] = []
+    poll = threading.Thread(target=lambda: found.append(bob_remote.wait_for_messages(bob.name, 20)))
+    poll.start()
+    time.sleep(0.5)  # what registration said is stale now, but a poll is open
+    bob_remote.calls.clear()
+    bob.send(alice.name, "sent while my poll waits")
+    assert "GET /api/info" not in bob_remote.calls
+    alice.send(bob.name, "answer")
+    poll.join(timeout=10)
+    assert found == [True]
+    time.sleep(0.2)  # no poll open, the last answer stale: asked again
+    bob_remote.calls.clear()
+    bob.send(alice.name, "no poll open")
+    assert bob_remote.calls.count("GET /api/info") == 1
+    assert [m.text for m in alice.receive()] == ["sent while my poll waits", "no poll open"]
+
+
+def test_a_long_poll_naming_another_mode_answers_at_once(relay: RunningRelay, remote: RemoteServer) -> None:
+    """A poll that reached the relay just after a mode switch was not woken by it: naming the
+    mode it knows makes it answer at once with the new one instead of waiting."""
+    bob = Client(fresh("bob"), remote)
+    token = bearer(remote.tokens[bob.name])
+    started = time.monotonic()
+    status, body = raw_request(relay.url, "GET", "/api/mailbox?wait=10&mode=plaintext", None, token)
+    assert time.monotonic() - started < 5
+    assert (status, body["mode"], body["messages"]) == (200, "e2ee", [])
+    started = time.monotonic()
+    status, body = raw_request(relay.url, "GET", "/api/mailbox?wait=0.5&mode=e2ee", None, token)
+    assert time.monotonic() - started >= 0.4  # the mode it knows is current: it waited
+    assert status == 200
+
+
 def test_an_older_relay_without_post_mailbox_gets_separate_acknowledgements(
     relay: RunningRelay, monkeypatch: pytest.MonkeyPatch
 ) -> None:

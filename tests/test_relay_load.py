@@ -53,8 +53,14 @@ def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     assert report.resent_after_lost_ack == 0  # nothing was lost on the way, so nothing was re-sent
     assert report.quota == dataclasses.asdict(Quota())  # the quotas were on: a deployment's defaults
     assert report.refused_by_quota == 0  # a class's pace comes nowhere near them
-    assert report.requests["POST /api/messages"] >= report.accepted  # every accepted envelope was one request
+    # a group's envelopes went in one request, a pair's alone: fewer send requests than envelopes
+    assert report.requests["POST /api/messages/batch"] > 0
+    sends = report.requests["POST /api/messages"] + report.requests["POST /api/messages/batch"]
+    assert sends < report.accepted
     assert report.requests["GET /api/users/<name>"] == 0  # look-ups before the measured part are not counted
+    # registration and every mailbox answer name the platform, and each phone's poll stays open
+    # across its sends: no device asks /api/info
+    assert report.requests["GET /api/info"] == 0
     assert report.file_modes["folder"] == "0o700"
     assert report.file_modes["class.sqlite"] == "0o600"
     assert set(report.file_modes.values()) <= {"0o600", "0o700"}
@@ -62,7 +68,7 @@ def test_a_short_class_loses_and_duplicates_nothing(tmp_path: Path) -> None:
 
 def test_a_send_the_quota_refuses_is_counted_as_refused_not_accepted() -> None:
     """With quotas on, a full mailbox is a named 409 the harness counts; the message was stored
-    nowhere, so it is neither accepted nor lost, and the student goes on to the next recipient."""
+    nowhere, so it is neither accepted nor lost; a group's batch is refused whole (none of it stored)."""
     with serve_in_thread(quota=Quota(mailbox_messages=1), rate=1_000, burst=1_000) as running:
         alice = _Student("alice", ["bob", "carol"], CountingRemote(running.url))
         alice.client = Client("alice", alice.remote)

@@ -185,6 +185,26 @@ class ApiHandler(tornado.web.RequestHandler):
                 "Wait a moment and try again."
             )
 
+    def charge(self, extra: int) -> None:
+        """Take ``extra`` more requests from this login's (and address's) rate limit, for a request
+        that does the work of several; :class:`RateLimited` (nothing done) if they are not left."""
+        if extra <= 0:
+            return
+        relay = self.relay
+        address = self.request.remote_ip or ""
+        if relay.address_limiter is not None and not relay.address_limiter.allow(address, extra):
+            self._rate_limiter = relay.address_limiter
+            raise RateLimited(
+                f"too many requests from this network address: this one counts as {extra + 1}. "
+                "Wait a moment and try again."
+            )
+        if not relay.limiter.allow(f"user:{self.user}" if self.user else f"ip:{address}", extra):
+            raise RateLimited(
+                f"too many requests from {self.user or 'this address'}: this one counts as {extra + 1} "
+                f"(one per envelope), and the relay allows {relay.limiter.burst} at once and "
+                f"{relay.limiter.rate:g} per second after that. Wait a moment and try again."
+            )
+
     def require_user(self) -> str:
         """The logged-in user's name (guaranteed by ``login = "user"``)."""
         assert self.user is not None

@@ -30,6 +30,7 @@ from .api import ApiHandler, Relay
 from .dashboard import DASHBOARD_HTML, DASHBOARD_JS
 from .handlers import (
     AckHandler,
+    BatchMessagesHandler,
     DashboardHandler,
     DevicesHandler,
     FrankedHandler,
@@ -62,6 +63,7 @@ def make_app(relay: Relay, *, prefix: str = "") -> tornado.web.Application:
         (rf"{p}/api/users/([^/]+)", UserHandler, state),
         (rf"{p}/api/users/([^/]+)/devices", DevicesHandler, state),
         (rf"{p}/api/messages", MessagesHandler, state),
+        (rf"{p}/api/messages/batch", BatchMessagesHandler, state),
         (rf"{p}/api/mailbox", MailboxHandler, state),
         (rf"{p}/api/mailbox/ack", AckHandler, state),
         (rf"{p}/api/franked/([^/]+)", FrankedHandler, state),

@@ -33,6 +33,7 @@ never leaves it); the toy layer adds nothing there.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -44,6 +45,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,9 +56,10 @@ from ..errors import InvalidKey, MalformedEnvelope, ToyChatError, UnknownSender
 from ..franking import Franked, Report
 from ..keys import PublicIdentity, check_name, read_private_file, write_private_file
 from ..transport import Connections, TransportChannel
-from ..wire import Mode, is_mode
+from ..wire import MAX_ENVELOPE_BYTES, Mode, is_mode
 from . import codec
 from .errors import RelayError, RelayUnavailable
+from .limits import MAX_SEND_BATCH
 
 if TYPE_CHECKING:  # a device loads without pandas: only the instructor's log_table needs it
     import pandas as pd
@@ -196,6 +199,12 @@ class RemoteServer:
         self.headers = dict(headers or {})
         self.info_ttl = info_ttl
         self._info: tuple[float, dict[str, Any]] | None = None
+        #: The two facts composing and opening a message need (``mode``, ``franking``), and when
+        #: learnt: from an :meth:`info` answer or, as fresh, from any mailbox answer.
+        self._platform: tuple[float, dict[str, Any]] | None = None
+        #: Long polls of this object waiting at the relay now (a phone polls in one thread, sends in another).
+        self._polls_open = 0
+        self._poll_lock = threading.Lock()
         #: Timestamps for new messages come from this machine's clock.
         self.clock: Clock = real_clock
         #: For lessons and tests: when True, acknowledgements are "lost" (never sent).
@@ -208,6 +217,8 @@ class RemoteServer:
         self._peeked: dict[str, list[tuple[int, str, bytes]]] = {}
         #: Whether the relay acknowledges and fetches in one request (``POST /api/mailbox``).
         self._combined_ack = True
+        #: Whether the relay takes several envelopes in one request (``POST /api/messages/batch``).
+        self._batch_send = True
         self._registered: set[str] = set(self.tokens)
         #: Each thread's kept-alive connection (``http.client``), unless a proxy is configured.
         self._local = threading.local()
@@ -349,6 +360,7 @@ class RemoteServer:
         if fresh or self._info is None or now - self._info[0] > self.info_ttl:
             try:
                 self._info = (now, dict(self.request("GET", "/api/info")))
+                self._platform = (now, {k: self._info[1].get(k) for k in ("mode", "franking")})
             except RelayUnavailable:
                 if fresh or self._info is None:
                     raise
@@ -357,17 +369,60 @@ class RemoteServer:
         return dict(self._info[1])
 
     def _note_mode(self, answer: object) -> None:
-        """A mailbox answer names the relay's mode as it answered: as fresh as an :meth:`info`
-        answer, so the next message composed needs no request of its own to ask (the relay
-        answers every waiting long poll at once when the instructor switches the mode)."""
+        """A mailbox answer names the relay's mode and franking as it answered: as fresh as an
+        :meth:`info` answer, so the next message composed needs no request of its own to ask,
+        not even the first (the relay answers every waiting long poll at once when the
+        instructor switches the mode).  An older relay's answer names only the mode: that
+        refreshes what an earlier :meth:`info` answer said."""
+        now = time.monotonic()
+        platform = codec.mailbox_platform(answer)
         mode = codec.mailbox_mode(answer)
-        if self._info is not None and mode is not None:
-            self._info = (time.monotonic(), {**self._info[1], "mode": mode})
+        if platform is not None:
+            self._platform = (now, platform)
+        elif self._platform is not None and mode is not None:
+            self._platform = (now, {**self._platform[1], "mode": mode})
+
+    def _mailbox_query(self, wait: float) -> str:
+        """The mailbox path and query for a page that waits up to ``wait`` seconds, naming the mode
+        this object knows: a relay whose mode differs answers at once instead of waiting."""
+        known = self._platform
+        mode = f"&mode={known[1]['mode']}" if known is not None and is_mode(known[1].get("mode")) else ""
+        return f"/api/mailbox?wait={float(wait):g}{mode}"
+
+    @contextlib.contextmanager
+    def _polling(self, wait: float) -> Iterator[None]:
+        """Count a long poll (``wait`` > 0) as open while the block runs (see :meth:`_platform_info`)."""
+        if wait <= 0:
+            yield
+            return
+        with self._poll_lock:
+            self._polls_open += 1
+        try:
+            yield
+        finally:
+            with self._poll_lock:
+                self._polls_open -= 1
+
+    def _platform_info(self) -> dict[str, Any]:
+        """``mode`` and ``franking``: from the last answer that named them if it is at most
+        ``info_ttl`` seconds old, or while a long poll of this object waits at the relay (another
+        thread's: the relay answers every waiting poll at once, naming the new mode, when the
+        instructor switches it, so until then the last answer holds); otherwise asked with
+        :meth:`info` (while the relay is down for a moment, the last answer is used as :meth:`info` does)."""
+        known = self._platform
+        if known is not None and (self._polls_open > 0 or time.monotonic() - known[0] <= self.info_ttl):
+            return known[1]
+        try:
+            return self.info()
+        except RelayUnavailable:
+            if known is None:
+                raise
+            return known[1]
 
     @property
     def mode(self) -> Mode:
         """The platform the relay runs now: ``"e2ee"`` or ``"plaintext"`` (asked each time)."""
-        mode = self.info()["mode"]
+        mode = self._platform_info()["mode"]
         if not is_mode(mode):
             raise RelayError(f"the relay names an unknown platform {mode!r}; is it a toychat relay?")
         return mode
@@ -377,11 +432,12 @@ class RemoteServer:
         """Switch the platform (instructor only: needs ``admin_token``)."""
         self.request("POST", "/api/mode", data=codec.mode_to_json(mode), admin=True)
         self._info = None
+        self._platform = None
 
     @property
     def franking(self) -> RemoteFranking | None:
         """Whether the relay tags messages for reporting (lesson 08); ``None`` if not."""
-        return RemoteFranking(self.url) if self.info().get("franking") else None
+        return RemoteFranking(self.url) if self._platform_info().get("franking") else None
 
     # ---- key directory ---------------------------------------------------------------------
     def register(self, public: PublicIdentity) -> None:
@@ -389,6 +445,7 @@ class RemoteServer:
         if not isinstance(public, PublicIdentity):
             raise TypeError("register() takes a PublicIdentity (identity.public).")
         answer = self.request("POST", "/api/users", data=codec.public_to_json(public), user=public.name)
+        self._note_mode(answer)  # it names the platform as a mailbox answer does
         if answer.get("token"):
             self.tokens[public.name] = str(answer["token"])
             self._save_logins()
@@ -449,6 +506,23 @@ class RemoteServer:
         """Send envelope bytes as they are (lessons: what does the relay do with altered bytes?)."""
         return str(self.request("POST", "/api/messages", body=bytes(raw), user=name)["msg_id"])
 
+    def submit_raw_batch(self, name: str, raws: list[bytes]) -> list[str]:
+        """Send several envelope bytes from ``name`` (a group's message: one envelope per member)
+        in one request; the relay stores all of them or, refusing one with its named error, none.
+        Returns their ids.  Too many or too large for one request, or a relay from before
+        ``POST /api/messages/batch``, they go one request each (then each is stored or refused alone)."""
+        raws = [bytes(raw) for raw in raws]
+        if self._batch_send and 1 < len(raws) <= MAX_SEND_BATCH and sum(map(len, raws)) <= MAX_ENVELOPE_BYTES:
+            try:
+                answer = self.request("POST", "/api/messages/batch", data=codec.batch_to_json(raws), user=name)
+            except RelayError as exc:
+                if getattr(exc, "status", None) not in (404, 405):
+                    raise
+                self._batch_send = False  # an older relay: one request per envelope from now on
+            else:
+                return [str(msg_id) for msg_id in answer["msg_ids"]]
+        return [self.submit_raw(name, raw) for raw in raws]
+
     # ---- receiving ---------------------------------------------------------------------------------
     def acknowledge(self, name: str) -> int:
         """Tell the relay the messages already handed to ``name``'s Client arrived (it deletes them)."""
@@ -463,9 +537,8 @@ class RemoteServer:
         """What the relay has queued for ``name`` now, as ``(mailbox id, msg_id, bytes)``,
         duplicates included (no acknowledgement, no de-duplication).  ``wait`` > 0
         long-polls: the relay answers as soon as a message arrives, or after ``wait`` seconds."""
-        answer = self.request(
-            "GET", f"/api/mailbox?wait={float(wait):g}", user=name, timeout=self.timeout + max(0.0, wait)
-        )
+        with self._polling(wait):
+            answer = self.request("GET", self._mailbox_query(wait), user=name, timeout=self.timeout + max(0.0, wait))
         self._note_mode(answer)
         return [(q.id, q.msg_id, q.envelope) for q in codec.mailbox_from_json(answer)]
 
@@ -476,13 +549,14 @@ class RemoteServer:
         ids = [] if self.drop_acks else self._unacked.get(name, [])
         if ids and self._combined_ack:
             try:
-                answer = self.request(
-                    "POST",
-                    f"/api/mailbox?wait={float(wait):g}",
-                    data=codec.ack_to_json(ids),
-                    user=name,
-                    timeout=self.timeout + max(0.0, wait),
-                )
+                with self._polling(wait):
+                    answer = self.request(
+                        "POST",
+                        self._mailbox_query(wait),
+                        data=codec.ack_to_json(ids),
+                        user=name,
+                        timeout=self.timeout + max(0.0, wait),
+                    )
             except RelayError as exc:
                 if getattr(exc, "status", None) != 405:
                     raise
@@ -513,9 +587,9 @@ class RemoteServer:
         page that call received instead of asking the relay again.
         """
         channel = self._connections.end(name)
-        if self._info is None:
-            self.info()  # know the platform before taking messages: opening them then needs no network
         page = self._page(name, wait)
+        if self._platform is None:
+            self.info()  # an older relay's answer did not say: know the platform before opening messages
         seen = self._delivered.setdefault(name, set())
         unacked = self._unacked.setdefault(name, [])
         records = []

@@ -33,13 +33,15 @@ from ..keys import NAME_PATTERN, PublicIdentity, check_name
 from ..server import SeenByServer
 from ..wire import Mode, is_mode
 from .errors import error_class
-from .limits import MAX_BATCH
+from .limits import MAX_BATCH, MAX_SEND_BATCH
 from .store import Queued
 
 __all__ = [
     "MAX_ACK_IDS",
     "ack_from_json",
     "ack_to_json",
+    "batch_from_json",
+    "batch_to_json",
     "b64decode",
     "b64encode",
     "error_from_json",
@@ -48,6 +50,7 @@ __all__ = [
     "franked_to_json",
     "mailbox_from_json",
     "mailbox_mode",
+    "mailbox_platform",
     "mailbox_to_json",
     "mode_from_json",
     "mode_to_json",
@@ -190,9 +193,10 @@ def verified_from_json(data: object) -> bytes:
 
 
 # ---- mailboxes ----------------------------------------------------------------------------------
-def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None) -> dict[str, Any]:
+def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None, franking: bool | None = None) -> dict[str, Any]:
     """A batch of waiting messages: mailbox id, message id and the envelope as text; and, from
-    the relay, the platform's ``mode`` as it answered (:func:`mailbox_mode` reads it).
+    the relay, the platform's ``mode`` as it answered (:func:`mailbox_mode` reads it) and whether
+    it tags messages for reporting (``franking``; :func:`mailbox_platform` reads both).
 
     >>> batch = [Queued(7, "m1", b'{"toy":1}')]
     >>> mailbox_to_json(batch)
@@ -201,12 +205,16 @@ def mailbox_to_json(queued: Iterable[Queued], mode: str | None = None) -> dict[s
     True
     >>> mailbox_mode(mailbox_to_json(batch, "e2ee")), mailbox_mode(mailbox_to_json(batch))
     ('e2ee', None)
+    >>> mailbox_platform(mailbox_to_json(batch, "plaintext", True)), mailbox_platform(mailbox_to_json(batch, "e2ee"))
+    ({'mode': 'plaintext', 'franking': True}, None)
     """
     data: dict[str, Any] = {
         "messages": [{"id": q.id, "msg_id": q.msg_id, "envelope": q.envelope.decode("utf-8")} for q in queued]
     }
     if mode is not None:
         data["mode"] = mode
+    if franking is not None:
+        data["franking"] = franking
     return data
 
 
@@ -214,6 +222,17 @@ def mailbox_mode(data: object) -> Mode | None:
     """The mode a :func:`mailbox_to_json` answer names, or ``None`` (none, or not a mode)."""
     mode = data.get("mode") if isinstance(data, dict) else None
     return mode if is_mode(mode) else None
+
+
+def mailbox_platform(data: object) -> dict[str, Any] | None:
+    """What a :func:`mailbox_to_json` answer says of the platform, ``{"mode": ..., "franking": ...}``
+    (the two :class:`~toychat.relay.RemoteServer` needs to compose and open messages), or ``None``
+    unless it names both (a relay from before ``franking`` was added names only the mode)."""
+    mode = mailbox_mode(data)
+    franking = data.get("franking") if isinstance(data, dict) else None
+    if mode is None or not isinstance(franking, bool):
+        return None
+    return {"mode": mode, "franking": franking}
 
 
 def mailbox_from_json(data: object) -> list[Queued]:
@@ -228,6 +247,32 @@ def mailbox_from_json(data: object) -> list[Queued]:
         except (KeyError, TypeError, ValueError, OverflowError):
             raise MalformedEnvelope("the relay sent a mailbox entry without id, msg_id and envelope.") from None
     return out
+
+
+def batch_to_json(raws: Sequence[bytes]) -> dict[str, list[str]]:
+    """Several envelopes for ``POST /api/messages/batch``, each as its (UTF-8 JSON) text.
+
+    >>> batch_from_json(batch_to_json([b'{"toy":1}', b'{"toy":2}']))
+    [b'{"toy":1}', b'{"toy":2}']
+    """
+    return {"envelopes": [bytes(raw).decode("utf-8") for raw in raws]}
+
+
+def batch_from_json(data: object) -> list[bytes]:
+    """Parse :func:`batch_to_json`'s output: 1 to :data:`~toychat.relay.limits.MAX_SEND_BATCH`
+    envelopes, each a string (checked as an envelope later, one by one).
+
+    >>> batch_from_json({"envelopes": []})
+    Traceback (most recent call last):
+    ...
+    toychat.errors.MalformedEnvelope: a batch carries 1 to 32 envelopes, not 0.
+    """
+    items = data.get("envelopes") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise MalformedEnvelope('a batch of envelopes is {"envelopes": ["<envelope>", ...]}.')
+    if not 1 <= len(items) <= MAX_SEND_BATCH:
+        raise MalformedEnvelope(f"a batch carries 1 to {MAX_SEND_BATCH} envelopes, not {len(items)}.")
+    return [item.encode("utf-8") for item in items]
 
 
 def ack_to_json(ids: Sequence[int]) -> dict[str, list[int]]:

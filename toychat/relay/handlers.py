@@ -6,12 +6,14 @@ Endpoints (JSON in and out; errors are ``{"error": Name, "message": text}``):
 method   path                         login       what it does
 =======  ===========================  ==========  =============================================
 GET      ``/api/info``                —           the platform mode, franking on/off, limits
-POST     ``/api/users``               —           register a public identity; returns a token
+POST     ``/api/users``               —           register a public identity; returns a token, mode, franking
 GET      ``/api/users``               —           the registered names
 GET      ``/api/users/<name>``        —           look up someone's public keys
 GET      ``/api/users/<name>/devices`` —          their extra devices (an honest relay: none)
 POST     ``/api/messages``            user        submit one canonical envelope (the body)
-GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages and the mode (long-poll up to 30 s)
+POST     ``/api/messages/batch``      user        ``{"envelopes": [...]}``: up to 32, all stored or none
+GET      ``/api/mailbox?wait=&limit=`` user       your waiting messages, mode, franking (long-poll up to 30 s;
+                                                  ``&mode=`` the mode you know: answered at once if it changed)
 POST     ``/api/mailbox?wait=&limit=`` user       ``{"ids": [...]}``: acknowledge, then as ``GET``
 POST     ``/api/mailbox/ack``         user        ``{"ids": [...]}``: delete delivered messages
 GET      ``/api/franked/<msg_id>``    user        the franking tag of a message to you
@@ -48,10 +50,11 @@ from ..wire import MAX_ENVELOPE_BYTES
 from . import codec
 from .api import ApiHandler
 from .errors import Forbidden, Unauthenticated
-from .limits import MAX_BATCH, MAX_REPORT_BODY, MAX_WAIT_SECONDS, VIEW_ROWS
+from .limits import MAX_BATCH, MAX_HTTP_BODY, MAX_REPORT_BODY, MAX_WAIT_SECONDS, VIEW_ROWS
 
 __all__ = [
     "AckHandler",
+    "BatchMessagesHandler",
     "DashboardHandler",
     "DevicesHandler",
     "FrankedHandler",
@@ -104,10 +107,13 @@ class UsersHandler(ApiHandler):
                 f"{self.user!r}, not {public.name!r}."
             )
         known = server.directory.get(public.name)
+        # the platform, as a mailbox answer names it: a new device composes without asking /api/info
+        platform = {"mode": server.mode, "franking": server.franking is not None}
         if known is not None and self.user == public.name:
             if known != public:  # the logged-in owner brings new keys: a new device
                 server.replace_keys(public)
-            self.reply({**codec.public_to_json(public), "token": None, "created": False, "rekeyed": known != public})
+            answer = {**codec.public_to_json(public), "token": None, "created": False, "rekeyed": known != public}
+            self.reply({**answer, **platform})
             return
         if known is not None and known == public:
             raise RegistrationError(
@@ -117,7 +123,7 @@ class UsersHandler(ApiHandler):
             )
         token = None if hub else secrets.token_urlsafe(32)
         server.register_with_token(public, token)  # raises RegistrationError for a taken name
-        self.reply({**codec.public_to_json(public), "token": token, "created": True}, status=201)
+        self.reply({**codec.public_to_json(public), "token": token, "created": True, **platform}, status=201)
 
 
 class UserHandler(ApiHandler):
@@ -138,6 +144,19 @@ class MessagesHandler(ApiHandler):
     def post(self) -> None:
         msg_id = self.relay.server.accept(self.body, authenticated_as=self.require_user())
         self.reply({"msg_id": msg_id}, status=201)
+
+
+class BatchMessagesHandler(ApiHandler):
+    """Several envelopes from one sender in one request: all stored (one commit) or none."""
+
+    max_body = MAX_HTTP_BODY
+    login = "user"
+
+    def post(self) -> None:
+        raws = codec.batch_from_json(self.json_body())
+        self.charge(len(raws) - 1)  # the request paid for one envelope: the rate limit counts envelopes
+        msg_ids = self.relay.server.accept_batch(raws, authenticated_as=self.require_user())
+        self.reply({"msg_ids": msg_ids}, status=201)
 
 
 class MailboxHandler(ApiHandler):
@@ -174,11 +193,15 @@ class MailboxHandler(ApiHandler):
         """Answer with ``name``'s waiting messages, long-polling up to ``wait`` seconds for one."""
         server = self.relay.server
         queued = server.mailbox(name, limit)
-        if not queued and wait > 0:
+        # a device names the mode it knows (``mode=``): if the instructor switched it since, the
+        # poll answers at once with the new one instead of waiting (its switch woke no such poll)
+        known = self.get_query_argument("mode", None)
+        if not queued and wait > 0 and known in (None, server.mode):
             await self.relay.condition(name).wait(timeout=datetime.timedelta(seconds=wait))
             queued = server.mailbox(name, limit)
-        # the mode as of this answer: a device then knows it without asking /api/info again
-        self.reply(codec.mailbox_to_json(queued, server.mode))
+        # the mode as of this answer, and franking: a device then composes and opens messages
+        # without asking /api/info, not even once after it starts
+        self.reply(codec.mailbox_to_json(queued, server.mode, server.franking is not None))
 
 
 class AckHandler(ApiHandler):

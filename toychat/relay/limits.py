@@ -18,6 +18,7 @@ __all__ = [
     "ADDRESS_SHARE",
     "MAX_BATCH",
     "MAX_PAGE_BYTES",
+    "MAX_SEND_BATCH",
     "Quota",
     "MAX_HTTP_BODY",
     "MAX_REPORT_BODY",
@@ -48,6 +49,9 @@ MAX_BATCH = 100
 #: Most bytes of envelopes one mailbox request returns (but always at least one message):
 #: a full batch of the largest envelopes would be hundreds of megabytes in one answer.
 MAX_PAGE_BYTES = 8 * 1024 * 1024
+#: Most envelopes one ``POST /api/messages/batch`` may carry (a group's message, one envelope per
+#: member; the toy has no group encryption).  Each costs one request of its sender's rate limit.
+MAX_SEND_BATCH = 32
 #: How many log rows the server view returns (the newest).
 VIEW_ROWS = 200
 
@@ -67,14 +71,20 @@ class TokenBucket:
     #: key -> (tokens left, when last used), least recently used first.
     _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
 
-    def allow(self, key: str) -> bool:
-        """Take one token for ``key``; ``False`` if there is none left."""
+    def allow(self, key: str, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens for ``key`` (one per request; a batch of envelopes pays one per
+        envelope); ``False``, taking none, if there are not that many left.
+
+        >>> bucket = TokenBucket(rate=1.0, burst=3, clock=lambda: 0.0)
+        >>> bucket.allow("bob", 2), bucket.allow("bob", 2), bucket.allow("bob")
+        (True, False, True)
+        """
         now = self.clock()
         tokens, last = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
         self._forget_full(now)
-        allowed = tokens >= 1.0
-        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)  # now the most recently used
+        allowed = tokens >= cost
+        self._buckets[key] = (tokens - cost if allowed else tokens, now)  # now the most recently used
         return allowed
 
     def _forget_full(self, now: float) -> None:

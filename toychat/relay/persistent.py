@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import MalformedEnvelope
+from ..errors import MalformedEnvelope, ReplayedMessage
 from ..franking import Franked, FrankingService, Report
 from ..keys import PublicIdentity
 from ..server import REPORTED, ReportedRow, SeenByServer, Server
@@ -84,6 +84,8 @@ class PersistentServer(Server):
         self.on_queued: list[Callable[[str], None]] = []
         #: Users who replaced their keys since the relay started (shown on the dashboard).
         self.key_changes: list[dict[str, Any]] = []
+        #: Inside :meth:`accept_batch`: messages stored in its transaction, not yet committed.
+        self._uncommitted: list[tuple[Envelope, SeenByServer, Franked | None]] | None = None
 
     def set_mode(self, mode: str) -> None:
         """Switch the platform (the instructor's demo); kept across restarts."""
@@ -152,11 +154,51 @@ class PersistentServer(Server):
                 "Nothing was stored: send it again once your recipients have read their messages."
             )
 
+    def accept_batch(self, raws: Sequence[bytes], *, authenticated_as: str) -> list[str]:
+        """Accept several envelopes from one sender (a group's message) all together, or none.
+
+        Each is checked as :meth:`Server.accept` checks one (a message id twice in the batch is a
+        :class:`~toychat.errors.ReplayedMessage`), then all are stored in one SQLite transaction,
+        committed and synced once: the quotas count the batch's earlier envelopes, and the first
+        refusal (or a failed write) stores nothing of the batch.  Returns their message ids.
+        """
+        envelopes = []
+        ids: set[str] = set()
+        for raw in raws:
+            envelope = Envelope.from_bytes(raw)
+            self._verify(envelope, authenticated_as)
+            if envelope.msg_id in ids:
+                raise ReplayedMessage(f"message {envelope.short_id} appears twice in one batch; nothing was stored.")
+            ids.add(envelope.msg_id)
+            envelopes.append(envelope)
+        flags = len(self.flags)
+        self._uncommitted = []
+        try:
+            with saving(self.store.path, "your messages"), self.store.batch():
+                for envelope, raw in zip(envelopes, raws, strict=True):
+                    self._store(envelope, bytes(raw))
+            stored = self._uncommitted
+        except BaseException:
+            del self.flags[flags:]  # a scanner's matches of envelopes that were never stored
+            raise
+        finally:
+            self._uncommitted = None
+        for envelope, entry, franked in stored:
+            self._remember(envelope, entry, franked)
+        return [envelope.msg_id for envelope in envelopes]
+
     def _commit(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
         # SQLite first: if it fails (a full disk, a read-only file), memory is unchanged, the
         # message id is not spent, and the sender gets a named RelayStorageError to re-send on.
         with saving(self.store.path, "your message"):
             self.store.save_accepted(entry, franked)
+        if self._uncommitted is not None:  # in a batch: memory changes once the batch is committed
+            self._uncommitted.append((envelope, entry, franked))
+            return
+        self._remember(envelope, entry, franked)
+
+    def _remember(self, envelope: Envelope, entry: SeenByServer, franked: Franked | None) -> None:
+        """What a committed message changes in memory (the log's count), and who is woken."""
         self._mailboxes.setdefault(envelope.recipient, deque())
         super()._commit(envelope, entry, franked)
         self._mailboxes.pop(envelope.recipient, None)  # the queued copy lives in SQLite

@@ -32,6 +32,7 @@ import secrets
 import sqlite3
 import stat
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -226,6 +227,8 @@ class Store:
         #: Login token digest -> user name, for tokens already seen: a token never changes owner
         #: (new keys keep the login), and only tokens that match a user are kept.
         self._token_users: dict[str, str] = {}
+        #: Inside :meth:`batch`: accepted messages wait for its one commit.
+        self._in_batch = False
         self.db.executescript(_SCHEMA)
         self._migrate()
         self.db.commit()
@@ -353,10 +356,22 @@ class Store:
         return str(row[0])
 
     # ---- accepted messages -------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every :meth:`save_accepted` inside: committed (with its ``fsync``)
+        once, when the block ends, or rolled back whole if anything in it raises.  Queries in the
+        block (:meth:`usage`) already count the rows saved before them."""
+        self._in_batch = True
+        try:
+            with self.db:
+                yield
+        finally:
+            self._in_batch = False
+
     def save_accepted(self, entry: SeenByServer, franked: Franked | None) -> int:
         """Record one accepted message: its log row, its mailbox row (and franking tag),
-        in one transaction.  Returns the mailbox id."""
-        with self.db:
+        in one transaction (or in the enclosing :meth:`batch`'s).  Returns the mailbox id."""
+        with nullcontext() if self._in_batch else self.db:
             self.db.execute(
                 "INSERT INTO log (received_at, msg_id, mode, sender, recipient, sent_at, size_bytes, "
                 "content_seen, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
