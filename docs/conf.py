@@ -39,6 +39,7 @@ include_patterns = [
     "docs/glossary.md",
     "docs/key_numbers.md",
     "docs/policy_summaries.md",
+    "docs/sides.md",
     "docs/deploying.md",
     "docs/instructor_guide.md",
     # the benchmark figures the guides cite and link to (written by `python -m benchmarks`)

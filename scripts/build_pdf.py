@@ -1,5 +1,5 @@
 """Print the built course site to PDF, offline: the whole course in one file, and the policy
-summaries in another.
+summaries with the page of each side's case and the evidence in another.
 
     python scripts/build_site.py            # first: writes site/
     python scripts/build_pdf.py             # then: site/print/course.pdf and site/print/summary.pdf
@@ -27,10 +27,12 @@ REPO = Path(__file__).resolve().parent.parent
 AFTER_LESSONS = (
     "docs/key_numbers.html",
     "docs/policy_summaries.html",
+    "docs/sides.html",
     "docs/glossary.html",
     "docs/references.html",
 )
-SUMMARY = ("docs/policy_summaries.html",)
+#: The summary PDF's pages, in this order: the first is required, the others are printed where the site has them.
+SUMMARY = ("docs/policy_summaries.html", "docs/sides.html")
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm; }
@@ -133,13 +135,15 @@ def print_pdf(document: Path, pdf: Path, chromium: str | None = None) -> None:
 
 def build(site: Path, *, chromium: str | None = None) -> dict[str, Path]:
     """Write ``course.pdf`` (every page) and ``summary.pdf`` (the policy summaries, if the site has
-    them) into ``site/print/``, each beside the HTML it was printed from.  Returns name -> PDF."""
+    them, then each side's case and the evidence) into ``site/print/``, each beside the HTML it was
+    printed from.  Returns name -> PDF."""
     out = site / "print"
     out.mkdir(exist_ok=True)
     made = {}
     jobs = [("course", "End-to-end encryption and online safety", reading_order(site))]
-    if all((site / page).is_file() for page in SUMMARY):
-        jobs.append(("summary", "Policy summaries", reading_order(site, SUMMARY)))
+    if (site / SUMMARY[0]).is_file():
+        summary = tuple(page for page in SUMMARY if (site / page).is_file())
+        jobs.append(("summary", "Policy summaries", reading_order(site, summary)))
     for name, title, pages in jobs:
         document = out / f"{name}.html"
         document.write_text(print_document(site, pages, title), encoding="utf-8")

@@ -11,12 +11,11 @@ put new words in anyone's mouth.
 
 from __future__ import annotations
 
-import csv
 import re
 
 import pytest
 
-from support.pages import LESSONS, REPO, markdown_cells, reference_keys, references_module
+from support.pages import LESSONS, REPO, printed_words, reference_keys, references_module
 from toychat.claims import normalise
 
 PAGE = REPO / "docs" / "policy_summaries.md"
@@ -99,16 +98,8 @@ def test_every_citation_resolves() -> None:
     assert missing == [], f"citations with no entry in data/references.csv: {missing}"
 
 
-def _printed_words() -> str:
-    """Everything the course already prints as someone's words: lessons' Markdown and quoted claims."""
-    texts = [cell for lesson in LESSONS for cell in markdown_cells(lesson)]
-    with (REPO / "data" / "claims.csv").open(encoding="utf-8") as f:
-        texts += [row["quote"] for row in csv.DictReader(f) if row["voice"] == "quoted"]
-    return normalise(" ".join(texts)).lower()
-
-
 def test_every_quotation_is_one_the_course_already_checks() -> None:
-    printed = _printed_words()
+    printed = printed_words()
     unknown = []
     for quote in QUOTE.findall(normalise(PAGE.read_text(encoding="utf-8"))):
         for fragment in (part.strip(" .,;") for part in quote.split("…")):

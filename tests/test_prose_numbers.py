@@ -111,17 +111,22 @@ def test_the_sites_pages_quote_only_figures_a_lesson_shows() -> None:
 
 def _course_measured(page: Path) -> list[str]:
     """The passages of a site page that state the course's own figures: policy summaries' "What the
-    course measured" paragraphs, and the key-numbers rows of a computed kind (all but the lesson link)."""
+    course measured" paragraphs, the key-numbers rows of a computed kind (all but the lesson link),
+    and every paragraph of the sides' page, whose figures are all either a lesson's or cited (a link
+    to a lesson is not a citation: it is taken out, so that it cannot excuse a typed figure)."""
     text = page.read_text(encoding="utf-8")
     if page.name == "policy_summaries.md":
         return re.findall(r"^\*\*What the course measured\*\*.*$", text, re.M)
     if page.name == "key_numbers.md":
         rows = [row for row in table_rows(text, "figure") if row[2] in COMPUTED_KINDS]
         return [cell for row in rows for cell in row[:4]]
+    if page.name == "sides.md":
+        paragraphs = [paragraph for paragraph in text.split("\n\n") if paragraph.strip()]
+        return [re.sub(r"\[[^\]\n]*\]\(\.\./lessons/[^)\s]*\)", "a lesson", p) for p in paragraphs]
     return []
 
 
-@pytest.mark.parametrize("page", ["policy_summaries.md", "key_numbers.md"])
+@pytest.mark.parametrize("page", ["policy_summaries.md", "key_numbers.md", "sides.md"])
 def test_the_sites_course_figures_are_anchored(page: str) -> None:
     passages = _course_measured(REPO / "docs" / page)
     assert passages, f"docs/{page}: found no passage stating the course's figures"

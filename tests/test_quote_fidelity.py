@@ -45,6 +45,13 @@ def _reader_texts() -> list[tuple[str, str]]:
     return [(name, " ".join(text.translate(_STRAIGHT).split())) for name, text in out]
 
 
+def test_the_site_pages_are_read() -> None:
+    """The pages a briefing is written from are among the texts checked."""
+    names = {name for name, _ in _reader_texts()}
+    missing = {"README.md", "docs/policy_summaries.md", "docs/sides.md", "docs/key_numbers.md"} - names
+    assert missing == set(), f"reader texts not checked for reworded quotations: {missing}"
+
+
 @pytest.mark.parametrize("phrase", sorted(REWORDED))
 def test_no_reworded_quotation(phrase: str) -> None:
     found = [name for name, text in _reader_texts() if phrase.lower() in text.lower()]

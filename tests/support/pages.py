@@ -3,6 +3,7 @@ Markdown tables, and the bibliography's keys (no kernel, no build)."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import sys
@@ -41,6 +42,18 @@ def markdown_cells(lesson: Path) -> list[str]:
     """The source of each Markdown cell of a lesson, in order."""
     cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
+
+
+def printed_words() -> str:
+    """Everything the course already prints as someone's words, normalised and lower-cased: the
+    lessons' Markdown and the ``quoted`` claims of ``data/claims.csv`` (whose quotations the
+    claims test holds to the articles).  A site page's quotation must be found in it."""
+    from toychat.claims import normalise
+
+    texts = [cell for lesson in LESSONS for cell in markdown_cells(lesson)]
+    with (REPO / "data" / "claims.csv").open(encoding="utf-8") as f:
+        texts += [row["quote"] for row in csv.DictReader(f) if row["voice"] == "quoted"]
+    return normalise(" ".join(texts)).lower()
 
 
 def table_rows(markdown: str, first_header: str) -> list[list[str]]:
