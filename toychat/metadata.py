@@ -56,7 +56,6 @@ out of the student's reach (``tests/test_docs_match_code.py`` checks both).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -130,14 +129,27 @@ def _return_freed_memory() -> None:
     (measured for lesson 09).  ``malloc_trim(0)`` releases it; without glibc this
     does nothing.  No value changes.
     """
-    name = ctypes.util.find_library("c")
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once among the symbols the process has loaded;
+    ``None`` without glibc.
+
+    Not by ``ctypes.util.find_library``: that runs ``/sbin/ldconfig -p`` in a child
+    process at every call, and a child started from a kernel of several hundred MiB
+    briefly shows the kernel's whole resident memory as its own, which a sampler that
+    adds up a process tree (benchmarks/sizing.py) counted twice.
+    """
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):
-        return
+        return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
+    return trim
 
 
 _F = TypeVar("_F", bound=Callable[..., object])
