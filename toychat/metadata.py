@@ -56,7 +56,6 @@ out of the student's reach (``tests/test_docs_match_code.py`` checks both).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -130,14 +129,27 @@ def _return_freed_memory() -> None:
     (measured for lesson 09).  ``malloc_trim(0)`` releases it; without glibc this
     does nothing.  No value changes.
     """
-    name = ctypes.util.find_library("c")
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once among the symbols the process has loaded;
+    ``None`` without glibc.
+
+    Not by ``ctypes.util.find_library``: that runs ``/sbin/ldconfig -p`` in a child
+    process at every call, and a child started from a kernel of several hundred MiB
+    briefly shows the kernel's whole resident memory as its own, which a sampler that
+    adds up a process tree (benchmarks/sizing.py) counted twice.
+    """
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):
-        return
+        return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
+    return trim
 
 
 _F = TypeVar("_F", bound=Callable[..., object])
@@ -425,7 +437,7 @@ class Platform:
     def follows_pair(self, follower: np.ndarray, followee: np.ndarray) -> np.ndarray:
         """Vectorised: does ``follower[i]`` follow ``followee[i]``?"""
         found = np.empty(len(follower), bool)
-        block = 4_000_000  # bounded temporaries, however many pairs are asked about
+        block = 1_000_000  # bounded temporaries (about 8 MiB each), however many pairs are asked about
         for start in range(0, len(follower), block):
             keys = follower[start : start + block].astype(np.int64) * self.config.accounts
             keys += followee[start : start + block]
@@ -533,10 +545,46 @@ def _lognormal_counts(rng: np.random.Generator, n: int, median: float, sigma: fl
     return np.minimum(np.floor(rng.lognormal(math.log(median), sigma, n)), cap).astype(np.int64)
 
 
+#: Elements per block where a function works through millions of messages a block at a
+#: time, to bound its temporaries (about 8 MiB each); the values do not depend on it.
+_BLOCK = 1_000_000
+
+
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` by sorting (faster than hashing for millions of int64 keys)."""
-    values = np.sort(values)
+    """``np.unique`` by sorting (faster than hashing for millions of int64 keys).
+
+    Sorts ``values`` itself, in place, to spare a copy: pass a temporary array.
+
+    >>> _sorted_unique(np.array([3, 1, 3, 2]))
+    array([1, 2, 3])
+    """
+    values.sort()
     return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
+def _pair_keys(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """``first * n + second`` in int64, built in one new array (no int64 temporaries).
+
+    >>> _pair_keys(np.array([1, 2], np.int32), np.array([3, 0], np.int32), 10)
+    array([13, 20])
+    """
+    keys = first.astype(np.int64)
+    keys *= n
+    keys += second
+    return keys
+
+
+def _split_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys // n, keys % n)`` as int32 (the values are account numbers), a block at a
+    time: no whole-length int64 temporaries.
+
+    >>> _split_keys(np.array([13, 20]), 10)
+    (array([1, 2], dtype=int32), array([3, 0], dtype=int32))
+    """
+    first, second = np.empty(len(keys), np.int32), np.empty(len(keys), np.int32)
+    for start in range(0, len(keys), _BLOCK):
+        first[start : start + _BLOCK], second[start : start + _BLOCK] = np.divmod(keys[start : start + _BLOCK], n)
+    return first, second
 
 
 def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
@@ -544,20 +592,39 @@ def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarr
     if size == 0 or len(pool) == 0:
         return np.empty(0, np.int64)
     cumulative = np.cumsum(weights[pool])
-    targets = rng.random(size) * cumulative[-1]
+    targets = rng.random(size)
+    targets *= cumulative[-1]
     order = np.argsort(targets)  # searching sorted targets is much faster (cache); same answers
+    targets = targets[order]
     at = np.empty(size, np.int32)
-    at[order] = np.searchsorted(cumulative, targets[order], side="right")
+    for start in range(0, size, _BLOCK):  # the int64 positions a block at a time: a lower peak
+        at[order[start : start + _BLOCK]] = np.searchsorted(cumulative, targets[start : start + _BLOCK], side="right")
     return pool[np.minimum(at, len(pool) - 1)]
 
 
-def _hours(rng: np.random.Generator, n: int, night_share: float | np.ndarray, day_start_hour: int) -> np.ndarray:
-    """Hour of day: a share ``night_share`` (per message, or one for all) between 00:00
-    and 05:59, the rest between ``day_start_hour`` and midnight."""
-    night = rng.random(n, dtype=np.float32) < night_share
+def _hours(
+    rng: np.random.Generator,
+    n: int,
+    night_share: float | np.ndarray,
+    day_start_hour: int,
+    who: np.ndarray | None = None,
+) -> np.ndarray:
+    """Hour of day: a share ``night_share`` (per message, or one for all; or, given
+    ``who``, per account, message ``i`` at ``night_share[who[i]]``) between 00:00 and
+    05:59, the rest between ``day_start_hour`` and midnight."""
+    draw = rng.random(n, dtype=np.float32)
+    if who is None:
+        night = draw < night_share
+    else:  # a block at a time: a float64 share per message would take 8 bytes each
+        share = np.asarray(night_share)
+        night = np.empty(n, bool)
+        for start in range(0, n, _BLOCK):
+            night[start : start + _BLOCK] = draw[start : start + _BLOCK] < share[who[start : start + _BLOCK]]
+    del draw
     night_hour = rng.integers(0, _NIGHT_END_HOUR, n, dtype=np.int32)
-    day_hour = rng.integers(day_start_hour, 24, n, dtype=np.int32)
-    return np.where(night, night_hour, day_hour)
+    hour = rng.integers(day_start_hour, 24, n, dtype=np.int32)
+    np.copyto(hour, night_hour, where=night)  # np.where(night, night_hour, day hour), in place
+    return hour
 
 
 def _times(
@@ -567,16 +634,24 @@ def _times(
     night_share: float | np.ndarray,
     start_day: np.ndarray | None = None,
     span_days: int | None = None,
+    who: np.ndarray | None = None,
 ) -> np.ndarray:
     """Seconds since the start of the simulated weeks: a random day (or a day within
-    ``span_days`` of ``start_day``), an hour from :func:`_hours`, a random second."""
+    ``span_days`` of ``start_day``), an hour from :func:`_hours` (``night_share`` and
+    ``who`` as there), a random second."""
     days = config.weeks * 7
     if start_day is None:
         day = rng.integers(0, days, n, dtype=np.int32)
     else:
         day = np.minimum(start_day + rng.integers(0, span_days or 1, n, dtype=np.int32), days - 1).astype(np.int32)
-    hour = _hours(rng, n, night_share, config.day_start_hour)
-    seconds: np.ndarray = day * 86400 + hour * 3600 + rng.integers(0, 3600, n, dtype=np.int32)
+    hour = _hours(rng, n, night_share, config.day_start_hour, who)
+    # day * 86400 + hour * 3600 + a second, in int32 as before, computed in place
+    seconds: np.ndarray = day
+    seconds *= 86400
+    hour *= 3600
+    seconds += hour
+    del hour
+    seconds += rng.integers(0, 3600, n, dtype=np.int32)
     return seconds
 
 
@@ -769,13 +844,14 @@ def _with_planted_follows(
     """The follow graph plus every planted recipient who follows its sender, without
     self or duplicate edges, sorted: ``(follower, followee, keys)`` where
     ``keys = follower * n + followee``."""
-    extra_follower = np.concatenate([c.recipients[c.follows_back] for c in contacts] + [np.empty(0, np.int64)])
-    extra_followee = np.concatenate([c.senders[c.follows_back] for c in contacts] + [np.empty(0, np.int64)])
-    follower = np.concatenate([follower, extra_follower])
-    followee = np.concatenate([followee, extra_followee])
+    # int32 throughout (account numbers fit): joined in int64, the edges took twice the memory
+    extra_follower = np.concatenate([c.recipients[c.follows_back] for c in contacts] + [np.empty(0, np.int32)])
+    extra_followee = np.concatenate([c.senders[c.follows_back] for c in contacts] + [np.empty(0, np.int32)])
+    follower = np.concatenate([follower, extra_follower], dtype=np.int32, casting="same_kind")
+    followee = np.concatenate([followee, extra_followee], dtype=np.int32, casting="same_kind")
     keep = follower != followee
-    keys = _sorted_unique(follower[keep].astype(np.int64) * n + followee[keep])
-    return (keys // n).astype(np.int32), (keys % n).astype(np.int32), keys
+    keys = _sorted_unique(_pair_keys(follower[keep], followee[keep], n))
+    return (*_split_keys(keys, n), keys)
 
 
 def _ordinary_messages(
@@ -801,18 +877,25 @@ def _ordinary_messages(
     out_start = np.concatenate([[0], np.cumsum(degree_out)]).astype(np.int32)
     order_in = np.argsort(followee, kind="stable").astype(np.int32)  # stable: see _STABLE
     in_start = np.concatenate([[0], np.cumsum(degree_in)]).astype(np.int32)
-    d_out, d_in = degree_out[senders], degree_in[senders]
-    use_out = rng.random(len(senders), dtype=np.float32) * (d_out + d_in) < d_out
-    pick = (rng.random(len(senders), dtype=np.float32) * np.where(use_out, d_out, d_in)).astype(np.int32)
-    pick += np.where(use_out, out_start[senders], in_start[senders])
-    pick = np.minimum(pick, len(followee) - 1)
-    recipients = np.where(use_out, followee[pick], follower[order_in[pick]])
-    del d_out, d_in, pick, order_in
+    # The two draws whole, in the stream's order; the arithmetic a block at a time.
+    use_draw = rng.random(len(senders), dtype=np.float32)
+    pick_draw = rng.random(len(senders), dtype=np.float32)
+    recipients = np.empty(len(senders), np.int32)
+    for start in range(0, len(senders), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        who = senders[block]
+        d_out, d_in = degree_out[who], degree_in[who]
+        use_out = use_draw[block] * (d_out + d_in) < d_out
+        pick = (pick_draw[block] * np.where(use_out, d_out, d_in)).astype(np.int32)
+        pick += np.where(use_out, out_start[who], in_start[who])
+        pick = np.minimum(pick, len(followee) - 1)
+        recipients[block] = np.where(use_out, followee[pick], follower[order_in[pick]])
+    del use_draw, pick_draw, order_in
     draw = rng.random(len(senders), dtype=np.float32)
     text_share = 1 - config.image_share - config.video_share
     kind = (draw >= text_share).astype(np.int8) + (draw >= text_share + config.image_share)
     del draw
-    time_s = _times(rng, len(senders), config, night_share=night_propensity[senders])
+    time_s = _times(rng, len(senders), config, night_share=night_propensity, who=senders)
     return _Messages(senders, recipients, kind, time_s, np.zeros(len(senders), np.int8))
 
 
@@ -841,21 +924,29 @@ def _message_sizes(rng: np.random.Generator, config: PlatformConfig, kind: np.nd
     size_median = np.array([math.log(m) for m in config.size_median_bytes])
     size_spread = np.array(config.size_sigma)
     size_low, size_high = np.array(config.size_min_bytes), np.array(config.size_max_bytes)
-    exponent = size_median[kind] + size_spread[kind] * rng.standard_normal(len(kind), dtype=np.float32)
-    # exp by the C library, not numpy's vector code (_STABLE); the int32 cast then floors
-    size = np.fromiter(map(math.exp, exponent.tolist()), np.float64, len(exponent))
-    clipped: np.ndarray = np.clip(size, size_low[kind], size_high[kind]).astype(np.int32)
+    normal = rng.standard_normal(len(kind), dtype=np.float32)  # one draw for all, as the stream had it
+    clipped = np.empty(len(kind), np.int32)
+    block = 250_000  # a block at a time: a list of every message's exponent took ~130 MiB
+    for start in range(0, len(kind), block):
+        part = kind[start : start + block]
+        exponent = size_median[part] + size_spread[part] * normal[start : start + block]
+        # exp by the C library, not numpy's vector code (_STABLE); the int32 cast then floors
+        size = np.fromiter(map(math.exp, exponent.tolist()), np.float64, len(exponent))
+        clipped[start : start + block] = np.clip(size, size_low[part], size_high[part]).astype(np.int32)
     return clipped
 
 
 def _events(rng: np.random.Generator, config: PlatformConfig, parts: list[_Messages]) -> _Events:
     """All messages in time order, with sizes.  Empties ``parts`` to free memory."""
-    sender = np.concatenate([p.sender for p in parts]).astype(np.int32)
-    recipient = np.concatenate([p.recipient for p in parts]).astype(np.int32)
-    kind = np.concatenate([p.kind for p in parts]).astype(np.int8)
-    time_s = np.concatenate([p.time_s for p in parts]).astype(np.int32)
-    harm = np.concatenate([p.harm for p in parts]).astype(np.int8)
+    # One column at a time, its parts freed once joined, each joined straight into its
+    # final type (the values fit) rather than via an int64 copy: a lower peak, same values.
+    columns = {name: [getattr(p, name) for p in parts] for name in _Messages._fields}
     parts.clear()
+    sender = np.concatenate(columns.pop("sender"), dtype=np.int32, casting="same_kind")
+    recipient = np.concatenate(columns.pop("recipient"), dtype=np.int32, casting="same_kind")
+    kind = np.concatenate(columns.pop("kind"), dtype=np.int8, casting="same_kind")
+    time_s = np.concatenate(columns.pop("time_s"), dtype=np.int32, casting="same_kind")
+    harm = np.concatenate(columns.pop("harm"), dtype=np.int8, casting="same_kind")
     # A ring's text messages are not the harm; its images are.
     harm[(harm == _HARM_LABELS.index(HARMS["sharer"])) & (kind != KINDS.index("image"))] = 0
     size = _message_sizes(rng, config, kind)
@@ -889,21 +980,27 @@ def _platform(
                 "account_age_days": account_age,
             }
         ).rename_axis("account"),
-        follows=pd.DataFrame({"follower": follower.astype(np.int32), "followee": followee.astype(np.int32)}),
+        follows=pd.DataFrame(
+            {"follower": follower.astype(np.int32, copy=False), "followee": followee.astype(np.int32, copy=False)},
+            copy=False,
+        ),
         events=pd.DataFrame(),
         roles=pd.Series(pd.Categorical.from_codes(roles, pd.Index(ROLES)), name="role").rename_axis("account"),
         event_harm=pd.Series(),
         _follow_keys=keys,
     )
+    # copy=False: the tables take the simulated arrays as they are (already of their final
+    # types) instead of a second copy of every column, which raised the peak by ~100 MiB.
     platform.events = pd.DataFrame(
         {
-            "sender": events.sender.astype(np.int32),
-            "recipient": events.recipient.astype(np.int32),
+            "sender": events.sender.astype(np.int32, copy=False),
+            "recipient": events.recipient.astype(np.int32, copy=False),
             "time_s": events.time_s,
             "size_bytes": events.size_bytes,
             "kind": pd.Categorical.from_codes(events.kind, pd.Index(KINDS)),
             "recipient_follows_sender": platform.follows_pair(events.recipient, events.sender),
-        }
+        },
+        copy=False,
     )
     platform.event_harm = pd.Series(pd.Categorical.from_codes(events.harm, pd.Index(_HARM_LABELS)), name="harm")
     return platform
@@ -964,12 +1061,12 @@ def account_features(platform: Platform) -> pd.DataFrame:
     is_minor = accounts["is_minor"].to_numpy()
     to_minor = is_minor[recipient]
     follows = events["recipient_follows_sender"].to_numpy()
-    hour = (events["time_s"].to_numpy() // 3600) % 24
+    # (t // 3600) % 24 < 6 is t % 86400 < 6 * 3600 for every integer t: one temporary, not two
+    night = events["time_s"].to_numpy() % 86400 < _NIGHT_END_HOUR * 3600
     media = events["kind"].cat.codes.to_numpy() > 0
 
     messages = np.bincount(sender, minlength=n)
-    pair_keys = _sorted_unique(sender.astype(np.int64) * n + recipient)
-    pair_sender, pair_recipient = pair_keys // n, pair_keys % n
+    pair_sender, pair_recipient = _split_keys(_sorted_unique(_pair_keys(sender, recipient, n)), n)
     pair_minor = is_minor[pair_recipient]
     pair_follows = platform.follows_pair(pair_recipient, pair_sender)
     weeks = platform.config.weeks
@@ -983,7 +1080,7 @@ def account_features(platform: Platform) -> pd.DataFrame:
                 "minor_recipients": np.bincount(pair_sender[pair_minor], minlength=n),
                 "minors_not_following": np.bincount(pair_sender[pair_minor & ~pair_follows], minlength=n),
                 "requests_to_minors_per_week": np.bincount(sender[to_minor & ~follows], minlength=n) / weeks,
-                "night_share": np.nan_to_num(np.bincount(sender[hour < _NIGHT_END_HOUR], minlength=n) / messages),
+                "night_share": np.nan_to_num(np.bincount(sender[night], minlength=n) / messages),
                 "image_share": np.nan_to_num(np.bincount(sender[media], minlength=n) / messages),
             }
         )
@@ -1205,7 +1302,7 @@ def technique_table(
     scan_caught = np.bincount(sender[matched], minlength=n) > 0
 
     victim_harm = (harm == HARMS["groomer"]) | (harm == HARMS["sextortion"])
-    pairs = _sorted_unique(sender[victim_harm].astype(np.int64) * n + recipient[victim_harm])
+    pairs = _sorted_unique(_pair_keys(sender[victim_harm], recipient[victim_harm], n))
     reported = rng.random(len(pairs)) < report_rate
     report_caught = np.bincount((pairs[reported] // n).astype(np.int64), minlength=n) > 0
     meta_caught = np.asarray(metadata_flags, bool)
