@@ -535,12 +535,16 @@ def test_the_pdf_check_catches_a_printed_alt_text_and_a_missing_page(tmp_path: P
 
 def pdf_text(pdf: Path, page: int | None = None) -> str:
     """The text of a PDF (or of its page ``page``) without whitespace: a table cell's text is
-    found whichever way the printed line broke it."""
+    found whichever way the printed line broke it.  The typographic ligatures the printed fonts
+    use (U+FB00-FB06: "ﬁ" in "to ﬁnd") are read back as their letters."""
+    import unicodedata
+
     import pypdf
 
     pages = pypdf.PdfReader(pdf).pages
     chosen = pages if page is None else [pages[page]]
-    return re.sub(r"\s+", "", "".join(p.extract_text() for p in chosen))
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in chosen))
+    return re.sub("[\ufb00-\ufb06]", lambda m: unicodedata.normalize("NFKC", m.group()), text)
 
 
 def longest_table_last_row(document: str) -> str:
