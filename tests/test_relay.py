@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support.relay import CountingRemoteServer
 from toychat import (
     Client,
     Envelope,
@@ -245,18 +246,6 @@ def test_acknowledging_someone_elses_ids_deletes_nothing(relay: RunningRelay, re
     assert [m.text for m in bob.receive()] == ["for Bob only"]
 
 
-class _Counting(RemoteServer):
-    """A RemoteServer that records each request it makes (method and path)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.calls: list[str] = []
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        self.calls.append(f"{method} {path.split('?')[0]}")
-        return super().request(method, path, **kwargs)
-
-
 def test_post_mailbox_acknowledges_then_answers_like_get(relay: RunningRelay, remote: RemoteServer) -> None:
     alice, bob = pair(remote)
     alice.send(bob.name, "first")
@@ -283,7 +272,7 @@ def test_post_mailbox_acknowledges_then_answers_like_get(relay: RunningRelay, re
 def test_a_device_reads_each_batch_with_one_request(relay: RunningRelay) -> None:
     """wait_for_messages() then receive(): one long poll that also acknowledges the batch before,
     and no second request for the messages it found (the relay's CPU goes per request)."""
-    counting = _Counting(relay.url)
+    counting = CountingRemoteServer(relay.url)
     alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
     for round_ in range(3):
         alice.send(bob.name, f"round {round_}")
@@ -300,7 +289,7 @@ def test_a_device_reads_each_batch_with_one_request(relay: RunningRelay) -> None
 def test_a_mailbox_answer_tells_the_device_the_mode(relay: RunningRelay, remote: RemoteServer) -> None:
     """Composing right after a long poll asks nothing more (the answer named the mode), and switching
     the mode answers every waiting long poll at once, so a waiting device follows at once too."""
-    counting = _Counting(relay.url, info_ttl=0.3)
+    counting = CountingRemoteServer(relay.url, info_ttl=0.3)
     alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
     alice.send(bob.name, "hello")
     time.sleep(0.4)  # the cached /api/info answer is stale now
@@ -342,7 +331,7 @@ def test_a_device_that_long_polls_first_never_asks_for_info(relay: RunningRelay)
     """A mailbox answer names the mode and franking, so a device whose first request to the relay
     after registering is a long poll composes, sends and opens messages without ``GET /api/info``
     (the load generator's students each made that one request before)."""
-    bob_remote = _Counting(relay.url)
+    bob_remote = CountingRemoteServer(relay.url)
     alice = Client(fresh("alice"), RemoteServer(relay.url))
     bob = Client(fresh("bob"), bob_remote)
     bob_remote._platform = None  # what registration said is not needed (the next test checks it)
@@ -367,7 +356,7 @@ def test_a_relay_whose_mailbox_answer_names_only_the_mode_is_asked_for_info_once
 
     original = codec.mailbox_to_json
     monkeypatch.setattr(codec, "mailbox_to_json", lambda queued, mode=None, franking=None: original(queued, mode))
-    bob_remote = _Counting(relay.url, info_ttl=0.3)
+    bob_remote = CountingRemoteServer(relay.url, info_ttl=0.3)
     alice = Client(fresh("alice"), RemoteServer(relay.url))
     bob = Client(fresh("bob"), bob_remote)
     bob_remote._platform = None  # as if registered before this session (a login file): unknown
@@ -384,7 +373,7 @@ def test_a_relay_whose_mailbox_answer_names_only_the_mode_is_asked_for_info_once
 
 
 def test_registering_tells_the_device_the_platform(relay: RunningRelay) -> None:
-    counting = _Counting(relay.url)
+    counting = CountingRemoteServer(relay.url)
     bob = Client(fresh("bob"), counting)
     assert counting.mode == "e2ee"
     assert counting.franking is not None
@@ -396,7 +385,7 @@ def test_while_a_long_poll_waits_composing_asks_nothing(relay: RunningRelay) -> 
     """A phone polls in one thread and sends in another: while its long poll waits at the relay
     (which answers it at once, naming the new mode, if the instructor switches), the mode it
     last heard holds however old; once no poll is open, the ``info_ttl`` applies again."""
-    bob_remote = _Counting(relay.url, info_ttl=0.1)
+    bob_remote = CountingRemoteServer(relay.url, info_ttl=0.1)
     alice = Client(fresh("alice"), RemoteServer(relay.url))
     bob = Client(fresh("bob"), bob_remote)
     found: list[bool] = []
@@ -437,7 +426,7 @@ def test_an_older_relay_without_post_mailbox_gets_separate_acknowledgements(
     from toychat.relay.handlers import MailboxHandler
 
     monkeypatch.delattr(MailboxHandler, "post")  # what a relay from before POST /api/mailbox answers: 405
-    counting = _Counting(relay.url)
+    counting = CountingRemoteServer(relay.url)
     alice, bob = Client(fresh("alice"), counting), Client(fresh("bob"), counting)
     alice.send(bob.name, "one")
     assert [m.text for m in bob.receive()] == ["one"]

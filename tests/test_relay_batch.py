@@ -12,11 +12,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from benchmarks.relay_load import RelayProcess
+from support.relay import CountingRemoteServer
 from toychat import Client, Envelope, ReplayedMessage, TamperedMessage
 from toychat.errors import MalformedEnvelope
 from toychat.relay import MailboxFull, RateLimited, RemoteServer, Unauthenticated
@@ -33,21 +33,9 @@ def relay() -> Iterator[RunningRelay]:
     running.stop()
 
 
-class Counting(RemoteServer):
-    """A RemoteServer that records each request it makes (method and path)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.calls: list[str] = []
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        self.calls.append(f"{method} {path.split('?')[0]}")
-        return super().request(method, path, **kwargs)
-
-
-def group(url: str, size: int = 3) -> tuple[Counting, list[Client]]:
-    """``size`` fresh users on one relay; the first sends through the returned Counting remote."""
-    remote = Counting(url)
+def group(url: str, size: int = 3) -> tuple[CountingRemoteServer, list[Client]]:
+    """``size`` fresh users on one relay; the first sends through the returned CountingRemoteServer remote."""
+    remote = CountingRemoteServer(url)
     tag = secrets.token_hex(4)
     first = Client(f"a-{tag}", remote)
     return remote, [first, *(Client(f"m{i}-{tag}", RemoteServer(url)) for i in range(1, size))]
