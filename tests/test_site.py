@@ -425,6 +425,46 @@ def test_pages_open_without_errors_and_pass_axe(site: tuple[Path, str], axe: Pat
     assert not failures, "\n".join(failures)
 
 
+#: Where a frozen widget's columns go wrong: two columns of one row drawn over each other, or a
+#: column whose content spills out of it (a scroll container the keyboard can reach may be wider
+#: inside than out: it scrolls).
+WIDGET_LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  document.querySelectorAll('.widget-static-row').forEach((row, r) => {
+    const kids = [...row.children];
+    const boxes = kids.map(k => k.getBoundingClientRect());
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+        problems.push(`row ${r}: columns ${i} and ${j} overlap`);
+    }
+    kids.forEach((k, i) => { if (k.scrollWidth > k.clientWidth + 1) problems.push(
+      `row ${r}: column ${i} is ${k.clientWidth}px wide, its content ${k.scrollWidth}px`); });
+  });
+  document.querySelectorAll('.widget-static, .widget-static-table').forEach((box, i) => {
+    const scrolls = box.classList.contains('widget-static-table') && box.tabIndex >= 0;
+    if (box.scrollWidth > box.clientWidth + 1 && !scrolls)
+      problems.push(`${box.className} ${i} is ${box.clientWidth}px wide, its content ${box.scrollWidth}px`);
+  });
+  return problems;
+}"""
+
+
+def test_frozen_widgets_keep_their_columns_apart(site: tuple[Path, str]) -> None:
+    """Every page's frozen widgets, on a laptop and on a phone: no column drawn over the next (the
+    chat's server table once ran under Bob's phone in lessons 03 and 04), nothing spilling out."""
+    folder, _ = site
+    pages = [p for p in sorted(folder.rglob("*.html")) if "widget-static-row" in p.read_text(encoding="utf-8")]
+    assert len(pages) >= 3, pages  # lessons 03, 04 and 08 show the chat at least
+    problems: list[str] = []
+    for width in (1280, 390):
+        with chromium_page(chromium_path(), width=width, height=900) as page:
+            for path in pages:
+                page.goto(path.as_uri())
+                problems += [f"{path.name} at {width}px: {p}" for p in page.evaluate(WIDGET_LAYOUT_PROBLEMS)]
+    assert not problems, "\n".join(problems)
+
+
 # --------------------------------------------------------------------------- the printed course
 
 CAPTION_WORDS = re.compile(r"alt\s*text", re.I)

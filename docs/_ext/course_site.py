@@ -212,7 +212,10 @@ def _widget_html(model_id: str, state: dict[str, dict[str, Any]], depth: int = 0
         box = "widget-static-row" if name in ("HBoxModel", "GridBoxModel") else "widget-static-column"
         return f'<div class="{box}">{children}</div>'
     if name in ("HTMLModel", "HTMLMathModel"):
-        return f'<div class="widget-static-html">{values.get("value", "")}</div>'
+        value = str(values.get("value", ""))
+        if "<table" in value:  # may be wider than its column: it scrolls there, so it takes the focus too
+            return f'<div class="widget-static-html widget-static-table" tabindex="0">{value}</div>'
+        return f'<div class="widget-static-html">{value}</div>'
     if name == "LabelModel":
         return f'<p class="widget-static-label">{html.escape(str(values.get("value", "")))}</p>'
     if name == "ButtonModel":
