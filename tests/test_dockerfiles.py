@@ -217,6 +217,7 @@ def _index_reachable() -> bool:
 STAGES = [(dockerfile, name) for dockerfile, names in DOCKERFILES.items() for name in names]
 
 
+@pytest.mark.slow  # minutes: each image's requirements installed into a fresh venv
 @pytest.mark.parametrize(("dockerfile", "name"), STAGES, ids=[n for _, n in STAGES])
 def test_each_image_builds(dockerfile: str, name: str, tmp_path: Path) -> None:
     start = time.perf_counter()

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Minutes: every pinned experiment, once per emulated machine (about ten fresh processes).
+pytestmark = pytest.mark.slow
 
 
 def _dispatch_features() -> list[str]:

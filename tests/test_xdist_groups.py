@@ -5,6 +5,7 @@ right group."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,17 @@ def _groups(items: list[pytest.Item]) -> dict[str, list[str]]:
     return {item.nodeid: [mark.args[0] for mark in item.iter_markers("xdist_group")] for item in items}
 
 
-def _lesson_readers() -> set[str]:
-    """The test modules that call support.nbtools.executed_lesson (its cache is per process)."""
-    return {
-        path.name
-        for path in TESTS.glob("test_*.py")
-        if re.search(r"\bexecuted_lesson\(", path.read_text(encoding="utf-8"))
-    }
+@cache
+def _lesson_readers() -> frozenset[str]:
+    """The test modules that call support.nbtools.executed_lesson (its cache is per process); read
+    once, not once per collected test (a minute of reading every test file a thousand times)."""
+    return frozenset(
+        {
+            path.name
+            for path in TESTS.glob("test_*.py")
+            if re.search(r"\bexecuted_lesson\(", path.read_text(encoding="utf-8"))
+        }
+    )
 
 
 def test_every_test_has_exactly_one_group(request: pytest.FixtureRequest) -> None:
