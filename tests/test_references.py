@@ -157,3 +157,21 @@ def test_every_rfc_the_package_names_has_an_entry() -> None:
     }
     missing = sorted(f"{name}: RFC {number}" for name, number in named if number not in listed)
     assert missing == [], "RFCs the package names with no entry in data/references.csv:\n" + "\n".join(missing)
+
+
+def test_the_readme_opening_cites_each_sentence() -> None:
+    """The README's first paragraph states each side's case; every sentence that does carries a
+    citation, and each argument is given to its own side (issue 28: Meta's case for behavioural
+    detection and reports had been given to Signal and the Internet Society)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    opening = readme.split("\n\n")[1]
+    sentences = re.split(r"(?<=\.) (?=[A-Z])", opening.split(" This course")[0])
+    uncited = [s for s in sentences if not references.CITATION_RE.search(s)]
+    assert uncited == [], f"README sentences without a citation: {uncited}"
+    meta = [s for s in sentences if s.startswith("Meta ")]
+    assert len(meta) == 1, sentences
+    assert "behavioural" in meta[0], meta[0]
+    advocates = [s for s in sentences if "weakening encryption" in s]
+    assert len(advocates) == 1, sentences
+    for who in ("Signal", "WhatsApp", "Internet Society"):
+        assert who in advocates[0], (who, advocates[0])
