@@ -175,3 +175,22 @@ def test_the_readme_opening_cites_each_sentence() -> None:
     assert len(advocates) == 1, sentences
     for who in ("Signal", "WhatsApp", "Internet Society"):
         assert who in advocates[0], (who, advocates[0])
+
+
+#: Sources listed for the reader to follow but not stored for the course, so never a figure's
+#: source: a number the course prints must come from a text that was read.
+UNREAD = {"ncmec2025b": "NCMEC's CyberTipline 2024 report"}
+
+
+@pytest.mark.parametrize("key", sorted(UNREAD))
+def test_no_figure_is_sourced_to_an_unread_report(key: str) -> None:
+    marked = [name for name, text in _texts() if f"<!-- source: {key} -->" in text]
+    assert marked == [], f"figures marked as from {UNREAD[key]}, which the course has not read: {marked}"
+
+
+@pytest.mark.parametrize("lesson", ["06_server_side_scanning.ipynb", "10_claims_and_evidence.ipynb"])
+def test_the_2024_ncmec_figures_say_whose_account_they_are(lesson: str) -> None:
+    """Lessons 06 and 10 give NCMEC's 2024 figures in the same words: NBC News's account of
+    NCMEC's data, since NCMEC's own report was not stored (issue 28)."""
+    text = dict(_texts())[f"lessons/{lesson}"]
+    assert "NCMEC's CyberTipline data for 2024, as reported by NBC News" in text
