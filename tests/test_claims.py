@@ -174,7 +174,7 @@ def _rows_with(claims: pd.DataFrame, fragment: str) -> pd.DataFrame:
         ("92 per cent from Facebook", 92, "percent", "independent2023"),
         ("85 per cent from Instagram", 85, "percent", "independent2023"),
         ("at least 21 million reports", 21_000_000, "reports", "ncmec-gpcep2025"),
-        ("persons over the age of 19", 19, "years of age", "phonearena2024"),
+        ("persons over the age of 19", 19, "years of age", "meta2024"),
     ],
 )
 def test_figures_carry_the_source_that_checks_them(

@@ -25,6 +25,12 @@ REWORDED = {
     "They must create adequate protections": (
         'BBC News: "They must develop appropriate safeguards to sit alongside their plans for end-to-end encryption"'
     ),
+    '"In this country, we arrest about 800 perpetrators': (
+        "the reworded article's; no stored primary source gives Suella Braverman's own words: paraphrase them"
+    ),
+    '"We now have wide-ranging powers contained in this new legislation': (
+        "the reworded article's; no stored primary source gives Suella Braverman's own words: paraphrase them"
+    ),
     '"would result in the loss of the vast majority of reports': (
         "Police Professional's own sentence; the Home Office: the NCA \"estimates 92 per cent of Facebook "
         'Messenger and 85 per cent of Instagram Direct referrals could be lost"'

@@ -212,3 +212,12 @@ def test_the_page_is_on_the_site_and_in_the_summary_pdf() -> None:
     assert re.search(r"^sides$", index, re.M), "docs/index.md's toctree does not list the page"
     assert "](sides.md)" in summaries.split("\n## ")[0], "the policy summaries' top does not link to the page"
     assert re.search(r'SUMMARY = \([^)]*"docs/sides\.html"', build_pdf), "the summary PDF leaves the page out"
+
+
+def test_voge_on_european_users_keeps_the_context_lesson_00_gives() -> None:
+    """Callum Voge spoke of *European* users while the EU debated its own proposal, not the UK's
+    Act; lesson 00 says so beside the quotation, and so must this page (issue 28)."""
+    lines = [line for line in PAGE.read_text(encoding="utf-8").splitlines() if "European internet users" in line]
+    assert lines, "the page no longer quotes Voge on European users; drop this test with the quotation"
+    for line in lines:
+        assert "references.md#europeancommission2022" in line, line

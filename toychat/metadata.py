@@ -6,8 +6,8 @@ how much and what kind of thing (text, image, video), who follows whom, and
 how old each account is — everything in :meth:`toychat.Server.log_table`
 except the content.  Meta says it uses "behavioral signals like an adult
 sending a large amount of friend or message requests to people under 18"
-(Facebook's Jay Sullivan, quoted by Android Central, 21 May 2020:
-docs/references.md#androidcentral2020); the NCA answers that metadata "will
+(Facebook's Jay Sullivan, 21 May 2020:
+docs/references.md#sullivan2020); the NCA answers that metadata "will
 rarely, if ever, produce sufficient evidence for a search warrant" (NCA,
 7 Dec 2023: docs/references.md#nca2023).  This module builds a platform where
 the truth is known, so the first claim can be measured on it; the second,
@@ -1095,8 +1095,8 @@ def rule_minors_not_following(features: pd.DataFrame, threshold: int = 5) -> pd.
     """Flag adults who messaged at least ``threshold`` minors who do not follow them.
 
     After Meta's rule that "adults over the age of 19" were restricted from
-    messaging teens who don't follow them (reported by PhoneArena, 25 Jan 2024:
-    docs/references.md#phonearena2024).
+    messaging teens who don't follow them (Meta, 25 Jan 2024:
+    docs/references.md#meta2024).
     """
     return (features["is_adult"] == 1) & (features["minors_not_following"] >= threshold)
 
@@ -1119,8 +1119,8 @@ def rule_new_profile_contacting_minors(features: pd.DataFrame, max_age_days: int
 def rule_requests_to_minors(features: pd.DataFrame, per_week: float = 10.0) -> pd.Series:
     """Flag adults sending at least ``per_week`` messages a week to minors who do
     not follow them — after "an adult sending a large amount of friend or
-    message requests to people under 18" (Facebook, May 2020, quoted by Android
-    Central: docs/references.md#androidcentral2020)."""
+    message requests to people under 18" (Facebook, May 2020:
+    docs/references.md#sullivan2020)."""
     return (features["is_adult"] == 1) & (features["requests_to_minors_per_week"] >= per_week)
 
 
