@@ -40,6 +40,7 @@ import pytest
 from support.browser import chromium_page, chromium_path, free_port
 from support.hub import Hub, local_hub_lines, running_hub
 from support.nbtools import REPO, record_timing, venv_env
+from test_hub_relay_service import api
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -71,14 +72,6 @@ def course_jupyter_with_short_culling(folder: Path) -> dict[str, dict[str, Any]]
         culling.update(cull_idle_timeout=TEST_TIMEOUT, cull_interval=TEST_INTERVAL)
         path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     return shipped
-
-
-def _api(url: str, token: str, method: str = "GET", data: Any = None) -> Any:
-    body = None if data is None else json.dumps(data).encode()
-    request = urllib.request.Request(url, data=body, method=method, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read().decode()
-    return json.loads(text) if text else None
 
 
 @pytest.fixture(scope="module")
@@ -121,18 +114,18 @@ c.JupyterHub.load_roles.append(
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     with running_hub(config, port=port, env=env) as running:
         base = running.url
-        _api(f"{base}/hub/api/users/{READER}/server", admin, "POST", {})
+        api(f"{base}/hub/api/users/{READER}/server", admin, "POST", {})
         deadline = time.monotonic() + 180
-        while not _api(f"{base}/hub/api/users/{READER}", admin).get("servers", {}).get("", {}).get("ready"):
+        while not api(f"{base}/hub/api/users/{READER}", admin).get("servers", {}).get("", {}).get("ready"):
             assert time.monotonic() < deadline, f"the reader's server did not start:\n{running.log()}"
             time.sleep(0.5)
-        token = _api(f"{base}/hub/api/users/{READER}/tokens", admin, "POST", {"expires_in": 900})["token"]
+        token = api(f"{base}/hub/api/users/{READER}/tokens", admin, "POST", {"expires_in": 900})["token"]
         yield running, password, token
 
 
 def _kernels(hub: Hub, token: str) -> list[dict[str, Any]]:
     """The kernels of the reader's server (its REST API)."""
-    return list(_api(f"{hub.url}/user/{READER}/api/kernels", token))
+    return list(api(f"{hub.url}/user/{READER}/api/kernels", token))
 
 
 def _open_policy_view(page: Any, hub: Hub, password: str) -> None:
