@@ -4,7 +4,8 @@
 #
 #   docker build -f deploy/grading.Dockerfile -t e2ee-grader .
 #
-# tests/test_dockerfiles.py performs its COPY and pip RUN steps in a clean folder and a fresh
+# tests/test_dockerfiles.py performs its COPY and RUN steps in a clean folder (apt-get install
+# resolved with apt-get -s, apt-get update left out) and a fresh
 # virtual environment when no Docker engine is at hand, and runs `docker build` when one is.
 FROM python:3.11-slim
 

@@ -5,9 +5,10 @@ the OIDC login initiation an LMS sends when a student clicks the course link,
 and the authorization endpoint that answers the hub with a signed ``id_token``
 (auto-submitted form, as a browser would post it).  The hub is a real JupyterHub
 with ``jupyterhub-ltiauthenticator`` and the Zero-to-JupyterHub values' own
-``hub.config`` and ``hub.extraConfig`` (loaded the way the chart's
-``jupyterhub_config.py`` loads them); only addresses, the spawner (local
-processes instead of Kubernetes pods) and the LMS's URLs are replaced.
+``hub.services``, ``hub.loadRoles``, ``hub.config`` and ``hub.extraConfig`` (loaded the way the
+chart's ``jupyterhub_config.py`` loads them: ``support.chart.hub_config_code``); only addresses
+(the relay service's too), the spawner (local processes instead of Kubernetes pods) and the
+LMS's URLs are replaced.  The chart's idle-culler service is not started.
 
 Checked: a student lands in their own server under their LMS user id, which is
 also their nbgrader student id (their submission in the exchange carries it);
@@ -16,7 +17,9 @@ them formgrader, which students do not get; a launch signed with another key is
 refused.  Inside the LMS page (docs/deploying.md, "Inside the LMS page"): the hub's pages and the
 student's server (JupyterLab, Voila) may be framed by the LMS's origin and nobody else, every
 cookie the launch leaves is ``SameSite=None; Secure``, and headless Chromium shows the hub inside
-the LMS's page but refuses it inside another origin's.
+the LMS's page but refuses it inside another origin's.  The values' relay service runs and answers
+through the hub's proxy, and the roles "user" and "server" give a learner's own token and their
+server's token (the one a kernel sends) the relay's scope; a token without it is refused.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ import sys
 import textwrap
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.browser import free_port, require
+from support.chart import hub_config_code
 from support.hub import configurable_http_proxy, loopback_browser_session, running_hub
 from support.lms import LMS, ROLE, hub_lms_lines
 from support.nbtools import REPO, record_timing, venv_env
@@ -79,17 +84,24 @@ def load_values() -> dict:
     return yaml.safe_load(VALUES.read_text(encoding="utf-8"))
 
 
-def chart_config_code(values: dict) -> str:
-    """Python that applies ``hub.config`` and runs ``hub.extraConfig`` in order, as the chart does."""
-    hub = values["hub"]
-    return textwrap.dedent(f"""
-        import json as _json
-        _hub = _json.loads({json.dumps(json.dumps({"config": hub["config"], "extraConfig": hub["extraConfig"]}))})
-        for _section, _cfg in _hub["config"].items():
-            c[_section].update(_cfg)
-        for _key, _code in sorted(_hub["extraConfig"].items()):
-            exec(_code)
-    """)
+#: The relay service's addresses and database in deploy/values.yaml (the hub pod's Service, every
+#: address of the pod, the hub's volume), and what the test hub puts in their place.
+RELAY_URL, RELAY_LISTEN, RELAY_DB = "http://hub:10101", "http://0.0.0.0:10101", "/srv/jupyterhub/"
+
+
+def relay_on_this_machine(values: dict, port: int, state: Path) -> None:
+    """Point ``values``' relay service at ``127.0.0.1:port`` and its database into ``state``: the
+    only changes; fails if the shipped service no longer has the addresses this replaces."""
+    service = values["hub"]["services"]["toychat-relay"]
+    assert service["url"] == RELAY_URL, service["url"]
+    service["url"] = f"http://127.0.0.1:{port}"
+    command = " ".join(service["command"])
+    assert RELAY_LISTEN in command, command
+    assert RELAY_DB in command, command
+    service["command"] = [
+        word.replace(RELAY_LISTEN, f"http://127.0.0.1:{port}").replace(RELAY_DB, f"{state}/")
+        for word in service["command"]
+    ]
 
 
 # --------------------------------------------------------------------------- the hub
@@ -125,8 +137,9 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     shipped = f'LMS_ORIGIN = "{lms_origin()}"'
     assert shipped in frame
     values["hub"]["extraConfig"]["05-course-lms-frame"] = frame.replace(shipped, f'LMS_ORIGIN = "{lms.issuer}"')
+    relay_on_this_machine(values, free_port(), state)
     config.write_text(
-        chart_config_code(values)
+        hub_config_code(values)
         + textwrap.dedent(f"""
         # --- this machine instead of the cluster and the real LMS
         c.JupyterHub.ip = "127.0.0.1"
@@ -145,9 +158,9 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         c.Spawner.environment.update({{"NBGRADER_EXCHANGE_ROOT": {str(exchange)!r}}})
         c.Spawner.start_timeout = 120
         c.Spawner.http_timeout = 120
-        c.JupyterHub.services = [{{"name": "test-admin", "api_token": {token!r}}}]
-        c.JupyterHub.load_roles = [{{"name": "test-admin", "scopes": ["admin:users", "admin:groups"],
-                                     "services": ["test-admin"]}}]
+        c.JupyterHub.services.append({{"name": "test-admin", "api_token": {token!r}}})
+        c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"], "scopes": [
+            "admin:users", "admin:groups", "read:servers", "admin:server_state", "tokens"]}})
     """)
         + hub_lms_lines(lms)
         + "\n"
@@ -155,8 +168,16 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     # The key that encrypts the launches' claims (auth_state): the chart generates one; here the test.
     env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"), JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
     env.pop("MPLBACKEND", None)
-    with running_hub(config, port=port, env=env) as running:
+    with running_hub(
+        config, port=port, env=env, ready=relay_answers, what="JupyterHub and the values' relay service"
+    ) as running:
         yield running.url, token, exchange
+
+
+def relay_answers(url: str) -> bool:
+    """Ready when the relay service answers through the hub's proxy, in hub mode."""
+    with urllib.request.urlopen(f"{url}/services/toychat-relay/api/info", timeout=2) as response:
+        return bool(json.load(response).get("auth") == "hub")
 
 
 def _release(exchange: Path, course: Path) -> None:
@@ -303,3 +324,72 @@ def test_only_the_lms_page_can_frame_the_hub(lms: LMS, hub: tuple[str, str, Path
             inside[name] = frame.url
     assert inside["lms"].startswith(f"{base}/hub/"), inside
     assert inside["stranger"].startswith("chrome-error://"), inside
+
+
+def _server_environment(pid: int) -> dict[str, str]:
+    """The environment of the single-user server process ``pid`` (what its kernels inherit)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def test_values_relay_service_and_roles_started(lms: LMS, hub: tuple[str, str, Path]) -> None:
+    """deploy/values.yaml's ``hub.services`` and ``hub.loadRoles``, loaded as the chart loads them
+    (support.chart.hub_config_code; only the relay's addresses and database path moved to this
+    machine): the relay runs as a hub service and answers through the hub's proxy, and the roles
+    "user" and "server" carry the values' scopes, so a learner's own token and their server's
+    token (what a kernel sends, ``relay_from_env``) both reach the relay under the learner's hub
+    name, while a token of theirs without the relay's scope is refused."""
+    import requests
+
+    from test_class_deployment import Student
+    from toychat import Identity
+    from toychat.relay import Forbidden, RemoteServer
+
+    base, token, _exchange = hub
+    start = time.perf_counter()
+    admin = {"Authorization": f"token {token}"}
+    service = f"{base}/services/toychat-relay"
+    info = requests.get(f"{service}/api/info", timeout=30)
+    assert info.status_code == 200, info.text[:300]
+    assert info.json()["auth"] == "hub", "the relay checks logins with the hub"
+
+    learner = {**STUDENT, "sub": "7d2e4c1b-relay-learner", "claims": _launch_claims("4022")}
+    name = learner["sub"]
+    student = Student(base, name)
+    assert lms.launch(student.http, base, learner).status_code == 200
+    student.wait_for_server()
+    model = requests.get(f"{base}/hub/api/users/{name}", headers=admin, timeout=30).json()
+    assert model["roles"] == ["user"], model
+    server_token = _server_environment(model["servers"][""]["state"]["pid"])["JUPYTERHUB_API_TOKEN"]
+    user_token = requests.post(
+        f"{base}/hub/api/users/{name}/tokens", headers=admin, json={"expires_in": 600}, timeout=30
+    ).json()["token"]
+
+    relay_scope = "access:services!service=toychat-relay"
+    # The scopes each token holds, as the hub's REST API reports them (the values' role scopes,
+    # filters resolved to this learner).
+    wanted = {
+        "user": {relay_scope, f"read:users!user={name}"},  # "self" gives the user's own read scopes
+        "server": {relay_scope, f"users:activity!user={name}", f"access:servers!server={name}/"},
+    }
+    for role, login in (("user", user_token), ("server", server_token)):
+        whoami = requests.get(f"{base}/hub/api/user", headers={"Authorization": f"token {login}"}, timeout=30).json()
+        assert whoami["name"] == name, whoami
+        missing = wanted[role] - set(whoami["scopes"])
+        assert not missing, f"the {role} role's token lacks {sorted(missing)}: {sorted(whoami['scopes'])}"
+        relay = RemoteServer(service, headers={"Authorization": f"token {login}"}, timeout=30)
+        relay.register(Identity.generate(name).public)  # the relay takes the hub login as this name
+        assert relay.lookup(name).name == name
+
+    # A token of the same learner without the relay's scope is refused by the relay.
+    narrow = requests.post(
+        f"{base}/hub/api/users/{name}/tokens",
+        headers=admin,
+        json={"expires_in": 600, "scopes": [f"read:users:name!user={name}"]},
+        timeout=30,
+    ).json()["token"]
+    with pytest.raises(Forbidden):
+        RemoteServer(service, headers={"Authorization": f"token {narrow}"}, timeout=30).register(
+            Identity.generate(name).public
+        )
+    record_timing("hub", "values.yaml's relay service and roles on a real hub", time.perf_counter() - start)

@@ -152,3 +152,36 @@ def problems(value: Any, spec: Spec | None = None, path: str = "") -> list[str]:
     if _is(value, types):
         return []
     return [f"{where}: expected {' or '.join(t.__name__ for t in types)}, got {type(value).__name__}"]
+
+
+def hub_config_code(values: dict[str, Any]) -> str:
+    """Python for a ``jupyterhub_config.py`` that loads ``values``' hub sections as the chart's own
+    ``jupyterhub_config.py`` does (chart 4.4.0, ``jupyterhub/files/hub/jupyterhub_config.py``, in
+    its order): each ``hub.services`` entry appended to ``c.JupyterHub.services`` under its key as
+    ``name``, with an ``api_token`` (the chart makes one in its Secret; here a fresh random one);
+    each ``hub.loadRoles`` entry appended to ``c.JupyterHub.load_roles`` under its key as
+    ``name``; each ``hub.config`` section applied; then ``hub.extraConfig`` run in key order.
+    The chart's own Kubernetes settings (spawner, addresses, the idle culler's service) are not
+    included: a test adds its own."""
+    import json
+    import textwrap
+
+    hub = values["hub"]
+    sections = {key: hub.get(key, {}) for key in ("services", "loadRoles", "config", "extraConfig")}
+    return textwrap.dedent(f"""
+        import json as _json
+        import secrets as _secrets
+        _hub = _json.loads({json.dumps(json.dumps(sections))})
+        for _key, _service in _hub["services"].items():
+            _service.setdefault("name", _key)
+            _service.pop("apiToken", None)
+            _service["api_token"] = _secrets.token_hex(32)
+            c.JupyterHub.services.append(_service)
+        for _key, _role in _hub["loadRoles"].items():
+            _role.setdefault("name", _key)
+            c.JupyterHub.load_roles.append(_role)
+        for _section, _cfg in _hub["config"].items():
+            c[_section].update(_cfg)
+        for _key, _code in sorted(_hub["extraConfig"].items()):
+            exec(_code)
+    """)
