@@ -87,7 +87,6 @@ def test_features_use_metadata_only(platform: m.Platform, features: pd.DataFrame
         platform.events,
         platform.roles.sample(frac=1, random_state=1).set_axis(platform.roles.index),
         platform.event_harm,
-        platform._follow_keys,
     )
     pd.testing.assert_frame_equal(m.account_features(relabelled), features)
     assert list(features.columns) == list(m.FEATURES)

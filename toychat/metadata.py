@@ -413,6 +413,9 @@ class Platform:
         Ground truth per account, from :data:`ROLES` — what detectors try to find.
     event_harm:
         Ground truth per message: the harm it belongs to, or ``""``.
+
+    ``follows`` is sorted by follower, then followee, without repeats (as
+    :func:`simulate` makes it): :meth:`follows_pair` searches it in place.
     """
 
     config: PlatformConfig
@@ -421,7 +424,10 @@ class Platform:
     events: pd.DataFrame
     roles: pd.Series
     event_harm: pd.Series
-    _follow_keys: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
+    #: Where each follower's edges start in ``follows`` (``accounts + 1`` offsets), built
+    #: on first use.  Not a sorted copy of every edge as an int64 key: that was 31 MiB
+    #: more per 100,000-account platform.
+    _follow_starts: np.ndarray | None = field(init=False, repr=False, default=None)
 
     @property
     def abusive(self) -> pd.Series:
@@ -435,16 +441,31 @@ class Platform:
         return self.roles.isin(CONTACT_ROLES)
 
     def follows_pair(self, follower: np.ndarray, followee: np.ndarray) -> np.ndarray:
-        """Vectorised: does ``follower[i]`` follow ``followee[i]``?"""
-        found = np.empty(len(follower), bool)
-        block = 1_000_000  # bounded temporaries (about 8 MiB each), however many pairs are asked about
+        """Vectorised: does ``follower[i]`` follow ``followee[i]``?
+
+        A binary search for ``followee[i]`` among ``follower[i]``'s edges, all queries
+        a step at a time: exact, so the same answers as any other membership test."""
+        edges = self.follows["followee"].to_numpy()
+        if self._follow_starts is None:
+            self._follow_starts = np.searchsorted(
+                self.follows["follower"].to_numpy(), np.arange(self.config.accounts + 1)
+            )
+        starts, last = self._follow_starts, max(len(edges) - 1, 0)
+        found = np.zeros(len(follower), bool)
+        if not len(edges):
+            return found
+        block = 1 << 18  # bounded temporaries (about 2 MiB each), however many pairs are asked about
         for start in range(0, len(follower), block):
-            keys = follower[start : start + block].astype(np.int64) * self.config.accounts
-            keys += followee[start : start + block]
-            order = np.argsort(keys)  # sorted queries search much faster (cache)
-            sorted_keys = keys[order]
-            at = np.minimum(np.searchsorted(self._follow_keys, sorted_keys), len(self._follow_keys) - 1)
-            found[start + order] = self._follow_keys[at] == sorted_keys
+            wanted = followee[start : start + block]
+            who = follower[start : start + block]
+            low, high = starts[who], starts[who + 1]
+            end = high.copy()
+            while (open_ := low < high).any():  # first edge in [low, high) not below wanted
+                middle = (low + high) // 2
+                below = edges[np.minimum(middle, last)] < wanted
+                low = np.where(open_ & below, middle + 1, low)
+                high = np.where(open_ & ~below, middle, high)
+            found[start : start + block] = (low < end) & (edges[np.minimum(low, last)] == wanted)
         return found
 
     def summary(self) -> pd.DataFrame:
@@ -840,18 +861,16 @@ def _planted_contacts(
 
 def _with_planted_follows(
     follower: np.ndarray, followee: np.ndarray, contacts: list[_Contacts], n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """The follow graph plus every planted recipient who follows its sender, without
-    self or duplicate edges, sorted: ``(follower, followee, keys)`` where
-    ``keys = follower * n + followee``."""
+    self or duplicate edges, sorted by follower, then followee: ``(follower, followee)``."""
     # int32 throughout (account numbers fit): joined in int64, the edges took twice the memory
     extra_follower = np.concatenate([c.recipients[c.follows_back] for c in contacts] + [np.empty(0, np.int32)])
     extra_followee = np.concatenate([c.senders[c.follows_back] for c in contacts] + [np.empty(0, np.int32)])
     follower = np.concatenate([follower, extra_follower], dtype=np.int32, casting="same_kind")
     followee = np.concatenate([followee, extra_followee], dtype=np.int32, casting="same_kind")
     keep = follower != followee
-    keys = _sorted_unique(_pair_keys(follower[keep], followee[keep], n))
-    return (*_split_keys(keys, n), keys)
+    return _split_keys(_sorted_unique(_pair_keys(follower[keep], followee[keep], n)), n)
 
 
 def _ordinary_messages(
@@ -965,12 +984,12 @@ def _platform(
     accounts: _Accounts,
     account_age: np.ndarray,
     roles: np.ndarray,
-    follows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    follows: tuple[np.ndarray, np.ndarray],
     events: _Events,
 ) -> Platform:
     """The simulated arrays as a :class:`Platform`: metadata tables, and the ground
     truth kept apart."""
-    follower, followee, keys = follows
+    follower, followee = follows
     platform = Platform(
         config=config,
         accounts=pd.DataFrame(
@@ -987,7 +1006,6 @@ def _platform(
         events=pd.DataFrame(),
         roles=pd.Series(pd.Categorical.from_codes(roles, pd.Index(ROLES)), name="role").rename_axis("account"),
         event_harm=pd.Series(),
-        _follow_keys=keys,
     )
     # copy=False: the tables take the simulated arrays as they are (already of their final
     # types) instead of a second copy of every column, which raised the peak by ~100 MiB.
@@ -1261,6 +1279,21 @@ def at_scale(result: Mapping[str, float], accounts: int, *, users: int = MESSENG
 
 
 # ---- one platform, every technique -------------------------------------------------------
+def _uniform_below(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """``rng.random(n) < share``, drawn a block at a time: the same draws from the same
+    stream (each float64 takes the generator's next 64 bits), without an ``n``-long
+    float64 temporary (31 MiB for lesson 09's 4 million messages).
+
+    >>> bool(np.array_equal(_uniform_below(np.random.default_rng(1), 5, 0.5),
+    ...                     np.random.default_rng(1).random(5) < 0.5))
+    True
+    """
+    below = np.empty(n, bool)
+    for start in range(0, n, _BLOCK):
+        below[start : start + _BLOCK] = rng.random(min(_BLOCK, n - start)) < share
+    return below
+
+
 def technique_table(
     platform: Platform,
     metadata_flags: pd.Series | np.ndarray,
@@ -1293,15 +1326,18 @@ def technique_table(
     n = len(platform.accounts)
     roles = platform.roles.to_numpy()
     events = platform.events
-    harm = platform.event_harm.to_numpy()
+    # The harm's category codes (int8), not its labels: an array of 4 million labels is
+    # 31 MiB of pointers.  The same messages either way.
+    harm = platform.event_harm.cat.codes.to_numpy()
+    code = platform.event_harm.cat.categories.get_loc
     sender = events["sender"].to_numpy()
     recipient = events["recipient"].to_numpy()
 
-    known_image = harm == HARMS["sharer"]
-    matched = known_image & (rng.random(len(harm)) < scan_recall)
+    known_image = harm == code(HARMS["sharer"])
+    matched = known_image & _uniform_below(rng, len(harm), scan_recall)
     scan_caught = np.bincount(sender[matched], minlength=n) > 0
 
-    victim_harm = (harm == HARMS["groomer"]) | (harm == HARMS["sextortion"])
+    victim_harm = (harm == code(HARMS["groomer"])) | (harm == code(HARMS["sextortion"]))
     pairs = _sorted_unique(_pair_keys(sender[victim_harm], recipient[victim_harm], n))
     reported = rng.random(len(pairs)) < report_rate
     report_caught = np.bincount((pairs[reported] // n).astype(np.int64), minlength=n) > 0
