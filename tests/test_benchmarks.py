@@ -391,3 +391,31 @@ def test_a_partial_run_on_a_loaded_machine_leaves_the_file_as_it_was() -> None:
     assert "old header" in merged
     assert "## Fake speed\n\nnew" in merged
     assert "untouched" in merged
+
+
+def test_the_sizing_sampler_counts_a_child_between_fork_and_exec_once() -> None:
+    """A process holding 150 MiB forks a child that does not exec (as a subprocess launch is for an
+    instant): the tree's peak is the parent's memory, not twice it; a child that has exec'd counts."""
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.sizing import MIB, TreeSampler
+
+    script = (
+        "import os, time, subprocess, sys\n"
+        "block = bytearray(150 * 1024 * 1024)\n"
+        "for i in range(0, len(block), 4096): block[i] = 1\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    time.sleep(1.5); os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'b = bytearray(60 * 1024 * 1024); "
+        "[b.__setitem__(i, 1) for i in range(0, len(b), 4096)]; import time; time.sleep(1.5)'])\n"
+        "child.wait()\n"
+    )
+    with TreeSampler(interval=0.02) as sampler:
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+        time.sleep(0.05)
+    peak = sampler.peak_bytes / MIB
+    assert 150 + 60 < peak < 2 * 150 - 10, peak  # the parent and the exec'd child; twice the parent fails
