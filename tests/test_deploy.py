@@ -241,7 +241,24 @@ def test_instructors_own_volume_holds_the_course_directory_for_instructors_only(
     claim, job = yaml.safe_load_all((DEPLOY / "instructor-volume.yaml").read_text(encoding="utf-8"))
     [course_volume] = [v for v in instructor.volumes if v["name"] == "course-directory"]
     assert claim["metadata"]["name"] == course_volume["persistentVolumeClaim"]["claimName"]
-    course_uid = scope["course_uid"]
+    import asyncio
+
+    def course_uid(stand_in: SimpleNamespace) -> int:
+        """The uid hook (async: it records the uid in auth_state, kept here in a dict; the real
+        JupyterHub user and KubeSpawner run it in tests/test_exchange_uids.py)."""
+        state: dict = {}
+
+        async def get_auth_state() -> dict:
+            return dict(state)
+
+        async def save_auth_state(new: dict) -> None:
+            state.update(new)
+
+        stand_in.user.get_auth_state, stand_in.user.save_auth_state = get_auth_state, save_auth_state
+        uid: int = asyncio.run(scope["course_uid"](stand_in))
+        assert state == {"course_uid": uid}
+        return uid
+
     assert course_uid(instructor) == course_uid(spawner(99, "instructors")) == scope["INSTRUCTOR_UID"]
     assert course_uid(student) != scope["INSTRUCTOR_UID"]
     assert all(course_uid(spawner(uid)) != scope["INSTRUCTOR_UID"] for uid in (1, 2, 10**6))

@@ -24,7 +24,7 @@ import pytest
 
 from benchmarks.classroom import nbgrader_env
 from support.browser import require
-from toychat.hub_accounts import expected_owner, tljh_unix_name
+from toychat.hub_accounts import NO_RECORDED_UID, expected_owner, tljh_unix_name
 
 #: hub name -> the account TLJH's function returns for it.
 TLJH_NAMES = {
@@ -57,6 +57,9 @@ def test_every_tljh_account_fits_a_linux_user_name() -> None:
 def test_the_rule_is_chosen_by_name() -> None:
     assert expected_owner("ada", "tljh") == "jupyter-ada"
     assert expected_owner("ada", "hub-name") == "ada"
+    assert expected_owner("ada", "uid", {"ada": 200007, "bob": 200008}) == "200007"
+    assert expected_owner("eve", "uid", {"ada": 200007}) == NO_RECORDED_UID
+    assert expected_owner("ada", "uid") == NO_RECORDED_UID
     with pytest.raises(ValueError, match="unknown account rule"):
         expected_owner("ada", "kubernetes")
 
@@ -91,14 +94,18 @@ def tljh_accounts() -> Iterator[tuple[str, ...]]:
             _userdel(account)
 
 
-def _submit(inbound: Path, student_id: str, owner: str, timestamp: str, random_part: str) -> Path:
-    """A submission folder as ``nbgrader submit`` names and fills it, owned by ``owner``."""
+def _submit(inbound: Path, student_id: str, owner: str | int, timestamp: str, random_part: str) -> Path:
+    """A submission folder as ``nbgrader submit`` names and fills it, owned by ``owner`` (an
+    account's name, with its group, or a bare uid, with the pods' group 100)."""
     folder = inbound / f"{student_id}+{ASSIGNMENT}+{timestamp}+{random_part}"
     folder.mkdir()
     (folder / "timestamp.txt").write_text(timestamp, encoding="utf-8")
     (folder / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     for path in (folder, *folder.iterdir()):
-        shutil.chown(path, owner, owner)
+        if isinstance(owner, int):
+            os.chown(path, owner, 100)
+        else:
+            shutil.chown(path, owner, owner)
     return folder
 
 
@@ -112,11 +119,16 @@ def tljh_server_environment() -> dict[str, str]:
     return dict(config.Spawner.environment.get_value({}))
 
 
-def _collect(course: Path, exchange: Path, server_env: dict[str, str]) -> str:
+def _collect(course: Path, exchange: Path, server_env: dict[str, str], uid_table: dict[str, int] | None = None) -> str:
     """``nbgrader collect`` in ``course``, with the shipped instructor role folder on
-    JUPYTER_CONFIG_PATH (as 20-course-roles.py puts it) and ``server_env`` from the hub; its log."""
+    JUPYTER_CONFIG_PATH (as 20-course-roles.py puts it) and ``server_env`` from the hub; its log.
+    ``uid_table`` is written to the course's ``uids.csv`` as ``lms_roster --uids`` writes it."""
+    from toychat.lms_roster import write_uids
+
     config = [f"c.CourseDirectory.course_id = {COURSE_ID!r}", f"c.Exchange.root = {str(exchange)!r}"]
     course.mkdir()
+    if uid_table is not None:
+        write_uids(uid_table, course / "uids.csv")
     (course / "nbgrader_config.py").write_text("\n".join(config) + "\n", encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "collect", ASSIGNMENT],
@@ -159,4 +171,68 @@ def test_collect_flags_the_impostor_and_no_honest_tljh_account(tmp_path: Path, t
     assert warnings == [(str(forged), VICTIM, impostor_account)], log
     assert f"the hub's account for {VICTIM} is {victim_account}" in log
     for student in (SHORT, LONG, VICTIM):  # collected as nbgrader does, under the hub name
+        assert (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").is_file(), student
+
+
+# ------------------------------------------------- Kubernetes: bare uids, recorded by the hub
+
+
+def kubernetes_server_environment() -> dict[str, str]:
+    """What deploy/values.yaml's "20-exchange-uids" adds to every pod's environment."""
+    import yaml
+    from traitlets.config import Config
+
+    values = yaml.safe_load((REPO / "deploy" / "values.yaml").read_text(encoding="utf-8"))
+    config = Config()
+    exec(values["hub"]["extraConfig"]["20-exchange-uids"], {"c": config})
+    return dict(config.KubeSpawner.environment.get_value({}))
+
+
+@pytest.mark.nbgrader
+def test_collect_on_kubernetes_flags_the_impostor_by_recorded_uid(tmp_path: Path) -> None:
+    """Every pod runs as a uid no pod has a name for (200000 + the hub id).  nbgrader's own check
+    reads "owned by unknown id" for everyone; with the values' environment, the instructor's role
+    folder and the uid table lms_roster writes from the hub's auth_state, only the impostor is."""
+    from toychat.lms_roster import course_uids
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        require("the ownership test gives folders to other uids: it needs root")
+    uids = {SHORT: 200001, LONG: 200002, VICTIM: 200003, IMPOSTOR: 200004}
+    # no account has these uids, as in an instructor's pod
+    import pwd
+
+    for uid in uids.values():
+        with pytest.raises(KeyError):
+            pwd.getpwuid(uid)
+    exchange = tmp_path / "exchange"
+    inbound = exchange / COURSE_ID / "inbound"
+    inbound.mkdir(parents=True)
+    exchange.chmod(0o1777)
+    _submit(inbound, SHORT, uids[SHORT], "2026-12-05 10:00:00.000000 UTC", "aaaaaaaaaaaa")
+    _submit(inbound, LONG, uids[LONG], "2026-12-05 10:00:01.000000 UTC", "bbbbbbbbbbbb")
+    _submit(inbound, VICTIM, uids[VICTIM], "2026-12-05 10:00:02.000000 UTC", "cccccccccccc")
+    forged = _submit(inbound, VICTIM, uids[IMPOSTOR], "2026-12-05 10:00:03.000000 UTC", "dddddddddddd")
+    # a submission in the name of someone the hub never started a pod for
+    stranger = _submit(inbound, "tcs-nobody", uids[SHORT], "2026-12-05 10:00:04.000000 UTC", "eeeeeeeeeeee")
+
+    plain = _collect(tmp_path / "plain", exchange, {})
+    assert len(re.findall("but is owned by unknown id", plain)) == 4, plain
+
+    server_env = kubernetes_server_environment()
+    assert server_env.get("COURSE_UNIX_ACCOUNTS") == "uid"
+    # without the table every submission is flagged, and the log says how to write it
+    unlisted = _collect(tmp_path / "no-table", exchange, server_env)
+    assert len(re.findall("claims to be submitted by", unlisted)) == 4, unlisted
+    assert "lms_roster HUB_URL --uids uids.csv" in unlisted
+    # the users as the hub's API gives them to lms_roster, each with the uid the hub recorded
+    users = [{"name": name, "auth_state": {"sub": name, "course_uid": uid}} for name, uid in uids.items()]
+    course = tmp_path / "course"
+    log = _collect(course, exchange, server_env, course_uids(users))
+    warnings = re.findall(r"^\s*(.+) claims to be submitted by (\S+) but is owned by (\S+);", log, re.MULTILINE)
+    assert sorted(warnings) == sorted(
+        [(str(forged), VICTIM, str(uids[IMPOSTOR])), (str(stranger), "tcs-nobody", str(uids[SHORT]))]
+    ), log
+    assert f"the hub's account for {VICTIM} is {uids[VICTIM]}" in log
+    assert f"the hub's account for tcs-nobody is {NO_RECORDED_UID}" in log
+    for student in (SHORT, LONG, VICTIM):
         assert (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").is_file(), student

@@ -68,7 +68,16 @@ VALUES: dict[str, Spec] = {
         "config": MappingOf(MappingOf()),
         "extraConfig": MappingOf(str),
         "services": MappingOf(MappingOf()),
-        "loadRoles": MappingOf({"scopes": ListOf(str)}),
+        # passed to JupyterHub's load_roles as they are, named after their key
+        "loadRoles": MappingOf(
+            {
+                "description": str,
+                "scopes": ListOf(str),
+                "users": ListOf(str),
+                "groups": ListOf(str),
+                "services": ListOf(str),
+            }
+        ),
         "service": {"extraPorts": ListOf(K8S_OBJECT)},
         "networkPolicy": {"ingress": ListOf(K8S_OBJECT)},
         "extraEnv": MappingOf(str),
