@@ -56,6 +56,7 @@ from .errors import (
     UnreportableMessage,
 )
 from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment, plaintext_commitment
+from .frozen import build
 from .keys import PublicIdentity, check_name
 from .transport import Connections, TransportChannel
 from .wire import MODES, Envelope, Mode, short_id
@@ -357,7 +358,8 @@ class Server:
         franked = None
         if self.franking is not None and commitment is not None:
             franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
-        entry = SeenByServer(
+        entry = build(  # SeenByServer(...), without its frozen setters (issue 31)
+            SeenByServer,
             received_at=received_at,
             msg_id=envelope.msg_id,
             mode=envelope.mode,

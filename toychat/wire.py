@@ -74,6 +74,7 @@ __all__ = [
     "new_msg_id",
     "short_id",
     "read_base64",
+    "b64_text",
 ]
 
 WIRE_VERSION = 1
@@ -143,8 +144,13 @@ def short_id(msg_id: str) -> str:
     return f"{msg_id[:8]}…"
 
 
-def _b64(data: bytes) -> str:
-    """Standard base64 with padding (as :func:`base64.b64encode`, without its wrapper)."""
+def b64_text(data: bytes) -> str:
+    """Standard base64 with padding, as text (as :func:`base64.b64encode` and ``.decode()``,
+    without their wrappers): how the envelope writes bytes.
+
+    >>> b64_text(b"hi")
+    'aGk='
+    """
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -301,7 +307,7 @@ class Envelope:
         if encoded is None:
             # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
             encoded = self.__dict__["_base64"] = {
-                name: _b64(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
+                name: b64_text(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
             }
         return encoded
 
@@ -427,7 +433,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_base64"] = {**self._encoded, "signature": _b64(signature)}
+        signed.__dict__["_base64"] = {**self._encoded, "signature": b64_text(signature)}
         return signed
 
     @classmethod
@@ -459,7 +465,7 @@ class Envelope:
             version=data["version"],
         )
         envelope.__post_init__()
-        # _unb64 accepted only canonical base64, so the text is what _b64 would give
+        # _unb64 accepted only canonical base64, so the text is what b64_text would give
         envelope.__dict__["_base64"] = {
             "nonce": data["nonce"],
             "payload": data["payload"],
@@ -660,7 +666,7 @@ def _parse_json(text: str) -> Any:
 
 #: Base64 of a short field whose length is a multiple of 4 (checked by the reader) in the one
 #: canonical form: the alphabet, then at most one padded last group whose spare bits are zero
-#: (the text :func:`_b64` writes for those bytes).  One character class, not groups of four:
+#: (the text :func:`b64_text` writes for those bytes).  One character class, not groups of four:
 #: the regular-expression engine runs a class in one loop.
 _B64_PATTERN = r"[A-Za-z0-9+/]*(?:[AQgw]==|[AEIMQUYcgkosw048]=)?"
 #: A canonical envelope after its extras, up to the payload's base64, each field as the quick
