@@ -264,7 +264,7 @@ class Envelope:
 
     def payload_head(self, count: int) -> bytes:
         """``self.payload[:count]``, decoding only the base64 groups that hold it."""
-        payload = self.__dict__.get("payload")
+        payload: bytes | None = self.__dict__.get("payload")
         if payload is not None:
             return payload[:count]
         return binascii.a2b_base64(self.__dict__["_base64"]["payload"][: -(-count // 3) * 4])[:count]
