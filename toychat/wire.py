@@ -188,7 +188,7 @@ def read_base64(text: str) -> bytes | None:
     return data if _is_canonical_b64(data, text) else None
 
 
-#: The base64 alphabet (standard, RFC 4648 §4), as bytes to delete with :meth:`bytes.translate`.
+#: The standard base64 alphabet, as bytes to delete with :meth:`bytes.translate`.
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 #: What deleting the alphabet leaves of base64 with no, one or two padding characters.
 _PADDING = (b"", b"=", b"==")
