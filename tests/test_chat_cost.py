@@ -17,6 +17,15 @@ import pstats
 import pytest
 
 from toychat import Client, Server
+from toychat.client import ReceivedMessage
+from toychat.ratchet import Header
+from toychat.server import SeenByServer
+from toychat.sessions import Opened, Sealed
+from toychat.wire import Envelope
+
+#: The frozen records a message passes through; their generated ``__init__`` sets each field with
+#: its own ``object.__setattr__`` call (``toychat.frozen`` says why that matters).
+RECORDS = (Envelope, SeenByServer, ReceivedMessage, Sealed, Opened, Header)
 
 #: Messages counted (after one that sets up the sessions); every count is divided by this.
 MESSAGES = 10
@@ -41,6 +50,10 @@ def _calls_per_message(forward_secrecy: bool) -> dict[str, float]:
     for (path, _line, name), (_primitive, calls, *_rest) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
         key = f"{path.rsplit('/', 1)[-1]}:{name}" if path != "~" else name
         counts[key] = counts.get(key, 0) + calls / MESSAGES
+    # every dataclass's generated __init__ is "<string>:2:__init__" to pstats: told apart by code object
+    for record in RECORDS:
+        calls = sum(entry.callcount for entry in profile.getstats() if entry.code is record.__init__.__code__)
+        counts[f"__init__:{record.__name__}"] = calls / MESSAGES
     return counts
 
 
@@ -91,3 +104,43 @@ def test_no_key_agreement_per_message_on_one_chain(per_message: tuple[bool, dict
     not once per message; without that cache this fails."""
     _ratchet, counts = per_message
     assert counts.get("crypto_scalarmult.py:crypto_scalarmult", 0) == 0
+
+
+def test_no_record_is_built_field_by_field(per_message: tuple[bool, dict[str, float]]) -> None:
+    """The envelope Alice composes, what the server saw, what Bob's phone delivered, what a session
+    sealed and opened and the ratchet's header are filled in at once (``toychat.frozen.build``), not
+    by their frozen ``__init__``'s one call per field."""
+    _ratchet, counts = per_message
+    assert {record.__name__: counts[f"__init__:{record.__name__}"] for record in RECORDS} == dict.fromkeys(
+        (record.__name__ for record in RECORDS), 0
+    )
+
+
+def test_the_server_checks_the_payload_base64_without_decoding_it(per_message: tuple[bool, dict[str, float]]) -> None:
+    """The relay needs a payload's size and first bytes: its base64 is checked (``base64_size``,
+    one ``bytes.translate``) and never decoded whole; only Bob's phone decodes it."""
+    _ratchet, counts = per_message
+    assert counts.get("wire.py:base64_size") == 1
+    assert counts.get("<method 'translate' of 'bytes' objects>") == 1
+    assert counts.get("wire.py:read_base64", 0) == 1 + (2 if _ratchet else 0)  # Bob's payload (+ header, key)
+    assert counts.get("wire.py:__get__", 0) == 0  # nobody read the relay's payload
+
+
+def test_extras_keys_are_matched_once_not_at_every_hop(per_message: tuple[bool, dict[str, float]]) -> None:
+    """A pattern match per message: Alice's id and two names, and each reader's one match of the
+    envelope's tail; the ratchet's two extras keys, known from earlier messages, are not matched
+    again at each of the three hops (that was six more per message)."""
+    _ratchet, counts = per_message
+    assert counts.get("<method 'fullmatch' of 're.Pattern' objects>") == 5
+
+
+def test_the_ratchet_session_does_its_fixed_work_once(per_message: tuple[bool, dict[str, float]]) -> None:
+    """The associated data of a pair is made once per session, the header's base64 is written by
+    the envelope's encoder (no ``base64`` module wrapper), and a message the current state opens
+    keeps it current without listing the states again."""
+    ratchet, counts = per_message
+    if not ratchet:
+        pytest.skip("a Box session has no ratchet")
+    assert counts.get("sessions.py:associated_data", 0) == 0
+    assert counts.get("base64.py:b64encode", 0) == 0
+    assert counts.get("sessions.py:_states") == 1  # open's; keep no longer lists them

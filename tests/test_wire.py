@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -17,7 +18,9 @@ from toychat.wire import (
     NONCE_SIZE,
     SIGNATURE_SIZE,
     Envelope,
+    base64_size,
     new_msg_id,
+    read_base64,
 )
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,15}", fullmatch=True)
@@ -299,7 +302,7 @@ def test_the_quick_check_accepts_nothing_the_full_validation_refuses(field: str,
 def _full_parse(raw: bytes) -> Envelope | ToyChatError:
     """What ``Envelope.from_bytes`` gives when its one-pass reader takes nothing: the envelope or the error."""
     original = Envelope._from_canonical
-    Envelope._from_canonical = classmethod(lambda cls, raw: None)  # type: ignore[method-assign,assignment,arg-type,return-value]
+    Envelope._from_canonical = classmethod(lambda cls, raw, decode_payload=True: None)  # type: ignore[method-assign,assignment,arg-type,return-value]
     try:
         return Envelope.from_bytes(raw)
     except ToyChatError as exc:
@@ -319,11 +322,14 @@ def test_the_one_pass_reader_takes_only_what_the_full_parse_accepts(envelope: En
     """``from_bytes`` reads canonical bytes in one pass (``Envelope._from_canonical``) and leaves
     everything else to the full JSON parse.  The reader must take every canonical envelope, as the
     same envelope with the same signed bytes, and take an edited one (a byte replaced, inserted or
-    deleted) only if the full parse accepts it as the same envelope."""
+    deleted) only if the full parse accepts it as the same envelope.  The relay's reading, which
+    checks the payload's base64 without decoding it (``decode_payload=False``), takes exactly what
+    the one-pass reader takes, as the same envelope."""
     raw = envelope.to_bytes()
     fast = Envelope._from_canonical(raw)
     assert fast == envelope
     assert fast is not None
+    assert Envelope._from_canonical(raw, False) == envelope
     assert fast.signed_bytes() == envelope.signed_bytes()
     assert fast.to_bytes() == raw
     position = data.draw(st.integers(0, len(raw) - 1))
@@ -335,10 +341,16 @@ def test_the_one_pass_reader_takes_only_what_the_full_parse_accepts(envelope: En
     else:
         edited = raw[:position] + raw[position + 1 :]
     taken, full = Envelope._from_canonical(edited), _full_parse(edited)
+    lazy = Envelope._from_canonical(edited, False)
+    assert (lazy is None) == (taken is None)
     if taken is not None:
         assert full == taken
         assert taken.signed_bytes() == full.signed_bytes()  # type: ignore[union-attr]
         assert taken.to_bytes() == edited
+        assert lazy is not None
+        assert lazy.payload_size == len(taken.payload)
+        assert lazy.payload_head(12) == taken.payload[:12]
+        assert lazy == taken  # (reading the payload decodes it)
 
 
 @pytest.mark.parametrize(
@@ -372,3 +384,43 @@ def test_the_one_pass_reader_takes_only_the_canonical_last_group_of_the_signatur
         assert isinstance(full, MalformedEnvelope)
     else:
         assert taken == full
+
+
+#: Base64 texts near every rule of strict decoding and canonical form: length, padding, spare bits, stray characters.
+_BASE64_TEXTS = st.text(alphabet="ABQgwEIMaz09+/=\\ \n-_é", max_size=14)
+
+
+@settings(max_examples=3000, derandomize=True)
+@given(st.one_of(_BASE64_TEXTS, st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode())))
+def test_base64_size_refuses_exactly_what_read_base64_refuses(text: str) -> None:
+    """The relay checks a payload's base64 without decoding it (``wire.base64_size``): it must refuse
+    exactly the texts the decoding check (``read_base64``) refuses, and size the rest right."""
+    decoded = read_base64(text)
+    assert base64_size(text) == (None if decoded is None else len(decoded))
+
+
+def test_a_relay_reading_keeps_the_payload_as_base64_until_it_is_read() -> None:
+    """``from_bytes(decode_payload=False)`` decodes nothing of the payload but the preview's
+    groups; the first read of ``payload`` decodes it, once."""
+    envelope = Envelope.from_dict(_valid())
+    relay = Envelope.from_bytes(envelope.to_bytes(), decode_payload=False)
+    assert "payload" not in relay.__dict__
+    assert relay.payload_size == len(envelope.payload)
+    assert relay.payload_head(5) == envelope.payload[:5]
+    assert "payload" not in relay.__dict__
+    assert relay.payload == envelope.payload
+    assert relay.__dict__["payload"] == envelope.payload
+    with pytest.raises(AttributeError):
+        relay.no_such_field  # noqa: B018
+
+
+@pytest.mark.parametrize("char", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+@pytest.mark.parametrize("data", [b"\x01", b"\x01\x02", b"\x01\x02\x03"], ids=["two-pads", "one-pad", "no-pad"])
+def test_base64_size_and_read_base64_agree_on_each_last_character(data: bytes, char: str) -> None:
+    """The character before the padding holds spare bits that must be zero; every choice of it is
+    judged alike by the size check and the decoding check (and a loosened size check fails here)."""
+    text = base64.b64encode(data).decode()
+    last = len(text.rstrip("=")) - 1
+    edited = text[:last] + char + text[last + 1 :]
+    decoded = read_base64(edited)
+    assert base64_size(edited) == (None if decoded is None else len(decoded))

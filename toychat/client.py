@@ -54,6 +54,7 @@ from .errors import (
     UnknownUser,
 )
 from .franking import FRANKING_FIELD, PLAINTEXT_FRANKING_KEY
+from .frozen import build
 from .keys import Identity, PublicIdentity, safety_number
 from .protocols import ServerAPI
 from .sessions import (
@@ -65,7 +66,7 @@ from .sessions import (
     RatchetSession,
     Session,
 )
-from .wire import Envelope, Mode, new_msg_id
+from .wire import WIRE_VERSION, Envelope, Mode, new_msg_id
 
 __all__ = ["Client", "ReceivedMessage", "Rejected", "TEXT", "CONTENT_TYPES"]
 
@@ -329,7 +330,8 @@ class Client:
         if content_type != TEXT:
             extras["type"] = content_type
         sealed = self._sending_session(recipient, device).seal(data)
-        envelope = Envelope(
+        envelope = build(  # Envelope(...): its checks, without its frozen setters (issue 31)
+            Envelope,
             msg_id=new_msg_id(),
             mode=self.mode,
             sender=self.name,
@@ -338,6 +340,8 @@ class Client:
             nonce=sealed.nonce,
             payload=sealed.payload,
             extras={**extras, **sealed.extras},
+            signature=b"",
+            version=WIRE_VERSION,
         )
         signature = self.identity.signing_private.sign(envelope.signed_bytes()).signature
         return envelope.with_signature(signature)
@@ -489,7 +493,8 @@ class Client:
         register()
         self.contacts.setdefault(envelope.sender, sender)
         self._seen.add(envelope.msg_id)
-        return ReceivedMessage(
+        return build(  # ReceivedMessage(...), without its frozen setters (issue 31)
+            ReceivedMessage,
             msg_id=envelope.msg_id,
             sender=envelope.sender,
             recipient=envelope.recipient,

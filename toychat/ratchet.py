@@ -57,6 +57,7 @@ import nacl.public
 import nacl.utils
 
 from .errors import MalformedEnvelope, ReplayedMessage, TamperedMessage, TooManySkipped, ToyChatError
+from .frozen import build
 from .keys import Identity, PublicIdentity, is_low_order
 
 __all__ = [
@@ -81,6 +82,8 @@ MAX_STORED = 1000
 _NONCE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 _INFO_ROOT = b"toychat double ratchet root"
 _INFO_X3DH = b"toychat x3dh-lite"
+#: A header's two counters: big-endian unsigned 32-bit (the previous chain's length, the message number).
+_COUNTERS = struct.Struct(">II")
 
 
 def hkdf(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
@@ -140,19 +143,20 @@ class Header:
     SIZE = 32 + 4 + 4
 
     def to_bytes(self) -> bytes:
-        return self.dh_public + struct.pack(">II", self.previous_chain_length, self.message_number)
+        return self.dh_public + _COUNTERS.pack(self.previous_chain_length, self.message_number)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Header:
         if not isinstance(data, (bytes, bytearray)) or len(data) != cls.SIZE:
             raise MalformedEnvelope(f"a ratchet header is {cls.SIZE} bytes.")
-        pn, n = struct.unpack(">II", bytes(data[32:]))
-        if is_low_order(bytes(data[:32])):
+        pn, n = _COUNTERS.unpack_from(data, 32)
+        dh_public = bytes(data[:32])
+        if is_low_order(dh_public):
             raise MalformedEnvelope(
                 "the ratchet header carries an X25519 key of small order, whose Diffie-Hellman secret "
                 "everybody knows: refused."
             )
-        return cls(bytes(data[:32]), pn, n)
+        return build(cls, dh_public=dh_public, previous_chain_length=pn, message_number=n)
 
 
 def _dh(private: nacl.public.PrivateKey, public: bytes) -> bytes:
@@ -165,17 +169,13 @@ def _dh(private: nacl.public.PrivateKey, public: bytes) -> bytes:
         ) from None
 
 
-def _seal(message_key: bytes, plaintext: bytes, associated: bytes) -> bytes:
-    nonce = nacl.utils.random(_NONCE)
-    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associated, nonce, message_key)
-
-
-def _open(message_key: bytes, ciphertext: bytes, associated: bytes) -> bytes:
-    if len(ciphertext) < _NONCE + 16:
+def _open(message_key: bytes, ciphertext: bytes, associated: bytes, nonce: bytes | None = None) -> bytes:
+    """Open ``ciphertext`` (nonce first, or after ``nonce`` given apart; the same checks either way)."""
+    if nonce is None:
+        nonce, ciphertext = ciphertext[:_NONCE], ciphertext[_NONCE:]
+    if len(nonce) != _NONCE or len(ciphertext) < 16:
         raise MalformedEnvelope("a ratchet ciphertext is at least 40 bytes (nonce and tag): it was truncated.")
-    return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        ciphertext[_NONCE:], associated, ciphertext[:_NONCE], message_key
-    )
+    return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, associated, nonce, message_key)
 
 
 class RatchetSnapshot(TypedDict):
@@ -229,12 +229,24 @@ class DoubleRatchet:
     # ---- sending -----------------------------------------------------------
     def encrypt(self, plaintext: bytes, associated_data: bytes = b"") -> tuple[Header, bytes]:
         """Encrypt with the next message key of the sending chain (§3.4 RatchetEncrypt)."""
+        header, _header_bytes, nonce, ciphertext = self.encrypt_parts(plaintext, associated_data)
+        return header, nonce + ciphertext
+
+    def encrypt_parts(self, plaintext: bytes, associated_data: bytes = b"") -> tuple[Header, bytes, bytes, bytes]:
+        """:meth:`encrypt` in the parts an envelope carries apart: the header, its bytes, the
+        nonce and the ciphertext (so nothing is joined only to be cut again, issue 31)."""
         if self.sending is None:
             raise ToyChatError("this side cannot send yet: the responder must receive a first message.")
         self.sending, message_key = kdf_ck(self.sending)
-        header = Header(bytes(self.dh_self.public_key), self.previous_sent, self.sent)
+        dh_public = bytes(self.dh_self.public_key)
+        header_bytes = dh_public + _COUNTERS.pack(self.previous_sent, self.sent)
+        header = build(Header, dh_public=dh_public, previous_chain_length=self.previous_sent, message_number=self.sent)
         self.sent += 1
-        return header, _seal(message_key, plaintext, associated_data + header.to_bytes())
+        nonce = nacl.utils.random(_NONCE)
+        ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            plaintext, associated_data + header_bytes, nonce, message_key
+        )
+        return header, header_bytes, nonce, ciphertext
 
     # ---- receiving ---------------------------------------------------------
     def decrypt(self, header: Header, ciphertext: bytes, associated_data: bytes = b"") -> bytes:
@@ -249,20 +261,23 @@ class DoubleRatchet:
         return plaintext
 
     def trial_decrypt(
-        self, header: Header, ciphertext: bytes, associated_data: bytes = b""
+        self, header: Header, ciphertext: bytes, associated_data: bytes = b"", *, nonce: bytes | None = None
     ) -> tuple[bytes, DoubleRatchet]:
         """Like :meth:`decrypt`, but leave this state untouched: returns the plaintext and
-        the state after it, for :meth:`adopt` once the caller's own checks pass too."""
+        the state after it, for :meth:`adopt` once the caller's own checks pass too.
+
+        ``nonce``, if given, is the nonce apart, as an envelope carries it, and ``ciphertext``
+        is what follows it (so the two are not joined only to be cut again)."""
         if not isinstance(header, Header):
             raise MalformedEnvelope("decrypt() needs a ratchet Header.")
         trial = self._clone()
-        return trial._decrypt(header, ciphertext, associated_data), trial
+        return trial._decrypt(header, ciphertext, associated_data, nonce), trial
 
     def adopt(self, trial: DoubleRatchet) -> None:
         """Take over the state :meth:`trial_decrypt` returned."""
         self.__dict__.update(trial.__dict__)
 
-    def _decrypt(self, header: Header, ciphertext: bytes, associated: bytes) -> bytes:
+    def _decrypt(self, header: Header, ciphertext: bytes, associated: bytes, nonce: bytes | None = None) -> bytes:
         slot = (header.dh_public, header.message_number)
         associated = associated + header.to_bytes()
         if slot in self.skipped:
@@ -288,7 +303,7 @@ class DoubleRatchet:
             self.receiving, message_key = kdf_ck(self.receiving)
             self.received += 1
         try:
-            plaintext = _open(message_key, ciphertext, associated)
+            plaintext = _open(message_key, ciphertext, associated, nonce)
         except nacl.exceptions.CryptoError:
             raise TamperedMessage(
                 "the ratchet message failed its authentication check: its header, ciphertext or "

@@ -56,6 +56,7 @@ from .errors import (
     UnreportableMessage,
 )
 from .franking import FRANKING_FIELD, Franked, FrankingService, Report, decode_commitment, plaintext_commitment
+from .frozen import build
 from .keys import PublicIdentity, check_name
 from .transport import Connections, TransportChannel
 from .wire import MODES, Envelope, Mode, short_id
@@ -93,9 +94,9 @@ def describe_payload(envelope: Envelope) -> str:
     if envelope.mode == "plaintext":
         content_type = envelope.extras.get("type", "text/plain")
         if content_type != "text/plain":
-            return f"[{content_type}, {len(envelope.payload)} bytes: readable]"
+            return f"[{content_type}, {envelope.payload_size} bytes: readable]"
         return envelope.payload.decode("utf-8", errors="replace")
-    return f"ciphertext {envelope.payload[: PREVIEW_HEX // 2].hex()}… ({len(envelope.payload)} bytes)"
+    return f"ciphertext {envelope.payload_head(PREVIEW_HEX // 2).hex()}… ({envelope.payload_size} bytes)"
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,8 @@ class Server:
         Every check runs before anything is stored, so a rejected envelope
         leaves no trace but the exception: it is never half-delivered.
         """
-        envelope = Envelope.from_bytes(raw)
+        # the payload's base64 is checked, not decoded: a relay reads only its size and first bytes
+        envelope = Envelope.from_bytes(raw, decode_payload=False)
         self._verify(envelope, authenticated_as)
         self._store(envelope, bytes(raw))
         return envelope.msg_id
@@ -357,14 +359,15 @@ class Server:
         franked = None
         if self.franking is not None and commitment is not None:
             franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
-        entry = SeenByServer(
+        entry = build(  # SeenByServer(...), without its frozen setters (issue 31)
+            SeenByServer,
             received_at=received_at,
             msg_id=envelope.msg_id,
             mode=envelope.mode,
             sender=envelope.sender,
             recipient=envelope.recipient,
             sent_at=float(envelope.timestamp),
-            size_bytes=len(envelope.payload),
+            size_bytes=envelope.payload_size,
             content_seen=describe_payload(envelope),
             envelope=raw,
         )

@@ -22,7 +22,6 @@ other check on the message has passed, so a refused message moves nothing.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,9 +32,10 @@ import nacl.utils
 
 from .errors import MalformedEnvelope, TamperedMessage, ToyChatError, UnreportableMessage
 from .franking import FRANKING_FIELD, FRANKING_KEY_SIZE, commit, decode_commitment
+from .frozen import build
 from .keys import Identity, PublicIdentity
 from .ratchet import DoubleRatchet, Header, RatchetSnapshot, initiator_secret, responder_secret
-from .wire import NONCE_SIZE, Envelope, read_base64
+from .wire import NONCE_SIZE, Envelope, b64_text, read_base64
 
 __all__ = [
     "EPHEMERAL_FIELD",
@@ -152,17 +152,18 @@ class BoxSession:
 
     def seal(self, data: bytes) -> Sealed:
         nonce = nacl.utils.random(NONCE_SIZE)
-        return Sealed(nonce, self.box.encrypt(data, nonce).ciphertext)
+        return build(Sealed, nonce=nonce, payload=self.box.encrypt(data, nonce).ciphertext, extras={})
 
     def open(self, envelope: Envelope) -> Opened:
         try:
-            return Opened(self.box.decrypt(envelope.payload, envelope.nonce))
+            data = self.box.decrypt(envelope.payload, envelope.nonce)
         except nacl.exceptions.CryptoError:
             raise CannotDecrypt(
                 envelope,
                 "failed decryption: its authentication tag does not match, so the ciphertext was altered "
                 "or encrypted for someone else.",
             ) from None
+        return build(Opened, data=data, keep=_keep_nothing, franking_key=b"")
 
 
 #: Older forward-secrecy states kept per contact beside the current one (Signal keeps up to 40).
@@ -219,6 +220,9 @@ class RatchetSession:
         self.started_with: bytes | None = None
         #: Older states, newest first (see the class description).
         self.archived: list[_State] = []
+        #: The associated data of messages to and from the contact (:func:`associated_data`), made once.
+        self._sending_associated = associated_data(identity.name, contact)
+        self._receiving_associated = associated_data(contact, identity.name)
 
     @classmethod
     def initiate(cls, identity: Identity, contact: str, keys: PublicIdentity) -> RatchetSession:
@@ -229,11 +233,11 @@ class RatchetSession:
     def seal(self, data: bytes) -> Sealed:
         if self.ratchet is None:
             raise ToyChatError("this side cannot send yet: the responder must receive a first message.")
-        header, sealed = self.ratchet.encrypt(data, associated_data(self.identity.name, self.contact))
-        extras = {RATCHET_FIELD: base64.b64encode(header.to_bytes()).decode()}
+        _header, header_bytes, nonce, ciphertext = self.ratchet.encrypt_parts(data, self._sending_associated)
+        extras = {RATCHET_FIELD: b64_text(header_bytes)}
         if self.ephemeral is not None:
-            extras[EPHEMERAL_FIELD] = base64.b64encode(self.ephemeral).decode()
-        return Sealed(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], extras)
+            extras[EPHEMERAL_FIELD] = b64_text(self.ephemeral)
+        return build(Sealed, nonce=nonce, payload=ciphertext, extras=extras)
 
     def _states(self) -> list[_State]:
         """The current state (if started), then the archived ones."""
@@ -256,15 +260,15 @@ class RatchetSession:
                 "continues a forward-secrecy session this phone does not have (its first message was lost, "
                 "or the phone was reset).",
             )
-        associated = associated_data(self.contact, self.identity.name)
+        associated, nonce, payload = self._receiving_associated, envelope.nonce, envelope.payload
         first_error: ToyChatError | None = None
         for state in candidates:
             try:
-                plaintext, trial = state.ratchet.trial_decrypt(header, envelope.nonce + envelope.payload, associated)
+                plaintext, trial = state.ratchet.trial_decrypt(header, payload, associated, nonce=nonce)
             except ToyChatError as exc:
                 first_error = first_error or exc
                 continue
-            return Opened(plaintext, self._keeper(state, trial))
+            return build(Opened, data=plaintext, keep=self._keeper(state, trial), franking_key=b"")
         if isinstance(first_error, TamperedMessage):
             raise CannotDecrypt(envelope, str(first_error)) from None
         assert first_error is not None
@@ -275,6 +279,10 @@ class RatchetSession:
         becomes current (the one sent with); the current one, if another, is archived."""
 
         def keep() -> None:
+            if state.ratchet is self.ratchet:  # the current state opened it: it stays current
+                self.ratchet.adopt(trial)
+                self.ephemeral = None  # as below
+                return
             states = self._states()
             if any(s.ratchet is state.ratchet for s in states):
                 state.ratchet.adopt(trial)
@@ -313,7 +321,7 @@ class FrankedSession:
             return self.inner.seal(data)
         franking_key, commitment = commit(data)
         sealed = self.inner.seal(franking_key + data)
-        extras = {FRANKING_FIELD: base64.b64encode(commitment).decode(), **sealed.extras}
+        extras = {FRANKING_FIELD: b64_text(commitment), **sealed.extras}
         return Sealed(sealed.nonce, sealed.payload, extras)
 
     def open(self, envelope: Envelope) -> Opened:

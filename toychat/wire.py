@@ -74,6 +74,8 @@ __all__ = [
     "new_msg_id",
     "short_id",
     "read_base64",
+    "base64_size",
+    "b64_text",
 ]
 
 WIRE_VERSION = 1
@@ -126,6 +128,10 @@ _PLAIN_NUMBERS = (int, float)
 _BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
 _EXTRA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+#: Extras keys that matched :data:`_EXTRA_KEY` (plain ``str``, so membership is the pattern's
+#: answer), at most :data:`_GOOD_KEYS_KEPT` of them, so that a sender inventing keys cannot grow it.
+_GOOD_KEYS: set[str] = set()
+_GOOD_KEYS_KEPT = 64
 
 
 def new_msg_id() -> str:
@@ -143,8 +149,13 @@ def short_id(msg_id: str) -> str:
     return f"{msg_id[:8]}…"
 
 
-def _b64(data: bytes) -> str:
-    """Standard base64 with padding (as :func:`base64.b64encode`, without its wrapper)."""
+def b64_text(data: bytes) -> str:
+    """Standard base64 with padding, as text (as :func:`base64.b64encode` and ``.decode()``,
+    without their wrappers): how the envelope writes bytes.
+
+    >>> b64_text(b"hi")
+    'aGk='
+    """
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -175,6 +186,34 @@ def read_base64(text: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return data if _is_canonical_b64(data, text) else None
+
+
+#: The standard base64 alphabet, as bytes to delete with :meth:`bytes.translate`.
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+#: What deleting the alphabet leaves of base64 with no, one or two padding characters.
+_PADDING = (b"", b"=", b"==")
+
+
+def base64_size(text: str) -> int | None:
+    """How many bytes the canonical base64 ``text`` holds, or ``None`` where :func:`read_base64`
+    refuses it: the same test, without decoding.  A relay needs a payload's size and its first
+    bytes, not the rest; decoding it was about a twelfth of what the toy spent on a message
+    besides its cryptography (issue 31).  Strict decoding refuses anything but the alphabet,
+    then at most two ``=`` at the end, in a text whose length is a multiple of 4; canonical
+    form adds zero spare bits before the padding (:func:`_is_canonical_b64`).
+
+    >>> base64_size("aGk="), base64_size("aGl="), base64_size("aGk"), base64_size("aG k="), base64_size("")
+    (2, None, None, None, 0)
+    """
+    size = len(text)
+    if size % 4 or not text.isascii():
+        return None
+    padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    if text.encode("ascii").translate(None, _B64_ALPHABET) != _PADDING[padding]:
+        return None  # a character outside the alphabet, or an "=" before the padding
+    if padding and text[-1 - padding] not in _ZERO_SPARE_BITS[3 - padding]:
+        return None
+    return size // 4 * 3 - padding
 
 
 def _unb64(text: object, name: str) -> bytes:
@@ -214,6 +253,22 @@ class Envelope:
         """This message's id as error messages show it (:func:`short_id`)."""
         return short_id(self.msg_id)
 
+    @property
+    def payload_size(self) -> int:
+        """``len(self.payload)``, without decoding a payload still kept as base64."""
+        payload = self.__dict__.get("payload")
+        if payload is not None:
+            return len(payload)
+        text = self.__dict__["_base64"]["payload"]
+        return len(text) // 4 * 3 - (2 if text.endswith("==") else 1 if text.endswith("=") else 0)
+
+    def payload_head(self, count: int) -> bytes:
+        """``self.payload[:count]``, decoding only the base64 groups that hold it."""
+        payload: bytes | None = self.__dict__.get("payload")
+        if payload is not None:
+            return payload[:count]
+        return binascii.a2b_base64(self.__dict__["_base64"]["payload"][: -(-count // 3) * 4])[:count]
+
     def __post_init__(self) -> None:
         if not self._plainly_valid():
             self._validate()  # names the bad field (or accepts what only the quick check refused)
@@ -241,7 +296,7 @@ class Envelope:
             and NAME_PATTERN.fullmatch(sender)
             and NAME_PATTERN.fullmatch(recipient)
             and type(timestamp) in _PLAIN_NUMBERS
-            and _plain_rules(mode, timestamp, nonce, payload, signature, extras)
+            and _plain_rules(mode, timestamp, nonce, len(payload), signature, extras)
         )
 
     def _validate(self, *, require_signature: bool = False) -> None:
@@ -301,7 +356,7 @@ class Envelope:
         if encoded is None:
             # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
             encoded = self.__dict__["_base64"] = {
-                name: _b64(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
+                name: b64_text(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
             }
         return encoded
 
@@ -427,7 +482,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_base64"] = {**self._encoded, "signature": _b64(signature)}
+        signed.__dict__["_base64"] = {**self._encoded, "signature": b64_text(signature)}
         return signed
 
     @classmethod
@@ -459,7 +514,7 @@ class Envelope:
             version=data["version"],
         )
         envelope.__post_init__()
-        # _unb64 accepted only canonical base64, so the text is what _b64 would give
+        # _unb64 accepted only canonical base64, so the text is what b64_text would give
         envelope.__dict__["_base64"] = {
             "nonce": data["nonce"],
             "payload": data["payload"],
@@ -468,12 +523,16 @@ class Envelope:
         return envelope
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Envelope:
+    def from_bytes(cls, data: bytes, *, decode_payload: bool = True) -> Envelope:
         """Parse and validate canonical envelope bytes (as made by :meth:`to_bytes`).
 
         Raises :class:`~toychat.errors.MalformedEnvelope` for anything else:
         too long, not UTF-8, not JSON, wrong fields or types, or JSON that is
         valid but not in the one canonical form.
+
+        With ``decode_payload=False`` (the relay's choice) the payload's base64 is checked as
+        strictly, but decoded only when ``payload`` is first read: a relay needs only its size
+        (:attr:`payload_size`) and first bytes (:meth:`payload_head`).  The envelope is the same.
         """
         if not isinstance(data, (bytes, bytearray)):
             raise MalformedEnvelope(f"an envelope is bytes, not {type(data).__name__}.")
@@ -482,7 +541,7 @@ class Envelope:
                 f"malformed envelope: {len(data)} bytes is over the {MAX_ENVELOPE_BYTES}-byte limit."
             )
         data = bytes(data)  # a bytearray's copy; bytes as they are
-        envelope = cls._from_canonical(data)
+        envelope = cls._from_canonical(data, decode_payload)
         if envelope is not None:
             return envelope
         # Not taken whole by the one-pass reader: parse it as any JSON, so the error names what is wrong.
@@ -502,7 +561,7 @@ class Envelope:
         return envelope
 
     @classmethod
-    def _from_canonical(cls, raw: bytes) -> Envelope | None:
+    def _from_canonical(cls, raw: bytes, decode_payload: bool = True) -> Envelope | None:
         """Read canonical envelope bytes in one pass, or ``None`` for anything else.
 
         The canonical JSON has one layout (:meth:`_canonical_pieces`): the extras object, then
@@ -550,8 +609,9 @@ class Envelope:
         # whole groups in the canonical pattern: the nonce's and the signature's base64 decode as they are
         nonce, signature = binascii.a2b_base64(nonce_text), binascii.a2b_base64(signature_text)
         payload_text = text[head.end() : payload_end]
-        payload = read_base64(payload_text)
-        if payload is None or not _plain_rules(mode, timestamp, nonce, payload, signature, extras):
+        payload = read_base64(payload_text) if decode_payload else None
+        size = len(payload) if payload is not None else None if decode_payload else base64_size(payload_text)
+        if size is None or not _plain_rules(mode, timestamp, nonce, size, signature, extras):
             return None
         if not _is_canonical_extras(extras, text[10:end]):  # after the rules: its values are text
             return None
@@ -563,11 +623,12 @@ class Envelope:
             recipient=recipient,
             timestamp=timestamp,
             nonce=nonce,
-            payload=payload,
             signature=signature,
             extras=extras,
             version=WIRE_VERSION,
         )
+        if payload is not None:  # else kept as its checked base64, decoded on first read (_PayloadFromBase64)
+            envelope.__dict__["payload"] = payload
         # Everything after the extras is ASCII (checked names, hex, base64, digits), so a byte's
         # position there is its character's plus what the extras' UTF-8 added.
         shift = len(raw) - len(text)
@@ -591,28 +652,57 @@ class Envelope:
         )
 
 
+class _PayloadFromBase64:
+    """``Envelope.payload`` of an envelope read with ``from_bytes(decode_payload=False)``: decoded
+    on first read from the base64 the reader checked, then the envelope's own attribute.
+
+    A non-data descriptor (as :func:`functools.cached_property` is), so an envelope whose payload
+    is in its ``__dict__`` never reaches it.  Not ``__getattr__``: a class with one loses
+    CPython's fast path for *every* attribute read, which cost more than the decoding saved.
+    """
+
+    def __get__(self, envelope: Envelope | None, owner: type | None = None) -> bytes:
+        fields = envelope.__dict__ if envelope is not None else {}
+        if "_base64" not in fields:
+            raise AttributeError("payload")  # the class itself, as for a field without a default
+        payload: bytes = binascii.a2b_base64(fields["_base64"]["payload"])
+        fields["payload"] = payload
+        return payload
+
+
+# Set after the dataclass is made, so that it is not taken for the field's default.
+Envelope.payload = _PayloadFromBase64()  # type: ignore[assignment]
+
+
 def _plain_rules(
-    mode: str, timestamp: float, nonce: bytes, payload: bytes, signature: bytes, extras: dict[str, str]
+    mode: str, timestamp: float, nonce: bytes, payload_size: int, signature: bytes, extras: dict[str, str]
 ) -> bool:
     """The quick check's rules on an envelope's values, once their types are exact and its
     version, id and names are checked (by :meth:`Envelope._plainly_valid`, or by the pattern
-    :meth:`Envelope._from_canonical` reads them with): the timestamp's range, the sizes, the
-    nonce each mode needs, and the extras."""
+    :meth:`Envelope._from_canonical` reads them with): the timestamp's range, the sizes (the
+    payload's by its length, which a relay knows without decoding it), the nonce each mode
+    needs, and the extras."""
+    payload = payload_size
     if not (
         0 <= timestamp <= MAX_TIMESTAMP
-        and len(payload) <= MAX_PAYLOAD_BYTES
+        and payload <= MAX_PAYLOAD_BYTES
         and (not signature or len(signature) == SIGNATURE_SIZE)
         and len(extras) <= MAX_EXTRAS
     ):
         return False
     if mode == "e2ee":
-        if len(nonce) != NONCE_SIZE or len(payload) < MAC_SIZE:
+        if len(nonce) != NONCE_SIZE or payload < MAC_SIZE:
             return False
     elif mode != "plaintext" or nonce:
         return False
     for key, value in extras.items():
-        if type(key) is not str or not _EXTRA_KEY.fullmatch(key) or type(value) is not str:
+        if type(key) is not str or type(value) is not str:
             return False
+        if key not in _GOOD_KEYS:  # a key seen before is not matched again (the ratchet's two, every hop)
+            if not _EXTRA_KEY.fullmatch(key):
+                return False
+            if len(_GOOD_KEYS) < _GOOD_KEYS_KEPT:
+                _GOOD_KEYS.add(key)
         if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
             return False
     return True
@@ -660,7 +750,7 @@ def _parse_json(text: str) -> Any:
 
 #: Base64 of a short field whose length is a multiple of 4 (checked by the reader) in the one
 #: canonical form: the alphabet, then at most one padded last group whose spare bits are zero
-#: (the text :func:`_b64` writes for those bytes).  One character class, not groups of four:
+#: (the text :func:`b64_text` writes for those bytes).  One character class, not groups of four:
 #: the regular-expression engine runs a class in one loop.
 _B64_PATTERN = r"[A-Za-z0-9+/]*(?:[AQgw]==|[AEIMQUYcgkosw048]=)?"
 #: A canonical envelope after its extras, up to the payload's base64, each field as the quick
