@@ -284,6 +284,19 @@ def per_student_mib(server_mib: float, kernel_mib: float, median_kernel_mib: flo
     return server_mib + kernel_mib + (KERNELS_PER_STUDENT - 1) * median_kernel_mib
 
 
+def node_hours_per_student_hour(nodes: int, active: int) -> float:
+    """Kubernetes node-hours per student-hour at the busiest hour: ``nodes`` running for ``active``
+    students.  Times a provider's hourly price for one node (:data:`NODE`), it is the cost of a
+    student-hour; the course quotes no price (they vary by provider, region and discount).
+
+    >>> node_hours_per_student_hour(6, 200)
+    0.03
+    """
+    if active <= 0:
+        raise ValueError("a class with no student active has no cost per student-hour")
+    return nodes / active
+
+
 def class_table(
     server_mib: float,
     kernel_mib: float,
@@ -297,7 +310,8 @@ def class_table(
     per student with a server, the server, one kernel at the largest peak and the others at the median.
     ``shares`` (class size → share active at once) defaults to :data:`ACTIVE_SHARE`.
     ``heavy_week=True`` counts instead both of a student's kernels at the two largest peaks
-    (``kernel_mib`` and ``second_kernel_mib``): a week in which two heavy lessons are open at once."""
+    (``kernel_mib`` and ``second_kernel_mib``): a week in which two heavy lessons are open at once.
+    The last column is :func:`node_hours_per_student_hour`: the cost of a student-hour in node-hours."""
     import math
 
     if heavy_week:
@@ -307,8 +321,9 @@ def class_table(
     else:
         per_student_gib = per_student_mib(server_mib, kernel_mib, median_kernel_mib) / 1024
     lines = [
-        "| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) |",
-        "|---|---|---|---|---|---|",
+        "| class | active at once | memory | cores | one machine (TLJH) | Kubernetes nodes (8 cores, 32 GiB) "
+        "| node-hours per student-hour |",
+        "|---|---|---|---|---|---|---|",
     ]
     for size, share in (ACTIVE_SHARE if shares is None else shares).items():
         active = math.ceil(size * share)
@@ -317,7 +332,10 @@ def class_table(
         nodes = max(math.ceil(memory / NODE["usable_gib"]), math.ceil(cores / NODE["cores"]))
         ram = 2 ** math.ceil(math.log2(memory * 1.25))  # 25 % head-room, rounded up to a machine size
         machine = f"{max(4, math.ceil(cores * 1.5))} cores, {ram} GiB" if ram <= 128 else "too big: use Kubernetes"
-        lines.append(f"| {size} | {active} ({share:.0%}) | {memory:.1f} GiB | {cores} | {machine} | {nodes} |")
+        lines.append(
+            f"| {size} | {active} ({share:.0%}) | {memory:.1f} GiB | {cores} | {machine} | {nodes} "
+            f"| {node_hours_per_student_hour(nodes, active):.3f} |"
+        )
     return "\n".join(lines)
 
 

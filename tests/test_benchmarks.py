@@ -419,3 +419,23 @@ def test_the_sizing_sampler_counts_a_child_between_fork_and_exec_once() -> None:
         time.sleep(0.05)
     peak = sampler.peak_bytes / MIB
     assert 150 + 60 < peak < 2 * 150 - 10, peak  # the parent and the exec'd child; twice the parent fails
+
+
+def test_cost_per_student_hour_is_the_nodes_over_the_active_students() -> None:
+    """The last column of every sizing row is its node count over its active students, and the
+    guide's worked sentence (a class of 200 all at once) is that row's figures."""
+    from benchmarks.sizing import IN_CLASS_SHARE, class_table, figures_from_results, node_hours_per_student_hour
+
+    repo = Path(__file__).resolve().parents[1]
+    figures = figures_from_results((repo / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8"))
+    for table in (class_table(**figures), class_table(**figures, shares=IN_CLASS_SHARE)):
+        for row in table.splitlines()[2:]:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            active, nodes = int(cells[1].split()[0]), int(cells[5])
+            assert float(cells[6]) == round(nodes / active, 3), row
+    [whole] = class_table(**figures, shares=IN_CLASS_SHARE).splitlines()[2:]
+    nodes = int(whole.strip("|").split("|")[5])
+    guide = " ".join((repo / "docs" / "deploying.md").read_text(encoding="utf-8").split())
+    assert f"costs {node_hours_per_student_hour(nodes, 200):.3f} *P* per student-hour, {nodes} *P* an hour" in guide
+    with pytest.raises(ValueError, match="no student active"):
+        node_hours_per_student_hour(3, 0)
