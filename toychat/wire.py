@@ -205,15 +205,24 @@ def base64_size(text: str) -> int | None:
     >>> base64_size("aGk="), base64_size("aGl="), base64_size("aGk"), base64_size("aG k="), base64_size("")
     (2, None, None, None, 0)
     """
-    size = len(text)
-    if size % 4 or not text.isascii():
+    if len(text) % 4 or not text.isascii():
         return None
-    padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    padding = _padding(text)
     if text.encode("ascii").translate(None, _B64_ALPHABET) != _PADDING[padding]:
         return None  # a character outside the alphabet, or an "=" before the padding
     if padding and text[-1 - padding] not in _ZERO_SPARE_BITS[3 - padding]:
         return None
-    return size // 4 * 3 - padding
+    return _decoded_size(text)
+
+
+def _padding(text: str) -> int:
+    """How many ``=`` end the base64 ``text`` (0, 1 or 2)."""
+    return 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+
+
+def _decoded_size(text: str) -> int:
+    """How many bytes base64 ``text`` already judged canonical (:func:`base64_size`) decodes to."""
+    return len(text) // 4 * 3 - _padding(text)
 
 
 def _unb64(text: object, name: str) -> bytes:
@@ -260,7 +269,7 @@ class Envelope:
         if payload is not None:
             return len(payload)
         text = self.__dict__["_base64"]["payload"]
-        return len(text) // 4 * 3 - (2 if text.endswith("==") else 1 if text.endswith("=") else 0)
+        return _decoded_size(text)
 
     def payload_head(self, count: int) -> bytes:
         """``self.payload[:count]``, decoding only the base64 groups that hold it."""
