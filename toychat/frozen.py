@@ -33,8 +33,12 @@ def build(cls: type[T], /, **fields: Any) -> T:
     Traceback (most recent call last):
     ...
     TypeError: Point has 2 fields; build() was given 1: x
+    >>> build(Point, x=1, z=2)
+    Traceback (most recent call last):
+    ...
+    TypeError: Point has 2 fields; build() was given 2: x, z
     """
-    if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+    if fields.keys() != cls.__dataclass_fields__.keys():  # type: ignore[attr-defined]
         raise TypeError(
             f"{cls.__name__} has {len(cls.__dataclass_fields__)} fields; "  # type: ignore[attr-defined]
             f"build() was given {len(fields)}: {', '.join(fields)}"
