@@ -108,17 +108,37 @@ _niced: list[bool] = []
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Under pytest-xdist, lower this worker's CPU priority before its first non-nbgrader test.
 
-    Only the worker that runs the nbgrader group keeps its priority while nbgrader runs: pytest-xdist
-    hands out the largest groups first, one to each worker, and the nbgrader group is one of the
-    suite's two largest (80 tests; the lessons group 69, the largest file 55), so its worker has run
-    nothing else before it.  Were it handed out later, both workers would run at the lower priority:
-    no worse than without this."""
+    Only the worker that runs the nbgrader group keeps its priority while nbgrader runs: that group is
+    handed out first (:func:`pytest_xdist_make_scheduler`), so its worker has run nothing else before
+    it."""
     if _niced or not hasattr(item.config, "workerinput"):
         return
     _niced.append(True)  # decided once per worker: a run without nbgrader (the fast loop) keeps its priority
     grading = any(xdist_group(other) == NBGRADER_GROUP for other in item.session.items)
     if grading and xdist_group(item) != NBGRADER_GROUP:
         os.nice(OTHER_WORKER_NICENESS)
+
+
+@pytest.hookimpl(optionalhook=True)  # only called when pytest-xdist is installed and switched on
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``, except that the :data:`NBGRADER_GROUP` is handed out first.
+
+    pytest-xdist hands out the largest groups first, and ``test_wire.py`` (311 tests) and the lessons
+    group are larger than the nbgrader group: handed out third, it would start on a worker that had
+    already lowered its priority (:func:`pytest_runtest_setup`), and the suite's longest group would
+    start last.  Handed out first, its worker grades at normal priority from the start and the other
+    worker runs everything else beside it (tests/test_xdist_groups.py checks both)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class NbgraderFirst(LoadGroupScheduling):  # type: ignore[misc]
+        def _assign_work_unit(self, node: Any) -> None:
+            if NBGRADER_GROUP in self.workqueue:
+                self.workqueue.move_to_end(NBGRADER_GROUP, last=False)
+            super()._assign_work_unit(node)
+
+    return NbgraderFirst(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the xdist_group markers
