@@ -16,7 +16,7 @@ import pstats
 
 import pytest
 
-from toychat import Client, Server
+from toychat import Client, Server, wire
 from toychat.client import ReceivedMessage
 from toychat.ratchet import Header
 from toychat.server import SeenByServer
@@ -132,6 +132,21 @@ def test_extras_keys_are_matched_once_not_at_every_hop(per_message: tuple[bool, 
     again at each of the three hops (that was six more per message)."""
     _ratchet, counts = per_message
     assert counts.get("<method 'fullmatch' of 're.Pattern' objects>") == 5
+
+
+def test_keys_invented_by_other_senders_do_not_keep_the_ratchets_keys_unchecked_for_good(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The keys already checked are kept up to a bound, so that a sender inventing keys cannot grow
+    the set; once it was full, no key was added any more, and for the rest of the process the
+    ratchet's two keys were matched again at each hop (11 matches a message, not 5: a test run in
+    which a property test of the wire format ran first showed it).  Full of invented keys, the set
+    now drops the oldest, and the ratchet's keys are checked once, then kept."""
+    full = {f"invented_{n}": None for n in range(wire._GOOD_KEYS_KEPT)}
+    monkeypatch.setattr(wire, "_GOOD_KEYS", full)
+    counts = _calls_per_message(forward_secrecy=True)
+    assert counts.get("<method 'fullmatch' of 're.Pattern' objects>") == 5
+    assert len(full) == wire._GOOD_KEYS_KEPT
 
 
 def test_the_ratchet_session_does_its_fixed_work_once(per_message: tuple[bool, dict[str, float]]) -> None:

@@ -129,9 +129,25 @@ _BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
 _EXTRA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 #: Extras keys that matched :data:`_EXTRA_KEY` (plain ``str``, so membership is the pattern's
-#: answer), at most :data:`_GOOD_KEYS_KEPT` of them, so that a sender inventing keys cannot grow it.
-_GOOD_KEYS: set[str] = set()
+#: answer), the :data:`_GOOD_KEYS_KEPT` most recently added (a dict keeps insertion order; the
+#: oldest goes first), so that a sender inventing keys can neither grow it nor keep an honest key
+#: out of it for good: once evicted, a key is matched again at its next use and kept again.
+_GOOD_KEYS: dict[str, None] = {}
 _GOOD_KEYS_KEPT = 64
+
+
+def _remember_good_key(key: str) -> None:
+    """Keep ``key`` among the :data:`_GOOD_KEYS`, dropping the oldest when they are full.
+
+    >>> for n in range(_GOOD_KEYS_KEPT + 1):
+    ...     _remember_good_key(f"invented_{n}")
+    >>> len(_GOOD_KEYS) == _GOOD_KEYS_KEPT, "invented_0" in _GOOD_KEYS, f"invented_{_GOOD_KEYS_KEPT}" in _GOOD_KEYS
+    (True, False, True)
+    >>> _GOOD_KEYS.clear()
+    """
+    if len(_GOOD_KEYS) >= _GOOD_KEYS_KEPT:
+        del _GOOD_KEYS[next(iter(_GOOD_KEYS))]
+    _GOOD_KEYS[key] = None
 
 
 def new_msg_id() -> str:
@@ -710,8 +726,7 @@ def _plain_rules(
         if key not in _GOOD_KEYS:  # a key seen before is not matched again (the ratchet's two, every hop)
             if not _EXTRA_KEY.fullmatch(key):
                 return False
-            if len(_GOOD_KEYS) < _GOOD_KEYS_KEPT:
-                _GOOD_KEYS.add(key)
+            _remember_good_key(key)
         if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
             return False
     return True
