@@ -185,7 +185,11 @@ def read_base64(text: str) -> bytes | None:
         data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
     except (binascii.Error, ValueError):
         return None
-    return data if _is_canonical_b64(data, text) else None
+    # _is_canonical_b64(data, text), written out: this runs for every base64 field a phone reads
+    short = len(data) % 3
+    if len(text) == 4 * -(-len(data) // 3) and (not short or text[short - 4] in _ZERO_SPARE_BITS[short]):
+        return data
+    return None
 
 
 #: The standard base64 alphabet, as bytes to delete with :meth:`bytes.translate`.
@@ -207,22 +211,12 @@ def base64_size(text: str) -> int | None:
     """
     if len(text) % 4 or not text.isascii():
         return None
-    padding = _padding(text)
+    padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0  # how many "=" end it
     if text.encode("ascii").translate(None, _B64_ALPHABET) != _PADDING[padding]:
         return None  # a character outside the alphabet, or an "=" before the padding
     if padding and text[-1 - padding] not in _ZERO_SPARE_BITS[3 - padding]:
         return None
-    return _decoded_size(text)
-
-
-def _padding(text: str) -> int:
-    """How many ``=`` end the base64 ``text`` (0, 1 or 2)."""
-    return 2 if text.endswith("==") else 1 if text.endswith("=") else 0
-
-
-def _decoded_size(text: str) -> int:
-    """How many bytes base64 ``text`` already judged canonical (:func:`base64_size`) decodes to."""
-    return len(text) // 4 * 3 - _padding(text)
+    return len(text) // 4 * 3 - padding
 
 
 def _unb64(text: object, name: str) -> bytes:
@@ -265,11 +259,10 @@ class Envelope:
     @property
     def payload_size(self) -> int:
         """``len(self.payload)``, without decoding a payload still kept as base64."""
-        payload = self.__dict__.get("payload")
-        if payload is not None:
-            return len(payload)
-        text = self.__dict__["_base64"]["payload"]
-        return _decoded_size(text)
+        fields = self.__dict__
+        payload = fields.get("payload")
+        # a payload left as base64 was measured when its base64 was checked (base64_size)
+        return len(payload) if payload is not None else fields["_payload_size"]
 
     def payload_head(self, count: int) -> bytes:
         """``self.payload[:count]``, decoding only the base64 groups that hold it."""
@@ -364,12 +357,15 @@ class Envelope:
         encoded = self.__dict__.get("_base64")
         if encoded is None:
             # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
+            nonce, payload, signature = self.nonce, self.payload, self.signature  # _BYTES_FIELDS
             encoded = self.__dict__["_base64"] = {
-                name: b64_text(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
+                "nonce": b64_text(nonce) if nonce else "",
+                "payload": b64_text(payload) if payload else "",
+                "signature": b64_text(signature) if signature else "",
             }
         return encoded
 
-    def _canonical_pieces(self) -> tuple[str, str, str]:
+    def _canonical_pieces(self, encoded: dict[str, str]) -> tuple[str, str, str]:
         """The canonical JSON's small pieces, as text: everything before the payload's base64,
         from after it to the sender (the end of ``head``), and ``tail``.
 
@@ -380,12 +376,12 @@ class Envelope:
         against :func:`_canonical`).  The base64 fields go in as their text (base64 needs no
         JSON escaping), and so do the names, the id and the mode, which validation restricted
         to characters JSON never escapes; the extras' strings go through the JSON encoder's own
-        escaping, the numbers through the ``repr`` it uses.
+        escaping, the numbers through the ``repr`` it uses.  ``encoded`` is :attr:`_encoded`.
         """
         text = str.__str__  # the characters themselves, even of a str subclass
         before = (
             f'{{"extras":{_json_extras(self.extras)},"mode":"{text(self.mode)}","msg_id":"{text(self.msg_id)}",'
-            f'"nonce":"{self._encoded["nonce"]}","payload":"'
+            f'"nonce":"{encoded["nonce"]}","payload":"'
         )
         after = f'","recipient":"{text(self.recipient)}","sender":"{text(self.sender)}"'
         timestamp = self.timestamp  # as JSON writes numbers: float.__repr__ or int.__repr__
@@ -398,8 +394,9 @@ class Envelope:
         (from :meth:`_canonical_pieces` and the payload's base64).  The extras dict is the one
         mutable field, so the parts are rebuilt if it changed (the callers, :meth:`to_bytes` and
         :meth:`signed_bytes`, use the kept parts while the extras are as they were)."""
-        before, after, tail_text = self._canonical_pieces()
-        head, tail = f"{before}{self._encoded['payload']}{after}".encode(), tail_text.encode()
+        encoded = self._encoded
+        before, after, tail_text = self._canonical_pieces(encoded)
+        head, tail = f"{before}{encoded['payload']}{after}".encode(), tail_text.encode()
         self.__dict__["_parts"] = (dict(self.extras), head, tail)
         return head, tail
 
@@ -411,10 +408,11 @@ class Envelope:
         (nearly all of the bytes) is compared in place.  If it matches, the canonical parts
         are ``raw``'s own slices, kept for :meth:`signed_bytes`.
         """
-        before_text, after_text, tail_text = self._canonical_pieces()
+        encoded = self._encoded
+        before_text, after_text, tail_text = self._canonical_pieces(encoded)
         before, after, tail = before_text.encode(), after_text.encode(), tail_text.encode()
-        payload = self._encoded["payload"].encode("ascii")  # validated base64: ASCII
-        signature = f',"signature":"{self._encoded["signature"]}"'.encode("ascii")
+        payload = encoded["payload"].encode("ascii")  # validated base64: ASCII
+        signature = f',"signature":"{encoded["signature"]}"'.encode("ascii")
         head_end = len(before) + len(payload) + len(after)
         tail_start = head_end + len(signature)
         if not (
@@ -636,8 +634,10 @@ class Envelope:
             extras=extras,
             version=WIRE_VERSION,
         )
-        if payload is not None:  # else kept as its checked base64, decoded on first read (_PayloadFromBase64)
+        if payload is not None:
             envelope.__dict__["payload"] = payload
+        else:  # kept as its checked base64, decoded on first read (_PayloadFromBase64); its size is known
+            envelope.__dict__["_payload_size"] = size
         # Everything after the extras is ASCII (checked names, hex, base64, digits), so a byte's
         # position there is its character's plus what the extras' UTF-8 added.
         shift = len(raw) - len(text)
