@@ -315,7 +315,8 @@ class Server:
             raise ReplayedMessage(
                 f"message {envelope.short_id} was already accepted once; this copy is a replay and was refused."
             )
-        self._commitment(envelope)
+        if self.franking is not None:
+            self._commitment(envelope)
 
     def _commitment(self, envelope: Envelope) -> bytes | None:
         """The franking commitment of an envelope on a franking platform: an E2EE envelope's,
@@ -357,10 +358,11 @@ class Server:
         if type(received_at) is not float or not 0.0 <= received_at <= MAX_TIMESTAMP:  # else as_seconds keeps it
             received_at = as_seconds(received_at, "the server's clock")  # an int made float, or the named error
         self._check_time(envelope, received_at)
-        commitment = self._commitment(envelope)
         franked = None
-        if self.franking is not None and commitment is not None:
-            franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
+        if self.franking is not None:  # (without franking, _commitment has nothing to find)
+            commitment = self._commitment(envelope)
+            if commitment is not None:
+                franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
         entry = build(  # SeenByServer(...), without its frozen setters (issue 31)
             SeenByServer,
             received_at=received_at,

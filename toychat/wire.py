@@ -149,6 +149,9 @@ def short_id(msg_id: str) -> str:
     return f"{msg_id[:8]}…"
 
 
+_b2a = binascii.b2a_base64
+
+
 def b64_text(data: bytes) -> str:
     """Standard base64 with padding, as text (as :func:`base64.b64encode` and ``.decode()``,
     without their wrappers): how the envelope writes bytes.
@@ -358,10 +361,10 @@ class Envelope:
         if encoded is None:
             # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
             nonce, payload, signature = self.nonce, self.payload, self.signature  # _BYTES_FIELDS
-            encoded = self.__dict__["_base64"] = {
-                "nonce": b64_text(nonce) if nonce else "",
-                "payload": b64_text(payload) if payload else "",
-                "signature": b64_text(signature) if signature else "",
+            encoded = self.__dict__["_base64"] = {  # b64_text of each, written out
+                "nonce": _b2a(nonce, newline=False).decode("ascii") if nonce else "",
+                "payload": _b2a(payload, newline=False).decode("ascii") if payload else "",
+                "signature": _b2a(signature, newline=False).decode("ascii") if signature else "",
             }
         return encoded
 
@@ -447,7 +450,8 @@ class Envelope:
         """Canonical JSON bytes: what travels on the wire (sorted keys, no spaces, UTF-8)."""
         cached = self.__dict__.get("_parts")
         head, tail = cached[1:] if cached is not None and cached[0] == self.extras else self._canonical_parts()
-        return b"".join((head, b',"signature":"', self._encoded["signature"].encode("ascii"), b'"', tail))
+        signature = self.__dict__["_base64"]["signature"]  # kept with the parts (see _encoded)
+        return b"".join((head, b',"signature":"', signature.encode("ascii"), b'"', tail))
 
     def to_json(self, indent: int | None = 2) -> str:
         """Pretty JSON text, for reading (not canonical; use :meth:`to_bytes` to send)."""
@@ -489,7 +493,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_base64"] = {**self._encoded, "signature": b64_text(signature)}
+        signed.__dict__["_base64"] = {**self._encoded, "signature": _b2a(signature, newline=False).decode("ascii")}
         return signed
 
     @classmethod
@@ -620,7 +624,8 @@ class Envelope:
         size = len(payload) if payload is not None else None if decode_payload else base64_size(payload_text)
         if size is None or not _plain_rules(mode, timestamp, nonce, size, signature, extras):
             return None
-        if not _is_canonical_extras(extras, text[10:end]):  # after the rules: its values are text
+        # after the rules: its values are text (and no extras is "{}", ending at 12)
+        if end != 12 if not extras else not _is_canonical_extras(extras, text[10:end]):
             return None
         envelope = object.__new__(cls)
         envelope.__dict__.update(
