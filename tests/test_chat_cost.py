@@ -145,3 +145,20 @@ def test_the_ratchet_session_does_its_fixed_work_once(per_message: tuple[bool, d
     assert counts.get("sessions.py:associated_data", 0) == 0
     assert counts.get("base64.py:b64encode", 0) == 0
     assert counts.get("sessions.py:_states", 0) == 0
+
+
+def test_the_extras_are_checked_once_per_reader_and_not_at_all_when_empty(
+    per_message: tuple[bool, dict[str, float]],
+) -> None:
+    """Each reader checks the extras' canonical form once (the ratchet's header and key); a Box
+    message has none, whose one canonical form ``{}`` the decoder's end position shows."""
+    ratchet, counts = per_message
+    assert counts.get("wire.py:_is_canonical_extras", 0) == (2 if ratchet else 0)
+
+
+def test_the_relay_does_no_work_for_what_it_does_not_run(per_message: tuple[bool, dict[str, float]]) -> None:
+    """Without franking the relay looks for no commitment (it looked twice per message), and it takes
+    its own clock's float as it is rather than through :func:`toychat.clock.as_seconds`."""
+    _ratchet, counts = per_message
+    assert counts.get("server.py:_commitment", 0) == 0
+    assert counts.get("clock.py:as_seconds", 0) == 0
