@@ -16,7 +16,7 @@ import pstats
 
 import pytest
 
-from toychat import Client, Server
+from toychat import Client, Server, wire
 from toychat.client import ReceivedMessage
 from toychat.ratchet import Header
 from toychat.server import SeenByServer
@@ -162,3 +162,15 @@ def test_the_relay_does_no_work_for_what_it_does_not_run(per_message: tuple[bool
     _ratchet, counts = per_message
     assert counts.get("server.py:_commitment", 0) == 0
     assert counts.get("clock.py:as_seconds", 0) == 0
+
+
+def test_keys_in_use_are_matched_once_after_many_others(per_message: tuple[bool, dict[str, float]]) -> None:
+    """The kept extras keys are bounded (a sender inventing keys cannot grow them), but the keys in use
+    stay kept after a relay or a phone has met more than that many others: it used to keep the first
+    64 ever seen, so after them the ratchet's two keys were matched at every hop again (six more a
+    message; this module's other counts then depended on which tests ran before it)."""
+    ratchet, _counts = per_message
+    for index in range(wire._GOOD_KEYS_KEPT + 1):  # other keys, as many senders' extras would bring
+        assert wire._plain_rules("plaintext", 0, b"", 0, b"", {f"key{index}": "x"})
+    counts = _calls_per_message(ratchet)
+    assert counts.get("<method 'fullmatch' of 're.Pattern' objects>") == 5

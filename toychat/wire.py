@@ -129,7 +129,8 @@ _BYTES_FIELDS = ("nonce", "payload", "signature")
 _MSG_ID = re.compile(r"[0-9a-f]{32}")
 _EXTRA_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 #: Extras keys that matched :data:`_EXTRA_KEY` (plain ``str``, so membership is the pattern's
-#: answer), at most :data:`_GOOD_KEYS_KEPT` of them, so that a sender inventing keys cannot grow it.
+#: answer), at most :data:`_GOOD_KEYS_KEPT` of them, so that a sender inventing keys cannot grow it;
+#: when full it starts again, so that the keys in use now are kept, not the first 64 ever seen.
 _GOOD_KEYS: set[str] = set()
 _GOOD_KEYS_KEPT = 64
 
@@ -715,8 +716,9 @@ def _plain_rules(
         if key not in _GOOD_KEYS:  # a key seen before is not matched again (the ratchet's two, every hop)
             if not _EXTRA_KEY.fullmatch(key):
                 return False
-            if len(_GOOD_KEYS) < _GOOD_KEYS_KEPT:
-                _GOOD_KEYS.add(key)
+            if len(_GOOD_KEYS) >= _GOOD_KEYS_KEPT:
+                _GOOD_KEYS.clear()
+            _GOOD_KEYS.add(key)
         if len(value) > MAX_EXTRA_CHARS or not (value.isascii() or _encodable(value)):
             return False
     return True
