@@ -78,10 +78,6 @@ OutgoingHook = Callable[[str, str, str, bytes], None]
 _PLAINTEXT = PlaintextSession()
 
 
-def _register_nothing() -> None:
-    """What accepting a message from an existing session adds to the device: no new session."""
-
-
 #: The content types a message may carry (``extras["type"]``; text if absent).
 TEXT = "text/plain"
 CONTENT_TYPES = (TEXT, "image/png")
@@ -261,25 +257,30 @@ class Client:
             return session
         return FrankedSession(session, required=required)
 
-    def _sending_session(self, recipient: str, device: PublicIdentity | None = None) -> Session:
-        """The session that seals messages to ``recipient`` (or to one of their extra devices, ``device``).
+    def _sending_session(
+        self, recipient: str, contact: PublicIdentity, device: PublicIdentity | None, mode: Mode
+    ) -> Session:
+        """The session that seals messages to ``recipient`` (or to one of their extra devices, ``device``),
+        whose keys this device holds (``contact``, as :meth:`lookup` gave them), on platform ``mode``.
 
         Chosen by the platform and :attr:`forward_secrecy`, and kept per contact:
         plaintext, a static ``Box``, or a Double Ratchet started on first use; on
         E2EE, inside the franking layer.
         """
-        if self.mode != "e2ee":
+        if mode != "e2ee":
             return _PLAINTEXT
         if not self.forward_secrecy:
-            return self._franked(self._box_session(recipient, device))
+            return self._franked(self._box_session(recipient, device if device is not None else contact))
         if device is not None:
             raise ToyChatError("the toy's forward-secrecy sessions do not support extra devices.")
-        if recipient not in self.sessions:
-            self.sessions[recipient] = RatchetSession.initiate(self.identity, recipient, self.lookup(recipient))
-        return self._franked(self.sessions[recipient])
+        session = self.sessions.get(recipient)
+        if session is None:
+            session = self.sessions[recipient] = RatchetSession.initiate(self.identity, recipient, contact)
+        return self._franked(session)
 
-    def _opening_session(self, envelope: Envelope, sender: PublicIdentity) -> tuple[Session, Callable[[], None]]:
-        """The session that opens ``envelope``, and what registers it on this device once the message is accepted.
+    def _opening_session(self, envelope: Envelope, sender: PublicIdentity) -> tuple[Session, Callable[[], None] | None]:
+        """The session that opens ``envelope``, and what registers it on this device once the message is
+        accepted (``None`` for a session the device already has: nothing to register).
 
         Chosen by what the envelope carries, since a contact may seal with either
         kind whatever this device sends with: a ratchet header opens with the
@@ -287,12 +288,12 @@ class Client:
         message), anything else on E2EE with the static ``Box``.
         """
         if envelope.mode != "e2ee":
-            return _PLAINTEXT, _register_nothing
+            return _PLAINTEXT, None
         if RATCHET_FIELD not in envelope.extras:
-            return self._franked(self._box_session(envelope.sender, sender), envelope), _register_nothing
+            return self._franked(self._box_session(envelope.sender, sender), envelope), None
         session = self.sessions.get(envelope.sender)
         if session is not None:
-            return self._franked(session, envelope), _register_nothing
+            return self._franked(session, envelope), None
         new = RatchetSession(self.identity, envelope.sender, sender)
 
         def register() -> None:
@@ -324,16 +325,17 @@ class Client:
             raise TypeError(f"a text message is a str, not {type(text).__name__}")
         if content_type != TEXT and not isinstance(text, (bytes, bytearray)):
             raise TypeError(f"a {content_type} message is bytes, not {type(text).__name__}")
-        self.lookup(recipient)
+        contact = self.lookup(recipient)
+        mode = self.server.mode  # self.mode, read once
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         extras = dict(extras or {})
         if content_type != TEXT:
             extras["type"] = content_type
-        sealed = self._sending_session(recipient, device).seal(data)
+        sealed = self._sending_session(recipient, contact, device, mode).seal(data)
         envelope = build(  # Envelope(...): its checks, without its frozen setters (issue 31)
             Envelope,
             msg_id=new_msg_id(),
-            mode=self.mode,
+            mode=mode,
             sender=self.name,
             recipient=recipient,
             timestamp=self.clock(),
@@ -407,7 +409,7 @@ class Client:
         self, recipient: str, text: str | bytes, extras: dict[str, str] | None, content_type: str
     ) -> list[Envelope]:
         """One signed envelope for each of ``recipient``'s devices, the main phone first."""
-        devices = self.devices_of(recipient) if self.mode == "e2ee" else [("main", self.lookup(recipient))]
+        devices = self.devices_of(recipient) if self.server.mode == "e2ee" else [("main", self.lookup(recipient))]
         envelopes = []
         for label, keys in devices:
             fields = dict(extras or {})
@@ -490,7 +492,8 @@ class Client:
         else:
             text = f"[{content_type}, {len(data_bytes)} bytes]"
         opened.keep()
-        register()
+        if register is not None:
+            register()
         self.contacts.setdefault(envelope.sender, sender)
         self._seen.add(envelope.msg_id)
         return build(  # ReceivedMessage(...), without its frozen setters (issue 31)
@@ -503,7 +506,11 @@ class Client:
             mode=envelope.mode,
             content_type=content_type,
             data=data_bytes,
-            franking_key=PLAINTEXT_FRANKING_KEY if self._platform_franked(envelope) else opened.franking_key,
+            franking_key=(
+                PLAINTEXT_FRANKING_KEY
+                if envelope.mode == "plaintext" and self._platform_franked(envelope)
+                else opened.franking_key
+            ),
         )
 
     def _platform_franked(self, envelope: Envelope) -> bool:

@@ -299,7 +299,8 @@ class DoubleRatchet:
                     "the reply carries the ratchet key this side started the session with (the contact's "
                     "identity key), not a fresh one, so no receiving chain exists for it: refused."
                 )
-            self._skip(header.message_number)
+            if header.message_number > self.received:  # else nothing to skip (_skip would do nothing)
+                self._skip(header.message_number)
             self.receiving, message_key = kdf_ck(self.receiving)
             self.received += 1
         try:

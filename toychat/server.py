@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, overload
 
-from .clock import MAX_CLOCK_SKEW, Clock, as_seconds, real_clock
+from .clock import MAX_CLOCK_SKEW, MAX_TIMESTAMP, Clock, as_seconds, real_clock
 from .devices import DeviceCertificate
 from .errors import (
     ForgedReport,
@@ -315,7 +315,8 @@ class Server:
             raise ReplayedMessage(
                 f"message {envelope.short_id} was already accepted once; this copy is a replay and was refused."
             )
-        self._commitment(envelope)
+        if self.franking is not None:
+            self._commitment(envelope)
 
     def _commitment(self, envelope: Envelope) -> bytes | None:
         """The franking commitment of an envelope on a franking platform: an E2EE envelope's,
@@ -353,12 +354,15 @@ class Server:
         which the franking tag binds.  Everything is checked and built before
         :meth:`_commit` changes any state.
         """
-        received_at = as_seconds(self.clock(), "the server's clock")
+        received_at = self.clock()
+        if type(received_at) is not float or not 0.0 <= received_at <= MAX_TIMESTAMP:  # else as_seconds keeps it
+            received_at = as_seconds(received_at, "the server's clock")  # an int made float, or the named error
         self._check_time(envelope, received_at)
-        commitment = self._commitment(envelope)
         franked = None
-        if self.franking is not None and commitment is not None:
-            franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
+        if self.franking is not None:  # (without franking, _commitment has nothing to find)
+            commitment = self._commitment(envelope)
+            if commitment is not None:
+                franked = self.franking.tag(commitment, envelope.sender, envelope.recipient, received_at)
         entry = build(  # SeenByServer(...), without its frozen setters (issue 31)
             SeenByServer,
             received_at=received_at,
@@ -371,9 +375,11 @@ class Server:
             content_seen=describe_payload(envelope),
             envelope=raw,
         )
-        flags = self._scan(envelope)  # a scanner's refusal (a decompression bomb) comes before storing
+        # a scanner's refusal (a decompression bomb) comes before storing
+        flags = self._scan(envelope) if self.scanners else []
         self._commit(envelope, entry, franked)
-        self.flags.extend(flags)
+        if flags:
+            self.flags.extend(flags)
 
     def _scan(self, envelope: Envelope) -> list[Flag]:
         """Run every scanner on ``envelope``; the matches, to record once it is stored.

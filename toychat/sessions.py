@@ -223,6 +223,10 @@ class RatchetSession:
         #: The associated data of messages to and from the contact (:func:`associated_data`), made once.
         self._sending_associated = associated_data(identity.name, contact)
         self._receiving_associated = associated_data(contact, identity.name)
+        #: The last ephemeral key written and read as base64, with its text: the same key travels
+        #: with every message until the contact replies, so it is encoded and checked once, not per message.
+        self._ephemeral_sent: tuple[bytes, str] | None = None
+        self._ephemeral_read: tuple[str, bytes] | None = None
 
     @classmethod
     def initiate(cls, identity: Identity, contact: str, keys: PublicIdentity) -> RatchetSession:
@@ -235,9 +239,22 @@ class RatchetSession:
             raise ToyChatError("this side cannot send yet: the responder must receive a first message.")
         _header, header_bytes, nonce, ciphertext = self.ratchet.encrypt_parts(data, self._sending_associated)
         extras = {RATCHET_FIELD: b64_text(header_bytes)}
-        if self.ephemeral is not None:
-            extras[EPHEMERAL_FIELD] = b64_text(self.ephemeral)
+        ephemeral = self.ephemeral
+        if ephemeral is not None:
+            if self._ephemeral_sent is None or self._ephemeral_sent[0] != ephemeral:
+                self._ephemeral_sent = (ephemeral, b64_text(ephemeral))
+            extras[EPHEMERAL_FIELD] = self._ephemeral_sent[1]
         return build(Sealed, nonce=nonce, payload=ciphertext, extras=extras)
+
+    def _ephemeral_in(self, envelope: Envelope) -> bytes | None:
+        """The ephemeral key an envelope carries (checked as :func:`_b64_field` checks it), or ``None``;
+        the text read last time is not decoded and checked again."""
+        text = envelope.extras.get(EPHEMERAL_FIELD)
+        if text is None:
+            return None
+        if self._ephemeral_read is None or self._ephemeral_read[0] != text:
+            self._ephemeral_read = (text, _b64_field(envelope, EPHEMERAL_FIELD, 32))
+        return self._ephemeral_read[1]
 
     def _states(self) -> list[_State]:
         """The current state (if started), then the archived ones."""
@@ -248,7 +265,20 @@ class RatchetSession:
         """Decrypt on a trial copy of the state the message belongs to; :attr:`Opened.keep`
         takes over the new state (so a refused message creates or moves no session)."""
         header = Header.from_bytes(_b64_field(envelope, RATCHET_FIELD, Header.SIZE))
-        ephemeral = _b64_field(envelope, EPHEMERAL_FIELD, 32) if EPHEMERAL_FIELD in envelope.extras else None
+        ephemeral = self._ephemeral_in(envelope)
+        associated, nonce, payload = self._receiving_associated, envelope.nonce, envelope.payload
+        first_error: ToyChatError | None = None
+        current = self.ratchet
+        if current is not None and (ephemeral is None or ephemeral == self.started_with):
+            # The usual case: the current state takes the message, and is tried first (as in the loop
+            # below), without listing the states.
+            try:
+                plaintext, trial = current.trial_decrypt(header, payload, associated, nonce=nonce)
+            except ToyChatError as exc:
+                first_error = exc
+            else:
+                keep = self._keeper(current, self.started_with, trial)
+                return build(Opened, data=plaintext, keep=keep, franking_key=b"")
         states = self._states()
         candidates = [state for state in states if state.takes(ephemeral)]
         if ephemeral is not None and ephemeral not in [state.started_with for state in states]:
@@ -260,37 +290,39 @@ class RatchetSession:
                 "continues a forward-secrecy session this phone does not have (its first message was lost, "
                 "or the phone was reset).",
             )
-        associated, nonce, payload = self._receiving_associated, envelope.nonce, envelope.payload
-        first_error: ToyChatError | None = None
         for state in candidates:
+            if first_error is not None and state.ratchet is current:
+                continue  # tried above
             try:
                 plaintext, trial = state.ratchet.trial_decrypt(header, payload, associated, nonce=nonce)
             except ToyChatError as exc:
                 first_error = first_error or exc
                 continue
-            return build(Opened, data=plaintext, keep=self._keeper(state, trial), franking_key=b"")
+            keep = self._keeper(state.ratchet, state.started_with, trial)
+            return build(Opened, data=plaintext, keep=keep, franking_key=b"")
         if isinstance(first_error, TamperedMessage):
             raise CannotDecrypt(envelope, str(first_error)) from None
         assert first_error is not None
         raise first_error
 
-    def _keeper(self, state: _State, trial: DoubleRatchet) -> Callable[[], None]:
-        """What accepting a message opened by ``state`` changes: its new ratchet state, which
-        becomes current (the one sent with); the current one, if another, is archived."""
+    def _keeper(self, ratchet: DoubleRatchet, started_with: bytes | None, trial: DoubleRatchet) -> Callable[[], None]:
+        """What accepting a message opened by the state ``ratchet`` (which ``started_with`` started)
+        changes: its new ratchet state, which becomes current (the one sent with); the current one,
+        if another, is archived."""
 
         def keep() -> None:
-            if state.ratchet is self.ratchet:  # the current state opened it: it stays current
-                self.ratchet.adopt(trial)
+            if ratchet is self.ratchet:  # the current state opened it: it stays current
+                ratchet.adopt(trial)
                 self.ephemeral = None  # as below
                 return
             states = self._states()
-            if any(s.ratchet is state.ratchet for s in states):
-                state.ratchet.adopt(trial)
-                chosen = state.ratchet
+            if any(s.ratchet is ratchet for s in states):
+                ratchet.adopt(trial)
+                chosen = ratchet
             else:  # a new first message from the contact started this state
                 chosen = trial
-            self.archived = [s for s in states if s.ratchet is not state.ratchet][:MAX_ARCHIVED]
-            self.ratchet, self.started_with = chosen, state.started_with
+            self.archived = [s for s in states if s.ratchet is not ratchet][:MAX_ARCHIVED]
+            self.ratchet, self.started_with = chosen, started_with
             self.ephemeral = None  # they have replied (or started themselves): the session is established
 
         return keep

@@ -165,6 +165,9 @@ def short_id(msg_id: str) -> str:
     return f"{msg_id[:8]}…"
 
 
+_b2a = binascii.b2a_base64
+
+
 def b64_text(data: bytes) -> str:
     """Standard base64 with padding, as text (as :func:`base64.b64encode` and ``.decode()``,
     without their wrappers): how the envelope writes bytes.
@@ -201,7 +204,11 @@ def read_base64(text: str) -> bytes | None:
         data = binascii.a2b_base64(text, strict_mode=True)  # b64decode(validate=True); non-ASCII text is a ValueError
     except (binascii.Error, ValueError):
         return None
-    return data if _is_canonical_b64(data, text) else None
+    # _is_canonical_b64(data, text), written out: this runs for every base64 field a phone reads
+    short = len(data) % 3
+    if len(text) == 4 * -(-len(data) // 3) and (not short or text[short - 4] in _ZERO_SPARE_BITS[short]):
+        return data
+    return None
 
 
 #: The standard base64 alphabet, as bytes to delete with :meth:`bytes.translate`.
@@ -223,22 +230,12 @@ def base64_size(text: str) -> int | None:
     """
     if len(text) % 4 or not text.isascii():
         return None
-    padding = _padding(text)
+    padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0  # how many "=" end it
     if text.encode("ascii").translate(None, _B64_ALPHABET) != _PADDING[padding]:
         return None  # a character outside the alphabet, or an "=" before the padding
     if padding and text[-1 - padding] not in _ZERO_SPARE_BITS[3 - padding]:
         return None
-    return _decoded_size(text)
-
-
-def _padding(text: str) -> int:
-    """How many ``=`` end the base64 ``text`` (0, 1 or 2)."""
-    return 2 if text.endswith("==") else 1 if text.endswith("=") else 0
-
-
-def _decoded_size(text: str) -> int:
-    """How many bytes base64 ``text`` already judged canonical (:func:`base64_size`) decodes to."""
-    return len(text) // 4 * 3 - _padding(text)
+    return len(text) // 4 * 3 - padding
 
 
 def _unb64(text: object, name: str) -> bytes:
@@ -281,11 +278,10 @@ class Envelope:
     @property
     def payload_size(self) -> int:
         """``len(self.payload)``, without decoding a payload still kept as base64."""
-        payload = self.__dict__.get("payload")
-        if payload is not None:
-            return len(payload)
-        text = self.__dict__["_base64"]["payload"]
-        return _decoded_size(text)
+        fields = self.__dict__
+        payload = fields.get("payload")
+        # a payload left as base64 was measured when its base64 was checked (base64_size)
+        return len(payload) if payload is not None else fields["_payload_size"]
 
     def payload_head(self, count: int) -> bytes:
         """``self.payload[:count]``, decoding only the base64 groups that hold it."""
@@ -380,12 +376,15 @@ class Envelope:
         encoded = self.__dict__.get("_base64")
         if encoded is None:
             # (an unsigned envelope's empty signature is "", not encoded: signing replaces it)
-            encoded = self.__dict__["_base64"] = {
-                name: b64_text(value) if (value := getattr(self, name)) else "" for name in _BYTES_FIELDS
+            nonce, payload, signature = self.nonce, self.payload, self.signature  # _BYTES_FIELDS
+            encoded = self.__dict__["_base64"] = {  # b64_text of each, written out
+                "nonce": _b2a(nonce, newline=False).decode("ascii") if nonce else "",
+                "payload": _b2a(payload, newline=False).decode("ascii") if payload else "",
+                "signature": _b2a(signature, newline=False).decode("ascii") if signature else "",
             }
         return encoded
 
-    def _canonical_pieces(self) -> tuple[str, str, str]:
+    def _canonical_pieces(self, encoded: dict[str, str]) -> tuple[str, str, str]:
         """The canonical JSON's small pieces, as text: everything before the payload's base64,
         from after it to the sender (the end of ``head``), and ``tail``.
 
@@ -396,12 +395,12 @@ class Envelope:
         against :func:`_canonical`).  The base64 fields go in as their text (base64 needs no
         JSON escaping), and so do the names, the id and the mode, which validation restricted
         to characters JSON never escapes; the extras' strings go through the JSON encoder's own
-        escaping, the numbers through the ``repr`` it uses.
+        escaping, the numbers through the ``repr`` it uses.  ``encoded`` is :attr:`_encoded`.
         """
         text = str.__str__  # the characters themselves, even of a str subclass
         before = (
             f'{{"extras":{_json_extras(self.extras)},"mode":"{text(self.mode)}","msg_id":"{text(self.msg_id)}",'
-            f'"nonce":"{self._encoded["nonce"]}","payload":"'
+            f'"nonce":"{encoded["nonce"]}","payload":"'
         )
         after = f'","recipient":"{text(self.recipient)}","sender":"{text(self.sender)}"'
         timestamp = self.timestamp  # as JSON writes numbers: float.__repr__ or int.__repr__
@@ -414,8 +413,9 @@ class Envelope:
         (from :meth:`_canonical_pieces` and the payload's base64).  The extras dict is the one
         mutable field, so the parts are rebuilt if it changed (the callers, :meth:`to_bytes` and
         :meth:`signed_bytes`, use the kept parts while the extras are as they were)."""
-        before, after, tail_text = self._canonical_pieces()
-        head, tail = f"{before}{self._encoded['payload']}{after}".encode(), tail_text.encode()
+        encoded = self._encoded
+        before, after, tail_text = self._canonical_pieces(encoded)
+        head, tail = f"{before}{encoded['payload']}{after}".encode(), tail_text.encode()
         self.__dict__["_parts"] = (dict(self.extras), head, tail)
         return head, tail
 
@@ -427,10 +427,11 @@ class Envelope:
         (nearly all of the bytes) is compared in place.  If it matches, the canonical parts
         are ``raw``'s own slices, kept for :meth:`signed_bytes`.
         """
-        before_text, after_text, tail_text = self._canonical_pieces()
+        encoded = self._encoded
+        before_text, after_text, tail_text = self._canonical_pieces(encoded)
         before, after, tail = before_text.encode(), after_text.encode(), tail_text.encode()
-        payload = self._encoded["payload"].encode("ascii")  # validated base64: ASCII
-        signature = f',"signature":"{self._encoded["signature"]}"'.encode("ascii")
+        payload = encoded["payload"].encode("ascii")  # validated base64: ASCII
+        signature = f',"signature":"{encoded["signature"]}"'.encode("ascii")
         head_end = len(before) + len(payload) + len(after)
         tail_start = head_end + len(signature)
         if not (
@@ -465,7 +466,8 @@ class Envelope:
         """Canonical JSON bytes: what travels on the wire (sorted keys, no spaces, UTF-8)."""
         cached = self.__dict__.get("_parts")
         head, tail = cached[1:] if cached is not None and cached[0] == self.extras else self._canonical_parts()
-        return b"".join((head, b',"signature":"', self._encoded["signature"].encode("ascii"), b'"', tail))
+        signature = self.__dict__["_base64"]["signature"]  # kept with the parts (see _encoded)
+        return b"".join((head, b',"signature":"', signature.encode("ascii"), b'"', tail))
 
     def to_json(self, indent: int | None = 2) -> str:
         """Pretty JSON text, for reading (not canonical; use :meth:`to_bytes` to send)."""
@@ -507,7 +509,7 @@ class Envelope:
         signed = object.__new__(Envelope)
         signed.__dict__.update(self.__dict__)
         object.__setattr__(signed, "signature", signature)
-        signed.__dict__["_base64"] = {**self._encoded, "signature": b64_text(signature)}
+        signed.__dict__["_base64"] = {**self._encoded, "signature": _b2a(signature, newline=False).decode("ascii")}
         return signed
 
     @classmethod
@@ -638,7 +640,8 @@ class Envelope:
         size = len(payload) if payload is not None else None if decode_payload else base64_size(payload_text)
         if size is None or not _plain_rules(mode, timestamp, nonce, size, signature, extras):
             return None
-        if not _is_canonical_extras(extras, text[10:end]):  # after the rules: its values are text
+        # after the rules: its values are text (and no extras is "{}", ending at 12)
+        if end != 12 if not extras else not _is_canonical_extras(extras, text[10:end]):
             return None
         envelope = object.__new__(cls)
         envelope.__dict__.update(
@@ -652,8 +655,10 @@ class Envelope:
             extras=extras,
             version=WIRE_VERSION,
         )
-        if payload is not None:  # else kept as its checked base64, decoded on first read (_PayloadFromBase64)
+        if payload is not None:
             envelope.__dict__["payload"] = payload
+        else:  # kept as its checked base64, decoded on first read (_PayloadFromBase64); its size is known
+            envelope.__dict__["_payload_size"] = size
         # Everything after the extras is ASCII (checked names, hex, base64, digits), so a byte's
         # position there is its character's plus what the extras' UTF-8 added.
         shift = len(raw) - len(text)
