@@ -415,7 +415,7 @@ class Platform:
         Ground truth per message: the harm it belongs to, or ``""``.
 
     ``follows`` is sorted by follower, then followee, without repeats (as
-    :func:`simulate` makes it): :meth:`follows_pair` searches it in place.
+    :func:`simulate` makes it): :meth:`follows_pair` relies on that order.
     """
 
     config: PlatformConfig
@@ -424,10 +424,6 @@ class Platform:
     events: pd.DataFrame
     roles: pd.Series
     event_harm: pd.Series
-    #: Where each follower's edges start in ``follows`` (``accounts + 1`` offsets), built
-    #: on first use.  Not a sorted copy of every edge as an int64 key: that was 31 MiB
-    #: more per 100,000-account platform.
-    _follow_starts: np.ndarray | None = field(init=False, repr=False, default=None)
 
     @property
     def abusive(self) -> pd.Series:
@@ -443,29 +439,26 @@ class Platform:
     def follows_pair(self, follower: np.ndarray, followee: np.ndarray) -> np.ndarray:
         """Vectorised: does ``follower[i]`` follow ``followee[i]``?
 
-        A binary search for ``followee[i]`` among ``follower[i]``'s edges, all queries
-        a step at a time: exact, so the same answers as any other membership test."""
-        edges = self.follows["followee"].to_numpy()
-        if self._follow_starts is None:
-            self._follow_starts = np.searchsorted(
-                self.follows["follower"].to_numpy(), np.arange(self.config.accounts + 1)
-            )
-        starts, last = self._follow_starts, max(len(edges) - 1, 0)
+        Each pair as one int64 key (:func:`_pair_keys`), looked up among the edges' keys,
+        which are sorted because ``follows`` is.  The queries are sorted first, a block at
+        a time, so the binary searches walk the edges in order (about twice as fast as
+        searching each follower's edges in place).  Exact, so the same answers as any
+        other membership test; the edges' keys live only during the call (8 bytes an edge).
+        """
         found = np.zeros(len(follower), bool)
-        if not len(edges):
+        if not len(follower) or not len(self.follows):
             return found
-        block = 1 << 18  # bounded temporaries (about 2 MiB each), however many pairs are asked about
+        n = self.config.accounts
+        edges = _pair_keys(self.follows["follower"].to_numpy(), self.follows["followee"].to_numpy(), n)
+        last = len(edges) - 1
+        block = _PAIR_BLOCK
         for start in range(0, len(follower), block):
-            wanted = followee[start : start + block]
-            who = follower[start : start + block]
-            low, high = starts[who], starts[who + 1]
-            end = high.copy()
-            while (open_ := low < high).any():  # first edge in [low, high) not below wanted
-                middle = (low + high) // 2
-                below = edges[np.minimum(middle, last)] < wanted
-                low = np.where(open_ & below, middle + 1, low)
-                high = np.where(open_ & ~below, middle, high)
-            found[start : start + block] = (low < end) & (edges[np.minimum(low, last)] == wanted)
+            wanted = _pair_keys(follower[start : start + block], followee[start : start + block], n)
+            order = np.argsort(wanted)  # any order of equal keys will do: an answer depends on its key
+            wanted = wanted[order]
+            at = np.searchsorted(edges, wanted)
+            np.minimum(at, last, out=at)
+            found[start : start + block][order] = edges[at] == wanted
         return found
 
     def summary(self) -> pd.DataFrame:
@@ -480,6 +473,11 @@ class Platform:
         }
         rows.update({f"role: {role}": int(n) for role, n in counts.items()})
         return pd.DataFrame({"value": rows})
+
+
+#: Pairs :meth:`Platform.follows_pair` sorts and looks up at a time: bounded temporaries
+#: (2 MiB each), however many pairs are asked about; the answers do not depend on it.
+_PAIR_BLOCK = 1 << 18
 
 
 # ---- the simulator -------------------------------------------------------------------------
