@@ -607,31 +607,28 @@ def _split_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stable_argsort(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` for non-negative integer ``keys``, about four
-    times faster on millions of int32 keys: a least-significant-digit radix sort, one
-    stable pass per 16 bits that the largest key needs, each pass numpy's radix sort of
-    ``uint16`` digits.  A stable sort has one answer, so this is the same order, on every
-    machine (_STABLE).
+    """``np.argsort(keys, kind="stable")`` for non-negative integer ``keys``, several times
+    faster on millions of keys and in less memory: each key is packed with its position
+    into one int64 (the key in the high bits), and those are sorted in place.  The packed
+    values are all different, so any sort puts them in the one same order, on every
+    machine (_STABLE), and equal keys keep their positions' order, as a stable sort
+    does.  Keys too large to pack are sorted by ``np.argsort(kind="stable")`` itself.
 
     >>> _stable_argsort(np.array([70_000, 3, 70_000, 1, 3]))
-    array([3, 1, 4, 0, 2], dtype=int32)
+    array([3, 1, 4, 0, 2])
     """
-    if len(keys) == 0:
-        return np.empty(0, np.int32)
-    if keys.min() < 0:
+    if len(keys) and keys.min() < 0:
         raise ValueError("_stable_argsort sorts non-negative keys only.")
-    index = np.int32 if len(keys) < 2**31 else np.intp  # int32 positions: half the memory of numpy's
-    largest, shift = int(keys.max()), 0
-    order: np.ndarray | None = None
-    while True:
-        digits = (keys if order is None else keys[order]) >> shift
-        step = np.argsort(digits.astype(np.uint16), kind="stable")  # the cast keeps the low 16 bits
-        del digits
-        order = step.astype(index) if order is None else order[step]
-        del step
-        shift += 16
-        if largest >> shift == 0:
-            return order
+    position_bits = max(len(keys) - 1, 0).bit_length()
+    if not len(keys) or int(keys.max()).bit_length() + position_bits > 63:
+        return np.argsort(keys, kind="stable")
+    packed = keys.astype(np.int64)
+    packed <<= position_bits
+    for start in range(0, len(packed), _BLOCK):  # positions a block at a time: no second int64 array
+        packed[start : start + _BLOCK] |= np.arange(start, min(start + _BLOCK, len(packed)))
+    packed.sort()
+    packed &= (1 << position_bits) - 1
+    return packed
 
 
 def _weighted_pick(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
