@@ -546,7 +546,8 @@ class _Events(NamedTuple):
 # _STABLE: numpy picks its sorting and maths code by CPU (AVX2, AVX-512, ...).  The results may
 # differ only where the answer is not unique, so the simulator never depends on those choices:
 # every ``argsort`` whose ties matter is ``kind="stable"`` (quicksort orders equal keys by the
-# vector code in use, which once moved messages between accounts), and the transcendental
+# vector code in use, which once moved messages between accounts) or :func:`_stable_argsort`
+# (the same order, from a sort of distinct values, which has only one), and the transcendental
 # functions applied to arrays go through :func:`_exactly`, which evaluates them once per distinct
 # value with Python's ``math`` (the C library) instead of numpy's vector code.
 # tests/test_reproducibility.py checks the platform bit for bit at every CPU level numpy offers.
