@@ -93,6 +93,17 @@ def test_follows_pair_answers_every_pair_exactly(platform: m.Platform, monkeypat
     assert platform.follows_pair(follower[:0], followee[:0]).tolist() == []
 
 
+@pytest.mark.parametrize("piece", [1, 3, 1024])
+def test_search_sorted_by_pieces_gives_numpys_positions(piece: int) -> None:
+    """Repeats, needles below, between and above the haystack, and nothing to search."""
+    rng = np.random.default_rng(31)
+    haystack = np.sort(rng.integers(0, 50, 400))
+    needles = np.sort(rng.integers(-3, 55, 700))
+    assert m._search_sorted(haystack, needles, piece).tolist() == np.searchsorted(haystack, needles).tolist()
+    assert m._search_sorted(haystack[:0], needles, piece).tolist() == [0] * len(needles)
+    assert m._search_sorted(haystack, needles[:0], piece).tolist() == []
+
+
 def test_events_are_within_the_window_and_sizes_plausible(platform: m.Platform) -> None:
     events = platform.events
     assert events["time_s"].between(0, platform.config.weeks * 7 * 86400 - 1).all()
