@@ -71,6 +71,39 @@ def test_recipient_follows_sender_matches_the_graph(platform: m.Platform) -> Non
     assert events["recipient_follows_sender"].tolist() == expected
 
 
+def test_follows_pair_answers_every_pair_exactly(platform: m.Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edges (the first and the last among them), their reverses, random pairs, repeats,
+    self pairs and the first and last accounts, shuffled, in blocks of 7 so that the
+    block edges are crossed, against a set."""
+    rng = np.random.default_rng(31)
+    follows = pd.concat([platform.follows.sample(300, random_state=1), platform.follows.iloc[[0, -1]]])
+    follower = np.concatenate(
+        [follows["follower"], follows["followee"], rng.integers(0, SMALL, 300), [0, SMALL - 1, 5, 5, 5]]
+    ).astype(np.int32)
+    followee = np.concatenate(
+        [follows["followee"], follows["follower"], rng.integers(0, SMALL, 300), [SMALL - 1, 0, 5, 5, 5]]
+    ).astype(np.int32)
+    shuffle = rng.permutation(len(follower))  # found and not found mixed within each block
+    follower, followee = follower[shuffle], followee[shuffle]
+    edges = set(zip(platform.follows["follower"], platform.follows["followee"], strict=True))
+    expected = [(a, b) in edges for a, b in zip(follower, followee, strict=True)]
+    assert sum(expected) >= 300, "the sampled edges are found"
+    monkeypatch.setattr(m, "_PAIR_BLOCK", 7)
+    assert platform.follows_pair(follower, followee).tolist() == expected
+    assert platform.follows_pair(follower[:0], followee[:0]).tolist() == []
+
+
+@pytest.mark.parametrize("piece", [1, 3, 1024])
+def test_search_sorted_by_pieces_gives_numpys_positions(piece: int) -> None:
+    """Repeats, needles below, between and above the haystack, and nothing to search."""
+    rng = np.random.default_rng(31)
+    haystack = np.sort(rng.integers(0, 50, 400))
+    needles = np.sort(rng.integers(-3, 55, 700))
+    assert m._search_sorted(haystack, needles, piece).tolist() == np.searchsorted(haystack, needles).tolist()
+    assert m._search_sorted(haystack[:0], needles, piece).tolist() == [0] * len(needles)
+    assert m._search_sorted(haystack, needles[:0], piece).tolist() == []
+
+
 def test_events_are_within_the_window_and_sizes_plausible(platform: m.Platform) -> None:
     events = platform.events
     assert events["time_s"].between(0, platform.config.weeks * 7 * 86400 - 1).all()
