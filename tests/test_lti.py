@@ -8,7 +8,9 @@ with ``jupyterhub-ltiauthenticator`` and the Zero-to-JupyterHub values' own
 ``hub.services``, ``hub.loadRoles``, ``hub.config`` and ``hub.extraConfig`` (loaded the way the
 chart's ``jupyterhub_config.py`` loads them: ``support.chart.hub_config_code``); only addresses
 (the relay service's too), the spawner (local processes instead of Kubernetes pods) and the
-LMS's URLs are replaced.  The chart's idle-culler service is not started.
+LMS's URLs are replaced.  The chart's idle-culler service is not started.  The hub here is the course
+environment's JupyterHub; tests/test_chart_hub.py starts the same hub (``values_hub``) with the
+JupyterHub the chart's hub image runs.
 
 Checked: a student lands in their own server under their LMS user id, which is
 also their nbgrader student id (their submission in the exchange carries it);
@@ -37,6 +39,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -123,6 +126,22 @@ def lms() -> Iterator[LMS]:
 @pytest.fixture(scope="module")
 def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     """A JupyterHub with the values' hub configuration; yields (URL, admin token, exchange)."""
+    with values_hub(lms, tmp_path_factory) as running:
+        yield running
+
+
+@contextmanager
+def values_hub(
+    lms: LMS, tmp_path_factory: pytest.TempPathFactory, *, python: Path | None = None
+) -> Iterator[tuple[str, str, Path]]:
+    """Start a JupyterHub with the values' hub configuration, loaded as the chart loads it, and
+    this machine's addresses, local-process spawner and ``lms`` in place of the cluster's and the
+    real LMS's; yield (URL, admin token, exchange).
+
+    ``python``: the interpreter whose JupyterHub runs the hub and whose ``python`` (first on PATH)
+    runs the relay service, as the hub image's Python does (tests/test_chart_hub.py: the chart's
+    pinned hub); by default this test run's.  The single-user servers always run this test run's
+    Python: the user image's, not the hub's."""
     proxy = configurable_http_proxy(tmp_path_factory.mktemp("chp"))
     state = tmp_path_factory.mktemp("lti-hub")
     homes, exchange = state / "homes", state / "exchange"
@@ -168,8 +187,15 @@ def hub(lms: LMS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     # The key that encrypts the launches' claims (auth_state): the chart generates one; here the test.
     env = venv_env(COURSE_JUPYTER_CONFIG=str(REPO / "deploy" / "jupyter"), JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
     env.pop("MPLBACKEND", None)
+    if python is not None:
+        env["PATH"] = str(python.parent) + os.pathsep + env["PATH"]
     with running_hub(
-        config, port=port, env=env, ready=relay_answers, what="JupyterHub and the values' relay service"
+        config,
+        port=port,
+        env=env,
+        ready=relay_answers,
+        what="JupyterHub and the values' relay service",
+        python=python or Path(sys.executable),
     ) as running:
         yield running.url, token, exchange
 
@@ -339,6 +365,13 @@ def test_values_relay_service_and_roles_started(lms: LMS, hub: tuple[str, str, P
     "user" and "server" carry the values' scopes, so a learner's own token and their server's
     token (what a kernel sends, ``relay_from_env``) both reach the relay under the learner's hub
     name, while a token of theirs without the relay's scope is refused."""
+    start = time.perf_counter()
+    check_relay_service_and_roles(lms, hub)
+    record_timing("hub", "values.yaml's relay service and roles on a real hub", time.perf_counter() - start)
+
+
+def check_relay_service_and_roles(lms: LMS, hub: tuple[str, str, Path]) -> None:
+    """What test_values_relay_service_and_roles_started checks, on ``hub`` (from :func:`values_hub`)."""
     import requests
 
     from test_class_deployment import Student
@@ -346,7 +379,6 @@ def test_values_relay_service_and_roles_started(lms: LMS, hub: tuple[str, str, P
     from toychat.relay import Forbidden, RemoteServer
 
     base, token, _exchange = hub
-    start = time.perf_counter()
     admin = {"Authorization": f"token {token}"}
     service = f"{base}/services/toychat-relay"
     info = requests.get(f"{service}/api/info", timeout=30)
@@ -392,4 +424,3 @@ def test_values_relay_service_and_roles_started(lms: LMS, hub: tuple[str, str, P
         RemoteServer(service, headers={"Authorization": f"token {narrow}"}, timeout=30).register(
             Identity.generate(name).public
         )
-    record_timing("hub", "values.yaml's relay service and roles on a real hub", time.perf_counter() - start)

@@ -88,10 +88,12 @@ def running_hub(
     ready: Callable[[str], bool] = hub_api_answers,
     what: str = "JupyterHub",
     timeout: float = START_TIMEOUT,
+    python: str | Path = sys.executable,
 ) -> Iterator[Hub]:
     """Run ``python -m jupyterhub -f config`` in the config's folder (where it also writes its pid
     files, and its output to ``jupyterhub.log``), in ``env`` and in a new session; yield once
     ``ready(url)`` is true (errors count as not yet), ``url`` being ``http://127.0.0.1:port``.
+    ``python`` is this test run's interpreter unless a test runs another environment's JupyterHub.
 
     Raises with the log's tail if the hub exits or is not ready within ``timeout`` seconds
     (``what`` names what did not start).  On exit the process group gets SIGTERM (the hub stops
@@ -101,7 +103,7 @@ def running_hub(
     url = f"http://127.0.0.1:{port}"
     with open(folder / "jupyterhub.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            [str(python), "-m", "jupyterhub", "-f", str(config)],
             cwd=folder,
             env=env,
             stdout=log,
