@@ -102,7 +102,15 @@ class ApiHandler(tornado.web.RequestHandler):
             if declared > MAX_HTTP_BODY or (declared > self.max_body and self.request.method not in ("POST", "PUT")):
                 raise self._too_large(declared)  # answer now and drop the connection
             # Otherwise a body over max_body is read and discarded; ``body`` then raises 413.
-        return self._authenticate()
+        if self.relay.hub_auth is not None:
+            return self._authenticate_hub()  # asks JupyterHub: a coroutine
+        # a relay token is checked without a coroutine: tornado then awaits nothing in every
+        # request's prepare step (a class makes several requests per message; issue 31)
+        token = self.bearer_token()
+        if token is not None:
+            self.user = self.relay.server.store.user_for_token(token)
+        self._check_login(token, admin=self.login == "admin" and self._is_admin_token(token))
+        return None
 
     def _too_large(self, size: int) -> RequestTooLarge:
         if self.max_body == MAX_ENVELOPE_BYTES:
@@ -140,21 +148,29 @@ class ApiHandler(tornado.web.RequestHandler):
             return token.strip()
         return None
 
-    async def _authenticate(self) -> None:
-        relay = self.relay
-        token = self.bearer_token()
-        if relay.hub_auth is not None:
-            from .hub import hub_user  # only in --hub mode: jupyterhub is then installed
+    async def _authenticate_hub(self) -> None:
+        """Log in with JupyterHub (``--hub`` mode), then check the login and the rate limits."""
+        from .hub import hub_user  # only in --hub mode: jupyterhub is then installed
 
-            self.user = await hub_user(self)
-        elif token is not None:
-            self.user = relay.server.store.user_for_token(token)
+        token = self.bearer_token()
+        self.user = await hub_user(self)
+        admin = self.login == "admin" and (
+            self._is_admin_token(token)
+            or (self.request.method == "GET" and self.relay.public_view)
+            or (self.user is not None and await _hub_admin(self))
+        )
+        self._check_login(token, admin=admin)
+
+    def _is_admin_token(self, token: str | None) -> bool:
+        """Whether ``token`` is the instructor's admin token (compared in constant time)."""
+        return token is not None and _same_secret(token, self.relay.admin_token)
+
+    def _check_login(self, token: str | None, *, admin: bool) -> None:
+        """Refuse a request whose login this endpoint does not accept (``admin``: the request
+        carries the instructor's login), then take a token from the rate limits."""
+        relay = self.relay
         if self.login == "admin":
-            allowed = (
-                (token is not None and _same_secret(token, relay.admin_token))
-                or (self.request.method == "GET" and relay.public_view)
-                or (relay.hub_auth is not None and self.user is not None and await _hub_admin(self))
-            )
+            allowed = admin or (self.request.method == "GET" and relay.public_view)
             if not allowed:
                 raise Forbidden(
                     "only the instructor may do this: log in to JupyterHub as a member of the instructors' group."

@@ -490,21 +490,20 @@ class Store:
         """Up to ``limit`` messages waiting for ``recipient``, oldest first (not removed), and
         no more than ``max_bytes`` of envelopes (but always the first waiting one): rows are read
         one by one and reading stops there, so one request never loads a whole mailbox."""
+        # one query, its rows stepped one at a time: the envelope of at most one row past the page
+        # is read (that row stops the page), where a second query per message cost a statement each
         rows = self.db.execute(
-            "SELECT id, msg_id, size FROM mailbox WHERE recipient = ? ORDER BY id LIMIT ?", (recipient, limit)
+            "SELECT id, msg_id, size, envelope FROM mailbox WHERE recipient = ? ORDER BY id LIMIT ?",
+            (recipient, limit),
         )
-        chosen: list[tuple[int, str]] = []
+        page: list[Queued] = []
         total = 0
-        for mailbox_id, msg_id, size in rows:
-            if chosen and max_bytes is not None and total + int(size) > max_bytes:
+        for mailbox_id, msg_id, size, envelope in rows:
+            if page and max_bytes is not None and total + int(size) > max_bytes:
                 break
-            chosen.append((int(mailbox_id), str(msg_id)))
+            page.append(Queued(int(mailbox_id), str(msg_id), bytes(envelope)))
             total += int(size)
-        page = []
-        for mailbox_id, msg_id in chosen:
-            row = self.db.execute("SELECT envelope FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()
-            if row is not None:
-                page.append(Queued(mailbox_id, msg_id, bytes(row[0])))
+        rows.close()
         return page
 
     def usage(self, *, recipient: str | None = None, sender: str | None = None) -> Usage:
