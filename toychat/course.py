@@ -27,9 +27,11 @@ __all__ = [
 ]
 
 #: Blocks from this size up (bytes) get pages of their own from the operating system, which
-#: go back to it when the block is freed: every numpy array of 1 MiB or more (see
-#: :func:`return_large_blocks_at_once`).
-LARGE_BLOCK_BYTES = 1 << 20
+#: go back to it when the block is freed: every numpy array of 4 MiB or more (see
+#: :func:`return_large_blocks_at_once`).  Not lower: numpy asks for huge pages from 4 MiB up,
+#: and below that every new array pays a page fault per 4 KiB page (at 1 MiB lesson 09 took
+#: about 6 of 20 CPU seconds more, at 4 MiB under 1; two runs each at load average 1 on 2 cores).
+LARGE_BLOCK_BYTES = 4 << 20
 #: glibc's ``mallopt`` parameter number for that threshold (``M_MMAP_THRESHOLD`` in malloc.h).
 _M_MMAP_THRESHOLD = -3
 
@@ -72,7 +74,8 @@ def return_large_blocks_at_once() -> bool:
 
     By default glibc raises that threshold each time such a block is freed (up to 32 MiB), so
     the arrays a lesson frees stay in the kernel as reusable heap: lesson 09's kernel held
-    90 MiB of freed heap once its mimicry experiment had run, and its peak counted it.  Fixing
+    90 MiB of freed heap once its mimicry experiment had run, and its peak counted it
+    (benchmarks/sizing.py measures resident memory).  Fixing
     the threshold turns that off.  Values are untouched; what it costs is a fresh page fault
     for each page of each new large array.
     """
