@@ -3,6 +3,10 @@ the course's plot style, and every lesson starts by calling it."""
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
+import sys
+
 import matplotlib.pyplot as plt
 import nacl
 import nbformat
@@ -63,3 +67,35 @@ def test_every_lesson_starts_with_setup(lesson) -> None:
     assert not any(line.startswith(("assert ", "print(")) for line in code), (
         f"{lesson.name}: version checks and version lines belong to toychat.setup()"
     )
+
+
+#: In a fresh interpreter: free a 16 MiB array (glibc then raises its threshold for pages of
+#: their own to 16 MiB), optionally call setup(), then say whether an 8 MiB array got pages of
+#: its own (mallinfo2's hblkhd: bytes in such blocks) or came from the reusable heap.
+_OWN_PAGES = """
+import ctypes, sys
+import numpy as np
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+big = np.ones(16 << 20, np.uint8)
+del big
+if sys.argv[1] == "setup":
+    import toychat
+    toychat.setup()
+before = mallinfo2().hblkhd
+array = np.ones(8 << 20, np.uint8)
+print(mallinfo2().hblkhd - before >= 8 << 20)
+"""
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="glibc's malloc only")
+def test_setup_gives_large_arrays_pages_the_system_takes_back_when_freed() -> None:
+    def own_pages(mode: str) -> bool:
+        run = subprocess.run([sys.executable, "-c", _OWN_PAGES, mode], capture_output=True, text=True, check=True)
+        return run.stdout.split()[-1] == "True"
+
+    assert not own_pages("plain"), "without setup() glibc puts the array in its reusable heap (the case setup fixes)"
+    assert own_pages("setup"), "after setup() an array of 8 MiB gets pages of its own, returned when it is freed"

@@ -1127,16 +1127,20 @@ def account_features(platform: Platform) -> pd.DataFrame:
     sender = events["sender"].to_numpy()
     recipient = events["recipient"].to_numpy()
     is_minor = accounts["is_minor"].to_numpy()
-    to_minor = is_minor[recipient]
-    follows = events["recipient_follows_sender"].to_numpy()
-    # (t // 3600) % 24 < 6 is t % 86400 < 6 * 3600 for every integer t: one temporary, not two
-    night = events["time_s"].to_numpy() % 86400 < _NIGHT_END_HOUR * 3600
-    media = events["kind"].cat.codes.to_numpy() > 0
-
-    messages = np.bincount(sender, minlength=n)
+    # The distinct pairs first, while no per-message mask is alive, then one mask at a time,
+    # each let go once counted: the peak is the pairs' int64 keys, not those plus three masks.
     pair_sender, pair_recipient = _split_keys(_sorted_unique(_pair_keys(sender, recipient, n)), n)
     pair_minor = is_minor[pair_recipient]
     pair_follows = platform.follows_pair(pair_recipient, pair_sender)
+    recipients = np.bincount(pair_sender, minlength=n)
+    minor_recipients = np.bincount(pair_sender[pair_minor], minlength=n)
+    minors_not_following = np.bincount(pair_sender[pair_minor & ~pair_follows], minlength=n)
+    del pair_sender, pair_recipient, pair_minor, pair_follows
+    messages = np.bincount(sender, minlength=n)
+    requests = np.bincount(sender[is_minor[recipient] & ~events["recipient_follows_sender"].to_numpy()], minlength=n)
+    # (t // 3600) % 24 < 6 is t % 86400 < 6 * 3600 for every integer t: one temporary, not two
+    night = np.bincount(sender[events["time_s"].to_numpy() % 86400 < _NIGHT_END_HOUR * 3600], minlength=n)
+    media = np.bincount(sender[events["kind"].cat.codes.to_numpy() > 0], minlength=n)
     weeks = platform.config.weeks
     with np.errstate(invalid="ignore", divide="ignore"):
         features = pd.DataFrame(
@@ -1144,12 +1148,12 @@ def account_features(platform: Platform) -> pd.DataFrame:
                 "is_adult": (~is_minor).astype(np.int8),
                 "account_age_days": accounts["account_age_days"].to_numpy(),
                 "messages": messages,
-                "recipients": np.bincount(pair_sender, minlength=n),
-                "minor_recipients": np.bincount(pair_sender[pair_minor], minlength=n),
-                "minors_not_following": np.bincount(pair_sender[pair_minor & ~pair_follows], minlength=n),
-                "requests_to_minors_per_week": np.bincount(sender[to_minor & ~follows], minlength=n) / weeks,
-                "night_share": np.nan_to_num(np.bincount(sender[night], minlength=n) / messages),
-                "image_share": np.nan_to_num(np.bincount(sender[media], minlength=n) / messages),
+                "recipients": recipients,
+                "minor_recipients": minor_recipients,
+                "minors_not_following": minors_not_following,
+                "requests_to_minors_per_week": requests / weeks,
+                "night_share": np.nan_to_num(night / messages),
+                "image_share": np.nan_to_num(media / messages),
             }
         )
     return features.rename_axis("account")
