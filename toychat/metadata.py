@@ -638,6 +638,8 @@ def _stable_argsort(keys: np.ndarray) -> np.ndarray:
     >>> _stable_argsort(np.array([70_000, 3, 70_000, 1, 3]))
     array([3, 1, 4, 0, 2])
     """
+    if keys.dtype.kind not in "iu":  # a float key would be truncated by the packing below
+        raise TypeError(f"_stable_argsort sorts integer keys only, not {keys.dtype}.")
     if len(keys) and keys.min() < 0:
         raise ValueError("_stable_argsort sorts non-negative keys only.")
     position_bits = max(len(keys) - 1, 0).bit_length()
